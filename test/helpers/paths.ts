@@ -1,0 +1,58 @@
+// Where tests find the repo, ../shared and the git-ignored cache of generated files.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (tests run compiled from dist/test/...). */
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** ../shared beside the checkout: the official checkpoint and the test photos (never committed). */
+export const sharedDir = path.resolve(repoRoot, '..', 'shared');
+
+/** Git-ignored cache for converted weights, PyTorch reference tensors and fixtures. */
+export function cacheDir(...sub: string[]): string {
+  const dir = path.join(repoRoot, '.cache', ...sub);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** The official mobilenet0.25 checkpoint: $RETINAFACE_WEIGHTS_DIR, else ../shared/weights. Fails loudly. */
+export function officialCheckpoint(): string {
+  const dir = process.env.RETINAFACE_WEIGHTS_DIR ?? path.join(sharedDir, 'weights');
+  const file = path.join(dir, 'mobilenet0.25_Final.pth');
+  if (!existsSync(file)) {
+    throw new Error(`official checkpoint not found at ${file}: set RETINAFACE_WEIGHTS_DIR or provide ../shared/weights`);
+  }
+  return file;
+}
+
+export function sharedImage(name: string): string {
+  const file = path.join(sharedDir, 'images', name);
+  if (!existsSync(file)) throw new Error(`test image not found: ${file} (../shared/images is required)`);
+  return file;
+}
+
+let python: string | undefined;
+/**
+ * The Python that has PyTorch: Debian's /usr/bin/python3 with python3-torch (the pyenv python3
+ * first on PATH does not see it). $RETINAFACE_TORCH_PYTHON overrides. Throws, loudly, when torch
+ * is missing: tests that compare against PyTorch must fail, never skip.
+ */
+export function torchPython(): string {
+  if (python !== undefined) return python;
+  const candidate = process.env.RETINAFACE_TORCH_PYTHON ?? '/usr/bin/python3';
+  const r = spawnSync(candidate, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    throw new Error(`PyTorch is required for this test but ${candidate} cannot import torch ` +
+      `(apt-get install -y python3-torch, or set RETINAFACE_TORCH_PYTHON): ${(r.stderr || String(r.error)).trim().split('\n').pop()}`);
+  }
+  python = candidate;
+  return python;
+}
+
+/** Runs a Python script with PyTorch; its stderr streams through; throws with the exit code on failure. */
+export function runTorchPython(script: string, args: string[]): void {
+  const r = spawnSync(torchPython(), [script, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${path.basename(script)} ${args.join(' ')} failed with exit code ${r.status}`);
+}

@@ -1,0 +1,38 @@
+// The small interface the one network definition (src/model) is written against. The CPU
+// backend (src/backends/cpu.ts) and the gpu.js backend implement it; T is the backend's handle
+// to a tensor that lives on it (a Tensor on the CPU, a texture or buffer on a GPU).
+import type { Slope } from './ops/activation.js';
+import type { ConvBnAct, Module } from './model/modules.js';
+import type { Tensor } from './tensor.js';
+
+export interface Backend<T = unknown> {
+  /** e.g. 'cpu-naive', 'cpu-fast', 'gpujs-webgl2' */
+  readonly name: string;
+  /** Once per loaded model: fold batch norms, pack or upload weights. */
+  prepare(model: Module): Promise<void>;
+  /** The network input, (3, H, W). */
+  upload(x: Tensor): T;
+  /** A copy of a tensor's values, taken now (later ops may reuse the handle's storage). */
+  read(x: T): Promise<Tensor>;
+  shape(x: T): readonly number[];
+  /** The handle will not be used again by the forward pass: its storage may be reused. */
+  release(x: T): void;
+
+  /** Convolution (+ bias) (+ eval batch norm) (+ LeakyReLU with this slope, 0 = ReLU). */
+  convBnAct(x: T, layer: ConvBnAct): T;
+  /** a + b, then the activation if slope is not null (ResNet: relu(out + identity)). */
+  add(a: T, b: T, slope: Slope): T;
+  /** F.interpolate(x, size=[h, w], mode='nearest'). */
+  interpolateNearest(x: T, h: number, w: number): T;
+  /** torch.cat along channels, then the activation if slope is not null (SSH: relu(cat(...))). */
+  cat(xs: T[], slope: Slope): T;
+  maxPool2d(x: T, kernel: number, stride: number, padding: number): T;
+  /** A head's 1x1 output (A * k, H, W) permuted and viewed as (H * W * A, k). */
+  headPermute(x: T, k: number): T;
+  /** Concatenation of the levels' head outputs along anchors: (A_i, k) -> (sum A_i, k). */
+  catRows(xs: T[]): T;
+  /** Softmax over the last dimension of (A, k). */
+  softmax(x: T): T;
+  /** Frees everything the backend holds (weights, buffers, kernels). */
+  dispose(): void;
+}

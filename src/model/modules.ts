@@ -1,0 +1,137 @@
+// The module tree, named as PyTorch names it. Walking an object's properties yields its
+// children by attribute name (as nn.Module registers them), so namedParameters() produces the
+// checkpoint's state-dict keys and loading is generic (the idea of tinygrad's nn).
+import { RetinaFaceError } from '../errors.js';
+import { formatShape, numel, shapeEquals, type Tensor } from '../tensor.js';
+import type { Slope } from '../ops/activation.js';
+
+/** A learnable tensor or buffer: its shape is fixed by the architecture, its data by the weights. */
+export class Param implements Tensor {
+  data: Float32Array = new Float32Array(0);
+  constructor(readonly shape: number[]) {}
+  get loaded(): boolean {
+    return this.data.length === numel(this.shape) && numel(this.shape) > 0;
+  }
+}
+
+export abstract class Module {
+  /** The PyTorch module path (`body.stage1.0`), set once by assignPaths() on the root. */
+  path = '';
+
+  /** Children in registration order: every property holding a Module, by property name. */
+  children(): [string, Module][] {
+    return Object.entries(this).filter((e): e is [string, Module] => e[1] instanceof Module);
+  }
+
+  /** This module's own parameters and buffers, by PyTorch attribute name. */
+  params(): [string, Param][] {
+    return Object.entries(this).filter((e): e is [string, Param] => e[1] instanceof Param);
+  }
+}
+
+/** nn.Sequential / nn.ModuleList: children named '0', '1', ... */
+export class Sequential<M extends Module = Module> extends Module {
+  readonly items: M[];
+  constructor(...items: M[]) {
+    super();
+    this.items = items;
+  }
+  override children(): [string, Module][] {
+    return this.items.map((m, i) => [String(i), m]);
+  }
+  at(i: number): M {
+    return this.items[i]!;
+  }
+}
+
+/** nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, groups, bias). */
+export class Conv2d extends Module {
+  readonly weight: Param;
+  readonly bias: Param | null;
+  constructor(
+    readonly in_channels: number,
+    readonly out_channels: number,
+    readonly kernel_size: number,
+    readonly stride = 1,
+    readonly padding = 0,
+    readonly groups = 1,
+    bias = false,
+  ) {
+    super();
+    this.weight = new Param([out_channels, in_channels / groups, kernel_size, kernel_size]);
+    this.bias = bias ? new Param([out_channels]) : null;
+  }
+}
+
+/** nn.BatchNorm2d(num_features), used in eval mode (running statistics, eps 1e-5). */
+export class BatchNorm2d extends Module {
+  readonly weight: Param;
+  readonly bias: Param;
+  readonly running_mean: Param;
+  readonly running_var: Param;
+  constructor(readonly num_features: number) {
+    super();
+    this.weight = new Param([num_features]);
+    this.bias = new Param([num_features]);
+    this.running_mean = new Param([num_features]);
+    this.running_var = new Param([num_features]);
+  }
+}
+
+/** nn.LeakyReLU(negative_slope) or nn.ReLU (slope 0). No parameters. */
+export class LeakyReLU extends Module {
+  constructor(readonly negative_slope: number) {
+    super();
+  }
+}
+
+/** The unit every backend runs as one step: a convolution, an optional BN, an optional activation. */
+export interface ConvBnAct {
+  conv: Conv2d;
+  bn: BatchNorm2d | null;
+  slope: Slope;
+}
+
+export function assignPaths(root: Module, prefix = ''): void {
+  root.path = prefix;
+  for (const [name, child] of root.children()) assignPaths(child, prefix === '' ? name : `${prefix}.${name}`);
+}
+
+export function* namedModules(root: Module, prefix = ''): Generator<[string, Module]> {
+  yield [prefix, root];
+  for (const [name, child] of root.children()) yield* namedModules(child, prefix === '' ? name : `${prefix}.${name}`);
+}
+
+export function* namedParameters(root: Module): Generator<[string, Param]> {
+  for (const [path, m] of namedModules(root)) {
+    for (const [name, p] of m.params()) yield [path === '' ? name : `${path}.${name}`, p];
+  }
+}
+
+/** The state-dict names and shapes the architecture expects, in registration order. */
+export function parameterShapes(root: Module): Map<string, number[]> {
+  return new Map([...namedParameters(root)].map(([k, p]) => [k, p.shape]));
+}
+
+/**
+ * Like load_state_dict(strict=True): every expected key present with its exact shape, no
+ * unexpected key. One error lists what is missing, unexpected and mis-shaped, with counts.
+ */
+export function checkStateDict(tensors: Map<string, Tensor>, expected: Map<string, number[]>, file: string): void {
+  const missing = [...expected.keys()].filter((k) => !tensors.has(k));
+  const unexpected = [...tensors.keys()].filter((k) => !expected.has(k));
+  const misShaped = [...expected].filter(([k, s]) => tensors.has(k) && !shapeEquals(tensors.get(k)!.shape, s))
+    .map(([k, s]) => `${k} ${formatShape(tensors.get(k)!.shape)} != ${formatShape(s)}`);
+  const list = (what: string, items: string[]) =>
+    items.length === 0 ? [] : [`${items.length} ${what}: ${items.slice(0, 4).join(', ')}${items.length > 4 ? ', ...' : ''}`];
+  const problems = [...list('missing', missing), ...list('unexpected', unexpected), ...list('mis-shaped', misShaped)];
+  if (problems.length > 0) {
+    throw new RetinaFaceError(`weights do not match the architecture (${problems.join('; ')})`, { file, code: 'EWEIGHTS' });
+  }
+}
+
+export function loadStateDict(root: Module, tensors: Map<string, Tensor>, file: string): void {
+  const params = new Map(namedParameters(root));
+  checkStateDict(tensors, new Map([...params].map(([k, p]) => [k, p.shape])), file);
+  for (const [k, p] of params) p.data = tensors.get(k)!.data;
+}

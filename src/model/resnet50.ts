@@ -1,0 +1,81 @@
+// ResNet-50 as torchvision builds it (torchvision/models/resnet.py, v1.5: the stride sits on the
+// 3x3 conv of a Bottleneck), the body of resnet50. Every activation is ReLU. layer2, layer3 and
+// layer4 feed the FPN; avgpool and fc are dropped by IntermediateLayerGetter.
+import type { Forward } from './forward.js';
+import { BatchNorm2d, Conv2d, Module, Sequential, type ConvBnAct } from './modules.js';
+
+/** torchvision Bottleneck (expansion 4): 1x1 -> 3x3 (stride) -> 1x1, plus identity or downsample. */
+export class Bottleneck extends Module {
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly conv2: Conv2d;
+  readonly bn2: BatchNorm2d;
+  readonly conv3: Conv2d;
+  readonly bn3: BatchNorm2d;
+  readonly downsample: Sequential<Conv2d | BatchNorm2d> | null;
+
+  constructor(inplanes: number, planes: number, stride: number, downsample: boolean) {
+    super();
+    this.conv1 = new Conv2d(inplanes, planes, 1);
+    this.bn1 = new BatchNorm2d(planes);
+    this.conv2 = new Conv2d(planes, planes, 3, stride, 1);
+    this.bn2 = new BatchNorm2d(planes);
+    this.conv3 = new Conv2d(planes, planes * 4, 1);
+    this.bn3 = new BatchNorm2d(planes * 4);
+    this.downsample = downsample
+      ? new Sequential<Conv2d | BatchNorm2d>(new Conv2d(inplanes, planes * 4, 1, stride), new BatchNorm2d(planes * 4))
+      : null;
+  }
+
+  forward<T>(f: Forward<T>, x: T): T {
+    const a = f.be.convBnAct(x, { conv: this.conv1, bn: this.bn1, slope: 0 });
+    const b = f.be.convBnAct(a, { conv: this.conv2, bn: this.bn2, slope: 0 });
+    const c = f.be.convBnAct(b, { conv: this.conv3, bn: this.bn3, slope: null });
+    const ds = this.downsample;
+    const identity = ds === null ? x : f.be.convBnAct(x, { conv: ds.at(0) as Conv2d, bn: ds.at(1) as BatchNorm2d, slope: null });
+    const out = f.be.add(c, identity, 0);
+    f.release(a, b, c);
+    if (identity !== x) f.release(identity);
+    return f.out(this, out);
+  }
+}
+
+function makeLayer(inplanes: number, planes: number, blocks: number, stride: number): Sequential<Bottleneck> {
+  const layers = [new Bottleneck(inplanes, planes, stride, true)];
+  for (let i = 1; i < blocks; i++) layers.push(new Bottleneck(planes * 4, planes, 1, false));
+  return new Sequential(...layers);
+}
+
+export class ResNet50 extends Module {
+  readonly conv1 = new Conv2d(3, 64, 7, 2, 3); //           640x640 -> (64, 320, 320)
+  readonly bn1 = new BatchNorm2d(64);
+  // relu, then maxpool 3x3 stride 2 pad 1                          -> (64, 160, 160)
+  readonly layer1 = makeLayer(64, 64, 3, 1); //                     -> (256, 160, 160)
+  readonly layer2 = makeLayer(256, 128, 4, 2); //                   -> (512, 80, 80)    FPN level 1
+  readonly layer3 = makeLayer(512, 256, 6, 2); //                   -> (1024, 40, 40)   FPN level 2
+  readonly layer4 = makeLayer(1024, 512, 3, 2); //                  -> (2048, 20, 20)   FPN level 3
+
+  private run<U>(f: Forward<U>, layer: Sequential<Bottleneck>, x: U): U {
+    let h = x;
+    for (const block of layer.items) {
+      const next = block.forward(f, h);
+      if (h !== x) f.release(h);
+      h = next;
+    }
+    return f.out(layer, h);
+  }
+
+  forward<T>(f: Forward<T>, x: T): [T, T, T] {
+    const stem: ConvBnAct = { conv: this.conv1, bn: this.bn1, slope: 0 };
+    const r = f.out(`${this.path}.relu`, f.be.convBnAct(x, stem));
+    const p = f.out(`${this.path}.maxpool`, f.be.maxPool2d(r, 3, 2, 1));
+    f.release(r);
+    const c1 = this.run(f, this.layer1, p);
+    f.release(p);
+    const c2 = this.run(f, this.layer2, c1);
+    f.release(c1);
+    const c3 = this.run(f, this.layer3, c2);
+    const c4 = this.run(f, this.layer4, c3);
+    return [c2, c3, c4];
+  }
+}

@@ -1,0 +1,88 @@
+// RetinaFace (models/retinaface.py, class RetinaFace) in phase 'test': body -> FPN -> SSH x3 ->
+// per-level heads, concatenated over levels (stride 8, 16, 32) along anchors, class scores
+// softmaxed. At 640x640: loc (16800, 4), conf (16800, 2), landms (16800, 10).
+import type { Backend } from '../backend.js';
+import type { Tensor } from '../tensor.js';
+import { CONFIGS, type Arch } from './config.js';
+import { FPN } from './fpn.js';
+import { Forward, type TapSelection } from './forward.js';
+import { Head } from './heads.js';
+import { MobileNetV1 } from './mobilenet_v1.js';
+import { assignPaths, loadStateDict, Module, Sequential } from './modules.js';
+import { ResNet50 } from './resnet50.js';
+import { SSH } from './ssh.js';
+
+export class RetinaFace extends Module {
+  readonly body: MobileNetV1 | ResNet50;
+  readonly fpn: FPN;
+  readonly ssh1: SSH;
+  readonly ssh2: SSH;
+  readonly ssh3: SSH;
+  readonly ClassHead: Sequential<Head>;
+  readonly BboxHead: Sequential<Head>;
+  readonly LandmarkHead: Sequential<Head>;
+
+  constructor(readonly arch: Arch) {
+    super();
+    const cfg = CONFIGS[arch];
+    const out = cfg.out_channel;
+    this.body = arch === 'mobile0.25' ? new MobileNetV1() : new ResNet50();
+    this.fpn = new FPN(cfg.in_channels_list, out);
+    this.ssh1 = new SSH(out, out);
+    this.ssh2 = new SSH(out, out);
+    this.ssh3 = new SSH(out, out);
+    this.ClassHead = new Sequential(new Head(out, 2), new Head(out, 2), new Head(out, 2));
+    this.BboxHead = new Sequential(new Head(out, 4), new Head(out, 4), new Head(out, 4));
+    this.LandmarkHead = new Sequential(new Head(out, 10), new Head(out, 10), new Head(out, 10));
+    assignPaths(this);
+  }
+
+  forward<T>(f: Forward<T>, x: T): { loc: T; conf: T; landms: T } {
+    const be = f.be;
+    const c = this.body.forward(f, x);
+    const fpn = this.fpn.forward(f, c);
+    f.release(...c.filter((t) => !fpn.includes(t)));
+    const features = [this.ssh1.forward(f, fpn[0]), this.ssh2.forward(f, fpn[1]), this.ssh3.forward(f, fpn[2])];
+    f.release(...fpn);
+    const level = (heads: Sequential<Head>) => {
+      const rows = features.map((feature, i) => heads.at(i).forward(f, feature));
+      const all = be.catRows(rows);
+      f.release(...rows);
+      return all;
+    };
+    const loc = f.out('loc', level(this.BboxHead));
+    const logits = level(this.ClassHead);
+    const conf = f.out('conf', be.softmax(logits));
+    f.release(logits);
+    const landms = f.out('landms', level(this.LandmarkHead));
+    f.release(...features);
+    return { loc, conf, landms };
+  }
+}
+
+export function buildRetinaFace(arch: Arch, weights?: Map<string, Tensor>, source = '<weights>'): RetinaFace {
+  const model = new RetinaFace(arch);
+  if (weights !== undefined) loadStateDict(model, weights, source);
+  return model;
+}
+
+export interface NetworkOutput {
+  loc: Tensor;
+  conf: Tensor;
+  landms: Tensor;
+  /** The observed module outputs, by PyTorch path. */
+  taps: Map<string, Tensor>;
+}
+
+/** One forward pass on a prepared backend: input (3, H, W) BGR minus the means. */
+export async function runNetwork<T>(be: Backend<T>, model: RetinaFace, input: Tensor, taps?: TapSelection): Promise<NetworkOutput> {
+  const f = new Forward(be, taps);
+  const x = be.upload(input);
+  const out = model.forward(f, x);
+  f.release(x);
+  const [loc, conf, landms] = await Promise.all([be.read(out.loc), be.read(out.conf), be.read(out.landms)]);
+  f.release(out.loc, out.conf, out.landms);
+  const observed = new Map<string, Tensor>();
+  for (const [k, v] of f.taps) observed.set(k, await v);
+  return { loc, conf, landms, taps: observed };
+}

@@ -85,7 +85,7 @@ test('float16 checkpoints widen to float32 exactly', () => {
   assertSameTensors('float16', readCheckpoint(read(fixture('float16.pth')), 'float16.pth'), expected('float16.expected.rfw'));
 });
 
-for (const name of ['views_zip.pth', 'views_legacy.pth']) {
+for (const name of ['views_zip.pth', 'views_legacy.pth', 'views_zip64.pth']) {
   test(`views of shared storages (transposes, slices, offsets, 0-dim, empty, float16/64, bfloat16): ${name}`, () => {
     const tensors = readCheckpoint(read(fixture(name)), name);
     assert.not.ok(tensors.has('bn.num_batches_tracked'));

@@ -94,6 +94,30 @@ save(views, 'views_zip.pth')
 save(views, 'views_legacy.pth', zip=False)
 write_expected(without_counters(views), 'views.expected.rfw')
 
+
+def zip64_copy(src, dst):
+    """The same archive with zip64 records throughout: zip64 extra fields in the central directory
+    (zipfile writes them for sizes above ZIP64_LIMIT, lowered to 0 here), and the classic end
+    record's fields set to 0xffff/0xffffffff so that readers must follow the zip64 locator, as
+    they must for archives over 4 GiB or 65535 entries."""
+    limit = zipfile.ZIP64_LIMIT
+    zipfile.ZIP64_LIMIT = 0
+    try:
+        with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path(dst), 'w', zipfile.ZIP_STORED) as zout:
+            for info in zin.infolist():
+                zout.writestr(info.filename, zin.read(info.filename))
+    finally:
+        zipfile.ZIP64_LIMIT = limit
+    with open(path(dst), 'r+b') as f:
+        data = f.read()
+        eocd = data.rindex(b'PK\x05\x06')
+        assert data.rfind(b'PK\x06\x06') > 0 and eocd + 22 == len(data)
+        f.seek(eocd + 8)
+        f.write(struct.pack('<HHII', 0xffff, 0xffff, 0xffffffff, 0xffffffff))
+
+
+zip64_copy(os.path.join(OUT, 'views_zip.pth'), 'views_zip64.pth')
+
 # --- not loadable as weights -------------------------------------------------------------------
 save({'conv.weight': torch.ones(2, 2), 'conv.index': torch.arange(4)}, 'int64_weight.pth')
 # one key missing, one unexpected, one with the wrong shape

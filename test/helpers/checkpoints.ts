@@ -2,7 +2,7 @@
 // .cache/checkpoints/<hash of the script>/ (git-ignored) and regenerated when the script changes
 // or the directory is incomplete (its manifest.json is written last).
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { cacheDir, officialCheckpoint, repoRoot, runTorchPython } from './paths.js';
 
@@ -22,6 +22,10 @@ export function checkpointFixtures(): string {
     runTorchPython(SCRIPT, [officialCheckpoint(), tmp, markerDir(target)]);
     rmSync(target, { recursive: true, force: true });
     renameSync(tmp, target);
+    // fixtures of older versions of the script (about 230 MB each, mostly ResNet-50) go
+    for (const old of readdirSync(path.dirname(target))) {
+      if (!old.startsWith(hash) && !old.endsWith('.tmp')) rmSync(path.join(path.dirname(target), old), { recursive: true, force: true });
+    }
   }
   dir = target;
   return dir;

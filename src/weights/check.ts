@@ -2,6 +2,7 @@
 // damaged checkpoint fails at load time, naming the keys, instead of producing wrong boxes.
 import { RetinaFaceError } from '../errors.js';
 import { formatShape, shapeEquals, type Tensor } from '../tensor.js';
+import { printable } from './printable.js';
 
 /** How many names of each kind an error message lists before "and N more". */
 const LISTED = 4;
@@ -21,12 +22,12 @@ export function checkStateDict(
   const misShaped: string[] = [];
   for (const [k, t] of tensors) {
     const want = expected.get(k);
-    if (want !== undefined && !shapeEquals(t.shape, want)) misShaped.push(`${k} is ${formatShape(t.shape)}, expected ${formatShape(want)}`);
+    if (want !== undefined && !shapeEquals(t.shape, want)) misShaped.push(`${printable(k)} is ${formatShape(t.shape)}, expected ${formatShape(want)}`);
   }
   if (missing.length + unexpected.length + misShaped.length === 0) return;
   const parts: string[] = [];
-  if (missing.length) parts.push(`${missing.length} missing (${list(missing)})`);
-  if (unexpected.length) parts.push(`${unexpected.length} unexpected (${list(unexpected)})`);
+  if (missing.length) parts.push(`${missing.length} missing (${list(missing.map(printable))})`);
+  if (unexpected.length) parts.push(`${unexpected.length} unexpected (${list(unexpected.map(printable))})`);
   if (misShaped.length) parts.push(`${misShaped.length} mis-shaped (${list(misShaped)})`);
   throw new RetinaFaceError(`weights do not match ${what}: ${parts.join('; ')}`, { file, code: 'EWEIGHTS' });
 }

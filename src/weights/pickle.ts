@@ -13,6 +13,7 @@
 // hostile file costs memory proportional to its bytes and nothing more). Work and memory are
 // linear in the pickle's length. Pure module (no Node built-ins).
 import { RetinaFaceError } from '../errors.js';
+import { printable } from './printable.js';
 
 /** Python tuples (immutable) */
 export class PyTuple {
@@ -186,7 +187,7 @@ export function unpickle(bytes: Uint8Array, offset: number, source: string): Unp
   const global = (module: string, name: string): PyGlobal => {
     const qualified = `${module === '__builtin__' ? 'builtins' : module}.${name}`;
     if (!ALLOWED_GLOBALS.has(qualified)) {
-      refuse(`global ${module}.${name} is not on the state-dict allowlist (docs/weights-format.md)` +
+      refuse(`global ${printable(module)}.${printable(name)} is not on the state-dict allowlist (docs/weights-format.md)` +
         // capitalized names are classes: most likely a whole pickled nn.Module
         (/^[A-Z]/.test(name) && !module.startsWith('torch') ? ': a pickled model object? save model.state_dict() instead' : ''));
     }

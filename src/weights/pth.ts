@@ -13,6 +13,7 @@
 import { RetinaFaceError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { halfToFloat } from './format.js';
+import { printable } from './printable.js';
 import { describe, PersistentId, PyDict, PyGlobal, PyList, PyTuple, TensorRef, unpickle, type PickleValue } from './pickle.js';
 import { isZip, readZip } from './zip.js';
 
@@ -105,10 +106,10 @@ function readZipCheckpoint(bytes: Uint8Array, source: string, fail: Fail): { roo
   for (const s of storages.values()) {
     const name = `${prefix}data/${s.key}`;
     const entry = entries.get(name);
-    if (entry === undefined) fail(`storage ${s.key} has no entry ${name} in the archive: truncated or corrupt file`);
+    if (entry === undefined) fail(`storage ${printable(s.key)} has no entry ${printable(name)} in the archive: truncated or corrupt file`);
     const want = s.numel * ELEMENT_BYTES[s.dtype];
     if (entry!.data.length !== want) {
-      fail(`entry ${name} holds ${entry!.data.length} bytes but its ${s.numel} x ${TORCH_DTYPE[s.dtype]} storage needs ${want}`);
+      fail(`entry ${printable(name)} holds ${entry!.data.length} bytes but its ${s.numel} x ${TORCH_DTYPE[s.dtype]} storage needs ${want}`);
     }
     s.bytes = entry!.data;
   }
@@ -136,19 +137,19 @@ function readLegacyCheckpoint(bytes: Uint8Array, source: string, fail: Fail): { 
   let p = keys.end;
   for (const key of (keys.value as PyList).items as string[]) {
     const s = storages.get(key);
-    if (s === undefined) fail(`storage ${key} is listed but no tensor refers to it`);
-    if (s!.bytes !== undefined) fail(`storage ${key} is listed twice`);
-    if (p + 8 > bytes.length) fail(`truncated file: storage ${key} starts at byte ${p}, past the end of the ${bytes.length}-byte file`);
+    if (s === undefined) fail(`storage ${printable(key)} is listed but no tensor refers to it`);
+    if (s!.bytes !== undefined) fail(`storage ${printable(key)} is listed twice`);
+    if (p + 8 > bytes.length) fail(`truncated file: storage ${printable(key)} starts at byte ${p}, past the end of the ${bytes.length}-byte file`);
     const lo = view.getUint32(p, true), hi = view.getUint32(p + 4, true);
-    if (hi !== 0 || lo !== s!.numel) fail(`storage ${key} holds ${hi ? `${hi} * 2^32 + ` : ''}${lo} elements but the pickle declares ${s!.numel}`);
+    if (hi !== 0 || lo !== s!.numel) fail(`storage ${printable(key)} holds ${hi ? `${hi} * 2^32 + ` : ''}${lo} elements but the pickle declares ${s!.numel}`);
     const n = s!.numel * ELEMENT_BYTES[s!.dtype];
     p += 8;
-    if (p + n > bytes.length) fail(`truncated file: storage ${key} needs ${n} bytes at byte ${p} but the file ends at ${bytes.length}`);
+    if (p + n > bytes.length) fail(`truncated file: storage ${printable(key)} needs ${n} bytes at byte ${p} but the file ends at ${bytes.length}`);
     s!.bytes = bytes.subarray(p, p + n);
     p += n;
   }
   for (const s of storages.values()) {
-    if (s.bytes === undefined) fail(`storage ${s.key} is referred to but not in the storage key list`);
+    if (s.bytes === undefined) fail(`storage ${printable(s.key)} is referred to but not in the storage key list`);
   }
   if (p !== bytes.length) fail(`${bytes.length - p} unexpected bytes after the last storage`);
   return { root: object.value, storages };
@@ -166,12 +167,12 @@ function registerStorages(ids: PersistentId[], arity: number, fail: Fail): Map<s
     const [, type, key, , numel, viewMetadata] = items;
     if (!(type instanceof PyGlobal) || !(type.name.replace(/Storage$/, '') in ELEMENT_BYTES)) fail(`storage type is ${describe(type)}, not a torch storage type`);
     if (typeof key !== 'string') fail(`storage key is ${describe(key)}, not a str`);
-    if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) fail(`storage ${String(key)} size is ${describe(numel)}, not a non-negative int`);
-    if (arity === 6 && viewMetadata !== null) fail(`storage ${String(key)} is a legacy storage view (torch < 0.4), which is not supported`);
+    if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) fail(`storage ${printable(String(key))} size is ${describe(numel)}, not a non-negative int`);
+    if (arity === 6 && viewMetadata !== null) fail(`storage ${printable(String(key))} is a legacy storage view (torch < 0.4), which is not supported`);
     const dtype = (type as PyGlobal).name.replace(/Storage$/, '') as StorageDType;
     const known = storages.get(key as string);
     if (known === undefined) storages.set(key as string, { key: key as string, dtype, numel: numel as number });
-    else if (known.dtype !== dtype || known.numel !== numel) fail(`storage ${String(key)} is declared twice with different types or sizes`);
+    else if (known.dtype !== dtype || known.numel !== numel) fail(`storage ${printable(String(key))} is declared twice with different types or sizes`);
   }
   return storages;
 }
@@ -184,8 +185,8 @@ function stateDictTensors(root: PickleValue, storages: Map<string, Storage>, fil
 
   const refs: [string, TensorRef][] = [];
   for (const [key, value] of dict.map) {
-    if (typeof key !== 'string') fail(`state dict key ${String(key)} is not a str`);
-    if (!(value instanceof TensorRef)) fail(`state dict entry ${String(key)} is ${describe(value)}, not a tensor`);
+    if (typeof key !== 'string') fail(`state dict key ${printable(String(key))} is not a str`);
+    if (!(value instanceof TensorRef)) fail(`state dict entry ${printable(String(key))} is ${describe(value)}, not a tensor`);
     // BatchNorm's counter of training steps: an int64 scalar that inference never uses
     if ((key as string).endsWith('num_batches_tracked')) continue;
     refs.push([key as string, value as TensorRef]);
@@ -198,8 +199,8 @@ function stateDictTensors(root: PickleValue, storages: Map<string, Storage>, fil
   const out = new Map<string, Tensor>();
   for (const [key, ref] of refs) {
     const name = strip ? key.slice('module.'.length) : key;
-    if (out.has(name)) fail(`state dict key ${name} appears twice`);
-    const bad = (msg: string): never => fail(`tensor ${key}: ${msg}`);
+    if (out.has(name)) fail(`state dict key ${printable(name)} appears twice`);
+    const bad = (msg: string): never => fail(`tensor ${printable(key)}: ${msg}`);
     if (!(ref.storage instanceof PersistentId)) bad('its storage is not a persistent storage reference');
     const storage = storages.get(((ref.storage as PersistentId).pid as PyTuple).items[2] as string)!;
     if (!FLOATING.has(storage.dtype)) bad(`dtype ${TORCH_DTYPE[storage.dtype]} is not floating point (only num_batches_tracked may be an integer)`);

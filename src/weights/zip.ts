@@ -9,6 +9,7 @@
 // so a hostile archive cannot make us read out of bounds or allocate more than it holds.
 // Pure module (no Node built-ins).
 import { RetinaFaceError } from '../errors.js';
+import { printable } from './printable.js';
 
 export interface ZipEntry {
   name: string;
@@ -85,6 +86,7 @@ export function readZip(bytes: Uint8Array, source: string): Map<string, ZipEntry
     const next = p + CENTRAL_BYTES + nameLen + extraLen + commentLen;
     if (next > cdEnd) fail(`central directory entry ${i} runs past the directory`);
     const name = decoder.decode(bytes.subarray(p + CENTRAL_BYTES, p + CENTRAL_BYTES + nameLen));
+    const shown = printable(name);
     // zip64 extra field: the 64-bit values appear, in this order, only for the fields that are
     // 0xffffffff in the fixed part.
     let q = p + CENTRAL_BYTES + nameLen;
@@ -92,11 +94,11 @@ export function readZip(bytes: Uint8Array, source: string): Map<string, ZipEntry
     while (q + 4 <= extraEnd) {
       const id = readU16(bytes, q);
       const len = readU16(bytes, q + 2);
-      if (q + 4 + len > extraEnd) fail(`entry ${name}: extra field runs past its record`);
+      if (q + 4 + len > extraEnd) fail(`entry ${shown}: extra field runs past its record`);
       if (id === ZIP64_EXTRA_ID) {
         let r = q + 4;
         const take = (): number => {
-          if (r + 8 > q + 4 + len) fail(`entry ${name}: zip64 extra field too short`);
+          if (r + 8 > q + 4 + len) fail(`entry ${shown}: zip64 extra field too short`);
           const v = readU64(bytes, r);
           r += 8;
           return v;
@@ -107,18 +109,18 @@ export function readZip(bytes: Uint8Array, source: string): Map<string, ZipEntry
       }
       q += 4 + len;
     }
-    if (flags & 0x1) fail(`entry ${name} is encrypted`);
+    if (flags & 0x1) fail(`entry ${shown} is encrypted`);
     if (method !== METHOD_STORED) {
-      fail(`entry ${name} is compressed (method ${method}); PyTorch writes stored entries: re-save it with torch.save`);
+      fail(`entry ${shown} is compressed (method ${method}); PyTorch writes stored entries: re-save it with torch.save`);
     }
-    if (compressed !== size) fail(`entry ${name} is stored but its sizes differ (${compressed} vs ${size})`);
-    if (localOffset + LOCAL_BYTES > bytes.length) fail(`entry ${name}: local header at ${localOffset} is outside the file`);
-    if (readU32(bytes, localOffset) !== SIG_LOCAL) fail(`entry ${name}: bad local header signature at byte ${localOffset}`);
+    if (compressed !== size) fail(`entry ${shown} is stored but its sizes differ (${compressed} vs ${size})`);
+    if (localOffset + LOCAL_BYTES > bytes.length) fail(`entry ${shown}: local header at ${localOffset} is outside the file`);
+    if (readU32(bytes, localOffset) !== SIG_LOCAL) fail(`entry ${shown}: bad local header signature at byte ${localOffset}`);
     // The data start after the local header's own name and extra field (torch's padding lives
     // there), which may differ from the central directory's.
     const start = localOffset + LOCAL_BYTES + readU16(bytes, localOffset + 26) + readU16(bytes, localOffset + 28);
-    if (start + size > bytes.length) fail(`entry ${name}: ${size} bytes at ${start} run past the end of the ${bytes.length}-byte file`);
-    if (entries.has(name)) fail(`duplicate entry ${name}`);
+    if (start + size > bytes.length) fail(`entry ${shown}: ${size} bytes at ${start} run past the end of the ${bytes.length}-byte file`);
+    if (entries.has(name)) fail(`duplicate entry ${shown}`);
     entries.set(name, { name, data: bytes.subarray(start, start + size) });
     p = next;
   }

@@ -210,6 +210,7 @@ export function unpickle(bytes: Uint8Array, offset: number, source: string): Unp
 
   for (;;) {
     opAt = p;
+    if (p >= bytes.length) fail('the data end before the pickle\'s STOP opcode: truncated file?');
     op = u8();
     switch (op) {
       case 0x80: { // PROTO

@@ -280,9 +280,10 @@ test('hostile zip and legacy containers: declared sizes are checked against the 
     ['central directory past the end', patched((v) => v.setUint32(zip.length - 22 + 16, 0x7ffffff0, true)), 'central directory'],
   ];
   for (const [label, b, part] of cases) await assertRefused(() => readZip(b, label), label, [part], 'EFORMAT');
-  // a storage entry shorter than its declared element count
+  // the untouched archive: stored entries, data.pkl under torch's folder named after the file
   const entries = readZip(zip, 'zip');
   assert.ok(entries.has('official_zip/data.pkl'), [...entries.keys()].slice(0, 3).join(', '));
+  assert.is(entries.get('official_zip/data/0')!.data.length, 8 * 3 * 3 * 3 * 4, 'body.stage1.0.0.weight storage');
 
   // legacy: the element count in front of a storage must match the pickle's
   const legacy = new Uint8Array(read(fixture('views_legacy.pth')));

@@ -7,7 +7,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { RetinaFaceError } from './errors.js';
 import { convertCheckpoint } from './weights/convert.js';
-import { ARCHS, type Arch } from './weights/expected.js';
+import { ARCHS, type Arch } from './model/config.js';
 
 const PROGRAM = 'retinaface';
 

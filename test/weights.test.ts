@@ -10,7 +10,7 @@ import { RetinaFaceError } from '../src/errors.js';
 import type { Tensor } from '../src/tensor.js';
 import { checkStateDict } from '../src/weights/check.js';
 import { convertCheckpoint, loadWeights } from '../src/weights/convert.js';
-import { expectedShapes } from '../src/weights/expected.js';
+import { expectedShapes } from '../src/model/retinaface.js';
 import { decodeTensorFile } from '../src/weights/format.js';
 import { MAX_MARK_DEPTH, unpickle } from '../src/weights/pickle.js';
 import { readCheckpoint } from '../src/weights/pth.js';

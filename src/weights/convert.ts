@@ -6,12 +6,13 @@ import * as path from 'node:path';
 import { RetinaFaceError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { checkStateDict } from './check.js';
-import { ARCHS, expectedShapes, type Arch } from './expected.js';
+import { ARCHS, type Arch } from '../model/config.js';
+import { expectedShapes } from '../model/retinaface.js';
 import { describeFsError, writeTensorFile } from './files.js';
 import { decodeTensorFile, FORMAT_NAME, MAX_HEADER_BYTES } from './format.js';
 import { readCheckpoint, sniffCheckpoint } from './pth.js';
 
-export type { Arch } from './expected.js';
+export type { Arch } from '../model/config.js';
 
 export interface ConvertResult {
   arch: Arch;

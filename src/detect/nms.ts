@@ -23,36 +23,42 @@ export function argsortDescending(scores: ArrayLike<number>): number[] {
   return order;
 }
 
-export function nms(boxes: Float32Array, scores: Float32Array, thresh: number): number[] {
+/**
+ * Kept indices into `boxes` / `scores`, best first. `maxKeep` stops once that many boxes are
+ * kept: exact, since a greedy NMS decides each box from better-scored boxes only, so the first
+ * keep_top_k kept boxes do not depend on the rest (detect.py runs it all, then slices).
+ */
+export function nms(boxes: Float32Array, scores: Float32Array, thresh: number, maxKeep = Infinity): number[] {
   const n = scores.length;
   if (boxes.length !== 4 * n) throw new Error(`nms: ${boxes.length / 4} boxes but ${n} scores`);
   const t = f(thresh);
-  const areas = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    // areas = (x2 - x1 + 1) * (y2 - y1 + 1)
-    areas[i] = f(f(f(boxes[4 * i + 2]! - boxes[4 * i]!) + 1) * f(f(boxes[4 * i + 3]! - boxes[4 * i + 1]!) + 1));
-  }
+  // Candidates in score order, coordinates in separate arrays: the O(n^2) loop below then reads
+  // memory sequentially.
   const order = argsortDescending(scores);
+  const x1 = new Float32Array(n), y1 = new Float32Array(n), x2 = new Float32Array(n), y2 = new Float32Array(n);
+  const areas = new Float32Array(n);
+  order.forEach((i, k) => {
+    x1[k] = boxes[4 * i]!; y1[k] = boxes[4 * i + 1]!; x2[k] = boxes[4 * i + 2]!; y2[k] = boxes[4 * i + 3]!;
+    // areas = (x2 - x1 + 1) * (y2 - y1 + 1)
+    areas[k] = f(f(f(x2[k]! - x1[k]!) + 1) * f(f(y2[k]! - y1[k]!) + 1));
+  });
   const suppressed = new Uint8Array(n);
   const keep: number[] = [];
-  for (let oi = 0; oi < n; oi++) {
-    const i = order[oi]!;
-    if (suppressed[i]) continue;
-    keep.push(i);
-    const x1 = boxes[4 * i]!, y1 = boxes[4 * i + 1]!, x2 = boxes[4 * i + 2]!, y2 = boxes[4 * i + 3]!;
-    for (let oj = oi + 1; oj < n; oj++) {
-      const j = order[oj]!;
-      if (suppressed[j]) continue;
-      const xx1 = Math.max(x1, boxes[4 * j]!);
-      const yy1 = Math.max(y1, boxes[4 * j + 1]!);
-      const xx2 = Math.min(x2, boxes[4 * j + 2]!);
-      const yy2 = Math.min(y2, boxes[4 * j + 3]!);
-      const w = Math.max(0, f(f(xx2 - xx1) + 1));
-      const h = Math.max(0, f(f(yy2 - yy1) + 1));
+  for (let a = 0; a < n && keep.length < maxKeep; a++) {
+    if (suppressed[a]) continue;
+    keep.push(order[a]!);
+    const ax1 = x1[a]!, ay1 = y1[a]!, ax2 = x2[a]!, ay2 = y2[a]!, aArea = areas[a]!;
+    for (let b = a + 1; b < n; b++) {
+      if (suppressed[b]) continue;
+      // w = np.maximum(0.0, xx2 - xx1 + 1), likewise h; inter = w * h
+      const w = Math.max(0, f(f(Math.min(ax2, x2[b]!) - Math.max(ax1, x1[b]!)) + 1));
+      if (w === 0) continue; // ovr = 0 <= thresh: kept
+      const h = Math.max(0, f(f(Math.min(ay2, y2[b]!) - Math.max(ay1, y1[b]!)) + 1));
       const inter = f(w * h);
-      const ovr = f(inter / f(f(areas[i]! + areas[j]!) - inter));
-      // inds = np.where(ovr <= thresh): NaN (0/0 from degenerate boxes) is suppressed, as there
-      if (!(ovr <= t)) suppressed[j] = 1;
+      // ovr = inter / (areas[i] + areas[order[1:]] - inter); inds = np.where(ovr <= thresh).
+      // A NaN ovr (0 / 0 from degenerate boxes) is not <= thresh: suppressed, as there.
+      const ovr = f(inter / f(f(aArea + areas[b]!) - inter));
+      if (!(ovr <= t)) suppressed[b] = 1;
     }
   }
   return keep;

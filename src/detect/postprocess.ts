@@ -124,10 +124,6 @@ export function postprocess(
   expect('conf', conf, 2);
   expect('landms', landms, 10);
 
-  const priors = priorBoxes(size.height, size.width, cfg);
-  const boxes = decodeBoxes(loc, priors, size, cfg.variance);
-  const points = decodeLandmarks(landms, priors, size, cfg.variance);
-
   // inds = np.where(scores > confidence_threshold)[0], scores = conf[:, 1]
   const threshold = Math.fround(o.confidenceThreshold);
   const inds: number[] = [];
@@ -135,19 +131,27 @@ export function postprocess(
 
   // order = scores.argsort()[::-1][:top_k]
   const order = argsortDescending(inds.map((a) => conf.data[2 * a + 1]!)).slice(0, o.topK).map((k) => inds[k]!);
-  const candBoxes = new Float32Array(order.length * 4);
-  const candScores = new Float32Array(order.length);
+
+  // detect.py decodes every anchor, then selects; decoding only the selected rows gives the same
+  // numbers (each row is independent) for a fraction of the work.
+  const priors = priorBoxes(size.height, size.width, cfg);
+  const n = order.length;
+  const candPriors = new Float32Array(n * 4), candLoc = new Float32Array(n * 4), candLandms = new Float32Array(n * 10);
+  const candScores = new Float32Array(n);
   order.forEach((a, k) => {
-    candBoxes.set(boxes.subarray(4 * a, 4 * a + 4), 4 * k);
+    candPriors.set(priors.subarray(4 * a, 4 * a + 4), 4 * k);
+    candLoc.set(loc.data.subarray(4 * a, 4 * a + 4), 4 * k);
+    candLandms.set(landms.data.subarray(10 * a, 10 * a + 10), 10 * k);
     candScores[k] = conf.data[2 * a + 1]!;
   });
+  const candBoxes = decodeBoxes({ shape: [n, 4], data: candLoc }, candPriors, size, cfg.variance);
+  const points = decodeLandmarks({ shape: [n, 10], data: candLandms }, candPriors, size, cfg.variance);
 
   // keep = py_cpu_nms(dets, nms_threshold); dets = dets[keep][:keep_top_k]
-  const keep = nms(candBoxes, candScores, o.nmsThreshold).slice(0, o.keepTopK);
+  const keep = nms(candBoxes, candScores, o.nmsThreshold, o.keepTopK);
   const [sx, sy] = typeof o.scale === 'number' ? [o.scale, o.scale] : o.scale;
   return keep.map((k): Face => {
-    const a = order[k]!;
-    const p = (i: number): Point => [points[10 * a + 2 * i]! * sx, points[10 * a + 2 * i + 1]! * sy];
+    const p = (i: number): Point => [points[10 * k + 2 * i]! * sx, points[10 * k + 2 * i + 1]! * sy];
     return {
       score: candScores[k]!,
       box: [candBoxes[4 * k]! * sx, candBoxes[4 * k + 1]! * sy, candBoxes[4 * k + 2]! * sx, candBoxes[4 * k + 3]! * sy],

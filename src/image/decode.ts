@@ -214,8 +214,8 @@ function decodeJpeg(bytes: Uint8Array, file: string, info: ImageInfo, maxPixels:
       // as libjpeg decides; jpeg-js converts Adobe (inverted) CMYK to RGB as OpenCV's
       // icvCvt_CMYK2BGR does.
       colorTransform: undefined,
-      // Errors, not guesses: jpeg-js's tolerant mode only concerns missing blocks at the end of
-      // a scan; truncated files throw either way.
+      // jpeg-js's default: skip MCU rows that a scan lists past the frame, as libjpeg does.
+      // Truncated or corrupt entropy data still throws (checked in test/image.test.ts).
       tolerantDecoding: true,
       maxResolutionInMP: maxPixels / 1e6,
       maxMemoryUsageInMB: Math.ceil((maxPixels * JPEG_JS_BYTES_PER_PIXEL) / 2 ** 20) + JPEG_JS_MEMORY_SLACK_MB,

@@ -8,37 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { RetinaFaceError } from './errors.js';
 import { convertCheckpoint } from './weights/convert.js';
 import { ARCHS, type Arch } from './model/config.js';
+import { parseArgs, stringOption, UsageError, type CommandSpec, type Io, type OptionSpec } from './cli/args.js';
+import { detectCommand } from './cli/detect.js';
+import { summaryCommand } from './cli/summary.js';
+
+export type { CommandSpec, Io, OptionSpec, ParsedArgs } from './cli/args.js';
+export { parseArgs, UsageError } from './cli/args.js';
 
 const PROGRAM = 'retinaface';
-
-export interface OptionSpec {
-  name: string;
-  /** the value's placeholder in help (e.g. 'ARCH'); absent for a boolean flag */
-  value?: string;
-  /** allowed values, checked by the parser */
-  choices?: readonly string[];
-  help: string;
-}
-
-export interface CommandSpec {
-  name: string;
-  summary: string;
-  positionals: { name: string; help: string }[];
-  options: OptionSpec[];
-  run(args: ParsedArgs, io: Io): Promise<number>;
-}
-
-export interface ParsedArgs {
-  positionals: string[];
-  options: Map<string, string | true>;
-}
-
-export interface Io {
-  out(line: string): void;
-  err(line: string): void;
-}
-
-export class UsageError extends Error {}
 
 const COMMANDS: CommandSpec[] = [
   {
@@ -53,12 +30,14 @@ const COMMANDS: CommandSpec[] = [
     ],
     async run(args, io) {
       const [input, output] = args.positionals as [string, string];
-      const arch = args.options.get('arch') as Arch | undefined;
+      const arch = stringOption(args, 'arch') as Arch | undefined;
       const r = await convertCheckpoint(input, output, arch === undefined ? {} : { arch });
       io.out(`${output}: ${r.arch}, ${r.tensors} tensors, from ${input} (sha256 ${r.sha256})`);
       return 0;
     },
   },
+  detectCommand,
+  summaryCommand,
 ];
 
 const GLOBAL_OPTIONS: OptionSpec[] = [
@@ -82,13 +61,15 @@ export async function main(argv: string[], io: Io = consoleIo): Promise<number> 
       io.out(version());
       return 0;
     }
-    const command = COMMANDS.find((c) => c.name === first);
-    if (command === undefined) throw new UsageError(first.startsWith('-') ? `unknown option ${first}` : `unknown command ${first}`);
-    if (rest.includes('--help') || rest.includes('-h')) {
+    // ailia-style calls have no command word: `retinaface --input photo.jpg` means detect.
+    const named = COMMANDS.find((c) => c.name === first);
+    if (named === undefined && !first.startsWith('-')) throw new UsageError(`unknown command ${first}`);
+    const [command, args] = named === undefined ? [detectCommand, argv] : [named, rest];
+    if (args.includes('--help') || args.includes('-h')) {
       io.out(commandHelp(command));
       return 0;
     }
-    return await command.run(parseArgs(rest, command), io);
+    return await command.run(parseArgs(args, command), io);
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`${PROGRAM}: ${e.message} (see ${PROGRAM} --help)`);
@@ -105,49 +86,11 @@ export async function main(argv: string[], io: Io = consoleIo): Promise<number> 
   }
 }
 
-/** --name value, --name=value, boolean --flag, `--` ends options; positionals counted exactly. */
-export function parseArgs(argv: string[], command: CommandSpec): ParsedArgs {
-  const positionals: string[] = [];
-  const options = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('--') || arg === '-') {
-      if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg} for ${command.name}`);
-      positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    const spec = command.options.find((o) => o.name === name);
-    if (spec === undefined) throw new UsageError(`unknown option --${name} for ${command.name}`);
-    if (options.has(name)) throw new UsageError(`--${name} given twice`);
-    if (spec.value === undefined) {
-      if (eq >= 0) throw new UsageError(`--${name} takes no value`);
-      options.set(name, true);
-      continue;
-    }
-    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw new UsageError(`--${name} needs a value (${spec.value})`);
-    if (spec.choices !== undefined && !spec.choices.includes(value)) {
-      throw new UsageError(`--${name} must be one of ${spec.choices.join(', ')}, got ${value}`);
-    }
-    options.set(name, value);
-  }
-  const want = command.positionals.map((p) => p.name);
-  if (positionals.length !== want.length) {
-    throw new UsageError(`${command.name} takes ${want.join(' ')}, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`);
-  }
-  return { positionals, options };
-}
-
 function globalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
-    `usage: ${PROGRAM} <command> [options]`,
+    `usage: ${PROGRAM} [detect] --input IMAGE... [options]   (faces found and drawn)`,
+    `       ${PROGRAM} <command> [options]`,
     '',
     'commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
@@ -175,7 +118,7 @@ function commandHelp(c: CommandSpec): string {
 }
 
 function optionLines(options: OptionSpec[]): string[] {
-  const left = options.map((o) => `--${o.name}${o.value ? ` ${o.value}` : ''}`);
+  const left = options.map((o) => `${o.short ? `-${o.short}, ` : '    '}--${o.name}${o.value ? ` ${o.value}${o.multiple ? '...' : ''}` : ''}`);
   const width = Math.max(...left.map((l) => l.length));
   return options.map((o, i) => `  ${left[i]!.padEnd(width)}  ${o.help}${o.choices ? ` (${o.choices.join(', ')})` : ''}`);
 }

@@ -186,7 +186,7 @@ export function probeImage(bytes: Uint8Array, file: string, opts: DecodeOptions 
       : 'unrecognised format, expected a JPEG or PNG image', 'EUNSUPPORTED');
   }
   if (info.width === 0 || info.height === 0) {
-    fail(file, `invalid ${info.format.toUpperCase()}: declares a size of ${info.width}x${info.height}` +
+    fail(file, `invalid ${info.format.toUpperCase()}: declares a size of ${info.width}x${info.height} (zero ${info.width === 0 ? 'width' : 'height'})` +
       (info.format === 'jpeg' && info.height === 0 ? ' (a DNL-defined height is not supported)' : ''));
   }
   const pixels = info.width * info.height;

@@ -149,7 +149,7 @@ export function findSof(jpegBytes: Uint8Array): number {
 
 /** A copy of a JPEG with its frame header rewritten to declare width x height. */
 export function withSofSize(jpegBytes: Uint8Array, width: number, height: number): Uint8Array {
-  const out = jpegBytes.slice();
+  const out = Uint8Array.from(jpegBytes); // a copy (Buffer.slice would be a view), at offset 0
   const at = findSof(out);
   const v = new DataView(out.buffer);
   v.setUint16(at + 3, height);

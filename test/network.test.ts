@@ -56,6 +56,7 @@ for (const c of CASES) {
       const out = await runNetwork(be, model, input, true);
       const ms = performance.now() - t0;
       const compared: string[] = [];
+      const errors: string[] = [];
       let worst = { name: '', err: 0 };
       for (const [name, ref] of expected) {
         const got = name === 'loc' ? out.loc : name === 'conf' ? out.conf : name === 'landms' ? out.landms : out.taps.get(name);
@@ -63,12 +64,15 @@ for (const c of CASES) {
         const d = assertClose(`${c.arch} ${c.input} ${variant} ${name}`, got, ref, CPU_VS_TORCH);
         if (d.maxAbs > worst.err) worst = { name, err: d.maxAbs };
         compared.push(name);
+        errors.push(`${name} ${d.maxAbs.toExponential(1)}`);
       }
       // Every block-level module the reference saves must have been compared, not just some.
       const missing = names.filter((n) => !compared.includes(n) && !['body.conv1', 'body.bn1'].includes(n));
       assert.equal(missing, [], `${variant}: module outputs not compared`);
       assert.ok(['loc', 'conf', 'landms'].every((n) => compared.includes(n)));
       console.error(`  ${c.arch} ${c.input} ${variant}: ${compared.length} tensors, worst ${worst.name} ${worst.err.toExponential(2)}, forward ${ms.toFixed(0)} ms`);
+      if (c.input === 'group640') console.error(`    max abs error per module: ${errors.join(', ')}`);
+      be.dispose();
     }
   });
 }

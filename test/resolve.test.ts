@@ -63,7 +63,7 @@ test('download: verified, converted, cached; the second call uses the cache', as
   try {
     await withServer(async (base) => {
       const lines: string[] = [];
-      const w = await resolveWeights('mobile0.25', { cacheDir, weightsDir: '', source: source(`${base}/good`), onProgress: (l) => lines.push(l) });
+      const w = await resolveWeights('mobile0.25', { cacheDir, weightsDir: '', download: true, source: source(`${base}/good`), onProgress: (l) => lines.push(l) });
       assert.is(w.arch, 'mobile0.25');
       assert.is(w.metadata.source_sha256, OFFICIAL_CHECKPOINTS['mobile0.25'].sha256);
       assert.is(w.file, cachedWeightsPath('mobile0.25', cacheDir));
@@ -82,7 +82,7 @@ test('download: wrong hash, 404 and a connection cut mid-file fail with one line
   const cacheDir = tempCache();
   try {
     await withServer(async (base) => {
-      const opts = { cacheDir, weightsDir: '', onProgress: quiet };
+      const opts = { cacheDir, weightsDir: '', download: true, onProgress: quiet };
       await rejects(resolveWeights('mobile0.25', { ...opts, source: source(`${base}/good`, '0'.repeat(64)) }), /sha256 [0-9a-f]{64} differs/);
       await rejects(resolveWeights('mobile0.25', { ...opts, source: source(`${base}/missing`) }), /HTTP 404/);
       await rejects(resolveWeights('mobile0.25', { ...opts, source: source(`${base}/cut`) }), /connection lost|got \d+ of/);
@@ -99,7 +99,7 @@ test('offline with nothing found: one line saying what to do', async () => {
     const e = await rejects(resolveWeights('mobile0.25', { cacheDir, weightsDir: '', download: false, onProgress: quiet }), /--weights FILE.*RETINAFACE_WEIGHTS_DIR/);
     assert.is(e.code, 'ENOWEIGHTS');
     // A refused connection (nothing listens on port 9 of 127.0.0.1) reads the same way.
-    await rejects(resolveWeights('mobile0.25', { cacheDir, weightsDir: '', source: source('http://127.0.0.1:9/x'), onProgress: quiet }), /download failed.*RETINAFACE_WEIGHTS_DIR/);
+    await rejects(resolveWeights('mobile0.25', { cacheDir, weightsDir: '', download: true, source: source('http://127.0.0.1:9/x'), onProgress: quiet }), /download failed.*RETINAFACE_WEIGHTS_DIR/);
     assert.equal(readdirSync(cacheDir), []);
   } finally {
     rmSync(cacheDir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { RetinaFace } from '../src/index.js';
 import type { Face } from '../src/detect/postprocess.js';
 import { INPUTS } from './helpers/inputs.js';
-import { compareDetections, describeParity, parityPng, torchDetections, type Crop, type ParityTolerance } from './helpers/parity.js';
+import { compareDetections, describeParity, parityPng, torchDetections, type Crop, type ParityTolerance, type TorchDetections } from './helpers/parity.js';
 import { officialCheckpoint } from './helpers/paths.js';
 import { randomCheckpoint, type Arch } from './helpers/reference.js';
 
@@ -47,6 +47,53 @@ const CASES: Case[] = [
   { arch: 'resnet50', image: 'selfie.jpg', crop: SELFIE_640, visible: null },
   { arch: 'resnet50', image: 'wider_group.jpg', crop: INPUTS.odd333x517.crop, visible: null },
 ];
+
+// ------------------------------------------------------------ the matching rule, on made-up faces
+
+function face(score: number, box: Face['box']): Face {
+  const [x1, y1, x2, y2] = box;
+  const c: [number, number] = [(x1 + x2) / 2, (y1 + y2) / 2];
+  return { score, box, landmarks: [c, c, c, c, c] };
+}
+
+function torchList(faces: Face[]): TorchDetections {
+  return {
+    arch: 'mobile0.25', height: 100, width: 100, anchors: 168, above_threshold: faces.length, top_k_score: null, faces,
+    options: { confidence_threshold: 0.02, top_k: 5000, nms_threshold: 0.4, keep_top_k: 750 },
+  };
+}
+
+test('compareDetections: matches, worst differences, and which lone faces are knife edges', () => {
+  const a = face(0.9, [0, 0, 9, 9]);
+  const moved = face(0.90002, [0, 0.01, 9, 9.03]);
+  const same = compareDetections([moved], torchList([a]), TOL);
+  assert.equal(same.pairs, [[0, 0]]);
+  assert.equal(same.unmatched, []);
+  assert.ok(Math.abs(same.worstBox - 0.03) < 1e-9 && Math.abs(same.worstLandmark - 0.02) < 1e-9, `${same.worstBox} ${same.worstLandmark}`);
+  assert.ok(Math.abs(same.worstScore - 2e-5) < 1e-9);
+
+  // a face just over the confidence threshold on one side: a cut-off; a confident one: a real difference
+  const edge = compareDetections([a], torchList([a, face(0.02005, [50, 50, 60, 60])]), TOL);
+  assert.match(edge.unmatched[0]!.reason ?? '', /cut-off 0.02/);
+  const real = compareDetections([a, face(0.5, [50, 50, 60, 60])], torchList([a]), TOL);
+  assert.is(real.unmatched[0]!.reason, undefined);
+
+  // b has IoU 0.4 with a (kept by one side's NMS only); c, suppressed by b, survives where b does not
+  const x = 30 / 7; // overlap 10 - x columns: 10 (10 - x) / (200 - 10 (10 - x)) = 0.4
+  const b = face(0.7, [x, 0, x + 9, 9]);
+  const c = face(0.6, [x + 3, 0, x + 12, 9]);
+  const tie = compareDetections([a, c], torchList([a, b]), TOL);
+  assert.equal(tie.unmatched.map((u) => [u.side, u.index]), [['torch', 1], ['ours', 1]]);
+  assert.match(tie.unmatched[0]!.reason ?? '', /NMS tie: IoU 0.4/);
+  assert.match(tie.unmatched[1]!.reason ?? '', /cascade: overlaps torch #1/);
+
+  // a full list (keep_top_k) moves the floor to its last score
+  const full = torchList([a, face(0.3, [50, 50, 60, 60])]);
+  full.options.keep_top_k = 2;
+  assert.is(compareDetections([a], full, TOL).floor, 0.3);
+});
+
+// ------------------------------------------------------------ the photos
 
 const detectors = new Map<Arch, Promise<RetinaFace>>();
 async function weightsFor(arch: Arch): Promise<string> {

@@ -6,8 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RetinaFace } from '../src/index.js';
 import type { Face } from '../src/detect/postprocess.js';
-import { INPUTS } from './helpers/inputs.js';
-import { compareDetections, describeParity, parityPng, torchDetections, type Crop, type ParityTolerance, type TorchDetections } from './helpers/parity.js';
+import { INPUTS, type Crop } from './helpers/inputs.js';
+import { compareDetections, describeParity, parityPng, torchDetections, type ParityTolerance, type TorchDetections } from './helpers/parity.js';
 import { officialCheckpoint } from './helpers/paths.js';
 import { randomCheckpoint, type Arch } from './helpers/reference.js';
 

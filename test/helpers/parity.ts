@@ -8,19 +8,13 @@ import type { Face } from '../../src/detect/postprocess.js';
 import { decodeImage } from '../../src/image/decode.js';
 import { encodeImage } from '../../src/image/encode.js';
 import type { RgbImage } from '../../src/image/image.js';
+import type { Crop } from './inputs.js';
 import type { Arch } from './reference.js';
 import { cacheDir, repoRoot, runTorchPython, sharedImage } from './paths.js';
 
 const TORCH_DIR = path.join(repoRoot, 'test', 'torch');
 /** detect_ref.py and the two files it imports: a change to any of them invalidates the cache. */
 const SCRIPTS = ['detect_ref.py', 'reference.py', 'postprocess_ref.py'].map((f) => path.join(TORCH_DIR, f));
-
-export interface Crop {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
 
 function sha256(...parts: (string | Uint8Array)[]): string {
   const h = createHash('sha256');

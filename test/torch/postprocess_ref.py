@@ -74,30 +74,36 @@ def py_cpu_nms(dets, thresh):
     return keep
 
 
-def main(d):
-    meta = json.load(open(os.path.join(d, 'meta.json')))
-    H, W = meta['height'], meta['width']
-    read = lambda name, cols: torch.from_numpy(np.fromfile(os.path.join(d, name), dtype='<f4').reshape(-1, cols))
-    loc, conf, landms = read('loc.f32', 4), read('conf.f32', 2), read('landms.f32', 10)
-
+def detections(loc, conf, landms, H, W, confidence_threshold, top_k, nms_threshold, keep_top_k):
+    """detect.py after `loc, conf, landms = net(img)` with resize = 1: loc (A, 4), conf (A, 2),
+    landms (A, 10) float32 tensors of an H x W input -> (priors (A, 4), dets (N, 15) float32 NumPy:
+    x1 y1 x2 y2 score, then 5 landmark (x, y) pairs, best first)."""
     priors = prior_box(CFG, (H, W))
-    priors.numpy().astype('<f4').tofile(os.path.join(d, 'priors.f32'))
     scale = torch.Tensor([W, H, W, H])
     boxes = (decode(loc, priors, CFG['variance']) * scale).numpy()
     scores = conf.numpy()[:, 1]
     scale1 = torch.Tensor([W, H] * 5)
     landms = (decode_landm(landms, priors, CFG['variance']) * scale1).numpy()
 
-    inds = np.where(scores > meta['confidence_threshold'])[0]
+    inds = np.where(scores > confidence_threshold)[0]
     boxes, landms, scores = boxes[inds], landms[inds], scores[inds]
-    order = scores.argsort()[::-1][:meta['top_k']]
+    order = scores.argsort()[::-1][:top_k]
     boxes, landms, scores = boxes[order], landms[order], scores[order]
     dets = np.hstack((boxes, scores[:, np.newaxis])).astype(np.float32, copy=False)
-    keep = py_cpu_nms(dets, meta['nms_threshold'])
+    keep = py_cpu_nms(dets, nms_threshold)
     dets, landms = dets[keep, :], landms[keep]
-    dets, landms = dets[:meta['keep_top_k'], :], landms[:meta['keep_top_k'], :]
-    np.concatenate((dets, landms), axis=1).astype('<f4').tofile(os.path.join(d, 'dets.f32'))
+    dets, landms = dets[:keep_top_k, :], landms[:keep_top_k, :]
+    return priors, np.concatenate((dets, landms), axis=1).astype(np.float32)
 
+
+def main(d):
+    meta = json.load(open(os.path.join(d, 'meta.json')))
+    read = lambda name, cols: torch.from_numpy(np.fromfile(os.path.join(d, name), dtype='<f4').reshape(-1, cols))
+    loc, conf, landms = read('loc.f32', 4), read('conf.f32', 2), read('landms.f32', 10)
+    priors, dets = detections(loc, conf, landms, meta['height'], meta['width'], meta['confidence_threshold'],
+                              meta['top_k'], meta['nms_threshold'], meta['keep_top_k'])
+    priors.numpy().astype('<f4').tofile(os.path.join(d, 'priors.f32'))
+    dets.astype('<f4').tofile(os.path.join(d, 'dets.f32'))
 
 if __name__ == '__main__':
     if len(sys.argv) < 2:

@@ -8,7 +8,9 @@
 //
 // Threads: `threads` (default: the machine's parallelism) share the memory (shared
 // WebAssembly.Memory); convolutions are split by output pixels (dense) or channels
-// (depthwise); the remaining ops are memory-bound and cheap and run on the calling thread.
+// (depthwise);
+// add, cat (with its activation) and the heads' permute are split likewise; upsampling, max
+// pooling and softmax are small and run on the calling thread in JS over arena views.
 // With threads = 1, or where memory cannot be shared, the memory is a plain one.
 import type { Backend } from '../backend.js';
 import { BatchNorm2d, Conv2d, namedModules, type ConvBnAct, type Module } from '../model/modules.js';
@@ -22,7 +24,7 @@ import {
 import { nearestSourceIndex } from '../ops/interpolate_nearest.js';
 import { formatShape, numel, shapeEquals, type Tensor } from '../tensor.js';
 import { Arena } from '../wasm/arena.js';
-import { DENSE_KEYS, DEPTHWISE_KEYS, TASK, ThreadPool, type ThreadHost } from './simd_pool.js';
+import { DENSE_KEYS, DEPTHWISE_KEYS, ELEMENTWISE_KEYS, PERMUTE_KEYS, TASK, ThreadPool, type ThreadHost } from './simd_pool.js';
 
 export interface CpuSimdOptions {
   /** Threads including the caller's; default: all cores (os.availableParallelism / hardwareConcurrency). */
@@ -58,6 +60,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
   private pool: ThreadPool | null = null;
   private prepared = new Map<Conv2d, Prepared>();
   private partner = new Map<Conv2d, BatchNorm2d | null>();
+  private columnMaps = new Map<string, Int32Array>();
 
   constructor(private readonly options: CpuSimdOptions = {}) {}
 
@@ -177,20 +180,32 @@ export class CpuSimdBackend implements Backend<Tensor> {
   add(a: Tensor, b: Tensor, slope: Slope): Tensor {
     if (!shapeEquals(a.shape, b.shape)) throw new Error(`add: ${formatShape(a.shape)} != ${formatShape(b.shape)}`);
     const y = this.alloc([...a.shape]);
-    const A = this.handle(a).data, B = this.handle(b).data, Y = y.data;
-    if (slope === null) for (let i = 0; i < Y.length; i++) Y[i] = A[i]! + B[i]!;
-    else for (let i = 0; i < Y.length; i++) { const v = A[i]! + B[i]!; Y[i] = v < 0 ? v * slope : v; }
+    this.pool!.run(TASK.elementwise, ELEMENTWISE_KEYS, {
+      a: this.handle(a).ptr, b: this.handle(b).ptr, y: y.ptr, n: numel(a.shape), slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
+    });
     return y;
+  }
+
+  /** Source column of each output column, computed once per (w, wOut) pair. */
+  private nearestColumns(w: number, wOut: number): Int32Array {
+    const key = `${w}x${wOut}`;
+    let cols = this.columnMaps.get(key);
+    if (cols === undefined) {
+      cols = Int32Array.from({ length: wOut }, (_, ow) => nearestSourceIndex(ow, w, wOut));
+      this.columnMaps.set(key, cols);
+    }
+    return cols;
   }
 
   interpolateNearest(x: Tensor, hOut: number, wOut: number): Tensor {
     const [c, h, w] = x.shape as [number, number, number];
     const y = this.alloc([c, hOut, wOut]);
     const X = this.handle(x).data, Y = y.data;
+    const cols = this.nearestColumns(w, wOut);
     for (let ch = 0; ch < c; ch++) {
       for (let oh = 0; oh < hOut; oh++) {
         const src = (ch * h + nearestSourceIndex(oh, h, hOut)) * w, dst = (ch * hOut + oh) * wOut;
-        for (let ow = 0; ow < wOut; ow++) Y[dst + ow] = X[src + nearestSourceIndex(ow, w, wOut)]!;
+        for (let ow = 0; ow < wOut; ow++) Y[dst + ow] = X[src + cols[ow]!]!;
       }
     }
     return y;
@@ -204,13 +219,13 @@ export class CpuSimdBackend implements Backend<Tensor> {
       lead += x.shape[0]!;
     }
     const y = this.alloc([lead, ...rest]);
-    const Y = y.data;
     let offset = 0;
     for (const x of xs) {
-      const X = this.handle(x).data;
-      if (slope === null) Y.set(X, offset);
-      else for (let i = 0; i < X.length; i++) { const v = X[i]!; Y[offset + i] = v < 0 ? v * slope : v; }
-      offset += X.length;
+      const n = numel(x.shape);
+      this.pool!.run(TASK.elementwise, ELEMENTWISE_KEYS, {
+        a: this.handle(x).ptr, b: 0, y: y.ptr + 4 * offset, n, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
+      });
+      offset += n;
     }
     return y;
   }
@@ -243,9 +258,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const [c, h, w] = x.shape as [number, number, number];
     if (c % k !== 0) throw new Error(`head permute: ${c} channels are not a multiple of ${k}`);
     const y = this.alloc([(h * w * c) / k, k]);
-    const X = this.handle(x).data, Y = y.data;
-    const hw = h * w;
-    for (let p = 0; p < hw; p++) for (let ch = 0; ch < c; ch++) Y[p * c + ch] = X[ch * hw + p]!;
+    this.pool!.run(TASK.headPermute, PERMUTE_KEYS, { x: this.handle(x).ptr, y: y.ptr, c, hw: h * w });
     return y;
   }
 

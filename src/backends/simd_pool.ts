@@ -9,9 +9,12 @@
 //
 // How a worker is started (Node worker_threads, browser Web Workers) is the host's business:
 // simd_host.node.ts and simd_host.browser.ts; the worker's entry is simd_worker.ts.
-import { denseConvPart, depthwisePart, instantiateSimd, type DenseConvArgs, type DepthwiseArgs, type SimdExports } from '../ops/conv2d_simd.cpu.js';
+import {
+  denseConvPart, depthwisePart, elementwisePart, headPermutePart, instantiateSimd,
+  type DenseConvArgs, type DepthwiseArgs, type ElementwiseArgs, type PermuteArgs, type SimdExports,
+} from '../ops/conv2d_simd.cpu.js';
 
-export const TASK = { exit: 0, dense: 1, depthwise: 2 } as const;
+export const TASK = { exit: 0, dense: 1, depthwise: 2, elementwise: 3, headPermute: 4 } as const;
 
 /** Int32 slots of the control buffer; float64 arguments follow at ARGS_BYTE. */
 const SLOT = { generation: 0, pending: 1, task: 2, failed: 3 } as const;
@@ -27,6 +30,9 @@ export const DEPTHWISE_KEYS: readonly (keyof DepthwiseArgs)[] = [
   'x', 'c', 'h', 'w', 'stride', 'hOut', 'wOut', 'weights', 'bias', 'y', 'slope', 'hasSlope', 'scratch', 'scratchBytes',
 ];
 
+export const ELEMENTWISE_KEYS: readonly (keyof ElementwiseArgs)[] = ['a', 'b', 'y', 'n', 'slope', 'hasSlope'];
+export const PERMUTE_KEYS: readonly (keyof PermuteArgs)[] = ['x', 'y', 'c', 'hw'];
+
 function decode<T>(keys: readonly (keyof T)[], src: Float64Array): T {
   const out = {} as Record<keyof T, number>;
   keys.forEach((k, i) => { out[k] = src[i]!; });
@@ -35,6 +41,8 @@ function decode<T>(keys: readonly (keyof T)[], src: Float64Array): T {
 
 function runTask(k: SimdExports, task: number, args: Float64Array, t: number, nThreads: number): void {
   if (task === TASK.dense) denseConvPart(k, decode<DenseConvArgs>(DENSE_KEYS, args), t, nThreads);
+  else if (task === TASK.elementwise) elementwisePart(k, decode<ElementwiseArgs>(ELEMENTWISE_KEYS, args), t, nThreads);
+  else if (task === TASK.headPermute) headPermutePart(k, decode<PermuteArgs>(PERMUTE_KEYS, args), t, nThreads);
   else if (task === TASK.depthwise) depthwisePart(k, decode<DepthwiseArgs>(DEPTHWISE_KEYS, args), t, nThreads);
   else throw new Error(`simd pool: unknown task ${task}`);
 }

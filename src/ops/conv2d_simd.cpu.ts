@@ -30,6 +30,9 @@ export interface SimdExports {
     k: number, ocCount: number, n: number, slope: number, hasSlope: number): void;
   im2col(x: number, h: number, w: number, cIn: number, kSize: number, stride: number, pad: number,
     wOut: number, p0: number, n: number, rowStride: number, col: number): void;
+  actCopy(a: number, y: number, n: number, slope: number, hasSlope: number): void;
+  addAct(a: number, b: number, y: number, n: number, slope: number, hasSlope: number): void;
+  headPermute(x: number, y: number, c: number, hw: number, pStart: number, pEnd: number): void;
   depthwise3x3s1(x: number, w: number, bias: number, y: number, h: number, wd: number, hOut: number, wOut: number,
     cStart: number, cEnd: number, plane: number, slope: number, hasSlope: number): void;
   depthwise3x3s2(x: number, w: number, bias: number, y: number, h: number, wd: number, hOut: number, wOut: number,
@@ -105,7 +108,7 @@ function emitIm2col(): Code {
   const [x, H, W, cIn, kSize, stride, pad, wOut, p0, n, T, col] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   const ic = c.local('i32'), kh = c.local('i32'), kw = c.local('i32'), dst = c.local('i32');
   const oh = c.local('i32'), ow = c.local('i32'), jj = c.local('i32'), run = c.local('i32');
-  const ih = c.local('i32'), iw = c.local('i32'), q = c.local('i32'), src = c.local('i32'), rowBytes = c.local('i32');
+  const ih = c.local('i32'), iw = c.local('i32'), q = c.local('i32'), src = c.local('i32'), rowBytes = c.local('i32'), cnt = c.local('i32');
   c.localGet(T).i32Const(2).i32Shl().localSet(rowBytes);
   c.localGet(col).localSet(dst);
   c.forRange(ic, () => c.i32Const(0), () => c.localGet(cIn), 1, () => {
@@ -134,7 +137,19 @@ function emitIm2col(): Code {
               c.localGet(q).i32Const(1).i32Add().localSet(q);
               c.localGet(iw).localGet(stride).i32Add().localSet(iw).br(0);
             }));
-            // the input row while iw < W
+            // the input row while iw < W: one memory.copy at stride 1, else a strided gather
+            c.localGet(stride).i32Const(1).i32Eq().if(() => {
+              // cnt = min(run - q, W - iw), never negative: q <= run and iw >= 0 here
+              c.localGet(run).localGet(q).i32Sub().localSet(cnt);
+              c.localGet(W).localGet(iw).i32Sub().localGet(cnt).localGet(cnt).localGet(W).localGet(iw).i32Sub().i32GtS().select().localSet(cnt);
+              c.localGet(cnt).i32Const(0).i32GtS().if(() => {
+                c.localGet(dst).localGet(jj).localGet(q).i32Add().i32Const(2).i32Shl().i32Add();
+                c.localGet(src).localGet(iw).i32Const(2).i32Shl().i32Add();
+                c.localGet(cnt).i32Const(2).i32Shl().memoryCopy();
+                c.localGet(q).localGet(cnt).i32Add().localSet(q);
+                c.localGet(iw).localGet(cnt).i32Add().localSet(iw);
+              });
+            });
             c.block(() => c.loop(() => {
               c.localGet(q).localGet(run).i32GeS().brIf(1);
               c.localGet(iw).localGet(W).i32GeS().brIf(1);
@@ -225,11 +240,63 @@ function emitDepthwise(stride: 1 | 2): Code {
   return c;
 }
 
+/**
+ * actCopy(a, y, n, slope, hasSlope): y = leaky(a); addAct(a, b, y, n, slope, hasSlope):
+ * y = leaky(a + b) (leaky only when hasSlope). 4 floats per vector, then a scalar tail.
+ */
+function emitElementwise(withB: boolean): Code {
+  const c = withB ? new Code(['i32', 'i32', 'i32', 'i32', 'f32', 'i32']) : new Code(['i32', 'i32', 'i32', 'f32', 'i32']);
+  const [a, b, y, n, slope, hasSlope] = withB ? [0, 1, 2, 3, 4, 5] : [0, -1, 1, 2, 3, 4];
+  const i = c.local('i32'), v = c.local('v128'), slopeV = c.local('v128'), s = c.local('f32');
+  c.localGet(slope).f32x4Splat().localSet(slopeV);
+  const loops = (act: boolean) => {
+    c.forRange(i, () => c.i32Const(0), () => c.localGet(n).i32Const(3).i32Sub(), 4, () => {
+      c.localGet(a).localGet(i).i32Const(2).i32Shl().i32Add().v128Load();
+      if (withB) c.localGet(b).localGet(i).i32Const(2).i32Shl().i32Add().v128Load().f32x4Add();
+      c.localSet(v);
+      if (act) emitLeaky(c, [v], slopeV);
+      c.localGet(y).localGet(i).i32Const(2).i32Shl().i32Add().localGet(v).v128Store();
+    });
+    c.block(() => c.loop(() => {
+      c.localGet(i).localGet(n).i32GeS().brIf(1);
+      c.localGet(a).localGet(i).i32Const(2).i32Shl().i32Add().f32Load();
+      if (withB) c.localGet(b).localGet(i).i32Const(2).i32Shl().i32Add().f32Load().f32Add();
+      c.localSet(s);
+      if (act) c.localGet(s).localGet(s).localGet(slope).f32Mul().f32Max().localSet(s);
+      c.localGet(y).localGet(i).i32Const(2).i32Shl().i32Add().localGet(s).f32Store();
+      c.localGet(i).i32Const(1).i32Add().localSet(i).br(0);
+    }));
+  };
+  c.localGet(hasSlope).if(() => loops(true), () => loops(false));
+  return c;
+}
+
+/** headPermute(x, y, c, hw, pStart, pEnd): y[p * c + ch] = x[ch * hw + p] for pixels [pStart, pEnd). */
+function emitHeadPermute(): Code {
+  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
+  const [x, y, C, hw, pStart, pEnd] = [0, 1, 2, 3, 4, 5];
+  const p = c.local('i32'), ch = c.local('i32'), src = c.local('i32'), dst = c.local('i32'), planeBytes = c.local('i32');
+  c.localGet(hw).i32Const(2).i32Shl().localSet(planeBytes);
+  c.forRange(p, () => c.localGet(pStart), () => c.localGet(pEnd), 1, () => {
+    c.localGet(x).localGet(p).i32Const(2).i32Shl().i32Add().localSet(src);
+    c.localGet(y).localGet(p).localGet(C).i32Mul().i32Const(2).i32Shl().i32Add().localSet(dst);
+    c.forRange(ch, () => c.i32Const(0), () => c.localGet(C), 1, () => {
+      c.localGet(dst).localGet(src).f32Load().f32Store();
+      c.localGet(src).localGet(planeBytes).i32Add().localSet(src);
+      c.localGet(dst).i32Const(4).i32Add().localSet(dst);
+    });
+  });
+  return c;
+}
+
 /** The kernel module's bytes, importing the given memory as ("env", "memory"). */
 export function buildSimdModule(memory: MemoryImport): Uint8Array<ArrayBuffer> {
   const m = new ModuleBuilder({ memory });
   m.addFunction('gemm', emitGemm());
   m.addFunction('im2col', emitIm2col());
+  m.addFunction('actCopy', emitElementwise(false));
+  m.addFunction('addAct', emitElementwise(true));
+  m.addFunction('headPermute', emitHeadPermute());
   m.addFunction('depthwise3x3s1', emitDepthwise(1));
   m.addFunction('depthwise3x3s2', emitDepthwise(2));
   return m.toBytes();
@@ -250,9 +317,12 @@ export function packDenseWeights(w: Float32Array, cOut: number, out: Float32Arra
   }
 }
 
-/** Output pixels per GEMM tile: the K x T block of B stays within about 128 KB (L2). */
+/**
+ * Output pixels per GEMM tile: the K x T block of B stays within about 256 KB (L2). Measured at
+ * K = 576 (64 -> 64, 3x3): T = 112 beat 56 by ~8% and 224 or 448 by ~15% (noisy, 2 cores shared).
+ */
 export function gemmTile(k: number): number {
-  return Math.max(GEMM_NR, Math.min(1024, Math.floor(32768 / k / GEMM_NR) * GEMM_NR));
+  return Math.max(GEMM_NR, Math.min(1024, Math.floor(65536 / k / GEMM_NR) * GEMM_NR));
 }
 
 /** A dense convolution's geometry and where its packed weights live. */
@@ -323,4 +393,26 @@ export function compileSimdModule(memory: MemoryImport): Promise<WebAssembly.Mod
 export async function instantiateSimd(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<SimdExports> {
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   return instance.exports as unknown as SimdExports;
+}
+
+/** y = leaky(a) (b = 0) or leaky(a + b), over n floats; split in 64-byte-aligned chunks. */
+export interface ElementwiseArgs {
+  a: number; b: number; y: number; n: number; slope: number; hasSlope: number;
+}
+
+export function elementwisePart(k: SimdExports, e: ElementwiseArgs, t: number, nThreads: number): void {
+  const [lo, hi] = share(e.n, 16, t, nThreads);
+  if (lo >= hi) return;
+  if (e.b === 0) k.actCopy(e.a + 4 * lo, e.y + 4 * lo, hi - lo, e.slope, e.hasSlope);
+  else k.addAct(e.a + 4 * lo, e.b + 4 * lo, e.y + 4 * lo, hi - lo, e.slope, e.hasSlope);
+}
+
+/** A head's (A k, H, W) -> (H W A, k): the transpose of (C, HW), split by pixels. */
+export interface PermuteArgs {
+  x: number; y: number; c: number; hw: number;
+}
+
+export function headPermutePart(k: SimdExports, a: PermuteArgs, t: number, nThreads: number): void {
+  const [lo, hi] = share(a.hw, 16, t, nThreads);
+  if (lo < hi) k.headPermute(a.x, a.y, a.c, a.hw, lo, hi);
 }

@@ -9,8 +9,10 @@ import { conv2dNaive } from '../src/ops/conv2d.cpu.js';
 import { conv2dOutputShape } from '../src/ops/conv2d.js';
 import {
   compileSimdModule, denseConvPart, denseScratchBytes, depthwisePart, depthwisePlaneFloats, instantiateSimd,
-  packDenseWeights, packedDenseFloats, GEMM_MR,
+  packDenseWeights, packedDenseFloats, GEMM_MR, elementwisePart, headPermutePart,
 } from '../src/ops/conv2d_simd.cpu.js';
+import { addNaive } from '../src/ops/add.cpu.js';
+import { headPermuteNaive } from '../src/ops/head_permute.cpu.js';
 import { leakyReluNaive } from '../src/ops/leaky_relu.cpu.js';
 import { Arena } from '../src/wasm/arena.js';
 import { Code, encodeName, ModuleBuilder, sleb128, uleb128 } from '../src/wasm/emitter.js';
@@ -227,6 +229,34 @@ test('depthwise 3x3 SIMD (stride 1 and 2) equals the naive grouped convolution +
   }
 });
 
+
+test('elementwise (add, copy, + leaky) and head permute kernels equal the naive ops', async () => {
+  const { k, arena, put, get } = await kernels();
+  for (const [i, n] of [1, 3, 4, 5, 17, 64, 1023].entries()) {
+    const a = randomTensor([n], 500 + i), b = randomTensor([n], 600 + i);
+    const ap = put(a.data), bp = put(b.data), y = arena.alloc(n);
+    for (const threads of THREAD_SPLITS) {
+      for (const slope of [0.1, 0, null]) {
+        const act = { slope: slope ?? 0, hasSlope: slope === null ? 0 : 1 };
+        for (let t = 0; t < threads; t++) elementwisePart(k, { a: ap, b: bp, y, n, ...act }, t, threads);
+        const sum = addNaive(a, b);
+        assertClose(`add n=${n} slope ${slope} threads ${threads}`, get(y, [n]), slope === null ? sum : leakyReluNaive(sum, slope), SIMD_TWIN);
+        for (let t = 0; t < threads; t++) elementwisePart(k, { a: ap, b: 0, y, n, ...act }, t, threads);
+        assertClose(`copy n=${n} slope ${slope} threads ${threads}`, get(y, [n]), slope === null ? a : leakyReluNaive(a, slope), SIMD_TWIN);
+      }
+    }
+    arena.release(ap); arena.release(bp); arena.release(y);
+  }
+  for (const [i, [c, h, w, kk]] of ([[4, 1, 1, 2], [8, 3, 5, 4], [20, 7, 9, 10], [4, 17, 3, 2]] as const).entries()) {
+    const x = randomTensor([c, h, w], 700 + i);
+    const xp = put(x.data), y = arena.alloc(c * h * w);
+    for (const threads of THREAD_SPLITS) {
+      for (let t = 0; t < threads; t++) headPermutePart(k, { x: xp, y, c, hw: h * w }, t, threads);
+      assertClose(`head permute (${c}, ${h}, ${w}) k ${kk} threads ${threads}`, get(y, [(h * w * c) / kk, kk]), headPermuteNaive(x, kk), SIMD_TWIN);
+    }
+    arena.release(xp); arena.release(y);
+  }
+});
 
 // --- the whole backend --------------------------------------------------------------------------
 

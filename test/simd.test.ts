@@ -10,6 +10,7 @@ import { conv2dOutputShape } from '../src/ops/conv2d.js';
 import {
   compileSimdModule, denseConvPart, denseScratchBytes, depthwisePart, depthwisePlaneFloats, instantiateSimd,
   packDenseWeights, packedDenseFloats, GEMM_MR, elementwisePart, headPermutePart,
+  winogradPadPart, winogradPart, winogradScratchBytes, winogradWeights,
 } from '../src/ops/conv2d_simd.cpu.js';
 import { addNaive } from '../src/ops/add.cpu.js';
 import { headPermuteNaive } from '../src/ops/head_permute.cpu.js';
@@ -196,6 +197,42 @@ test('dense SIMD convolution (GEMM, im2col) equals naive conv -> bn -> leaky', a
   }
 });
 
+test('Winograd F(2x2, 3x3) equals the naive 3x3 stride-1 convolution + bias + leaky (odd sizes, 1x1 images)', async () => {
+  const { k, arena, put, get } = await kernels();
+  const cases: [number, number, number, number][] = [
+    [64, 64, 20, 13], [64, 32, 9, 23], [16, 16, 11, 7], [256, 128, 7, 5], [5, 7, 1, 1], [1, 1, 2, 3], [6, 3, 4, 50], [3, 9, 17, 2], [2048, 4, 3, 3],
+  ];
+  for (const [i, [cin, cout, h, w]] of cases.entries()) {
+    const seed = 800 + i;
+    const x = randomTensor([cin, h, w], seed);
+    const wt = randomTensor([cout, cin, 3, 3], seed + 1, -1 / Math.sqrt(cin * 9), 1 / Math.sqrt(cin * 9));
+    const b = randomTensor([cout], seed + 2);
+    const conv = conv2dNaive(x, wt, b, { stride: 1, padding: 1, groups: 1 });
+    const bias = new Float32Array(Math.ceil(cout / GEMM_MR) * GEMM_MR);
+    bias.set(b.data);
+    const xp = put(x.data), wp = put(winogradWeights(wt.data, cout, cin)), bp = put(bias), zp = put(new Float32Array(bias.length));
+    for (const threads of THREAD_SPLITS) {
+      const bytes = winogradScratchBytes(cin, cout, h, w);
+      const xpad = arena.alloc(bytes.xpad / 4), scratch = arena.alloc((bytes.perThread * threads) / 4);
+      arena.f32().fill(NaN, scratch / 4, scratch / 4 + (bytes.perThread * threads) / 4);
+      for (const slope of [0.1, null]) {
+        const y = arena.alloc(cout * h * w);
+        const args = {
+          x: xp, cIn: cin, h, w, cOut: cout, y, weights: wp, zeros: zp, bias: bp, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
+          xpad, scratch, scratchBytes: bytes.perThread,
+        };
+        for (let t = 0; t < threads; t++) winogradPadPart(k, args, t, threads);
+        for (let t = 0; t < threads; t++) winogradPart(k, args, t, threads);
+        const ref = slope === null ? conv : leakyReluNaive(conv, slope);
+        assertClose(`winograd [${cin}->${cout} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [cout, h, w]), ref, SIMD_TWIN);
+        arena.release(y);
+      }
+      arena.release(scratch); arena.release(xpad);
+    }
+    for (const p of [xp, wp, bp, zp]) arena.release(p);
+  }
+});
+
 test('depthwise 3x3 SIMD (stride 1 and 2) equals the naive grouped convolution + leaky', async () => {
   const { k, arena, put, get } = await kernels();
   const cases: [number, number, number, number][] = [
@@ -268,21 +305,21 @@ test('elementwise (add, copy, + leaky) and head permute kernels equal the naive 
  */
 const NETWORK: Tolerance = { abs: 1e-4, rel: 1e-4 };
 
-test('cpu-simd equals cpu-naive on mobile0.25 (random weights, 61x47), every module output, 1 and 2 threads', async () => {
+test('cpu-simd equals cpu-naive on mobile0.25 (random weights, 61x47), every module output, 1 and 2 threads, with and without Winograd', async () => {
   const model = buildRetinaFace('mobile0.25');
   randomizeModel(model, 7);
   const input = randomTensor([3, 61, 47], 8, -120, 150);
   const naive = new CpuBackend('naive');
   await naive.prepare(model);
   const ref = await runNetwork(naive, model, input, true);
-  for (const threads of [1, 2]) {
-    const be = new CpuSimdBackend({ threads });
+  for (const [threads, winograd] of [[1, true], [2, true], [2, false]] as const) {
+    const be = new CpuSimdBackend({ threads, winograd });
     await be.prepare(model);
     assert.is(be.threads, threads);
     for (let frame = 0; frame < 2; frame++) {
       const got = await runNetwork(be, model, input, true);
       assert.equal([...got.taps.keys()].sort(), [...ref.taps.keys()].sort());
-      for (const [name, t] of ref.taps) assertClose(`${name} (threads ${threads}, frame ${frame})`, got.taps.get(name)!, t, NETWORK);
+      for (const [name, t] of ref.taps) assertClose(`${name} (threads ${threads}, winograd ${winograd}, frame ${frame})`, got.taps.get(name)!, t, NETWORK);
       for (const k of ['loc', 'conf', 'landms'] as const) assertClose(`${k} (threads ${threads})`, got[k], ref[k], NETWORK);
     }
     be.dispose();

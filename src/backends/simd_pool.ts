@@ -10,11 +10,11 @@
 // How a worker is started (Node worker_threads, browser Web Workers) is the host's business:
 // simd_host.node.ts and simd_host.browser.ts; the worker's entry is simd_worker.ts.
 import {
-  denseConvPart, depthwisePart, elementwisePart, headPermutePart, instantiateSimd,
-  type DenseConvArgs, type DepthwiseArgs, type ElementwiseArgs, type PermuteArgs, type SimdExports,
+  denseConvPart, depthwisePart, elementwisePart, headPermutePart, instantiateSimd, winogradPadPart, winogradPart,
+  type DenseConvArgs, type DepthwiseArgs, type ElementwiseArgs, type PermuteArgs, type SimdExports, type WinogradArgs,
 } from '../ops/conv2d_simd.cpu.js';
 
-export const TASK = { exit: 0, dense: 1, depthwise: 2, elementwise: 3, headPermute: 4 } as const;
+export const TASK = { exit: 0, dense: 1, depthwise: 2, elementwise: 3, headPermute: 4, winogradPad: 5, winograd: 6 } as const;
 
 /** Int32 slots of the control buffer; float64 arguments follow at ARGS_BYTE. */
 const SLOT = { generation: 0, pending: 1, task: 2, failed: 3 } as const;
@@ -32,6 +32,9 @@ export const DEPTHWISE_KEYS: readonly (keyof DepthwiseArgs)[] = [
 
 export const ELEMENTWISE_KEYS: readonly (keyof ElementwiseArgs)[] = ['a', 'b', 'y', 'n', 'slope', 'hasSlope'];
 export const PERMUTE_KEYS: readonly (keyof PermuteArgs)[] = ['x', 'y', 'c', 'hw'];
+export const WINOGRAD_KEYS: readonly (keyof WinogradArgs)[] = [
+  'x', 'cIn', 'h', 'w', 'cOut', 'y', 'weights', 'zeros', 'bias', 'slope', 'hasSlope', 'xpad', 'scratch', 'scratchBytes',
+];
 
 function decode<T>(keys: readonly (keyof T)[], src: Float64Array): T {
   const out = {} as Record<keyof T, number>;
@@ -43,6 +46,8 @@ function runTask(k: SimdExports, task: number, args: Float64Array, t: number, nT
   if (task === TASK.dense) denseConvPart(k, decode<DenseConvArgs>(DENSE_KEYS, args), t, nThreads);
   else if (task === TASK.elementwise) elementwisePart(k, decode<ElementwiseArgs>(ELEMENTWISE_KEYS, args), t, nThreads);
   else if (task === TASK.headPermute) headPermutePart(k, decode<PermuteArgs>(PERMUTE_KEYS, args), t, nThreads);
+  else if (task === TASK.winogradPad) winogradPadPart(k, decode<WinogradArgs>(WINOGRAD_KEYS, args), t, nThreads);
+  else if (task === TASK.winograd) winogradPart(k, decode<WinogradArgs>(WINOGRAD_KEYS, args), t, nThreads);
   else if (task === TASK.depthwise) depthwisePart(k, decode<DepthwiseArgs>(DEPTHWISE_KEYS, args), t, nThreads);
   else throw new Error(`simd pool: unknown task ${task}`);
 }

@@ -488,7 +488,7 @@ export function winogradPadPart(k: SimdExports, a: WinogradArgs, t: number, nThr
 
 export function winogradPart(k: SimdExports, a: WinogradArgs, t: number, nThreads: number): void {
   const g = winogradGeometry(a.h, a.w);
-  const rows = winogradChunkRows(g.tW4);
+  const rows = Math.min(winogradChunkRows(g.tW4), Math.ceil(g.tH / nThreads));
   const [lo, hi] = share(g.tH, rows, t, nThreads);
   const v = a.scratch + t * a.scratchBytes;
   const perXi = packedDenseFloats(a.cOut, a.cIn) * 4;
@@ -578,12 +578,14 @@ export function readsInputDirectly(cIn: number, cOut: number, kSize: number, str
 export function denseConvPart(k: SimdExports, a: DenseConvArgs, t: number, nThreads: number): void {
   const K = a.cIn * a.kSize * a.kSize;
   const P = a.hOut * a.wOut;
+  // Smaller tiles on small maps, so that every thread gets some (im2col's row stride stays T).
   const T = gemmTile(K);
-  const [lo, hi] = share(P, T, t, nThreads);
+  const tile = Math.min(T, Math.ceil(P / nThreads / GEMM_NR) * GEMM_NR);
+  const [lo, hi] = share(P, tile, t, nThreads);
   const direct = readsInputDirectly(a.cIn, a.cOut, a.kSize, a.stride, a.pad, P);
   const col = a.scratch + t * a.scratchBytes;
-  for (let p0 = lo; p0 < hi; p0 += T) {
-    const n = Math.min(T, hi - p0);
+  for (let p0 = lo; p0 < hi; p0 += tile) {
+    const n = Math.min(tile, hi - p0);
     if (direct) {
       k.gemm(a.weights, a.x + 4 * p0, P, a.y + 4 * p0, P, a.bias, K, a.cOut, n, a.slope, a.hasSlope);
     } else {

@@ -183,7 +183,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
       arena.release(scratch);
       arena.release(xpad);
     } else if (p.kind === 'dense') {
-      const scratchBytes = denseScratchBytes(p.cIn, p.cOut, p.kSize, p.stride, p.pad, hOut * wOut);
+      const scratchBytes = denseScratchBytes(p.cIn, p.kSize, p.stride);
       const scratch = arena.alloc((scratchBytes * pool.threads) / 4);
       const args: DenseConvArgs = {
         x: xh.ptr, cIn: p.cIn, h, w, kSize: p.kSize, stride: p.stride, pad: p.pad, hOut, wOut,

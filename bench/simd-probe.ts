@@ -88,6 +88,9 @@ async function main() {
   for (const [h, w] of sizes) {
     const input = randomTensor([3, h, w], 2, -120, 150);
     const times = new Map<string, number[]>(backends.map(([n]) => [n, []]));
+    // CPU time of the process (all its threads): on a machine shared with other jobs, time the
+    // thread was descheduled does not count, so for one thread it approximates an idle machine.
+    const cpu = new Map<string, number[]>(backends.map(([n]) => [n, []]));
     const first = new Map<string, number>();
     for (const [n, be] of backends) {
       const t0 = performance.now();
@@ -97,15 +100,19 @@ async function main() {
     for (let r = 0; r < reps; r++) {
       for (const [n, be] of backends) {
         if (n === 'cpu-fast' && r >= Math.max(1, Math.ceil(reps / 3))) continue;
+        const c0 = process.cpuUsage();
         const t0 = performance.now();
         await runNetwork(be, model, input);
         times.get(n)!.push(performance.now() - t0);
+        const c = process.cpuUsage(c0);
+        cpu.get(n)!.push((c.user + c.system) / 1000);
       }
     }
     console.log(`${arch} ${h}x${w}`);
     for (const [n] of backends) {
       const t = times.get(n)!;
-      console.log(`  ${n.padEnd(20)} median ${median(t).toFixed(1).padStart(8)} ms  min ${Math.min(...t).toFixed(1).padStart(8)} ms  (first ${first.get(n)!.toFixed(0)} ms, runs ${t.map((x) => x.toFixed(0)).join(' ')})`);
+      console.log(`  ${n.padEnd(20)} median ${median(t).toFixed(1).padStart(8)} ms  min ${Math.min(...t).toFixed(1).padStart(8)} ms  ` +
+        `cpu median ${median(cpu.get(n)!).toFixed(1).padStart(8)} ms  (first ${first.get(n)!.toFixed(0)} ms, runs ${t.map((x) => x.toFixed(0)).join(' ')})`);
     }
     for (const [n, be] of backends) {
       if (n === 'cpu-fast') continue;

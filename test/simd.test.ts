@@ -238,7 +238,7 @@ test('depthwise 3x3 SIMD (stride 1 and 2) equals the naive grouped convolution +
   const { k, arena, put, get } = await kernels();
   const cases: [number, number, number, number][] = [
     [8, 1, 1, 1], [8, 2, 2, 2], [16, 1, 3, 5], [33, 2, 17, 33], [128, 2, 9, 8], [3, 1, 1, 7], [5, 1, 13, 4], [7, 2, 6, 9], [2, 2, 1, 1],
-    [8, 2, 33, 17],
+    [8, 2, 33, 17], [4, 1, 37, 6], // several bands of output rows
   ];
   for (const [i, [c, stride, h, w]] of cases.entries()) {
     const seed = 400 + i;
@@ -252,7 +252,7 @@ test('depthwise 3x3 SIMD (stride 1 and 2) equals the naive grouped convolution +
     for (const slope of [0.1, null]) {
       const ref = slope === null ? conv : leakyReluNaive(conv, slope);
       for (const threads of THREAD_SPLITS) {
-        const scratchBytes = depthwisePlaneFloats(h, w) * 4;
+        const scratchBytes = depthwisePlaneFloats(w) * 4;
         const scratch = arena.alloc((scratchBytes * threads) / 4);
         arena.f32().fill(NaN, scratch / 4, (scratch + scratchBytes * threads) / 4);
         const y = arena.alloc(c * hOut * wOut);

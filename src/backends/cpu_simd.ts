@@ -192,7 +192,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
       pool.run(TASK.dense, DENSE_KEYS, args);
       arena.release(scratch);
     } else {
-      const scratchBytes = depthwisePlaneFloats(h, w) * 4;
+      const scratchBytes = depthwisePlaneFloats(w) * 4;
       const scratch = arena.alloc((scratchBytes * pool.threads) / 4);
       const args: DepthwiseArgs = {
         x: xh.ptr, c: p.c, h, w, stride: p.stride, hOut, wOut, weights: p.weights, bias: p.bias, y: y.ptr, ...act, scratch, scratchBytes,

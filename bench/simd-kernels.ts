@@ -44,7 +44,7 @@ async function main() {
     const y = arena.alloc(cout * hOut * wOut);
     let runSimd: () => void, runJs: () => void;
     if (dw) {
-      const scratchBytes = depthwisePlaneFloats(h, w) * 4;
+      const scratchBytes = depthwisePlaneFloats(w) * 4;
       const args = { x: xp, c: cin, h, w, stride, hOut, wOut, weights: put(f.w.data), bias: put(f.b.data), y, slope: 0.1, hasSlope: 1, scratch: arena.alloc(scratchBytes / 4), scratchBytes };
       runSimd = () => depthwisePart(k, args, 0, 1);
       runJs = () => depthwiseConv3x3(x, f.w, f.b, stride, 0.1);

@@ -36,6 +36,9 @@ export interface CpuSimdOptions {
   winograd?: boolean;
 }
 
+/** Memory-bound jobs below this many floats run on the calling thread: a dispatch costs more. */
+const PARALLEL_MIN_FLOATS = 65536;
+
 /** A shared memory must declare its maximum: 65536 pages = 4 GiB, all a 32-bit address reaches. */
 const SHARED_MAX_PAGES = 65536;
 
@@ -206,9 +209,10 @@ export class CpuSimdBackend implements Backend<Tensor> {
   add(a: Tensor, b: Tensor, slope: Slope): Tensor {
     if (!shapeEquals(a.shape, b.shape)) throw new Error(`add: ${formatShape(a.shape)} != ${formatShape(b.shape)}`);
     const y = this.alloc([...a.shape]);
+    const n = numel(a.shape);
     this.pool!.run(TASK.elementwise, ELEMENTWISE_KEYS, {
-      a: this.handle(a).ptr, b: this.handle(b).ptr, y: y.ptr, n: numel(a.shape), slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
-    });
+      a: this.handle(a).ptr, b: this.handle(b).ptr, y: y.ptr, n, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
+    }, n >= PARALLEL_MIN_FLOATS);
     return y;
   }
 
@@ -250,7 +254,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
       const n = numel(x.shape);
       this.pool!.run(TASK.elementwise, ELEMENTWISE_KEYS, {
         a: this.handle(x).ptr, b: 0, y: y.ptr + 4 * offset, n, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
-      });
+      }, n >= PARALLEL_MIN_FLOATS);
       offset += n;
     }
     return y;
@@ -284,7 +288,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const [c, h, w] = x.shape as [number, number, number];
     if (c % k !== 0) throw new Error(`head permute: ${c} channels are not a multiple of ${k}`);
     const y = this.alloc([(h * w * c) / k, k]);
-    this.pool!.run(TASK.headPermute, PERMUTE_KEYS, { x: this.handle(x).ptr, y: y.ptr, c, hw: h * w });
+    this.pool!.run(TASK.headPermute, PERMUTE_KEYS, { x: this.handle(x).ptr, y: y.ptr, c, hw: h * w }, c * h * w >= PARALLEL_MIN_FLOATS);
     return y;
   }
 

@@ -5,7 +5,8 @@
 // writes the task and its arguments, bumps a generation counter and notifies; each worker runs
 // its share and decrements a pending counter; the caller runs share 0 and waits for zero.
 // Backend ops are synchronous, so the caller blocks (Atomics.wait in Node; a browser's main
-// thread may not block and spins instead).
+// thread may not block and spins instead). Spinning a few microseconds before blocking was tried:
+// with the cores shared by other jobs it made a dispatch 3x slower (157 vs 52 us), so it is out.
 //
 // How a worker is started (Node worker_threads, browser Web Workers) is the host's business:
 // simd_host.node.ts and simd_host.browser.ts; the worker's entry is simd_worker.ts.
@@ -140,11 +141,14 @@ export class ThreadPool {
     return new ThreadPool(k, workers, control, host.canBlock);
   }
 
-  /** Runs a task on every thread with these arguments (in the task's key order) and waits for all. */
-  run<T>(task: number, keys: readonly (keyof T)[], a: T): void {
+  /**
+   * Runs a task on every thread with these arguments (in the task's key order) and waits for all;
+   * with parallel = false (jobs too small to repay a dispatch) on the calling thread alone.
+   */
+  run<T>(task: number, keys: readonly (keyof T)[], a: T, parallel = true): void {
     const args = this.args;
     keys.forEach((key, i) => { args[i] = a[key] as number; });
-    if (this.workers.length === 0) {
+    if (this.workers.length === 0 || !parallel) {
       runTask(this.k, task, args, 0, 1);
       return;
     }

@@ -320,12 +320,17 @@ test('cpu-simd equals cpu-naive on mobile0.25 (random weights, 61x47), every mod
     const be = new CpuSimdBackend({ threads, winograd });
     await be.prepare(model);
     assert.is(be.threads, threads);
-    for (let frame = 0; frame < 2; frame++) {
+    const bytes: number[] = [];
+    for (let frame = 0; frame < 3; frame++) {
       const got = await runNetwork(be, model, input, true);
+      bytes.push(be.memoryBytes);
       assert.equal([...got.taps.keys()].sort(), [...ref.taps.keys()].sort());
       for (const [name, t] of ref.taps) assertClose(`${name} (threads ${threads}, winograd ${winograd}, frame ${frame})`, got.taps.get(name)!, t, NETWORK);
       for (const k of ['loc', 'conf', 'landms'] as const) assertClose(`${k} (threads ${threads})`, got[k], ref[k], NETWORK);
     }
+    // The arena is sized by the first frame and reused: later frames do not grow it.
+    assert.is(bytes[2], bytes[1], `arena grew from ${bytes[1]} to ${bytes[2]} bytes on a later frame`);
+    assert.is(bytes[1], bytes[0], `arena grew from ${bytes[0]} to ${bytes[1]} bytes on the second frame`);
     be.dispose();
   }
 });

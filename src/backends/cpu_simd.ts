@@ -73,6 +73,11 @@ export class CpuSimdBackend implements Backend<Tensor> {
 
   constructor(private readonly options: CpuSimdOptions = {}) {}
 
+  /** Bytes of the arena's memory: constant from the second frame at a given input size on. */
+  get memoryBytes(): number {
+    return this.arena?.memory.buffer.byteLength ?? 0;
+  }
+
   /** Threads in use (known after prepare()). */
   get threads(): number {
     return this.pool?.threads ?? 0;

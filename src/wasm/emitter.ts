@@ -124,7 +124,7 @@ export class Code {
   loop(body: () => void): this {
     this.op(OP.loop, BLOCK_EMPTY); this.depth++; body(); this.depth--; return this.op(OP.end);
   }
-  /** Pops an i32 condition; runs then (and otherwise else) . */
+  /** Pops an i32 condition; runs `then` if it is non-zero, else `otherwise`. */
   if(then: () => void, otherwise?: () => void): this {
     this.op(OP.if, BLOCK_EMPTY); this.depth++; then();
     if (otherwise !== undefined) { this.op(OP.else); otherwise(); }
@@ -138,8 +138,8 @@ export class Code {
 
   /**
    * for (i = start; i < end; i += step) body(), signed compare, as block { loop { ... } }:
-   * inside body, br(1) continues with the next iteration's test skipped: use `continue` sparingly.
-   * start, end and step are emitters (push one i32 each) so they can be locals or constants.
+   * inside body (at its top level) br(1) leaves the loop; br(0) would skip the increment.
+   * start and end are emitters (push one i32 each) so they can be locals or expressions.
    */
   forRange(i: number, start: () => void, end: () => void, step: number, body: () => void): this {
     start(); this.localSet(i);

@@ -1,0 +1,325 @@
+// The 'cpu-simd' backend: WebAssembly SIMD kernels generated at run time (src/ops/conv2d_simd.cpu.ts
+// by src/wasm/emitter.ts), every activation inside one WebAssembly.Memory arena, work split over
+// threads. At prepare(): batch norm folded into the convolutions, dense weights packed into
+// 4-row panels (3x3 stride 1: Winograd-transformed first), all stored in the arena once. A Tensor handed out is a view into the arena
+// (SimdTensor); release() returns its block, read() copies it out. Because a forward pass
+// allocates and releases in the same order every frame, the arena grows on the first frame at a
+// new input size and is reused from then on (nothing allocated per frame but small handles).
+//
+// Threads: `threads` (default: the machine's parallelism) share the memory (shared
+// WebAssembly.Memory); convolutions are split by output pixels (dense) or channels
+// (depthwise);
+// add, cat (with its activation) and the heads' permute are split likewise; upsampling, max
+// pooling and softmax are small and run on the calling thread in JS over arena views.
+// With threads = 1, or where memory cannot be shared, the memory is a plain one.
+import type { Backend } from '../backend.js';
+import { BatchNorm2d, Conv2d, namedModules, type ConvBnAct, type Module } from '../model/modules.js';
+import type { Slope } from '../ops/activation.js';
+import { foldBatchNorm } from '../ops/batch_norm2d.cpu.js';
+import { conv2dOutputShape, convOutputSize } from '../ops/conv2d.js';
+import {
+  compileSimdModule, denseScratchBytes, depthwisePlaneFloats, instantiateSimd, packDenseWeights, packedDenseFloats,
+  winogradScratchBytes, winogradWeights, GEMM_MR, type DenseConvArgs, type DepthwiseArgs, type WinogradArgs,
+} from '../ops/conv2d_simd.cpu.js';
+import { nearestSourceIndex } from '../ops/interpolate_nearest.js';
+import { formatShape, numel, shapeEquals, type Tensor } from '../tensor.js';
+import { Arena } from '../wasm/arena.js';
+import { DENSE_KEYS, DEPTHWISE_KEYS, ELEMENTWISE_KEYS, PERMUTE_KEYS, TASK, WINOGRAD_KEYS, ThreadPool, type ThreadHost } from './simd_pool.js';
+
+export interface CpuSimdOptions {
+  /** Threads including the caller's; default: all cores (os.availableParallelism / hardwareConcurrency). */
+  threads?: number;
+  /**
+   * Dense 3x3 stride-1 convolutions by Winograd F(2x2, 3x3) (default true): 16 instead of 36
+   * multiply-adds per 2x2 outputs; error within ~2x of the direct sum's (test/simd.test.ts).
+   */
+  winograd?: boolean;
+}
+
+/** Memory-bound jobs below this many floats run on the calling thread: a dispatch costs more. */
+const PARALLEL_MIN_FLOATS = 65536;
+
+/** A shared memory must declare its maximum: 65536 pages = 4 GiB, all a 32-bit address reaches. */
+const SHARED_MAX_PAGES = 65536;
+
+/** An activation in the arena. `data` is a fresh view each time (the memory may have grown). */
+export class SimdTensor implements Tensor {
+  released = false;
+  constructor(readonly shape: number[], readonly ptr: number, private readonly arena: Arena) {}
+  get data(): Float32Array {
+    return this.arena.floats(this.ptr, numel(this.shape));
+  }
+}
+
+type Prepared =
+  | { kind: 'winograd'; cIn: number; cOut: number; weights: number; zeros: number; bias: number }
+  | { kind: 'dense'; cIn: number; cOut: number; kSize: number; stride: number; pad: number; weights: number; bias: number }
+  | { kind: 'depthwise'; c: number; stride: number; weights: number; bias: number };
+
+async function defaultHost(): Promise<ThreadHost | null> {
+  const isNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
+  if (isNode) return (await import('./simd_host.node.js')).nodeHost;
+  if (typeof Worker === 'undefined') return null;
+  return (await import('./simd_host.browser.js')).browserHost;
+}
+
+export class CpuSimdBackend implements Backend<Tensor> {
+  readonly name = 'cpu-simd';
+  private arena: Arena | null = null;
+  private pool: ThreadPool | null = null;
+  private prepared = new Map<Conv2d, Prepared>();
+  private partner = new Map<Conv2d, BatchNorm2d | null>();
+  private columnMaps = new Map<string, Int32Array>();
+
+  constructor(private readonly options: CpuSimdOptions = {}) {}
+
+  /** Bytes of the arena's memory: constant from the second frame at a given input size on. */
+  get memoryBytes(): number {
+    return this.arena?.memory.buffer.byteLength ?? 0;
+  }
+
+  /** Threads in use (known after prepare()). */
+  get threads(): number {
+    return this.pool?.threads ?? 0;
+  }
+
+  async prepare(model: Module): Promise<void> {
+    this.dispose();
+    const host = await defaultHost();
+    const wanted = this.options.threads ?? host?.defaultThreads() ?? 1;
+    const shared = wanted > 1 && host !== null && typeof SharedArrayBuffer !== 'undefined';
+    const limits = shared ? { initial: 1, maximum: SHARED_MAX_PAGES, shared: true } : { initial: 1 };
+    const memory = new WebAssembly.Memory(limits);
+    const module = await compileSimdModule(limits);
+    const k = await instantiateSimd(module, memory);
+    this.pool = await ThreadPool.start(k, module, memory, shared ? wanted : 1, shared ? host : null);
+    this.arena = new Arena(memory);
+
+    // A Conv2d's batch norm is the next sibling in registration order (as in CpuBackend).
+    for (const [, m] of namedModules(model)) {
+      const kids = m.children().map(([, c]) => c);
+      kids.forEach((c, i) => {
+        if (c instanceof Conv2d) this.partner.set(c, kids[i + 1] instanceof BatchNorm2d ? (kids[i + 1] as BatchNorm2d) : null);
+      });
+    }
+    for (const [conv, bn] of this.partner) this.prepared.set(conv, this.pack(conv, bn));
+  }
+
+  private store(data: Float32Array): number {
+    const arena = this.arena!;
+    const p = arena.alloc(data.length);
+    arena.f32().set(data, p / 4);
+    return p;
+  }
+
+  private pack(conv: Conv2d, bn: BatchNorm2d | null): Prepared {
+    const f = bn === null
+      ? { w: conv.weight, b: conv.bias ?? { shape: [conv.out_channels], data: new Float32Array(conv.out_channels) } }
+      : foldBatchNorm(conv.weight, conv.bias, bn);
+    const cOut = conv.out_channels;
+    if (conv.groups === 1 && conv.kernel_size === 3 && conv.stride === 1 && conv.padding === 1 && this.options.winograd !== false) {
+      const bias = new Float32Array(Math.ceil(cOut / GEMM_MR) * GEMM_MR);
+      bias.set(f.b.data);
+      return {
+        kind: 'winograd', cIn: conv.in_channels, cOut, weights: this.store(winogradWeights(f.w.data, cOut, conv.in_channels)),
+        zeros: this.store(new Float32Array(bias.length)), bias: this.store(bias),
+      };
+    }
+    if (conv.groups === 1) {
+      const packed = new Float32Array(packedDenseFloats(cOut, f.w.data.length / cOut));
+      packDenseWeights(f.w.data, cOut, packed);
+      const bias = new Float32Array(Math.ceil(cOut / GEMM_MR) * GEMM_MR);
+      bias.set(f.b.data);
+      return {
+        kind: 'dense', cIn: conv.in_channels, cOut, kSize: conv.kernel_size, stride: conv.stride, pad: conv.padding,
+        weights: this.store(packed), bias: this.store(bias),
+      };
+    }
+    if (conv.groups === conv.in_channels && conv.groups === cOut && conv.kernel_size === 3 && conv.padding === 1 && conv.stride <= 2) {
+      return { kind: 'depthwise', c: cOut, stride: conv.stride, weights: this.store(f.w.data), bias: this.store(f.b.data) };
+    }
+    throw new Error(`cpu-simd: no kernel for grouped convolution ${conv.path} (groups ${conv.groups})`);
+  }
+
+  private alloc(shape: number[]): SimdTensor {
+    const arena = this.arena;
+    if (arena === null) throw new Error('cpu-simd: call prepare() first');
+    return new SimdTensor(shape, arena.alloc(numel(shape)), arena);
+  }
+
+  private handle(x: Tensor): SimdTensor {
+    if (!(x instanceof SimdTensor) || x.released) throw new Error(`cpu-simd: ${formatShape(x.shape)} is not a live tensor of this backend`);
+    return x;
+  }
+
+  upload(x: Tensor): Tensor {
+    const y = this.alloc([...x.shape]);
+    y.data.set(x.data);
+    return y;
+  }
+  async read(x: Tensor): Promise<Tensor> {
+    return { shape: [...x.shape], data: this.handle(x).data.slice() };
+  }
+  shape(x: Tensor): readonly number[] {
+    return x.shape;
+  }
+  release(x: Tensor): void {
+    const h = this.handle(x);
+    h.released = true;
+    this.arena!.release(h.ptr);
+  }
+
+  convBnAct(x: Tensor, { conv, bn, slope }: ConvBnAct): Tensor {
+    if (this.partner.get(conv) !== bn) throw new Error(`${this.name}: ${conv.path} is not paired with that batch norm (call prepare() with the model)`);
+    const p = this.prepared.get(conv)!;
+    const xh = this.handle(x);
+    const [, hOut, wOut] = conv2dOutputShape(x.shape, conv.weight.shape, { stride: conv.stride, padding: conv.padding, groups: conv.groups });
+    const [, h, w] = x.shape as [number, number, number];
+    const y = this.alloc([conv.out_channels, hOut, wOut]);
+    const arena = this.arena!, pool = this.pool!;
+    const act = { slope: slope ?? 0, hasSlope: slope === null ? 0 : 1 };
+    if (p.kind === 'winograd') {
+      const bytes = winogradScratchBytes(p.cIn, p.cOut, h, w);
+      const xpad = arena.alloc(bytes.xpad / 4);
+      const scratch = arena.alloc((bytes.perThread * pool.threads) / 4);
+      const args: WinogradArgs = {
+        x: xh.ptr, cIn: p.cIn, h, w, cOut: p.cOut, y: y.ptr, weights: p.weights, zeros: p.zeros, bias: p.bias, ...act,
+        xpad, scratch, scratchBytes: bytes.perThread,
+      };
+      pool.run(TASK.winogradPad, WINOGRAD_KEYS, args);
+      pool.run(TASK.winograd, WINOGRAD_KEYS, args);
+      arena.release(scratch);
+      arena.release(xpad);
+    } else if (p.kind === 'dense') {
+      const scratchBytes = denseScratchBytes(p.cIn, p.kSize, p.stride);
+      const scratch = arena.alloc((scratchBytes * pool.threads) / 4);
+      const args: DenseConvArgs = {
+        x: xh.ptr, cIn: p.cIn, h, w, kSize: p.kSize, stride: p.stride, pad: p.pad, hOut, wOut,
+        weights: p.weights, bias: p.bias, cOut: p.cOut, y: y.ptr, ...act, scratch, scratchBytes,
+      };
+      pool.run(TASK.dense, DENSE_KEYS, args);
+      arena.release(scratch);
+    } else {
+      const scratchBytes = depthwisePlaneFloats(w) * 4;
+      const scratch = arena.alloc((scratchBytes * pool.threads) / 4);
+      const args: DepthwiseArgs = {
+        x: xh.ptr, c: p.c, h, w, stride: p.stride, hOut, wOut, weights: p.weights, bias: p.bias, y: y.ptr, ...act, scratch, scratchBytes,
+      };
+      pool.run(TASK.depthwise, DEPTHWISE_KEYS, args);
+      arena.release(scratch);
+    }
+    return y;
+  }
+
+  add(a: Tensor, b: Tensor, slope: Slope): Tensor {
+    if (!shapeEquals(a.shape, b.shape)) throw new Error(`add: ${formatShape(a.shape)} != ${formatShape(b.shape)}`);
+    const y = this.alloc([...a.shape]);
+    const n = numel(a.shape);
+    this.pool!.run(TASK.elementwise, ELEMENTWISE_KEYS, {
+      a: this.handle(a).ptr, b: this.handle(b).ptr, y: y.ptr, n, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
+    }, n >= PARALLEL_MIN_FLOATS);
+    return y;
+  }
+
+  /** Source column of each output column, computed once per (w, wOut) pair. */
+  private nearestColumns(w: number, wOut: number): Int32Array {
+    const key = `${w}x${wOut}`;
+    let cols = this.columnMaps.get(key);
+    if (cols === undefined) {
+      cols = Int32Array.from({ length: wOut }, (_, ow) => nearestSourceIndex(ow, w, wOut));
+      this.columnMaps.set(key, cols);
+    }
+    return cols;
+  }
+
+  interpolateNearest(x: Tensor, hOut: number, wOut: number): Tensor {
+    const [c, h, w] = x.shape as [number, number, number];
+    const y = this.alloc([c, hOut, wOut]);
+    const X = this.handle(x).data, Y = y.data;
+    const cols = this.nearestColumns(w, wOut);
+    for (let ch = 0; ch < c; ch++) {
+      for (let oh = 0; oh < hOut; oh++) {
+        const src = (ch * h + nearestSourceIndex(oh, h, hOut)) * w, dst = (ch * hOut + oh) * wOut;
+        for (let ow = 0; ow < wOut; ow++) Y[dst + ow] = X[src + cols[ow]!]!;
+      }
+    }
+    return y;
+  }
+
+  cat(xs: Tensor[], slope: Slope): Tensor {
+    const rest = xs[0]!.shape.slice(1);
+    let lead = 0;
+    for (const x of xs) {
+      if (!shapeEquals(x.shape.slice(1), rest)) throw new Error(`cat: ${formatShape(x.shape)} does not match (*, ${rest.join(', ')})`);
+      lead += x.shape[0]!;
+    }
+    const y = this.alloc([lead, ...rest]);
+    let offset = 0;
+    for (const x of xs) {
+      const n = numel(x.shape);
+      this.pool!.run(TASK.elementwise, ELEMENTWISE_KEYS, {
+        a: this.handle(x).ptr, b: 0, y: y.ptr + 4 * offset, n, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
+      }, n >= PARALLEL_MIN_FLOATS);
+      offset += n;
+    }
+    return y;
+  }
+
+  maxPool2d(x: Tensor, kernel: number, stride: number, padding: number): Tensor {
+    const [c, h, w] = x.shape as [number, number, number];
+    const hOut = convOutputSize(h, kernel, stride, padding), wOut = convOutputSize(w, kernel, stride, padding);
+    const y = this.alloc([c, hOut, wOut]);
+    const X = this.handle(x).data, Y = y.data;
+    for (let ch = 0; ch < c; ch++) {
+      for (let oh = 0; oh < hOut; oh++) {
+        const ih0 = Math.max(0, oh * stride - padding), ih1 = Math.min(h, oh * stride - padding + kernel);
+        for (let ow = 0; ow < wOut; ow++) {
+          const iw0 = Math.max(0, ow * stride - padding), iw1 = Math.min(w, ow * stride - padding + kernel);
+          let m = -Infinity;
+          for (let ih = ih0; ih < ih1; ih++) {
+            for (let iw = iw0; iw < iw1; iw++) {
+              const v = X[(ch * h + ih) * w + iw]!;
+              if (v > m || Number.isNaN(v)) m = v;
+            }
+          }
+          Y[(ch * hOut + oh) * wOut + ow] = m;
+        }
+      }
+    }
+    return y;
+  }
+
+  headPermute(x: Tensor, k: number): Tensor {
+    const [c, h, w] = x.shape as [number, number, number];
+    if (c % k !== 0) throw new Error(`head permute: ${c} channels are not a multiple of ${k}`);
+    const y = this.alloc([(h * w * c) / k, k]);
+    this.pool!.run(TASK.headPermute, PERMUTE_KEYS, { x: this.handle(x).ptr, y: y.ptr, c, hw: h * w }, c * h * w >= PARALLEL_MIN_FLOATS);
+    return y;
+  }
+
+  catRows(xs: Tensor[]): Tensor {
+    return this.cat(xs, null);
+  }
+
+  softmax(x: Tensor): Tensor {
+    const k = x.shape[x.shape.length - 1]!;
+    const y = this.alloc([...x.shape]);
+    const X = this.handle(x).data, Y = y.data;
+    for (let r = 0; r < X.length; r += k) {
+      let m = -Infinity;
+      for (let j = 0; j < k; j++) m = Math.max(m, X[r + j]!);
+      let s = 0;
+      for (let j = 0; j < k; j++) s += Math.exp(X[r + j]! - m);
+      for (let j = 0; j < k; j++) Y[r + j] = Math.exp(X[r + j]! - m) / s;
+    }
+    return y;
+  }
+
+  dispose(): void {
+    this.pool?.dispose();
+    this.pool = null;
+    this.arena = null;
+    this.prepared.clear();
+    this.partner.clear();
+  }
+}

@@ -1,0 +1,26 @@
+// Node's thread host for the 'cpu-simd' backend: worker_threads and os.availableParallelism().
+// The only file of the backend that imports Node modules (loaded by a dynamic import in Node only).
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { ThreadHost, WorkerHandle, WorkerInit } from './simd_pool.js';
+
+function spawn(): WorkerHandle {
+  const worker = new Worker(new URL('./simd_worker.js', import.meta.url));
+  // The worker blocks in Atomics.wait between tasks; it must not keep the process alive.
+  worker.unref();
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.once('message', (m: unknown) => (m === 'ready' ? resolve() : reject(new Error(`cpu-simd worker: ${String(m)}`))));
+    worker.once('error', reject);
+  });
+  ready.catch(() => {});
+  worker.on('message', (m: unknown) => {
+    if (typeof m === 'string' && m.startsWith('error')) console.error(`cpu-simd worker ${m}`);
+  });
+  return {
+    post: (init: WorkerInit) => worker.postMessage(init),
+    ready: () => ready,
+    terminate: () => void worker.terminate(),
+  };
+}
+
+export const nodeHost: ThreadHost = { defaultThreads: () => availableParallelism(), spawn, canBlock: true };

@@ -1,0 +1,88 @@
+// One WebAssembly.Memory as an arena: a first-fit free list over byte offsets, grown (never
+// shrunk) when nothing fits. The forward pass allocates and frees in the same order on every
+// frame, so from the second frame at a given input size every allocation lands on a block freed
+// by the previous frame: no memory growth and no JS typed-array allocation on the hot path.
+//
+// Kernels read up to ARENA_SLACK bytes past the end of their inputs (a full vector for a partial
+// tile; the lanes are never stored), so every block and the top of memory keep that much slack.
+
+const PAGE = 65536;
+/** Allocation granule: 64 bytes, a cache line, so blocks never share a line between threads. */
+const ALIGN = 64;
+/** Read slack after each block: a 16-float micro-tile read past a tensor's last element. */
+export const ARENA_SLACK = 128;
+
+export class Arena {
+  /** Free blocks [offset, size], sorted by offset, coalesced. */
+  private free: [number, number][] = [];
+  private top: number;
+  private sizes = new Map<number, number>();
+  private view: Float32Array;
+
+  /**
+   * @param base first byte the arena hands out (below it: whatever the owner keeps there)
+   */
+  constructor(readonly memory: WebAssembly.Memory, base = ALIGN) {
+    this.top = Math.ceil(base / ALIGN) * ALIGN;
+    this.view = new Float32Array(memory.buffer);
+  }
+
+  /** Bytes in use up to the highest block ever allocated (the arena's footprint). */
+  get highWater(): number {
+    return this.top;
+  }
+
+  /** A block of n float32 values (uninitialized); returns its byte offset. */
+  alloc(nFloats: number): number {
+    const size = Math.ceil((nFloats * 4 + ARENA_SLACK) / ALIGN) * ALIGN;
+    for (let i = 0; i < this.free.length; i++) {
+      const [off, sz] = this.free[i]!;
+      if (sz < size) continue;
+      if (sz === size) this.free.splice(i, 1);
+      else this.free[i] = [off + size, sz - size];
+      this.sizes.set(off, size);
+      return off;
+    }
+    const off = this.top;
+    this.top += size;
+    const need = this.top + ARENA_SLACK;
+    if (need > this.memory.buffer.byteLength) {
+      this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));
+    }
+    this.sizes.set(off, size);
+    return off;
+  }
+
+  release(offset: number): void {
+    const size = this.sizes.get(offset);
+    if (size === undefined) throw new Error(`arena: release of ${offset}, which is not an allocated block`);
+    this.sizes.delete(offset);
+    let i = 0;
+    while (i < this.free.length && this.free[i]![0] < offset) i++;
+    this.free.splice(i, 0, [offset, size]);
+    // Coalesce with the next, then the previous neighbour.
+    const next = this.free[i + 1];
+    if (next !== undefined && offset + size === next[0]) {
+      this.free[i]![1] += next[1];
+      this.free.splice(i + 1, 1);
+    }
+    const prev = this.free[i - 1];
+    if (prev !== undefined && prev[0] + prev[1] === offset) {
+      prev[1] += this.free[i]![1];
+      this.free.splice(i, 1);
+    }
+  }
+
+  /** All of memory as float32 (refreshed after growth: a grown memory has a new buffer). */
+  f32(): Float32Array {
+    if (this.view.buffer !== this.memory.buffer || this.view.byteLength !== this.memory.buffer.byteLength) {
+      this.view = new Float32Array(this.memory.buffer);
+    }
+    return this.view;
+  }
+
+  /** n floats at a byte offset, as a view (not a copy). */
+  floats(offset: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, offset, n);
+  }
+}

@@ -1,0 +1,338 @@
+// Tier 1 for the WebAssembly SIMD path: the emitter against hand-assembled bytes and by running
+// tiny generated functions; every SIMD kernel against the naive loops over a grid of shapes
+// (odd sizes, stride 2, 1..2048 channels, 1x1 images, channel counts not a multiple of 4),
+// with the work split as 1, 2 and 3 threads would split it.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { batchNorm2dNaive, foldBatchNorm } from '../src/ops/batch_norm2d.cpu.js';
+import { conv2dNaive } from '../src/ops/conv2d.cpu.js';
+import { conv2dOutputShape } from '../src/ops/conv2d.js';
+import {
+  compileSimdModule, denseConvPart, denseScratchBytes, depthwisePart, depthwisePlaneFloats, instantiateSimd,
+  packDenseWeights, packedDenseFloats, GEMM_MR, elementwisePart, headPermutePart,
+  winogradPadPart, winogradPart, winogradScratchBytes, winogradWeights,
+} from '../src/ops/conv2d_simd.cpu.js';
+import { addNaive } from '../src/ops/add.cpu.js';
+import { headPermuteNaive } from '../src/ops/head_permute.cpu.js';
+import { leakyReluNaive } from '../src/ops/leaky_relu.cpu.js';
+import { Arena } from '../src/wasm/arena.js';
+import { Code, encodeName, ModuleBuilder, sleb128, uleb128 } from '../src/wasm/emitter.js';
+import type { Tensor } from '../src/tensor.js';
+import { CpuBackend } from '../src/backends/cpu.js';
+import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
+import { buildRetinaFace, runNetwork } from '../src/model/retinaface.js';
+import { randomizeModel } from './helpers/random_model.js';
+import { assertClose, type Tolerance } from './helpers/compare.js';
+import { randomTensor } from './helpers/random.js';
+
+/**
+ * SIMD kernels against the naive loops: float32 accumulation (multiply, round, add, round) in
+ * another order over up to 2048 x 9 products of magnitude <= 1 with weights scaled 1/sqrt(K):
+ * the error grows like sqrt(K) * 2^-24 * |partial sums| (~1e-6); 1e-4 leaves room for the worst
+ * element of the largest reduction while still catching any wrong index or missed tap (>= 1e-2).
+ * Winograd F(2x2, 3x3) adds the rounding of its transforms (entries 0, +-1/2, +-1) but sums
+ * 16 shorter chains of C_in terms: measured max error against the float64 sums 5e-7 to 1.7e-6
+ * for outputs of order 1 (im2col + GEMM: 1.7e-6 to 7.9e-6), within the same bound.
+ */
+const SIMD_TWIN: Tolerance = { abs: 1e-4, rel: 1e-4 };
+
+// --- emitter --------------------------------------------------------------------------------
+
+test('LEB128: the specification examples and the edges of the ranges', () => {
+  assert.equal(uleb128(0), [0x00]);
+  assert.equal(uleb128(127), [0x7f]);
+  assert.equal(uleb128(128), [0x80, 0x01]);
+  assert.equal(uleb128(624485), [0xe5, 0x8e, 0x26]);
+  assert.equal(uleb128(0xffffffff), [0xff, 0xff, 0xff, 0xff, 0x0f]);
+  assert.equal(sleb128(0), [0x00]);
+  assert.equal(sleb128(63), [0x3f]);
+  assert.equal(sleb128(64), [0xc0, 0x00]);
+  assert.equal(sleb128(-1), [0x7f]);
+  assert.equal(sleb128(-64), [0x40]);
+  assert.equal(sleb128(-65), [0xbf, 0x7f]);
+  assert.equal(sleb128(-123456), [0xc0, 0xbb, 0x78]);
+  assert.equal(encodeName('env'), [3, 0x65, 0x6e, 0x76]);
+  assert.throws(() => uleb128(-1));
+});
+
+test('module bytes: (func (export "f") (result i32) i32.const 42) assembled by hand', () => {
+  const c = new Code([], ['i32']);
+  c.i32Const(42);
+  const m = new ModuleBuilder();
+  m.addFunction('f', c);
+  const expected = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, // type section: 1 type, func () -> (i32)
+    0x03, 0x02, 0x01, 0x00, // function section: 1 function of type 0
+    0x07, 0x05, 0x01, 0x01, 0x66, 0x00, 0x00, // export section: "f" -> func 0
+    0x0a, 0x06, 0x01, 0x04, 0x00, 0x41, 0x2a, 0x0b, // code: size 4, no locals, i32.const 42, end
+  ];
+  assert.equal([...m.toBytes()], expected);
+});
+
+test('module bytes: imported shared memory limits and SIMD opcodes', () => {
+  const m = new ModuleBuilder({ memory: { initial: 1, maximum: 2, shared: true } });
+  const c = new Code(['i32']);
+  c.localGet(0).localGet(0).v128Load(16).v128Store();
+  m.addFunction('g', c);
+  const bytes = [...m.toBytes()];
+  // import "env" "memory" (memory flags 3 = max + shared, min 1, max 2)
+  const imp = [0x02, 0x10, 0x01, 0x03, 0x65, 0x6e, 0x76, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x03, 0x01, 0x02];
+  assert.ok(bytes.join(',').includes(imp.join(',')), 'import section');
+  // local.get 0, local.get 0, v128.load align 4 offset 16, v128.store align 4 offset 0, end
+  const body = [0x20, 0x00, 0x20, 0x00, 0xfd, 0x00, 0x04, 0x10, 0xfd, 0x0b, 0x04, 0x00, 0x0b];
+  assert.ok(bytes.join(',').includes(body.join(',')), 'simd body');
+  assert.ok(WebAssembly.validate(Uint8Array.from(bytes)));
+});
+
+test('generated functions run: loops, locals, f32 and f32x4 arithmetic, lane stores', async () => {
+  const m = new ModuleBuilder({ memory: { initial: 1 } });
+  // sum(n) = 0 + 1 + ... + (n - 1) with forRange
+  const sum = new Code(['i32'], ['i32']);
+  const i = sum.local('i32'), s = sum.local('i32');
+  sum.forRange(i, () => sum.i32Const(0), () => sum.localGet(0), 1, () => {
+    sum.localGet(s).localGet(i).i32Add().localSet(s);
+  });
+  sum.localGet(s);
+  m.addFunction('sum', sum);
+  // axpy4(dst, a, x, y): dst[0..4) = a * x[0..4) + y[0..4), then dst[4] = lane 2 via store32_lane
+  const axpy = new Code(['i32', 'f32', 'i32', 'i32']);
+  const v = axpy.local('v128');
+  axpy.localGet(1).f32x4Splat().localGet(2).v128Load().f32x4Mul().localGet(3).v128Load().f32x4Add().localSet(v);
+  axpy.localGet(0).localGet(v).v128Store();
+  axpy.localGet(0).localGet(v).v128Store32Lane(2, 16);
+  m.addFunction('axpy4', axpy);
+  // even(dst, p): dst = lanes 0, 2, 4, 6 of the 8 floats at p (the stride-2 shuffle)
+  const even = new Code(['i32', 'i32']);
+  even.localGet(0).localGet(1).v128Load().localGet(1).v128Load(16).f32x4Shuffle(0, 2, 4, 6).v128Store();
+  m.addFunction('even', even);
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const { instance } = await WebAssembly.instantiate(await WebAssembly.compile(m.toBytes()), { env: { memory } }).then((instance) => ({ instance }));
+  const e = instance.exports as { sum(n: number): number; axpy4(d: number, a: number, x: number, y: number): void; even(d: number, p: number): void };
+  assert.is(e.sum(0), 0);
+  assert.is(e.sum(10), 45);
+  const f = new Float32Array(memory.buffer);
+  f.set([1, 2, 3, 4], 16); // x at byte 64
+  f.set([10, 20, 30, 40], 32); // y at byte 128
+  e.axpy4(0, 0.5, 64, 128);
+  assert.equal([...f.subarray(0, 5)], [10.5, 21, 31.5, 42, 31.5]);
+  f.set([0, 1, 2, 3, 4, 5, 6, 7], 48);
+  e.even(256, 192);
+  assert.equal([...f.subarray(64, 68)], [0, 2, 4, 6]);
+});
+
+// --- kernels ----------------------------------------------------------------------------------
+
+async function kernels() {
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const k = await instantiateSimd(await compileSimdModule({ initial: 1 }), memory);
+  const arena = new Arena(memory);
+  const put = (data: Float32Array): number => {
+    const p = arena.alloc(data.length);
+    arena.f32().set(data, p / 4);
+    return p;
+  };
+  const get = (p: number, shape: number[]): Tensor => ({ shape, data: arena.floats(p, shape.reduce((a, b) => a * b, 1)).slice() });
+  return { k, arena, put, get };
+}
+
+const THREAD_SPLITS = [1, 2, 3];
+
+// [C_in, C_out, k, stride, H, W]: shapes of both architectures plus edge cases.
+const DENSE: [number, number, number, number, number, number][] = [
+  [3, 8, 3, 2, 33, 17], // mobile0.25 stem, odd size
+  [3, 64, 7, 2, 35, 29], // resnet50 stem
+  [64, 64, 3, 1, 20, 13], // FPN merge / SSH
+  [64, 32, 3, 1, 9, 23], // SSH conv3X3
+  [16, 16, 3, 1, 11, 7], // SSH conv5X5_2 ...
+  [256, 128, 3, 1, 7, 5], // resnet50 SSH conv3X3
+  [128, 128, 3, 2, 9, 11], // Bottleneck conv2 with stride 2
+  [8, 16, 1, 1, 5, 3], // conv_dw pointwise
+  [64, 64, 1, 1, 40, 41], // conv_dw pointwise, several GEMM tiles
+  [2048, 256, 1, 1, 3, 5], // FPN output3 of resnet50: 2048 channels
+  [16, 128, 1, 1, 100, 83], // 1x1 on a map of several tiles
+  [256, 512, 1, 2, 9, 7], // Bottleneck downsample, stride 2
+  [64, 20, 1, 1, 6, 7], // LandmarkHead
+  [64, 4, 1, 1, 1, 1], // ClassHead on a 1x1 map
+  [5, 7, 3, 1, 1, 1], // 1x1 image, channels not a multiple of 4
+  [1, 1, 3, 2, 2, 3],
+  [6, 3, 3, 1, 4, 50], // a row longer than one micro-tile, 3 output channels
+];
+
+test('dense SIMD convolution (GEMM, im2col) equals naive conv -> bn -> leaky', async () => {
+  const { k, arena, put, get } = await kernels();
+  for (const [i, [cin, cout, ks, stride, h, w]] of DENSE.entries()) {
+    const seed = 300 + i;
+    const x = randomTensor([cin, h, w], seed);
+    const wt = randomTensor([cout, cin, ks, ks], seed + 1, -1 / Math.sqrt(cin * ks * ks), 1 / Math.sqrt(cin * ks * ks));
+    const bn = {
+      weight: randomTensor([cout], seed + 2, 0.5, 1.5), bias: randomTensor([cout], seed + 3),
+      running_mean: randomTensor([cout], seed + 4, -0.5, 0.5), running_var: randomTensor([cout], seed + 5, 0.5, 1.5),
+    };
+    const pad = (ks - 1) / 2;
+    const attrs = { stride, padding: pad, groups: 1 };
+    const [, hOut, wOut] = conv2dOutputShape(x.shape, wt.shape, attrs);
+    const f = foldBatchNorm(wt, null, bn);
+    const packed = new Float32Array(packedDenseFloats(cout, cin * ks * ks));
+    packDenseWeights(f.w.data, cout, packed);
+    const bias = new Float32Array(Math.ceil(cout / GEMM_MR) * GEMM_MR);
+    bias.set(f.b.data);
+    const xp = put(x.data), wp = put(packed), bp = put(bias);
+    const conv = batchNorm2dNaive(conv2dNaive(x, wt, null, attrs), bn);
+    for (const slope of [0.1, 0, null]) {
+      const ref = slope === null ? conv : leakyReluNaive(conv, slope);
+      for (const threads of THREAD_SPLITS) {
+        const scratchBytes = denseScratchBytes(cin, ks, stride);
+        const scratch = arena.alloc((scratchBytes * threads) / 4);
+        const y = arena.alloc(cout * hOut * wOut);
+        arena.f32().fill(NaN, y / 4, y / 4 + cout * hOut * wOut);
+        const args = {
+          x: xp, cIn: cin, h, w, kSize: ks, stride, pad, hOut, wOut, weights: wp, bias: bp, cOut: cout, y,
+          slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, scratch, scratchBytes,
+        };
+        for (let t = 0; t < threads; t++) denseConvPart(k, args, t, threads);
+        assertClose(`simd dense [${cin}->${cout} k${ks} s${stride} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`,
+          get(y, [cout, hOut, wOut]), ref, SIMD_TWIN);
+        arena.release(y);
+        arena.release(scratch);
+      }
+    }
+    arena.release(xp); arena.release(wp); arena.release(bp);
+  }
+});
+
+test('Winograd F(2x2, 3x3) equals the naive 3x3 stride-1 convolution + bias + leaky (odd sizes, 1x1 images)', async () => {
+  const { k, arena, put, get } = await kernels();
+  const cases: [number, number, number, number][] = [
+    [64, 64, 20, 13], [64, 32, 9, 23], [16, 16, 11, 7], [256, 128, 7, 5], [5, 7, 1, 1], [1, 1, 2, 3], [6, 3, 4, 50], [3, 9, 17, 2], [2048, 4, 3, 3],
+  ];
+  for (const [i, [cin, cout, h, w]] of cases.entries()) {
+    const seed = 800 + i;
+    const x = randomTensor([cin, h, w], seed);
+    const wt = randomTensor([cout, cin, 3, 3], seed + 1, -1 / Math.sqrt(cin * 9), 1 / Math.sqrt(cin * 9));
+    const b = randomTensor([cout], seed + 2);
+    const conv = conv2dNaive(x, wt, b, { stride: 1, padding: 1, groups: 1 });
+    const bias = new Float32Array(Math.ceil(cout / GEMM_MR) * GEMM_MR);
+    bias.set(b.data);
+    const xp = put(x.data), wp = put(winogradWeights(wt.data, cout, cin)), bp = put(bias), zp = put(new Float32Array(bias.length));
+    for (const threads of THREAD_SPLITS) {
+      const bytes = winogradScratchBytes(cin, cout, h, w);
+      const xpad = arena.alloc(bytes.xpad / 4), scratch = arena.alloc((bytes.perThread * threads) / 4);
+      arena.f32().fill(NaN, scratch / 4, scratch / 4 + (bytes.perThread * threads) / 4);
+      for (const slope of [0.1, null]) {
+        const y = arena.alloc(cout * h * w);
+        const args = {
+          x: xp, cIn: cin, h, w, cOut: cout, y, weights: wp, zeros: zp, bias: bp, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
+          xpad, scratch, scratchBytes: bytes.perThread,
+        };
+        for (let t = 0; t < threads; t++) winogradPadPart(k, args, t, threads);
+        for (let t = 0; t < threads; t++) winogradPart(k, args, t, threads);
+        const ref = slope === null ? conv : leakyReluNaive(conv, slope);
+        assertClose(`winograd [${cin}->${cout} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [cout, h, w]), ref, SIMD_TWIN);
+        arena.release(y);
+      }
+      arena.release(scratch); arena.release(xpad);
+    }
+    for (const p of [xp, wp, bp, zp]) arena.release(p);
+  }
+});
+
+test('depthwise 3x3 SIMD (stride 1 and 2) equals the naive grouped convolution + leaky', async () => {
+  const { k, arena, put, get } = await kernels();
+  const cases: [number, number, number, number][] = [
+    [8, 1, 1, 1], [8, 2, 2, 2], [16, 1, 3, 5], [33, 2, 17, 33], [128, 2, 9, 8], [3, 1, 1, 7], [5, 1, 13, 4], [7, 2, 6, 9], [2, 2, 1, 1],
+    [8, 2, 33, 17], [4, 1, 37, 6], // several bands of output rows
+  ];
+  for (const [i, [c, stride, h, w]] of cases.entries()) {
+    const seed = 400 + i;
+    const x = randomTensor([c, h, w], seed);
+    const wt = randomTensor([c, 1, 3, 3], seed + 1);
+    const b = randomTensor([c], seed + 2);
+    const attrs = { stride, padding: 1, groups: c };
+    const [, hOut, wOut] = conv2dOutputShape(x.shape, wt.shape, attrs);
+    const xp = put(x.data), wp = put(wt.data), bp = put(b.data);
+    const conv = conv2dNaive(x, wt, b, attrs);
+    for (const slope of [0.1, null]) {
+      const ref = slope === null ? conv : leakyReluNaive(conv, slope);
+      for (const threads of THREAD_SPLITS) {
+        const scratchBytes = depthwisePlaneFloats(w) * 4;
+        const scratch = arena.alloc((scratchBytes * threads) / 4);
+        arena.f32().fill(NaN, scratch / 4, (scratch + scratchBytes * threads) / 4);
+        const y = arena.alloc(c * hOut * wOut);
+        const args = { x: xp, c, h, w, stride, hOut, wOut, weights: wp, bias: bp, y, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, scratch, scratchBytes };
+        for (let t = 0; t < threads; t++) depthwisePart(k, args, t, threads);
+        assertClose(`simd depthwise [${c} s${stride} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [c, hOut, wOut]), ref, SIMD_TWIN);
+        arena.release(y);
+        arena.release(scratch);
+      }
+    }
+    arena.release(xp); arena.release(wp); arena.release(bp);
+  }
+});
+
+
+test('elementwise (add, copy, + leaky) and head permute kernels equal the naive ops', async () => {
+  const { k, arena, put, get } = await kernels();
+  for (const [i, n] of [1, 3, 4, 5, 17, 64, 1023].entries()) {
+    const a = randomTensor([n], 500 + i), b = randomTensor([n], 600 + i);
+    const ap = put(a.data), bp = put(b.data), y = arena.alloc(n);
+    for (const threads of THREAD_SPLITS) {
+      for (const slope of [0.1, 0, null]) {
+        const act = { slope: slope ?? 0, hasSlope: slope === null ? 0 : 1 };
+        for (let t = 0; t < threads; t++) elementwisePart(k, { a: ap, b: bp, y, n, ...act }, t, threads);
+        const sum = addNaive(a, b);
+        assertClose(`add n=${n} slope ${slope} threads ${threads}`, get(y, [n]), slope === null ? sum : leakyReluNaive(sum, slope), SIMD_TWIN);
+        for (let t = 0; t < threads; t++) elementwisePart(k, { a: ap, b: 0, y, n, ...act }, t, threads);
+        assertClose(`copy n=${n} slope ${slope} threads ${threads}`, get(y, [n]), slope === null ? a : leakyReluNaive(a, slope), SIMD_TWIN);
+      }
+    }
+    arena.release(ap); arena.release(bp); arena.release(y);
+  }
+  for (const [i, [c, h, w, kk]] of ([[4, 1, 1, 2], [8, 3, 5, 4], [20, 7, 9, 10], [4, 17, 3, 2]] as const).entries()) {
+    const x = randomTensor([c, h, w], 700 + i);
+    const xp = put(x.data), y = arena.alloc(c * h * w);
+    for (const threads of THREAD_SPLITS) {
+      for (let t = 0; t < threads; t++) headPermutePart(k, { x: xp, y, c, hw: h * w }, t, threads);
+      assertClose(`head permute (${c}, ${h}, ${w}) k ${kk} threads ${threads}`, get(y, [(h * w * c) / kk, kk]), headPermuteNaive(x, kk), SIMD_TWIN);
+    }
+    arena.release(xp); arena.release(y);
+  }
+});
+
+// --- the whole backend --------------------------------------------------------------------------
+
+/**
+ * cpu-simd against cpu-naive through the whole mobile0.25 network: float32 accumulation in the
+ * SIMD kernels (the naive loops accumulate in float64) compounds over ~30 layers of random
+ * weights that keep activations of order 1 (up to ~100 after the stem on raw pixel inputs);
+ * measured worst |error| / (1 + |expected|) 4e-5 at 61x47, so 1e-4 abs + rel.
+ */
+const NETWORK: Tolerance = { abs: 1e-4, rel: 1e-4 };
+
+test('cpu-simd equals cpu-naive on mobile0.25 (random weights, 61x47), every module output, 1 and 2 threads, with and without Winograd', async () => {
+  const model = buildRetinaFace('mobile0.25');
+  randomizeModel(model, 7);
+  const input = randomTensor([3, 61, 47], 8, -120, 150);
+  const naive = new CpuBackend('naive');
+  await naive.prepare(model);
+  const ref = await runNetwork(naive, model, input, true);
+  for (const [threads, winograd] of [[1, true], [2, true], [2, false]] as const) {
+    const be = new CpuSimdBackend({ threads, winograd });
+    await be.prepare(model);
+    assert.is(be.threads, threads);
+    const bytes: number[] = [];
+    for (let frame = 0; frame < 3; frame++) {
+      const got = await runNetwork(be, model, input, true);
+      bytes.push(be.memoryBytes);
+      assert.equal([...got.taps.keys()].sort(), [...ref.taps.keys()].sort());
+      for (const [name, t] of ref.taps) assertClose(`${name} (threads ${threads}, winograd ${winograd}, frame ${frame})`, got.taps.get(name)!, t, NETWORK);
+      for (const k of ['loc', 'conf', 'landms'] as const) assertClose(`${k} (threads ${threads})`, got[k], ref[k], NETWORK);
+    }
+    // The arena is sized by the first frame and reused: later frames do not grow it.
+    assert.is(bytes[2], bytes[1], `arena grew from ${bytes[1]} to ${bytes[2]} bytes on a later frame`);
+    assert.is(bytes[1], bytes[0], `arena grew from ${bytes[0]} to ${bytes[1]} bytes on the second frame`);
+    be.dispose();
+  }
+});
+
+test.run();

@@ -1,0 +1,160 @@
+// The network's real layer shapes at a given input size, without weights: a Backend whose
+// tensors are only shapes runs the one network definition (src/model) and records every call.
+// So the benchmarked shapes are exactly the ones a forward pass executes, for both archs.
+import type { Backend } from '../src/backend.js';
+import { ARCHS, type Arch } from '../src/model/config.js';
+import { Forward } from '../src/model/forward.js';
+import type { ConvBnAct, Module } from '../src/model/modules.js';
+import { RetinaFace } from '../src/model/retinaface.js';
+import { conv2dMacs, conv2dOutputShape, convOutputSize } from '../src/ops/conv2d.js';
+import type { Slope } from '../src/ops/activation.js';
+import { numel } from '../src/tensor.js';
+import type { Resolution } from './config.js';
+
+export type ConvKind =
+  | 'stem 3x3/2' | 'stem 7x7/2' | 'depthwise 3x3/1' | 'depthwise 3x3/2'
+  | 'pointwise 1x1' | 'pointwise 1x1/2' | 'dense 3x3/1' | 'dense 3x3/2' | 'head 1x1';
+
+export interface ConvCall {
+  op: 'conv';
+  path: string;
+  kind: ConvKind;
+  cIn: number;
+  cOut: number;
+  kernel: number;
+  stride: number;
+  padding: number;
+  groups: number;
+  bias: boolean;
+  batchNorm: boolean;
+  slope: Slope;
+  inShape: [number, number, number];
+  outShape: [number, number, number];
+  /** The input's stride relative to the network input (1, 2, 4, 8, 16, 32). */
+  level: number;
+  macs: number;
+}
+
+export interface OtherCall {
+  op: 'add' | 'interpolate' | 'cat' | 'maxPool' | 'headPermute' | 'catRows' | 'softmax';
+  inShapes: number[][];
+  outShape: number[];
+}
+
+export type Call = ConvCall | OtherCall;
+
+export function convKind(c: { cIn: number; kernel: number; stride: number; groups: number; bias: boolean }): ConvKind {
+  if (c.bias) return 'head 1x1';
+  if (c.cIn === 3) return c.kernel === 7 ? 'stem 7x7/2' : 'stem 3x3/2';
+  if (c.groups > 1) return c.stride === 1 ? 'depthwise 3x3/1' : 'depthwise 3x3/2';
+  if (c.kernel === 1) return c.stride === 1 ? 'pointwise 1x1' : 'pointwise 1x1/2';
+  return c.stride === 1 ? 'dense 3x3/1' : 'dense 3x3/2';
+}
+
+type S = readonly number[];
+
+/** Backend<shape>: computes output shapes with the ops' own shape functions and logs each call. */
+export class ShapeBackend implements Backend<S> {
+  readonly name = 'shapes';
+  readonly calls: Call[] = [];
+  constructor(private readonly inputHeight: number) {}
+  async prepare(_model: Module): Promise<void> {}
+  upload(x: { shape: number[] }): S { return [...x.shape]; }
+  async read(x: S) { return { shape: [...x], data: new Float32Array(0) }; }
+  shape(x: S): readonly number[] { return x; }
+  release(): void {}
+  dispose(): void {}
+
+  convBnAct(x: S, { conv, bn, slope }: ConvBnAct): S {
+    const attrs = { stride: conv.stride, padding: conv.padding, groups: conv.groups };
+    const out = conv2dOutputShape(x, conv.weight.shape, attrs);
+    const bias = conv.bias !== null;
+    this.calls.push({
+      op: 'conv', path: conv.path,
+      kind: convKind({ cIn: conv.in_channels, kernel: conv.kernel_size, stride: conv.stride, groups: conv.groups, bias }),
+      cIn: conv.in_channels, cOut: conv.out_channels, kernel: conv.kernel_size, stride: conv.stride,
+      padding: conv.padding, groups: conv.groups, bias, batchNorm: bn !== null, slope,
+      inShape: [...x] as [number, number, number], outShape: out,
+      level: Math.round(this.inputHeight / x[1]!), macs: conv2dMacs(out, conv.weight.shape),
+    });
+    return out;
+  }
+  private log(op: OtherCall['op'], inShapes: S[], out: number[]): S {
+    this.calls.push({ op, inShapes: inShapes.map((s) => [...s]), outShape: out });
+    return out;
+  }
+  add(a: S, b: S): S { return this.log('add', [a, b], [...a]); }
+  interpolateNearest(x: S, h: number, w: number): S { return this.log('interpolate', [x], [x[0]!, h, w]); }
+  cat(xs: S[]): S { return this.log('cat', xs, [xs.reduce((s, x) => s + x[0]!, 0), ...xs[0]!.slice(1)]); }
+  maxPool2d(x: S, kernel: number, stride: number, padding: number): S {
+    return this.log('maxPool', [x], [x[0]!, convOutputSize(x[1]!, kernel, stride, padding), convOutputSize(x[2]!, kernel, stride, padding)]);
+  }
+  headPermute(x: S, k: number): S { return this.log('headPermute', [x], [numel(x) / k, k]); }
+  catRows(xs: S[]): S { return this.log('catRows', xs, [xs.reduce((s, x) => s + x[0]!, 0), xs[0]![1]!]); }
+  softmax(x: S): S { return this.log('softmax', [x], [...x]); }
+}
+
+/** Every backend call of one forward pass of `arch` at this input size, in execution order. */
+export function traceNetwork(arch: Arch, res: Resolution): Call[] {
+  const be = new ShapeBackend(res.height);
+  const model = new RetinaFace(arch);
+  model.forward(new Forward<S>(be, false), [3, res.height, res.width]);
+  return be.calls;
+}
+
+export const convCalls = (calls: readonly Call[]): ConvCall[] => calls.filter((c): c is ConvCall => c.op === 'conv');
+
+/** Convolution MACs of one forward pass (what GFLOP/s figures of whole networks are counted from). */
+export function networkMacs(arch: Arch, res: Resolution): number {
+  return convCalls(traceNetwork(arch, res)).reduce((s, c) => s + c.macs, 0);
+}
+
+/**
+ * A benchmark row: one convolution shape at one pyramid level. The same row exists at every
+ * resolution (its spatial size scales with the input), so rows x resolutions is a table.
+ */
+export interface ConvShape {
+  id: string;
+  kind: ConvKind;
+  cIn: number;
+  cOut: number;
+  kernel: number;
+  stride: number;
+  padding: number;
+  groups: number;
+  bias: boolean;
+  batchNorm: boolean;
+  slope: Slope;
+  level: number;
+  inShape: [number, number, number];
+  macs: number;
+  archs: Arch[];
+  /** Every layer with this shape, e.g. body.layer3.1.conv2 ... body.layer3.5.conv2. */
+  paths: string[];
+}
+
+export function convShapeId(c: Pick<ConvCall, 'kind' | 'cIn' | 'cOut' | 'level'>): string {
+  return `${c.kind} ${c.cIn}->${c.cOut} @1/${c.level}`;
+}
+
+/** The distinct convolution shapes of the given archs at this resolution (first occurrence order). */
+export function distinctConvShapes(res: Resolution, archs: readonly Arch[] = ARCHS): ConvShape[] {
+  const byId = new Map<string, ConvShape>();
+  for (const arch of archs) {
+    for (const c of convCalls(traceNetwork(arch, res))) {
+      const id = convShapeId(c);
+      const seen = byId.get(id);
+      if (seen !== undefined) {
+        if (!seen.archs.includes(arch)) seen.archs.push(arch);
+        seen.paths.push(`${arch}:${c.path}`);
+        continue;
+      }
+      byId.set(id, {
+        id, kind: c.kind, cIn: c.cIn, cOut: c.cOut, kernel: c.kernel, stride: c.stride, padding: c.padding,
+        groups: c.groups, bias: c.bias, batchNorm: c.batchNorm, slope: c.slope, level: c.level,
+        inShape: c.inShape, macs: c.macs, archs: [arch], paths: [`${arch}:${c.path}`],
+      });
+    }
+  }
+  return [...byId.values()];
+}

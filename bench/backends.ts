@@ -12,7 +12,8 @@ export interface BackendEntry {
   /** What it runs on, for the tables: 'CPU, 1 thread', 'gpu.js cpu mode', ... */
   description: string;
   threads: number;
-  /** Time one kernel by itself: false for the slow reference beyond small shapes (see the budgets). */
+  /** false: kernels only (the naive loops take minutes per ResNet-50 forward pass). */
+  endToEnd?: boolean;
   create(): Promise<Backend<unknown>>;
   /** Live GPU objects (textures, buffers, kernels) where the backend counts them. */
   liveObjects?(be: Backend<unknown>): number | undefined;
@@ -83,7 +84,7 @@ const browser = (mode: 'webgl2' | 'webgpu'): BackendEntry => ({
 });
 
 export const BACKENDS: readonly BackendEntry[] = [
-  { name: 'cpu-naive', description: 'reference loops, 1 thread', threads: 1, create: async () => new CpuBackend('naive') },
+  { name: 'cpu-naive', description: 'reference loops, 1 thread', threads: 1, endToEnd: false, create: async () => new CpuBackend('naive') },
   { name: 'cpu-fast', description: 'GEMM + direct depthwise, 1 thread', threads: 1, create: async () => new CpuBackend('fast') },
   cpuSimd(1),
   cpuSimd(2),

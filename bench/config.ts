@@ -38,6 +38,8 @@ export interface Budget {
   sectionSeconds: { probe: number; kernels: number; e2e: number };
   /** Interleaved rounds per end-to-end case (each contestant runs once per round). */
   rounds: number;
+  /** An end-to-end contestant is skipped at a resolution where its predicted forward exceeds this. */
+  e2eMaxCallSeconds: number;
 }
 
 export const BUDGETS: Record<Mode, Budget> = {
@@ -50,6 +52,7 @@ export const BUDGETS: Record<Mode, Budget> = {
     validationMacs: 2e7,
     sectionSeconds: { probe: 4, kernels: 45, e2e: 55 },
     rounds: 3,
+    e2eMaxCallSeconds: 4,
   },
   full: {
     resolutions: RESOLUTIONS,
@@ -60,6 +63,7 @@ export const BUDGETS: Record<Mode, Budget> = {
     validationMacs: 2e8,
     sectionSeconds: { probe: 20, kernels: 780, e2e: 840 },
     rounds: 5,
+    e2eMaxCallSeconds: 40,
   },
 };
 

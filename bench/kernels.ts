@@ -15,7 +15,7 @@ import { randomTensor } from '../test/helpers/random.js';
 import { optionalModule, Unavailable, type Opened } from './backends.js';
 import { KERNEL_TOLERANCE, SEED, resolutionName, type Budget, type Resolution } from './config.js';
 import type { KernelResult } from './results.js';
-import { distinctConvShapes, traceNetwork, type ConvShape } from './shapes.js';
+import { distinctConvShapes, pyramidLevel, traceNetwork, type ConvShape } from './shapes.js';
 import { gbps, gflops, sampleSteady, summarize, timeCall } from './stats.js';
 import { checkConv, compareTensors, type Check } from './validate.js';
 import { fillRandomWeights } from './weights.js';
@@ -62,13 +62,13 @@ export function opCases(res: Resolution): OpCase[] {
         const a = randomTensor([...lat], seed++), b = randomTensor([...top], seed++);
         const [h, w] = [lat[1]!, lat[2]!];
         cases.push({
-          id: `upsample+add ${top[0]}ch @1/${Math.round(res.height / h)}`, op: 'upsample+add', inputs: [a, b],
+          id: `upsample+add ${top[0]}ch @1/${pyramidLevel(res.height, h)}`, op: 'upsample+add', inputs: [a, b],
           run: (be, [x, y]) => { const up = be.interpolateNearest(y!, h, w); const s = be.add(x!, up, null); be.release(up); return s; },
           reference: () => addNaive(a, interpolateNearestNaive(b, h, w)),
           bytes: bytesOf(lat, top, lat),
         });
       } else if (c.op === 'cat' && c.inShapes.length === 3) {
-        const id = `cat+relu ${c.inShapes.map((s) => s[0]).join('+')}ch @1/${Math.round(res.height / c.outShape[1]!)}`;
+        const id = `cat+relu ${c.inShapes.map((s) => s[0]).join('+')}ch @1/${pyramidLevel(res.height, c.outShape[1]!)}`;
         if (seen.has(id)) return;
         seen.add(id);
         const xs = c.inShapes.map((s) => randomTensor([...s], seed++));

@@ -53,6 +53,11 @@ export function convKind(c: { cIn: number; kernel: number; stride: number; group
 
 type S = readonly number[];
 
+/** A feature map's stride: 2^k nearest to input / map height (odd sizes round up at each stride 2: 624 -> 20, not 19.5). */
+export function pyramidLevel(inputHeight: number, mapHeight: number): number {
+  return 2 ** Math.round(Math.log2(inputHeight / mapHeight));
+}
+
 /** Backend<shape>: computes output shapes with the ops' own shape functions and logs each call. */
 export class ShapeBackend implements Backend<S> {
   readonly name = 'shapes';
@@ -75,7 +80,7 @@ export class ShapeBackend implements Backend<S> {
       cIn: conv.in_channels, cOut: conv.out_channels, kernel: conv.kernel_size, stride: conv.stride,
       padding: conv.padding, groups: conv.groups, bias, batchNorm: bn !== null, slope,
       inShape: [...x] as [number, number, number], outShape: out,
-      level: Math.round(this.inputHeight / x[1]!), macs: conv2dMacs(out, conv.weight.shape),
+      level: pyramidLevel(this.inputHeight, x[1]!), macs: conv2dMacs(out, conv.weight.shape),
     });
     return out;
   }

@@ -64,9 +64,9 @@ export function unravel(index: number, shape: readonly number[]): number[] {
   return out;
 }
 
-/** Up to n channel indices spread over [0, c): always the first and the last. */
+/** About n channel indices spread over [0, c), never fewer than the first and the last. */
 export function spreadChannels(c: number, n: number): number[] {
-  const k = Math.max(1, Math.min(c, Math.floor(n)));
+  const k = Math.max(Math.min(c, 2), Math.min(c, Math.floor(n)));
   if (k === 1) return [0];
   return [...new Set(Array.from({ length: k }, (_, i) => Math.round((i * (c - 1)) / (k - 1))))];
 }

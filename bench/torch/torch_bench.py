@@ -2,7 +2,7 @@
 """The PyTorch CPU peer of the end-to-end benchmark: one process, driven by bench/peers/torch.ts
 with one JSON object per line on stdin, one reply per line on stdout.
 
-  {"type": "init", "arch", "weights", "check", "tolerance": {"abs", "rel"}, "threads"}
+  {"type": "init", "spec": {"kind": "torch", "threads"}, "arch", "weights", "check", "tolerance"}
       -> {"type": "init", "check": {...}} after running the check input against its expected outputs
   {"type": "run", "height", "width", "input"}   (input: raw float32 (3, H, W))
       -> {"type": "run", "ms": {"forward": ...}}
@@ -39,7 +39,7 @@ def compare(name, got, expected, tol):
 def handle(msg):
     global model
     if msg['type'] == 'init':
-        torch.set_num_threads(int(msg['threads']))
+        torch.set_num_threads(int(msg['spec']['threads']))
         torch.set_num_interop_threads(1)
         model = load_model(ref, msg['arch'], msg['weights'])
         tensors, _ = ref.read_tensor_file(msg['check'])

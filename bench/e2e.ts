@@ -179,6 +179,10 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
   const participants = new Map<string, Participant>();
   const notes: string[] = [];
   for (const arch of opts.archs) {
+    if (performance.now() > opts.deadline) {
+      notes.push(`${arch}: not run, the end-to-end section's deadline had passed`);
+      continue;
+    }
     const prep = await prepareArch(arch, opts.cache, log);
     notes.push(`${arch}: every contestant checked on a ${resolutionName(CHECK_SIZE)} input against ${prep.checkReference} (abs ${E2E_TOLERANCE.abs}, rel ${E2E_TOLERANCE.rel})`);
     const { list, skipped } = contestants(prep, opts.onlyBackend);
@@ -196,7 +200,7 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
       for (const c of list) {
         const r = base(c);
         const est = msPerMac.has(c.name) ? msPerMac.get(c.name)! * macs : undefined;
-        if (performance.now() > opts.deadline) { results.push({ ...r, skipped: 'end-to-end section deadline reached' }); continue; }
+        if (performance.now() > opts.deadline) { results.push({ ...r, skipped: 'end-to-end section deadline reached' }); log(e2eLine(results.at(-1)!)); continue; }
         if (est !== undefined && est > budget.e2eMaxCallSeconds * 1000) {
           results.push({ ...r, skipped: `predicted ${(est / 1000).toFixed(0)} s per forward from the previous resolution > cap ${budget.e2eMaxCallSeconds} s` });
           continue;
@@ -219,6 +223,7 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
       // Round 0 is every contestant's first call; then interleaved steady rounds.
       let rounds = budget.rounds;
       for (let round = 0; round <= rounds; round++) {
+        if (round > 1 && performance.now() > opts.deadline) break; // the first call and one steady sample at least
         for (const e of running) {
           if (e.r.skipped !== undefined) continue;
           const reply: Reply = await e.ch.request(job);
@@ -244,6 +249,7 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
           e.r.peakRssMB = stop.peakRssMB;
           if (stop.liveObjects !== undefined) e.r.liveObjects = stop.liveObjects;
         }
+        if (e.r.skipped !== undefined) log(e2eLine(e.r));
         if (e.r.skipped === undefined && e.first !== undefined) {
           for (const k of Object.keys(e.first) as Stage[]) e.r.stages[k] = summarize(e.first[k]!, e.ms[k] ?? []);
           const fwd = e.r.stages.forward!;

@@ -16,7 +16,7 @@ import { optionalModule, Unavailable, type Opened } from './backends.js';
 import { KERNEL_TOLERANCE, SEED, resolutionName, type Budget, type Resolution } from './config.js';
 import type { KernelResult } from './results.js';
 import { distinctConvShapes, pyramidLevel, traceNetwork, type ConvShape } from './shapes.js';
-import { gbps, gflops, sampleSteady, summarize, timeCall } from './stats.js';
+import { gbps, gflops, steadySampler, summarize, timeCall, type Engine } from './stats.js';
 import { checkConv, compareTensors, type Check } from './validate.js';
 import { fillRandomWeights } from './weights.js';
 
@@ -113,6 +113,8 @@ export interface KernelOptions {
   only: (caseId: string) => boolean;
   deadline: number;
   log: (line: string) => void;
+  /** Steady-state sampler: benny (benchmark.js) or one call per sample. */
+  engine: Engine;
 }
 
 interface Timed {
@@ -123,7 +125,7 @@ interface Timed {
 
 /** First call (prepare + upload excluded, op + read back included), check, then steady samples. */
 async function timeOnBackend<T>(
-  be: Backend<T>, inputs: Tensor[], run: (xs: T[]) => T, check: (y: Tensor) => Check, budget: Budget, est: number | undefined,
+  be: Backend<T>, inputs: Tensor[], run: (xs: T[]) => T, check: (y: Tensor) => Check, budget: Budget, est: number | undefined, engine: Engine,
 ): Promise<Timed> {
   const xs = inputs.map((x) => be.upload(x));
   try {
@@ -134,7 +136,7 @@ async function timeOnBackend<T>(
     const per = Math.max(est ?? first.ms, 1e-3);
     const plan = { minSamples: budget.minSamples, maxSamples: budget.maxSamples, budgetMs: budget.caseSeconds * 1000 };
     if (per * budget.minSamples > budget.caseSeconds * 1000 * 4) plan.minSamples = 1;
-    return { check: c, firstMs: first.ms, steadyMs: await sampleSteady(once, plan) };
+    return { check: c, firstMs: first.ms, steadyMs: await steadySampler(engine)(once, plan) };
   } finally {
     xs.forEach((x) => be.release(x));
   }
@@ -173,7 +175,7 @@ export async function runKernelSuite(opened: Opened[], opts: KernelOptions): Pro
         const unit = { conv: model.conv, bn: model.bn, slope: shape.slope };
         const t = await timeOnBackend(be, [x], ([h]) => be.convBnAct(h!, unit),
           (y) => checkConv(`${shape.id} ${rname} on ${name}`, x, unit, y, KERNEL_TOLERANCE, budget.validationMacs),
-          budget, speed.predict(`${name}:macs`, shape.macs));
+          budget, speed.predict(`${name}:macs`, shape.macs), opts.engine);
         results.push(record(base, t, (ms) => ({ gflops: gflops(shape.macs, ms) })));
         if (t.steadyMs.length > 0) speed.add(`${name}:macs`, shape.macs, results.at(-1)!.timing!.medianMs);
         else speed.add(`${name}:macs`, shape.macs, t.firstMs);
@@ -191,7 +193,7 @@ export async function runKernelSuite(opened: Opened[], opts: KernelOptions): Pro
         if (skipped !== undefined) { results.push({ ...base, skipped }); continue; }
         const be = o.backend!;
         const t = await timeOnBackend(be, c.inputs, (hs) => c.run(be, hs),
-          (y) => compareTensors(`${c.id} ${rname} on ${name}`, y, expected, KERNEL_TOLERANCE), budget, undefined);
+          (y) => compareTensors(`${c.id} ${rname} on ${name}`, y, expected, KERNEL_TOLERANCE), budget, undefined, opts.engine);
         results.push(record(base, t, (ms) => ({ gbps: gbps(c.bytes, ms) })));
         speed.add(`${name}:bytes`, c.bytes, t.steadyMs.length > 0 ? results.at(-1)!.timing!.medianMs : t.firstMs);
         log(line(results.at(-1)!));
@@ -257,7 +259,7 @@ async function detectCases(res: Resolution, budget: Budget, opts: KernelOptions)
     if (!opts.only(id)) continue;
     if (performance.now() > opts.deadline) { out.push({ ...base(id, op, inShape), skipped: 'kernel section deadline reached' }); continue; }
     const first = await timeCall(run);
-    const steady = await sampleSteady(run, plan);
+    const steady = await steadySampler(opts.engine)(run, plan);
     const timing = summarize(first.ms, steady);
     out.push({ ...base(id, op, inShape), bytes, timing, gbps: gbps(bytes, timing.medianMs), check: { ok: true, compared: 'reference (CPU only)', maxAbsError: 0 } });
     opts.log(line(out.at(-1)!));

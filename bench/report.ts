@@ -208,8 +208,9 @@ export function svgChart(opts: { title: string; xLabel: string; yLabel: string; 
     const p = s.points.filter(([x, y]) => x > 0 && y > 0).sort((a, b) => a[0] - b[0]);
     if (opts.lines !== false && p.length > 1) out.push(`<polyline fill="none" stroke="${c}" stroke-width="1.5" points="${p.map(([x, y]) => `${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ')}"/>`);
     for (const [x, y] of p) out.push(`<circle cx="${X(x).toFixed(1)}" cy="${Y(y).toFixed(1)}" r="3" fill="${c}"/>`);
-    const ly = T + 14 + i * 16 + (opts.hlines?.length ?? 0) * 0;
-    out.push(`<rect x="${W - R + 8}" y="${ly + (opts.hlines !== undefined ? 120 : 0) - 9}" width="10" height="10" fill="${c}"/>`, `<text x="${W - R + 22}" y="${ly + (opts.hlines !== undefined ? 120 : 0)}">${esc(s.name)}</text>`);
+    // Legend in the right margin, bottom-aligned: the peak labels sit higher up at their values.
+    const ly = H - B - (opts.series.length - 1 - i) * 16;
+    out.push(`<rect x="${W - R + 8}" y="${ly - 9}" width="10" height="10" fill="${c}"/>`, `<text x="${W - R + 22}" y="${ly}">${esc(s.name)}</text>`);
   });
   out.push('</svg>');
   return out.join('\n') + '\n';

@@ -9,6 +9,7 @@
 //   --res LIST         override the resolution grid, e.g. 96x64,320x320 (development)
 //   --out FILE         where to write the JSON
 //   --publish          write bench/results/published.json
+//   --engine E         steady-state sampler of the kernel suites: benny (default) or plain (one call per sample)
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -22,6 +23,7 @@ import { runKernelSuite } from './kernels.js';
 import { repoRoot, torchPython } from './peers/torch.js';
 import { probeMachine } from './probe.js';
 import { SCHEMA_VERSION, type RunResult } from './results.js';
+import type { Engine } from './stats.js';
 
 export interface Args {
   mode: Mode;
@@ -32,10 +34,11 @@ export interface Args {
   res?: Resolution[];
   out?: string;
   publish: boolean;
+  engine: Engine;
 }
 
 export function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { mode: 'quick', only: /.*/, backends: /.*/, sections: new Set(['probe', 'kernels', 'e2e']), archs: [...ARCHS], publish: false };
+  const a: Args = { mode: 'quick', only: /.*/, backends: /.*/, sections: new Set(['probe', 'kernels', 'e2e']), archs: [...ARCHS], publish: false, engine: 'benny' };
   let modeSet = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -57,6 +60,12 @@ export function parseArgs(argv: readonly string[]): Args {
       }); break;
       case '--out': a.out = value(); break;
       case '--publish': a.publish = true; break;
+      case '--engine': {
+        const e = value();
+        if (e !== 'benny' && e !== 'plain') throw new Error(`--engine: ${e} is not benny or plain`);
+        a.engine = e;
+        break;
+      }
       default: throw new Error(`unknown option ${flag} (see the header of bench/run.ts)`);
     }
   }
@@ -116,9 +125,10 @@ export async function main(argv: readonly string[]): Promise<RunResult> {
 
   if (args.sections.has('kernels')) {
     const deadline = performance.now() + budget.sectionSeconds.kernels * 1000;
-    result.kernels = await runKernelSuite(opened, { budget, only: (id) => args.only.test(id), deadline, log });
+    result.kernels = await runKernelSuite(opened, { budget, only: (id) => args.only.test(id), deadline, log, engine: args.engine });
   }
   for (const o of opened) o.backend?.dispose();
+  if (args.sections.has('kernels')) result.notes.push(`kernel section: ${((performance.now() - t0) / 1000).toFixed(0)} s from the start of the run`);
 
   if (args.sections.has('e2e')) {
     const deadline = performance.now() + budget.sectionSeconds.e2e * 1000;

@@ -69,3 +69,26 @@ export async function timeCall<R>(fn: () => R | Promise<R>): Promise<{ ms: numbe
 export const gflops = (macs: number, ms: number): number => (2 * macs) / (ms * 1e6);
 /** GB/s from bytes moved and milliseconds. */
 export const gbps = (bytes: number, ms: number): number => bytes / (ms * 1e6);
+
+/**
+ * Steady-state samples through benny (benchmark.js underneath): each sample is the mean of as
+ * many calls as benchmark.js needs for a clean reading, so sub-millisecond kernels get a
+ * resolution our one-call-per-sample loop cannot give. benny announces every suite on
+ * console.log; that one line per case is silenced here, the harness prints its own.
+ */
+export async function sampleWithBenny(fn: () => unknown, plan: SamplePlan): Promise<number[]> {
+  const benny = await import('benny');
+  const log = console.log;
+  console.log = () => {};
+  try {
+    const summary = await benny.suite('case',
+      benny.add('case', () => async () => { await fn(); }),
+      benny.configure({ cases: { minSamples: plan.minSamples, maxTime: plan.budgetMs / 1000, delay: 0, initCount: 1 } }));
+    return summary.results[0]!.details.sampleResults.map((s) => s * 1000);
+  } finally {
+    console.log = log;
+  }
+}
+
+export type Engine = 'benny' | 'plain';
+export const steadySampler = (engine: Engine) => (engine === 'benny' ? sampleWithBenny : sampleSteady);

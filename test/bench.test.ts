@@ -114,7 +114,7 @@ test('kernel suite: a wrong backend is reported as failed validation and never t
     { entry: { name: 'wrong-conv', description: '', threads: 1, create: async () => new WrongCorner('fast') as Backend<unknown> }, backend: new WrongCorner('fast') as Backend<unknown> },
     { entry: { name: 'wrong-softmax', description: '', threads: 1, create: async () => new WrongSoftmax('fast') as Backend<unknown> }, backend: new WrongSoftmax('fast') as Backend<unknown> },
   ];
-  const res = await runKernelSuite(opened, { budget, only: (id) => /^(head 1x1 64->8 @1\/16|softmax)/.test(id), deadline: Infinity, log: () => {} });
+  const res = await runKernelSuite(opened, { budget, only: (id) => /^(head 1x1 64->8 @1\/16|softmax)/.test(id), deadline: Infinity, log: () => {}, engine: 'plain' });
   const get = (backend: string, id: string) => res.find((r) => r.backend === backend && r.id === id)!;
   assert.ok(get('good', 'head 1x1 64->8 @1/16').timing !== undefined);
   assert.ok(get('good', 'softmax (A, 2)').check!.ok);

@@ -36,3 +36,26 @@ export interface Backend<T = unknown> {
   /** Frees everything the backend holds (weights, buffers, kernels). */
   dispose(): void;
 }
+
+/**
+ * Which backend runs the network:
+ * - 'cpu' (= 'cpu-fast'): folded batch norm, fused activations, packed GEMM, on Float32Arrays;
+ * - 'cpu-naive': the reference loops, one op per PyTorch op (slow; the ruler of the tests).
+ */
+export type BackendSpec = 'cpu' | 'cpu-fast' | 'cpu-naive';
+
+export const BACKEND_SPECS: readonly BackendSpec[] = ['cpu', 'cpu-fast', 'cpu-naive'];
+
+/** The one place that turns a backend name into a backend (and, for GPUs, a device context). */
+export async function createBackend(spec: BackendSpec): Promise<Backend<unknown>> {
+  const { CpuBackend } = await import('./backends/cpu.js');
+  switch (spec) {
+    case 'cpu':
+    case 'cpu-fast':
+      return new CpuBackend('fast') as Backend<unknown>;
+    case 'cpu-naive':
+      return new CpuBackend('naive') as Backend<unknown>;
+    default:
+      throw new Error(`unknown backend ${String(spec)} (expected one of ${BACKEND_SPECS.join(', ')})`);
+  }
+}

@@ -1,8 +1,8 @@
 // The module tree, named as PyTorch names it. Walking an object's properties yields its
 // children by attribute name (as nn.Module registers them), so namedParameters() produces the
 // checkpoint's state-dict keys and loading is generic (the idea of tinygrad's nn).
-import { RetinaFaceError } from '../errors.js';
-import { formatShape, numel, shapeEquals, type Tensor } from '../tensor.js';
+import { numel, type Tensor } from '../tensor.js';
+import { checkStateDict } from '../weights/check.js';
 import type { Slope } from '../ops/activation.js';
 
 /** A learnable tensor or buffer: its shape is fixed by the architecture, its data by the weights. */
@@ -115,23 +115,10 @@ export function parameterShapes(root: Module): Map<string, number[]> {
 
 /**
  * Like load_state_dict(strict=True): every expected key present with its exact shape, no
- * unexpected key. One error lists what is missing, unexpected and mis-shaped, with counts.
+ * unexpected key (checkStateDict names them all in one error), then the data is bound.
  */
-export function checkStateDict(tensors: Map<string, Tensor>, expected: Map<string, number[]>, file: string): void {
-  const missing = [...expected.keys()].filter((k) => !tensors.has(k));
-  const unexpected = [...tensors.keys()].filter((k) => !expected.has(k));
-  const misShaped = [...expected].filter(([k, s]) => tensors.has(k) && !shapeEquals(tensors.get(k)!.shape, s))
-    .map(([k, s]) => `${k} ${formatShape(tensors.get(k)!.shape)} != ${formatShape(s)}`);
-  const list = (what: string, items: string[]) =>
-    items.length === 0 ? [] : [`${items.length} ${what}: ${items.slice(0, 4).join(', ')}${items.length > 4 ? ', ...' : ''}`];
-  const problems = [...list('missing', missing), ...list('unexpected', unexpected), ...list('mis-shaped', misShaped)];
-  if (problems.length > 0) {
-    throw new RetinaFaceError(`weights do not match the architecture (${problems.join('; ')})`, { file, code: 'EWEIGHTS' });
-  }
-}
-
-export function loadStateDict(root: Module, tensors: Map<string, Tensor>, file: string): void {
+export function loadStateDict(root: Module, tensors: Map<string, Tensor>, file: string, what?: string): void {
   const params = new Map(namedParameters(root));
-  checkStateDict(tensors, new Map([...params].map(([k, p]) => [k, p.shape])), file);
+  checkStateDict(tensors, new Map([...params].map(([k, p]) => [k, p.shape])), file, what);
   for (const [k, p] of params) p.data = tensors.get(k)!.data;
 }

@@ -8,7 +8,7 @@ import { FPN } from './fpn.js';
 import { Forward, type TapSelection } from './forward.js';
 import { Head } from './heads.js';
 import { MobileNetV1 } from './mobilenet_v1.js';
-import { assignPaths, loadStateDict, Module, Sequential } from './modules.js';
+import { assignPaths, loadStateDict, Module, parameterShapes, Sequential } from './modules.js';
 import { ResNet50 } from './resnet50.js';
 import { SSH } from './ssh.js';
 
@@ -62,7 +62,7 @@ export class RetinaFace extends Module {
 
 export function buildRetinaFace(arch: Arch, weights?: Map<string, Tensor>, source = '<weights>'): RetinaFace {
   const model = new RetinaFace(arch);
-  if (weights !== undefined) loadStateDict(model, weights, source);
+  if (weights !== undefined) loadStateDict(model, weights, source, `the ${arch} architecture`);
   return model;
 }
 
@@ -85,4 +85,12 @@ export async function runNetwork<T>(be: Backend<T>, model: RetinaFace, input: Te
   const observed = new Map<string, Tensor>();
   for (const [k, v] of f.taps) observed.set(k, await v);
   return { loc, conf, landms, taps: observed };
+}
+
+/**
+ * Every state-dict key of `arch` with its shape, in registration order: the walk of the module
+ * tree (num_batches_tracked is not a parameter here; the checkpoint reader drops it).
+ */
+export function expectedShapes(arch: Arch): Map<string, number[]> {
+  return parameterShapes(new RetinaFace(arch));
 }

@@ -22,7 +22,7 @@ export function diff(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
   let maxAbs = 0, worst = 0, excess = -Infinity, worstExcess = 0;
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i]!, e = expected[i]!;
-    const d = Math.abs(a - e);
+    const d = a === e ? 0 : Math.abs(a - e); // equal infinities are equal, not NaN apart
     const x = Number.isNaN(d) ? Infinity : d - tol.abs - tol.rel * Math.abs(e);
     if (d > maxAbs || Number.isNaN(d)) { maxAbs = Number.isNaN(d) ? Infinity : d; worst = i; }
     if (x > excess) { excess = x; worstExcess = i; }

@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+// The `retinaface` command. Each subcommand declares its options and positionals in COMMANDS;
+// one small parser (no dependencies) reads them, so adding a subcommand or an option is adding
+// an entry. Exit codes: 0 ok, 1 runtime or input error (one line on stderr, no stack),
+// 2 usage error (the message plus a pointer to --help).
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { RetinaFaceError } from './errors.js';
+import { convertCheckpoint } from './weights/convert.js';
+import { ARCHS, type Arch } from './model/config.js';
+import { parseArgs, stringOption, UsageError, type CommandSpec, type Io, type OptionSpec } from './cli/args.js';
+import { detectCommand } from './cli/detect.js';
+import { summaryCommand } from './cli/summary.js';
+
+export type { CommandSpec, Io, OptionSpec, ParsedArgs } from './cli/args.js';
+export { parseArgs, UsageError } from './cli/args.js';
+
+const PROGRAM = 'retinaface';
+
+const COMMANDS: CommandSpec[] = [
+  {
+    name: 'convert',
+    summary: 'convert a PyTorch checkpoint (.pth) into a retinaface-ts weights file',
+    positionals: [
+      { name: 'IN', help: 'the .pth checkpoint (legacy or zip serialization; nothing in it is executed)' },
+      { name: 'OUT', help: 'the weights file to write (safetensors-compatible, see docs/weights-format.md)' },
+    ],
+    options: [
+      { name: 'arch', value: 'ARCH', choices: ARCHS, help: 'the architecture, when the keys do not tell it' },
+    ],
+    async run(args, io) {
+      const [input, output] = args.positionals as [string, string];
+      const arch = stringOption(args, 'arch') as Arch | undefined;
+      const r = await convertCheckpoint(input, output, arch === undefined ? {} : { arch });
+      io.out(`${output}: ${r.arch}, ${r.tensors} tensors, from ${input} (sha256 ${r.sha256})`);
+      return 0;
+    },
+  },
+  detectCommand,
+  summaryCommand,
+];
+
+const GLOBAL_OPTIONS: OptionSpec[] = [
+  { name: 'help', help: 'show this help (or a command\'s, after its name)' },
+  { name: 'version', help: 'print the version' },
+];
+
+/** Runs the CLI on `argv` (without node and the script) and returns the exit code. */
+export async function main(argv: string[], io: Io = consoleIo): Promise<number> {
+  try {
+    const [first, ...rest] = argv;
+    if (first === undefined) {
+      io.err(globalHelp());
+      return 2;
+    }
+    if (first === '--help' || first === '-h') {
+      io.out(globalHelp());
+      return 0;
+    }
+    if (first === '--version' || first === '-V') {
+      io.out(version());
+      return 0;
+    }
+    // ailia-style calls have no command word: `retinaface --input photo.jpg` means detect.
+    const named = COMMANDS.find((c) => c.name === first);
+    if (named === undefined && !first.startsWith('-')) throw new UsageError(`unknown command ${first}`);
+    const [command, args] = named === undefined ? [detectCommand, argv] : [named, rest];
+    if (args.includes('--help') || args.includes('-h')) {
+      io.out(commandHelp(command));
+      return 0;
+    }
+    return await command.run(parseArgs(args, command), io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`${PROGRAM}: ${e.message} (see ${PROGRAM} --help)`);
+      return 2;
+    }
+    if (e instanceof RetinaFaceError) {
+      io.err(`${PROGRAM}: ${oneLine(e.message)}`);
+      return 1;
+    }
+    // A bug, not bad input: still one line, the stack only on request.
+    io.err(`${PROGRAM}: internal error: ${oneLine(e instanceof Error ? e.message : String(e))}` +
+      (process.env.RETINAFACE_DEBUG ? `\n${(e as Error).stack ?? ''}` : ' (set RETINAFACE_DEBUG=1 for details)'));
+    return 1;
+  }
+}
+
+function globalHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    `usage: ${PROGRAM} [detect] --input IMAGE... [options]   (faces found and drawn)`,
+    `       ${PROGRAM} <command> [options]`,
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'options:',
+    ...optionLines(GLOBAL_OPTIONS),
+    '',
+    `Run '${PROGRAM} <command> --help' for a command's options.`,
+  ].join('\n');
+}
+
+function commandHelp(c: CommandSpec): string {
+  const usage = [PROGRAM, c.name, ...(c.options.length ? ['[options]'] : []), ...c.positionals.map((p) => p.name)].join(' ');
+  const width = Math.max(...c.positionals.map((p) => p.name.length));
+  return [
+    `usage: ${usage}`,
+    '',
+    c.summary,
+    '',
+    ...c.positionals.map((p) => `  ${p.name.padEnd(width)}  ${p.help}`),
+    '',
+    'options:',
+    ...optionLines([...c.options, GLOBAL_OPTIONS[0]!]),
+  ].join('\n');
+}
+
+function optionLines(options: OptionSpec[]): string[] {
+  const left = options.map((o) => `${o.short ? `-${o.short}, ` : '    '}--${o.name}${o.value ? ` ${o.value}${o.multiple ? '...' : ''}` : ''}`);
+  const width = Math.max(...left.map((l) => l.length));
+  return options.map((o, i) => `  ${left[i]!.padEnd(width)}  ${o.help}${o.choices ? ` (${o.choices.join(', ')})` : ''}`);
+}
+
+function version(): string {
+  // dist/src/cli.js -> ../../package.json
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `${PROGRAM} ${pkg.version}`;
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ');
+}
+
+const consoleIo: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+// Run when executed directly (also through npm's bin symlink), not when imported by tests.
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,205 @@
+// `retinaface [detect] --input IMAGE... [--savepath OUT]`: faces found, drawn and reported,
+// compatible with ailia-models' retinaface.py options (-i, -s, --arch, --rescale, --write_json,
+// -b/--benchmark, -c/--benchmark_count) and the reference detect.py thresholds.
+import { promises as fs, constants as fsConstants } from 'node:fs';
+import * as path from 'node:path';
+import { BACKEND_SPECS, type BackendSpec } from '../backend.js';
+import { DEFAULT_DETECT_OPTIONS, type Face } from '../detect/postprocess.js';
+import type { Detection } from '../detector.js';
+import { RetinaFaceError } from '../errors.js';
+import { drawDetections } from '../image/draw.js';
+import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
+import { encodeImage, formatFromPath } from '../image/encode.js';
+import { RetinaFace } from '../index.js';
+import { ARCHS, type Arch } from '../model/config.js';
+import { describeFsError, writeFileAtomic, writeTensorFile } from '../weights/files.js';
+import { flag, numberOption, stringOption, UsageError, type CommandSpec, type Io, type ParsedArgs } from './args.js';
+
+const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png']);
+/** ailia's default output name for one input. */
+const DEFAULT_SAVEPATH = 'output.png';
+
+export const detectCommand: CommandSpec = {
+  name: 'detect',
+  summary: 'find faces in images, draw them and report them (the default command)',
+  positionals: [],
+  options: [
+    { name: 'input', short: 'i', value: 'IMAGE', multiple: true, help: 'JPEG or PNG files, or directories of them' },
+    { name: 'savepath', short: 's', value: 'PATH', help: `the drawn image (.png/.jpg); a directory for several inputs (default ${DEFAULT_SAVEPATH} for one input)` },
+    { name: 'arch', short: 'a', value: 'ARCH', choices: ARCHS, help: 'the backbone (default mobile0.25)' },
+    { name: 'backend', value: 'NAME', choices: BACKEND_SPECS, help: 'what runs the network (default cpu)' },
+    { name: 'weights', short: 'w', value: 'FILE', help: 'a .pth checkpoint or converted weights (default: resolved, see README)' },
+    { name: 'rescale', value: 'R', help: 'downscale the image by R >= 1 before the network; results stay in original pixels' },
+    { name: 'confidence_threshold', value: 'T', help: `drop anchors scoring <= T before NMS (default ${DEFAULT_DETECT_OPTIONS.confidenceThreshold})` },
+    { name: 'top_k', value: 'N', help: `anchors entering NMS (default ${DEFAULT_DETECT_OPTIONS.topK})` },
+    { name: 'nms_threshold', value: 'T', help: `IoU above which NMS suppresses (default ${DEFAULT_DETECT_OPTIONS.nmsThreshold})` },
+    { name: 'keep_top_k', value: 'N', help: `faces kept after NMS (default ${DEFAULT_DETECT_OPTIONS.keepTopK})` },
+    { name: 'vis_thres', value: 'T', help: `faces drawn and reported have score >= T (default ${DEFAULT_DETECT_OPTIONS.visThreshold})` },
+    { name: 'write_json', help: 'also write the faces as JSON beside each saved image (same name, .json)' },
+    { name: 'raw', value: 'FILE', help: 'write the network outputs loc/conf/landms (one input) as a tensor file' },
+    { name: 'max_pixels', value: 'N', help: `refuse images over N pixels before decoding (default ${DEFAULT_MAX_PIXELS})` },
+    { name: 'benchmark', short: 'b', help: 'time each stage (decode, preprocess, forward, post-process) over several runs' },
+    { name: 'benchmark_count', short: 'c', value: 'N', help: 'runs for --benchmark (default 5)' },
+    { name: 'quiet', short: 'q', help: 'no progress lines on stderr' },
+  ],
+  run: runDetect,
+};
+
+interface Plan {
+  inputs: string[];
+  /** per input, where the drawn image goes (none: nothing drawn) */
+  outputs: (string | undefined)[];
+}
+
+async function stat(file: string) {
+  try {
+    return await fs.stat(file);
+  } catch (e) {
+    throw new RetinaFaceError(describeFsError(e), { file, code: 'ENOENT' });
+  }
+}
+
+/** Files as given; directories expanded to their JPEG/PNG files, sorted. */
+async function expandInputs(given: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of given) {
+    const s = await stat(p);
+    if (!s.isDirectory()) {
+      out.push(p);
+      continue;
+    }
+    const names = (await fs.readdir(p)).filter((n) => IMAGE_EXTENSIONS.has(path.extname(n).toLowerCase())).sort();
+    if (names.length === 0) throw new RetinaFaceError('directory holds no .jpg, .jpeg or .png file', { file: p, code: 'ENOENT' });
+    out.push(...names.map((n) => path.join(p, n)));
+  }
+  return out;
+}
+
+async function writableDir(dir: string, what: string): Promise<void> {
+  const s = await stat(dir).catch(() => {
+    throw new RetinaFaceError(`${what} directory does not exist`, { file: dir, code: 'ENOENT' });
+  });
+  if (!s.isDirectory()) throw new RetinaFaceError(`${what} is not a directory`, { file: dir, code: 'ENOTDIR' });
+  try {
+    await fs.access(dir, fsConstants.W_OK);
+  } catch {
+    throw new RetinaFaceError(`${what} directory is not writable`, { file: dir, code: 'EACCES' });
+  }
+}
+
+async function plan(args: ParsedArgs, inputs: string[]): Promise<Plan> {
+  const savepath = stringOption(args, 'savepath');
+  if (inputs.length === 1 && !(savepath !== undefined && (await fs.stat(savepath).catch(() => null))?.isDirectory())) {
+    const out = savepath ?? DEFAULT_SAVEPATH;
+    formatFromPath(out); // refuses an unknown extension before any work
+    await writableDir(path.dirname(path.resolve(out)), 'the savepath');
+    return { inputs, outputs: [out] };
+  }
+  if (savepath === undefined) return { inputs, outputs: inputs.map(() => undefined) };
+  await writableDir(savepath, 'the savepath');
+  const outputs = inputs.map((i) => {
+    const ext = path.extname(i).toLowerCase();
+    return path.join(savepath, IMAGE_EXTENSIONS.has(ext) ? path.basename(i) : `${path.basename(i)}.png`);
+  });
+  const seen = new Set<string>();
+  for (const o of outputs) {
+    if (seen.has(o)) throw new RetinaFaceError('two inputs would be saved under this name', { file: o, code: 'EEXIST' });
+    seen.add(o);
+  }
+  return { inputs, outputs };
+}
+
+function facesJson(file: string, d: Detection, faces: Face[], arch: Arch, backend: string, threshold: number): string {
+  const round = (v: number) => Math.round(v * 1e4) / 1e4;
+  return JSON.stringify({
+    image: file,
+    width: d.width,
+    height: d.height,
+    arch,
+    backend,
+    vis_thres: threshold,
+    faces: faces.map((f) => ({ score: round(f.score), box: f.box.map(round), landmarks: f.landmarks.map((p) => p.map(round)) })),
+  }, null, 2) + '\n';
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
+  const given = args.options.get('input') as string[] | undefined;
+  if (given === undefined) throw new UsageError('--input IMAGE is required');
+  const options = {
+    confidenceThreshold: numberOption(args, 'confidence_threshold', { min: 0, max: 1 }),
+    topK: numberOption(args, 'top_k', { min: 1, integer: true }),
+    nmsThreshold: numberOption(args, 'nms_threshold', { min: 0, max: 1 }),
+    keepTopK: numberOption(args, 'keep_top_k', { min: 1, integer: true }),
+    rescale: numberOption(args, 'rescale', { min: 1 }),
+    maxPixels: numberOption(args, 'max_pixels', { min: 1, integer: true }),
+  };
+  const visThreshold = numberOption(args, 'vis_thres', { min: 0, max: 1 }) ?? DEFAULT_DETECT_OPTIONS.visThreshold;
+  const count = numberOption(args, 'benchmark_count', { min: 1, integer: true }) ?? 5;
+  const benchmark = flag(args, 'benchmark');
+  const quiet = flag(args, 'quiet');
+  const rawFile = stringOption(args, 'raw');
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+
+  const inputs = await expandInputs(given);
+  if (rawFile !== undefined && inputs.length !== 1) throw new UsageError('--raw takes exactly one input image');
+  const { outputs } = await plan(args, inputs);
+  for (let i = 0; i < inputs.length; i++) {
+    const o = outputs[i];
+    if (o !== undefined && path.resolve(o) === path.resolve(inputs[i]!)) {
+      throw new RetinaFaceError('the savepath is the input itself; refusing to overwrite it', { file: o, code: 'EEXIST' });
+    }
+  }
+
+  const arch = (stringOption(args, 'arch') ?? 'mobile0.25') as Arch;
+  const backend = (stringOption(args, 'backend') ?? 'cpu') as BackendSpec;
+  const weights = stringOption(args, 'weights');
+  const progress = quiet ? () => undefined : (line: string) => io.err(line);
+  const detector = await RetinaFace.load({ arch, backend, ...(weights === undefined ? {} : { weights }), onProgress: progress });
+  let failed = 0;
+  try {
+    for (let i = 0; i < inputs.length; i++) {
+      const file = inputs[i]!;
+      try {
+        let d = await detector.detectDetailed(file, defined);
+        if (benchmark) {
+          const runs: Detection[] = [];
+          for (let r = 0; r < count; r++) runs.push(await detector.detectDetailed(file, defined));
+          const stages = ['decode', 'preprocess', 'forward', 'postprocess', 'total'] as const;
+          io.out(`${file}: ${d.width}x${d.height} -> network ${d.inputWidth}x${d.inputHeight}, ${detector.backend.name}, ` +
+            `median of ${count} runs after one warm-up: ` + stages.map((s) => `${s} ${median(runs.map((r) => r.timings[s])).toFixed(1)} ms`).join(', '));
+          d = runs[runs.length - 1]!;
+        }
+        const shown = d.faces.filter((f) => f.score >= visThreshold);
+        const out = outputs[i];
+        if (out !== undefined) {
+          const img = detector.decode(await fs.readFile(file), options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels }, file);
+          await writeFileAtomic(out, encodeImage(drawDetections(img, d.faces, visThreshold), out));
+          if (flag(args, 'write_json')) {
+            const json = out.replace(/\.[^./\\]*$/, '') + '.json';
+            await writeFileAtomic(json, new TextEncoder().encode(facesJson(file, d, shown, arch, detector.backend.name, visThreshold)));
+          }
+        }
+        if (rawFile !== undefined) {
+          await writeTensorFile(rawFile, [['loc', d.raw.loc], ['conf', d.raw.conf], ['landms', d.raw.landms]],
+            { arch, input: file, input_height: String(d.inputHeight), input_width: String(d.inputWidth) });
+        }
+        const line = `${file}: ${shown.length} face${shown.length === 1 ? '' : 's'} (score >= ${visThreshold})${out ? ` -> ${out}` : ''}`;
+        io.out(line);
+        if (inputs.length > 1 && !quiet) io.err(`[${i + 1}/${inputs.length}] ${line}`);
+      } catch (e) {
+        if (!(e instanceof RetinaFaceError)) throw e;
+        failed++;
+        io.err(`retinaface: ${e.message.replace(/\s*\n\s*/g, ' ')}`);
+      }
+    }
+  } finally {
+    detector.dispose();
+  }
+  if (failed > 0 && inputs.length > 1) io.err(`retinaface: ${failed} of ${inputs.length} inputs failed`);
+  return failed > 0 ? 1 : 0;
+}

@@ -1,0 +1,70 @@
+// retinaface-ts for Node: the detector with paths, Buffers and weights that resolve themselves.
+//
+//   const detector = await RetinaFace.load({ arch: 'mobile0.25' });
+//   const faces = await detector.detect('photo.jpg');
+//   detector.dispose();
+//
+// The browser build (src/browser.ts) exports the same detector without the Node parts.
+import { promises as fs } from 'node:fs';
+import type { BackendSpec } from './backend.js';
+import { prepareModel, RetinaFaceDetector, type DetectCallOptions, type Detection, type ImageInput } from './detector.js';
+import { RetinaFaceError } from './errors.js';
+import type { Face } from './detect/postprocess.js';
+import type { RgbImage } from './image/image.js';
+import type { Arch } from './model/config.js';
+import { describeFsError } from './weights/files.js';
+import { resolveWeights, type ResolveOptions } from './weights/resolve.js';
+
+export interface LoadOptions extends Omit<ResolveOptions, 'source'> {
+  /** 'mobile0.25' (default) or 'resnet50' */
+  arch?: Arch;
+  /** default 'cpu' */
+  backend?: BackendSpec;
+}
+
+export class RetinaFace extends RetinaFaceDetector {
+  /** The weights file actually used (explicit, cached, or freshly converted). */
+  weightsFile = '';
+
+  /**
+   * Loads the weights (options.weights, else the cache, else $RETINAFACE_WEIGHTS_DIR, else the
+   * official download, sha256-checked) and prepares the backend.
+   */
+  static async load(opts: LoadOptions = {}): Promise<RetinaFace> {
+    const { arch = 'mobile0.25', backend = 'cpu', ...resolve } = opts;
+    const w = await resolveWeights(arch, resolve);
+    const d = new RetinaFace(...(await prepareModel(w.tensors, { arch, backend }, w.file)));
+    d.weightsFile = w.file;
+    return d;
+  }
+
+  /** image: a file path, a Buffer/Uint8Array of a JPEG or PNG, or decoded RGB/RGBA pixels. */
+  override async detect(image: string | ImageInput | RgbImage, opts: DetectCallOptions = {}): Promise<Face[]> {
+    return (await this.detectDetailed(image, opts)).faces;
+  }
+
+  override async detectDetailed(image: string | ImageInput | RgbImage, opts: DetectCallOptions = {}, name?: string): Promise<Detection> {
+    if (typeof image !== 'string') return super.detectDetailed(image, opts, name);
+    let bytes: Uint8Array;
+    try {
+      bytes = await fs.readFile(image);
+    } catch (e) {
+      throw new RetinaFaceError(describeFsError(e), { file: image, code: 'EREAD', cause: e });
+    }
+    return super.detectDetailed(bytes, opts, name ?? image);
+  }
+}
+
+export { RetinaFaceDetector } from './detector.js';
+export type { DetectCallOptions, Detection, ImageInput, Pixels, StageTimings } from './detector.js';
+export { DEFAULT_DETECT_OPTIONS, type DetectOptions, type Face, type Point } from './detect/postprocess.js';
+export { RetinaFaceError } from './errors.js';
+export type { Arch } from './model/config.js';
+export type { BackendSpec } from './backend.js';
+export type { RgbImage } from './image/image.js';
+export type { Tensor } from './tensor.js';
+export { convertCheckpoint, loadWeights } from './weights/convert.js';
+export { defaultCacheDir, OFFICIAL_CHECKPOINTS, resolveWeights } from './weights/resolve.js';
+export { drawDetections } from './image/draw.js';
+export { encodeImage } from './image/encode.js';
+export { decodeImage, DEFAULT_MAX_PIXELS } from './image/decode.js';

@@ -1,0 +1,195 @@
+// Weights that resolve themselves (Node only). In order:
+//   1. an explicit file (--weights / options.weights): a .pth or a converted file;
+//   2. the converted file in the cache directory: $RETINAFACE_CACHE, else
+//      $XDG_CACHE_HOME/retinaface-ts, else ~/.cache/retinaface-ts;
+//   3. the official .pth in $RETINAFACE_WEIGHTS_DIR (tests and CI point it at ../shared/weights),
+//      sha256-checked, converted into the cache;
+//   4. a download of the official checkpoint (URLs and sha256 from ../shared/weights/SOURCES.md),
+//      with a progress line, sha256-checked, converted into the cache.
+// Nothing half-written is ever left in the cache: downloads and conversions go to temporary
+// files that are renamed into place only once complete and verified.
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync, promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { RetinaFaceError } from '../errors.js';
+import type { Arch } from '../model/config.js';
+import { convertCheckpoint, loadWeights, type LoadedWeights } from './convert.js';
+
+export interface CheckpointSource {
+  /** the official file name, looked for in $RETINAFACE_WEIGHTS_DIR */
+  file: string;
+  url: string;
+  sha256: string;
+  bytes: number;
+}
+
+/** The official checkpoints (biubug6/Pytorch_Retinaface, mirrored by xinntao/facexlib v0.1.0). */
+export const OFFICIAL_CHECKPOINTS: Record<Arch, CheckpointSource> = {
+  'mobile0.25': {
+    file: 'mobilenet0.25_Final.pth',
+    url: 'https://github.com/xinntao/facexlib/releases/download/v0.1.0/detection_mobilenet0.25_Final.pth',
+    sha256: '2979b33ffafda5d74b6948cd7a5b9a7a62f62b949cef24e95fd15d2883a65220',
+    bytes: 1_789_735,
+  },
+  resnet50: {
+    file: 'Resnet50_Final.pth',
+    url: 'https://github.com/xinntao/facexlib/releases/download/v0.1.0/detection_Resnet50_Final.pth',
+    sha256: '6d1de9c2944f2ccddca5f5e010ea5ae64a39845a86311af6fdf30841b0a5a16d',
+    bytes: 109_497_761,
+  },
+};
+
+export interface ResolveOptions {
+  /** an explicit .pth or converted file: used as is, never cached */
+  weights?: string;
+  cacheDir?: string;
+  /** a folder holding the official .pth files (default $RETINAFACE_WEIGHTS_DIR) */
+  weightsDir?: string;
+  /** false: never download (default true, unless $RETINAFACE_OFFLINE=1) */
+  download?: boolean;
+  /** override the official source (tests serve it from 127.0.0.1) */
+  source?: CheckpointSource;
+  /** progress lines (downloads, conversions); default: stderr when it is a terminal, else silent */
+  onProgress?: (line: string) => void;
+  /** request timeout for the download, ms (default 60 000 without data) */
+  timeoutMs?: number;
+}
+
+export function defaultCacheDir(): string {
+  if (process.env.RETINAFACE_CACHE) return process.env.RETINAFACE_CACHE;
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'retinaface-ts');
+}
+
+export function cachedWeightsPath(arch: Arch, cacheDir = defaultCacheDir()): string {
+  return path.join(cacheDir, `retinaface-${arch}.safetensors`);
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  const fh = await fs.open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
+  return h.digest('hex');
+}
+
+function defaultProgress(line: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
+  else if (line.endsWith('done') || line.startsWith('converted')) process.stderr.write(`${line}\n`);
+}
+
+/** Finds, downloads or converts the weights of `arch` and loads them. */
+export async function resolveWeights(arch: Arch, opts: ResolveOptions = {}): Promise<LoadedWeights & { file: string }> {
+  const progress = opts.onProgress ?? defaultProgress;
+  if (opts.weights !== undefined) {
+    const w = await loadWeights(opts.weights);
+    if (w.arch !== arch) {
+      throw new RetinaFaceError(`holds ${w.arch} weights but --arch is ${arch}`, { file: opts.weights, code: 'EWEIGHTS' });
+    }
+    return { ...w, file: opts.weights };
+  }
+  const source = opts.source ?? OFFICIAL_CHECKPOINTS[arch];
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  const cached = cachedWeightsPath(arch, cacheDir);
+  if (existsSync(cached)) {
+    const w = await loadWeights(cached);
+    if (w.arch === arch && w.metadata.source_sha256 === source.sha256) return { ...w, file: cached };
+    // A stale or foreign file under our name: rebuild it rather than trust it.
+  }
+  await mkdirOrFail(cacheDir);
+
+  const weightsDir = opts.weightsDir ?? process.env.RETINAFACE_WEIGHTS_DIR;
+  if (weightsDir !== undefined && weightsDir !== '') {
+    const local = path.join(weightsDir, source.file);
+    if (existsSync(local)) {
+      const sha = await sha256File(local);
+      if (sha !== source.sha256) {
+        throw new RetinaFaceError(`sha256 ${sha} differs from the official ${source.sha256}; remove it or pass it with --weights`, { file: local, code: 'ECHECKSUM' });
+      }
+      await convertCheckpoint(local, cached, { arch });
+      progress(`converted ${local} -> ${cached}`);
+      const w = await loadWeights(cached);
+      return { ...w, file: cached };
+    }
+  }
+
+  const allowed = opts.download ?? process.env.RETINAFACE_OFFLINE !== '1';
+  const help = `pass --weights FILE (.pth or converted), or set RETINAFACE_WEIGHTS_DIR to a folder holding ${source.file}`;
+  if (!allowed) throw new RetinaFaceError(`no ${arch} weights found and downloads are off: ${help}`, { code: 'ENOWEIGHTS' });
+  const tmp = path.join(cacheDir, `.${source.file}.${process.pid}.${Date.now()}.download`);
+  try {
+    await download(source, tmp, progress, opts.timeoutMs ?? 60_000);
+    await convertCheckpoint(tmp, cached, { arch });
+    progress(`converted ${source.file} -> ${cached}`);
+  } catch (e) {
+    if (e instanceof RetinaFaceError && e.code !== 'EDOWNLOAD') throw e;
+    throw new RetinaFaceError(`no ${arch} weights found and the download failed (${(e as Error).message}): ${help}`, { code: 'ENOWEIGHTS', cause: e });
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+  const w = await loadWeights(cached);
+  return { ...w, file: cached };
+}
+
+async function mkdirOrFail(dir: string): Promise<void> {
+  try {
+    await fs.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new RetinaFaceError(`cannot create the cache directory (${(e as Error).message}); set RETINAFACE_CACHE`, { file: dir, code: 'EWRITE' });
+  }
+}
+
+/** Streams `source.url` into `dest`, checking size and sha256 before returning. */
+async function download(source: CheckpointSource, dest: string, progress: (line: string) => void, timeoutMs: number): Promise<void> {
+  const fail = (msg: string) => new RetinaFaceError(msg, { code: 'EDOWNLOAD' });
+  const controller = new AbortController();
+  let timer = setTimeout(() => controller.abort(), timeoutMs);
+  let res: Response;
+  try {
+    res = await fetch(source.url, { signal: controller.signal, redirect: 'follow' });
+  } catch (e) {
+    clearTimeout(timer);
+    throw fail(`${source.url}: ${(e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message}`);
+  }
+  if (!res.ok || res.body === null) {
+    clearTimeout(timer);
+    throw fail(`${source.url}: HTTP ${res.status}`);
+  }
+  const hash = createHash('sha256');
+  const out = createWriteStream(dest, { flags: 'wx' });
+  let received = 0;
+  let lastShown = -1;
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      clearTimeout(timer);
+      timer = setTimeout(() => controller.abort(), timeoutMs);
+      received += chunk.length;
+      if (received > source.bytes) throw fail(`${source.url}: more than the expected ${source.bytes} bytes`);
+      hash.update(chunk);
+      if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+      const pct = Math.floor((100 * received) / source.bytes);
+      if (pct !== lastShown) {
+        lastShown = pct;
+        progress(`downloading ${source.file}: ${pct}% (${(received / 1e6).toFixed(1)} of ${(source.bytes / 1e6).toFixed(1)} MB)`);
+      }
+    }
+  } catch (e) {
+    throw e instanceof RetinaFaceError ? e : fail(`${source.url}: connection lost after ${received} bytes (${(e as Error).message})`);
+  } finally {
+    clearTimeout(timer);
+    await new Promise<void>((resolve) => out.end(() => resolve()));
+  }
+  if (received !== source.bytes) throw fail(`${source.url}: got ${received} of ${source.bytes} bytes`);
+  const sha = hash.digest('hex');
+  if (sha !== source.sha256) throw fail(`${source.url}: sha256 ${sha} differs from the expected ${source.sha256}`);
+  progress(`downloading ${source.file}: done`);
+}

@@ -1,14 +1,12 @@
-// The network's real layer shapes at a given input size, without weights: a Backend whose
-// tensors are only shapes runs the one network definition (src/model) and records every call.
+// The network's real layer shapes at a given input size, without weights: the project's
+// ShapeBackend runs the one network definition (src/model) and every call is recorded.
 // So the benchmarked shapes are exactly the ones a forward pass executes, for both archs.
-import type { Backend } from '../src/backend.js';
+import { ShapeBackend } from '../src/backends/shape.js';
 import { ARCHS, type Arch } from '../src/model/config.js';
 import { Forward } from '../src/model/forward.js';
-import type { ConvBnAct, Module } from '../src/model/modules.js';
+import type { ConvBnAct } from '../src/model/modules.js';
 import { RetinaFace } from '../src/model/retinaface.js';
-import { conv2dMacs, conv2dOutputShape, convOutputSize } from '../src/ops/conv2d.js';
 import type { Slope } from '../src/ops/activation.js';
-import { numel } from '../src/tensor.js';
 import type { Resolution } from './config.js';
 
 export type ConvKind =
@@ -51,59 +49,53 @@ export function convKind(c: { cIn: number; kernel: number; stride: number; group
   return c.stride === 1 ? 'dense 3x3/1' : 'dense 3x3/2';
 }
 
-type S = readonly number[];
-
 /** A feature map's stride: 2^k nearest to input / map height (odd sizes round up at each stride 2: 624 -> 20, not 19.5). */
 export function pyramidLevel(inputHeight: number, mapHeight: number): number {
   return 2 ** Math.round(Math.log2(inputHeight / mapHeight));
 }
 
-/** Backend<shape>: computes output shapes with the ops' own shape functions and logs each call. */
-export class ShapeBackend implements Backend<S> {
-  readonly name = 'shapes';
+/**
+ * The project's ShapeBackend (src/backends/shape.ts: shapes and MACs from the ops' own shape
+ * functions), observed call by call: what the benchmark needs beyond its records is the layer
+ * itself (batch norm, slope, bias) and every input of a concatenation.
+ */
+class TracingBackend extends ShapeBackend {
   readonly calls: Call[] = [];
-  constructor(private readonly inputHeight: number) {}
-  async prepare(_model: Module): Promise<void> {}
-  upload(x: { shape: number[] }): S { return [...x.shape]; }
-  async read(x: S) { return { shape: [...x], data: new Float32Array(0) }; }
-  shape(x: S): readonly number[] { return x; }
-  release(): void {}
-  dispose(): void {}
-
-  convBnAct(x: S, { conv, bn, slope }: ConvBnAct): S {
-    const attrs = { stride: conv.stride, padding: conv.padding, groups: conv.groups };
-    const out = conv2dOutputShape(x, conv.weight.shape, attrs);
+  constructor(private readonly inputHeight: number) {
+    super();
+  }
+  override convBnAct(x: number[], layer: ConvBnAct): number[] {
+    const out = super.convBnAct(x, layer);
+    const { conv, bn, slope } = layer;
     const bias = conv.bias !== null;
     this.calls.push({
       op: 'conv', path: conv.path,
       kind: convKind({ cIn: conv.in_channels, kernel: conv.kernel_size, stride: conv.stride, groups: conv.groups, bias }),
       cIn: conv.in_channels, cOut: conv.out_channels, kernel: conv.kernel_size, stride: conv.stride,
       padding: conv.padding, groups: conv.groups, bias, batchNorm: bn !== null, slope,
-      inShape: [...x] as [number, number, number], outShape: out,
-      level: pyramidLevel(this.inputHeight, x[1]!), macs: conv2dMacs(out, conv.weight.shape),
+      inShape: [...x] as [number, number, number], outShape: out as [number, number, number],
+      level: pyramidLevel(this.inputHeight, x[1]!), macs: this.ops.at(-1)!.macs,
     });
     return out;
   }
-  private log(op: OtherCall['op'], inShapes: S[], out: number[]): S {
-    this.calls.push({ op, inShapes: inShapes.map((s) => [...s]), outShape: out });
+  private other(op: OtherCall['op'], inShapes: number[][], out: number[]): number[] {
+    this.calls.push({ op, inShapes: inShapes.map((s) => [...s]), outShape: [...out] });
     return out;
   }
-  add(a: S, b: S): S { return this.log('add', [a, b], [...a]); }
-  interpolateNearest(x: S, h: number, w: number): S { return this.log('interpolate', [x], [x[0]!, h, w]); }
-  cat(xs: S[]): S { return this.log('cat', xs, [xs.reduce((s, x) => s + x[0]!, 0), ...xs[0]!.slice(1)]); }
-  maxPool2d(x: S, kernel: number, stride: number, padding: number): S {
-    return this.log('maxPool', [x], [x[0]!, convOutputSize(x[1]!, kernel, stride, padding), convOutputSize(x[2]!, kernel, stride, padding)]);
-  }
-  headPermute(x: S, k: number): S { return this.log('headPermute', [x], [numel(x) / k, k]); }
-  catRows(xs: S[]): S { return this.log('catRows', xs, [xs.reduce((s, x) => s + x[0]!, 0), xs[0]![1]!]); }
-  softmax(x: S): S { return this.log('softmax', [x], [...x]); }
+  override add(a: number[], b: number[], slope: Slope): number[] { return this.other('add', [a, b], super.add(a, b, slope)); }
+  override interpolateNearest(x: number[], h: number, w: number): number[] { return this.other('interpolate', [x], super.interpolateNearest(x, h, w)); }
+  override cat(xs: number[][], slope: Slope): number[] { return this.other('cat', xs, super.cat(xs, slope)); }
+  override maxPool2d(x: number[], k: number, st: number, p: number): number[] { return this.other('maxPool', [x], super.maxPool2d(x, k, st, p)); }
+  override headPermute(x: number[], k: number): number[] { return this.other('headPermute', [x], super.headPermute(x, k)); }
+  override catRows(xs: number[][]): number[] { return this.other('catRows', xs, super.catRows(xs)); }
+  override softmax(x: number[]): number[] { return this.other('softmax', [x], super.softmax(x)); }
 }
 
 /** Every backend call of one forward pass of `arch` at this input size, in execution order. */
 export function traceNetwork(arch: Arch, res: Resolution): Call[] {
-  const be = new ShapeBackend(res.height);
+  const be = new TracingBackend(res.height);
   const model = new RetinaFace(arch);
-  model.forward(new Forward<S>(be, false), [3, res.height, res.width]);
+  model.forward(new Forward<number[]>(be, false), [3, res.height, res.width]);
   return be.calls;
 }
 

@@ -24,8 +24,10 @@ export type Mode = 'quick' | 'full';
  * How long a mode may spend. A case on a backend runs its first call, then steady calls until
  * maxSamples or until caseSeconds have passed with at least minSamples; it is skipped (with the
  * reason in the JSON) when the backend's measured throughput predicts one call over maxCallSeconds;
- * a section stops starting cases at its deadline, so --full stays under 30 minutes and --quick
- * under 2 even though the slowest backends cannot run the largest shapes.
+ * a section stops starting cases at its deadline (an end-to-end case past it still gets its
+ * first call and one steady round), so --full stays under 30 minutes (20 + 720 + 780 s plus at
+ * most 2 x 20 s per contestant of overrun) and --quick about 2 on an idle machine, even though the
+ * slowest backends cannot run the largest shapes.
  */
 export interface Budget {
   resolutions: readonly Resolution[];
@@ -50,7 +52,7 @@ export const BUDGETS: Record<Mode, Budget> = {
     caseSeconds: 0.15,
     maxCallSeconds: 0.5,
     validationMacs: 2e7,
-    sectionSeconds: { probe: 4, kernels: 45, e2e: 55 },
+    sectionSeconds: { probe: 3, kernels: 35, e2e: 60 },
     rounds: 3,
     e2eMaxCallSeconds: 4,
   },
@@ -61,9 +63,9 @@ export const BUDGETS: Record<Mode, Budget> = {
     caseSeconds: 2,
     maxCallSeconds: 5,
     validationMacs: 2e8,
-    sectionSeconds: { probe: 20, kernels: 780, e2e: 840 },
+    sectionSeconds: { probe: 20, kernels: 720, e2e: 780 },
     rounds: 5,
-    e2eMaxCallSeconds: 40,
+    e2eMaxCallSeconds: 20,
   },
 };
 

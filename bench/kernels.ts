@@ -171,7 +171,7 @@ export async function runKernelSuite(opened: Opened[], opts: KernelOptions): Pro
         const skipped = skipFor(name, shape.macs, 'macs');
         if (skipped !== undefined) { results.push({ ...base, skipped }); continue; }
         const be = o.backend!;
-        await be.prepare(model);
+        base.prepareMs = (await timeCall(() => be.prepare(model))).ms;
         const unit = { conv: model.conv, bn: model.bn, slope: shape.slope };
         const t = await timeOnBackend(be, [x], ([h]) => be.convBnAct(h!, unit),
           (y) => checkConv(`${shape.id} ${rname} on ${name}`, x, unit, y, KERNEL_TOLERANCE, budget.validationMacs),
@@ -216,7 +216,8 @@ export function line(r: KernelResult): string {
   if (r.skipped !== undefined) return `${head} skipped: ${r.skipped}`;
   const t = r.timing!;
   const rate = r.gflops !== undefined ? `${r.gflops.toFixed(2)} GFLOP/s` : r.gbps !== undefined ? `${r.gbps.toFixed(2)} GB/s` : '';
-  return `${head} first ${t.firstMs.toFixed(2)} ms, median ${t.medianMs.toFixed(3)} ms (n ${t.samples}, spread ${(100 * t.spread).toFixed(0)} %) ${rate}`;
+  const prep = r.prepareMs !== undefined ? `prepare ${r.prepareMs.toFixed(2)} ms, ` : '';
+  return `${head} ${prep}first ${t.firstMs.toFixed(2)} ms, median ${t.medianMs.toFixed(3)} ms (n ${t.samples}, spread ${(100 * t.spread).toFixed(0)} %) ${rate}`;
 }
 
 type PriorsFn = (h: number, w: number) => Float32Array;

@@ -78,7 +78,8 @@ function kernelCell(r: KernelResult | undefined): string {
   if (r.skipped !== undefined) return r.skipped.startsWith('failed validation') ? 'FAILED CHECK' : 'skipped';
   const t = r.timing!;
   const rate = r.gflops !== undefined ? `${r.gflops.toFixed(2)} GF/s` : r.gbps !== undefined ? `${r.gbps.toFixed(2)} GB/s` : '';
-  return `${fmtMs(t.samples > 0 ? t.medianMs : t.firstMs)} ms · ${rate} (first ${fmtMs(t.firstMs)})`;
+  const prep = r.prepareMs !== undefined && r.prepareMs >= 0.1 ? `, prepare ${fmtMs(r.prepareMs)}` : '';
+  return `${fmtMs(t.samples > 0 ? t.medianMs : t.firstMs)} ms · ${rate} (first ${fmtMs(t.firstMs)}${prep})`;
 }
 
 function kernelSection(run: RunResult): string {
@@ -117,8 +118,8 @@ ${table(['', ''], [
 
 ## How to read these tables
 
-- **First call** is the first run of a case on a fresh backend state: kernel compilation, weight
-  packing or upload, allocations. **Steady state** is the median of the runs after it, with the
+- **First call** is the first run of a case after the backend's prepare() (batch-norm folding,
+  weight packing or upload, shown apart as *prepare*): kernel compilation, allocations. **Steady state** is the median of the runs after it, with the
   spread (p10 to p90, relative to the median) beside it; a spread over ~20 % means the machine was
   busy. A kernel's time includes reading its output back (that is what forces a GPU to finish).
 - **GFLOP/s** counts 2 FLOPs per multiply-accumulate of the convolution's shape (bias, batch norm
@@ -161,7 +162,8 @@ ${run.e2e.length > 0 ? e2eSection(run) : 'Not part of this run.'}
 
 Rows: every distinct convolution shape of both archs (kind, channels, pyramid level 1/stride of
 its input), then the memory-bound ops and the CPU post-processing. Columns: input resolutions.
-Cells: steady median ms · rate (first call ms).
+Cells: steady median ms · rate (first call ms; prepare ms = weight folding, packing or upload, when
+over 0.1 ms).
 
 ![GFLOP/s per convolution shape against the machine peak](bench/kernels-gflops.svg)
 

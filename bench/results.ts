@@ -16,6 +16,9 @@ export interface KernelResult {
   macs?: number;
   bytes?: number;
   check?: Check;
+  /** backend.prepare() of the case's layer: batch-norm folding, weight packing or upload. */
+  prepareMs?: number;
+  /** firstMs: the first op + read back (kernel compilation happens here); then the steady state. */
   timing?: Timing;
   gflops?: number;
   gbps?: number;

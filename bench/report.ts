@@ -57,7 +57,7 @@ function e2eSection(run: RunResult): string {
     if (rs.length > 0) {
       const peers = [...new Set(rs.map((r) => r.peer))];
       const keys = [...new Set(rs.map((r) => `${r.resolution}\u0000${r.ours}`))];
-      parts.push(`Forward-pass ratio, ours / peer (below 1: ours is faster):\n`);
+      parts.push('Forward-pass ratio, ours / peer (below 1: ours is faster):');
       parts.push(table(['resolution', 'ours', ...peers], keys.map((k) => {
         const [res, ours] = k.split('\u0000') as [string, string];
         return [res, ours, ...peers.map((p) => {
@@ -128,7 +128,10 @@ ${table(['', ''], [
   (bench/probe.ts) on this machine in the same run: a scalar JS loop of 16 independent
   multiply-add chains, and a generated WebAssembly module doing the same on 128-bit SIMD vectors
   (4 lanes). A single-threaded scalar kernel cannot pass the scalar line; a SIMD one cannot pass
-  the SIMD line; only multi-threaded ones can approach the all-cores figures.
+  the SIMD line; only multi-threaded ones can approach the all-cores figures. These are the
+  ceilings of what JavaScript and WebAssembly can issue (scalar, 128-bit SIMD without fused
+  multiply-add): native peers (onnxruntime-node, PyTorch) use the CPU's wider FMA units
+  (AVX2 / AVX-512) and can pass them.
 - Every kernel case was checked against the naive CPU loops before it was timed (a subset of
   output channels at all positions for convolutions, everything for the other ops), every end-to-end
   contestant against a reference on a small odd-sized input; a failed check is shown as such and

@@ -1,0 +1,99 @@
+// Every constant of the benchmark harness in one place: the resolution grid, the time budgets of
+// --quick and --full, the validation tolerances and the external reference figures.
+export interface Resolution {
+  width: number;
+  height: number;
+}
+
+export const resolutionName = (r: Resolution): string => `${r.width}x${r.height}`;
+export const megapixels = (r: Resolution): number => (r.width * r.height) / 1e6;
+
+/** The issue's grid: 640x640 is the reference's training size (16800 anchors); 2048x1150 the seed's headline. */
+export const RESOLUTIONS: readonly Resolution[] = [
+  { width: 320, height: 320 },
+  { width: 640, height: 640 },
+  { width: 1024, height: 624 },
+  { width: 1920, height: 1080 },
+  { width: 2048, height: 1150 },
+  { width: 4096, height: 2300 },
+];
+
+export type Mode = 'quick' | 'full';
+
+/**
+ * How long a mode may spend. A case on a backend runs its first call, then steady calls until
+ * maxSamples or until caseSeconds have passed with at least minSamples; it is skipped (with the
+ * reason in the JSON) when the backend's measured throughput predicts one call over maxCallSeconds;
+ * a section stops starting cases at its deadline (an end-to-end case past it still gets its
+ * first call and one steady round), so --full stays under 30 minutes (20 + 720 + 780 s plus at
+ * most 2 x 20 s per contestant of overrun) and --quick about 2 on an idle machine, even though the
+ * slowest backends cannot run the largest shapes.
+ */
+export interface Budget {
+  resolutions: readonly Resolution[];
+  minSamples: number;
+  maxSamples: number;
+  caseSeconds: number;
+  maxCallSeconds: number;
+  /** Naive reference MACs per validation (a subset of output channels, see validate.ts). */
+  validationMacs: number;
+  sectionSeconds: { probe: number; kernels: number; e2e: number };
+  /** Interleaved rounds per end-to-end case (each contestant runs once per round). */
+  rounds: number;
+  /** An end-to-end contestant is skipped at a resolution where its predicted forward exceeds this. */
+  e2eMaxCallSeconds: number;
+}
+
+export const BUDGETS: Record<Mode, Budget> = {
+  quick: {
+    resolutions: [RESOLUTIONS[0]!],
+    minSamples: 3,
+    maxSamples: 7,
+    caseSeconds: 0.15,
+    maxCallSeconds: 0.5,
+    validationMacs: 2e7,
+    sectionSeconds: { probe: 3, kernels: 35, e2e: 60 },
+    rounds: 3,
+    e2eMaxCallSeconds: 4,
+  },
+  full: {
+    resolutions: RESOLUTIONS,
+    minSamples: 3,
+    maxSamples: 15,
+    caseSeconds: 2,
+    maxCallSeconds: 5,
+    validationMacs: 2e8,
+    sectionSeconds: { probe: 20, kernels: 720, e2e: 780 },
+    rounds: 5,
+    e2eMaxCallSeconds: 20,
+  },
+};
+
+/** Thread counts the multi-threaded contestants run with (ours are single-threaded unless named). */
+export const PEER_THREADS: readonly number[] = [1, 2];
+
+/**
+ * Validation tolerances against the naive CPU result. Kernel: float32 results summed in another
+ * order over up to 2048 x 9 terms of magnitude <= 1 (the GPU's single precision and the folded
+ * batch norm included) stay within 1e-4 relative + 1e-4 absolute; a wrong index or a missing
+ * term is off by O(0.1). End to end the errors of 50 layers compound: 2e-3 on loc/landms
+ * offsets and on softmax scores (O(1) values), still far below a wrong layer's error.
+ */
+export const KERNEL_TOLERANCE = { abs: 1e-4, rel: 1e-4 } as const;
+export const E2E_TOLERANCE = { abs: 2e-3, rel: 2e-3 } as const;
+
+/** The small input every end-to-end contestant is checked on before it is timed (odd sizes on purpose). */
+export const CHECK_SIZE: Resolution = { width: 160, height: 123 };
+
+/** Seed of the random weights and inputs (weights only set activation ranges, not the cost). */
+export const SEED = 20240607;
+
+/**
+ * An external reference quoted by the project's seed, not measured here: other hardware (an
+ * Apple M2 GPU), another runtime (the ailia SDK). Printed as such beside our tables.
+ */
+export const EXTERNAL_REFERENCE = {
+  label: 'ailia SDK on an Apple M2 GPU (external reference quoted by the project seed, not measured here)',
+  resolution: { width: 2048, height: 1150 },
+  figuresMs: [58.5, 712],
+} as const;

@@ -1,0 +1,272 @@
+// End to end, per arch, resolution and contestant: decode, preprocess, forward and post-process
+// timed apart and in total, peak RSS (and live GPU objects where the backend counts them), our
+// backends and the peers (onnxruntime-node, onnxruntime-web, PyTorch) in interleaved rounds on the
+// same input with the same weights. Every contestant is checked on a small odd-sized input first.
+import { spawnSync } from 'node:child_process';
+import { fork } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { CpuBackend } from '../src/backends/cpu.js';
+import type { Arch } from '../src/model/config.js';
+import { namedParameters } from '../src/model/modules.js';
+import { buildRetinaFace, runNetwork } from '../src/model/retinaface.js';
+import type { Tensor } from '../src/tensor.js';
+import { writeTensorFile } from '../src/weights/files.js';
+import { BACKENDS, optionalModule, Unavailable } from './backends.js';
+import { CHECK_SIZE, E2E_TOLERANCE, PEER_THREADS, SEED, megapixels, resolutionName, type Budget, type Resolution } from './config.js';
+import { startTorch, torchPython, torchScripts, type LineProcess } from './peers/torch.js';
+import type { ContestantSpec, InitReply, Reply, Request, StopReply } from './protocol.js';
+import type { E2EResult, Participant, Stage } from './results.js';
+import { networkMacs } from './shapes.js';
+import { summarize } from './stats.js';
+import { fillRandomWeights, syntheticInput } from './weights.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export interface Contestant {
+  name: string;
+  kind: 'ours' | 'peer';
+  threads: number;
+  description: string;
+  spec: ContestantSpec;
+}
+
+interface Channel {
+  request(msg: Request): Promise<Reply>;
+  kill(): void;
+}
+
+/** A forked bench/e2e_worker.js: Node IPC, one request at a time. */
+function forkWorker(): Channel {
+  const child = fork(path.join(here, 'e2e_worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let exit: string | undefined;
+  const waiting: ((r: Reply) => void)[] = [];
+  child.on('message', (m: Reply) => waiting.shift()?.(m));
+  child.on('exit', (code, signal) => {
+    exit = `worker exited (${signal ?? code})`;
+    for (const w of waiting.splice(0)) w({ type: 'init', skipped: exit });
+  });
+  return {
+    request: (msg) => exit !== undefined
+      ? Promise.resolve({ type: 'init', skipped: exit })
+      : new Promise((resolve) => { waiting.push(resolve); child.send(msg); }),
+    kill: () => { child.kill(); },
+  };
+}
+
+export interface Prepared {
+  arch: Arch;
+  weights: string;
+  check: string;
+  /** What the check outputs come from: 'PyTorch' when the export ran, else our CPU backend. */
+  checkReference: string;
+  onnx?: string;
+  onnxSkipped?: string;
+  torch?: { python: string; version: string };
+  torchSkipped?: string;
+}
+
+/** Weights, the check file and (when PyTorch and the reference script are here) the ONNX export, in .cache/bench. */
+export async function prepareArch(arch: Arch, cache: string, log: (s: string) => void): Promise<Prepared> {
+  const dir = path.join(cache, arch);
+  mkdirSync(dir, { recursive: true });
+  const model = buildRetinaFace(arch);
+  fillRandomWeights(model, SEED, true);
+  const weights = path.join(dir, 'weights.rft');
+  await writeTensorFile(weights, [...namedParameters(model)].map(([k, p]) => [k, { shape: p.shape, data: p.data }] as [string, Tensor]),
+    { producer: 'bench/e2e.ts', seed: String(SEED) });
+  const input = syntheticInput(CHECK_SIZE.height, CHECK_SIZE.width, SEED + 11);
+  const inputFile = path.join(dir, 'check-input.rft');
+  await writeTensorFile(inputFile, [['input', input]]);
+  const p: Prepared = { arch, weights, check: '', checkReference: '' };
+  try {
+    p.torch = torchPython();
+  } catch (e) {
+    p.torchSkipped = (e as Error).message;
+  }
+  if (p.torch !== undefined) {
+    const onnx = path.join(dir, 'model.onnx'), torchCheck = path.join(dir, 'check-torch.rft');
+    log(`${arch}: exporting ONNX with ${p.torch.python} (torch ${p.torch.version})`);
+    const r = spawnSync(p.torch.python, [path.join(torchScripts, 'export_onnx.py'), '--arch', arch, '--weights', weights,
+      '--check', inputFile, '--onnx', onnx, '--torch-check', torchCheck], { encoding: 'utf8', timeout: 600_000 });
+    if (r.status === 0 && existsSync(onnx)) {
+      p.onnx = onnx;
+      p.check = torchCheck;
+      p.checkReference = `PyTorch ${p.torch.version}`;
+    } else {
+      const why = (r.stderr || String(r.error ?? '')).trim().split('\n').pop() ?? `exit ${r.status}`;
+      p.onnxSkipped = `ONNX export failed: ${why}`;
+      p.torchSkipped = why;
+    }
+  } else p.onnxSkipped = `no ONNX export without PyTorch: ${p.torchSkipped}`;
+  if (p.check === '') {
+    // Without PyTorch: our CPU backend's outputs (naive where affordable; fast is tested against naive in test/ops.test.ts).
+    const naive = networkMacs(arch, CHECK_SIZE) < 2e8;
+    const be = new CpuBackend(naive ? 'naive' : 'fast');
+    await be.prepare(model);
+    const out = await runNetwork(be, model, input);
+    p.check = path.join(dir, 'check-cpu.rft');
+    await writeTensorFile(p.check, [['input', input], ['loc', out.loc], ['conf', out.conf], ['landms', out.landms]]);
+    p.checkReference = be.name;
+  }
+  return p;
+}
+
+export function contestants(prep: Prepared, onlyBackend: (n: string) => boolean): { list: Contestant[]; skipped: Participant[] } {
+  const list: Contestant[] = [];
+  const skipped: Participant[] = [];
+  for (const e of BACKENDS) {
+    if (!onlyBackend(e.name)) continue;
+    if (e.endToEnd === false) { skipped.push({ name: e.name, description: e.description, threads: e.threads, skipped: 'kernels only (see bench/backends.ts)' }); continue; }
+    list.push({ name: e.name, kind: 'ours', threads: e.threads, description: e.description, spec: { kind: 'ours', backend: e.name } });
+  }
+  for (const t of PEER_THREADS) {
+    const peers: [string, string, ContestantSpec | string][] = [
+      [`onnxruntime-node-${t}t`, 'onnxruntime-node, CPU EP', prep.onnx !== undefined ? { kind: 'onnx-node', threads: t, model: prep.onnx } : prep.onnxSkipped!],
+      [`onnxruntime-web-${t}t`, 'onnxruntime-web, wasm SIMD', prep.onnx !== undefined ? { kind: 'onnx-web', threads: t, model: prep.onnx } : prep.onnxSkipped!],
+      [`pytorch-${t}t`, `PyTorch ${prep.torch?.version ?? ''} CPU`.replace('  ', ' '), prep.torch !== undefined && prep.torchSkipped === undefined ? { kind: 'torch', threads: t } : prep.torchSkipped!],
+    ];
+    for (const [name, description, spec] of peers) {
+      if (!onlyBackend(name)) continue;
+      if (typeof spec === 'string') skipped.push({ name, description, threads: t, skipped: spec });
+      else list.push({ name, kind: 'peer', threads: t, description, spec });
+    }
+  }
+  return { list, skipped };
+}
+
+/** The image of a resolution: raw float32 input for everyone, and a JPEG of it when src/image can decode it. */
+async function writeInputs(res: Resolution, dir: string): Promise<{ input: string; jpeg?: string }> {
+  const name = resolutionName(res);
+  const input = path.join(dir, `input-${name}.f32`);
+  let x = syntheticInput(res.height, res.width, SEED + res.width);
+  let jpeg: string | undefined;
+  try {
+    const dec = (await optionalModule('image/decode')).decodeImage as (b: Uint8Array, f: string) => { width: number; height: number; data: Uint8Array };
+    const pre = (await optionalModule('image/preprocess')).toNetworkInput as (img: unknown) => Tensor;
+    const jpegjs = (await import('jpeg-js')).default as { encode(img: { width: number; height: number; data: Uint8Array }, q: number): { data: Uint8Array } };
+    // The synthetic (3, H, W) BGR-minus-mean tensor as an RGBA image, encoded once as the fixture.
+    const rgba = new Uint8Array(res.width * res.height * 4);
+    const mean = [104, 117, 123];
+    for (let i = 0; i < res.width * res.height; i++) {
+      for (let c = 0; c < 3; c++) rgba[4 * i + 2 - c] = x.data[c * res.width * res.height + i]! + mean[c]!;
+      rgba[4 * i + 3] = 255;
+    }
+    jpeg = path.join(dir, `image-${name}.jpg`);
+    writeFileSync(jpeg, jpegjs.encode({ width: res.width, height: res.height, data: rgba }, 90).data);
+    x = pre(dec(new Uint8Array(jpegjs.encode({ width: res.width, height: res.height, data: rgba }, 90).data), jpeg));
+  } catch (e) {
+    if (!(e instanceof Unavailable)) throw e;
+  }
+  writeFileSync(input, new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength));
+  return jpeg !== undefined ? { input, jpeg } : { input };
+}
+
+export interface E2EOptions {
+  budget: Budget;
+  archs: readonly Arch[];
+  onlyBackend: (name: string) => boolean;
+  deadline: number;
+  cache: string;
+  log: (line: string) => void;
+}
+
+export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResult[]; participants: Participant[]; notes: string[] }> {
+  const { budget, log } = opts;
+  const results: E2EResult[] = [];
+  const participants = new Map<string, Participant>();
+  const notes: string[] = [];
+  for (const arch of opts.archs) {
+    if (performance.now() > opts.deadline) {
+      notes.push(`${arch}: not run, the end-to-end section's deadline had passed`);
+      continue;
+    }
+    const prep = await prepareArch(arch, opts.cache, log);
+    notes.push(`${arch}: every contestant checked on a ${resolutionName(CHECK_SIZE)} input against ${prep.checkReference} (abs ${E2E_TOLERANCE.abs}, rel ${E2E_TOLERANCE.rel})`);
+    const { list, skipped } = contestants(prep, opts.onlyBackend);
+    for (const s of skipped) participants.set(s.name, s);
+    for (const c of list) if (!participants.has(c.name)) participants.set(c.name, { name: c.name, description: c.description, threads: c.threads });
+    /** Forward ms per MAC of each contestant at the last resolution, to predict the next. */
+    const msPerMac = new Map<string, number>();
+    const dir = path.join(opts.cache, arch);
+    for (const res of budget.resolutions) {
+      const rname = resolutionName(res);
+      const macs = networkMacs(arch, res);
+      const base = (c: Contestant): E2EResult => ({ arch, resolution: rname, megapixels: megapixels(res), contestant: c.name, kind: c.kind, threads: c.threads, stages: {}, macs });
+      const files = await writeInputs(res, dir);
+      const running: { c: Contestant; ch: Channel; r: E2EResult; ms: Partial<Record<Stage, number[]>>; first?: Partial<Record<Stage, number>> }[] = [];
+      for (const c of list) {
+        const r = base(c);
+        const est = msPerMac.has(c.name) ? msPerMac.get(c.name)! * macs : undefined;
+        if (performance.now() > opts.deadline) { results.push({ ...r, skipped: 'end-to-end section deadline reached' }); log(e2eLine(results.at(-1)!)); continue; }
+        if (est !== undefined && est > budget.e2eMaxCallSeconds * 1000) {
+          results.push({ ...r, skipped: `predicted ${(est / 1000).toFixed(0)} s per forward from the previous resolution > cap ${budget.e2eMaxCallSeconds} s` });
+          continue;
+        }
+        if (participants.get(c.name)?.skipped !== undefined) { results.push({ ...r, skipped: participants.get(c.name)!.skipped! }); continue; }
+        const ch: Channel = c.spec.kind === 'torch' ? startTorch(prep.torch!.python) as LineProcess : forkWorker();
+        const init = await ch.request({ type: 'init', spec: c.spec, arch, weights: prep.weights, check: prep.check, tolerance: E2E_TOLERANCE }) as InitReply;
+        if (init.skipped !== undefined || init.check === undefined || !init.check.ok) {
+          const why = init.skipped ?? `failed check: ${init.check?.message ?? 'no check result'}`;
+          results.push({ ...r, skipped: why, ...(init.check !== undefined ? { check: init.check } : {}) });
+          if (init.skipped !== undefined) participants.set(c.name, { ...participants.get(c.name)!, skipped: init.skipped });
+          ch.kill();
+          continue;
+        }
+        r.check = init.check;
+        if (init.missingStages !== undefined) r.missingStages = init.missingStages;
+        running.push({ c, ch, r, ms: {} });
+      }
+      const job = { type: 'run' as const, height: res.height, width: res.width, input: files.input, ...(files.jpeg !== undefined ? { jpeg: files.jpeg } : {}) };
+      // Round 0 is every contestant's first call; then interleaved steady rounds.
+      let rounds = budget.rounds;
+      for (let round = 0; round <= rounds; round++) {
+        if (round > 1 && performance.now() > opts.deadline) break; // the first call and one steady sample at least
+        for (const e of running) {
+          if (e.r.skipped !== undefined) continue;
+          const reply: Reply = await e.ch.request(job);
+          if (reply.type !== 'run' || reply.error !== undefined) {
+            e.r.skipped = `run failed: ${reply.type === 'run' ? reply.error : reply.type === 'init' ? reply.skipped : 'no reply'}`;
+            continue;
+          }
+          const stages = { ...reply.ms, total: Object.values(reply.ms).reduce((s, v) => s + (v ?? 0), 0) } as Record<Stage, number>;
+          if (round === 0) e.first = stages;
+          else for (const [k, v] of Object.entries(stages)) (e.ms[k as Stage] ??= []).push(v);
+        }
+        if (round === 0) {
+          // Fewer rounds where one round would eat the section: at least one steady sample each.
+          const roundMs = running.reduce((s, e) => s + (e.first?.total ?? 0), 0);
+          const left = opts.deadline - performance.now();
+          rounds = Math.max(1, Math.min(budget.rounds, Math.floor(left / Math.max(roundMs, 1) / 4)));
+        }
+      }
+      for (const e of running) {
+        const stop = await e.ch.request({ type: 'stop' }) as StopReply;
+        e.ch.kill();
+        if (stop.type === 'stop') {
+          e.r.peakRssMB = stop.peakRssMB;
+          if (stop.liveObjects !== undefined) e.r.liveObjects = stop.liveObjects;
+        }
+        if (e.r.skipped !== undefined) log(e2eLine(e.r));
+        if (e.r.skipped === undefined && e.first !== undefined) {
+          for (const k of Object.keys(e.first) as Stage[]) e.r.stages[k] = summarize(e.first[k]!, e.ms[k] ?? []);
+          const fwd = e.r.stages.forward!;
+          msPerMac.set(e.c.name, (fwd.samples > 0 ? fwd.medianMs : fwd.firstMs) / macs);
+        }
+        results.push(e.r);
+        log(e2eLine(e.r));
+      }
+    }
+  }
+  return { results, participants: [...participants.values()], notes };
+}
+
+export function e2eLine(r: E2EResult): string {
+  const head = `${r.arch.padEnd(10)} ${r.resolution.padEnd(9)} ${r.contestant.padEnd(22)}`;
+  if (r.skipped !== undefined) return `${head} skipped: ${r.skipped}`;
+  const st = Object.entries(r.stages).map(([k, t]) => `${k} ${t!.medianMs.toFixed(1)}`).join(', ');
+  return `${head} ${st} ms (first forward ${r.stages.forward?.firstMs.toFixed(1)} ms), peak RSS ${r.peakRssMB?.toFixed(0)} MB`;
+}
+

@@ -1,0 +1,274 @@
+// Kernel suites: every distinct convolution shape of both archs (shapes.ts), the FPN's
+// upsample + add, SSH's concat + ReLU, the class softmax, and the CPU-only prior generation,
+// box decoding and NMS, at each resolution on every backend. Each case is checked against the
+// naive CPU loops (validate.ts) before it is timed; a failed check is reported and not timed.
+import { performance } from 'node:perf_hooks';
+import type { Backend } from '../src/backend.js';
+import { BatchNorm2d, Conv2d, Module, assignPaths } from '../src/model/modules.js';
+import { addNaive } from '../src/ops/add.cpu.js';
+import { catNaive } from '../src/ops/cat.cpu.js';
+import { interpolateNearestNaive } from '../src/ops/interpolate_nearest.cpu.js';
+import { leakyReluNaive } from '../src/ops/leaky_relu.cpu.js';
+import { softmaxNaive } from '../src/ops/softmax.cpu.js';
+import { numel, type Tensor } from '../src/tensor.js';
+import { randomTensor } from '../test/helpers/random.js';
+import { optionalModule, Unavailable, type Opened } from './backends.js';
+import { KERNEL_TOLERANCE, SEED, resolutionName, type Budget, type Resolution } from './config.js';
+import type { KernelResult } from './results.js';
+import { distinctConvShapes, pyramidLevel, traceNetwork, type ConvShape } from './shapes.js';
+import { gbps, gflops, steadySampler, summarize, timeCall, type Engine } from './stats.js';
+import { checkConv, compareTensors, type Check } from './validate.js';
+import { fillRandomWeights } from './weights.js';
+
+/** One convolution (+ batch norm) as a module tree, so that any backend's prepare() sees it as in the network. */
+export class ConvCase extends Module {
+  readonly conv: Conv2d;
+  readonly bn: BatchNorm2d | null;
+  constructor(readonly shape: ConvShape) {
+    super();
+    this.conv = new Conv2d(shape.cIn, shape.cOut, shape.kernel, shape.stride, shape.padding, shape.groups, shape.bias);
+    this.bn = shape.batchNorm ? new BatchNorm2d(shape.cOut) : null;
+    assignPaths(this, 'case');
+  }
+}
+
+/** A memory-bound op: its inputs, how a backend runs it, the naive result. */
+export interface OpCase {
+  id: string;
+  op: KernelResult['op'];
+  inputs: Tensor[];
+  run<T>(be: Backend<T>, xs: T[]): T;
+  reference(): Tensor;
+  bytes: number;
+}
+
+const bytesOf = (...shapes: number[][]) => 4 * shapes.reduce((s, sh) => s + numel(sh), 0);
+
+/** FPN upsample + add, SSH concat + ReLU and the class softmax, at this resolution, from the traced network. */
+export function opCases(res: Resolution): OpCase[] {
+  const cases: OpCase[] = [];
+  const seen = new Set<string>();
+  let seed = SEED + 7;
+  for (const arch of ['mobile0.25', 'resnet50'] as const) {
+    const calls = traceNetwork(arch, res);
+    calls.forEach((c, i) => {
+      if (c.op === 'interpolate') {
+        const add = calls[i + 1]!;
+        if (add.op !== 'add') return;
+        const [lat, top] = [add.inShapes[0]!, c.inShapes[0]!];
+        const id = `upsample+add ${top[0]}ch ${top[1]}x${top[2]} -> ${lat[1]}x${lat[2]}`;
+        if (seen.has(id)) return;
+        seen.add(id);
+        const a = randomTensor([...lat], seed++), b = randomTensor([...top], seed++);
+        const [h, w] = [lat[1]!, lat[2]!];
+        cases.push({
+          id: `upsample+add ${top[0]}ch @1/${pyramidLevel(res.height, h)}`, op: 'upsample+add', inputs: [a, b],
+          run: (be, [x, y]) => { const up = be.interpolateNearest(y!, h, w); const s = be.add(x!, up, null); be.release(up); return s; },
+          reference: () => addNaive(a, interpolateNearestNaive(b, h, w)),
+          bytes: bytesOf(lat, top, lat),
+        });
+      } else if (c.op === 'cat' && c.inShapes.length === 3) {
+        const id = `cat+relu ${c.inShapes.map((s) => s[0]).join('+')}ch @1/${pyramidLevel(res.height, c.outShape[1]!)}`;
+        if (seen.has(id)) return;
+        seen.add(id);
+        const xs = c.inShapes.map((s) => randomTensor([...s], seed++));
+        cases.push({
+          id, op: 'cat', inputs: xs,
+          run: (be, hs) => be.cat(hs, 0),
+          reference: () => leakyReluNaive(catNaive(xs), 0),
+          bytes: 2 * bytesOf(c.outShape),
+        });
+      } else if (c.op === 'softmax') {
+        const id = 'softmax (A, 2)';
+        if (seen.has(id)) return;
+        seen.add(id);
+        const x = randomTensor([...c.inShapes[0]!], seed++, -4, 4);
+        cases.push({ id, op: 'softmax', inputs: [x], run: (be, [h]) => be.softmax(h!), reference: () => softmaxNaive(x), bytes: 2 * bytesOf(x.shape) });
+      }
+    });
+  }
+  return cases;
+}
+
+/** Per backend and per work unit ('macs' or 'bytes'): units per ms seen so far, to skip what would run too long. */
+class Throughput {
+  private rates = new Map<string, number[]>();
+  add(key: string, units: number, ms: number): void {
+    if (ms < 0.5) return; // too short to predict anything
+    const list = this.rates.get(key) ?? [];
+    list.push(units / ms);
+    this.rates.set(key, list);
+  }
+  /** Predicted ms for this much work, or undefined before any observation. */
+  predict(key: string, units: number): number | undefined {
+    const list = this.rates.get(key);
+    if (list === undefined || list.length === 0) return undefined;
+    const sorted = [...list].sort((a, b) => a - b);
+    return units / sorted[sorted.length >> 1]!;
+  }
+}
+
+export interface KernelOptions {
+  budget: Budget;
+  only: (caseId: string) => boolean;
+  deadline: number;
+  log: (line: string) => void;
+  /** Steady-state sampler: benny (benchmark.js) or one call per sample. */
+  engine: Engine;
+}
+
+interface Timed {
+  check: Check;
+  firstMs: number;
+  steadyMs: number[];
+}
+
+/** First call (prepare + upload excluded, op + read back included), check, then steady samples. */
+async function timeOnBackend<T>(
+  be: Backend<T>, inputs: Tensor[], run: (xs: T[]) => T, check: (y: Tensor) => Check, budget: Budget, est: number | undefined, engine: Engine,
+): Promise<Timed> {
+  const xs = inputs.map((x) => be.upload(x));
+  try {
+    const once = async () => { const y = run(xs); const t = await be.read(y); be.release(y); return t; };
+    const first = await timeCall(once);
+    const c = check(first.value);
+    if (!c.ok) return { check: c, firstMs: first.ms, steadyMs: [] };
+    const per = Math.max(est ?? first.ms, 1e-3);
+    const plan = { minSamples: budget.minSamples, maxSamples: budget.maxSamples, budgetMs: budget.caseSeconds * 1000 };
+    if (per * budget.minSamples > budget.caseSeconds * 1000 * 4) plan.minSamples = 1;
+    return { check: c, firstMs: first.ms, steadyMs: await steadySampler(engine)(once, plan) };
+  } finally {
+    xs.forEach((x) => be.release(x));
+  }
+}
+
+export async function runKernelSuite(opened: Opened[], opts: KernelOptions): Promise<KernelResult[]> {
+  const { budget, log } = opts;
+  const results: KernelResult[] = [];
+  const speed = new Throughput();
+  const live = opened.filter((o) => o.backend !== undefined);
+  for (const res of budget.resolutions) {
+    const rname = resolutionName(res);
+    const skipFor = (be: string, units: number, key: string): string | undefined => {
+      if (performance.now() > opts.deadline) return 'kernel section deadline reached';
+      const est = speed.predict(`${be}:${key}`, units);
+      if (est !== undefined && est > budget.maxCallSeconds * 1000) {
+        return `predicted ${(est / 1000).toFixed(1)} s per call from this backend's measured rate > cap ${budget.maxCallSeconds} s`;
+      }
+      return undefined;
+    };
+
+    let seed = SEED + 1000;
+    for (const shape of distinctConvShapes(res)) {
+      seed++;
+      if (!opts.only(shape.id)) continue;
+      const model = new ConvCase(shape);
+      fillRandomWeights(model, seed);
+      const x = randomTensor([...shape.inShape], seed + 1);
+      for (const o of live) {
+        const name = o.entry.name;
+        const base: KernelResult = { id: shape.id, op: 'conv', resolution: rname, backend: name, inShape: shape.inShape, macs: shape.macs };
+        const skipped = skipFor(name, shape.macs, 'macs');
+        if (skipped !== undefined) { results.push({ ...base, skipped }); continue; }
+        const be = o.backend!;
+        base.prepareMs = (await timeCall(() => be.prepare(model))).ms;
+        const unit = { conv: model.conv, bn: model.bn, slope: shape.slope };
+        const t = await timeOnBackend(be, [x], ([h]) => be.convBnAct(h!, unit),
+          (y) => checkConv(`${shape.id} ${rname} on ${name}`, x, unit, y, KERNEL_TOLERANCE, budget.validationMacs),
+          budget, speed.predict(`${name}:macs`, shape.macs), opts.engine);
+        results.push(record(base, t, (ms) => ({ gflops: gflops(shape.macs, ms) })));
+        if (t.steadyMs.length > 0) speed.add(`${name}:macs`, shape.macs, results.at(-1)!.timing!.medianMs);
+        else speed.add(`${name}:macs`, shape.macs, t.firstMs);
+        log(line(results.at(-1)!));
+      }
+    }
+
+    for (const c of opCases(res)) {
+      if (!opts.only(c.id)) continue;
+      const expected = c.reference();
+      for (const o of live) {
+        const name = o.entry.name;
+        const base: KernelResult = { id: c.id, op: c.op, resolution: rname, backend: name, inShape: c.inputs[0]!.shape, bytes: c.bytes };
+        const skipped = skipFor(name, c.bytes, 'bytes');
+        if (skipped !== undefined) { results.push({ ...base, skipped }); continue; }
+        const be = o.backend!;
+        const t = await timeOnBackend(be, c.inputs, (hs) => c.run(be, hs),
+          (y) => compareTensors(`${c.id} ${rname} on ${name}`, y, expected, KERNEL_TOLERANCE), budget, undefined, opts.engine);
+        results.push(record(base, t, (ms) => ({ gbps: gbps(c.bytes, ms) })));
+        speed.add(`${name}:bytes`, c.bytes, t.steadyMs.length > 0 ? results.at(-1)!.timing!.medianMs : t.firstMs);
+        log(line(results.at(-1)!));
+      }
+    }
+
+    results.push(...await detectCases(res, budget, opts));
+  }
+  return results;
+}
+
+function record(base: KernelResult, t: Timed, rate: (ms: number) => Partial<KernelResult>): KernelResult {
+  if (!t.check.ok) return { ...base, check: t.check, skipped: `failed validation: ${t.check.message}` };
+  const timing = summarize(t.firstMs, t.steadyMs);
+  return { ...base, check: t.check, timing, ...rate(t.steadyMs.length > 0 ? timing.medianMs : t.firstMs) };
+}
+
+export function line(r: KernelResult): string {
+  const head = `${r.resolution.padEnd(9)} ${r.backend.padEnd(16)} ${r.id.padEnd(34)}`;
+  if (r.skipped !== undefined) return `${head} skipped: ${r.skipped}`;
+  const t = r.timing!;
+  const rate = r.gflops !== undefined ? `${r.gflops.toFixed(2)} GFLOP/s` : r.gbps !== undefined ? `${r.gbps.toFixed(2)} GB/s` : '';
+  const prep = r.prepareMs !== undefined ? `prepare ${r.prepareMs.toFixed(2)} ms, ` : '';
+  return `${head} ${prep}first ${t.firstMs.toFixed(2)} ms, median ${t.medianMs.toFixed(3)} ms (n ${t.samples}, spread ${(100 * t.spread).toFixed(0)} %) ${rate}`;
+}
+
+type PriorsFn = (h: number, w: number) => Float32Array;
+type DecodeFn = (loc: Tensor, priors: Float32Array, size: { height: number; width: number }) => Float32Array;
+type NmsFn = (boxes: Float32Array, scores: Float32Array, thresh: number) => number[];
+
+/**
+ * The CPU-only post-processing (src/detect): priors, decode, NMS. They are the reference
+ * themselves (no other backend runs them), so there is nothing to check them against here;
+ * test/detect checks them against the PyTorch pipeline. priorBoxes caches per size: its first
+ * call is the generation, the steady state a cache hit.
+ */
+async function detectCases(res: Resolution, budget: Budget, opts: KernelOptions): Promise<KernelResult[]> {
+  const rname = resolutionName(res);
+  const base = (id: string, op: KernelResult['op'], inShape: number[]): KernelResult => ({ id, op, resolution: rname, backend: 'cpu (src/detect)', inShape });
+  const wanted = [['priors', 'priors (A, 4)'], ['decode', 'decode boxes (A, 4)'], ['nms', 'nms top 5000, IoU 0.4']] as const;
+  let priors: PriorsFn, decode: DecodeFn, nms: NmsFn;
+  try {
+    priors = fn<PriorsFn>(await optionalModule('detect/priors'), 'priorBoxes');
+    decode = fn<DecodeFn>(await optionalModule('detect/decode'), 'decodeBoxes');
+    nms = fn<NmsFn>(await optionalModule('detect/nms'), 'nms');
+  } catch (e) {
+    const why = e instanceof Unavailable ? e.message : String(e);
+    return wanted.filter(([, id]) => opts.only(id)).map(([op, id]) => ({ ...base(id, op, [res.height, res.width]), skipped: why }));
+  }
+  const plan = { minSamples: budget.minSamples, maxSamples: budget.maxSamples, budgetMs: budget.caseSeconds * 1000 };
+  const out: KernelResult[] = [];
+  const anchors = priors(res.height, res.width).length / 4;
+  const loc = randomTensor([anchors, 4], SEED + 3, -1, 1);
+  const p = priors(res.height, res.width);
+  const jobs: [KernelResult['op'], string, number[], () => unknown, number][] = [
+    ['priors', wanted[0][1], [res.height, res.width], () => priors(res.height, res.width), bytesOf([anchors, 4])],
+    ['decode', wanted[1][1], [anchors, 4], () => decode(loc, p, res), bytesOf([anchors, 4], [anchors, 4], [anchors, 4])],
+  ];
+  const n = Math.min(5000, anchors);
+  const boxes = decode(loc, p, res).slice(0, 4 * n);
+  const scores = randomTensor([n], SEED + 4, 0, 1).data;
+  jobs.push(['nms', wanted[2][1], [n, 4], () => nms(boxes, scores, 0.4), bytesOf([n, 5])]);
+  for (const [op, id, inShape, run, bytes] of jobs) {
+    if (!opts.only(id)) continue;
+    if (performance.now() > opts.deadline) { out.push({ ...base(id, op, inShape), skipped: 'kernel section deadline reached' }); continue; }
+    const first = await timeCall(run);
+    const steady = await steadySampler(opts.engine)(run, plan);
+    const timing = summarize(first.ms, steady);
+    out.push({ ...base(id, op, inShape), bytes, timing, gbps: gbps(bytes, timing.medianMs), check: { ok: true, compared: 'reference (CPU only)', maxAbsError: 0 } });
+    opts.log(line(out.at(-1)!));
+  }
+  return out;
+}
+
+function fn<T>(mod: Record<string, unknown>, name: string): T {
+  if (typeof mod[name] !== 'function') throw new Unavailable(`src/detect exports no ${name}`);
+  return mod[name] as T;
+}

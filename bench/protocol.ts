@@ -1,0 +1,58 @@
+// Messages between the benchmark parent and a contestant process (bench/e2e_worker.ts over Node
+// IPC, bench/torch/torch_bench.py over JSON lines on stdio). One contestant per process, so that
+// its peak RSS is its own and a crashing or leaking backend cannot take the run down.
+export type ContestantSpec =
+  | { kind: 'ours'; backend: string }
+  | { kind: 'onnx-node'; threads: number; model: string }
+  | { kind: 'onnx-web'; threads: number; model: string }
+  | { kind: 'torch'; threads: number };
+
+export interface InitRequest {
+  type: 'init';
+  spec: ContestantSpec;
+  arch: string;
+  /** Tensor file with the weights every contestant uses (ours load it; torch loads it; ONNX has them baked in). */
+  weights: string;
+  /** Tensor file: `input` (3, H, W) and the expected `loc`, `conf`, `landms`. */
+  check: string;
+  tolerance: { abs: number; rel: number };
+}
+
+export interface RunRequest {
+  type: 'run';
+  height: number;
+  width: number;
+  /** Raw float32 (3, H, W), the network input every contestant runs. */
+  input: string;
+  /** The same image as a JPEG, for our decode + preprocess stages. */
+  jpeg?: string;
+}
+
+export interface StopRequest {
+  type: 'stop';
+}
+
+export type Request = InitRequest | RunRequest | StopRequest;
+
+export interface InitReply {
+  type: 'init';
+  skipped?: string;
+  check?: { ok: boolean; compared: string; maxAbsError: number; message?: string };
+  /** Stages this contestant cannot time, and why. */
+  missingStages?: string;
+}
+
+/** Milliseconds per stage of one run; a missing stage is one this contestant does not have. */
+export interface RunReply {
+  type: 'run';
+  ms: Partial<Record<'decode' | 'preprocess' | 'forward' | 'postprocess', number>>;
+  error?: string;
+}
+
+export interface StopReply {
+  type: 'stop';
+  peakRssMB: number;
+  liveObjects?: number;
+}
+
+export type Reply = InitReply | RunReply | StopReply;

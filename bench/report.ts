@@ -1,0 +1,265 @@
+// A run's JSON -> docs/benchmarks.md and docs/bench/*.svg. Pure functions from RunResult to
+// text (tested in test/bench.test.ts), plus a small CLI:
+//   node dist/bench/report.js [bench/results/published.json] [--out docs]
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EXTERNAL_REFERENCE, resolutionName } from './config.js';
+import type { E2EResult, KernelResult, RunResult, Stage } from './results.js';
+import { STAGES } from './results.js';
+
+const fmtMs = (ms: number | undefined): string =>
+  ms === undefined || Number.isNaN(ms) ? '' : ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3);
+const pct = (x: number) => `${(100 * x).toFixed(0)} %`;
+const cell = (s: string) => s.replace(/\|/g, '\\|');
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.map(cell).join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
+}
+
+/** Resolutions in the order they appear in the run (the grid's order). */
+function resolutionsOf(items: { resolution: string }[]): string[] {
+  return [...new Set(items.map((i) => i.resolution))];
+}
+
+/** Our forward median / the peer's, per arch and resolution: < 1 means ours is faster. */
+export function ratios(e2e: readonly E2EResult[]): { arch: string; resolution: string; ours: string; peer: string; ratio: number }[] {
+  const timed = e2e.filter((r) => r.skipped === undefined && r.stages.forward !== undefined);
+  const out: { arch: string; resolution: string; ours: string; peer: string; ratio: number }[] = [];
+  for (const o of timed.filter((r) => r.kind === 'ours')) {
+    for (const p of timed.filter((r) => r.kind === 'peer' && r.arch === o.arch && r.resolution === o.resolution)) {
+      out.push({ arch: o.arch, resolution: o.resolution, ours: o.contestant, peer: p.contestant, ratio: o.stages.forward!.medianMs / p.stages.forward!.medianMs });
+    }
+  }
+  return out;
+}
+
+function stageCell(r: E2EResult, s: Stage): string {
+  const t = r.stages[s];
+  if (t === undefined) return '—';
+  return t.samples > 0 ? `${fmtMs(t.medianMs)} ±${pct(t.spread)}` : `${fmtMs(t.firstMs)} (1 run)`;
+}
+
+function e2eSection(run: RunResult): string {
+  const parts: string[] = [];
+  for (const arch of [...new Set(run.e2e.map((r) => r.arch))]) {
+    const rows = run.e2e.filter((r) => r.arch === arch);
+    parts.push(`### ${arch}: stages in ms (median ± p10–p90 spread), first forward call, peak memory`);
+    parts.push(table(
+      ['resolution', 'contestant', 'threads', ...STAGES, 'first forward', 'forward GFLOP/s', 'peak RSS MB', 'GPU objects'],
+      rows.map((r) => r.skipped !== undefined
+        ? [r.resolution, r.contestant, String(r.threads), `skipped: ${r.skipped}`, '', '', '', '', '', '', '', '']
+        : [r.resolution, r.contestant, String(r.threads), ...STAGES.map((s) => stageCell(r, s)),
+          fmtMs(r.stages.forward?.firstMs), r.stages.forward !== undefined ? (2 * r.macs / (r.stages.forward.medianMs * 1e6)).toFixed(2) : '',
+          r.peakRssMB !== undefined ? r.peakRssMB.toFixed(0) : '', r.liveObjects !== undefined ? String(r.liveObjects) : '']),
+    ));
+    const rs = ratios(rows);
+    if (rs.length > 0) {
+      const peers = [...new Set(rs.map((r) => r.peer))];
+      const keys = [...new Set(rs.map((r) => `${r.resolution}\u0000${r.ours}`))];
+      parts.push('Forward-pass ratio, ours / peer (below 1: ours is faster):');
+      parts.push(table(['resolution', 'ours', ...peers], keys.map((k) => {
+        const [res, ours] = k.split('\u0000') as [string, string];
+        return [res, ours, ...peers.map((p) => {
+          const r = rs.find((x) => x.resolution === res && x.ours === ours && x.peer === p);
+          return r === undefined ? '' : r.ratio.toFixed(2);
+        })];
+      })));
+    }
+    const missing = [...new Set(rows.filter((r) => r.missingStages !== undefined).map((r) => `${r.contestant}: ${r.missingStages}`))];
+    if (missing.length > 0) parts.push(`Stages not timed: ${missing.join('; ')}.`);
+    parts.push(`![${arch}: forward ms vs megapixels](bench/e2e-${arch}.svg)`);
+  }
+  return parts.join('\n\n');
+}
+
+function kernelCell(r: KernelResult | undefined): string {
+  if (r === undefined) return '';
+  if (r.skipped !== undefined) return r.skipped.startsWith('failed validation') ? 'FAILED CHECK' : 'skipped';
+  const t = r.timing!;
+  const rate = r.gflops !== undefined ? `${r.gflops.toFixed(2)} GF/s` : r.gbps !== undefined ? `${r.gbps.toFixed(2)} GB/s` : '';
+  const prep = r.prepareMs !== undefined && r.prepareMs >= 0.1 ? `, prepare ${fmtMs(r.prepareMs)}` : '';
+  return `${fmtMs(t.samples > 0 ? t.medianMs : t.firstMs)} ms · ${rate} (first ${fmtMs(t.firstMs)}${prep})`;
+}
+
+function kernelSection(run: RunResult): string {
+  const parts: string[] = [];
+  const resolutions = resolutionsOf(run.kernels);
+  for (const backend of [...new Set(run.kernels.map((k) => k.backend))]) {
+    const rows = run.kernels.filter((k) => k.backend === backend);
+    const ids = [...new Set(rows.map((k) => k.id))];
+    parts.push(`### ${backend}`);
+    parts.push(table(['kernel', ...resolutions], ids.map((id) => [id, ...resolutions.map((res) => kernelCell(rows.find((k) => k.id === id && k.resolution === res)))])));
+    const failed = rows.filter((k) => k.skipped?.startsWith('failed validation'));
+    if (failed.length > 0) parts.push(`Failed checks (not timed):\n\n${failed.map((k) => `- ${k.resolution} ${k.id}: ${k.check?.message ?? k.skipped}`).join('\n')}`);
+    const reasons = [...new Set(rows.filter((k) => k.skipped !== undefined && !k.skipped.startsWith('failed validation')).map((k) => k.skipped!.replace(/predicted [\d.]+ s/, 'predicted time')))];
+    if (reasons.length > 0) parts.push(`Skipped cells: ${reasons.join('; ')}.`);
+  }
+  return parts.join('\n\n');
+}
+
+export function renderMarkdown(run: RunResult, source: string): string {
+  const p = run.probe;
+  const skipped = [...run.backends, ...run.peers].filter((b) => b.skipped !== undefined);
+  const ext = EXTERNAL_REFERENCE;
+  return `# Benchmarks
+
+Generated by \`node dist/bench/report.js ${source}\` from a \`--${run.mode}\` run started ${run.started}
+(${run.durationS.toFixed(0)} s). Do not edit by hand: rerun the benchmark and the generator
+(README "Benchmarks"). The JSON beside this page's source holds every sample statistic.
+
+## Machine and versions
+
+${table(['', ''], [
+  ['CPU', `${run.machine.cpu}, ${run.machine.cores} cores, ${run.machine.memoryGB} GB`],
+  ['OS', run.machine.os],
+  ...Object.entries(run.versions).map(([k, v]) => [k, v]),
+])}
+
+## How to read these tables
+
+- **First call** is the first run of a case after the backend's prepare() (batch-norm folding,
+  weight packing or upload, shown apart as *prepare*): kernel compilation, allocations. **Steady state** is the median of the runs after it, with the
+  spread (p10 to p90, relative to the median) beside it; a spread over ~20 % means the machine was
+  busy. A kernel's time includes reading its output back (that is what forces a GPU to finish).
+- **GFLOP/s** counts 2 FLOPs per multiply-accumulate of the convolution's shape (bias, batch norm
+  and activation not counted); memory-bound ops report **GB/s** of input read plus output written.
+- **Machine peak**: the ceiling every GFLOP/s figure sits under, measured by the probe
+  (bench/probe.ts) on this machine in the same run: a scalar JS loop of 16 independent
+  multiply-add chains, and a generated WebAssembly module doing the same on 128-bit SIMD vectors
+  (4 lanes). A single-threaded scalar kernel cannot pass the scalar line; a SIMD one cannot pass
+  the SIMD line; only multi-threaded ones can approach the all-cores figures. These are the
+  ceilings of what JavaScript and WebAssembly can issue (scalar, 128-bit SIMD without fused
+  multiply-add): native peers (onnxruntime-node, PyTorch) use the CPU's wider FMA units
+  (AVX2 / AVX-512) and can pass them.
+- Every kernel case was checked against the naive CPU loops before it was timed (a subset of
+  output channels at all positions for convolutions, everything for the other ops), every end-to-end
+  contestant against a reference on a small odd-sized input; a failed check is shown as such and
+  not timed. **Skipped** cells say why (not available on this machine or branch, or predicted to
+  exceed the run's time budget from the backend's measured rate).
+- **Ratios** are ours / peer on the forward pass at the same resolution: below 1, ours is faster.
+
+${p !== undefined ? `## Machine peak (probe)
+
+${table(['probe', '1 thread', `${p.threads} threads`], [
+  ['scalar JS multiply-add', `${p.scalarGflops1t.toFixed(2)} GFLOP/s`, `${p.scalarGflopsAll.toFixed(2)} GFLOP/s`],
+  ['wasm SIMD f32x4 multiply-add', `${p.simdGflops1t.toFixed(2)} GFLOP/s`, `${p.simdGflopsAll.toFixed(2)} GFLOP/s`],
+])}
+` : ''}
+## External reference (not measured here)
+
+${ext.label}: ${ext.figuresMs.map((m) => `${m} ms`).join(' / ')} at ${resolutionName(ext.resolution)}. Other hardware and
+another runtime: quoted for scale only, not comparable cell by cell with the figures below.
+
+${skipped.length > 0 ? `## Skipped backends and peers
+
+${skipped.map((b) => `- **${b.name}** (${b.description}): ${b.skipped}`).join('\n')}
+` : ''}
+## End to end
+
+${run.notes.map((n) => `- ${n}`).join('\n')}
+
+${run.e2e.length > 0 ? e2eSection(run) : 'Not part of this run.'}
+
+## Kernels
+
+Rows: every distinct convolution shape of both archs (kind, channels, pyramid level 1/stride of
+its input), then the memory-bound ops and the CPU post-processing. Columns: input resolutions.
+Cells: steady median ms · rate (first call ms; prepare ms = weight folding, packing or upload, when
+over 0.1 ms).
+
+![GFLOP/s per convolution shape against the machine peak](bench/kernels-gflops.svg)
+
+${run.kernels.length > 0 ? kernelSection(run) : 'Not part of this run.'}
+`;
+}
+
+// ---- SVG charts -------------------------------------------------------------------------------
+
+export interface Series {
+  name: string;
+  points: [number, number][];
+}
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** A log-log chart of series (lines with dots), optional horizontal reference lines, a legend. */
+export function svgChart(opts: { title: string; xLabel: string; yLabel: string; series: Series[]; hlines?: { label: string; y: number }[]; xTicks?: { x: number; label: string }[]; lines?: boolean }): string {
+  const W = 760, H = 440, L = 70, R = 210, T = 40, B = 60;
+  const pts = opts.series.flatMap((s) => s.points).filter(([x, y]) => x > 0 && y > 0);
+  const ys = [...pts.map((p) => p[1]), ...(opts.hlines ?? []).map((h) => h.y)].filter((y) => y > 0);
+  const xs = pts.map((p) => p[0]);
+  if (xs.length === 0 || ys.length === 0) return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="60"><text x="10" y="30">${esc(opts.title)}: no data</text></svg>\n`;
+  const lx0 = Math.floor(Math.log10(Math.min(...xs))), lx1 = Math.max(lx0 + 1, Math.ceil(Math.log10(Math.max(...xs))));
+  const ly0 = Math.floor(Math.log10(Math.min(...ys))), ly1 = Math.max(ly0 + 1, Math.ceil(Math.log10(Math.max(...ys))));
+  const X = (x: number) => L + ((Math.log10(x) - lx0) / (lx1 - lx0)) * (W - L - R);
+  const Y = (y: number) => H - B - ((Math.log10(y) - ly0) / (ly1 - ly0)) * (H - T - B);
+  const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`, `<text x="${W / 2}" y="22" text-anchor="middle" font-size="14">${esc(opts.title)}</text>`];
+  for (let e = ly0; e <= ly1; e++) {
+    out.push(`<line x1="${L}" x2="${W - R}" y1="${Y(10 ** e)}" y2="${Y(10 ** e)}" stroke="#ddd"/>`, `<text x="${L - 6}" y="${Y(10 ** e) + 4}" text-anchor="end">${10 ** e >= 1 ? 10 ** e : (10 ** e).toPrecision(1)}</text>`);
+  }
+  const xTicks = opts.xTicks ?? Array.from({ length: lx1 - lx0 + 1 }, (_, i) => ({ x: 10 ** (lx0 + i), label: String(Number((10 ** (lx0 + i)).toPrecision(1))) }));
+  for (const t of xTicks) out.push(`<line x1="${X(t.x)}" x2="${X(t.x)}" y1="${T}" y2="${H - B}" stroke="#eee"/>`, `<text x="${X(t.x)}" y="${H - B + 16}" text-anchor="middle">${esc(t.label)}</text>`);
+  out.push(`<rect x="${L}" y="${T}" width="${W - L - R}" height="${H - T - B}" fill="none" stroke="#444"/>`);
+  out.push(`<text x="${(L + W - R) / 2}" y="${H - 18}" text-anchor="middle">${esc(opts.xLabel)}</text>`);
+  out.push(`<text transform="translate(16 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">${esc(opts.yLabel)}</text>`);
+  for (const h of opts.hlines ?? []) {
+    out.push(`<line x1="${L}" x2="${W - R}" y1="${Y(h.y)}" y2="${Y(h.y)}" stroke="#000" stroke-dasharray="6 4"/>`, `<text x="${W - R + 4}" y="${Y(h.y) + 4}" font-size="11">${esc(h.label)}</text>`);
+  }
+  opts.series.forEach((s, i) => {
+    const c = COLORS[i % COLORS.length]!;
+    const p = s.points.filter(([x, y]) => x > 0 && y > 0).sort((a, b) => a[0] - b[0]);
+    if (opts.lines !== false && p.length > 1) out.push(`<polyline fill="none" stroke="${c}" stroke-width="1.5" points="${p.map(([x, y]) => `${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ')}"/>`);
+    for (const [x, y] of p) out.push(`<circle cx="${X(x).toFixed(1)}" cy="${Y(y).toFixed(1)}" r="3" fill="${c}"/>`);
+    // Legend in the right margin, bottom-aligned: the peak labels sit higher up at their values.
+    const ly = H - B - (opts.series.length - 1 - i) * 16;
+    out.push(`<rect x="${W - R + 8}" y="${ly - 9}" width="10" height="10" fill="${c}"/>`, `<text x="${W - R + 22}" y="${ly}">${esc(s.name)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
+/** Forward ms vs megapixels, one line per contestant. */
+export function e2eChart(run: RunResult, arch: string): string {
+  const rows = run.e2e.filter((r) => r.arch === arch && r.skipped === undefined && r.stages.forward !== undefined);
+  const series = [...new Set(rows.map((r) => r.contestant))].map((name) => ({
+    name, points: rows.filter((r) => r.contestant === name).map((r) => [r.megapixels, r.stages.forward!.medianMs || r.stages.forward!.firstMs] as [number, number]),
+  }));
+  return svgChart({ title: `${arch}: forward pass, ms vs megapixels (log-log)`, xLabel: 'megapixels', yLabel: 'ms', series });
+}
+
+/** GFLOP/s of every convolution shape (x: its MACs) per backend at the most covered resolution, with the probe's peaks. */
+export function kernelChart(run: RunResult): string {
+  const conv = run.kernels.filter((k) => k.op === 'conv' && k.gflops !== undefined);
+  const counts = new Map<string, number>();
+  for (const k of conv) counts.set(k.resolution, (counts.get(k.resolution) ?? 0) + 1);
+  const res = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
+  const at = conv.filter((k) => k.resolution === res);
+  const series = [...new Set(at.map((k) => k.backend))].map((b) => ({ name: b, points: at.filter((k) => k.backend === b).map((k) => [k.macs!, k.gflops!] as [number, number]) }));
+  const p = run.probe;
+  const hlines = p === undefined ? [] : [
+    { label: `scalar peak, 1 thread (${p.scalarGflops1t.toFixed(1)})`, y: p.scalarGflops1t },
+    { label: `SIMD peak, 1 thread (${p.simdGflops1t.toFixed(1)})`, y: p.simdGflops1t },
+    { label: `SIMD peak, ${p.threads} threads (${p.simdGflopsAll.toFixed(1)})`, y: p.simdGflopsAll },
+  ];
+  return svgChart({ title: `Convolution GFLOP/s per shape at ${res} (x: the shape's MACs)`, xLabel: 'multiply-accumulates of the shape', yLabel: 'GFLOP/s', series, hlines, lines: false });
+}
+
+export function writeReport(run: RunResult, source: string, docsDir: string): string[] {
+  mkdirSync(path.join(docsDir, 'bench'), { recursive: true });
+  const written: [string, string][] = [[path.join(docsDir, 'benchmarks.md'), renderMarkdown(run, source)], [path.join(docsDir, 'bench', 'kernels-gflops.svg'), kernelChart(run)]];
+  for (const arch of new Set(run.e2e.map((r) => r.arch))) written.push([path.join(docsDir, 'bench', `e2e-${arch}.svg`), e2eChart(run, arch)]);
+  for (const [file, text] of written) writeFileSync(file, text);
+  return written.map(([f]) => f);
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  const args = process.argv.slice(2);
+  const o = args.indexOf('--out');
+  const docs = o >= 0 ? args[o + 1]! : 'docs';
+  const source = args.find((a, i) => !a.startsWith('--') && (o < 0 || i !== o + 1)) ?? 'bench/results/published.json';
+  const run = JSON.parse(readFileSync(source, 'utf8')) as RunResult;
+  for (const f of writeReport(run, source, docs)) console.log(`wrote ${f}`);
+}

@@ -1,0 +1,201 @@
+// The benchmark harness's pieces that can be wrong, without timing anything: MAC counts against
+// hand counts, the validation step rejecting wrong kernels, the report generator, the options,
+// and the generated SIMD probe module.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Backend } from '../src/backend.js';
+import { CpuBackend } from '../src/backends/cpu.js';
+import type { ConvBnAct } from '../src/model/modules.js';
+import type { Tensor } from '../src/tensor.js';
+import { BUDGETS, KERNEL_TOLERANCE, type Budget } from '../bench/config.js';
+import { ConvCase, runKernelSuite } from '../bench/kernels.js';
+import { simdProbeModule, SIMD_FLOPS_PER_ITER } from '../bench/probe.js';
+import { ratios, renderMarkdown, kernelChart, e2eChart } from '../bench/report.js';
+import type { RunResult } from '../bench/results.js';
+import { parseArgs } from '../bench/run.js';
+import { convCalls, distinctConvShapes, networkMacs, traceNetwork } from '../bench/shapes.js';
+import { summarize } from '../bench/stats.js';
+import { checkConv, spreadChannels } from '../bench/validate.js';
+import { fillRandomWeights } from '../bench/weights.js';
+import { randomTensor } from './helpers/random.js';
+
+const r640 = { width: 640, height: 640 };
+
+test('MACs: single layers at 640x640 match hand counts', () => {
+  const byId = new Map(distinctConvShapes(r640).map((s) => [s.id, s]));
+  // C_out x H_out x W_out x (C_in / groups) x kH x kW
+  assert.is(byId.get('stem 3x3/2 3->8 @1/1')!.macs, 8 * 320 * 320 * 3 * 9);
+  assert.is(byId.get('depthwise 3x3/1 8->8 @1/2')!.macs, 8 * 320 * 320 * 1 * 9);
+  assert.is(byId.get('depthwise 3x3/2 64->64 @1/8')!.macs, 64 * 40 * 40 * 9);
+  assert.is(byId.get('head 1x1 64->4 @1/8')!.macs, 4 * 80 * 80 * 64);
+  assert.is(byId.get('stem 7x7/2 3->64 @1/1')!.macs, 64 * 320 * 320 * 3 * 49);
+  assert.is(byId.get('pointwise 1x1/2 1024->2048 @1/16')!.macs, 2048 * 20 * 20 * 1024);
+  assert.is(byId.get('dense 3x3/2 512->512 @1/16')!.macs, 512 * 20 * 20 * 512 * 9);
+});
+
+test('MACs: mobile0.25 SSH at stride 8 and the whole heads at 640x640, by hand', () => {
+  const calls = convCalls(traceNetwork('mobile0.25', r640));
+  const sum = (prefix: string) => calls.filter((c) => c.path.startsWith(prefix)).reduce((s, c) => s + c.macs, 0);
+  // conv3X3 64->32, conv5X5_1 64->16, then three 16->16, all 3x3 on 80x80.
+  assert.is(sum('ssh1.'), 80 * 80 * 9 * (32 * 64 + 16 * 64 + 3 * 16 * 16));
+  // 2 + 4 + 10 classes x 2 anchors from 64 channels, over 80^2 + 40^2 + 20^2 cells.
+  const heads = sum('ClassHead.') + sum('BboxHead.') + sum('LandmarkHead.');
+  assert.is(heads, 64 * 2 * (2 + 4 + 10) * (80 * 80 + 40 * 40 + 20 * 20));
+  assert.is(networkMacs('mobile0.25', r640), calls.reduce((s, c) => s + c.macs, 0));
+});
+
+test('shapes: 41 distinct mobile0.25 convolutions; levels are powers of two at odd sizes', () => {
+  assert.is(distinctConvShapes(r640, ['mobile0.25']).length, 41);
+  const kinds = new Set(distinctConvShapes(r640).map((s) => s.kind));
+  for (const k of ['stem 3x3/2', 'stem 7x7/2', 'depthwise 3x3/1', 'depthwise 3x3/2', 'pointwise 1x1', 'pointwise 1x1/2', 'dense 3x3/1', 'dense 3x3/2', 'head 1x1']) {
+    assert.ok(kinds.has(k as never), `missing kind ${k}`);
+  }
+  for (const res of [{ width: 1920, height: 1080 }, { width: 4096, height: 2300 }, { width: 1024, height: 624 }]) {
+    const ids = distinctConvShapes(res).map((s) => s.id);
+    assert.equal(ids, distinctConvShapes(r640).map((s) => s.id), `rows differ at ${res.width}x${res.height}`);
+  }
+  const pw = distinctConvShapes(r640).filter((s) => s.kind.startsWith('pointwise'));
+  assert.is(Math.min(...pw.map((s) => s.cIn)), 8);
+  assert.is(Math.max(...pw.map((s) => s.cIn)), 2048);
+});
+
+test('validate: spreadChannels keeps the first and last channel', () => {
+  assert.equal(spreadChannels(64, 4), [0, 21, 42, 63]);
+  assert.equal(spreadChannels(64, 0.3), [0, 63]);
+  assert.equal(spreadChannels(1, 5), [0]);
+  assert.equal(spreadChannels(3, 10), [0, 1, 2]);
+});
+
+/** cpu-fast with one deliberate bug: the last output channel's bottom-right value is off by 0.01. */
+class WrongCorner extends CpuBackend {
+  override convBnAct(x: Tensor, layer: ConvBnAct): Tensor {
+    const y = super.convBnAct(x, layer);
+    y.data[y.data.length - 1]! += 0.01;
+    return y;
+  }
+}
+
+const shapeOf = (id: string) => distinctConvShapes({ width: 40, height: 32 }).find((s) => s.id === id)!;
+
+test('validate: checkConv accepts the naive result and rejects a one-value error in the last channel', async () => {
+  for (const id of ['dense 3x3/1 64->32 @1/8', 'depthwise 3x3/2 32->32 @1/4', 'head 1x1 64->20 @1/8']) {
+    const shape = shapeOf(id);
+    const model = new ConvCase(shape);
+    fillRandomWeights(model, 5);
+    const x = randomTensor([...shape.inShape], 6);
+    const unit = { conv: model.conv, bn: model.bn, slope: shape.slope };
+    for (const [be, ok] of [[new CpuBackend('naive'), true], [new CpuBackend('fast'), true], [new WrongCorner('fast'), false]] as const) {
+      await be.prepare(model);
+      // A budget of one channel's MACs: the check still covers the first and the last channel.
+      const c = checkConv(id, x, unit, be.convBnAct(x, unit), KERNEL_TOLERANCE, 1);
+      assert.is(c.ok, ok, `${id} on ${be.name}${be instanceof WrongCorner ? ' (wrong)' : ''}: ${c.message ?? c.compared}`);
+      if (!ok) {
+        const [, h, w] = be.convBnAct(x, unit).shape as [number, number, number];
+        assert.ok(c.message!.includes(`(oc ${shape.cOut - 1}, oh ${h - 1}, ow ${w - 1})`), c.message);
+        assert.ok(c.message!.includes('expected'), c.message);
+      }
+    }
+  }
+});
+
+/** An elementwise bug in softmax: rows not normalised. */
+class WrongSoftmax extends CpuBackend {
+  override softmax(x: Tensor): Tensor {
+    const y = super.softmax(x);
+    y.data[0]! *= 1.5;
+    return y;
+  }
+}
+
+test('kernel suite: a wrong backend is reported as failed validation and never timed', async () => {
+  const budget: Budget = { ...BUDGETS.quick, resolutions: [{ width: 40, height: 32 }], minSamples: 1, maxSamples: 1, caseSeconds: 0 };
+  const opened = [
+    { entry: { name: 'good', description: '', threads: 1, create: async () => new CpuBackend('fast') as Backend<unknown> }, backend: new CpuBackend('fast') as Backend<unknown> },
+    { entry: { name: 'wrong-conv', description: '', threads: 1, create: async () => new WrongCorner('fast') as Backend<unknown> }, backend: new WrongCorner('fast') as Backend<unknown> },
+    { entry: { name: 'wrong-softmax', description: '', threads: 1, create: async () => new WrongSoftmax('fast') as Backend<unknown> }, backend: new WrongSoftmax('fast') as Backend<unknown> },
+  ];
+  const res = await runKernelSuite(opened, { budget, only: (id) => /^(head 1x1 64->8 @1\/16|softmax)/.test(id), deadline: Infinity, log: () => {}, engine: 'plain' });
+  const get = (backend: string, id: string) => res.find((r) => r.backend === backend && r.id === id)!;
+  assert.ok(get('good', 'head 1x1 64->8 @1/16').timing !== undefined);
+  assert.ok(get('good', 'softmax (A, 2)').check!.ok);
+  const bad = get('wrong-conv', 'head 1x1 64->8 @1/16');
+  assert.is(bad.timing, undefined);
+  assert.ok(bad.skipped!.startsWith('failed validation'), bad.skipped);
+  assert.ok(get('wrong-conv', 'softmax (A, 2)').check!.ok); // its softmax is right
+  const badSoftmax = get('wrong-softmax', 'softmax (A, 2)');
+  assert.is(badSoftmax.timing, undefined);
+  assert.ok(badSoftmax.check!.message!.includes('index 0 (0, 0)'), badSoftmax.check!.message);
+});
+
+function fakeRun(): RunResult {
+  const t = (ms: number) => summarize(ms * 3, [ms, ms, ms]);
+  return {
+    schema: 1, mode: 'full', started: '2026-01-01T00:00:00.000Z', durationS: 100, command: 'node dist/bench/run.js --full',
+    machine: { cpu: 'Test CPU', cores: 2, memoryGB: 8, os: 'Linux', hostHash: 'abcd1234' },
+    versions: { node: '20.0.0' },
+    probe: { scalarGflops1t: 2, simdGflops1t: 8, scalarGflopsAll: 4, simdGflopsAll: 16, threads: 2 },
+    backends: [{ name: 'cpu-fast', description: 'GEMM', threads: 1 }, { name: 'gpujs-headlessgl', description: 'gl', threads: 1, skipped: 'headless-gl is not built' }],
+    peers: [{ name: 'onnxruntime-node-1t', description: 'ORT', threads: 1 }],
+    kernels: [
+      { id: 'head 1x1 64->4 @1/8', op: 'conv', resolution: '320x320', backend: 'cpu-fast', inShape: [64, 40, 40], macs: 409600, timing: t(0.5), gflops: 1.6384 },
+      { id: 'head 1x1 64->4 @1/8', op: 'conv', resolution: '640x640', backend: 'cpu-fast', inShape: [64, 80, 80], macs: 1638400, skipped: 'failed validation: x: out of tolerance', check: { ok: false, compared: 'all', maxAbsError: 1, message: 'x: out of tolerance at (oc 3, oh 0, ow 0)' } },
+    ],
+    e2e: [
+      { arch: 'mobile0.25', resolution: '320x320', megapixels: 0.1024, contestant: 'cpu-fast', kind: 'ours', threads: 1, stages: { forward: t(10), total: t(10) }, macs: 2.5e8, peakRssMB: 100 },
+      { arch: 'mobile0.25', resolution: '320x320', megapixels: 0.1024, contestant: 'onnxruntime-node-1t', kind: 'peer', threads: 1, stages: { forward: t(20), total: t(20) }, macs: 2.5e8, peakRssMB: 90 },
+      { arch: 'mobile0.25', resolution: '640x640', megapixels: 0.4096, contestant: 'cpu-fast', kind: 'ours', threads: 1, stages: {}, macs: 1e9, skipped: 'predicted 50 s per forward' },
+    ],
+    notes: ['mobile0.25: checked against PyTorch'],
+  };
+}
+
+test('report: ratios are ours / peer on the forward median', () => {
+  assert.equal(ratios(fakeRun().e2e), [{ arch: 'mobile0.25', resolution: '320x320', ours: 'cpu-fast', peer: 'onnxruntime-node-1t', ratio: 0.5 }]);
+});
+
+test('report: markdown has the tables, reasons, the peak and the labelled external reference', () => {
+  const md = renderMarkdown(fakeRun(), 'bench/results/published.json');
+  assert.ok(md.includes('| 320x320 | cpu-fast | 0.50 |'), 'ratio row');
+  assert.ok(md.includes('| head 1x1 64->4 @1/8 | 0.500 ms · 1.64 GF/s (first 1.50) | FAILED CHECK |'), 'kernel row');
+  assert.ok(md.includes('x: out of tolerance at (oc 3, oh 0, ow 0)'), 'failed check listed');
+  assert.ok(md.includes('**gpujs-headlessgl** (gl): headless-gl is not built'), 'skipped backend with reason');
+  assert.ok(md.includes('skipped: predicted 50 s per forward'), 'skipped e2e cell');
+  assert.ok(md.includes('58.5 ms / 712 ms at 2048x1150'), 'external figures');
+  assert.ok(/not measured here/.test(md), 'external reference labelled');
+  assert.ok(md.includes('| wasm SIMD f32x4 multiply-add | 8.00 GFLOP/s | 16.00 GFLOP/s |'), 'machine peak');
+  assert.ok(md.includes('| 320x320 | cpu-fast | 1 | — | — | 10.0 ±0 % | — | 10.0 ±0 % | 30.0 | 50.00 | 100 |'), md.split('\n').find((l) => l.startsWith('| 320x320 | cpu-fast | 1')));
+  assert.not.match(md, /TODO|placeholder|undefined|NaN/);
+});
+
+test('report: SVG charts carry the series and the peak lines', () => {
+  const run = fakeRun();
+  const k = kernelChart(run);
+  assert.ok(k.startsWith('<svg') && k.trimEnd().endsWith('</svg>'));
+  assert.ok(k.includes('SIMD peak, 2 threads (16.0)') && k.includes('>cpu-fast<'));
+  const e = e2eChart(run, 'mobile0.25');
+  assert.ok(e.includes('>onnxruntime-node-1t<') && e.includes('<circle'));
+  assert.not.match(e + k, /NaN|undefined/);
+});
+
+test('options: a mode is required; --res, --only, --sections parse', () => {
+  assert.throws(() => parseArgs([]), /--quick or --full/);
+  const a = parseArgs(['--full', '--res', '96x64,320x320', '--only', 'head', '--sections', 'kernels']);
+  assert.is(a.mode, 'full');
+  assert.equal(a.res, [{ width: 96, height: 64 }, { width: 320, height: 320 }]);
+  assert.ok(a.only.test('head 1x1 64->4 @1/8'));
+  assert.equal([...a.sections], ['kernels']);
+  assert.throws(() => parseArgs(['--quick', '--res', '96by64']), /WIDTHxHEIGHT/);
+});
+
+test('probe: the generated SIMD module validates and computes the chains it claims', () => {
+  const bytes = simdProbeModule();
+  assert.ok(WebAssembly.validate(bytes));
+  const run = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports.run as (n: number) => number;
+  // 0 iterations: the sum of the 16 initial lanes 1 + i/64, i = 1..16.
+  assert.ok(Math.abs(run(0) - (16 + (16 * 17) / 2 / 64)) < 1e-4, String(run(0)));
+  // one iteration: each chain c -> c * 0.999 + 0.001.
+  assert.ok(Math.abs(run(1) - ((16 + 136 / 64) * 0.999 + 16 * 0.001)) < 1e-4, String(run(1)));
+  assert.is(SIMD_FLOPS_PER_ITER, 16 * 4 * 2);
+});
+
+test.run();

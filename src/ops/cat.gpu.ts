@@ -1,0 +1,45 @@
+// xs[i]: (C_i, H, W) -> (sum C_i, H, W), torch.cat along channels, then the activation if any
+// (SSH: F.relu(torch.cat([conv3X3, conv5X5, conv7X7], dim=1))); and xs[i]: (A_i, k) -> (sum A_i, k),
+// the heads' concatenation over levels. One kernel takes up to three inputs (what RetinaFace
+// concatenates); the backend folds longer lists pairwise. A missing input is passed as the first
+// one again with a count of 0: it is never read.
+import { formatShape, shapeEquals } from '../tensor.js';
+import { slopeConstants, type KernelSpec, type KernelThis } from './gpu_kernel.js';
+import type { Slope } from './activation.js';
+
+interface CatConstants { n0: number; n1: number; act: number; slope: number }
+
+/** output [W, H, sum C_i] -> x = w, y = h, z = channel; no loops; precision 'single'. */
+export function catChannelsKernel(this: KernelThis<CatConstants>, a: number[][][], b: number[][][], c: number[][][]): number {
+  const z = this.thread.z, y = this.thread.y, x = this.thread.x;
+  let v = 0;
+  if (z < this.constants.n0) v = a[z]![y]![x]!;
+  else if (z < this.constants.n0 + this.constants.n1) v = b[z - this.constants.n0]![y]![x]!;
+  else v = c[z - this.constants.n0 - this.constants.n1]![y]![x]!;
+  if (this.constants.act === 1 && v < 0) v = v * this.constants.slope;
+  return v;
+}
+
+/** output [k, sum A_i] -> x = column j, y = row; no loops; precision 'single'. */
+export function catRowsKernel(this: KernelThis<CatConstants>, a: number[][], b: number[][], c: number[][]): number {
+  const y = this.thread.y, x = this.thread.x;
+  if (y < this.constants.n0) return a[y]![x]!;
+  if (y < this.constants.n0 + this.constants.n1) return b[y - this.constants.n0]![x]!;
+  return c[y - this.constants.n0 - this.constants.n1]![x]!;
+}
+
+/** Up to three shapes concatenated along their leading dimension. */
+export function catSpec(shapes: readonly (readonly number[])[], slope: Slope): KernelSpec {
+  if (shapes.length < 1 || shapes.length > 3) throw new Error(`cat.gpu: takes 1 to 3 inputs, got ${shapes.length}`);
+  const rest = shapes[0]!.slice(1);
+  for (const s of shapes) if (!shapeEquals(s.slice(1), rest)) throw new Error(`cat.gpu: ${formatShape(s)} does not match (*, ${rest.join(', ')})`);
+  const n = shapes.map((s) => s[0]!);
+  const lead = n.reduce((p, q) => p + q, 0);
+  const constants = { n0: n[0]!, n1: n[1] ?? 0, ...slopeConstants(slope) };
+  if (rest.length === 2) return { name: 'cat.channels', source: catChannelsKernel, output: [rest[1]!, rest[0]!, lead], constants };
+  if (rest.length === 1) {
+    if (slope !== null) throw new Error('cat.gpu: rows are concatenated without activation');
+    return { name: 'cat.rows', source: catRowsKernel, output: [rest[0]!, lead], constants };
+  }
+  throw new Error(`cat.gpu: rank ${rest.length + 1} is not supported`);
+}

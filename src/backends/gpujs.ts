@@ -140,7 +140,7 @@ export class GpuJsBackend implements Backend<GpuTensor> {
     const args = [...inputs, ...extra];
     for (const t of args) if (t.released) throw new Error(`${this.name}: ${spec.name} reads a released tensor ${formatShape(t.shape)}`);
     const kernel = this.kernel(spec, args.map((t) => t.shape));
-    const shape = [...spec.output].reverse();
+    const shape = spec.shape ?? [...spec.output].reverse();
     const value = Promise.all(args.map((t) => t.value)).then(async (vals) => {
       this.stats.launches++;
       const out = await (kernel as unknown as (...a: unknown[]) => unknown)(...vals);

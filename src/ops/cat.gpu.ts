@@ -4,7 +4,7 @@
 // concatenates); the backend folds longer lists pairwise. A missing input is passed as the first
 // one again with a count of 0: it is never read.
 import { formatShape, shapeEquals } from '../tensor.js';
-import { slopeConstants, type KernelSpec, type KernelThis } from './gpu_kernel.js';
+import { ROW_PAIR, rowsOutput, slopeConstants, type KernelSpec, type KernelThis } from './gpu_kernel.js';
 import type { Slope } from './activation.js';
 
 interface CatConstants { n0: number; n1: number; act: number; slope: number }
@@ -20,12 +20,15 @@ export function catChannelsKernel(this: KernelThis<CatConstants>, a: number[][][
   return v;
 }
 
-/** output [k, sum A_i] -> x = column j, y = row; no loops; precision 'single'. */
-export function catRowsKernel(this: KernelThis<CatConstants>, a: number[][], b: number[][], c: number[][]): number {
-  const y = this.thread.y, x = this.thread.x;
-  if (y < this.constants.n0) return a[y]![x]!;
-  if (y < this.constants.n0 + this.constants.n1) return b[y - this.constants.n0]![x]!;
-  return c[y - this.constants.n0 - this.constants.n1]![x]!;
+/**
+ * output [k, 2, sum A_i / 2] (ROWS_LAYOUT) -> x = column j, y = row mod 2, z = row pair; no loops;
+ * precision 'single'. n0, n1 count row pairs (every level has an even number of rows).
+ */
+export function catRowsKernel(this: KernelThis<CatConstants>, a: number[][][], b: number[][][], c: number[][][]): number {
+  const z = this.thread.z, y = this.thread.y, x = this.thread.x;
+  if (z < this.constants.n0) return a[z]![y]![x]!;
+  if (z < this.constants.n0 + this.constants.n1) return b[z - this.constants.n0]![y]![x]!;
+  return c[z - this.constants.n0 - this.constants.n1]![y]![x]!;
 }
 
 /** Up to three shapes concatenated along their leading dimension. */
@@ -39,7 +42,8 @@ export function catSpec(shapes: readonly (readonly number[])[], slope: Slope): K
   if (rest.length === 2) return { name: 'cat.channels', source: catChannelsKernel, output: [rest[1]!, rest[0]!, lead], constants };
   if (rest.length === 1) {
     if (slope !== null) throw new Error('cat.gpu: rows are concatenated without activation');
-    return { name: 'cat.rows', source: catRowsKernel, output: [rest[0]!, lead], constants };
+    const pairs = { ...constants, n0: n[0]! / ROW_PAIR, n1: (n[1] ?? 0) / ROW_PAIR };
+    return { name: 'cat.rows', source: catRowsKernel, output: rowsOutput([lead, rest[0]!]), constants: pairs, shape: [lead, rest[0]!] };
   }
   throw new Error(`cat.gpu: rank ${rest.length + 1} is not supported`);
 }

@@ -23,6 +23,8 @@ export interface KernelSpec {
   source: (...args: never[]) => number;
   output: number[];
   constants: Record<string, number>;
+  /** the logical shape when it is not the output reversed (ROWS_LAYOUT) */
+  shape?: number[];
 }
 
 /**
@@ -38,4 +40,19 @@ export function loopCap(constants: Record<string, number>): number {
 /** A slope as two kernel constants: act 1 = apply LeakyReLU(slope) (0 = ReLU), act 0 = none. */
 export function slopeConstants(slope: number | null): { act: number; slope: number } {
   return slope === null ? { act: 0, slope: 0 } : { act: 1, slope };
+}
+
+/**
+ * ROWS_LAYOUT: a (N, k) tensor (head rows, class scores) is stored as output [k, 2, N / 2]
+ * (x = j, y = r mod 2, z = floor(r / 2)), not [k, N]: gpu.js gives a 2D output exactly a
+ * [k, N] texture, over the 8192 texel side at 16800 rows (640x640), while a 3D output gets a
+ * near-square texture. Row pairs are the two anchors of one cell (RetinaFace's num_anchors is
+ * 2), so N is always even. Read back, [N / 2][2][k] flattens to the row-major (N, k).
+ */
+export const ROW_PAIR = 2;
+
+export function rowsOutput(shape: readonly number[]): number[] {
+  const [n, k] = shape as [number, number];
+  if (shape.length !== 2 || n % ROW_PAIR !== 0) throw new Error(`rows (${shape.join(', ')}): expected (N, k) with N a multiple of ${ROW_PAIR}`);
+  return [k, ROW_PAIR, n / ROW_PAIR];
 }

@@ -55,7 +55,7 @@ export function convCases(small: boolean): ConvCase[] {
     [33, 33, 3, 2, 'dw', 9, 8], // depthwise stride 2, odd channels
     [256, 256, 3, 1, 'dw', 5, 4],
   ];
-  if (!small) cases.push([256, 64, 3, 1, 1, 21, 13], [1, 2, 3, 1, 'dw', 2, 8200], [2, 3, 1, 1, 1, 3, 8200]);
+  if (!small) cases.push([256, 64, 3, 1, 1, 21, 13], [2, 2, 3, 1, 'dw', 2, 8200], [2, 3, 1, 1, 1, 3, 8200]);
   return cases;
 }
 

@@ -13,10 +13,10 @@ export const AUTO_ORDER: readonly GpuJsMode[] = ['webgpu', 'webgl2', 'webgl', 'h
 
 export interface ModeLimits {
   /**
-   * The most float32 values one tensor may hold on this mode: a GL texture side squared (one
-   * float per texel, R32F / RGBA32F red channel as gpu.js packs 'single' outputs), a WebGPU
-   * storage-buffer binding in floats, unbounded on cpu/webasm. Always also at most 2^24: gpu.js
-   * forms flat indices into a tensor from float arithmetic in places, exact only below 2^24.
+   * The most float32 values one tensor may hold on this mode: a GL texture side squared (gpu.js
+   * packs a 3D 'single' output one float per texel into a near-square texture), a WebGPU storage
+   * buffer (min of maxStorageBufferBindingSize and maxBufferSize, which gpu.js requests at the
+   * adapter's maximum) in floats, unbounded on cpu/webasm.
    */
   maxElements: number;
   /** The texture side (GL) or Infinity. */
@@ -29,9 +29,6 @@ export interface Availability {
   /** Why not, in one line (or what was found, when ok). */
   reason: string;
 }
-
-/** Exact flat indexing limit (float32 represents every integer up to 2^24). */
-export const MAX_EXACT_INDEX = 2 ** 24;
 
 type GlKernelClass = { features: { isFloatRead?: boolean; isTextureFloat?: boolean; maxTextureSize?: number } };
 
@@ -85,21 +82,17 @@ export async function createGpu(mode: GpuJsMode): Promise<GPU> {
   return new GPU({ mode });
 }
 
-/** The size limits of a mode, queried from its context (GL) or device (WebGPU). */
-export async function modeLimits(mode: GpuJsMode, gpu: GPU): Promise<ModeLimits> {
-  if (mode === 'cpu' || mode === 'webasm') return { maxElements: MAX_EXACT_INDEX, maxTextureSize: Infinity };
+/** The size limits of a mode, queried from its context (GL) or adapter (WebGPU). */
+export async function modeLimits(mode: GpuJsMode): Promise<ModeLimits> {
+  if (mode === 'cpu' || mode === 'webasm') return { maxElements: Infinity, maxTextureSize: Infinity };
   if (mode === 'webgpu') {
-    let binding = 128 * 1024 * 1024; // WebGPU's default maxStorageBufferBindingSize
-    try {
-      const nav = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ limits: { maxStorageBufferBindingSize: number } } | null> } } }).navigator;
-      const adapter = await nav?.gpu?.requestAdapter();
-      // gpu.js requests its device with default limits, so the default binding size is what holds
-      // unless the adapter offers less.
-      if (adapter) binding = Math.min(binding, adapter.limits.maxStorageBufferBindingSize);
-    } catch { /* keep the default */ }
-    return { maxElements: Math.min(MAX_EXACT_INDEX, Math.floor(binding / 4)), maxTextureSize: Infinity };
+    const nav = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ limits: Record<string, number> } | null> } } }).navigator;
+    const adapter = await nav?.gpu?.requestAdapter();
+    if (!adapter) throw new Error('webgpu: no adapter to query limits from');
+    const bytes = Math.min(adapter.limits.maxStorageBufferBindingSize!, adapter.limits.maxBufferSize!);
+    return { maxElements: Math.floor(bytes / 4), maxTextureSize: Infinity };
   }
-  const side = glKernelClass(mode).features.maxTextureSize ?? 4096;
-  void gpu;
-  return { maxElements: Math.min(MAX_EXACT_INDEX, side * side), maxTextureSize: side };
+  const side = glKernelClass(mode).features.maxTextureSize;
+  if (side === undefined) throw new Error(`${mode}: MAX_TEXTURE_SIZE could not be queried`);
+  return { maxElements: side * side, maxTextureSize: side };
 }

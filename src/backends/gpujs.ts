@@ -106,7 +106,7 @@ export class GpuJsBackend implements Backend<GpuTensor> {
   /** Creates the backend on a gpu.js mode; throws, with the reason, when the mode cannot run here. */
   static async create(mode: GpuJsMode, variant: GpuJsVariant = 'fused'): Promise<GpuJsBackend> {
     const gpu = await createGpu(mode);
-    return new GpuJsBackend(mode, gpu, await modeLimits(mode, gpu), variant);
+    return new GpuJsBackend(mode, gpu, await modeLimits(mode), variant);
   }
 
   // ---- kernels -------------------------------------------------------------------------------
@@ -117,7 +117,8 @@ export class GpuJsBackend implements Backend<GpuTensor> {
     if (k === undefined) {
       const n = spec.output.reduce((p, q) => p * q, 1);
       if (n > this.limits.maxElements) {
-        throw new Error(`${this.name}: ${spec.name} output [${spec.output.join(', ')}] has ${n} values, over this mode's limit of ${this.limits.maxElements}`);
+        throw new Error(`${this.name}: ${spec.name} output [${spec.output.join(', ')}] has ${n} values, over this mode's ` +
+          `limit of ${this.limits.maxElements} per texture/buffer (tensor splitting is not implemented yet)`);
       }
       k = this.gpu.createKernel(spec.source as never, {
         output: spec.output,

@@ -86,7 +86,7 @@ const harness = {
       const tol = networkTolerance(mode);
       const failures: string[] = [];
       let worst = 0, worstName = '';
-      const all: [string, Tensor][] = [...out.taps, ['loc', out.loc], ['conf', out.conf], ['landms', out.landms]];
+      const all: [string, Tensor][] = [...out.taps]; // loc, conf and landms included
       for (const [name, got] of all) {
         const want = ref.get(name);
         if (want === undefined) { failures.push(`${name}: no reference`); continue; }

@@ -51,4 +51,17 @@ test('gpujs: a mode that cannot run is refused with its reason, not degraded', a
   );
 });
 
+test('gpujs auto: picks the best mode that runs here and says why the others fell back', async () => {
+  const be = await GpuJsBackend.create('auto');
+  try {
+    const headless = await probeMode('headlessgl');
+    assert.is(be.mode, headless.ok ? 'headlessgl' : 'webasm', be.why);
+    assert.match(be.why, /webgpu: navigator\.gpu is missing/);
+    if (!headless.ok) assert.match(be.why, /headlessgl: /);
+    console.log(`  [gpujs auto] got ${be.mode}: ${be.why}`);
+  } finally {
+    be.dispose();
+  }
+});
+
 test.run();

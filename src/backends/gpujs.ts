@@ -28,7 +28,7 @@ import { softmaxSpec } from '../ops/softmax.gpu.js';
 import { copySpec } from '../ops/upload.gpu.js';
 import { formatShape, numel, type Tensor } from '../tensor.js';
 import { Input, type GPU, type IKernelRunShortcut } from 'gpu.js';
-import { createGpu, modeLimits, type GpuJsMode, type ModeLimits } from './gpu_instance.js';
+import { chooseAutoMode, createGpu, modeLimits, type GpuJsMode, type ModeLimits } from './gpu_instance.js';
 
 export type GpuJsVariant = 'fused' | 'reference';
 
@@ -103,10 +103,20 @@ export class GpuJsBackend implements Backend<GpuTensor> {
     this.name = `gpujs-${mode}${variant === 'reference' ? '-reference' : ''}`;
   }
 
-  /** Creates the backend on a gpu.js mode; throws, with the reason, when the mode cannot run here. */
-  static async create(mode: GpuJsMode, variant: GpuJsVariant = 'fused'): Promise<GpuJsBackend> {
-    const gpu = await createGpu(mode);
-    return new GpuJsBackend(mode, gpu, await modeLimits(mode), variant);
+  /** Why this mode: 'requested', or for 'auto' the mode it got and why the better ones fell back. */
+  why = 'requested';
+
+  /**
+   * Creates the backend on a gpu.js mode; throws, with the reason, when the mode cannot run here.
+   * 'auto' takes the first mode of AUTO_ORDER that runs and says in `why` which it got and why
+   * the ones before it were skipped.
+   */
+  static async create(mode: GpuJsMode | 'auto', variant: GpuJsVariant = 'fused'): Promise<GpuJsBackend> {
+    const chosen = mode === 'auto' ? await chooseAutoMode() : { mode, why: 'requested' };
+    const gpu = await createGpu(chosen.mode);
+    const be = new GpuJsBackend(chosen.mode, gpu, await modeLimits(chosen.mode), variant);
+    be.why = chosen.why;
+    return be;
   }
 
   // ---- kernels -------------------------------------------------------------------------------

@@ -94,4 +94,48 @@ for (const mode of NODE_MODES) {
   }
 }
 
+/**
+ * The split path: a per-texture limit of 4000 values (instead of 8192^2) splits most tensors of a
+ * 67x45 pass into channel parts (the input into 3 parts of 1 channel, 2048-channel maps into
+ * many), so that the code that lets 4096x2300 run on a GL or WebGPU context is checked on every
+ * mode, at a size gpu.js 'cpu' runs in seconds. Both variants; same tolerance as unsplit.
+ */
+const SPLIT_LIMIT = 4000;
+for (const mode of NODE_MODES) {
+  for (const arch of ['mobile0.25', 'resnet50'] as Arch[]) {
+    test(`gpujs ${mode} ${arch}: tensors split into channel parts (limit ${SPLIT_LIMIT} values) give the same outputs`, async () => {
+      const avail = await probeMode(mode);
+      if (!avail.ok) {
+        if (required.has(mode)) assert.unreachable(`gpu.js mode ${mode} is required here but not available: ${avail.reason}`);
+        console.log(`  [gpujs ${mode}] NOT RUN on this machine: ${avail.reason}`);
+        return;
+      }
+      const m = await model(arch);
+      const [h, w] = arch === 'resnet50' ? [37, 51] : [67, 45];
+      const x = randomTensor([3, h, w], h * 1000 + w, -123, 151);
+      const ref = await reference(arch, x);
+      for (const variant of ['fused', 'reference'] as const) {
+        const be = await GpuJsBackend.create(mode, variant, { maxElements: SPLIT_LIMIT });
+        try {
+          await be.prepare(m);
+          const s0 = { ...be.stats };
+          const got = await runNetwork(be, m, x, true);
+          let worst = 0;
+          for (const [path, want] of ref.taps) worst = Math.max(worst, assertClose(`${be.name} split ${arch} ${path}`, got.taps.get(path)!, want, networkTolerance(mode)).maxAbs);
+          const launches = be.stats.launches - s0.launches;
+          assert.ok(launches > LAUNCHES[arch], `split: ${launches} launches`);
+          await be.settle();
+          const live = be.stats.live;
+          await runNetwork(be, m, x);
+          await be.settle();
+          assert.is(be.stats.live, live, 'no part outlives its forward pass');
+          console.log(`  [gpujs ${mode} ${variant} ${arch} ${h}x${w} split] ${launches} launches; max abs error ${worst.toExponential(2)}`);
+        } finally {
+          be.dispose();
+        }
+      }
+    });
+  }
+}
+
 test.run();

@@ -6,10 +6,10 @@ import type { BatchNormParams } from './batch_norm2d.cpu.js';
 import { BN_EPS } from './batch_norm2d.cpu.js';
 import type { KernelSpec, KernelThis } from './gpu_kernel.js';
 
-/** output [W, H, C] -> x = w, y = h, z = c; no loops; precision 'single'. */
-export function batchNorm2dKernel(this: KernelThis<Record<string, never>>, x: number[][][], scale: number[], shift: number[]): number {
+/** output [W, H, C part] -> x = w, y = h, z = c; no loops; precision 'single'. cBase: first channel of the part. */
+export function batchNorm2dKernel(this: KernelThis<{ cBase: number }>, x: number[][][], scale: number[], shift: number[]): number {
   const c = this.thread.z;
-  return x[c]![this.thread.y]![this.thread.x]! * scale[c]! + shift[c]!;
+  return x[c]![this.thread.y]![this.thread.x]! * scale[this.constants.cBase + c]! + shift[this.constants.cBase + c]!;
 }
 
 /** The per-channel affine map of an eval batch norm: y = x * scale + shift (float64, rounded once). */
@@ -24,7 +24,7 @@ export function batchNormAffine(bn: BatchNormParams, eps = BN_EPS): { scale: Flo
   return { scale, shift };
 }
 
-export function batchNorm2dSpec(xShape: readonly number[]): KernelSpec {
+export function batchNorm2dSpec(xShape: readonly number[], cBase = 0): KernelSpec {
   const [c, h, w] = xShape as [number, number, number];
-  return { name: 'batch_norm2d', source: batchNorm2dKernel, output: [w, h, c], constants: {} };
+  return { name: 'batch_norm2d', source: batchNorm2dKernel, output: [w, h, c], constants: { cBase } };
 }

@@ -110,6 +110,10 @@ export class GpuJsBackend implements Backend<GpuTensor> {
   private readonly prepared = new Map<Conv2d, PreparedConv>();
   private readonly indexTables = new Map<string, GpuPart>();
   private disposed = false;
+  /** deletions waiting for the launches that read their tensor */
+  private readonly freeing = new Set<Promise<void>>();
+  /** Settles when dispose() has deleted every texture/buffer and destroyed the kernels and context. */
+  whenDisposed: Promise<void> = Promise.resolve();
   /** The first error of a launch nobody awaited (a release chain): rethrown by the next read. */
   private pendingError: unknown = null;
 
@@ -318,12 +322,14 @@ export class GpuJsBackend implements Backend<GpuTensor> {
   }
 
   private free(p: GpuPart): void {
-    void Promise.all([p.value, ...p.readers]).then(([v]) => {
+    const done = Promise.all([p.value, ...p.readers]).then(([v]) => {
       if (isDeletable(v)) {
         v.delete();
         this.stats.live--;
       }
     }, (e) => { this.pendingError ??= e; });
+    this.freeing.add(done);
+    void done.then(() => this.freeing.delete(done));
   }
 
   convBnAct(x: GpuTensor, { conv, bn, slope }: ConvBnAct): GpuTensor {
@@ -487,12 +493,20 @@ export class GpuJsBackend implements Backend<GpuTensor> {
     for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 0));
   }
 
+  /**
+   * Frees the weights and every tensor still held, then destroys the kernels and the gpu.js
+   * instance. The deletions wait for the launches that read them (gpu.js's Texture.delete()
+   * returns a texture to its kernel's pool, which only Kernel.destroy() empties: the order
+   * matters); `whenDisposed` settles when all of it has run.
+   */
   dispose(): void {
     if (this.disposed) return;
     this.freeWeights();
     this.disposed = true;
-    for (const k of this.kernels.values()) (k as unknown as { destroy(removeCanvasReferences?: boolean): void }).destroy(true);
-    this.kernels.clear();
-    void this.gpu.destroy();
+    this.whenDisposed = Promise.all([...this.freeing]).then(async () => {
+      for (const k of this.kernels.values()) (k as unknown as { destroy(removeCanvasReferences?: boolean): void }).destroy(true);
+      this.kernels.clear();
+      await this.gpu.destroy();
+    });
   }
 }

@@ -11,26 +11,30 @@ import { networkTolerance, twinTolerance } from '../helpers/gpu_modes.js';
 import { randomTensor } from '../helpers/random.js';
 import { seededWeights } from '../helpers/seeded_weights.js';
 
-const objects = { textures: 0, buffers: 0 };
-function wrap(proto: object | undefined, create: string, destroy: string, key: keyof typeof objects): void {
+// Live device objects, as sets (gpu.js may delete a texture twice: once from Texture.delete(),
+// once from Kernel.destroy(); a set counts it gone once).
+const liveTextures = new Set<object>();
+const liveBuffers = new Set<object>();
+const objects = { get textures() { return liveTextures.size; }, get buffers() { return liveBuffers.size; } };
+function wrap(proto: object | undefined, create: string, destroy: string, live: Set<object>, onSelf: boolean): void {
   if (proto === undefined) return;
   const p = proto as Record<string, (...a: unknown[]) => unknown>;
-  const c = p[create], d = p[destroy];
-  if (typeof c !== 'function' || typeof d !== 'function') return;
-  p[create] = function (this: unknown, ...a: unknown[]) { objects[key]++; return c.apply(this, a); };
-  p[destroy] = function (this: unknown, ...a: unknown[]) { if (a[0] !== null || key === 'buffers') objects[key]--; return d.apply(this, a); };
+  const c = p[create]!;
+  p[create] = function (this: unknown, ...a: unknown[]) { const o = c.apply(this, a); if (o) live.add(o as object); return o; };
+  if (!onSelf) {
+    const d = p[destroy]!;
+    p[destroy] = function (this: unknown, ...a: unknown[]) { if (a[0]) live.delete(a[0] as object); return d.apply(this, a); };
+  }
 }
 const g = globalThis as unknown as Record<string, { prototype: object } | undefined>;
-wrap(g.WebGLRenderingContext?.prototype, 'createTexture', 'deleteTexture', 'textures');
-wrap(g.WebGL2RenderingContext?.prototype, 'createTexture', 'deleteTexture', 'textures');
+wrap(g.WebGLRenderingContext?.prototype, 'createTexture', 'deleteTexture', liveTextures, false);
+wrap(g.WebGL2RenderingContext?.prototype, 'createTexture', 'deleteTexture', liveTextures, false);
 if (g.GPUDevice !== undefined && g.GPUBuffer !== undefined) {
-  // createBuffer on the device, destroy on the buffer: wrapped separately, destroy counted once.
-  const dev = g.GPUDevice.prototype as Record<string, (...a: unknown[]) => unknown>;
+  // created on the device, destroyed on the buffer itself
+  wrap(g.GPUDevice.prototype, 'createBuffer', '', liveBuffers, true);
   const buf = g.GPUBuffer.prototype as Record<string, (...a: unknown[]) => unknown>;
-  const create = dev.createBuffer!, destroy = buf.destroy!;
-  const gone = new WeakSet<object>();
-  dev.createBuffer = function (this: unknown, ...a: unknown[]) { objects.buffers++; return create.apply(this, a); };
-  buf.destroy = function (this: object, ...a: unknown[]) { if (!gone.has(this)) { gone.add(this); objects.buffers--; } return destroy.apply(this, a); };
+  const destroy = buf.destroy!;
+  buf.destroy = function (this: object, ...a: unknown[]) { liveBuffers.delete(this); return destroy.apply(this, a); };
 }
 
 async function fetchTensors(url: string): Promise<Map<string, Tensor>> {
@@ -57,7 +61,7 @@ function maxDiff(a: Tensor, b: Tensor, tol: { abs: number; rel: number }) {
 }
 
 const harness = {
-  objects: () => ({ ...objects }),
+  objects: () => ({ textures: objects.textures, buffers: objects.buffers }),
   probe: (mode: GpuJsMode) => probeMode(mode),
   auto: () => chooseAutoMode(),
 
@@ -106,7 +110,7 @@ const harness = {
 
   /** n forward passes in a row: live device objects after each, and after dispose(). */
   async leak(mode: GpuJsMode, n: number, h: number, w: number) {
-    const before = { ...objects };
+    const before = { textures: objects.textures, buffers: objects.buffers };
     const m = await model('mobile0.25');
     const be = await GpuJsBackend.create(mode);
     await be.prepare(m);
@@ -120,8 +124,7 @@ const harness = {
       device.push(objects.textures + objects.buffers);
     }
     be.dispose();
-    await be.settle();
-    await new Promise((r) => setTimeout(r, 50));
+    await be.whenDisposed;
     return { before: before.textures + before.buffers, live, device, afterDispose: objects.textures + objects.buffers, stats: be.stats };
   },
 

@@ -29,12 +29,13 @@ const FULL = process.env.RETINAFACE_GPU_FULL === '1';
 /**
  * Whole-network cases in the browser. SwiftShader is a software rasteriser on CI's shared cores
  * (mobile0.25 at 640x640 takes about 30 s per pass on webgl2, 40 s on webgpu), so by default:
- * mobile0.25 at 640x640 and resnet50 at a small odd size; RETINAFACE_GPU_FULL=1 adds 333x517
+ * mobile0.25 at 640x640 and resnet50 at a small odd size (a 97x133 pass took 97 s on webgl2);
+ * RETINAFACE_GPU_FULL=1 adds 333x517
  * for both and resnet50 at 640x640.
  */
 const NETWORK_CASES: [Arch, number, number][] = FULL
   ? [['mobile0.25', 640, 640], ['mobile0.25', 333, 517], ['resnet50', 333, 517], ['resnet50', 640, 640]]
-  : [['mobile0.25', 640, 640], ['resnet50', 97, 133]];
+  : [['mobile0.25', 640, 640], ['resnet50', 49, 65]];
 const LEAK_RUNS = 100;
 const required = requiredModes();
 
@@ -147,5 +148,12 @@ for (const mode of BROWSER_MODES) {
     });
   }
 }
+
+browserTest('webgpu', "'auto' picks the first mode of AUTO_ORDER that runs and says why", async (p) => {
+  const r = await p.evaluate(() => (globalThis as any).harness.auto(), null) as { mode: string; why: string };
+  assert.is(r.mode, 'webgpu', r.why);
+  assert.match(r.why, /adapter/);
+  console.log(`  [chromium auto] got ${r.mode}: ${r.why}`);
+});
 
 test.run();

@@ -32,11 +32,11 @@ for (const mode of NODE_MODES) {
         }
         const worst = Math.max(...results.map((r) => r.maxAbs));
         console.log(`  [gpujs ${mode} ${variant}] ${results.length} twins, max abs error ${worst.toExponential(2)}`);
-        await be.settle();
-        assert.is(be.stats.live, 0, 'every texture/buffer of the grid was freed');
       } finally {
         be.dispose();
       }
+      await be.whenDisposed;
+      assert.is(be.stats.live, 0, 'dispose() deleted every texture/buffer the grid and the weights used');
     });
   }
 }

@@ -110,6 +110,8 @@ export class GpuJsBackend implements Backend<GpuTensor> {
   private readonly prepared = new Map<Conv2d, PreparedConv>();
   private readonly indexTables = new Map<string, GpuPart>();
   private disposed = false;
+  /** Activations are split into parts of at most this many values (the mode's limit unless lowered for tests). */
+  private splitLimit = Infinity;
   /** deletions waiting for the launches that read their tensor */
   private readonly freeing = new Set<Promise<void>>();
   /** Settles when dispose() has deleted every texture/buffer and destroyed the kernels and context. */
@@ -124,6 +126,7 @@ export class GpuJsBackend implements Backend<GpuTensor> {
     readonly variant: GpuJsVariant,
   ) {
     this.name = `gpujs-${mode}${variant === 'reference' ? '-reference' : ''}`;
+    this.splitLimit = limits.maxElements;
   }
 
   /**
@@ -136,8 +139,8 @@ export class GpuJsBackend implements Backend<GpuTensor> {
     const chosen = mode === 'auto' ? await chooseAutoMode() : { mode, why: 'requested' };
     const gpu = await createGpu(chosen.mode);
     const limits = await modeLimits(chosen.mode);
-    if (options.maxElements !== undefined) limits.maxElements = Math.min(limits.maxElements, options.maxElements);
     const be = new GpuJsBackend(chosen.mode, gpu, limits, variant);
+    if (options.maxElements !== undefined) be.splitLimit = Math.min(limits.maxElements, options.maxElements);
     be.why = chosen.why;
     return be;
   }
@@ -199,12 +202,12 @@ export class GpuJsBackend implements Backend<GpuTensor> {
   private chunkFor(shape: readonly number[]): number {
     const c = shape[0]!;
     const per = numel(shape) / c;
-    if (c * per <= this.limits.maxElements) return c;
-    if (per > this.limits.maxElements) {
+    if (c * per <= this.splitLimit) return c;
+    if (per > this.splitLimit) {
       throw new Error(`${this.name}: one channel of ${formatShape(shape)} (${per} values) exceeds the limit of ` +
-        `${this.limits.maxElements} values per texture/buffer; spatial tiling is not implemented`);
+        `${this.splitLimit} values per texture/buffer; spatial tiling is not implemented`);
     }
-    return largestPowerOfTwo(Math.floor(this.limits.maxElements / per));
+    return largestPowerOfTwo(Math.floor(this.splitLimit / per));
   }
 
   /** The chunk of an output that reads inputs channel by channel: no part may straddle theirs. */

@@ -1,0 +1,155 @@
+// The Chromium side of the harness: loads the library's browser build (src/browser.ts and the
+// pure test helpers, no Node built-in in the graph) and exposes window.harness for the
+// playwright driver (test/browser.test.ts): the twin grid, the whole network against reference
+// tensors computed in Node, the leak check and timings, per gpu.js mode. Device objects are
+// counted by wrapping the WebGL and WebGPU allocation calls, so the leak check sees the real
+// textures and buffers, not only the backend's own bookkeeping.
+import { GpuJsBackend, buildRetinaFace, decodeTensorFile, probeMode, runNetwork, chooseAutoMode, type GpuJsMode, type Tensor } from '../../src/browser.js';
+import type { Arch } from '../../src/model/config.js';
+import { runTwins, type TwinResult } from '../helpers/gpu_twins.js';
+import { networkTolerance, twinTolerance } from '../helpers/gpu_modes.js';
+import { randomTensor } from '../helpers/random.js';
+import { seededWeights } from '../helpers/seeded_weights.js';
+
+// Live device objects, as sets (gpu.js may delete a texture twice: once from Texture.delete(),
+// once from Kernel.destroy(); a set counts it gone once).
+const liveTextures = new Set<object>();
+const liveBuffers = new Set<object>();
+const objects = { get textures() { return liveTextures.size; }, get buffers() { return liveBuffers.size; } };
+function wrap(proto: object | undefined, create: string, destroy: string, live: Set<object>, onSelf: boolean): void {
+  if (proto === undefined) return;
+  const p = proto as Record<string, (...a: unknown[]) => unknown>;
+  const c = p[create]!;
+  p[create] = function (this: unknown, ...a: unknown[]) { const o = c.apply(this, a); if (o) live.add(o as object); return o; };
+  if (!onSelf) {
+    const d = p[destroy]!;
+    p[destroy] = function (this: unknown, ...a: unknown[]) { if (a[0]) live.delete(a[0] as object); return d.apply(this, a); };
+  }
+}
+const g = globalThis as unknown as Record<string, { prototype: object } | undefined>;
+wrap(g.WebGLRenderingContext?.prototype, 'createTexture', 'deleteTexture', liveTextures, false);
+wrap(g.WebGL2RenderingContext?.prototype, 'createTexture', 'deleteTexture', liveTextures, false);
+if (g.GPUDevice !== undefined && g.GPUBuffer !== undefined) {
+  // created on the device, destroyed on the buffer itself
+  wrap(g.GPUDevice.prototype, 'createBuffer', '', liveBuffers, true);
+  const buf = g.GPUBuffer.prototype as Record<string, (...a: unknown[]) => unknown>;
+  const destroy = buf.destroy!;
+  buf.destroy = function (this: object, ...a: unknown[]) { liveBuffers.delete(this); return destroy.apply(this, a); };
+}
+
+async function fetchTensors(url: string): Promise<Map<string, Tensor>> {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return decodeTensorFile(new Uint8Array(await r.arrayBuffer()), url).tensors;
+}
+
+async function model(arch: Arch) {
+  if (arch === 'resnet50') return buildRetinaFace(arch, seededWeights(arch), 'seeded resnet50');
+  return buildRetinaFace(arch, await fetchTensors('/.cache/weights/mobilenet0.25_Final.rfw'), 'mobilenet0.25_Final');
+}
+
+function maxDiff(a: Tensor, b: Tensor, tol: { abs: number; rel: number }) {
+  let maxAbs = 0, excess = -Infinity, at = '';
+  if (a.shape.join() !== b.shape.join()) return { maxAbs: Infinity, excess: Infinity, at: `shape ${a.shape} != ${b.shape}` };
+  for (let i = 0; i < b.data.length; i++) {
+    const d = Math.abs(a.data[i]! - b.data[i]!);
+    const x = Number.isNaN(d) ? Infinity : d - tol.abs - tol.rel * Math.abs(b.data[i]!);
+    if (d > maxAbs || Number.isNaN(d)) maxAbs = Number.isNaN(d) ? Infinity : d;
+    if (x > excess) { excess = x; at = `index ${i}: got ${a.data[i]}, expected ${b.data[i]}`; }
+  }
+  return { maxAbs, excess, at };
+}
+
+const harness = {
+  objects: () => ({ textures: objects.textures, buffers: objects.buffers }),
+  probe: (mode: GpuJsMode) => probeMode(mode),
+  auto: () => chooseAutoMode(),
+
+  async twins(mode: GpuJsMode, variant: 'fused' | 'reference'): Promise<TwinResult[]> {
+    const be = await GpuJsBackend.create(mode, variant);
+    try {
+      return await runTwins(be, twinTolerance(mode), false);
+    } finally {
+      be.dispose();
+    }
+  },
+
+  /** The whole network against reference tensors written by Node; returns failures and the worst error. */
+  async network(mode: GpuJsMode, arch: Arch, h: number, w: number, refUrl: string) {
+    const ref = await fetchTensors(refUrl);
+    const m = await model(arch);
+    const be = await GpuJsBackend.create(mode);
+    try {
+      await be.prepare(m);
+      const x = randomTensor([3, h, w], h * 1000 + w, -123, 151);
+      const s0 = { ...be.stats };
+      let t0 = performance.now();
+      const out = await runNetwork(be, m, x, true);
+      const tappedMs = performance.now() - t0;
+      const launches = be.stats.launches - s0.launches;
+      const tol = networkTolerance(mode);
+      const failures: string[] = [];
+      let worst = 0, worstName = '';
+      const all: [string, Tensor][] = [...out.taps]; // loc, conf and landms included
+      for (const [name, got] of all) {
+        const want = ref.get(name);
+        if (want === undefined) { failures.push(`${name}: no reference`); continue; }
+        const d = maxDiff(got, want, tol);
+        if (d.maxAbs > worst) { worst = d.maxAbs; worstName = name; }
+        if (d.excess > 0) failures.push(`${name}: ${d.at}, max abs ${d.maxAbs}`);
+      }
+      const r0 = be.stats.readbacks;
+      t0 = performance.now();
+      await runNetwork(be, m, x);
+      const ms = performance.now() - t0;
+      return { failures, worst, worstName, compared: all.length, launches, readbacks: be.stats.readbacks - r0, tappedMs, ms };
+    } finally {
+      be.dispose();
+    }
+  },
+
+  /** n forward passes in a row: live device objects after each, and after dispose(). */
+  async leak(mode: GpuJsMode, n: number, h: number, w: number) {
+    const before = { textures: objects.textures, buffers: objects.buffers };
+    const m = await model('mobile0.25');
+    const be = await GpuJsBackend.create(mode);
+    await be.prepare(m);
+    const x = randomTensor([3, h, w], 3, -123, 151);
+    const live: number[] = [];
+    const device: number[] = [];
+    for (let i = 0; i < n; i++) {
+      await runNetwork(be, m, x);
+      await be.settle();
+      live.push(be.stats.live);
+      device.push(objects.textures + objects.buffers);
+    }
+    be.dispose();
+    await be.whenDisposed;
+    return { before: before.textures + before.buffers, live, device, afterDispose: objects.textures + objects.buffers, stats: be.stats };
+  },
+
+  /** Forward-pass time (steady state, untapped) at a size; the first pass (compiles) apart. */
+  async time(mode: GpuJsMode, arch: Arch, h: number, w: number, runs: number) {
+    const m = await model(arch);
+    const be = await GpuJsBackend.create(mode);
+    try {
+      await be.prepare(m);
+      const x = randomTensor([3, h, w], 11, -123, 151);
+      let t0 = performance.now();
+      const first = await runNetwork(be, m, x);
+      const firstMs = performance.now() - t0;
+      const times: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        t0 = performance.now();
+        await runNetwork(be, m, x);
+        times.push(performance.now() - t0);
+      }
+      return { firstMs, times, rows: first.loc.shape[0] };
+    } finally {
+      be.dispose();
+    }
+  },
+};
+
+(globalThis as unknown as { harness: typeof harness }).harness = harness;
+document.getElementById('log')!.textContent = 'ready';

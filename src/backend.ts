@@ -40,21 +40,41 @@ export interface Backend<T = unknown> {
 /**
  * Which backend runs the network:
  * - 'cpu' (= 'cpu-fast'): folded batch norm, fused activations, packed GEMM, on Float32Arrays;
- * - 'cpu-naive': the reference loops, one op per PyTorch op (slow; the ruler of the tests).
+ * - 'cpu-naive': the reference loops, one op per PyTorch op (slow; the ruler of the tests);
+ * - 'cpu-simd': WebAssembly SIMD kernels generated at run time, activations in one arena,
+ *   worker threads (option `threads`, default all cores);
+ * - 'gpujs-<mode>': gpu.js kernels, resident on the device, in that gpu.js mode; 'gpujs-auto'
+ *   picks the best mode that works and reports why it fell back.
  */
-export type BackendSpec = 'cpu' | 'cpu-fast' | 'cpu-naive';
+export type BackendSpec = 'cpu' | 'cpu-fast' | 'cpu-naive' | 'cpu-simd'
+  | 'gpujs-auto' | 'gpujs-cpu' | 'gpujs-webasm' | 'gpujs-headlessgl' | 'gpujs-webgl' | 'gpujs-webgl2' | 'gpujs-webgpu';
 
-export const BACKEND_SPECS: readonly BackendSpec[] = ['cpu', 'cpu-fast', 'cpu-naive'];
+export const BACKEND_SPECS: readonly BackendSpec[] = ['cpu', 'cpu-fast', 'cpu-naive', 'cpu-simd',
+  'gpujs-auto', 'gpujs-cpu', 'gpujs-webasm', 'gpujs-headlessgl', 'gpujs-webgl', 'gpujs-webgl2', 'gpujs-webgpu'];
+
+export interface BackendOptions {
+  /** worker threads for 'cpu-simd' (default: all cores) */
+  threads?: number;
+}
 
 /** The one place that turns a backend name into a backend (and, for GPUs, a device context). */
-export async function createBackend(spec: BackendSpec): Promise<Backend<unknown>> {
-  const { CpuBackend } = await import('./backends/cpu.js');
+export async function createBackend(spec: BackendSpec, options: BackendOptions = {}): Promise<Backend<unknown>> {
+  if (spec.startsWith('gpujs-')) {
+    const { GpuJsBackend } = await import('./backends/gpujs.js');
+    const mode = spec.slice('gpujs-'.length) as Parameters<typeof GpuJsBackend.create>[0];
+    return (await GpuJsBackend.create(mode)) as Backend<unknown>;
+  }
   switch (spec) {
     case 'cpu':
     case 'cpu-fast':
-      return new CpuBackend('fast') as Backend<unknown>;
-    case 'cpu-naive':
-      return new CpuBackend('naive') as Backend<unknown>;
+    case 'cpu-naive': {
+      const { CpuBackend } = await import('./backends/cpu.js');
+      return new CpuBackend(spec === 'cpu-naive' ? 'naive' : 'fast') as Backend<unknown>;
+    }
+    case 'cpu-simd': {
+      const { CpuSimdBackend } = await import('./backends/cpu_simd.js');
+      return new CpuSimdBackend(options.threads === undefined ? {} : { threads: options.threads }) as Backend<unknown>;
+    }
     default:
       throw new Error(`unknown backend ${String(spec)} (expected one of ${BACKEND_SPECS.join(', ')})`);
   }

@@ -53,6 +53,8 @@ export interface Detection {
 export interface DetectorOptions {
   arch: Arch;
   backend?: BackendSpec;
+  /** worker threads of the 'cpu-simd' backend (default: all cores) */
+  threads?: number;
 }
 
 const now = () => globalThis.performance.now();
@@ -79,7 +81,7 @@ function toRgb(p: Pixels, what: string): RgbImage {
 /** Builds the model from checked weights and prepares a backend for it. */
 export async function prepareModel(tensors: Map<string, Tensor>, opts: DetectorOptions, source: string): Promise<[RetinaFaceModel, Backend<unknown>]> {
   const model = buildRetinaFace(opts.arch, tensors, source);
-  const backend = await createBackend(opts.backend ?? 'cpu');
+  const backend = await createBackend(opts.backend ?? 'cpu', opts.threads === undefined ? {} : { threads: opts.threads });
   await backend.prepare(model);
   return [model, backend];
 }

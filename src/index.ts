@@ -20,6 +20,8 @@ export interface LoadOptions extends Omit<ResolveOptions, 'source'> {
   arch?: Arch;
   /** default 'cpu' */
   backend?: BackendSpec;
+  /** worker threads of the 'cpu-simd' backend (default: all cores) */
+  threads?: number;
 }
 
 export class RetinaFace extends RetinaFaceDetector {
@@ -31,9 +33,9 @@ export class RetinaFace extends RetinaFaceDetector {
    * official download, sha256-checked) and prepares the backend.
    */
   static async load(opts: LoadOptions = {}): Promise<RetinaFace> {
-    const { arch = 'mobile0.25', backend = 'cpu', ...resolve } = opts;
+    const { arch = 'mobile0.25', backend = 'cpu', threads, ...resolve } = opts;
     const w = await resolveWeights(arch, resolve);
-    const d = new RetinaFace(...(await prepareModel(w.tensors, { arch, backend }, w.file)));
+    const d = new RetinaFace(...(await prepareModel(w.tensors, { arch, backend, ...(threads === undefined ? {} : { threads }) }, w.file)));
     d.weightsFile = w.file;
     return d;
   }

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Backend } from '../src/backend.js';
-import { CpuBackend, type CpuVariant } from '../src/backends/cpu.js';
+import { createBackend } from '../src/backend.js';
 import type { Arch } from '../src/model/config.js';
 import { buildRetinaFace, runNetwork } from '../src/model/retinaface.js';
 import type { Tensor } from '../src/tensor.js';
@@ -21,18 +21,21 @@ import { randomCheckpoint, referenceModuleNames, torchReference } from './helper
  */
 export const CPU_VS_TORCH: Tolerance = { abs: 1e-4, rel: 0 };
 
+/** cpu-naive: the reference loops; cpu-fast: folded BN + JS GEMM; cpu-simd: WASM SIMD + Winograd, 2 threads. */
+type Variant = 'cpu-naive' | 'cpu-fast' | 'cpu-simd';
+
 interface Case {
   arch: Arch;
   input: InputId;
-  variants: CpuVariant[];
+  variants: Variant[];
 }
 
 const CASES: Case[] = [
-  { arch: 'mobile0.25', input: 'group640', variants: ['naive', 'fast'] },
-  { arch: 'mobile0.25', input: 'odd333x517', variants: ['naive', 'fast'] },
-  { arch: 'mobile0.25', input: 'selfie', variants: ['fast'] },
-  { arch: 'resnet50', input: 'group640', variants: ['fast'] },
-  { arch: 'resnet50', input: 'odd333x517', variants: ['fast'] },
+  { arch: 'mobile0.25', input: 'group640', variants: ['cpu-naive', 'cpu-fast', 'cpu-simd'] },
+  { arch: 'mobile0.25', input: 'odd333x517', variants: ['cpu-naive', 'cpu-fast', 'cpu-simd'] },
+  { arch: 'mobile0.25', input: 'selfie', variants: ['cpu-fast', 'cpu-simd'] },
+  { arch: 'resnet50', input: 'group640', variants: ['cpu-fast'] },
+  { arch: 'resnet50', input: 'odd333x517', variants: ['cpu-fast'] },
 ];
 
 async function weightsFile(arch: Arch): Promise<string> {
@@ -50,7 +53,7 @@ for (const c of CASES) {
     const model = buildRetinaFace(c.arch, w.tensors, file);
     const names = referenceModuleNames(c.arch);
     for (const variant of c.variants) {
-      const be: Backend<Tensor> = new CpuBackend(variant);
+      const be = (await createBackend(variant, { threads: 2 })) as Backend<Tensor>;
       await be.prepare(model);
       const t0 = performance.now();
       const out = await runNetwork(be, model, input, true);

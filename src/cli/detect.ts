@@ -28,6 +28,7 @@ export const detectCommand: CommandSpec = {
     { name: 'savepath', short: 's', value: 'PATH', help: `the drawn image (.png/.jpg); a directory for several inputs (default ${DEFAULT_SAVEPATH} for one input)` },
     { name: 'arch', short: 'a', value: 'ARCH', choices: ARCHS, help: 'the backbone (default mobile0.25)' },
     { name: 'backend', value: 'NAME', choices: BACKEND_SPECS, help: 'what runs the network (default cpu)' },
+    { name: 'threads', value: 'N', help: 'worker threads of the cpu-simd backend (default: all cores)' },
     { name: 'weights', short: 'w', value: 'FILE', help: 'a .pth checkpoint or converted weights (default: resolved, see README)' },
     { name: 'rescale', value: 'R', help: 'downscale the image by R >= 1 before the network; results stay in original pixels' },
     { name: 'confidence_threshold', value: 'T', help: `drop anchors scoring <= T before NMS (default ${DEFAULT_DETECT_OPTIONS.confidenceThreshold})` },
@@ -159,7 +160,8 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
   const backend = (stringOption(args, 'backend') ?? 'cpu') as BackendSpec;
   const weights = stringOption(args, 'weights');
   const progress = quiet ? () => undefined : (line: string) => io.err(line);
-  const detector = await RetinaFace.load({ arch, backend, ...(weights === undefined ? {} : { weights }), onProgress: progress });
+  const threads = numberOption(args, 'threads', { min: 1, max: 256, integer: true });
+  const detector = await RetinaFace.load({ arch, backend, ...(weights === undefined ? {} : { weights }), ...(threads === undefined ? {} : { threads }), onProgress: progress });
   let failed = 0;
   try {
     for (let i = 0; i < inputs.length; i++) {
@@ -171,7 +173,7 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
           for (let r = 0; r < count; r++) runs.push(await detector.detectDetailed(file, defined));
           const stages = ['decode', 'preprocess', 'forward', 'postprocess', 'total'] as const;
           io.out(`${file}: ${d.width}x${d.height} -> network ${d.inputWidth}x${d.inputHeight}, ${detector.backend.name}, ` +
-            `median of ${count} runs after one warm-up: ` + stages.map((s) => `${s} ${median(runs.map((r) => r.timings[s])).toFixed(1)} ms`).join(', '));
+            `${'threads' in detector.backend ? `${String((detector.backend as { threads: number }).threads)} threads, ` : ''}median of ${count} runs after one warm-up: ` + stages.map((s) => `${s} ${median(runs.map((r) => r.timings[s])).toFixed(1)} ms`).join(', '));
           d = runs[runs.length - 1]!;
         }
         const shown = d.faces.filter((f) => f.score >= visThreshold);

@@ -5,11 +5,11 @@
 // counted by wrapping the WebGL and WebGPU allocation calls, so the leak check sees the real
 // textures and buffers, not only the backend's own bookkeeping.
 import { GpuJsBackend, buildRetinaFace, decodeTensorFile, probeMode, runNetwork, chooseAutoMode, type GpuJsMode, type Tensor } from '../../src/browser.js';
+import { facesOf } from '../helpers/faces.js';
 import type { Arch } from '../../src/model/config.js';
 import { runTwins, type TwinResult } from '../helpers/gpu_twins.js';
 import { networkTolerance, twinTolerance } from '../helpers/gpu_modes.js';
 import { randomTensor } from '../helpers/random.js';
-import { seededWeights } from '../helpers/seeded_weights.js';
 
 // Live device objects, as sets (gpu.js may delete a texture twice: once from Texture.delete(),
 // once from Kernel.destroy(); a set counts it gone once).
@@ -43,9 +43,9 @@ async function fetchTensors(url: string): Promise<Map<string, Tensor>> {
   return decodeTensorFile(new Uint8Array(await r.arrayBuffer()), url).tensors;
 }
 
-async function model(arch: Arch) {
-  if (arch === 'resnet50') return buildRetinaFace(arch, seededWeights(arch), 'seeded resnet50');
-  return buildRetinaFace(arch, await fetchTensors('/.cache/weights/mobilenet0.25_Final.rfw'), 'mobilenet0.25_Final');
+/** The model from weights converted by Node (test/helpers/gpu_weights.ts) into .cache/weights/. */
+async function model(arch: Arch, weightsUrl: string) {
+  return buildRetinaFace(arch, await fetchTensors(weightsUrl), weightsUrl);
 }
 
 function maxDiff(a: Tensor, b: Tensor, tol: { abs: number; rel: number }) {
@@ -74,14 +74,18 @@ const harness = {
     }
   },
 
-  /** The whole network against reference tensors written by Node; returns failures and the worst error. */
-  async network(mode: GpuJsMode, arch: Arch, h: number, w: number, refUrl: string) {
+  /**
+   * The whole network against PyTorch's tensors, which Node wrote into one file with the input
+   * tensor ('input'); every reference tensor that this network also produces is compared.
+   */
+  async network(mode: GpuJsMode, arch: Arch, weightsUrl: string, refUrl: string) {
     const ref = await fetchTensors(refUrl);
-    const m = await model(arch);
+    const x = ref.get('input')!;
+    ref.delete('input');
+    const m = await model(arch, weightsUrl);
     const be = await GpuJsBackend.create(mode);
     try {
       await be.prepare(m);
-      const x = randomTensor([3, h, w], h * 1000 + w, -123, 151);
       const s0 = { ...be.stats };
       let t0 = performance.now();
       const out = await runNetwork(be, m, x, true);
@@ -89,11 +93,12 @@ const harness = {
       const launches = be.stats.launches - s0.launches;
       const tol = networkTolerance(mode);
       const failures: string[] = [];
+      const compared: string[] = [];
       let worst = 0, worstName = '';
-      const all: [string, Tensor][] = [...out.taps]; // loc, conf and landms included
-      for (const [name, got] of all) {
-        const want = ref.get(name);
-        if (want === undefined) { failures.push(`${name}: no reference`); continue; }
+      for (const [name, want] of ref) {
+        const got = name === 'loc' ? out.loc : name === 'conf' ? out.conf : name === 'landms' ? out.landms : out.taps.get(name);
+        if (got === undefined) continue; // PyTorch-only leaves (body.conv1, body.bn1): fused here
+        compared.push(name);
         const d = maxDiff(got, want, tol);
         if (d.maxAbs > worst) { worst = d.maxAbs; worstName = name; }
         if (d.excess > 0) failures.push(`${name}: ${d.at}, max abs ${d.maxAbs}`);
@@ -102,16 +107,31 @@ const harness = {
       t0 = performance.now();
       await runNetwork(be, m, x);
       const ms = performance.now() - t0;
-      return { failures, worst, worstName, compared: all.length, launches, readbacks: be.stats.readbacks - r0, tappedMs, ms };
+      return { failures, worst, worstName, compared, launches, readbacks: be.stats.readbacks - r0, tappedMs, ms };
+    } finally {
+      be.dispose();
+    }
+  },
+
+  /** Faces (detect.py's defaults) of mobile0.25 on the input tensor of a file Node wrote. */
+  async faces(mode: GpuJsMode, weightsUrl: string, inputUrl: string) {
+    const x = (await fetchTensors(inputUrl)).get('input')!;
+    const m = await model('mobile0.25', weightsUrl);
+    const be = await GpuJsBackend.create(mode);
+    try {
+      await be.prepare(m);
+      const t0 = performance.now();
+      const faces = facesOf(await runNetwork(be, m, x), x);
+      return { faces, ms: performance.now() - t0 };
     } finally {
       be.dispose();
     }
   },
 
   /** n forward passes in a row: live device objects after each, and after dispose(). */
-  async leak(mode: GpuJsMode, n: number, h: number, w: number) {
+  async leak(mode: GpuJsMode, weightsUrl: string, n: number, h: number, w: number) {
     const before = { textures: objects.textures, buffers: objects.buffers };
-    const m = await model('mobile0.25');
+    const m = await model('mobile0.25', weightsUrl);
     const be = await GpuJsBackend.create(mode);
     await be.prepare(m);
     const x = randomTensor([3, h, w], 3, -123, 151);
@@ -129,8 +149,8 @@ const harness = {
   },
 
   /** Forward-pass time (steady state, untapped) at a size; the first pass (compiles) apart. */
-  async time(mode: GpuJsMode, arch: Arch, h: number, w: number, runs: number) {
-    const m = await model(arch);
+  async time(mode: GpuJsMode, arch: Arch, weightsUrl: string, h: number, w: number, runs: number) {
+    const m = await model(arch, weightsUrl);
     const be = await GpuJsBackend.create(mode);
     try {
       await be.prepare(m);

@@ -107,6 +107,8 @@ export const INPUTS = {
   selfie: { image: 'selfie.jpg' },
   /** odd sizes at every level (333 -> 167 -> 84 -> 42 -> 21 -> 11): FPN upsampling to an explicit size */
   odd333x517: { image: 'wider_group.jpg', crop: { x: 250, y: 100, width: 517, height: 333 } },
+  /** small and odd at every level (49 -> 25 -> 13 -> 7 -> 4 -> 2): ResNet-50 where a pass at 333x517 takes minutes (gpu.js on software GL) */
+  odd49x65: { image: 'wider_group.jpg', crop: { x: 420, y: 160, width: 65, height: 49 } },
 } as const satisfies Record<string, { image: string; size?: Size; crop?: Crop }>;
 
 export type InputId = keyof typeof INPUTS;

@@ -145,15 +145,21 @@ async function reference(arch: Arch, x: Tensor): Promise<NetworkOutput> {
  * mode, at a size gpu.js 'cpu' runs in seconds. Both variants; same tolerance as unsplit.
  */
 const SPLIT_LIMIT = 4000;
+/**
+ * And at most 7 slabs per ROWS_LAYOUT output (WebGPU allows 65535 workgroups per dimension, which
+ * the stride-8 rows of a 4096x2300 image exceed): the head rows go into padded slabs of 5 to 21
+ * rows, levels of different slab heights are concatenated, and the padding is dropped at readback.
+ */
+const SLAB_LIMIT = 7;
 for (const mode of NODE_MODES) {
   for (const arch of ['mobile0.25', 'resnet50'] as Arch[]) {
-    test(`gpujs ${mode} ${arch}: tensors split into channel parts (limit ${SPLIT_LIMIT} values) give the same outputs`, () => withMode(mode, async () => {
+    test(`gpujs ${mode} ${arch}: tensors split into channel parts (limit ${SPLIT_LIMIT} values) and rows into ${SLAB_LIMIT} slabs give the same outputs`, () => withMode(mode, async () => {
       const m = await loadGpuTestModel(arch);
       const [h, w] = arch === 'resnet50' ? [37, 51] : [67, 45];
       const x = randomTensor([3, h, w], h * 1000 + w, -123, 151);
       const ref = await reference(arch, x);
       for (const variant of ['fused', 'reference'] as const) {
-        const be = await GpuJsBackend.create(mode, variant, { maxElements: SPLIT_LIMIT });
+        const be = await GpuJsBackend.create(mode, variant, { maxElements: SPLIT_LIMIT, maxSlabs: SLAB_LIMIT });
         try {
           await be.prepare(m);
           const s0 = { ...be.stats };

@@ -21,6 +21,8 @@ export interface ModeLimits {
   maxElements: number;
   /** The texture side (GL) or Infinity. */
   maxTextureSize: number;
+  /** WebGPU's maxComputeWorkgroupsPerDimension (gpu.js dispatches one workgroup per z index of a 3D output), else Infinity. */
+  maxWorkgroupsPerDimension: number;
 }
 
 export interface Availability {
@@ -82,17 +84,23 @@ export async function createGpu(mode: GpuJsMode): Promise<GPU> {
   return new GPU({ mode });
 }
 
+/**
+ * gpu.js requests the adapter's buffer limits for its device, but not maxComputeWorkgroupsPerDimension,
+ * so its device keeps WebGPU's default (the spec's minimum): 65535.
+ */
+const WEBGPU_DEFAULT_WORKGROUPS_PER_DIMENSION = 65535;
+
 /** The size limits of a mode, queried from its context (GL) or adapter (WebGPU). */
 export async function modeLimits(mode: GpuJsMode): Promise<ModeLimits> {
-  if (mode === 'cpu' || mode === 'webasm') return { maxElements: Infinity, maxTextureSize: Infinity };
+  if (mode === 'cpu' || mode === 'webasm') return { maxElements: Infinity, maxTextureSize: Infinity, maxWorkgroupsPerDimension: Infinity };
   if (mode === 'webgpu') {
     const nav = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ limits: Record<string, number> } | null> } } }).navigator;
     const adapter = await nav?.gpu?.requestAdapter();
     if (!adapter) throw new Error('webgpu: no adapter to query limits from');
     const bytes = Math.min(adapter.limits.maxStorageBufferBindingSize!, adapter.limits.maxBufferSize!);
-    return { maxElements: Math.floor(bytes / 4), maxTextureSize: Infinity };
+    return { maxElements: Math.floor(bytes / 4), maxTextureSize: Infinity, maxWorkgroupsPerDimension: WEBGPU_DEFAULT_WORKGROUPS_PER_DIMENSION };
   }
   const side = glKernelClass(mode).features.maxTextureSize;
   if (side === undefined) throw new Error(`${mode}: MAX_TEXTURE_SIZE could not be queried`);
-  return { maxElements: side * side, maxTextureSize: side };
+  return { maxElements: side * side, maxTextureSize: side, maxWorkgroupsPerDimension: Infinity };
 }

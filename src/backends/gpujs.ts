@@ -43,6 +43,8 @@ export interface GpuPart {
   readonly value: Promise<DeviceValue>;
   /** launches and reads that use this part: it is freed once they have all run */
   readonly readers: Promise<unknown>[];
+  /** values the device holds when more than the shape's (a padded ROWS_LAYOUT slab): the readback drops the rest */
+  readonly stored?: number;
 }
 
 /**
@@ -79,18 +81,18 @@ function isDeletable(v: unknown): v is { delete(): void } {
 }
 
 /** Flattens what gpu.js returns (Float32Array, rows of Float32Array, planes of rows) into out. */
-function flattenInto(v: unknown, out: Float32Array, offset: number): number {
+function flattenInto(v: unknown, out: Float32Array, offset: number, limit = out.length): number {
   if (v instanceof Float32Array) {
-    out.set(v, offset);
+    if (offset < limit) out.set(v.length <= limit - offset ? v : v.subarray(0, limit - offset), offset);
     return offset + v.length;
   }
   if (ArrayBuffer.isView(v)) {
     const a = v as unknown as ArrayLike<number>;
-    for (let i = 0; i < a.length; i++) out[offset + i] = a[i]!;
+    for (let i = 0; i < a.length && offset + i < limit; i++) out[offset + i] = a[i]!;
     return offset + a.length;
   }
   if (Array.isArray(v)) {
-    for (const item of v) offset = flattenInto(item, out, offset);
+    for (const item of v) offset = flattenInto(item, out, offset, limit);
     return offset;
   }
   throw new Error(`gpujs: unexpected kernel result ${Object.prototype.toString.call(v)}`);
@@ -112,6 +114,8 @@ export class GpuJsBackend implements Backend<GpuTensor> {
   private disposed = false;
   /** Activations are split into parts of at most this many values (the mode's limit unless lowered for tests). */
   private splitLimit = Infinity;
+  /** Most slabs (z indices) of a ROWS_LAYOUT output: WebGPU's workgroups per dimension, unless lowered for tests. */
+  private maxSlabs = Infinity;
   /** deletions waiting for the launches that read their tensor */
   private readonly freeing = new Set<Promise<void>>();
   /** Settles when dispose() has deleted every texture/buffer and destroyed the kernels and context. */
@@ -127,6 +131,7 @@ export class GpuJsBackend implements Backend<GpuTensor> {
   ) {
     this.name = `gpujs-${mode}${variant === 'reference' ? '-reference' : ''}`;
     this.splitLimit = limits.maxElements;
+    this.maxSlabs = limits.maxWorkgroupsPerDimension;
   }
 
   /**
@@ -135,12 +140,13 @@ export class GpuJsBackend implements Backend<GpuTensor> {
    * the ones before it were skipped. `maxElements` lowers the per-texture limit (tests use it to
    * exercise the split path on small tensors).
    */
-  static async create(mode: GpuJsMode | 'auto', variant: GpuJsVariant = 'fused', options: { maxElements?: number } = {}): Promise<GpuJsBackend> {
+  static async create(mode: GpuJsMode | 'auto', variant: GpuJsVariant = 'fused', options: { maxElements?: number; maxSlabs?: number } = {}): Promise<GpuJsBackend> {
     const chosen = mode === 'auto' ? await chooseAutoMode() : { mode, why: 'requested' };
     const gpu = await createGpu(chosen.mode);
     const limits = await modeLimits(chosen.mode);
     const be = new GpuJsBackend(chosen.mode, gpu, limits, variant);
     if (options.maxElements !== undefined) be.splitLimit = Math.min(limits.maxElements, options.maxElements);
+    if (options.maxSlabs !== undefined) be.maxSlabs = Math.min(limits.maxWorkgroupsPerDimension, options.maxSlabs);
     be.why = chosen.why;
     return be;
   }
@@ -183,7 +189,7 @@ export class GpuJsBackend implements Backend<GpuTensor> {
       return out;
     });
     for (const t of args) t.readers.push(value.catch(() => undefined));
-    return { shape, value, readers: [] };
+    return n === numel(shape) ? { shape, value, readers: [] } : { shape, value, readers: [], stored: n };
   }
 
   /** A host array made resident (weights, index tables): one upload, counted apart from launches. */
@@ -299,8 +305,9 @@ export class GpuJsBackend implements Backend<GpuTensor> {
       const p = part.value.then(async (v) => {
         this.stats.readbacks++;
         const arr = typeof (v as { toArray?: unknown }).toArray === 'function' ? await (v as { toArray(): unknown }).toArray() : v;
-        const end = flattenInto(arr, data, i * x.chunk * per);
-        if (end !== i * x.chunk * per + numel(part.shape)) throw new Error(`${this.name}: read ${end} values into ${formatShape(x.shape)}`);
+        const start = i * x.chunk * per;
+        const end = flattenInto(arr, data, start, start + numel(part.shape));
+        if (end !== start + (part.stored ?? numel(part.shape))) throw new Error(`${this.name}: read ${end} values into ${formatShape(x.shape)}`);
       });
       part.readers.push(p.catch(() => undefined));
       return p;
@@ -450,7 +457,7 @@ export class GpuJsBackend implements Backend<GpuTensor> {
       return y;
     }
     const parts = xs.map((t) => this.single(t, 'cat'));
-    const spec = catSpec(xs.map((t) => t.shape), slope);
+    const spec = catSpec(xs.map((t) => t.shape), slope, this.maxSlabs);
     const part = this.launch(spec, [parts[0]!, parts[1] ?? parts[0]!, parts[2] ?? parts[0]!]);
     return { shape: part.shape, chunk: part.shape[0]!, parts: [part], released: false };
   }
@@ -468,7 +475,7 @@ export class GpuJsBackend implements Backend<GpuTensor> {
 
   headPermute(x: GpuTensor, k: number): GpuTensor {
     this.check(x);
-    return this.whole(this.launch(headPermuteSpec(x.shape, k), [this.single(x, 'head permute')]));
+    return this.whole(this.launch(headPermuteSpec(x.shape, k, this.maxSlabs), [this.single(x, 'head permute')]));
   }
 
   catRows(xs: GpuTensor[]): GpuTensor {
@@ -478,7 +485,7 @@ export class GpuJsBackend implements Backend<GpuTensor> {
 
   softmax(x: GpuTensor): GpuTensor {
     this.check(x);
-    return this.whole(this.launch(softmaxSpec(x.shape), [this.single(x, 'softmax')]));
+    return this.whole(this.launch(softmaxSpec(x.shape, this.maxSlabs), [this.single(x, 'softmax')]));
   }
 
   private freeWeights(): void {

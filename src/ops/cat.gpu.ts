@@ -4,7 +4,7 @@
 // concatenates); the backend folds longer lists pairwise. A missing input is passed as the first
 // one again with a count of 0: it is never read.
 import { formatShape, shapeEquals } from '../tensor.js';
-import { ROW_PAIR, rowsOutput, slopeConstants, type KernelSpec, type KernelThis } from './gpu_kernel.js';
+import { ROW_PAIR, rowsOutput, rowsPerSlab, slopeConstants, type KernelSpec, type KernelThis } from './gpu_kernel.js';
 import type { Slope } from './activation.js';
 
 interface CatConstants { n0: number; n1: number; act: number; slope: number; o0: number; o1: number; o2: number }
@@ -24,19 +24,34 @@ export function catChannelsKernel(this: KernelThis<CatConstants>, a: number[][][
   return v;
 }
 
+interface CatRowsConstants { n0: number; n1: number; n: number; y: number; ya: number; yb: number; yc: number }
+
 /**
- * output [k, 2, sum A_i / 2] (ROWS_LAYOUT) -> x = column j, y = row mod 2, z = row pair; no loops;
- * precision 'single'. n0, n1 count row pairs (every level has an even number of rows).
+ * output [k, Y, ceil(N / Y)] (ROWS_LAYOUT), N = sum A_i -> x = column j, row r = z * Y + y (0
+ * past row N); no loops; precision 'single'. Rows [0, n0) come from a, the next n1 from b, the
+ * rest from c, each read in its own layout (ya, yb, yc rows per slab); quotients of (r + 0.5) as
+ * in head_permute.
  */
-export function catRowsKernel(this: KernelThis<CatConstants>, a: number[][][], b: number[][][], c: number[][][]): number {
-  const z = this.thread.z, y = this.thread.y, x = this.thread.x;
-  if (z < this.constants.n0) return a[z]![y]![x]!;
-  if (z < this.constants.n0 + this.constants.n1) return b[z - this.constants.n0]![y]![x]!;
-  return c[z - this.constants.n0 - this.constants.n1]![y]![x]!;
+export function catRowsKernel(this: KernelThis<CatRowsConstants>, a: number[][][], b: number[][][], c: number[][][]): number {
+  const x = this.thread.x;
+  let r = this.thread.z * this.constants.y + this.thread.y;
+  if (r >= this.constants.n) return 0;
+  if (r < this.constants.n0) {
+    const sa = Math.floor((r + 0.5) / this.constants.ya);
+    return a[sa]![r - sa * this.constants.ya]![x]!;
+  }
+  r = r - this.constants.n0;
+  if (r < this.constants.n1) {
+    const sb = Math.floor((r + 0.5) / this.constants.yb);
+    return b[sb]![r - sb * this.constants.yb]![x]!;
+  }
+  r = r - this.constants.n1;
+  const sc = Math.floor((r + 0.5) / this.constants.yc);
+  return c[sc]![r - sc * this.constants.yc]![x]!;
 }
 
 /** Up to three shapes concatenated along their leading dimension. */
-export function catSpec(shapes: readonly (readonly number[])[], slope: Slope): KernelSpec {
+export function catSpec(shapes: readonly (readonly number[])[], slope: Slope, maxSlabs = Infinity): KernelSpec {
   if (shapes.length < 1 || shapes.length > 3) throw new Error(`cat.gpu: takes 1 to 3 inputs, got ${shapes.length}`);
   const rest = shapes[0]!.slice(1);
   for (const s of shapes) if (!shapeEquals(s.slice(1), rest)) throw new Error(`cat.gpu: ${formatShape(s)} does not match (*, ${rest.join(', ')})`);
@@ -46,8 +61,11 @@ export function catSpec(shapes: readonly (readonly number[])[], slope: Slope): K
   if (rest.length === 2) return { name: 'cat.channels', source: catChannelsKernel, output: [rest[1]!, rest[0]!, lead], constants };
   if (rest.length === 1) {
     if (slope !== null) throw new Error('cat.gpu: rows are concatenated without activation');
-    const pairs = { ...constants, n0: n[0]! / ROW_PAIR, n1: (n[1] ?? 0) / ROW_PAIR };
-    return { name: 'cat.rows', source: catRowsKernel, output: rowsOutput([lead, rest[0]!]), constants: pairs, shape: [lead, rest[0]!] };
+    const shape = [lead, rest[0]!];
+    const output = rowsOutput(shape, maxSlabs);
+    const slab = (i: number): number => rowsPerSlab(n[i] ?? ROW_PAIR, maxSlabs); // a missing input is never read
+    const rows: CatRowsConstants = { n0: n[0]!, n1: n[1] ?? 0, n: lead, y: output[1]!, ya: slab(0), yb: slab(1), yc: slab(2) };
+    return { name: 'cat.rows', source: catRowsKernel, output, constants: rows as unknown as Record<string, number>, shape };
   }
   throw new Error(`cat.gpu: rank ${rest.length + 1} is not supported`);
 }

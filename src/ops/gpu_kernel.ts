@@ -43,16 +43,26 @@ export function slopeConstants(slope: number | null): { act: number; slope: numb
 }
 
 /**
- * ROWS_LAYOUT: a (N, k) tensor (head rows, class scores) is stored as output [k, 2, N / 2]
- * (x = j, y = r mod 2, z = floor(r / 2)), not [k, N]: gpu.js gives a 2D output exactly a
- * [k, N] texture, over the 8192 texel side at 16800 rows (640x640), while a 3D output gets a
- * near-square texture. Row pairs are the two anchors of one cell (RetinaFace's num_anchors is
- * 2), so N is always even. Read back, [N / 2][2][k] flattens to the row-major (N, k).
+ * ROWS_LAYOUT: a (N, k) tensor (head rows, class scores) is stored as output [k, Y, ceil(N / Y)],
+ * row r at (x = j, y = r mod Y, z = floor(r / Y)), not [k, N]: gpu.js gives a 2D output exactly
+ * a [k, N] texture, over the 8192 texel side at 16800 rows (640x640), while a 3D output gets a
+ * near-square texture. Y is ROW_PAIR (the two anchors of one cell: RetinaFace's num_anchors is
+ * 2, so N is even) unless N / 2 slabs exceed `maxSlabs`: gpu.js's WebGPU kernels dispatch one
+ * workgroup per z index, at most maxComputeWorkgroupsPerDimension (65535) of them, and the
+ * stride-8 level of a 4096x2300 image has 147456 cells; then Y grows so that the slabs fit and
+ * the last slab is padded (threads past row N write 0, the readback drops them). Read back, the
+ * output flattens to the row-major (N, k) either way.
  */
 export const ROW_PAIR = 2;
 
-export function rowsOutput(shape: readonly number[]): number[] {
+/** Rows per slab (Y) of an N-row tensor. */
+export function rowsPerSlab(n: number, maxSlabs: number): number {
+  return n / ROW_PAIR <= maxSlabs ? ROW_PAIR : Math.ceil(n / maxSlabs);
+}
+
+export function rowsOutput(shape: readonly number[], maxSlabs = Infinity): number[] {
   const [n, k] = shape as [number, number];
   if (shape.length !== 2 || n % ROW_PAIR !== 0) throw new Error(`rows (${shape.join(', ')}): expected (N, k) with N a multiple of ${ROW_PAIR}`);
-  return [k, ROW_PAIR, n / ROW_PAIR];
+  const y = rowsPerSlab(n, maxSlabs);
+  return [k, y, Math.ceil(n / y)];
 }

@@ -71,16 +71,16 @@ const cpuSimd = (threads: number): BackendEntry => ({
   }),
 });
 
-type BrowserFactory = (mode: string) => Promise<Backend<unknown>>;
-/** webgl2 / webgpu run in headless Chromium; the bench needs a Node-side Backend that drives the page. */
+/** webgl2 / webgpu run in headless Chromium, driven through a Node-side proxy Backend (bench/browser_proxy.ts). */
 const browser = (mode: 'webgl2' | 'webgpu'): BackendEntry => ({
   name: `chromium-${mode}`,
-  description: `gpu.js ${mode} in headless Chromium`,
+  description: `gpu.js ${mode} in headless Chromium (SwiftShader)`,
   threads: 1,
   create: () => guarded(`Chromium ${mode}`, async () => {
-    const make = exported<BrowserFactory>(await optionalModule('backends/browser_proxy'), 'backends/browser_proxy', 'createBrowserBackend');
-    return make(mode);
+    const { createBrowserBackend } = await import('./browser_proxy.js');
+    return createBrowserBackend(mode) as Promise<Backend<unknown>>;
   }),
+  liveObjects: (be) => (be as { stats?: { live?: number } }).stats?.live,
 });
 
 export const BACKENDS: readonly BackendEntry[] = [

@@ -4,7 +4,8 @@
 // same input with the same weights. Every contestant is checked on a small odd-sized input first.
 import { spawnSync } from 'node:child_process';
 import { fork } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +53,11 @@ function forkWorker(): Channel {
     request: (msg) => exit !== undefined
       ? Promise.resolve({ type: 'init', skipped: exit })
       : new Promise((resolve) => { waiting.push(resolve); child.send(msg); }),
-    kill: () => { child.kill(); },
+    kill: () => {
+      child.kill();
+      // A contestant that traps SIGTERM (playwright does, to close its browser) gets 2 s, then SIGKILL.
+      setTimeout(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); }, 2000).unref();
+    },
   };
 }
 
@@ -88,9 +93,16 @@ export async function prepareArch(arch: Arch, cache: string, log: (s: string) =>
   }
   if (p.torch !== undefined) {
     const onnx = path.join(dir, 'model.onnx'), torchCheck = path.join(dir, 'check-torch.rft');
-    log(`${arch}: exporting ONNX with ${p.torch.python} (torch ${p.torch.version})`);
-    const r = spawnSync(p.torch.python, [path.join(torchScripts, 'export_onnx.py'), '--arch', arch, '--weights', weights,
+    // The export is deterministic in its inputs: reused while the weights, check input, script and torch are the same.
+    const script = path.join(torchScripts, 'export_onnx.py');
+    const stampFile = path.join(dir, 'export.stamp');
+    const stamp = createHash('sha256').update(readFileSync(weights)).update(readFileSync(inputFile)).update(readFileSync(script))
+      .update(p.torch.version).digest('hex');
+    const fresh = existsSync(onnx) && existsSync(torchCheck) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp;
+    if (!fresh) log(`${arch}: exporting ONNX with ${p.torch.python} (torch ${p.torch.version})`);
+    const r = fresh ? { status: 0, stderr: '', error: undefined } : spawnSync(p.torch.python, [script, '--arch', arch, '--weights', weights,
       '--check', inputFile, '--onnx', onnx, '--torch-check', torchCheck], { encoding: 'utf8', timeout: 600_000 });
+    if (!fresh && r.status === 0) writeFileSync(stampFile, stamp);
     if (r.status === 0 && existsSync(onnx)) {
       p.onnx = onnx;
       p.check = torchCheck;

@@ -127,8 +127,8 @@ async function handle(msg: Request): Promise<Reply> {
 if (process.send !== undefined) {
   process.on('message', (msg: Request) => {
     void handle(msg).then((reply) => {
-      process.send!(reply);
-      if (msg.type === 'stop') process.disconnect();
+      // After 'stop' the process exits: a backend holding a browser or worker threads would keep it alive.
+      process.send!(reply, () => { if (msg.type === 'stop') process.exit(0); });
     });
   });
 }

@@ -34,6 +34,66 @@ export function ratios(e2e: readonly E2EResult[]): { arch: string; resolution: s
   return out;
 }
 
+/** Which family a contestant of ours belongs to: a CPU path or a gpu.js mode (in Node or in Chromium). */
+export const family = (name: string): 'cpu' | 'gpujs' => (name.startsWith('gpujs-') || name.startsWith('chromium-') ? 'gpujs' : 'cpu');
+
+/** The resolutions and peers the issue's headline names. */
+export const HEADLINE_RESOLUTIONS = ['640x640', '2048x1150'] as const;
+export const HEADLINE_PEERS = ['onnxruntime-web-1t', 'onnxruntime-web-2t', 'onnxruntime-node-1t', 'onnxruntime-node-2t'] as const;
+
+export interface Headline {
+  arch: string;
+  resolution: string;
+  family: 'cpu' | 'gpujs';
+  /** our fastest contestant of that family (forward median), or undefined when none was timed */
+  ours?: string;
+  oursMs?: number;
+  /** peer -> ours / peer, for the peers timed at that arch and resolution */
+  ratio: Record<string, number>;
+}
+
+/** Per arch and headline resolution: our fastest CPU path and fastest gpu.js mode against each ONNX peer. */
+export function headline(e2e: readonly E2EResult[]): Headline[] {
+  const timed = e2e.filter((r) => r.skipped === undefined && r.stages.forward !== undefined && r.stages.forward.samples > 0);
+  const out: Headline[] = [];
+  for (const arch of [...new Set(e2e.map((r) => r.arch))]) {
+    for (const resolution of HEADLINE_RESOLUTIONS) {
+      const here = timed.filter((r) => r.arch === arch && r.resolution === resolution);
+      for (const fam of ['cpu', 'gpujs'] as const) {
+        const best = here.filter((r) => r.kind === 'ours' && family(r.contestant) === fam)
+          .sort((a, b) => a.stages.forward!.medianMs - b.stages.forward!.medianMs)[0];
+        const h: Headline = { arch, resolution, family: fam, ratio: {} };
+        if (best !== undefined) {
+          h.ours = best.contestant;
+          h.oursMs = best.stages.forward!.medianMs;
+          for (const peer of HEADLINE_PEERS) {
+            const p = here.find((r) => r.contestant === peer);
+            if (p !== undefined) h.ratio[peer] = h.oursMs / p.stages.forward!.medianMs;
+          }
+        }
+        out.push(h);
+      }
+    }
+  }
+  return out;
+}
+
+function headlineSection(run: RunResult): string {
+  const rows = headline(run.e2e);
+  if (rows.length === 0) return '';
+  return `## Headline: ours against onnxruntime (forward pass)
+
+Our fastest CPU path and our fastest gpu.js mode (Node or headless Chromium; Chromium's WebGL and
+WebGPU run on SwiftShader, a software renderer, here) at each headline resolution, as a ratio of
+forward-pass medians measured in the same run: below 1, ours is faster. "not timed" means no
+contestant of that family finished a steady sample there (see the skipped cells below).
+
+${table(['arch', 'resolution', 'ours (fastest of its family)', 'forward ms', ...HEADLINE_PEERS.map((p) => `ours / ${p}`)],
+  rows.map((h) => [h.arch, h.resolution, h.ours === undefined ? `${h.family === 'cpu' ? 'CPU' : 'gpu.js'}: not timed` : h.ours,
+    fmtMs(h.oursMs), ...HEADLINE_PEERS.map((p) => (h.ratio[p] !== undefined ? h.ratio[p]!.toFixed(2) : '—'))]))}
+`;
+}
+
 function stageCell(r: E2EResult, s: Stage): string {
   const t = r.stages[s];
   if (t === undefined) return '—';
@@ -146,6 +206,7 @@ ${table(['probe', '1 thread', `${p.threads} threads`], [
   ['wasm SIMD f32x4 multiply-add', `${p.simdGflops1t.toFixed(2)} GFLOP/s`, `${p.simdGflopsAll.toFixed(2)} GFLOP/s`],
 ])}
 ` : ''}
+${headlineSection(run)}
 ## External reference (not measured here)
 
 ${ext.label}: ${ext.figuresMs.map((m) => `${m} ms`).join(' / ')} at ${resolutionName(ext.resolution)}. Other hardware and

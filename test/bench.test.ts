@@ -10,7 +10,8 @@ import type { Tensor } from '../src/tensor.js';
 import { BUDGETS, KERNEL_TOLERANCE, type Budget } from '../bench/config.js';
 import { ConvCase, runKernelSuite } from '../bench/kernels.js';
 import { simdProbeModule, SIMD_FLOPS_PER_ITER } from '../bench/probe.js';
-import { ratios, renderMarkdown, kernelChart, e2eChart } from '../bench/report.js';
+import { headline, ratios, renderMarkdown, kernelChart, e2eChart } from '../bench/report.js';
+import type { E2EResult } from '../bench/results.js';
 import type { RunResult } from '../bench/results.js';
 import { parseArgs } from '../bench/run.js';
 import { convCalls, distinctConvShapes, networkMacs, traceNetwork } from '../bench/shapes.js';
@@ -114,15 +115,15 @@ test('kernel suite: a wrong backend is reported as failed validation and never t
     { entry: { name: 'wrong-conv', description: '', threads: 1, create: async () => new WrongCorner('fast') as Backend<unknown> }, backend: new WrongCorner('fast') as Backend<unknown> },
     { entry: { name: 'wrong-softmax', description: '', threads: 1, create: async () => new WrongSoftmax('fast') as Backend<unknown> }, backend: new WrongSoftmax('fast') as Backend<unknown> },
   ];
-  const res = await runKernelSuite(opened, { budget, only: (id) => /^(head 1x1 64->8 @1\/16|softmax)/.test(id), deadline: Infinity, log: () => {}, engine: 'plain' });
+  const res = await runKernelSuite(opened, { budget, only: (id) => /^(head 1x1 64->8 @1\/16|head permute)/.test(id), deadline: Infinity, log: () => {}, engine: 'plain' });
   const get = (backend: string, id: string) => res.find((r) => r.backend === backend && r.id === id)!;
   assert.ok(get('good', 'head 1x1 64->8 @1/16').timing !== undefined);
-  assert.ok(get('good', 'softmax (A, 2)').check!.ok);
+  assert.ok(get('good', 'head permute + softmax (A, 2) @1/8').check!.ok);
   const bad = get('wrong-conv', 'head 1x1 64->8 @1/16');
   assert.is(bad.timing, undefined);
   assert.ok(bad.skipped!.startsWith('failed validation'), bad.skipped);
-  assert.ok(get('wrong-conv', 'softmax (A, 2)').check!.ok); // its softmax is right
-  const badSoftmax = get('wrong-softmax', 'softmax (A, 2)');
+  assert.ok(get('wrong-conv', 'head permute + softmax (A, 2) @1/8').check!.ok); // its softmax is right
+  const badSoftmax = get('wrong-softmax', 'head permute + softmax (A, 2) @1/8');
   assert.is(badSoftmax.timing, undefined);
   assert.ok(badSoftmax.check!.message!.includes('index 0 (0, 0)'), badSoftmax.check!.message);
 });
@@ -151,6 +152,30 @@ function fakeRun(): RunResult {
 
 test('report: ratios are ours / peer on the forward median', () => {
   assert.equal(ratios(fakeRun().e2e), [{ arch: 'mobile0.25', resolution: '320x320', ours: 'cpu-fast', peer: 'onnxruntime-node-1t', ratio: 0.5 }]);
+});
+
+test('report: headline picks the fastest of each family and divides by each ONNX peer', () => {
+  const t = (ms: number) => summarize(ms * 3, [ms, ms, ms]);
+  const e = (contestant: string, kind: 'ours' | 'peer', ms: number | null): E2EResult => ({
+    arch: 'mobile0.25', resolution: '640x640', megapixels: 0.4096, contestant, kind, threads: 1, macs: 1e9,
+    stages: ms === null ? {} : { forward: t(ms) }, ...(ms === null ? { skipped: 'predicted 50 s per forward' } : {}),
+  });
+  const rows = headline([
+    e('cpu-fast', 'ours', 200), e('cpu-simd-2t', 'ours', 50), e('cpu-naive', 'ours', null),
+    e('gpujs-webasm', 'ours', 400), e('chromium-webgl2', 'ours', 300),
+    e('onnxruntime-web-2t', 'peer', 100), e('onnxruntime-node-1t', 'peer', 25),
+  ]);
+  const cpu = rows.find((r) => r.resolution === '640x640' && r.family === 'cpu')!;
+  assert.is(cpu.ours, 'cpu-simd-2t');
+  assert.equal(cpu.ratio, { 'onnxruntime-web-2t': 0.5, 'onnxruntime-node-1t': 2 });
+  const gpu = rows.find((r) => r.resolution === '640x640' && r.family === 'gpujs')!;
+  assert.is(gpu.ours, 'chromium-webgl2');
+  assert.equal(gpu.ratio, { 'onnxruntime-web-2t': 3, 'onnxruntime-node-1t': 12 });
+  // 2048x1150 was not run: both families listed, neither timed.
+  assert.equal(rows.filter((r) => r.resolution === '2048x1150').map((r) => [r.family, r.ours]), [['cpu', undefined], ['gpujs', undefined]]);
+  const md = renderMarkdown({ ...fakeRun(), e2e: [e('cpu-simd-2t', 'ours', 50), e('onnxruntime-web-2t', 'peer', 100)] }, 'x.json');
+  assert.ok(md.includes('| mobile0.25 | 640x640 | cpu-simd-2t | 50.0 | — | 0.50 | — | — |'), md.split('\n').find((l) => l.startsWith('| mobile0.25 | 640x640 | cpu-simd')));
+  assert.ok(md.includes('| mobile0.25 | 2048x1150 | CPU: not timed |'));
 });
 
 test('report: markdown has the tables, reasons, the peak and the labelled external reference', () => {

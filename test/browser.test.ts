@@ -6,14 +6,13 @@
 // forward passes: live textures/buffers flat; dispose() returns to zero).
 // Chromium and playwright-core are required where CI requires the browser modes (see
 // test/helpers/gpu_modes.ts); elsewhere their absence is reported, with the reason.
-import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { GpuJsMode } from '../src/backends/gpu_instance.js';
 import type { Arch } from '../src/model/config.js';
 import { writeTensorFile } from '../src/weights/files.js';
-import { serveStatic, type StaticServer } from './browser/server.js';
+import { ChromiumUnavailable, openHarnessPage, type HarnessPage, type Page } from './browser/chromium.js';
 import { BROWSER_MODES, requiredModes } from './helpers/gpu_modes.js';
 import { compareFaces, cpuFaces, GPU_FACES_TOLERANCE } from './helpers/faces.js';
 import { convertedWeightsUrl, gpuTestCheckpoint, loadGpuTestModel } from './helpers/gpu_weights.js';
@@ -23,10 +22,6 @@ import type { Face } from '../src/detect/postprocess.js';
 import type { TwinResult } from './helpers/gpu_twins.js';
 import { cacheDir, repoRoot } from './helpers/paths.js';
 
-const CHROMIUM = process.env.RETINAFACE_CHROMIUM ?? '/usr/bin/chromium';
-/** The flags the issue prescribes: SwiftShader for WebGL and WebGPU, nothing phoning home. */
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--no-first-run', '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-angle=swiftshader'];
 const FULL = process.env.RETINAFACE_GPU_FULL === '1';
 /**
  * Whole-network cases in the browser, against PyTorch. SwiftShader is a software rasteriser on
@@ -39,17 +34,8 @@ const NETWORK_CASES: [Arch, InputId][] = [['mobile0.25', 'group640'], ['mobile0.
 const LEAK_RUNS = 100;
 const required = requiredModes();
 
-interface Page {
-  evaluate<R, A>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>;
-  on(event: string, cb: (x: { text?: () => string; message?: string }) => void): void;
-  goto(url: string): Promise<unknown>;
-  waitForFunction(fn: () => unknown, arg: null, opts: { timeout: number }): Promise<unknown>;
-}
-interface Browser { newPage(): Promise<Page>; close(): Promise<void> }
-
-let browser: Browser | null = null;
+let harness: HarnessPage | null = null;
 let page: Page | null = null;
-let server: StaticServer | null = null;
 let unavailable = '';
 const available = new Map<GpuJsMode, string | null>();
 
@@ -72,23 +58,14 @@ async function writeInput(id: InputId): Promise<string> {
 let selfieFaces: Face[] | null = null;
 
 test.before(async () => {
-  let chromium: { launch(o: object): Promise<Browser> };
   try {
-    ({ chromium } = await import('playwright-core' as string) as { chromium: typeof chromium });
+    harness = await openHarnessPage(repoRoot, 'test/browser/index.html', 'harness');
   } catch (e) {
-    unavailable = `playwright-core is not installed (${(e as Error).message.split('\n')[0]})`;
+    if (!(e instanceof ChromiumUnavailable)) throw e;
+    unavailable = e.message;
     return;
   }
-  if (!existsSync(CHROMIUM)) {
-    unavailable = `no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set RETINAFACE_CHROMIUM)`;
-    return;
-  }
-  server = await serveStatic(repoRoot);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  page = await browser.newPage();
-  page.on('pageerror', (e) => console.log(`  [chromium] page error: ${e.message}`));
-  await page.goto(`${server.url}/test/browser/index.html`);
-  await page.waitForFunction(() => (globalThis as { harness?: unknown }).harness !== undefined, null, { timeout: 60_000 });
+  page = harness.page;
   for (const mode of BROWSER_MODES) {
     const a = await page.evaluate((m) => (globalThis as any).harness.probe(m), mode) as { ok: boolean; reason: string };
     available.set(mode, a.ok ? null : a.reason);
@@ -96,8 +73,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  await browser?.close();
-  await server?.close();
+  await harness?.close();
 });
 
 /** Runs body for a mode when Chromium runs it; otherwise fails (required) or reports why not. */

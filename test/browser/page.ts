@@ -148,7 +148,7 @@ const harness = {
     return { before: before.textures + before.buffers, live, device, afterDispose: objects.textures + objects.buffers, stats: be.stats };
   },
 
-  /** Forward-pass time (steady state, untapped) at a size; the first pass (compiles) apart. */
+  /** Forward-pass time (steady state, untapped) at a size; the first pass (compiles) apart; non-finite outputs counted. */
   async time(mode: GpuJsMode, arch: Arch, weightsUrl: string, h: number, w: number, runs: number) {
     const m = await model(arch, weightsUrl);
     const be = await GpuJsBackend.create(mode);
@@ -164,7 +164,9 @@ const harness = {
         await runNetwork(be, m, x);
         times.push(performance.now() - t0);
       }
-      return { firstMs, times, rows: first.loc.shape[0] };
+      let nonFinite = 0;
+      for (const t of [first.loc, first.conf, first.landms]) for (const v of t.data) if (!Number.isFinite(v)) nonFinite++;
+      return { firstMs, times, rows: first.loc.shape[0], nonFinite };
     } finally {
       be.dispose();
     }

@@ -18,12 +18,14 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-export async function serveStatic(root: string): Promise<StaticServer> {
+/** Serves ALLOWED (and `extra`, more path prefixes) under root. */
+export async function serveStatic(root: string, extra: readonly string[] = []): Promise<StaticServer> {
+  const allowed = [...ALLOWED, ...extra];
   const server: Server = createServer((req, res) => {
     const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname).replace(/^\/+/, '');
     const file = path.resolve(root, rel);
     const inside = file.startsWith(path.resolve(root) + path.sep);
-    if (!inside || !ALLOWED.some((p) => rel.startsWith(p)) || rel.includes('..')) {
+    if (!inside || !allowed.some((p) => rel.startsWith(p)) || rel.includes('..')) {
       res.writeHead(404).end('not served');
       return;
     }

@@ -1,0 +1,27 @@
+// What bench/browser_proxy.ts (Node) sends to bench/browser/proxy_page.ts (Chromium): a
+// convolution with its batch norm at prepare time, then the forward pass as a list of commands on
+// integer tensor handles, flushed at each read. Arrays are base64 of their float32 bytes.
+export type ProxyCommand =
+  | { t: 'upload'; id: number; shape: number[]; b64: string }
+  | { t: 'release'; x: number }
+  | { t: 'conv'; id: number; x: number; conv: number; slope: number | null }
+  | { t: 'add'; id: number; a: number; b: number; slope: number | null }
+  | { t: 'interp'; id: number; x: number; h: number; w: number }
+  | { t: 'cat'; id: number; xs: number[]; slope: number | null }
+  | { t: 'pool'; id: number; x: number; k: number; s: number; p: number }
+  | { t: 'head'; id: number; x: number; k: number }
+  | { t: 'rows'; id: number; xs: number[] }
+  | { t: 'softmax'; id: number; x: number };
+
+export interface ProxyConv {
+  path: string;
+  cIn: number;
+  cOut: number;
+  kernel: number;
+  stride: number;
+  padding: number;
+  groups: number;
+  weight: string;
+  bias: string | null;
+  bn: { weight: string; bias: string; mean: string; var: string } | null;
+}

@@ -190,7 +190,9 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
   const results: E2EResult[] = [];
   const participants = new Map<string, Participant>();
   const notes: string[] = [];
-  for (const arch of opts.archs) {
+  for (const [ai, arch] of opts.archs.entries()) {
+    // Each arch gets an equal share of the time left (resnet50 is not starved by mobile0.25).
+    const deadline = performance.now() + (opts.deadline - performance.now()) / (opts.archs.length - ai);
     if (performance.now() > opts.deadline) {
       notes.push(`${arch}: not run, the end-to-end section's deadline had passed`);
       continue;
@@ -212,7 +214,7 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
       for (const c of list) {
         const r = base(c);
         const est = msPerMac.has(c.name) ? msPerMac.get(c.name)! * macs : undefined;
-        if (performance.now() > opts.deadline) { results.push({ ...r, skipped: 'end-to-end section deadline reached' }); log(e2eLine(results.at(-1)!)); continue; }
+        if (performance.now() > deadline) { results.push({ ...r, skipped: 'end-to-end section deadline reached' }); log(e2eLine(results.at(-1)!)); continue; }
         if (est !== undefined && est > budget.e2eMaxCallSeconds * 1000) {
           results.push({ ...r, skipped: `predicted ${(est / 1000).toFixed(0)} s per forward from the previous resolution > cap ${budget.e2eMaxCallSeconds} s` });
           continue;
@@ -235,7 +237,7 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
       // Round 0 is every contestant's first call; then interleaved steady rounds.
       let rounds = budget.rounds;
       for (let round = 0; round <= rounds; round++) {
-        if (round > 1 && performance.now() > opts.deadline) break; // the first call and one steady sample at least
+        if (round > 1 && performance.now() > deadline) break; // the first call and one steady sample at least
         for (const e of running) {
           if (e.r.skipped !== undefined) continue;
           const reply: Reply = await e.ch.request(job);
@@ -250,7 +252,7 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
         if (round === 0) {
           // Fewer rounds where one round would eat the section: at least one steady sample each.
           const roundMs = running.reduce((s, e) => s + (e.first?.total ?? 0), 0);
-          const left = opts.deadline - performance.now();
+          const left = deadline - performance.now();
           rounds = Math.max(1, Math.min(budget.rounds, Math.floor(left / Math.max(roundMs, 1) / 4)));
         }
       }

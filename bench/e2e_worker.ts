@@ -65,6 +65,18 @@ async function openOurs(backendName: string, arch: string, weights: string): Pro
   return missing.length > 0 ? { runner, missing: missing.join('; ') } : { runner };
 }
 
+/**
+ * This process's peak resident set in MB. On Linux, getrusage's maxRSS survives execve, so a forked
+ * worker would report its parent's peak; VmHWM in /proc/self/status starts afresh with the new image.
+ */
+export function peakRssMB(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m !== null) return Number(m[1]) / 1024;
+  } catch { /* not Linux */ }
+  return process.resourceUsage().maxRSS / 1024;
+}
+
 let runner: Runner | undefined;
 
 async function init(req: InitRequest): Promise<InitReply> {
@@ -117,9 +129,7 @@ async function handle(msg: Request): Promise<Reply> {
       try { return await run(msg); } catch (e) { return { type: 'run', ms: {}, error: (e as Error).message.split('\n')[0]! }; }
     case 'stop': {
       const live = runner?.liveObjects?.();
-      return live !== undefined
-        ? { type: 'stop', peakRssMB: process.resourceUsage().maxRSS / 1024, liveObjects: live }
-        : { type: 'stop', peakRssMB: process.resourceUsage().maxRSS / 1024 };
+      return live !== undefined ? { type: 'stop', peakRssMB: peakRssMB(), liveObjects: live } : { type: 'stop', peakRssMB: peakRssMB() };
     }
   }
 }

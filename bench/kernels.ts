@@ -164,10 +164,12 @@ export async function runKernelSuite(opened: Opened[], opts: KernelOptions): Pro
   const results: KernelResult[] = [];
   const speed = new Throughput();
   const live = opened.filter((o) => o.backend !== undefined);
-  for (const res of budget.resolutions) {
+  for (const [i, res] of budget.resolutions.entries()) {
     const rname = resolutionName(res);
+    // Each resolution gets an equal share of the time left, so that the large ones are not starved.
+    const resDeadline = performance.now() + (opts.deadline - performance.now()) / (budget.resolutions.length - i);
     const skipFor = (be: string, units: number, key: string): string | undefined => {
-      if (performance.now() > opts.deadline) return 'kernel section deadline reached';
+      if (performance.now() > resDeadline) return 'this resolution\'s share of the kernel section deadline reached';
       const est = speed.predict(`${be}:${key}`, units);
       if (est !== undefined && est > budget.maxCallSeconds * 1000) {
         return `predicted ${(est / 1000).toFixed(1)} s per call from this backend's measured rate > cap ${budget.maxCallSeconds} s`;
@@ -219,7 +221,7 @@ export async function runKernelSuite(opened: Opened[], opts: KernelOptions): Pro
       }
     }
 
-    results.push(...await detectCases(res, budget, opts));
+    results.push(...await detectCases(res, budget, { ...opts, deadline: Math.max(resDeadline, performance.now() + 5000) }));
   }
   return results;
 }

@@ -4,8 +4,8 @@
 // shapes tracked here by the ShapeBackend, since Backend.shape() is synchronous) and sent to the
 // page (bench/browser/proxy_page.ts) in one evaluate per read(), which runs them on a
 // GpuJsBackend and returns the tensor. A timed call therefore includes one page round trip and
-// the base64 transfer of the read tensor (and of an input uploaded in the same call): about a
-// millisecond plus ~10 ms per MB here, small next to SwiftShader's own times.
+// the base64 transfer of the read tensor (and of an input uploaded in the same call), not measured
+// apart: SwiftShader's own times (tens of ms to seconds per kernel) dominate.
 import type { Backend } from '../src/backend.js';
 import { ShapeBackend } from '../src/backends/shape.js';
 import { BatchNorm2d, Conv2d, namedModules, type ConvBnAct, type Module } from '../src/model/modules.js';

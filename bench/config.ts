@@ -25,7 +25,7 @@ export type Mode = 'quick' | 'full';
  * maxSamples or until caseSeconds have passed with at least minSamples; it is skipped (with the
  * reason in the JSON) when the backend's measured throughput predicts one call over maxCallSeconds;
  * a section stops starting cases at its deadline (an end-to-end case past it still gets its
- * first call and one steady round), so --full stays under 30 minutes (20 + 600 + 840 s plus at
+ * first call and one steady round), so --full stays under 30 minutes (20 + 840 + 840 s plus at
  * most 2 x 40 s per contestant of overrun) and --quick about 2 on an idle machine, even though the
  * slowest backends cannot run the largest shapes. The kernel section splits its time equally
  * over the resolutions, the end-to-end section over the archs, so none is starved.
@@ -60,11 +60,11 @@ export const BUDGETS: Record<Mode, Budget> = {
   full: {
     resolutions: RESOLUTIONS,
     minSamples: 3,
-    maxSamples: 15,
-    caseSeconds: 2,
-    maxCallSeconds: 5,
-    validationMacs: 2e8,
-    sectionSeconds: { probe: 20, kernels: 600, e2e: 840 },
+    maxSamples: 9,
+    caseSeconds: 0.25,
+    maxCallSeconds: 1.5,
+    validationMacs: 5e7,
+    sectionSeconds: { probe: 20, kernels: 840, e2e: 840 },
     rounds: 5,
     e2eMaxCallSeconds: 40,
   },

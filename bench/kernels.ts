@@ -159,6 +159,19 @@ async function failed<R>(f: () => Promise<R>): Promise<R | string> {
   }
 }
 
+/**
+ * The shapes in an order that visits every kind (stem, depthwise, pointwise, dense 3x3, head)
+ * before the second of any, so that a resolution whose time share runs out still has each kind
+ * measured; within a kind the network's order is kept.
+ */
+export function byKindRoundRobin(shapes: readonly ConvShape[]): ConvShape[] {
+  const kinds = new Map<string, ConvShape[]>();
+  for (const s of shapes) kinds.set(s.kind, [...(kinds.get(s.kind) ?? []), s]);
+  const out: ConvShape[] = [];
+  for (let i = 0; out.length < shapes.length; i++) for (const list of kinds.values()) if (i < list.length) out.push(list[i]!);
+  return out;
+}
+
 export async function runKernelSuite(opened: Opened[], opts: KernelOptions): Promise<KernelResult[]> {
   const { budget, log } = opts;
   const results: KernelResult[] = [];
@@ -178,7 +191,7 @@ export async function runKernelSuite(opened: Opened[], opts: KernelOptions): Pro
     };
 
     let seed = SEED + 1000;
-    for (const shape of distinctConvShapes(res)) {
+    for (const shape of byKindRoundRobin(distinctConvShapes(res))) {
       seed++;
       if (!opts.only(shape.id)) continue;
       const model = new ConvCase(shape);

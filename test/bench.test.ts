@@ -8,7 +8,7 @@ import { CpuBackend } from '../src/backends/cpu.js';
 import type { ConvBnAct } from '../src/model/modules.js';
 import type { Tensor } from '../src/tensor.js';
 import { BUDGETS, KERNEL_TOLERANCE, type Budget } from '../bench/config.js';
-import { ConvCase, runKernelSuite } from '../bench/kernels.js';
+import { byKindRoundRobin, ConvCase, runKernelSuite } from '../bench/kernels.js';
 import { simdProbeModule, SIMD_FLOPS_PER_ITER } from '../bench/probe.js';
 import { headline, ratios, renderMarkdown, kernelChart, e2eChart } from '../bench/report.js';
 import type { E2EResult } from '../bench/results.js';
@@ -58,6 +58,14 @@ test('shapes: 41 distinct mobile0.25 convolutions; levels are powers of two at o
   const pw = distinctConvShapes(r640).filter((s) => s.kind.startsWith('pointwise'));
   assert.is(Math.min(...pw.map((s) => s.cIn)), 8);
   assert.is(Math.max(...pw.map((s) => s.cIn)), 2048);
+});
+
+test('kernels: round-robin order visits every conv kind first and keeps every shape once', () => {
+  const shapes = distinctConvShapes(r640);
+  const order = byKindRoundRobin(shapes);
+  assert.equal([...order].map((s) => s.id).sort(), shapes.map((s) => s.id).sort());
+  const kinds = new Set(shapes.map((s) => s.kind));
+  assert.equal(new Set(order.slice(0, kinds.size).map((s) => s.kind)), kinds);
 });
 
 test('validate: spreadChannels keeps the first and last channel', () => {

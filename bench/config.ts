@@ -18,6 +18,9 @@ export const RESOLUTIONS: readonly Resolution[] = [
   { width: 4096, height: 2300 },
 ];
 
+/** The sizes the project's targets are stated at: timed first end to end, and the report's headline. */
+export const HEADLINE_RESOLUTIONS = ['640x640', '2048x1150'] as const;
+
 export type Mode = 'quick' | 'full';
 
 /**

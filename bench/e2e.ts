@@ -16,7 +16,7 @@ import { buildRetinaFace, runNetwork } from '../src/model/retinaface.js';
 import type { Tensor } from '../src/tensor.js';
 import { writeTensorFile } from '../src/weights/files.js';
 import { BACKENDS, optionalModule, Unavailable } from './backends.js';
-import { CHECK_SIZE, E2E_TOLERANCE, PEER_THREADS, SEED, megapixels, resolutionName, type Budget, type Resolution } from './config.js';
+import { CHECK_SIZE, E2E_TOLERANCE, HEADLINE_RESOLUTIONS, PEER_THREADS, SEED, megapixels, resolutionName, type Budget, type Resolution } from './config.js';
 import { startTorch, torchPython, torchScripts, type LineProcess } from './peers/torch.js';
 import type { ContestantSpec, InitReply, Reply, Request, StopReply } from './protocol.js';
 import type { E2EResult, Participant, Stage } from './results.js';
@@ -205,7 +205,10 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
     /** Forward ms per MAC of each contestant at the last resolution, to predict the next. */
     const msPerMac = new Map<string, number>();
     const dir = path.join(opts.cache, arch);
-    for (const res of budget.resolutions) {
+    const order = headlineFirst(budget.resolutions);
+    for (const [ri, res] of order.entries()) {
+      // An equal share of the arch's time left per resolution, the headline ones first.
+      const resDeadline = performance.now() + (deadline - performance.now()) / (order.length - ri);
       const rname = resolutionName(res);
       const macs = networkMacs(arch, res);
       const base = (c: Contestant): E2EResult => ({ arch, resolution: rname, megapixels: megapixels(res), contestant: c.name, kind: c.kind, threads: c.threads, stages: {}, macs });
@@ -214,7 +217,7 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
       for (const c of list) {
         const r = base(c);
         const est = msPerMac.has(c.name) ? msPerMac.get(c.name)! * macs : undefined;
-        if (performance.now() > deadline) { results.push({ ...r, skipped: 'end-to-end section deadline reached' }); log(e2eLine(results.at(-1)!)); continue; }
+        if (performance.now() > resDeadline) { results.push({ ...r, skipped: 'this resolution\'s share of the end-to-end section reached' }); log(e2eLine(results.at(-1)!)); continue; }
         if (est !== undefined && est > budget.e2eMaxCallSeconds * 1000) {
           results.push({ ...r, skipped: `predicted ${(est / 1000).toFixed(0)} s per forward from the previous resolution > cap ${budget.e2eMaxCallSeconds} s` });
           continue;
@@ -237,7 +240,7 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
       // Round 0 is every contestant's first call; then interleaved steady rounds.
       let rounds = budget.rounds;
       for (let round = 0; round <= rounds; round++) {
-        if (round > 1 && performance.now() > deadline) break; // the first call and one steady sample at least
+        if (round > 1 && performance.now() > resDeadline) break; // the first call and one steady sample at least
         for (const e of running) {
           if (e.r.skipped !== undefined) continue;
           const reply: Reply = await e.ch.request(job);
@@ -252,7 +255,7 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
         if (round === 0) {
           // Fewer rounds where one round would eat the section: at least one steady sample each.
           const roundMs = running.reduce((s, e) => s + (e.first?.total ?? 0), 0);
-          const left = deadline - performance.now();
+          const left = resDeadline - performance.now();
           rounds = Math.max(1, Math.min(budget.rounds, Math.floor(left / Math.max(roundMs, 1) / 4)));
         }
       }
@@ -275,6 +278,15 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
     }
   }
   return { results, participants: [...participants.values()], notes };
+}
+
+/** The headline resolutions (config.ts) first, then the others in the grid's order. */
+export function headlineFirst(resolutions: readonly Resolution[]): Resolution[] {
+  const rank = (r: Resolution) => {
+    const h = (HEADLINE_RESOLUTIONS as readonly string[]).indexOf(resolutionName(r));
+    return h >= 0 ? h : HEADLINE_RESOLUTIONS.length + resolutions.indexOf(r);
+  };
+  return [...resolutions].sort((a, b) => rank(a) - rank(b));
 }
 
 export function e2eLine(r: E2EResult): string {

@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EXTERNAL_REFERENCE, resolutionName } from './config.js';
+import { EXTERNAL_REFERENCE, HEADLINE_RESOLUTIONS, resolutionName } from './config.js';
 import type { E2EResult, KernelResult, RunResult, Stage } from './results.js';
 import { STAGES } from './results.js';
 
@@ -37,8 +37,7 @@ export function ratios(e2e: readonly E2EResult[]): { arch: string; resolution: s
 /** Which family a contestant of ours belongs to: a CPU path or a gpu.js mode (in Node or in Chromium). */
 export const family = (name: string): 'cpu' | 'gpujs' => (name.startsWith('gpujs-') || name.startsWith('chromium-') ? 'gpujs' : 'cpu');
 
-/** The resolutions and peers the headline names. */
-export const HEADLINE_RESOLUTIONS = ['640x640', '2048x1150'] as const;
+/** The peers the headline compares against. */
 export const HEADLINE_PEERS = ['onnxruntime-web-1t', 'onnxruntime-web-2t', 'onnxruntime-node-1t', 'onnxruntime-node-2t'] as const;
 
 export interface Headline {

@@ -9,6 +9,8 @@ import type { ConvBnAct } from '../src/model/modules.js';
 import type { Tensor } from '../src/tensor.js';
 import { BUDGETS, KERNEL_TOLERANCE, type Budget } from '../bench/config.js';
 import { byKindRoundRobin, ConvCase, runKernelSuite } from '../bench/kernels.js';
+import { headlineFirst } from '../bench/e2e.js';
+import { RESOLUTIONS } from '../bench/config.js';
 import { simdProbeModule, SIMD_FLOPS_PER_ITER } from '../bench/probe.js';
 import { headline, ratios, renderMarkdown, kernelChart, e2eChart } from '../bench/report.js';
 import type { E2EResult } from '../bench/results.js';
@@ -66,6 +68,11 @@ test('kernels: round-robin order visits every conv kind first and keeps every sh
   assert.equal([...order].map((s) => s.id).sort(), shapes.map((s) => s.id).sort());
   const kinds = new Set(shapes.map((s) => s.kind));
   assert.equal(new Set(order.slice(0, kinds.size).map((s) => s.kind)), kinds);
+});
+
+test('e2e: the headline resolutions are timed first, the others keep the grid order', () => {
+  assert.equal(headlineFirst(RESOLUTIONS).map((r) => `${r.width}x${r.height}`),
+    ['640x640', '2048x1150', '320x320', '1024x624', '1920x1080', '4096x2300']);
 });
 
 test('validate: spreadChannels keeps the first and last channel', () => {

@@ -11,7 +11,8 @@ export interface KernelResult {
   op: 'conv' | 'upsample+add' | 'cat' | 'softmax' | 'priors' | 'decode' | 'nms';
   resolution: string;
   backend: string;
-  inShape: number[];
+  /** Absent on a cell skipped before it ran (see serializeRun). */
+  inShape?: number[];
   /** Multiply-accumulates (convolutions) or bytes read + written (the others). */
   macs?: number;
   bytes?: number;
@@ -74,4 +75,19 @@ export interface RunResult {
   kernels: KernelResult[];
   e2e: E2EResult[];
   notes: string[];
+}
+
+/**
+ * The run as the JSON file it is written to: one line, every fraction to 5 significant digits
+ * (far below the run's own noise), and a kernel cell skipped before it ran (no check) reduced to
+ * its row, column, backend and reason: its shape and MACs are those of the same row's timed
+ * cells. A full run has ~5000 kernel cells, most of them skipped on the slow backends.
+ */
+export function serializeRun(run: RunResult): string {
+  const slim = {
+    ...run,
+    kernels: run.kernels.map((k) => (k.skipped !== undefined && k.check === undefined
+      ? { id: k.id, op: k.op, resolution: k.resolution, backend: k.backend, skipped: k.skipped } : k)),
+  };
+  return JSON.stringify(slim, (_key, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(5)) : v)) + '\n';
 }

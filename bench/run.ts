@@ -22,7 +22,7 @@ import { runEndToEnd } from './e2e.js';
 import { runKernelSuite } from './kernels.js';
 import { repoRoot, torchPython } from './peers/torch.js';
 import { probeMachine } from './probe.js';
-import { SCHEMA_VERSION, type RunResult } from './results.js';
+import { SCHEMA_VERSION, serializeRun, type RunResult } from './results.js';
 import type { Engine } from './stats.js';
 
 export interface Args {
@@ -146,7 +146,7 @@ export async function main(argv: readonly string[]): Promise<RunResult> {
     ? path.join(repoRoot, 'bench', 'results', 'published.json')
     : path.join(cache, `${started.toISOString().replace(/[:.]/g, '-')}-${result.machine.hostHash}.json`));
   mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify(result, null, 1) + '\n');
+  writeFileSync(out, serializeRun(result));
   log(`wrote ${path.relative(repoRoot, out)} (${result.durationS.toFixed(0)} s)`);
   return result;
 }

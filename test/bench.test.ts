@@ -14,7 +14,7 @@ import { RESOLUTIONS } from '../bench/config.js';
 import { simdProbeModule, SIMD_FLOPS_PER_ITER } from '../bench/probe.js';
 import { headline, ratios, renderMarkdown, kernelChart, e2eChart } from '../bench/report.js';
 import type { E2EResult } from '../bench/results.js';
-import type { RunResult } from '../bench/results.js';
+import { serializeRun, type RunResult } from '../bench/results.js';
 import { parseArgs } from '../bench/run.js';
 import { convCalls, distinctConvShapes, networkMacs, traceNetwork } from '../bench/shapes.js';
 import { summarize } from '../bench/stats.js';
@@ -205,6 +205,17 @@ test('report: markdown has the tables, reasons, the peak and the labelled extern
   assert.ok(md.includes('| wasm SIMD f32x4 multiply-add | 8.00 GFLOP/s | 16.00 GFLOP/s |'), 'machine peak');
   assert.ok(md.includes('| 320x320 | cpu-fast | 1 | — | — | 10.0 ±0 % | — | 10.0 ±0 % | 30.0 | 50.00 | 100 |'), md.split('\n').find((l) => l.startsWith('| 320x320 | cpu-fast | 1')));
   assert.not.match(md, /TODO|placeholder|undefined|NaN/);
+});
+
+test('results: the written JSON rounds to 5 digits, slims unrun cells and renders the same report', () => {
+  const run = fakeRun();
+  run.kernels.push({ id: 'head 1x1 64->4 @1/8', op: 'conv', resolution: '1024x624', backend: 'cpu-fast', inShape: [64, 78, 128], macs: 2555904, skipped: 'deadline reached' });
+  const back = JSON.parse(serializeRun(run)) as RunResult;
+  assert.equal(back.kernels.at(-1), { id: 'head 1x1 64->4 @1/8', op: 'conv', resolution: '1024x624', backend: 'cpu-fast', skipped: 'deadline reached' });
+  assert.is(back.kernels[0]!.gflops, 1.6384);
+  assert.equal(back.kernels[1]!.check, run.kernels[1]!.check, 'a failed check keeps its cell whole');
+  assert.is(JSON.parse(serializeRun({ ...run, durationS: 1234.56789 })).durationS, 1234.6);
+  assert.is(renderMarkdown(back, 'x.json'), renderMarkdown(run, 'x.json'));
 });
 
 test('report: SVG charts carry the series and the peak lines', () => {

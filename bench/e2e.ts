@@ -16,7 +16,7 @@ import { buildRetinaFace, runNetwork } from '../src/model/retinaface.js';
 import type { Tensor } from '../src/tensor.js';
 import { writeTensorFile } from '../src/weights/files.js';
 import { BACKENDS, optionalModule, Unavailable } from './backends.js';
-import { CHECK_SIZE, E2E_TOLERANCE, HEADLINE_RESOLUTIONS, PEER_THREADS, SEED, megapixels, resolutionName, type Budget, type Resolution } from './config.js';
+import { CHECK_SIZE, E2E_TOLERANCE, HEADLINE_PEERS, HEADLINE_RESOLUTIONS, PEER_THREADS, SEED, megapixels, resolutionName, type Budget, type Resolution } from './config.js';
 import { startTorch, torchPython, torchScripts, type LineProcess } from './peers/torch.js';
 import type { ContestantSpec, InitReply, Reply, Request, StopReply } from './protocol.js';
 import type { E2EResult, Participant, Stage } from './results.js';
@@ -190,6 +190,8 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
   const results: E2EResult[] = [];
   const participants = new Map<string, Participant>();
   const notes: string[] = [];
+  /** Each contestant's forward ms per MAC where it was last timed, on any arch: the first prediction of the next arch. */
+  const lastRate = new Map<string, Rate>();
   for (const [ai, arch] of opts.archs.entries()) {
     // Each arch gets an equal share of the time left (resnet50 is not starved by mobile0.25).
     const deadline = performance.now() + (opts.deadline - performance.now()) / (opts.archs.length - ai);
@@ -198,12 +200,14 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
       continue;
     }
     const prep = await prepareArch(arch, opts.cache, log);
+    const checkMacs = networkMacs(arch, CHECK_SIZE);
     notes.push(`${arch}: every contestant checked on a ${resolutionName(CHECK_SIZE)} input against ${prep.checkReference} (abs ${E2E_TOLERANCE.abs}, rel ${E2E_TOLERANCE.rel})`);
     const { list, skipped } = contestants(prep, opts.onlyBackend);
     for (const s of skipped) participants.set(s.name, s);
     for (const c of list) if (!participants.has(c.name)) participants.set(c.name, { name: c.name, description: c.description, threads: c.threads });
-    /** Forward ms per MAC of each contestant at the last resolution, to predict the next. */
-    const msPerMac = new Map<string, number>();
+    /** Forward ms per MAC of each contestant at this arch's last resolution, to predict the next. */
+    const rate = new Map<string, Rate>();
+    const predict = (name: string): Rate | undefined => rate.get(name) ?? lastRate.get(name);
     const dir = path.join(opts.cache, arch);
     const order = headlineFirst(budget.resolutions);
     for (const [ri, res] of order.entries()) {
@@ -216,12 +220,11 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
       const running: { c: Contestant; ch: Channel; r: E2EResult; ms: Partial<Record<Stage, number[]>>; first?: Partial<Record<Stage, number>> }[] = [];
       for (const c of list) {
         const r = base(c);
-        const est = msPerMac.has(c.name) ? msPerMac.get(c.name)! * macs : undefined;
+        const known = predict(c.name);
         if (performance.now() > resDeadline) { results.push({ ...r, skipped: 'this resolution\'s share of the end-to-end section reached' }); log(e2eLine(results.at(-1)!)); continue; }
-        if (est !== undefined && est > budget.e2eMaxCallSeconds * 1000) {
-          results.push({ ...r, skipped: `predicted ${(est / 1000).toFixed(0)} s per forward from the previous resolution > cap ${budget.e2eMaxCallSeconds} s` });
-          continue;
-        }
+        const uncapped = (HEADLINE_PEERS as readonly string[]).includes(c.name) && (HEADLINE_RESOLUTIONS as readonly string[]).includes(rname);
+        const over = known !== undefined && !uncapped ? overCap(known, macs, budget) : undefined;
+        if (over !== undefined) { results.push({ ...r, skipped: over }); log(e2eLine(results.at(-1)!)); continue; }
         if (participants.get(c.name)?.skipped !== undefined) { results.push({ ...r, skipped: participants.get(c.name)!.skipped! }); continue; }
         const ch: Channel = c.spec.kind === 'torch' ? startTorch(prep.torch!.python) as LineProcess : forkWorker();
         const init = await ch.request({ type: 'init', spec: c.spec, arch, weights: prep.weights, check: prep.check, tolerance: E2E_TOLERANCE }) as InitReply;
@@ -233,6 +236,12 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
           continue;
         }
         r.check = init.check;
+        if (known === undefined && !uncapped && init.checkForwardMs !== undefined) {
+          // No resolution timed yet: the check pass predicts this one, so a slow contestant is capped at once.
+          const fromCheck = { msPerMac: init.checkForwardMs / checkMacs, from: `its ${resolutionName(CHECK_SIZE)} check pass` };
+          const why = overCap(fromCheck, macs, budget);
+          if (why !== undefined) { results.push({ ...r, skipped: why }); log(e2eLine(results.at(-1)!)); ch.kill(); continue; }
+        }
         if (init.missingStages !== undefined) r.missingStages = init.missingStages;
         running.push({ c, ch, r, ms: {} });
       }
@@ -270,7 +279,9 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
         if (e.r.skipped === undefined && e.first !== undefined) {
           for (const k of Object.keys(e.first) as Stage[]) e.r.stages[k] = summarize(e.first[k]!, e.ms[k] ?? []);
           const fwd = e.r.stages.forward!;
-          msPerMac.set(e.c.name, (fwd.samples > 0 ? fwd.medianMs : fwd.firstMs) / macs);
+          const timed = { msPerMac: (fwd.samples > 0 ? fwd.medianMs : fwd.firstMs) / macs, from: `${arch} ${rname}` };
+          rate.set(e.c.name, timed);
+          lastRate.set(e.c.name, timed);
         }
         results.push(e.r);
         log(e2eLine(e.r));
@@ -278,6 +289,20 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
     }
   }
   return { results, participants: [...participants.values()], notes };
+}
+
+/** A contestant's measured forward speed and where it was measured. */
+export interface Rate {
+  msPerMac: number;
+  from: string;
+}
+
+/** The skip reason when the predicted forward at `macs` is over the budget's cap, else undefined. */
+export function overCap(r: Rate, macs: number, budget: Budget): string | undefined {
+  const est = r.msPerMac * macs;
+  if (est <= budget.e2eMaxCallSeconds * 1000) return undefined;
+  const sec = est / 1000;
+  return `predicted ${sec >= 10 ? sec.toFixed(0) : sec.toFixed(1)} s per forward (from ${r.from}) > cap ${budget.e2eMaxCallSeconds} s`;
 }
 
 /** The headline resolutions (config.ts) first, then the others in the grid's order. */

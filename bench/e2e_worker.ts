@@ -9,7 +9,7 @@ import { isArch } from '../src/model/config.js';
 import { buildRetinaFace, runNetwork, type RetinaFace } from '../src/model/retinaface.js';
 import type { Tensor } from '../src/tensor.js';
 import { readTensorFile } from '../src/weights/files.js';
-import type { InitReply, InitRequest, Reply, Request, RunReply, RunRequest } from './protocol.js';
+import { CHECK_REPEAT_MS, type InitReply, type InitRequest, type Reply, type Request, type RunReply, type RunRequest } from './protocol.js';
 import { compareTensors, type Check } from './validate.js';
 import { runOnnxNode, openOnnxNode } from './peers/onnx_node.js';
 import { openOnnxWeb, runOnnxWeb } from './peers/onnx_web.js';
@@ -93,9 +93,17 @@ async function init(req: InitRequest): Promise<InitReply> {
     return { type: 'init', skipped: e instanceof Unavailable ? e.message : `failed to start: ${(e as Error).message.split('\n')[0]}` };
   }
   const expected = (await readTensorFile(req.check)).tensors;
-  const got = await runner.forward(expected.get('input')!);
+  const input = expected.get('input')!;
+  let t0 = performance.now();
+  const got = await runner.forward(input);
+  let checkForwardMs = performance.now() - t0;
   const check = checkOutputs(spec.kind === 'ours' ? spec.backend : spec.kind, got, expected, req.tolerance);
-  return missing !== undefined ? { type: 'init', check, missingStages: missing } : { type: 'init', check };
+  if (check.ok && checkForwardMs < CHECK_REPEAT_MS) {
+    t0 = performance.now();
+    await runner.forward(input);
+    checkForwardMs = performance.now() - t0;
+  }
+  return { type: 'init', check, checkForwardMs, ...(missing !== undefined ? { missingStages: missing } : {}) };
 }
 
 async function run(req: RunRequest): Promise<RunReply> {

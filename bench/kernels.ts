@@ -18,7 +18,7 @@ import { KERNEL_TOLERANCE, SEED, resolutionName, type Budget, type Resolution } 
 import type { KernelResult } from './results.js';
 import { distinctConvShapes, pyramidLevel, traceNetwork, type ConvShape } from './shapes.js';
 import { gbps, gflops, steadySampler, summarize, timeCall, type Engine } from './stats.js';
-import { checkConv, compareTensors, type Check } from './validate.js';
+import { compareConv, compareTensors, convReference, type Check, type ConvReference } from './validate.js';
 import { fillRandomWeights } from './weights.js';
 
 /** One convolution (+ batch norm) as a module tree, so that any backend's prepare() sees it as in the network. */
@@ -197,6 +197,9 @@ export async function runKernelSuite(opened: Opened[], opts: KernelOptions): Pro
       const model = new ConvCase(shape);
       fillRandomWeights(model, seed);
       const x = randomTensor([...shape.inShape], seed + 1);
+      const unit = { conv: model.conv, bn: model.bn, slope: shape.slope };
+      // The naive reference is computed once per case, on the first backend that runs it.
+      let reference: ConvReference | undefined;
       for (const o of live) {
         const name = o.entry.name;
         const base: KernelResult = { id: shape.id, op: 'conv', resolution: rname, backend: name, inShape: shape.inShape, macs: shape.macs };
@@ -204,9 +207,8 @@ export async function runKernelSuite(opened: Opened[], opts: KernelOptions): Pro
         if (skipped !== undefined) { results.push({ ...base, skipped }); continue; }
         const be = o.backend!;
         base.prepareMs = (await timeCall(() => be.prepare(model))).ms;
-        const unit = { conv: model.conv, bn: model.bn, slope: shape.slope };
         const t = await failed(() => timeOnBackend(be, [x], ([h]) => be.convBnAct(h!, unit),
-          (y) => checkConv(`${shape.id} ${rname} on ${name}`, x, unit, y, KERNEL_TOLERANCE, budget.validationMacs),
+          (y) => compareConv(`${shape.id} ${rname} on ${name}`, y, reference ??= convReference(shape.id, x, unit, budget.validationMacs), KERNEL_TOLERANCE),
           budget, speed.predict(`${name}:macs`, shape.macs), opts.engine));
         if (typeof t === 'string') { results.push({ ...base, skipped: t }); log(line(results.at(-1)!)); continue; }
         results.push(record(base, t, (ms) => ({ gflops: gflops(shape.macs, ms) })));

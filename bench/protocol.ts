@@ -40,7 +40,15 @@ export interface InitReply {
   check?: { ok: boolean; compared: string; maxAbsError: number; message?: string };
   /** Stages this contestant cannot time, and why. */
   missingStages?: string;
+  /**
+   * Forward ms on the check input, to predict the first resolution's: a second call when the
+   * first (which compiles kernels) took under CHECK_REPEAT_MS, else the first (an overestimate).
+   */
+  checkForwardMs?: number;
 }
+
+/** Below this, the check's forward pass is run a second time to time it without compilation. */
+export const CHECK_REPEAT_MS = 20_000;
 
 /** Milliseconds per stage of one run; a missing stage is one this contestant does not have. */
 export interface RunReply {

@@ -4,9 +4,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EXTERNAL_REFERENCE, HEADLINE_RESOLUTIONS, resolutionName } from './config.js';
+import { EXTERNAL_REFERENCE, HEADLINE_PEERS, HEADLINE_RESOLUTIONS, resolutionName } from './config.js';
 import type { E2EResult, KernelResult, RunResult, Stage } from './results.js';
-import { STAGES } from './results.js';
+import { STAGES, parseRun } from './results.js';
 
 const fmtMs = (ms: number | undefined): string =>
   ms === undefined || Number.isNaN(ms) ? '' : ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3);
@@ -37,8 +37,6 @@ export function ratios(e2e: readonly E2EResult[]): { arch: string; resolution: s
 /** Which family a contestant of ours belongs to: a CPU path or a gpu.js mode (in Node or in Chromium). */
 export const family = (name: string): 'cpu' | 'gpujs' => (name.startsWith('gpujs-') || name.startsWith('chromium-') ? 'gpujs' : 'cpu');
 
-/** The peers the headline compares against. */
-export const HEADLINE_PEERS = ['onnxruntime-web-1t', 'onnxruntime-web-2t', 'onnxruntime-node-1t', 'onnxruntime-node-2t'] as const;
 
 export interface Headline {
   arch: string;
@@ -49,7 +47,11 @@ export interface Headline {
   oursMs?: number;
   /** peer -> ours / peer, for the peers timed at that arch and resolution */
   ratio: Record<string, number>;
+  /** When none of the family was timed: the skip reason of the one predicted fastest. */
+  note?: string;
 }
+
+const predictedSeconds = (why: string | undefined): number => Number(/^predicted ([\d.]+) s/.exec(why ?? '')?.[1] ?? Infinity);
 
 /** Per arch and headline resolution: our fastest CPU path and fastest gpu.js mode against each ONNX peer. */
 export function headline(e2e: readonly E2EResult[]): Headline[] {
@@ -69,6 +71,10 @@ export function headline(e2e: readonly E2EResult[]): Headline[] {
             const p = here.find((r) => r.contestant === peer);
             if (p !== undefined) h.ratio[peer] = h.oursMs / p.stages.forward!.medianMs;
           }
+        } else {
+          const skipped = e2e.filter((r) => r.arch === arch && r.resolution === resolution && r.kind === 'ours' && family(r.contestant) === fam && r.skipped !== undefined)
+            .sort((a, b) => predictedSeconds(a.skipped) - predictedSeconds(b.skipped))[0];
+          if (skipped !== undefined) h.note = `${skipped.contestant} ${skipped.skipped}`;
         }
         out.push(h);
       }
@@ -88,7 +94,7 @@ forward-pass medians measured in the same run: below 1, ours is faster. "not tim
 contestant of that family finished a steady sample there (see the skipped cells below).
 
 ${table(['arch', 'resolution', 'ours (fastest of its family)', 'forward ms', ...HEADLINE_PEERS.map((p) => `ours / ${p}`)],
-  rows.map((h) => [h.arch, h.resolution, h.ours === undefined ? `${h.family === 'cpu' ? 'CPU' : 'gpu.js'}: not timed` : h.ours,
+  rows.map((h) => [h.arch, h.resolution, h.ours === undefined ? `${h.family === 'cpu' ? 'CPU' : 'gpu.js'}: not timed${h.note !== undefined ? ` (${h.note})` : ''}` : h.ours,
     fmtMs(h.oursMs), ...HEADLINE_PEERS.map((p) => (h.ratio[p] !== undefined ? h.ratio[p]!.toFixed(2) : '—'))]))}
 `;
 }
@@ -320,6 +326,6 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.res
   const o = args.indexOf('--out');
   const docs = o >= 0 ? args[o + 1]! : 'docs';
   const source = args.find((a, i) => !a.startsWith('--') && (o < 0 || i !== o + 1)) ?? 'bench/results/published.json';
-  const run = JSON.parse(readFileSync(source, 'utf8')) as RunResult;
+  const run = parseRun(readFileSync(source, 'utf8'), source);
   for (const f of writeReport(run, source, docs)) console.log(`wrote ${f}`);
 }

@@ -3,7 +3,8 @@
 import type { Check } from './validate.js';
 import type { Timing } from './stats.js';
 
-export const SCHEMA_VERSION = 1;
+/** 2: kernel cells skipped before they ran are written as tuples (serializeRun). */
+export const SCHEMA_VERSION = 2;
 
 export interface KernelResult {
   /** Row of the kernel table, e.g. 'dense 3x3/1 64->64 @1/8' or 'softmax (A, 2)'. */
@@ -77,17 +78,45 @@ export interface RunResult {
   notes: string[];
 }
 
+/** A kernel cell skipped before it ran, as written: [id, op, resolution, backend, index into skipReasons]. */
+type NotRunCell = [string, KernelResult['op'], string, string, number];
+
 /**
  * The run as the JSON file it is written to: one line, every fraction to 5 significant digits
- * (far below the run's own noise), and a kernel cell skipped before it ran (no check) reduced to
- * its row, column, backend and reason: its shape and MACs are those of the same row's timed
- * cells. A full run has ~5000 kernel cells, most of them skipped on the slow backends.
+ * (far below the run's own noise), and a kernel cell skipped before it ran (no check) written as
+ * a tuple [id, op, resolution, backend, reason index] with its reason once in `skipReasons`: its
+ * shape and MACs are those of the same row's timed cells. A full run has ~5000 kernel cells, most
+ * of them skipped on the slow backends; the file stays under 1 MiB. parseRun reads it back.
  */
 export function serializeRun(run: RunResult): string {
+  const reasons: string[] = [];
+  const index = new Map<string, number>();
   const slim = {
     ...run,
-    kernels: run.kernels.map((k) => (k.skipped !== undefined && k.check === undefined
-      ? { id: k.id, op: k.op, resolution: k.resolution, backend: k.backend, skipped: k.skipped } : k)),
+    schema: SCHEMA_VERSION,
+    skipReasons: reasons,
+    kernels: run.kernels.map((k): KernelResult | NotRunCell => {
+      if (k.skipped === undefined || k.check !== undefined) return k;
+      let i = index.get(k.skipped);
+      if (i === undefined) { i = reasons.push(k.skipped) - 1; index.set(k.skipped, i); }
+      return [k.id, k.op, k.resolution, k.backend, i];
+    }),
   };
   return JSON.stringify(slim, (_key, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(5)) : v)) + '\n';
+}
+
+/** A run's JSON as written by serializeRun (schema 2) or before it (schema 1, every cell an object). */
+export function parseRun(text: string, file = 'run JSON'): RunResult {
+  const raw = JSON.parse(text) as Omit<RunResult, 'kernels'> & { kernels?: (KernelResult | NotRunCell)[]; skipReasons?: string[] };
+  if (raw === null || typeof raw !== 'object' || !Array.isArray(raw.kernels) || !Array.isArray(raw.e2e)) {
+    throw new Error(`${file}: not a benchmark run (no kernels and e2e arrays)`);
+  }
+  if (raw.schema !== 1 && raw.schema !== SCHEMA_VERSION) throw new Error(`${file}: schema ${String(raw.schema)}, this report reads 1 and ${SCHEMA_VERSION}`);
+  const reasons = raw.skipReasons ?? [];
+  const { skipReasons: _, ...rest } = raw;
+  return {
+    ...rest,
+    kernels: raw.kernels.map((k) => (Array.isArray(k)
+      ? { id: k[0], op: k[1], resolution: k[2], backend: k[3], skipped: reasons[k[4]] ?? `${file}: no skip reason ${k[4]}` } : k)),
+  };
 }

@@ -83,23 +83,25 @@ export interface ConvUnit {
   slope: Slope;
 }
 
+/** The naive result on a spread of output channels: computed once per case, compared on every backend. */
+export interface ConvReference {
+  chans: number[];
+  cOut: number;
+  ref: Tensor;
+}
+
 /**
- * Checks `actual` (the backend's output of conv + BN + activation on x) against the naive loops
- * on as many output channels as `budgetMacs` pays for. Dense (groups 1) and depthwise
- * (groups = C_in = C_out) convolutions, the two the network has.
+ * The naive loops' conv + BN + activation of x on as many output channels as `budgetMacs` pays
+ * for. Dense (groups 1) and depthwise (groups = C_in = C_out) convolutions, the two the network has.
  */
-export function checkConv(name: string, x: Tensor, unit: ConvUnit, actual: Tensor, tol: Tolerance, budgetMacs: number): Check {
+export function convReference(name: string, x: Tensor, unit: ConvUnit, budgetMacs: number): ConvReference {
   const { conv, bn, slope } = unit;
-  const [cOut, hOut, wOut] = actual.shape as [number, number, number];
-  const plane = hOut * wOut;
-  const perChannel = plane * (conv.in_channels / conv.groups) * conv.kernel_size * conv.kernel_size;
+  const size = (n: number) => Math.floor((n + 2 * conv.padding - conv.kernel_size) / conv.stride) + 1;
+  const perChannel = size(x.shape[1]!) * size(x.shape[2]!) * (conv.in_channels / conv.groups) * conv.kernel_size * conv.kernel_size;
   const chans = spreadChannels(conv.out_channels, budgetMacs / perChannel);
   const depthwise = conv.groups > 1;
   if (depthwise && !(conv.groups === conv.in_channels && conv.groups === conv.out_channels)) {
     throw new Error(`${name}: grouped convolution with groups ${conv.groups} is neither dense nor depthwise`);
-  }
-  if (cOut !== conv.out_channels) {
-    return { ok: false, compared: 'shape', maxAbsError: Infinity, message: `${name}: ${cOut} output channels, expected ${conv.out_channels}` };
   }
   const n = chans.length;
   const w = pick(conv.weight, chans, conv.weight.data.length / conv.out_channels, [n, ...conv.weight.shape.slice(1)]);
@@ -113,13 +115,29 @@ export function checkConv(name: string, x: Tensor, unit: ConvUnit, actual: Tenso
     });
   }
   if (slope !== null) ref = leakyReluNaive(ref, slope);
+  return { chans, cOut: conv.out_channels, ref };
+}
+
+/** Compares a backend's full output with the reference's channels; the message names (oc, oh, ow). */
+export function compareConv(name: string, actual: Tensor, reference: ConvReference, tol: Tolerance): Check {
+  const { chans, cOut: expectedC, ref } = reference;
+  const [cOut, hOut, wOut] = actual.shape as [number, number, number];
+  if (cOut !== expectedC) {
+    return { ok: false, compared: 'shape', maxAbsError: Infinity, message: `${name}: ${cOut} output channels, expected ${expectedC}` };
+  }
   if (ref.shape[1] !== hOut || ref.shape[2] !== wOut) {
     return { ok: false, compared: 'shape', maxAbsError: Infinity, message: `${name}: output ${formatShape(actual.shape)}, expected (${cOut}, ${ref.shape[1]}, ${ref.shape[2]})` };
   }
-  const got = pick(actual, chans, plane, [n, hOut, wOut]);
+  const n = chans.length;
+  const got = pick(actual, chans, hOut * wOut, [n, hOut, wOut]);
   const compared = n === cOut ? `all ${cOut} channels` : `channels ${chans.length <= 6 ? chans.join(', ') : `${chans.slice(0, 3).join(', ')}, ..., ${chans.at(-1)}`} (${n}) of ${cOut}`;
   return compareValues(name, got.data, ref.data, tol, (i) => {
     const [j, oh, ow] = unravel(i, [n, hOut, wOut]);
     return `(oc ${chans[j!]}, oh ${oh}, ow ${ow})`;
   }, compared);
+}
+
+/** Checks `actual` (a backend's conv + BN + activation of x) against the naive loops (see convReference). */
+export function checkConv(name: string, x: Tensor, unit: ConvUnit, actual: Tensor, tol: Tolerance, budgetMacs: number): Check {
+  return compareConv(name, actual, convReference(name, x, unit, budgetMacs), tol);
 }

@@ -9,12 +9,12 @@ import type { ConvBnAct } from '../src/model/modules.js';
 import type { Tensor } from '../src/tensor.js';
 import { BUDGETS, KERNEL_TOLERANCE, type Budget } from '../bench/config.js';
 import { byKindRoundRobin, ConvCase, runKernelSuite } from '../bench/kernels.js';
-import { headlineFirst } from '../bench/e2e.js';
+import { headlineFirst, overCap } from '../bench/e2e.js';
 import { RESOLUTIONS } from '../bench/config.js';
 import { simdProbeModule, SIMD_FLOPS_PER_ITER } from '../bench/probe.js';
 import { headline, ratios, renderMarkdown, kernelChart, e2eChart } from '../bench/report.js';
 import type { E2EResult } from '../bench/results.js';
-import { serializeRun, type RunResult } from '../bench/results.js';
+import { parseRun, serializeRun, type RunResult } from '../bench/results.js';
 import { parseArgs } from '../bench/run.js';
 import { convCalls, distinctConvShapes, networkMacs, traceNetwork } from '../bench/shapes.js';
 import { summarize } from '../bench/stats.js';
@@ -191,6 +191,19 @@ test('report: headline picks the fastest of each family and divides by each ONNX
   const md = renderMarkdown({ ...fakeRun(), e2e: [e('cpu-simd-2t', 'ours', 50), e('onnxruntime-web-2t', 'peer', 100)] }, 'x.json');
   assert.ok(md.includes('| mobile0.25 | 640x640 | cpu-simd-2t | 50.0 | — | 0.50 | — | — |'), md.split('\n').find((l) => l.startsWith('| mobile0.25 | 640x640 | cpu-simd')));
   assert.ok(md.includes('| mobile0.25 | 2048x1150 | CPU: not timed |'));
+  // A family not timed names the member predicted fastest and why it was skipped.
+  const slow = (contestant: string, s: number): E2EResult => ({ ...e(contestant, 'ours', null), skipped: `predicted ${s} s per forward (from its 160x123 check pass) > cap 40 s` });
+  const none = headline([slow('chromium-webgpu', 480), slow('gpujs-headlessgl', 75), slow('gpujs-cpu', 150), e('cpu-simd-2t', 'ours', 50)])
+    .find((r) => r.resolution === '640x640' && r.family === 'gpujs')!;
+  assert.is(none.note, 'gpujs-headlessgl predicted 75 s per forward (from its 160x123 check pass) > cap 40 s');
+});
+
+test('e2e: a contestant is capped by its predicted forward, and the reason says where the rate came from', () => {
+  const full = BUDGETS.full;
+  assert.is(overCap({ msPerMac: 1e-6, from: 'mobile0.25 640x640' }, 5e9, full), undefined, '5 s per forward is under the cap');
+  assert.is(overCap({ msPerMac: 1e-6, from: 'its 160x123 check pass' }, 1e11, full),
+    `predicted 100 s per forward (from its 160x123 check pass) > cap ${full.e2eMaxCallSeconds} s`);
+  assert.is(overCap({ msPerMac: 1e-6, from: 'x' }, 4.5e10, full), `predicted 45 s per forward (from x) > cap ${full.e2eMaxCallSeconds} s`);
 });
 
 test('report: markdown has the tables, reasons, the peak and the labelled external reference', () => {
@@ -210,11 +223,16 @@ test('report: markdown has the tables, reasons, the peak and the labelled extern
 test('results: the written JSON rounds to 5 digits, slims unrun cells and renders the same report', () => {
   const run = fakeRun();
   run.kernels.push({ id: 'head 1x1 64->4 @1/8', op: 'conv', resolution: '1024x624', backend: 'cpu-fast', inShape: [64, 78, 128], macs: 2555904, skipped: 'deadline reached' });
-  const back = JSON.parse(serializeRun(run)) as RunResult;
-  assert.equal(back.kernels.at(-1), { id: 'head 1x1 64->4 @1/8', op: 'conv', resolution: '1024x624', backend: 'cpu-fast', skipped: 'deadline reached' });
+  run.kernels.push({ id: 'head 1x1 64->4 @1/8', op: 'conv', resolution: '1024x624', backend: 'cpu-simd-1t', inShape: [64, 78, 128], macs: 2555904, skipped: 'deadline reached' });
+  const text = serializeRun(run);
+  assert.is(text.split('deadline reached').length - 1, 1, 'a skip reason is written once');
+  const back = parseRun(text);
+  assert.equal(back.kernels.at(-2), { id: 'head 1x1 64->4 @1/8', op: 'conv', resolution: '1024x624', backend: 'cpu-fast', skipped: 'deadline reached' });
+  assert.equal(back.kernels.at(-1)!.backend, 'cpu-simd-1t');
   assert.is(back.kernels[0]!.gflops, 1.6384);
   assert.equal(back.kernels[1]!.check, run.kernels[1]!.check, 'a failed check keeps its cell whole');
-  assert.is(JSON.parse(serializeRun({ ...run, durationS: 1234.56789 })).durationS, 1234.6);
+  assert.is(parseRun(serializeRun({ ...run, durationS: 1234.56789 })).durationS, 1234.6);
+  assert.throws(() => parseRun('{"schema": 2}', 'x.json'), /x\.json: not a benchmark run/);
   assert.is(renderMarkdown(back, 'x.json'), renderMarkdown(run, 'x.json'));
 });
 

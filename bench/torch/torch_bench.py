@@ -22,6 +22,7 @@ from common import load_model, reference
 
 ref = reference()
 model = None
+CHECK_REPEAT_MS = 20000  # bench/protocol.ts CHECK_REPEAT_MS
 
 
 def peak_rss_mb():
@@ -56,11 +57,19 @@ def handle(msg):
         torch.set_num_interop_threads(1)
         model = load_model(ref, msg['arch'], msg['weights'])
         tensors, _ = ref.read_tensor_file(msg['check'])
-        out = model(tensors['input'].unsqueeze(0))
+        x = tensors['input'].unsqueeze(0)
+        t0 = time.perf_counter()
+        out = model(x)
+        check_ms = (time.perf_counter() - t0) * 1000
         checks = [compare(k, o[0], tensors[k], msg['tolerance']) for k, o in zip(('loc', 'conf', 'landms'), out)]
         bad = [c for c in checks if not c['ok']]
         check = bad[0] if bad else dict(checks[0], maxAbsError=max(c['maxAbsError'] for c in checks))
-        return {'type': 'init', 'check': check, 'missingStages': 'decode, preprocess, postprocess: a peer runs the network only'}
+        if not bad and check_ms < CHECK_REPEAT_MS:  # as bench/e2e_worker.ts: time a second call
+            t0 = time.perf_counter()
+            model(x)
+            check_ms = (time.perf_counter() - t0) * 1000
+        return {'type': 'init', 'check': check, 'checkForwardMs': check_ms,
+                'missingStages': 'decode, preprocess, postprocess: a peer runs the network only'}
     if msg['type'] == 'run':
         h, w = int(msg['height']), int(msg['width'])
         x = torch.from_file(msg['input'], size=3 * h * w, dtype=torch.float32).reshape(1, 3, h, w)

@@ -80,6 +80,13 @@ export const BUDGETS: Record<Mode, Budget> = {
   },
 };
 
+/**
+ * Kernel cases whose first call is under this many ms are sampled by benny (many calls averaged per
+ * sample: a 20 us kernel needs that); longer ones one call per sample, as precise at that length
+ * and without benny's repetitions, which would spend most of the kernel section's budget.
+ */
+export const BENNY_BELOW_MS = 2;
+
 /** Thread counts the multi-threaded contestants run with (ours are single-threaded unless named). */
 export const PEER_THREADS: readonly number[] = [1, 2];
 

@@ -10,6 +10,7 @@ import { buildRetinaFace, runNetwork, type RetinaFace } from '../src/model/retin
 import type { Tensor } from '../src/tensor.js';
 import { readTensorFile } from '../src/weights/files.js';
 import { CHECK_REPEAT_MS, type InitReply, type InitRequest, type Reply, type Request, type RunReply, type RunRequest } from './protocol.js';
+import { peakRssMB } from './peak_rss.js';
 import { compareTensors, type Check } from './validate.js';
 import { runOnnxNode, openOnnxNode } from './peers/onnx_node.js';
 import { openOnnxWeb, runOnnxWeb } from './peers/onnx_web.js';
@@ -63,18 +64,6 @@ async function openOurs(backendName: string, arch: string, weights: string): Pro
     missing.push(`postprocess: ${(e as Error).message}`);
   }
   return missing.length > 0 ? { runner, missing: missing.join('; ') } : { runner };
-}
-
-/**
- * This process's peak resident set in MB. On Linux, getrusage's maxRSS survives execve, so a forked
- * worker would report its parent's peak; VmHWM in /proc/self/status starts afresh with the new image.
- */
-export function peakRssMB(): number {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m !== null) return Number(m[1]) / 1024;
-  } catch { /* not Linux */ }
-  return process.resourceUsage().maxRSS / 1024;
 }
 
 let runner: Runner | undefined;

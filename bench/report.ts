@@ -1,12 +1,14 @@
 // A run's JSON -> docs/benchmarks.md and docs/bench/*.svg. Pure functions from RunResult to
 // text (tested in test/bench.test.ts), plus a small CLI:
 //   node dist/bench/report.js [bench/results/published.json] [--out docs]
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EXTERNAL_REFERENCE, HEADLINE_PEERS, HEADLINE_RESOLUTIONS, resolutionName } from './config.js';
 import type { E2EResult, KernelResult, RunResult, Stage } from './results.js';
 import { STAGES, parseRun } from './results.js';
+import type { CliRssResult } from './rss.js';
+import type { TechniquesRun } from './techniques.js';
 
 const fmtMs = (ms: number | undefined): string =>
   ms === undefined || Number.isNaN(ms) ? '' : ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3);
@@ -163,7 +165,49 @@ function kernelSection(run: RunResult): string {
   return parts.join('\n\n');
 }
 
-export function renderMarkdown(run: RunResult, source: string): string {
+/** The CLI's peak memory and stage shares on one image (bench/rss.ts), when that file is beside the run. */
+export function cliSection(c: CliRssResult, source: string): string {
+  const stages = Object.keys(c.stagesMs).filter((k) => k !== 'total');
+  return `## The CLI on one image: peak memory and stages
+
+From \`${c.command}\` (written to ${source}, ${c.started}): \`retinaface -i ${c.image} -a ${c.arch} --backend
+${c.backend} --threads ${c.threads}\`. Peak RSS (VmHWM) is the median of three runs of each process alone: the CLI
+decodes, runs the network, post-processes, draws and writes a PNG; the peer (${c.peer}) decodes the
+same JPEG with the same decoder and runs the exported model once.
+
+${table(['process', 'peak RSS MB'], [
+  [`retinaface CLI (${c.backend}, ${c.threads} threads)`, c.cliPeakRssMB.toFixed(0)],
+  [c.peer, c.peerPeakRssMB.toFixed(0)],
+  ['ratio, CLI / peer', (c.cliPeakRssMB / c.peerPeakRssMB).toFixed(2)],
+])}
+
+Stages (the CLI's \`--benchmark\` medians, after one warm-up) and their share of the total:
+
+${table(['', ...stages, 'total'], [
+  ['ms', ...stages.map((k) => fmtMs(c.stagesMs[k])), fmtMs(c.stagesMs.total)],
+  ['share', ...stages.map((k) => pct(c.shares[k] ?? NaN)), ''],
+])}
+`;
+}
+
+/** What each CPU technique bought on one forward pass (bench/techniques.ts), per file beside the run. */
+export function techniquesSection(runs: { result: TechniquesRun; source: string }[]): string {
+  if (runs.length === 0) return '';
+  return `## What each CPU technique buys (one forward pass)
+
+${runs.map(({ result: t, source }) => `### ${t.arch} at ${t.resolution}
+
+From \`node dist/bench/techniques.js --arch ${t.arch} --res ${t.resolution} --out ${source}\`: each step adds one technique to
+the step above; medians after one warm-up call, all in one process.
+
+${table(['step', 'adds', 'forward ms', 'GFLOP/s', 'x over the step above', 'x over cpu-naive'], t.results.map((r, i) => [
+  r.step, r.adds, fmtMs(r.medianMs), r.gflops.toFixed(2),
+  i === 0 ? '' : (t.results[i - 1]!.medianMs / r.medianMs).toFixed(2), i === 0 ? '' : (t.results[0]!.medianMs / r.medianMs).toFixed(1),
+]))}
+`).join('\n')}`;
+}
+
+export function renderMarkdown(run: RunResult, source: string, cli?: { result: CliRssResult; source: string }, techniques: { result: TechniquesRun; source: string }[] = []): string {
   const p = run.probe;
   const skipped = [...run.backends, ...run.peers].filter((b) => b.skipped !== undefined);
   const ext = EXTERNAL_REFERENCE;
@@ -212,6 +256,8 @@ ${table(['probe', '1 thread', `${p.threads} threads`], [
 ])}
 ` : ''}
 ${headlineSection(run)}
+${cli !== undefined ? cliSection(cli.result, cli.source) : ''}
+${techniquesSection(techniques)}
 ## External reference (not measured here)
 
 ${ext.label}: ${ext.figuresMs.map((m) => `${m} ms`).join(' / ')} at ${resolutionName(ext.resolution)}. Other hardware and
@@ -313,9 +359,14 @@ export function kernelChart(run: RunResult): string {
   return svgChart({ title: `Convolution GFLOP/s per shape at ${res} (x: the shape's MACs)`, xLabel: 'multiply-accumulates of the shape', yLabel: 'GFLOP/s', series, hlines, lines: false });
 }
 
-export function writeReport(run: RunResult, source: string, docsDir: string): string[] {
+export interface Extras {
+  cli?: { result: CliRssResult; source: string };
+  techniques?: { result: TechniquesRun; source: string }[];
+}
+
+export function writeReport(run: RunResult, source: string, docsDir: string, extras: Extras = {}): string[] {
   mkdirSync(path.join(docsDir, 'bench'), { recursive: true });
-  const written: [string, string][] = [[path.join(docsDir, 'benchmarks.md'), renderMarkdown(run, source)], [path.join(docsDir, 'bench', 'kernels-gflops.svg'), kernelChart(run)]];
+  const written: [string, string][] = [[path.join(docsDir, 'benchmarks.md'), renderMarkdown(run, source, extras.cli, extras.techniques)], [path.join(docsDir, 'bench', 'kernels-gflops.svg'), kernelChart(run)]];
   for (const arch of new Set(run.e2e.map((r) => r.arch))) written.push([path.join(docsDir, 'bench', `e2e-${arch}.svg`), e2eChart(run, arch)]);
   for (const [file, text] of written) writeFileSync(file, text);
   return written.map(([f]) => f);
@@ -327,5 +378,13 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.res
   const docs = o >= 0 ? args[o + 1]! : 'docs';
   const source = args.find((a, i) => !a.startsWith('--') && (o < 0 || i !== o + 1)) ?? 'bench/results/published.json';
   const run = parseRun(readFileSync(source, 'utf8'), source);
-  for (const f of writeReport(run, source, docs)) console.log(`wrote ${f}`);
+  // bench/rss.ts's and bench/techniques.ts's results, when written beside the run (cli.json, techniques-ARCH.json).
+  const dir = path.dirname(source);
+  const read = <T>(file: string) => ({ result: JSON.parse(readFileSync(file, 'utf8')) as T, source: file });
+  const cliFile = path.join(dir, 'cli.json');
+  const extras: Extras = {
+    ...(existsSync(cliFile) ? { cli: read<CliRssResult>(cliFile) } : {}),
+    techniques: readdirSync(dir).filter((f) => /^techniques-.+\.json$/.test(f)).sort().map((f) => read<TechniquesRun>(path.join(dir, f))),
+  };
+  for (const f of writeReport(run, source, docs, extras)) console.log(`wrote ${f}`);
 }

@@ -12,7 +12,8 @@ import { byKindRoundRobin, ConvCase, runKernelSuite } from '../bench/kernels.js'
 import { headlineFirst, overCap } from '../bench/e2e.js';
 import { RESOLUTIONS } from '../bench/config.js';
 import { simdProbeModule, SIMD_FLOPS_PER_ITER } from '../bench/probe.js';
-import { headline, ratios, renderMarkdown, kernelChart, e2eChart } from '../bench/report.js';
+import { cliSection, headline, ratios, renderMarkdown, kernelChart, e2eChart, techniquesSection } from '../bench/report.js';
+import { parseStages } from '../bench/rss.js';
 import type { E2EResult } from '../bench/results.js';
 import { parseRun, serializeRun, type RunResult } from '../bench/results.js';
 import { parseArgs } from '../bench/run.js';
@@ -265,6 +266,35 @@ test('probe: the generated SIMD module validates and computes the chains it clai
   // one iteration: each chain c -> c * 0.999 + 0.001.
   assert.ok(Math.abs(run(1) - ((16 + 136 / 64) * 0.999 + 16 * 0.001)) < 1e-4, String(run(1)));
   assert.is(SIMD_FLOPS_PER_ITER, 16 * 4 * 2);
+});
+
+
+test('rss: the CLI --benchmark line parses into stages; the report gives the RSS ratio and each stage share', () => {
+  const line = 'selfie.jpg: 2048x1150 -> network 2048x1150, cpu-simd, 2 threads, median of 5 runs after one warm-up: ' +
+    'decode 100.0 ms, preprocess 10.0 ms, forward 380.0 ms, postprocess 10.0 ms, total 500.0 ms';
+  const stagesMs = parseStages(`loading\n${line}\nselfie.jpg: 1 face`);
+  assert.equal(stagesMs, { decode: 100, preprocess: 10, forward: 380, postprocess: 10, total: 500 });
+  assert.throws(() => parseStages('selfie.jpg: 1 face'), /no --benchmark line/);
+  const md = cliSection({
+    image: 'selfie.jpg', arch: 'mobile0.25', threads: 2, backend: 'cpu-simd', cliPeakRssMB: 160, peerPeakRssMB: 200,
+    peer: 'onnxruntime-node 2 thread(s), decode + forward', stagesMs, shares: { decode: 0.2, preprocess: 0.02, forward: 0.76, postprocess: 0.02 },
+    command: 'node dist/bench/rss.js', started: '2026-01-01T00:00:00.000Z',
+  }, 'bench/results/cli.json');
+  assert.ok(md.includes('| ratio, CLI / peer | 0.80 |'), md);
+  assert.ok(md.includes('| share | 20 % | 2 % | 76 % | 2 % |  |'), md);
+  assert.ok(md.includes('| ms | 100 | 10.0 | 380 | 10.0 | 500 |'), md);
+});
+
+test('report: the techniques table divides each step by the one above and by the first', () => {
+  const md = techniquesSection([{ source: 'bench/results/techniques-mobile0.25.json', result: { arch: 'mobile0.25', resolution: '640x640', results: [
+    { step: 'cpu-naive', adds: 'loops', medianMs: 4000, samples: 1, gflops: 0.5 },
+    { step: 'cpu-fast', adds: 'GEMM', medianMs: 1000, samples: 5, gflops: 2 },
+    { step: 'cpu-simd-1t', adds: 'SIMD', medianMs: 125, samples: 5, gflops: 16 },
+  ] } }]);
+  assert.ok(md.includes('| cpu-fast | GEMM | 1000 | 2.00 | 4.00 | 4.0 |'), md);
+  assert.ok(md.includes('| cpu-simd-1t | SIMD | 125 | 16.00 | 8.00 | 32.0 |'), md);
+  assert.ok(md.includes('--arch mobile0.25 --res 640x640 --out bench/results/techniques-mobile0.25.json'));
+  assert.is(techniquesSection([]), '');
 });
 
 test.run();

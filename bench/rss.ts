@@ -1,0 +1,119 @@
+// The CLI on one image, against onnxruntime-node: peak resident memory of each process and the
+// CLI's time per stage. The target (issue 7): on the 2048x1150 selfie with mobile0.25, the CLI's
+// peak RSS (decode, network, post-processing, drawing and the PNG written) is no larger than
+// onnxruntime-node's for the same forward pass plus the decoded image (bench/rss_peer.ts, same
+// decoder), and no stage but the forward pass and JPEG decoding takes over 10% of the total.
+//   node dist/bench/rss.js [--image FILE] [--arch ARCH] [--threads N] [--runs N] [--out FILE]
+// Every process is measured alone, one after the other, three times (the median is reported).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isArch, type Arch } from '../src/model/config.js';
+import { prepareArch } from './e2e.js';
+import { repoRoot } from './peers/torch.js';
+
+export interface CliRssResult {
+  image: string;
+  arch: Arch;
+  threads: number;
+  backend: string;
+  /** Peak RSS in MB, median of the repeats: our CLI, and onnxruntime-node's decode + forward. */
+  cliPeakRssMB: number;
+  peerPeakRssMB: number;
+  peer: string;
+  /** The CLI's --benchmark medians (ms) and each stage's share of the total. */
+  stagesMs: Record<string, number>;
+  shares: Record<string, number>;
+  command: string;
+  started: string;
+}
+
+const dist = path.join(repoRoot, 'dist');
+const hook = pathToFileURL(path.join(dist, 'bench', 'peak_rss_hook.js')).href;
+
+/** Runs `node [--import hook] args` to completion; its peak RSS (MB) and stdout. Throws with its stderr on failure. */
+function measured(args: string[], withHook: boolean): { peakMB: number; stdout: string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'retinaface-rss-'));
+  const file = path.join(dir, 'peak');
+  try {
+    const r = spawnSync(process.execPath, [...(withHook ? ['--import', hook] : []), ...args], {
+      encoding: 'utf8', env: { ...process.env, RETINAFACE_PEAK_RSS_FILE: file }, timeout: 600_000, maxBuffer: 1 << 24,
+    });
+    if (r.status !== 0) throw new Error(`node ${args.join(' ')} exited ${r.status ?? r.signal}: ${(r.stderr || String(r.error ?? '')).trim().split('\n').pop()}`);
+    return { peakMB: withHook ? Number(readFileSync(file, 'utf8')) : NaN, stdout: r.stdout };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+/** "... median of 5 runs after one warm-up: decode 1.0 ms, preprocess 2.0 ms, ..." -> { decode: 1, ... } */
+export function parseStages(line: string): Record<string, number> {
+  const tail = /median of \d+ runs after one warm-up: (.*)$/m.exec(line)?.[1];
+  if (tail === undefined) throw new Error(`no --benchmark line in the CLI's output: ${line.trim().split('\n')[0]}`);
+  return Object.fromEntries(tail.split(', ').map((p) => {
+    const m = /^(\w+) ([\d.]+) ms$/.exec(p.trim());
+    if (m === null) throw new Error(`unreadable stage "${p}" in: ${tail}`);
+    return [m[1]!, Number(m[2])];
+  }));
+}
+
+export async function main(argv: readonly string[]): Promise<CliRssResult> {
+  let image = path.join(repoRoot, '..', 'shared', 'images', 'selfie.jpg');
+  let arch: Arch = 'mobile0.25', threads = os.availableParallelism(), runs = 5, out: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${argv[i - 1]} needs a value`); return x; };
+    switch (argv[i]) {
+      case '--image': image = path.resolve(v()); break;
+      case '--arch': { const a = v(); if (!isArch(a)) throw new Error(`unknown arch ${a}`); arch = a; break; }
+      case '--threads': threads = Number(v()); break;
+      case '--runs': runs = Number(v()); break;
+      case '--out': out = path.resolve(v()); break;
+      default: throw new Error(`unknown option ${argv[i]} (see the header of bench/rss.ts)`);
+    }
+  }
+  if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads must be a positive integer');
+  const cache = path.join(repoRoot, '.cache', 'bench');
+  const prep = await prepareArch(arch, cache, (s) => console.log(s));
+  if (prep.onnx === undefined) throw new Error(`no ONNX model to compare with: ${prep.onnxSkipped}`);
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'retinaface-rss-out-'));
+  const cli = path.join(dist, 'src', 'cli.js');
+  const cliArgs = [cli, '-i', image, '-a', arch, '--backend', 'cpu-simd', '--threads', String(threads), '-q'];
+  try {
+    const ours: number[] = [], peer: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      ours.push(measured([...cliArgs, '-s', path.join(tmp, 'out.png')], true).peakMB);
+      peer.push(measured([path.join(dist, 'bench', 'rss_peer.js'), image, prep.onnx, String(threads)], true).peakMB);
+      console.log(`round ${k + 1}: CLI ${ours.at(-1)!.toFixed(0)} MB, onnxruntime-node ${peer.at(-1)!.toFixed(0)} MB`);
+    }
+    const stagesMs = parseStages(measured([...cliArgs, '-b', '-c', String(runs)], false).stdout);
+    const total = stagesMs.total ?? Object.values(stagesMs).reduce((s, x) => s + x, 0);
+    const shares = Object.fromEntries(Object.entries(stagesMs).filter(([k]) => k !== 'total').map(([k, ms]) => [k, ms / total]));
+    const result: CliRssResult = {
+      image: path.basename(image), arch, threads, backend: 'cpu-simd', cliPeakRssMB: median(ours), peerPeakRssMB: median(peer),
+      peer: `onnxruntime-node ${threads} thread(s), decode + forward`, stagesMs, shares,
+      command: `node dist/bench/rss.js ${argv.join(' ')}`.trim(), started: new Date().toISOString(),
+    };
+    console.log(`peak RSS: CLI ${result.cliPeakRssMB.toFixed(0)} MB, onnxruntime-node ${result.peerPeakRssMB.toFixed(0)} MB ` +
+      `(ratio ${(result.cliPeakRssMB / result.peerPeakRssMB).toFixed(2)})`);
+    console.log(`CLI stages: ${Object.entries(stagesMs).map(([k, ms]) => `${k} ${ms.toFixed(1)} ms${k === 'total' ? '' : ` (${(100 * shares[k]!).toFixed(0)} %)`}`).join(', ')}`);
+    if (out !== undefined) {
+      mkdirSync(path.dirname(out), { recursive: true });
+      writeFileSync(out, JSON.stringify(result, null, 1) + '\n');
+      console.log(`wrote ${path.relative(process.cwd(), out)}`);
+    }
+    return result;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] !== undefined && process.argv[1].endsWith(`${path.sep}rss.js`)) {
+  main(process.argv.slice(2)).catch((e: unknown) => {
+    console.error(`bench/rss: ${(e as Error).message}`);
+    process.exit(1);
+  });
+}

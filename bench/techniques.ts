@@ -1,0 +1,99 @@
+// What each CPU technique buys on one forward pass (issue 7): the same network, weights and input
+// through each step from the reference loops to the fast path, one process, one after the other.
+//   node dist/bench/techniques.js [--arch ARCH] [--res WxH] [--runs N] [--out FILE]
+// Each step: one warm-up call (compilation, arena growth), then the median of up to N calls (one
+// when a call takes over 5 s). The ratio columns are against the step above and the first step.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Backend } from '../src/backend.js';
+import { CpuBackend } from '../src/backends/cpu.js';
+import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
+import { isArch, type Arch } from '../src/model/config.js';
+import { buildRetinaFace, runNetwork } from '../src/model/retinaface.js';
+import { SEED } from './config.js';
+import { networkMacs } from './shapes.js';
+import { fillRandomWeights, syntheticInput } from './weights.js';
+
+export interface Technique {
+  step: string;
+  /** What this step adds to the one above. */
+  adds: string;
+  create(): Backend<unknown>;
+}
+
+export const TECHNIQUES: readonly Technique[] = [
+  { step: 'cpu-naive', adds: 'the reference loops: conv, batch norm and activation one op at a time', create: () => new CpuBackend('naive') },
+  { step: 'cpu-fast', adds: 'batch norm folded, bias + activation fused, packed JS GEMM, direct depthwise 3x3', create: () => new CpuBackend('fast') },
+  { step: 'cpu-simd-1t, no Winograd', adds: 'WebAssembly SIMD kernels generated at run time, one arena for every activation', create: () => new CpuSimdBackend({ threads: 1, winograd: false }) },
+  { step: 'cpu-simd-1t', adds: 'Winograd F(2x2,3x3) for the dense 3x3 stride-1 convolutions', create: () => new CpuSimdBackend({ threads: 1 }) },
+  { step: 'cpu-simd-2t', adds: 'a second thread (worker_threads over shared memory)', create: () => new CpuSimdBackend({ threads: 2 }) },
+];
+
+export interface TechniqueResult {
+  step: string;
+  adds: string;
+  medianMs: number;
+  samples: number;
+  gflops: number;
+}
+
+export interface TechniquesRun {
+  arch: Arch;
+  resolution: string;
+  results: TechniqueResult[];
+}
+
+export async function main(argv: readonly string[]): Promise<TechniquesRun> {
+  let arch: Arch = 'mobile0.25', width = 640, height = 640, runs = 5, out: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${argv[i - 1]} needs a value`); return x; };
+    switch (argv[i]) {
+      case '--arch': { const a = v(); if (!isArch(a)) throw new Error(`unknown arch ${a}`); arch = a; break; }
+      case '--res': { const m = /^(\d+)x(\d+)$/.exec(v()); if (m === null) throw new Error('--res takes WIDTHxHEIGHT'); [width, height] = [Number(m[1]), Number(m[2])]; break; }
+      case '--runs': runs = Number(v()); break;
+      case '--out': out = path.resolve(v()); break;
+      default: throw new Error(`unknown option ${argv[i]} (see the header of bench/techniques.ts)`);
+    }
+  }
+  const model = buildRetinaFace(arch);
+  fillRandomWeights(model, SEED, true);
+  const x = syntheticInput(height, width, SEED + width);
+  const macs = networkMacs(arch, { width, height });
+  const results: TechniqueResult[] = [];
+  for (const t of TECHNIQUES) {
+    const be = t.create();
+    try {
+      await be.prepare(model);
+      let t0 = performance.now();
+      await runNetwork(be, model, x);
+      const first = performance.now() - t0;
+      const ms: number[] = [];
+      for (let r = 0; r < (first > 5000 ? 1 : runs); r++) {
+        t0 = performance.now();
+        await runNetwork(be, model, x);
+        ms.push(performance.now() - t0);
+      }
+      const medianMs = [...ms].sort((a, b) => a - b)[ms.length >> 1]!;
+      results.push({ step: t.step, adds: t.adds, medianMs, samples: ms.length, gflops: (2 * macs) / (medianMs * 1e6) });
+      const prev = results.at(-2);
+      console.log(`${arch} ${width}x${height} ${t.step.padEnd(26)} ${medianMs.toFixed(1).padStart(9)} ms (n ${ms.length}) ` +
+        `${results.at(-1)!.gflops.toFixed(2)} GFLOP/s${prev !== undefined ? `, x${(prev.medianMs / medianMs).toFixed(2)} over ${prev.step}` : ''}`);
+    } finally {
+      be.dispose();
+    }
+  }
+  const result: TechniquesRun = { arch, resolution: `${width}x${height}`, results };
+  if (out !== undefined) {
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, JSON.stringify(result, null, 1) + '\n');
+  }
+  return result;
+}
+
+if (process.argv[1] !== undefined && process.argv[1].endsWith(`${path.sep}techniques.js`)) {
+  main(process.argv.slice(2)).catch((e: unknown) => {
+    console.error(`bench/techniques: ${(e as Error).message}`);
+    process.exit(1);
+  });
+}

@@ -36,7 +36,8 @@ export type Mode = 'quick' | 'full';
  * a section stops starting cases at its deadline (an end-to-end case past it still gets its
  * first call and one steady round), so that --full aims at 30 minutes (20 + 840 + 840 s plus at
  * most 2 x 40 s per contestant of overrun; but the first resolution has no prediction to cap a slow
- * contestant with: the published run took 58 minutes) and --quick about 2 on an idle machine, even though the
+ * contestant with: the published run took 58 minutes; since the check pass predicts the first
+ * resolution too, it took 30.4) and --quick about 2 on an idle machine, even though the
  * slowest backends cannot run the largest shapes. The kernel section splits its time equally
  * over the resolutions, the end-to-end section over the archs, so none is starved.
  */

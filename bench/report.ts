@@ -51,6 +51,9 @@ export interface Headline {
   ratio: Record<string, number>;
   /** When none of the family was timed: the skip reason of the one predicted fastest. */
   note?: string;
+  /** Its predicted forward (ms) and ratios from it: an estimate from a smaller run, never a measurement. */
+  predictedMs?: number;
+  predictedRatio?: Record<string, number>;
 }
 
 const predictedSeconds = (why: string | undefined): number => Number(/^predicted ([\d.]+) s/.exec(why ?? '')?.[1] ?? Infinity);
@@ -76,7 +79,18 @@ export function headline(e2e: readonly E2EResult[]): Headline[] {
         } else {
           const skipped = e2e.filter((r) => r.arch === arch && r.resolution === resolution && r.kind === 'ours' && family(r.contestant) === fam && r.skipped !== undefined)
             .sort((a, b) => predictedSeconds(a.skipped) - predictedSeconds(b.skipped))[0];
-          if (skipped !== undefined) h.note = `${skipped.contestant} ${skipped.skipped}`;
+          if (skipped !== undefined) {
+            h.note = `${skipped.contestant} ${skipped.skipped}`;
+            const ms = predictedSeconds(skipped.skipped) * 1000;
+            if (Number.isFinite(ms)) {
+              h.predictedMs = ms;
+              h.predictedRatio = {};
+              for (const peer of HEADLINE_PEERS) {
+                const p = here.find((r) => r.contestant === peer);
+                if (p !== undefined) h.predictedRatio[peer] = ms / p.stages.forward!.medianMs;
+              }
+            }
+          }
         }
         out.push(h);
       }
@@ -93,11 +107,55 @@ function headlineSection(run: RunResult): string {
 Our fastest CPU path and our fastest gpu.js mode (Node or headless Chromium; Chromium's WebGL and
 WebGPU run on SwiftShader, a software renderer, here) at each headline resolution, as a ratio of
 forward-pass medians measured in the same run: below 1, ours is faster. "not timed" means no
-contestant of that family finished a steady sample there (see the skipped cells below).
+contestant of that family finished a steady sample there; the cell then names the one predicted
+fastest and why it was skipped, and the figures marked "predicted" are its predicted forward (its
+measured ms per MAC times this size's MACs) over the peers' measured ones: estimates, not
+measurements.
 
 ${table(['arch', 'resolution', 'ours (fastest of its family)', 'forward ms', ...HEADLINE_PEERS.map((p) => `ours / ${p}`)],
   rows.map((h) => [h.arch, h.resolution, h.ours === undefined ? `${h.family === 'cpu' ? 'CPU' : 'gpu.js'}: not timed${h.note !== undefined ? ` (${h.note})` : ''}` : h.ours,
-    fmtMs(h.oursMs), ...HEADLINE_PEERS.map((p) => (h.ratio[p] !== undefined ? h.ratio[p]!.toFixed(2) : '—'))]))}
+    h.predictedMs !== undefined ? `~${fmtMs(h.predictedMs)} (predicted)` : fmtMs(h.oursMs),
+    ...HEADLINE_PEERS.map((p) => (h.ratio[p] !== undefined ? h.ratio[p]!.toFixed(2)
+      : h.predictedRatio?.[p] !== undefined ? `~${h.predictedRatio[p]! >= 10 ? h.predictedRatio[p]!.toFixed(0) : h.predictedRatio[p]!.toFixed(1)} (predicted)` : '—'))]))}
+`;
+}
+
+/** Per arch, headline resolution and thread count: our fastest CPU path on that many threads against the ONNX peers on as many. */
+export function threadForThread(e2e: readonly E2EResult[]): { arch: string; resolution: string; threads: number; ours?: string; oursMs?: number; ratio: Record<string, number> }[] {
+  const timed = e2e.filter((r) => r.skipped === undefined && r.stages.forward !== undefined && r.stages.forward.samples > 0);
+  const out: ReturnType<typeof threadForThread> = [];
+  for (const arch of [...new Set(e2e.map((r) => r.arch))]) {
+    for (const resolution of HEADLINE_RESOLUTIONS) {
+      const here = timed.filter((r) => r.arch === arch && r.resolution === resolution);
+      for (const threads of [...new Set(HEADLINE_PEERS.map((p) => Number(/-(\d+)t$/.exec(p)![1])))]) {
+        const best = here.filter((r) => r.kind === 'ours' && family(r.contestant) === 'cpu' && r.threads === threads)
+          .sort((a, b) => a.stages.forward!.medianMs - b.stages.forward!.medianMs)[0];
+        const row: ReturnType<typeof threadForThread>[number] = { arch, resolution, threads, ratio: {} };
+        if (best !== undefined) {
+          row.ours = best.contestant;
+          row.oursMs = best.stages.forward!.medianMs;
+          for (const peer of HEADLINE_PEERS.filter((p) => p.endsWith(`-${threads}t`))) {
+            const p = here.find((r) => r.contestant === peer);
+            if (p !== undefined) row.ratio[peer] = row.oursMs / p.stages.forward!.medianMs;
+          }
+        }
+        out.push(row);
+      }
+    }
+  }
+  return out;
+}
+
+function threadSection(run: RunResult): string {
+  const rows = threadForThread(run.e2e);
+  if (rows.length === 0) return '';
+  const peers = ['onnxruntime-web', 'onnxruntime-node'];
+  return `Thread for thread: our fastest CPU path on *t* threads against each peer on *t* threads (the
+same forward medians):
+
+${table(['arch', 'resolution', 'threads', 'ours', 'forward ms', ...peers.map((p) => `ours / ${p}`)],
+  rows.map((r) => [r.arch, r.resolution, String(r.threads), r.ours ?? 'not timed', fmtMs(r.oursMs),
+    ...peers.map((p) => (r.ratio[`${p}-${r.threads}t`] !== undefined ? r.ratio[`${p}-${r.threads}t`]!.toFixed(2) : '—'))]))}
 `;
 }
 
@@ -256,6 +314,7 @@ ${table(['probe', '1 thread', `${p.threads} threads`], [
 ])}
 ` : ''}
 ${headlineSection(run)}
+${threadSection(run)}
 ${cli !== undefined ? cliSection(cli.result, cli.source) : ''}
 ${techniquesSection(techniques)}
 ## External reference (not measured here)

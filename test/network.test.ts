@@ -34,8 +34,8 @@ const CASES: Case[] = [
   { arch: 'mobile0.25', input: 'group640', variants: ['cpu-naive', 'cpu-fast', 'cpu-simd'] },
   { arch: 'mobile0.25', input: 'odd333x517', variants: ['cpu-naive', 'cpu-fast', 'cpu-simd'] },
   { arch: 'mobile0.25', input: 'selfie', variants: ['cpu-fast', 'cpu-simd'] },
-  { arch: 'resnet50', input: 'group640', variants: ['cpu-fast'] },
-  { arch: 'resnet50', input: 'odd333x517', variants: ['cpu-fast'] },
+  { arch: 'resnet50', input: 'group640', variants: ['cpu-fast', 'cpu-simd'] },
+  { arch: 'resnet50', input: 'odd333x517', variants: ['cpu-fast', 'cpu-simd'] },
 ];
 
 async function weightsFile(arch: Arch): Promise<string> {

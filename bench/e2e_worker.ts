@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { BACKENDS, optionalModule, Unavailable } from './backends.js';
 import type { Backend } from '../src/backend.js';
 import { isArch } from '../src/model/config.js';
-import { buildRetinaFace, runNetwork, type RetinaFace } from '../src/model/retinaface.js';
+import { buildRetinaFace, runNetwork, runUploaded, uploadInput, type RetinaFace } from '../src/model/retinaface.js';
 import type { Tensor } from '../src/tensor.js';
 import { readTensorFile } from '../src/weights/files.js';
 import { CHECK_REPEAT_MS, type InitReply, type InitRequest, type Reply, type Request, type RunReply, type RunRequest } from './protocol.js';
@@ -22,6 +22,9 @@ interface Runner {
   forward(x: Tensor): Promise<Outputs>;
   decode?: (bytes: Uint8Array, file: string) => unknown;
   preprocess?: (img: unknown) => Tensor;
+  /** Ours, as the Detector does it: preprocess written straight into the backend (uploadInput), then the pass on it. */
+  preprocessUpload?: (img: unknown) => unknown;
+  forwardUploaded?: (x: unknown) => Promise<Outputs>;
   postprocess?: (o: Outputs, size: { height: number; width: number }) => unknown;
   liveObjects?: () => number | undefined;
 }
@@ -52,6 +55,14 @@ async function openOurs(backendName: string, arch: string, weights: string): Pro
     const dec = (await optionalModule('image/decode')).decodeImage as (b: Uint8Array, f: string) => unknown;
     const pre = (await optionalModule('image/preprocess')).toNetworkInput as (img: unknown) => Tensor;
     if (typeof dec === 'function' && typeof pre === 'function') { runner.decode = dec; runner.preprocess = pre; }
+    const into = (await optionalModule('image/preprocess')).toNetworkInputInto as ((img: unknown, dst: Float32Array) => void) | undefined;
+    if (typeof into === 'function') {
+      runner.preprocessUpload = (img) => {
+        const { width, height } = img as { width: number; height: number };
+        return uploadInput(be, { shape: [3, height, width], write: (dst) => into(img, dst) });
+      };
+      runner.forwardUploaded = (x) => runUploaded(be, model, x);
+    }
     else missing.push('decode, preprocess: src/image exports no decodeImage / toNetworkInput');
   } catch (e) {
     missing.push(`decode, preprocess: ${(e as Error).message}`);
@@ -105,14 +116,26 @@ async function run(req: RunRequest): Promise<RunReply> {
     const img = r.decode(bytes, req.jpeg);
     ms.decode = performance.now() - t0;
     t0 = performance.now();
+    if (r.preprocessUpload !== undefined && r.forwardUploaded !== undefined) {
+      const h = r.preprocessUpload(img);
+      ms.preprocess = performance.now() - t0;
+      t0 = performance.now();
+      const out = await r.forwardUploaded(h);
+      ms.forward = performance.now() - t0;
+      return postprocessed(r, out, req, ms);
+    }
     x = r.preprocess(img);
     ms.preprocess = performance.now() - t0;
   } else x = readRawInput(req.input, req.height, req.width);
-  let t0 = performance.now();
+  const t0 = performance.now();
   const out = await r.forward(x);
   ms.forward = performance.now() - t0;
+  return postprocessed(r, out, req, ms);
+}
+
+function postprocessed(r: Runner, out: Outputs, req: RunRequest, ms: RunReply['ms']): RunReply {
   if (r.postprocess !== undefined) {
-    t0 = performance.now();
+    const t0 = performance.now();
     r.postprocess(out, { height: req.height, width: req.width });
     ms.postprocess = performance.now() - t0;
   }

@@ -12,6 +12,12 @@ export interface Backend<T = unknown> {
   prepare(model: Module): Promise<void>;
   /** The network input, (3, H, W). */
   upload(x: Tensor): T;
+  /**
+   * Optional: the network input written by `write` straight into storage the backend owns, with
+   * no intermediate array (cpu-simd: its arena). Without it, uploadInput() writes a fresh Tensor
+   * and upload()s it.
+   */
+  uploadWith?(shape: readonly number[], write: (dst: Float32Array) => void): T;
   /** A copy of a tensor's values, taken now (later ops may reuse the handle's storage). */
   read(x: T): Promise<Tensor>;
   shape(x: T): readonly number[];

@@ -6,10 +6,10 @@ import type { Backend } from './backend.js';
 import { postprocess, resolveDetectOptions, type DetectOptions, type Face } from './detect/postprocess.js';
 import { decodeImage, type DecodeOptions } from './image/decode.js';
 import { rgbImage, type RgbImage } from './image/image.js';
-import { rescaleSize, resizeForRescale, toNetworkInput } from './image/preprocess.js';
+import { rescaleSize, resizeForRescale, toNetworkInputInto } from './image/preprocess.js';
 import { RetinaFaceError } from './errors.js';
 import type { Arch } from './model/config.js';
-import { buildRetinaFace, runNetwork, type NetworkOutput, type RetinaFace as RetinaFaceModel } from './model/retinaface.js';
+import { buildRetinaFace, runNetwork, runUploaded, uploadInput, type NetworkOutput, type RetinaFace as RetinaFaceModel } from './model/retinaface.js';
 import type { TapSelection } from './model/forward.js';
 import type { Tensor } from './tensor.js';
 
@@ -131,9 +131,10 @@ export class RetinaFaceDetector {
       }
       net = resizeForRescale(img, rescale);
     }
-    const input = toNetworkInput(net);
+    // Written straight into the backend's input storage where it has one (cpu-simd's arena).
+    const x = uploadInput(this.backend, { shape: [3, net.height, net.width], write: (dst) => toNetworkInputInto(net, dst) });
     const t2 = now();
-    const raw = await this.forward(input);
+    const raw = await runUploaded(this.backend, this.model, x);
     const t3 = now();
     const scale: [number, number] = [img.width / net.width, img.height / net.height];
     const faces = postprocess(raw.loc, raw.conf, raw.landms, { height: net.height, width: net.width }, { ...options, scale: scale[0] === scale[1] ? scale[0] : scale });

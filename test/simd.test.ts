@@ -335,4 +335,21 @@ test('cpu-simd equals cpu-naive on mobile0.25 (random weights, 61x47), every mod
   }
 });
 
+test('arena: first fit, coalescing, and a free block at the top grows upward instead of leaving a hole', () => {
+  // alloc(n) takes ceil((4 n + 128 slack) / 64) * 64 bytes; the first block starts at 64.
+  const a = new Arena(new WebAssembly.Memory({ initial: 1, maximum: 16 }));
+  const p = a.alloc(32), q = a.alloc(32); //   256 bytes each: [64, 320), [320, 576)
+  assert.equal([p, q, a.highWater], [64, 320, 576]);
+  a.release(p);
+  const r = a.alloc(16); //                      192 bytes: first fit in the hole at 64
+  assert.is(r, 64);
+  a.release(q); //                               free: [256, 576), reaching the top
+  const big = a.alloc(160); //                   768 bytes: no hole fits; grows from 256, not from 576
+  assert.equal([big, a.highWater], [256, 1024]);
+  a.release(r);
+  a.release(big);
+  assert.is(a.alloc(200), 64, 'everything freed coalesces into one block from the start');
+  assert.throws(() => a.release(12345), /not an allocated block/);
+});
+
 test.run();

@@ -80,7 +80,7 @@ export class CpuBackend implements Backend<Tensor> {
   shape(x: Tensor): readonly number[] {
     return x.shape;
   }
-  release(): void {}
+  release(_x: Tensor): void {}
 
   convBnAct(x: Tensor, { conv, bn, slope }: ConvBnAct): Tensor {
     if (this.partner.get(conv) !== bn) throw new Error(`${this.name}: ${conv.path} is not paired with that batch norm (call prepare() with the model)`);

@@ -153,8 +153,17 @@ export class CpuSimdBackend implements Backend<Tensor> {
   }
 
   upload(x: Tensor): Tensor {
-    const y = this.alloc([...x.shape]);
-    y.data.set(x.data);
+    return this.uploadWith(x.shape, (dst) => dst.set(x.data));
+  }
+  /** The input written in place in the arena: no JS-side copy of it exists (see Backend.uploadWith). */
+  uploadWith(shape: readonly number[], write: (dst: Float32Array) => void): Tensor {
+    const y = this.alloc([...shape]);
+    try {
+      write(y.data);
+    } catch (e) {
+      this.release(y);
+      throw e;
+    }
     return y;
   }
   async read(x: Tensor): Promise<Tensor> {
@@ -239,7 +248,10 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const cols = this.nearestColumns(w, wOut);
     for (let ch = 0; ch < c; ch++) {
       for (let oh = 0; oh < hOut; oh++) {
-        const src = (ch * h + nearestSourceIndex(oh, h, hOut)) * w, dst = (ch * hOut + oh) * wOut;
+        const ih = nearestSourceIndex(oh, h, hOut), dst = (ch * hOut + oh) * wOut;
+        // An output row whose source row is the previous one's (upsampling) is a copy of it.
+        if (oh > 0 && ih === nearestSourceIndex(oh - 1, h, hOut)) { Y.copyWithin(dst, dst - wOut, dst); continue; }
+        const src = (ch * h + ih) * w;
         for (let ow = 0; ow < wOut; ow++) Y[dst + ow] = X[src + cols[ow]!]!;
       }
     }
@@ -305,12 +317,17 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const k = x.shape[x.shape.length - 1]!;
     const y = this.alloc([...x.shape]);
     const X = this.handle(x).data, Y = y.data;
+    const ex = new Float64Array(k);
     for (let r = 0; r < X.length; r += k) {
       let m = -Infinity;
       for (let j = 0; j < k; j++) m = Math.max(m, X[r + j]!);
       let s = 0;
-      for (let j = 0; j < k; j++) s += Math.exp(X[r + j]! - m);
-      for (let j = 0; j < k; j++) Y[r + j] = Math.exp(X[r + j]! - m) / s;
+      for (let j = 0; j < k; j++) {
+        const e = Math.exp(X[r + j]! - m);
+        ex[j] = e; // in double, as the reference divides it
+        s += e;
+      }
+      for (let j = 0; j < k; j++) Y[r + j] = ex[j]! / s;
     }
     return y;
   }

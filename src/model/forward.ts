@@ -27,7 +27,22 @@ export class Forward<T> {
     return x;
   }
 
+  /**
+   * A handle the running block may release as soon as it has read it (releaseInput): the pass's
+   * uploaded input at first, then each intermediate runSequential hands to the next block; so
+   * its storage serves the next activations and the peak memory drops.
+   */
+  input: T | undefined;
+
   release(...xs: T[]): void {
     for (const x of xs) this.be.release(x);
+  }
+
+  /** Releases x if it is the handle handed over in `input` (a no-op for any other). */
+  releaseInput(x: T): void {
+    if (this.input !== undefined && x === this.input) {
+      this.input = undefined;
+      this.be.release(x);
+    }
   }
 }

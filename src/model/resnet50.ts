@@ -68,6 +68,7 @@ export class ResNet50 extends Module {
   forward<T>(f: Forward<T>, x: T): [T, T, T] {
     const stem: ConvBnAct = { conv: this.conv1, bn: this.bn1, slope: 0 };
     const r = f.out(`${this.path}.relu`, f.be.convBnAct(x, stem));
+    f.releaseInput(x);
     const p = f.out(`${this.path}.maxpool`, f.be.maxPool2d(r, 3, 2, 1));
     f.release(r);
     const c1 = this.run(f, this.layer1, p);

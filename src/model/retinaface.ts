@@ -2,7 +2,7 @@
 // per-level heads, concatenated over levels (stride 8, 16, 32) along anchors, class scores
 // softmaxed. At 640x640: loc (16800, 4), conf (16800, 2), landms (16800, 10).
 import type { Backend } from '../backend.js';
-import type { Tensor } from '../tensor.js';
+import { tensor, type Tensor } from '../tensor.js';
 import { CONFIGS, type Arch } from './config.js';
 import { FPN } from './fpn.js';
 import { Forward, type TapSelection } from './forward.js';
@@ -74,12 +74,31 @@ export interface NetworkOutput {
   taps: Map<string, Tensor>;
 }
 
+/** The network input (3, H, W) as a writer: fills `dst` (zeroed or not) with the values. */
+export interface InputWriter {
+  shape: readonly [3, number, number];
+  write(dst: Float32Array): void;
+}
+
+/** Puts the input on the backend: written in place where the backend allows (uploadWith), else through a Tensor. */
+export function uploadInput<T>(be: Backend<T>, input: InputWriter): T {
+  if (be.uploadWith !== undefined) return be.uploadWith(input.shape, (dst) => input.write(dst));
+  const t = tensor([...input.shape]);
+  input.write(t.data);
+  return be.upload(t);
+}
+
 /** One forward pass on a prepared backend: input (3, H, W) BGR minus the means. */
 export async function runNetwork<T>(be: Backend<T>, model: RetinaFace, input: Tensor, taps?: TapSelection): Promise<NetworkOutput> {
+  return runUploaded(be, model, be.upload(input), taps);
+}
+
+/** runNetwork on an input already on the backend (uploadInput); the pass owns and releases it. */
+export async function runUploaded<T>(be: Backend<T>, model: RetinaFace, x: T, taps?: TapSelection): Promise<NetworkOutput> {
   const f = new Forward(be, taps);
-  const x = be.upload(input);
+  f.input = x;
   const out = model.forward(f, x);
-  f.release(x);
+  if (f.input !== undefined) f.release(x); // not consumed by the first layer
   const [loc, conf, landms] = await Promise.all([be.read(out.loc), be.read(out.conf), be.read(out.landms)]);
   f.release(out.loc, out.conf, out.landms);
   const observed = new Map<string, Tensor>();

@@ -43,8 +43,11 @@ export class Arena {
       this.sizes.set(off, size);
       return off;
     }
-    const off = this.top;
-    this.top += size;
+    // Nothing fits: grow from the last free block when it reaches the top (a block freed just
+    // below the top extends upward instead of being left as a hole under the new block).
+    const last = this.free[this.free.length - 1];
+    const off = last !== undefined && last[0] + last[1] === this.top ? this.free.pop()![0] : this.top;
+    this.top = off + size;
     const need = this.top + ARENA_SLACK;
     if (need > this.memory.buffer.byteLength) {
       this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));

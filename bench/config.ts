@@ -34,12 +34,11 @@ export type Mode = 'quick' | 'full';
  * maxSamples or until caseSeconds have passed with at least minSamples; it is skipped (with the
  * reason in the JSON) when the backend's measured throughput predicts one call over maxCallSeconds;
  * a section stops starting cases at its deadline (an end-to-end case past it still gets its
- * first call and one steady round), so that --full aims at 30 minutes (20 + 840 + 840 s plus at
- * most 2 x 40 s per contestant of overrun; but the first resolution has no prediction to cap a slow
- * contestant with: the published run took 58 minutes; since the check pass predicts the first
- * resolution too, it took 30.4) and --quick about 2 on an idle machine, even though the
- * slowest backends cannot run the largest shapes. The kernel section splits its time equally
- * over the resolutions, the end-to-end section over the archs, so none is starved.
+ * first call and one steady round), so that --full fits in 30 minutes (20 + 800 + 800 s; a
+ * started case may overrun its share, measured at about 50 s per section: with 840 + 840 a run
+ * took 1821 s) and --quick about 2 on an idle machine, even though the slowest backends cannot
+ * run the largest shapes. The kernel section splits its time equally over the resolutions, the
+ * end-to-end section over the archs, so none is starved.
  */
 export interface Budget {
   resolutions: readonly Resolution[];
@@ -75,7 +74,7 @@ export const BUDGETS: Record<Mode, Budget> = {
     caseSeconds: 0.25,
     maxCallSeconds: 1.5,
     validationMacs: 5e7,
-    sectionSeconds: { probe: 20, kernels: 840, e2e: 840 },
+    sectionSeconds: { probe: 20, kernels: 800, e2e: 800 },
     rounds: 5,
     e2eMaxCallSeconds: 40,
   },

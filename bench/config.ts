@@ -36,7 +36,7 @@ export type Mode = 'quick' | 'full';
  * a section stops starting cases at its deadline (an end-to-end case past it still gets its
  * first call and one steady round), so that --full fits in 30 minutes (20 + 800 + 800 s; a
  * started case may overrun its share, measured at about 50 s per section: with 840 + 840 a run
- * took 1821 s) and --quick about 2 on an idle machine, even though the slowest backends cannot
+ * took 1821 s, with these 1684 s) and --quick about 2 on an idle machine, even though the slowest backends cannot
  * run the largest shapes. The kernel section splits its time equally over the resolutions, the
  * end-to-end section over the archs, so none is starved.
  */

@@ -23,7 +23,8 @@ export const HEADLINE_RESOLUTIONS = ['640x640', '2048x1150'] as const;
 
 /**
  * The peers the headline divides by. End to end they are never capped at a headline resolution
- * (the slowest, onnxruntime-web on 1 thread, needs about 40 s per ResNet-50 forward at 2048x1150).
+ * (the slowest, onnxruntime-web on 1 thread, took 19-24 s per ResNet-50 forward at 2048x1150 here: a
+ * prediction from a smaller size, or a noisy one, must not drop a cell the headline needs).
  */
 export const HEADLINE_PEERS = ['onnxruntime-web-1t', 'onnxruntime-web-2t', 'onnxruntime-node-1t', 'onnxruntime-node-2t'] as const;
 

@@ -89,7 +89,8 @@ export async function main(argv: readonly string[]): Promise<CliRssResult> {
       peer.push(measured([path.join(dist, 'bench', 'rss_peer.js'), image, prep.onnx, String(threads)], true).peakMB);
       console.log(`round ${k + 1}: CLI ${ours.at(-1)!.toFixed(0)} MB, onnxruntime-node ${peer.at(-1)!.toFixed(0)} MB`);
     }
-    const stagesMs = parseStages(measured([...cliArgs, '-b', '-c', String(runs)], false).stdout);
+    // -s into the temporary folder: without it the CLI would write output.png into the working directory.
+    const stagesMs = parseStages(measured([...cliArgs, '-b', '-c', String(runs), '-s', path.join(tmp, 'bench.png')], false).stdout);
     const total = stagesMs.total ?? Object.values(stagesMs).reduce((s, x) => s + x, 0);
     const shares = Object.fromEntries(Object.entries(stagesMs).filter(([k]) => k !== 'total').map(([k, ms]) => [k, ms / total]));
     const result: CliRssResult = {

@@ -53,9 +53,11 @@ async function openOurs(backendName: string, arch: string, weights: string): Pro
   const missing: string[] = [];
   try {
     const dec = (await optionalModule('image/decode')).decodeImage as (b: Uint8Array, f: string) => unknown;
-    const pre = (await optionalModule('image/preprocess')).toNetworkInput as (img: unknown) => Tensor;
+    const preprocess = await optionalModule('image/preprocess');
+    const pre = preprocess.toNetworkInput as (img: unknown) => Tensor;
     if (typeof dec === 'function' && typeof pre === 'function') { runner.decode = dec; runner.preprocess = pre; }
-    const into = (await optionalModule('image/preprocess')).toNetworkInputInto as ((img: unknown, dst: Float32Array) => void) | undefined;
+    else missing.push('decode, preprocess: src/image exports no decodeImage / toNetworkInput');
+    const into = preprocess.toNetworkInputInto as ((img: unknown, dst: Float32Array) => void) | undefined;
     if (typeof into === 'function') {
       runner.preprocessUpload = (img) => {
         const { width, height } = img as { width: number; height: number };
@@ -63,7 +65,6 @@ async function openOurs(backendName: string, arch: string, weights: string): Pro
       };
       runner.forwardUploaded = (x) => runUploaded(be, model, x);
     }
-    else missing.push('decode, preprocess: src/image exports no decodeImage / toNetworkInput');
   } catch (e) {
     missing.push(`decode, preprocess: ${(e as Error).message}`);
   }

@@ -1,11 +1,46 @@
-// The browser entry: the pure parts of the library, nothing that imports a Node built-in anywhere
-// in its import graph (test/browser_build.test.ts walks the graph and fails on one). 'gpu.js'
-// resolves in a bundler through gpu.js's "browser" field (dist/gpu-browser.js); unbundled pages
-// map it to the global the script build defines (test/browser/gpujs-shim.js does that).
-export { GpuJsBackend, type GpuJsVariant, type GpuTensor, type GpuJsStats } from './backends/gpujs.js';
-export { AUTO_ORDER, GPUJS_MODES, chooseAutoMode, probeMode, type GpuJsMode } from './backends/gpu_instance.js';
+// The browser entry: the detector, its weights from a URL or bytes, and which backends can run
+// here. No Node built-in anywhere in its import graph once package.json "browser" has swapped
+// png_codec.js and simd_host.node.js for their browser twins (test/browser_build.test.ts walks
+// the graph as a bundler would). The gpu.js and cpu-simd code is imported on first use, so a
+// bundle splits it into chunks that a page downloads only when it picks those backends.
+//
+//   import { loadDetector } from 'retinaface-ts/browser';
+//   const detector = await loadDetector('retinaface-mobile0.25.safetensors', { backend: 'cpu-simd' });
+//   const { faces, timings } = await detector.detectDetailed(imageData); // canvas ImageData, or JPEG bytes
+//   detector.dispose();
+import type { Arch } from './model/config.js';
+import { RetinaFaceDetector } from './detector.js';
+import type { BackendSpec } from './backend.js';
+import { fetchWeights, type FetchWeightsOptions, type FetchedWeights, type WeightsSource } from './weights/fetch.js';
+
+export interface LoadDetectorOptions extends FetchWeightsOptions {
+  /** default 'cpu-simd' (WebAssembly SIMD; threads when the page is cross-origin isolated) */
+  backend?: BackendSpec;
+  /** worker threads of 'cpu-simd' (default: every core when the page may share memory, else 1) */
+  threads?: number;
+}
+
+/** A detector whose weights load from `weights` (checked: see fetchWeights) onto `backend`. */
+export async function loadDetector(weights: WeightsSource, opts: LoadDetectorOptions = {}): Promise<RetinaFaceDetector & { weights: FetchedWeights }> {
+  const { backend = 'cpu-simd', threads, ...fetchOpts } = opts;
+  const w = await fetchWeights(weights, fetchOpts);
+  const d = await RetinaFaceDetector.fromTensors(w.tensors, { arch: w.arch, backend, ...(threads === undefined ? {} : { threads }) },
+    typeof weights === 'string' || weights instanceof URL ? String(weights) : '<weights>');
+  // The tensors now live in the backend (packed, folded, uploaded); keep only the description.
+  return Object.assign(d, { weights: { ...w, tensors: new Map() } });
+}
+
+export { RetinaFaceDetector, type DetectCallOptions, type Detection, type ImageInput, type Pixels, type StageTimings } from './detector.js';
+export { createBackend, BACKEND_SPECS, type Backend, type BackendSpec } from './backend.js';
+export { BROWSER_BACKENDS, probeBackend, probeBackends, type BackendAvailability } from './backends/availability.js';
+export { fetchWeights, DEFAULT_MAX_WEIGHTS_BYTES, type FetchWeightsOptions, type FetchedWeights, type WeightsProgress, type WeightsSource } from './weights/fetch.js';
+export { DEFAULT_DETECT_OPTIONS, type DetectOptions, type Face, type Point } from './detect/postprocess.js';
+export { decodeImage, probeImage, DEFAULT_MAX_PIXELS, type ImageInfo } from './image/decode.js';
+export { RetinaFaceError } from './errors.js';
+export { sha256Hex } from './weights/sha256.js';
 export { CpuBackend } from './backends/cpu.js';
-export type { Backend } from './backend.js';
-export { buildRetinaFace, runNetwork, RetinaFace, type NetworkOutput } from './model/retinaface.js';
+export { buildRetinaFace, runNetwork, type NetworkOutput } from './model/retinaface.js';
 export { decodeTensorFile, encodeTensorFile } from './weights/format.js';
+export type { Arch } from './model/config.js';
 export type { Tensor } from './tensor.js';
+export type { GpuJsMode } from './backends/gpu_instance.js';

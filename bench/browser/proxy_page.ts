@@ -1,7 +1,9 @@
 // The Chromium side of bench/browser_proxy.ts: a GpuJsBackend in a gpu.js browser mode (webgl2,
 // webgpu) that runs the commands the Node-side proxy queued, in order, and reads one tensor back.
 // Tensors cross the page boundary as base64 (playwright's evaluate carries JSON).
-import { GpuJsBackend, probeMode, type GpuJsMode, type GpuTensor, type Tensor } from '../../src/browser.js';
+import type { Tensor } from '../../src/tensor.js';
+import { GpuJsBackend, type GpuTensor } from '../../src/backends/gpujs.js';
+import { probeMode, type GpuJsMode } from '../../src/backends/gpu_instance.js';
 import { BatchNorm2d, Conv2d, Module, type ConvBnAct } from '../../src/model/modules.js';
 import type { ProxyCommand, ProxyConv } from '../browser_proxy_protocol.js';
 

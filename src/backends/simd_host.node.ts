@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { ThreadHost, WorkerHandle, WorkerInit } from './simd_pool.js';
 
 function spawn(): WorkerHandle {
-  const worker = new Worker(new URL('./simd_worker.js', import.meta.url));
+  const worker = new Worker(new URL('./simd_worker.node.js', import.meta.url));
   // The worker blocks in Atomics.wait between tasks; it must not keep the process alive.
   worker.unref();
   const ready = new Promise<void>((resolve, reject) => {

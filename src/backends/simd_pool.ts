@@ -9,7 +9,7 @@
 // with the cores shared by other jobs it made a dispatch 3x slower (157 vs 52 us), so it is out.
 //
 // How a worker is started (Node worker_threads, browser Web Workers) is the host's business:
-// simd_host.node.ts and simd_host.browser.ts; the worker's entry is simd_worker.ts.
+// simd_host.node.ts and simd_host.browser.ts; the workers' entries are simd_worker.node.ts and simd_worker.ts.
 import {
   denseConvPart, depthwisePart, elementwisePart, headPermutePart, instantiateSimd, winogradPadPart, winogradPart,
   type DenseConvArgs, type DepthwiseArgs, type ElementwiseArgs, type PermuteArgs, type SimdExports, type WinogradArgs,

@@ -1,5 +1,7 @@
-// Entry of a 'cpu-simd' worker thread (Node worker_threads or a browser module Web Worker): the
-// first message is a WorkerInit; from then on the thread serves tasks (simd_pool.ts workerMain).
+// Entry of a 'cpu-simd' worker in the browser (a module Web Worker, spawned by
+// simd_host.browser.ts): the first message is a WorkerInit; from then on the worker serves tasks
+// (simd_pool.ts workerMain). Node's entry is simd_worker.node.ts. The browser bundle builds this
+// file as its own entry point, beside the library (docs/demo/build.ts).
 import { workerMain, type WorkerInit } from './simd_pool.js';
 
 interface WorkerScope {
@@ -7,14 +9,8 @@ interface WorkerScope {
   postMessage(msg: unknown): void;
 }
 
-const isNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
-if (isNode) {
-  const { parentPort } = await import('node:worker_threads');
-  parentPort!.once('message', (init: WorkerInit) => void workerMain(init, (m) => parentPort!.postMessage(m)));
-} else {
-  const scope = globalThis as unknown as WorkerScope;
-  scope.onmessage = (e) => {
-    scope.onmessage = null;
-    void workerMain(e.data, (m) => scope.postMessage(m));
-  };
-}
+const scope = globalThis as unknown as WorkerScope;
+scope.onmessage = (e) => {
+  scope.onmessage = null;
+  void workerMain(e.data, (m) => scope.postMessage(m));
+};

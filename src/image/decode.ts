@@ -11,12 +11,12 @@
 // libjpeg-turbo's (ISLOW IDCT, "fancy" triangle upsampling) by a few levels per pixel;
 // test/torch/jpeg_diff.py measures it on the test photos.
 //
-// Pure (no Node built-ins) so that a browser build can use it; pngjs does need a global Buffer
-// (bundlers polyfill it). File reading lives in read.ts.
+// Pure (no Node built-ins) so that a browser build can use it: PNG reading (pngjs, which needs
+// Node's zlib) sits in png_codec.ts, which the browser build replaces. File reading lives in read.ts.
 import jpeg from 'jpeg-js';
-import pngjs from 'pngjs';
 import { RetinaFaceError } from '../errors.js';
 import type { RgbImage } from './image.js';
+import { readPng, type PngRead } from './png_codec.js';
 
 /**
  * 50 megapixels: above every mainstream camera (a 45 MP full-frame body, a 50 MP phone at full
@@ -264,20 +264,12 @@ export function applyOrientation(img: RgbImage, orientation: number): RgbImage {
   return { width: outW, height: outH, data: out };
 }
 
-type PngRead = { width: number; height: number; depth: number; colorType: number; data: Uint8Array | Uint16Array; transColor?: number[] };
-
-function toBuffer(bytes: Uint8Array): Uint8Array {
-  const B = (globalThis as { Buffer?: { from(a: ArrayBufferLike, o: number, l: number): Uint8Array } }).Buffer;
-  if (B === undefined) throw new Error('decodeImage: PNG decoding needs a global Buffer (pngjs); polyfill it in the browser');
-  return B.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 function decodePng(bytes: Uint8Array, file: string): RgbImage {
   let png: PngRead;
   try {
-    // skipRescale: pngjs would round 16-bit samples (v * 255 / 65535); OpenCV truncates (v >> 8).
-    png = pngjs.PNG.sync.read(toBuffer(bytes) as never, { skipRescale: true }) as unknown as PngRead;
+    png = readPng(bytes);
   } catch (e) {
+    if (e instanceof RetinaFaceError) throw new RetinaFaceError(e.message, { file, code: e.code });
     const msg = e instanceof Error ? e.message : String(e);
     fail(file, `truncated or corrupt PNG: ${msg.split('\n')[0]}`, 'EDECODE');
   }

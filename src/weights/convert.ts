@@ -4,29 +4,19 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RetinaFaceError } from '../errors.js';
-import type { Tensor } from '../tensor.js';
-import { checkStateDict } from './check.js';
-import { ARCHS, type Arch } from '../model/config.js';
-import { expectedShapes } from '../model/retinaface.js';
+import type { Arch } from '../model/config.js';
 import { describeFsError, writeTensorFile } from './files.js';
-import { decodeTensorFile, FORMAT_NAME, MAX_HEADER_BYTES } from './format.js';
-import { readCheckpoint, sniffCheckpoint } from './pth.js';
+import { checkDataSha256, FORMAT_NAME } from './format.js';
+import { sniffWeights, weightsFromCheckpoint, weightsFromTensorFile, type LoadedWeights } from './weights.js';
 
 export type { Arch } from '../model/config.js';
+export { detectArch, sniffWeights, type LoadedWeights } from './weights.js';
 
 export interface ConvertResult {
   arch: Arch;
   /** sha256 of the input checkpoint's bytes, hex */
   sha256: string;
   tensors: number;
-}
-
-export interface LoadedWeights {
-  arch: Arch;
-  /** in the architecture's order, each checked against its expected shape */
-  tensors: Map<string, Tensor>;
-  /** the tensor file's metadata; for a .pth, what conversion would write */
-  metadata: Record<string, string>;
 }
 
 /**
@@ -41,67 +31,24 @@ export async function convertCheckpoint(input: string, output: string, opts: { a
   }
   await refuseSameFile(input, output);
   const { arch, tensors, metadata } = fromCheckpoint(bytes, input, opts.arch);
-  await writeTensorFile(output, tensors, metadata);
+  await writeTensorFile(output, tensors, metadata, { checksum: true });
   return { arch, sha256: metadata.source_sha256!, tensors: tensors.size };
 }
 
-/** Weights from a .pth or a converted file (told apart by content, not by extension). */
+/**
+ * Weights from a .pth or a converted file (told apart by content, not by extension). A converted
+ * file's data section is checked against its data_sha256 metadata when it has one.
+ */
 export async function loadWeights(file: string, opts: { arch?: Arch } = {}): Promise<LoadedWeights> {
   const bytes = await readInput(file);
   if (sniffWeights(bytes) !== 'tensor-file') return fromCheckpoint(bytes, file, opts.arch);
-  const { metadata, tensors } = decodeTensorFile(bytes, file);
-  if (metadata.format !== FORMAT_NAME) {
-    throw new RetinaFaceError(`a safetensors file but not a ${FORMAT_NAME} weights file (metadata format is ${metadata.format ?? 'missing'})`, { file, code: 'EFORMAT' });
-  }
-  const arch = metadata.arch;
-  if (!isArch(arch)) throw new RetinaFaceError(`weights file metadata arch is ${arch ?? 'missing'}, expected one of ${ARCHS.join(', ')}`, { file, code: 'EFORMAT' });
-  if (opts.arch !== undefined && opts.arch !== arch) {
-    throw new RetinaFaceError(`weights are for ${arch}, not ${opts.arch}`, { file, code: 'EWEIGHTS' });
-  }
-  return { arch, tensors: checked(tensors, arch, file), metadata };
-}
-
-/** 'tensor-file' (ours / safetensors), 'pth', or null: decided by the first bytes only. */
-export function sniffWeights(bytes: Uint8Array): 'tensor-file' | 'pth' | null {
-  // safetensors: u64 LE header length (small), then the JSON header's '{'
-  if (bytes.length >= 9 && bytes[8] === 0x7b) {
-    const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true);
-    if (n <= BigInt(MAX_HEADER_BYTES) && 8 + Number(n) <= bytes.length) return 'tensor-file';
-  }
-  return sniffCheckpoint(bytes) === null ? null : 'pth';
-}
-
-/** From the key names: MobileNet's body.stage1.* or ResNet's body.layer1.* */
-export function detectArch(keys: Iterable<string>, file: string): Arch {
-  const list = [...keys];
-  if (list.some((k) => k.startsWith('body.stage1.'))) return 'mobile0.25';
-  if (list.some((k) => k.startsWith('body.layer1.'))) return 'resnet50';
-  throw new RetinaFaceError(
-    `cannot tell the architecture from the keys (no body.stage1.* or body.layer1.*; first keys: ${list.slice(0, 3).join(', ') || 'none'})`,
-    { file, code: 'EWEIGHTS' },
-  );
+  const w = weightsFromTensorFile(bytes, file, opts.arch);
+  await checkDataSha256(bytes, w.metadata, file, false);
+  return w;
 }
 
 function fromCheckpoint(bytes: Uint8Array, file: string, forced: Arch | undefined): LoadedWeights {
-  const raw = readCheckpoint(bytes, file);
-  const arch = forced ?? detectArch(raw.keys(), file);
-  const metadata = {
-    arch,
-    source_sha256: createHash('sha256').update(bytes).digest('hex'),
-    source_file: path.basename(file),
-  };
-  return { arch, tensors: checked(raw, arch, file), metadata };
-}
-
-/** Checks against the architecture and returns the tensors in its order. */
-function checked(tensors: Map<string, Tensor>, arch: Arch, file: string): Map<string, Tensor> {
-  const expected = expectedShapes(arch);
-  checkStateDict(tensors, expected, file, arch);
-  return new Map([...expected.keys()].map((k) => [k, tensors.get(k)!]));
-}
-
-function isArch(s: string | undefined): s is Arch {
-  return (ARCHS as readonly string[]).includes(s ?? '');
+  return weightsFromCheckpoint(bytes, file, forced, createHash('sha256').update(bytes).digest('hex'));
 }
 
 async function readInput(file: string): Promise<Uint8Array> {

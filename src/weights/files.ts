@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RetinaFaceError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
-import { decodeTensorFile, encodeTensorFile, type TensorFile } from './format.js';
+import { decodeTensorFile, encodeTensorFile, type EncodeOptions, type TensorFile } from './format.js';
 
 export async function readTensorFile(file: string): Promise<TensorFile> {
   let bytes: Uint8Array;
@@ -20,8 +20,9 @@ export async function writeTensorFile(
   file: string,
   tensors: Iterable<[string, Tensor]>,
   metadata: Record<string, string> = {},
+  opts: EncodeOptions = {},
 ): Promise<void> {
-  await writeFileAtomic(file, encodeTensorFile(tensors, metadata));
+  await writeFileAtomic(file, encodeTensorFile(tensors, metadata, opts));
 }
 
 export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {

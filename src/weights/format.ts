@@ -6,9 +6,12 @@
 // specifies it. This module is pure (no Node built-ins) so that the browser build can use it.
 import { RetinaFaceError } from '../errors.js';
 import { numel, type Tensor } from '../tensor.js';
+import { sha256Hex, sha256HexSync } from './sha256.js';
 
 export const FORMAT_NAME = 'retinaface-ts';
 export const FORMAT_VERSION = '1';
+/** Metadata key: SHA-256 (hex) of the data section (EncodeOptions.checksum). */
+export const DATA_SHA256 = 'data_sha256';
 /** safetensors refuses headers over 100 MB; so do we (a hostile length must not allocate). */
 export const MAX_HEADER_BYTES = 100_000_000;
 /** Tensors are written back to back; the data section starts on this boundary. */
@@ -22,28 +25,49 @@ export interface TensorFile {
   tensors: Map<string, Tensor>;
 }
 
+export interface EncodeOptions {
+  /**
+   * Write `data_sha256`, the SHA-256 of the data section, into the metadata, so that a reader
+   * can check the bytes it received against the file itself (the browser loader requires it).
+   */
+  checksum?: boolean;
+}
+
 export function encodeTensorFile(
   tensors: Iterable<[string, Tensor]>,
   metadata: Record<string, string> = {},
+  opts: EncodeOptions = {},
 ): Uint8Array {
   const header: Record<string, unknown> = {};
   const meta: Record<string, string> = { format: FORMAT_NAME, format_version: FORMAT_VERSION, ...metadata };
   for (const [k, v] of Object.entries(meta)) {
     if (typeof v !== 'string') throw new Error(`tensor file metadata ${k} must be a string`);
   }
-  header.__metadata__ = meta;
   const list: [string, Tensor][] = [];
   let offset = 0;
+  const entries: Record<string, unknown> = {};
   for (const [name, t] of tensors) {
-    if (name === '__metadata__' || name in header) throw new Error(`tensor file: duplicate or reserved name ${name}`);
+    if (name === '__metadata__' || name in entries) throw new Error(`tensor file: duplicate or reserved name ${name}`);
     if (t.data.length !== numel(t.shape)) {
       throw new Error(`tensor file: ${name} has shape [${t.shape}] but ${t.data.length} values`);
     }
     const bytes = t.data.length * 4;
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    entries[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
     list.push([name, t]);
     offset += bytes;
   }
+  const data = new Uint8Array(offset);
+  const dataView = new DataView(data.buffer);
+  let pos = 0;
+  for (const [, t] of list) {
+    const src = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    if (littleEndianHost) data.set(src, pos);
+    else for (let i = 0; i < t.data.length; i++) dataView.setFloat32(pos + 4 * i, t.data[i]!, true);
+    pos += src.length;
+  }
+  if (opts.checksum === true) meta[DATA_SHA256] = sha256HexSync(data);
+  header.__metadata__ = meta;
+  Object.assign(header, entries);
   let json = JSON.stringify(header);
   const enc = new TextEncoder();
   let headerBytes = enc.encode(json);
@@ -53,17 +77,35 @@ export function encodeTensorFile(
     headerBytes = enc.encode(json);
   }
   const out = new Uint8Array(8 + headerBytes.length + offset);
-  const view = new DataView(out.buffer);
-  view.setBigUint64(0, BigInt(headerBytes.length), true);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
-  let pos = 8 + headerBytes.length;
-  for (const [, t] of list) {
-    const src = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    if (littleEndianHost) out.set(src, pos);
-    else for (let i = 0; i < t.data.length; i++) view.setFloat32(pos + 4 * i, t.data[i]!, true);
-    pos += src.length;
-  }
+  out.set(data, 8 + headerBytes.length);
   return out;
+}
+
+/** The data section of a tensor file whose header decodeTensorFile has accepted. */
+function dataSection(bytes: Uint8Array): Uint8Array {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true));
+  return bytes.subarray(8 + n);
+}
+
+/**
+ * Checks the file's data section against its own `data_sha256` metadata (written by
+ * `retinaface convert`). A file without the key passes unless `required`; a mismatch (a
+ * truncated or corrupted download, an edited file) always fails.
+ */
+export async function checkDataSha256(bytes: Uint8Array, metadata: Record<string, string>, source: string, required: boolean): Promise<void> {
+  const want = metadata[DATA_SHA256];
+  if (want === undefined) {
+    if (!required) return;
+    throw new RetinaFaceError(`has no ${DATA_SHA256} in its metadata, so its bytes cannot be checked; convert the checkpoint again with \`retinaface convert\` (version 0.2 or later)`,
+      { file: source, code: 'EWEIGHTS' });
+  }
+  const got = await sha256Hex(dataSection(bytes));
+  if (got !== want.toLowerCase()) {
+    throw new RetinaFaceError(`sha256 of the tensor data is ${got}, but the file's ${DATA_SHA256} says ${want}: the file is corrupted or was modified`,
+      { file: source, code: 'ECHECKSUM' });
+  }
 }
 
 const littleEndianHost = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;

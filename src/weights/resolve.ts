@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { RetinaFaceError } from '../errors.js';
 import type { Arch } from '../model/config.js';
 import { convertCheckpoint, loadWeights, type LoadedWeights } from './convert.js';
+import { DATA_SHA256 } from './format.js';
 
 export interface CheckpointSource {
   /** the official file name, looked for in $RETINAFACE_WEIGHTS_DIR */
@@ -101,9 +102,13 @@ export async function resolveWeights(arch: Arch, opts: ResolveOptions = {}): Pro
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const cached = cachedWeightsPath(arch, cacheDir);
   if (existsSync(cached)) {
-    const w = await loadWeights(cached);
-    if (w.arch === arch && w.metadata.source_sha256 === source.sha256) return { ...w, file: cached };
-    // A stale or foreign file under our name: rebuild it rather than trust it.
+    // A stale, foreign or damaged file under our name, or one from before data_sha256 (which the
+    // browser loader requires): rebuild it rather than trust it.
+    const w = await loadWeights(cached).catch((e: unknown) => {
+      if (e instanceof RetinaFaceError) return null;
+      throw e;
+    });
+    if (w !== null && w.arch === arch && w.metadata.source_sha256 === source.sha256 && w.metadata[DATA_SHA256] !== undefined) return { ...w, file: cached };
   }
   await mkdirOrFail(cacheDir);
 

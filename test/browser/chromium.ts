@@ -12,11 +12,21 @@ export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-background-networking',
 /** The few members of playwright-core's Page used here (typed locally: a dev dependency). */
 export interface Page {
   evaluate<R, A>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>;
-  on(event: string, cb: (x: { text?: () => string; message?: string }) => void): void;
+  on(event: string, cb: (x: { text?: () => string; message?: string; type?: () => string }) => void): void;
   goto(url: string): Promise<unknown>;
   waitForFunction(fn: (name: string) => unknown, arg: string, opts: { timeout: number }): Promise<unknown>;
+  addInitScript(fn: () => void): Promise<void>;
+  selectOption(selector: string, value: string): Promise<string[]>;
+  setInputFiles(selector: string, files: { name: string; mimeType: string; buffer: Buffer }): Promise<void>;
+  click(selector: string): Promise<void>;
+  screenshot(opts: { path: string; fullPage?: boolean }): Promise<Buffer>;
+  setViewportSize(size: { width: number; height: number }): Promise<void>;
+  context(): { newCDPSession(page: Page): Promise<CdpSession> };
 }
-interface Browser { newPage(): Promise<Page>; close(): Promise<void> }
+export interface CdpSession {
+  send(method: string, params?: object): Promise<Record<string, unknown>>;
+}
+export interface Browser { newPage(): Promise<Page>; close(): Promise<void> }
 
 export interface HarnessPage {
   page: Page;
@@ -32,6 +42,25 @@ export class ChromiumUnavailable extends Error {}
  * naming what is missing.
  */
 export async function openHarnessPage(root: string, pagePath: string, ready: string, extraServed: readonly string[] = []): Promise<HarnessPage> {
+  const browser = await launchChromium();
+  let server: StaticServer | null = null;
+  try {
+    server = await serveStatic(root, extraServed);
+    const page = await browser.newPage();
+    page.on('pageerror', (e) => console.log(`  [chromium] page error: ${e.message}`));
+    await page.goto(`${server.url}/${pagePath}`);
+    await page.waitForFunction((name) => (globalThis as Record<string, unknown>)[name] !== undefined, ready, { timeout: 60_000 });
+    const s = server;
+    return { page, close: async () => { await browser.close(); await s.close(); } };
+  } catch (e) {
+    await browser.close();
+    await server?.close();
+    throw e;
+  }
+}
+
+/** Headless Chromium with CHROMIUM_ARGS and `extraArgs`; throws ChromiumUnavailable naming what is missing. */
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   let chromium: { launch(o: object): Promise<Browser> };
   try {
     ({ chromium } = await import('playwright-core' as string) as { chromium: typeof chromium });
@@ -39,19 +68,5 @@ export async function openHarnessPage(root: string, pagePath: string, ready: str
     throw new ChromiumUnavailable(`playwright-core is not installed (${(e as Error).message.split('\n')[0]})`);
   }
   if (!existsSync(CHROMIUM)) throw new ChromiumUnavailable(`no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set RETINAFACE_CHROMIUM)`);
-  const server: StaticServer = await serveStatic(root, extraServed);
-  let browser: Browser | null = null;
-  try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    const page = await browser.newPage();
-    page.on('pageerror', (e) => console.log(`  [chromium] page error: ${e.message}`));
-    await page.goto(`${server.url}/${pagePath}`);
-    await page.waitForFunction((name) => (globalThis as Record<string, unknown>)[name] !== undefined, ready, { timeout: 60_000 });
-    const b = browser;
-    return { page, close: async () => { await b.close(); await server.close(); } };
-  } catch (e) {
-    await browser?.close();
-    await server.close();
-    throw e;
-  }
+  return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }

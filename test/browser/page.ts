@@ -1,41 +1,22 @@
-// The Chromium side of the harness: loads the library's browser build (src/browser.ts and the
-// pure test helpers, no Node built-in in the graph) and exposes window.harness for the
+// The Chromium side of the harness: loads the library's compiled modules unbundled (the network,
+// the gpu.js backend and the pure test helpers, no Node built-in in the graph) and exposes window.harness for the
 // playwright driver (test/browser.test.ts): the twin grid, the whole network against reference
 // tensors computed in Node, the leak check and timings, per gpu.js mode. Device objects are
-// counted by wrapping the WebGL and WebGPU allocation calls, so the leak check sees the real
-// textures and buffers, not only the backend's own bookkeeping.
-import { GpuJsBackend, buildRetinaFace, decodeTensorFile, probeMode, runNetwork, chooseAutoMode, type GpuJsMode, type Tensor } from '../../src/browser.js';
+// counted by device_objects.ts, so the leak check sees the real textures and buffers.
+import { buildRetinaFace, runNetwork } from '../../src/model/retinaface.js';
+import { decodeTensorFile } from '../../src/weights/format.js';
+import type { Tensor } from '../../src/tensor.js';
+import { GpuJsBackend } from '../../src/backends/gpujs.js';
+import { chooseAutoMode, probeMode, type GpuJsMode } from '../../src/backends/gpu_instance.js';
 import { facesOf } from '../helpers/faces.js';
+import { deviceObjects, installDeviceObjectCounters } from './device_objects.js';
 import type { Arch } from '../../src/model/config.js';
 import { runTwins, type TwinResult } from '../helpers/gpu_twins.js';
 import { networkTolerance, twinTolerance } from '../helpers/gpu_modes.js';
 import { randomTensor } from '../helpers/random.js';
 
-// Live device objects, as sets (gpu.js may delete a texture twice: once from Texture.delete(),
-// once from Kernel.destroy(); a set counts it gone once).
-const liveTextures = new Set<object>();
-const liveBuffers = new Set<object>();
-const objects = { get textures() { return liveTextures.size; }, get buffers() { return liveBuffers.size; } };
-function wrap(proto: object | undefined, create: string, destroy: string, live: Set<object>, onSelf: boolean): void {
-  if (proto === undefined) return;
-  const p = proto as Record<string, (...a: unknown[]) => unknown>;
-  const c = p[create]!;
-  p[create] = function (this: unknown, ...a: unknown[]) { const o = c.apply(this, a); if (o) live.add(o as object); return o; };
-  if (!onSelf) {
-    const d = p[destroy]!;
-    p[destroy] = function (this: unknown, ...a: unknown[]) { if (a[0]) live.delete(a[0] as object); return d.apply(this, a); };
-  }
-}
-const g = globalThis as unknown as Record<string, { prototype: object } | undefined>;
-wrap(g.WebGLRenderingContext?.prototype, 'createTexture', 'deleteTexture', liveTextures, false);
-wrap(g.WebGL2RenderingContext?.prototype, 'createTexture', 'deleteTexture', liveTextures, false);
-if (g.GPUDevice !== undefined && g.GPUBuffer !== undefined) {
-  // created on the device, destroyed on the buffer itself
-  wrap(g.GPUDevice.prototype, 'createBuffer', '', liveBuffers, true);
-  const buf = g.GPUBuffer.prototype as Record<string, (...a: unknown[]) => unknown>;
-  const destroy = buf.destroy!;
-  buf.destroy = function (this: object, ...a: unknown[]) { liveBuffers.delete(this); return destroy.apply(this, a); };
-}
+installDeviceObjectCounters();
+const objects = { get textures() { return deviceObjects().textures; }, get buffers() { return deviceObjects().buffers; } };
 
 async function fetchTensors(url: string): Promise<Map<string, Tensor>> {
   const r = await fetch(url);

@@ -1,0 +1,464 @@
+// The demo page (docs/demo/index.html): a photo or the camera in, faces drawn on a canvas at the
+// image's own resolution, the time of each stage and the backend that actually ran.
+//
+// Type-checked against the library's source (src/browser.ts); docs/demo/build.ts bundles it so
+// that at run time it imports the browser bundle beside it (lib/retinaface.js), the very file a
+// user's page would load. JPEGs are decoded by the library (jpeg-js), so their pixels, and then
+// the faces, equal the Node build's; other formats by the browser (createImageBitmap).
+//
+// window.demo exposes the state for the Chromium tests (test/demo.test.ts): the last result, the
+// number of forward passes, the camera's frame count, and whenIdle() / camera controls.
+import * as lib from '../../src/browser.js';
+import type { Arch, BackendAvailability, BackendSpec, Detection, Face, FetchedWeights, Pixels, RetinaFaceDetector } from '../../src/browser.js';
+
+interface Assets {
+  weights: { arch: Arch; url: string; bytes: number; gzip: number; sha256: string }[];
+  missing: Partial<Record<Arch, string>>;
+  samples: string[];
+}
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (el === null) throw new Error(`demo: #${id} is missing from index.html`);
+  return el as T;
+};
+const ui = {
+  file: $<HTMLInputElement>('file'), sample: $<HTMLSelectElement>('sample'), detect: $<HTMLButtonElement>('detect'),
+  arch: $<HTMLSelectElement>('arch'), backend: $<HTMLSelectElement>('backend'), weightsFile: $<HTMLInputElement>('weights-file'),
+  progress: $<HTMLProgressElement>('weights-progress'), threshold: $<HTMLInputElement>('threshold'),
+  thresholdValue: $<HTMLOutputElement>('threshold-value'), cameraSize: $<HTMLSelectElement>('camera-size'),
+  cameraStart: $<HTMLButtonElement>('camera-start'), cameraStop: $<HTMLButtonElement>('camera-stop'),
+  frameTime: $<HTMLOutputElement>('frame-time'), status: $<HTMLParagraphElement>('status'), error: $<HTMLParagraphElement>('error'),
+  drop: $<HTMLDivElement>('drop'), canvas: $<HTMLCanvasElement>('canvas'), backendUsed: $<HTMLTableCellElement>('backend-used'),
+  imageSize: $<HTMLTableCellElement>('image-size'), faces: $<HTMLOListElement>('faces'), faceCount: $<HTMLSpanElement>('face-count'),
+};
+const ctx = ui.canvas.getContext('2d', { willReadFrequently: true })!;
+
+// ---- state ---------------------------------------------------------------------------------
+let assets: Assets = { weights: [], missing: {}, samples: [] };
+/** Weights by source (an assets URL, or a file the user loaded for an arch). */
+const weightsCache = new Map<string, FetchedWeights>();
+/** Weights the user loaded from a file, per arch: used instead of the page's own. */
+const userWeights = new Map<Arch, File>();
+let detector: { key: string; d: RetinaFaceDetector } | null = null;
+/** The image on the canvas (for redrawing at another threshold) and its name. */
+let shown: { image: ImageData; name: string; pixels: Pixels } | null = null;
+let last: Detection | null = null;
+let busy: Promise<void> = Promise.resolve();
+let forwards = 0;
+const camera = { running: false, paused: false, frames: 0, frameMs: 0, loop: null as Promise<void> | null, stream: null as MediaStream | null,
+  resume: null as (() => void) | null, video: null as HTMLVideoElement | null, lastStream: null as MediaStream | null };
+
+// ---- messages -----------------------------------------------------------------------------
+function status(text: string): void {
+  ui.status.textContent = text;
+}
+function showError(e: unknown): void {
+  const message = e instanceof lib.RetinaFaceError ? e.message : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  ui.error.textContent = message.split('\n')[0]!;
+  ui.error.hidden = false;
+  status('Stopped on an error (below); the page still works: pick another photo or backend.');
+}
+function clearError(): void {
+  ui.error.hidden = true;
+  ui.error.textContent = '';
+}
+
+/** Runs one task at a time, in order; errors are shown, never thrown to the event handler. */
+function serial(task: () => Promise<void>): Promise<void> {
+  busy = busy.then(async () => {
+    ui.detect.disabled = true;
+    try {
+      clearError();
+      await task();
+    } catch (e) {
+      showError(e);
+    } finally {
+      ui.detect.disabled = false;
+    }
+  });
+  return busy;
+}
+
+// ---- weights and detector ------------------------------------------------------------------
+async function weightsFor(arch: Arch): Promise<FetchedWeights> {
+  const file = userWeights.get(arch);
+  const entry = assets.weights.find((w) => w.arch === arch);
+  const key = file !== undefined ? `file:${file.name}:${file.size}:${file.lastModified}` : entry?.url;
+  if (key === undefined) throw new lib.RetinaFaceError(assets.missing[arch] ?? `no ${arch} weights on this page`, { code: 'ENOWEIGHTS' });
+  const cached = weightsCache.get(key);
+  if (cached !== undefined) return cached;
+  ui.progress.hidden = false;
+  ui.progress.removeAttribute('value');
+  status(`Loading ${arch} weights…`);
+  try {
+    const w = await lib.fetchWeights(file ?? entry!.url, {
+      arch,
+      onProgress: ({ loaded, total }) => {
+        if (total !== null && total > 0) {
+          ui.progress.value = Math.min(1, loaded / total);
+          status(`Loading ${arch} weights: ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`);
+        } else {
+          status(`Loading ${arch} weights: ${(loaded / 1e6).toFixed(1)} MB`);
+        }
+      },
+      ...(file === undefined && entry !== undefined ? { sha256: entry.sha256 } : {}),
+    });
+    weightsCache.set(key, w);
+    return w;
+  } finally {
+    ui.progress.hidden = true;
+  }
+}
+
+async function currentDetector(): Promise<RetinaFaceDetector> {
+  const arch = ui.arch.value as Arch;
+  const backend = ui.backend.value as BackendSpec;
+  const w = await weightsFor(arch);
+  const key = `${arch}|${backend}|${w.metadata.data_sha256 ?? w.metadata.source_sha256}`;
+  if (detector?.key === key) return detector.d;
+  detector?.d.dispose();
+  detector = null;
+  status(`Preparing ${backend} (${arch})…`);
+  const d = await lib.RetinaFaceDetector.fromTensors(w.tensors, { arch, backend }, `${arch} weights`);
+  detector = { key, d };
+  return d;
+}
+
+/** What ran: the backend's own name plus what it reports about itself (gpu.js mode, threads). */
+function backendDescription(d: RetinaFaceDetector): string {
+  const b = d.backend as { name: string; threads?: number; mode?: string };
+  const extra = typeof b.threads === 'number' && b.threads > 0 ? `, ${b.threads} thread${b.threads === 1 ? '' : 's'}` : '';
+  return `${b.name}${extra}`;
+}
+
+// ---- images ---------------------------------------------------------------------------------
+const isJpeg = (b: Uint8Array) => b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
+
+/** Decoded pixels of a file's bytes (RGB from jpeg-js, RGBA from the browser), and the decode time. */
+async function decode(bytes: Uint8Array, name: string): Promise<{ pixels: Pixels; ms: number }> {
+  const t0 = performance.now();
+  if (isJpeg(bytes)) {
+    const img = lib.decodeImage(bytes, name);
+    return { pixels: img, ms: performance.now() - t0 };
+  }
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(new Blob([new Uint8Array(bytes)]));
+  } catch {
+    throw new lib.RetinaFaceError(`cannot be decoded: not a JPEG, and not an image format this browser reads (${bytes.length} bytes)`, { file: name, code: 'EFORMAT' });
+  }
+  const c = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const cx = c.getContext('2d')!;
+  cx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const data = cx.getImageData(0, 0, c.width, c.height);
+  return { pixels: { data: data.data, width: data.width, height: data.height }, ms: performance.now() - t0 };
+}
+
+/** RGB or RGBA pixels as canvas ImageData. */
+function toImageData(p: Pixels): ImageData {
+  const out = new ImageData(p.width, p.height);
+  const n = p.width * p.height;
+  const channels = p.data.length / n;
+  for (let i = 0; i < n; i++) {
+    out.data[4 * i] = p.data[channels * i]!;
+    out.data[4 * i + 1] = p.data[channels * i + 1]!;
+    out.data[4 * i + 2] = p.data[channels * i + 2]!;
+    out.data[4 * i + 3] = 255;
+  }
+  return out;
+}
+
+async function openImage(bytes: Uint8Array, name: string): Promise<void> {
+  await stopCamera();
+  const { pixels, ms } = await decode(bytes, name);
+  shown = { image: toImageData(pixels), name, pixels };
+  last = null;
+  ui.canvas.width = pixels.width;
+  ui.canvas.height = pixels.height;
+  ctx.putImageData(shown.image, 0, 0);
+  ui.imageSize.textContent = `${pixels.width}x${pixels.height}`;
+  await detectShown(ms);
+}
+
+async function detectShown(decodeMs = 0): Promise<void> {
+  if (shown === null) {
+    status('Pick or drop a photo, or choose a sample.');
+    return;
+  }
+  const d = await currentDetector();
+  status(`Detecting on ${backendDescription(d)}…`);
+  const det = await d.detectDetailed(shown.pixels, {}, shown.name);
+  forwards++;
+  det.timings.decode += decodeMs;
+  det.timings.total += decodeMs;
+  last = det;
+  ui.backendUsed.textContent = backendDescription(d);
+  for (const td of document.querySelectorAll<HTMLTableCellElement>('#timings td[data-stage]')) {
+    const ms = det.timings[td.dataset.stage as keyof typeof det.timings];
+    td.textContent = `${ms < 10 ? ms.toFixed(1) : ms.toFixed(0)} ms`;
+  }
+  render();
+  status(`${shown.name}: ${visible().length} faces at score ≥ ${threshold().toFixed(2)} (${det.faces.length} after NMS), ${backendDescription(d)}.`);
+}
+
+// ---- drawing ----------------------------------------------------------------------------------
+const threshold = () => Number(ui.threshold.value);
+const visible = (): Face[] => (last?.faces ?? []).filter((f) => f.score >= threshold());
+/** detect.py's landmark colours (BGR there): left eye red, right eye yellow, nose magenta, mouth green and blue. */
+const LANDMARK_COLOURS = ['#ff0000', '#ffff00', '#ff00ff', '#00ff00', '#0000ff'];
+
+function drawFaces(faces: Face[], width: number, height: number): void {
+  const line = Math.max(2, Math.round(Math.min(width, height) / 400));
+  ctx.lineWidth = line;
+  ctx.font = `${Math.max(12, 6 * line)}px system-ui, sans-serif`;
+  ctx.textBaseline = 'top';
+  for (const f of faces) {
+    const [x1, y1, x2, y2] = f.box;
+    ctx.strokeStyle = '#ff0000';
+    ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
+    const label = f.score.toFixed(2);
+    const tw = ctx.measureText(label).width;
+    ctx.fillStyle = '#ff0000';
+    ctx.fillRect(x1, y2, tw + 4, Math.max(12, 6 * line) + 2);
+    ctx.fillStyle = '#ffffff';
+    ctx.fillText(label, x1 + 2, y2 + 1);
+    f.landmarks.forEach(([x, y], i) => {
+      ctx.fillStyle = LANDMARK_COLOURS[i]!;
+      ctx.beginPath();
+      ctx.arc(x, y, 1.5 * line, 0, 2 * Math.PI);
+      ctx.fill();
+    });
+  }
+}
+
+const fmt = (v: number) => v.toFixed(1);
+
+/** The still image with the faces at the current threshold, and the list: no network involved. */
+function render(): void {
+  ui.thresholdValue.textContent = threshold().toFixed(2);
+  if (shown === null || camera.running) return;
+  ctx.putImageData(shown.image, 0, 0);
+  const faces = visible();
+  drawFaces(faces, shown.image.width, shown.image.height);
+  listFaces(faces);
+}
+
+function listFaces(faces: Face[]): void {
+  ui.faceCount.textContent = last === null ? '' : `${faces.length} of ${last.faces.length}`;
+  ui.faces.replaceChildren(...faces.map((f) => {
+    const li = document.createElement('li');
+    const [x1, y1, x2, y2] = f.box;
+    li.textContent = `${f.score.toFixed(3)}  box (${fmt(x1)}, ${fmt(y1)})–(${fmt(x2)}, ${fmt(y2)})`;
+    li.title = `landmarks: ${f.landmarks.map(([x, y]) => `(${fmt(x)}, ${fmt(y)})`).join(' ')}`;
+    return li;
+  }));
+}
+
+// ---- camera -------------------------------------------------------------------------------------
+async function startCamera(): Promise<void> {
+  if (camera.running) return;
+  const [w, h] = ui.cameraSize.value.split('x').map(Number) as [number, number];
+  const d = await currentDetector();
+  let stream: MediaStream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: w }, height: { ideal: h } }, audio: false });
+  } catch (e) {
+    throw new lib.RetinaFaceError(`the camera is not available (${(e as Error).message})`, { code: 'ECAMERA' });
+  }
+  const video = document.createElement('video');
+  video.muted = true;
+  video.playsInline = true;
+  video.srcObject = stream;
+  await video.play();
+  Object.assign(camera, { running: true, paused: false, frames: 0, frameMs: 0, stream, video, lastStream: stream });
+  ui.cameraStart.disabled = true;
+  ui.cameraStop.disabled = false;
+  // The frame is drawn at the chosen width (height from the camera's aspect), into one canvas
+  // reused for every frame; the detector (and the backend's buffers at that size) too.
+  const height = Math.round((w * video.videoHeight) / Math.max(1, video.videoWidth)) || h;
+  ui.canvas.width = w;
+  ui.canvas.height = height;
+  ui.imageSize.textContent = `${w}x${height} (camera ${video.videoWidth}x${video.videoHeight})`;
+  ui.backendUsed.textContent = backendDescription(d);
+  status(`Camera on ${backendDescription(d)}.`);
+  camera.loop = cameraLoop(d, video, w, height).catch((e) => {
+    showError(e);
+  }).finally(() => {
+    camera.running = false;
+  });
+}
+
+async function cameraLoop(d: RetinaFaceDetector, video: HTMLVideoElement, width: number, height: number): Promise<void> {
+  while (camera.running) {
+    if (camera.paused) {
+      await new Promise<void>((resolve) => { camera.resume = resolve; });
+      continue;
+    }
+    const t0 = performance.now();
+    ctx.drawImage(video, 0, 0, width, height);
+    const frame = ctx.getImageData(0, 0, width, height);
+    const det = await d.detectDetailed(frame);
+    forwards++;
+    last = det;
+    const faces = visible();
+    drawFaces(faces, width, height);
+    listFaces(faces);
+    camera.frames++;
+    camera.frameMs = performance.now() - t0;
+    ui.frameTime.textContent = `frame ${camera.frames}: ${camera.frameMs.toFixed(0)} ms (forward ${det.timings.forward.toFixed(0)} ms)`;
+    await new Promise((r) => setTimeout(r, 0)); // let the page breathe between frames
+  }
+}
+
+async function stopCamera(): Promise<void> {
+  if (camera.stream === null) return;
+  camera.running = false;
+  camera.paused = false;
+  camera.resume?.();
+  await camera.loop;
+  for (const t of camera.stream.getTracks()) t.stop();
+  if (camera.video !== null) camera.video.srcObject = null;
+  Object.assign(camera, { stream: null, video: null, loop: null, resume: null });
+  ui.cameraStart.disabled = false;
+  ui.cameraStop.disabled = true;
+  status(`Camera stopped after ${camera.frames} frames.`);
+}
+
+// ---- controls -----------------------------------------------------------------------------------
+async function bytesOf(file: Blob): Promise<Uint8Array> {
+  return new Uint8Array(await file.arrayBuffer());
+}
+
+async function openSample(url: string): Promise<void> {
+  const r = await fetch(url);
+  if (!r.ok) throw new lib.RetinaFaceError(`HTTP ${r.status}`, { file: url, code: 'EDOWNLOAD' });
+  await openImage(new Uint8Array(await r.arrayBuffer()), url.split('/').pop()!);
+}
+
+function describe(a: BackendAvailability): string {
+  const names: Record<string, string> = {
+    'cpu-simd': 'cpu-simd: WebAssembly SIMD', cpu: 'cpu: JavaScript, Float32Array', 'gpujs-webgpu': 'gpu.js webgpu',
+    'gpujs-webgl2': 'gpu.js webgl2', 'gpujs-webgl': 'gpu.js webgl', 'gpujs-webasm': 'gpu.js webasm', 'gpujs-cpu': 'gpu.js cpu',
+  };
+  const name = names[a.spec] ?? a.spec;
+  return a.ok ? name : `${name} (unavailable: ${a.reason})`;
+}
+
+async function init(): Promise<void> {
+  const r = await fetch('assets.json');
+  if (r.ok) assets = await r.json() as Assets;
+  else showError(new Error('assets.json is missing: build the page with `npm run demo` (or `npm run demo -- --build-only`)'));
+  for (const o of ui.arch.options) {
+    const why = assets.missing[o.value as Arch];
+    if (why !== undefined && !assets.weights.some((w) => w.arch === o.value)) {
+      o.disabled = true;
+      o.title = why;
+      o.textContent += ' (no weights here: load a file)';
+    }
+  }
+  ui.sample.replaceChildren(...[['', assets.samples.length === 0 ? '(none)' : '(choose)'], ...assets.samples.map((s) => [s, s.split('/').pop()!])].map(([value, text]) => {
+    const o = document.createElement('option');
+    o.value = value!;
+    o.textContent = text!;
+    return o;
+  }));
+  status('Checking which backends run here…');
+  const availability = await lib.probeBackends();
+  ui.backend.replaceChildren(...availability.map((a) => {
+    const o = document.createElement('option');
+    o.value = a.spec;
+    o.textContent = describe(a);
+    o.disabled = !a.ok;
+    o.title = a.reason;
+    return o;
+  }));
+  (window as unknown as { demo: typeof api }).demo.backends = availability;
+
+  ui.file.addEventListener('change', () => {
+    const f = ui.file.files?.[0];
+    if (f !== undefined) void serial(async () => openImage(await bytesOf(f), f.name));
+  });
+  ui.sample.addEventListener('change', () => {
+    if (ui.sample.value !== '') void serial(() => openSample(ui.sample.value));
+  });
+  ui.detect.addEventListener('click', () => void serial(() => detectShown()));
+  for (const el of [ui.arch, ui.backend]) {
+    el.addEventListener('change', () => void serial(async () => {
+      if (camera.running) {
+        await stopCamera();
+        await startCamera();
+      } else {
+        await detectShown();
+      }
+    }));
+  }
+  ui.weightsFile.addEventListener('change', () => {
+    const f = ui.weightsFile.files?.[0];
+    if (f === undefined) return;
+    void serial(async () => {
+      // Which arch: read it from the file itself (and keep it for that arch).
+      const w = await lib.fetchWeights(f);
+      weightsCache.set(`file:${f.name}:${f.size}:${f.lastModified}`, w);
+      userWeights.set(w.arch, f);
+      const option = [...ui.arch.options].find((o) => o.value === w.arch)!;
+      option.disabled = false;
+      ui.arch.value = w.arch;
+      status(`Loaded ${f.name}: ${w.arch}, ${(w.bytes / 1e6).toFixed(1)} MB, checked (${w.checked}).`);
+      await detectShown();
+    });
+  });
+  ui.threshold.addEventListener('input', render);
+  ui.cameraStart.addEventListener('click', () => void serial(startCamera));
+  ui.cameraStop.addEventListener('click', () => void serial(stopCamera));
+  ui.drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    ui.drop.classList.add('over');
+  });
+  ui.drop.addEventListener('dragleave', () => ui.drop.classList.remove('over'));
+  ui.drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    ui.drop.classList.remove('over');
+    const f = e.dataTransfer?.files[0];
+    if (f !== undefined) void serial(async () => openImage(await bytesOf(f), f.name));
+  });
+
+  const first = assets.samples.find((s) => s.endsWith('wider_group.jpg')) ?? assets.samples[0];
+  if (first !== undefined && assets.weights.length > 0) {
+    ui.sample.value = first;
+    await serial(() => openSample(first));
+  } else if (ui.error.hidden) {
+    status('Pick or drop a photo.');
+  }
+}
+
+/** For the tests and the curious: the page's state, read-only but for the camera controls. */
+const api = {
+  ready: false,
+  backends: [] as BackendAvailability[],
+  get forwards() { return forwards; },
+  get result() {
+    return last === null ? null : { faces: last.faces, timings: last.timings, width: last.width, height: last.height, backend: ui.backendUsed.textContent };
+  },
+  get error() { return ui.error.hidden ? null : ui.error.textContent; },
+  get camera() {
+    const liveTracks = camera.lastStream?.getTracks().filter((t) => t.readyState === 'live').length ?? 0;
+    return { running: camera.running, paused: camera.paused, frames: camera.frames, frameMs: camera.frameMs, liveTracks };
+  },
+  /** Resolves when every queued task (load, detect, camera start/stop) has finished. */
+  whenIdle: () => busy,
+  /** Holds the camera loop after the frame in flight (resolves then), or lets it go on. */
+  pauseCamera: async () => {
+    camera.paused = true;
+    while (camera.running && camera.resume === null) await new Promise((r) => setTimeout(r, 5));
+  },
+  resumeCamera: () => {
+    camera.paused = false;
+    const r = camera.resume;
+    camera.resume = null;
+    r?.();
+  },
+};
+(window as unknown as { demo: typeof api }).demo = api;
+init().then(() => { api.ready = true; }, (e) => { showError(e); api.ready = true; });

@@ -1,0 +1,222 @@
+// The demo page (docs/demo/), built as `npm run demo` builds it and opened in headless Chromium
+// from 127.0.0.1: it loads without console errors; on the group photo every browser backend
+// finds the faces that the Node CPU backend finds (same decoder, jpeg-js); the score threshold
+// redraws without a forward pass; a bad file shows a message and the page keeps working; the
+// camera mode runs 30 frames of Chromium's fake capture device with WebGL textures, WebGPU
+// buffers and the JS heap flat after warm-up; a screenshot is written for docs/demo/README.md.
+// Chromium is required: without it these tests fail, with the reason.
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildDemo, demoDir, type DemoAssets } from '../docs/demo/build.js';
+import { serveStatic, type StaticServer } from '../docs/demo/static_server.js';
+import { RetinaFaceDetector } from '../src/detector.js';
+import type { Face } from '../src/detect/postprocess.js';
+import { loadWeights } from '../src/weights/convert.js';
+import { launchChromium, type Browser, type CdpSession, type Page } from './browser/chromium.js';
+import { installDeviceObjectCounters, type DeviceObjects } from './browser/device_objects.js';
+import { compareFaces, GPU_FACES_TOLERANCE } from './helpers/faces.js';
+import { sharedDir, sharedImage } from './helpers/paths.js';
+
+/** The backends the issue names (cpu, webasm, webgl2, webgpu), ours and gpu.js's, fastest first. */
+const BACKENDS = ['cpu-simd', 'cpu', 'gpujs-webasm', 'gpujs-cpu', 'gpujs-webgl2', 'gpujs-webgpu'] as const;
+const GROUP = 'wider_group.jpg';
+/** Faces are compared at detect.py's drawing threshold: the faces the page shows by default. */
+const VIS = 0.6;
+/**
+ * The camera runs on webgl2, where a leak would be a texture per frame, at 160x120 (a frame takes
+ * about a second on SwiftShader). 5 frames warm up (kernels compiled, buffers at size); then 25
+ * more must leave the device objects equal and the JS heap (after a forced GC) within 2 MB: a
+ * retained frame (160x120 RGBA is 77 KB, the RGB copy 58 KB, every output tensor ~90 KB) per
+ * frame would add 3 MB or more over 25 frames.
+ */
+const CAMERA = { backend: 'gpujs-webgl2', size: '160x120', warmup: 5, frames: 30, heapSlackBytes: 2 * 1024 * 1024 } as const;
+
+interface PageResult { faces: Face[]; timings: Record<string, number>; width: number; height: number; backend: string }
+interface DemoApi {
+  ready: boolean;
+  backends: { spec: string; ok: boolean; reason: string }[];
+  forwards: number;
+  result: PageResult | null;
+  error: string | null;
+  camera: { running: boolean; paused: boolean; frames: number; frameMs: number; liveTracks: number };
+  whenIdle(): Promise<void>;
+  pauseCamera(): Promise<void>;
+  resumeCamera(): void;
+}
+/** In page callbacks (serialized into the page: they may not call functions of this file). */
+type W = { demo: DemoApi };
+
+let browser: Browser | null = null;
+let server: StaticServer | null = null;
+let page: Page;
+let cdp: CdpSession;
+let assets: DemoAssets;
+const consoleErrors: string[] = [];
+let nodeFaces: Face[] = [];
+const timings: string[] = [];
+
+test.before(async () => { try { await setup(); } catch (e) { console.error("  [demo] setup failed:", e); throw e; } });
+async function setup(): Promise<void> {
+  ({ assets } = await buildDemo({ imagesDir: path.join(sharedDir, 'images'), download: false, log: () => {} }));
+  const mobile = assets.weights.find((w) => w.arch === 'mobile0.25');
+  if (mobile === undefined) throw new Error(`the demo build found no mobile0.25 weights: ${assets.missing['mobile0.25']}`);
+  // The Node CPU backend on the same file and the same weights file the page loads.
+  const w = await loadWeights(path.join(demoDir, mobile.url));
+  const d = await RetinaFaceDetector.fromTensors(w.tensors, { arch: 'mobile0.25', backend: 'cpu' });
+  nodeFaces = (await d.detect(readFileSync(sharedImage(GROUP)))).filter((f) => f.score >= VIS);
+  d.dispose();
+
+  browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
+  server = await serveStatic(demoDir, { allowed: [''], index: 'index.html' });
+  page = await browser.newPage();
+  await page.setViewportSize({ width: 1280, height: 1000 });
+  page.on('console', (m) => { if (m.type?.() === 'error') consoleErrors.push(m.text?.() ?? ''); });
+  page.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
+  await page.addInitScript(installDeviceObjectCounters);
+  cdp = await page.context().newCDPSession(page);
+  await page.goto(`${server.url}/`);
+  await page.waitForFunction(() => (window as unknown as Partial<W>).demo?.ready === true, '', { timeout: 120_000 });
+  await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
+}
+
+test.after(async () => {
+  await browser?.close();
+  await server?.close();
+  if (timings.length > 0) console.log(`  [demo] forward pass on the ${GROUP} photo in headless Chromium (SwiftShader: software WebGL/WebGPU):\n    ${timings.join('\n    ')}`);
+});
+
+const state = () => page.evaluate(() => { const d = (window as unknown as W).demo; return { result: d.result, error: d.error, forwards: d.forwards, camera: d.camera }; }, null);
+
+test('demo: the page loads from 127.0.0.1 without console errors and shows the group photo', async () => {
+  const s = await state();
+  assert.equal(consoleErrors, [], 'console errors');
+  assert.is(s.error, null);
+  assert.ok(s.result !== null, 'the default sample was detected at load');
+  assert.is(`${s.result!.width}x${s.result!.height}`, '1024x624');
+  const backends = await page.evaluate(() => (window as unknown as W).demo.backends, null);
+  for (const spec of BACKENDS) {
+    const b = backends.find((x) => x.spec === spec);
+    assert.ok(b?.ok === true, `${spec} is offered (${b?.reason ?? 'not listed'})`);
+  }
+});
+
+for (const spec of BACKENDS) {
+  test(`demo: ${spec} finds the Node CPU backend's faces on the group photo (boxes and landmarks ${GPU_FACES_TOLERANCE.px} px, scores ${GPU_FACES_TOLERANCE.score})`, async () => {
+    await page.selectOption('#backend', spec);
+    await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
+    const first = await state();
+    assert.is(first.error, null);
+    // a second pass: steady state, without compilation
+    await page.click('#detect');
+    await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
+    const s = await state();
+    assert.is(s.error, null);
+    const faces = s.result!.faces.filter((f) => f.score >= VIS);
+    const diff = compareFaces(faces, nodeFaces);
+    if (diff.failures.length > 0) assert.unreachable(`${spec}: ${diff.failures.slice(0, 6).join('; ')}`);
+    assert.ok(s.result!.backend.startsWith(spec), `backend used: ${s.result!.backend}`);
+    timings.push(`${spec.padEnd(13)} first ${first.result!.timings.forward!.toFixed(0).padStart(6)} ms, then ${s.result!.timings.forward!.toFixed(0).padStart(6)} ms` +
+      ` (${faces.length} faces, max ${diff.maxPx.toFixed(4)} px, score ${diff.maxScore.toExponential(1)}; ${s.result!.backend})`);
+  });
+}
+
+test('demo: the score threshold redraws the canvas and the list without a forward pass', async () => {
+  await page.selectOption('#backend', 'cpu-simd');
+  await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
+  const canvasSum = () => page.evaluate(() => {
+    const c = document.getElementById('canvas') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let s = 0;
+    for (let i = 0; i < d.length; i += 4) s = (s * 31 + d[i]! + 7 * d[i + 1]! + 13 * d[i + 2]!) % 1_000_000_007;
+    return s;
+  }, null);
+  const setThreshold = (v: string) => page.evaluate((value) => {
+    const el = document.getElementById('threshold') as HTMLInputElement;
+    el.value = value;
+    el.dispatchEvent(new Event('input'));
+  }, v);
+  const listed = () => page.evaluate(() => document.querySelectorAll('#faces li').length, null);
+  const before = await state();
+  const sum06 = await canvasSum();
+  assert.is(await listed(), before.result!.faces.filter((f) => f.score >= 0.6).length);
+  await setThreshold('0.95');
+  const after = await state();
+  assert.is(after.forwards, before.forwards, 'no forward pass');
+  assert.is(await listed(), before.result!.faces.filter((f) => f.score >= 0.95).length);
+  assert.ok(before.result!.faces.filter((f) => f.score >= 0.95).length < before.result!.faces.filter((f) => f.score >= 0.6).length, 'the photo has faces between 0.6 and 0.95');
+  assert.is.not(await canvasSum(), sum06, 'fewer faces drawn');
+  await setThreshold('0.6');
+  assert.is(await canvasSum(), sum06, 'back to the same drawing');
+});
+
+test('demo: a screenshot of the drawn result is written for docs/demo/README.md', async () => {
+  const file = path.join(demoDir, 'screenshot.png');
+  const png = await page.screenshot({ path: file, fullPage: true });
+  assert.ok(png.length > 50_000, `${png.length} bytes`);
+  assert.equal([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  console.log(`  [demo] screenshot: ${path.relative(path.resolve(demoDir, '../..'), file)} (${(png.length / 1024).toFixed(0)} KB)`);
+});
+
+test('demo: a bad file shows a readable message and the page keeps working', async () => {
+  const group = readFileSync(sharedImage(GROUP));
+  const cases: [string, Buffer, RegExp][] = [
+    ['notes.jpg', Buffer.from('These are my notes, not a photo.\n'), /^notes\.jpg: cannot be decoded: not a JPEG/],
+    ['cut.jpg', group.subarray(0, group.length >> 1), /^cut\.jpg: (truncated|corrupt|truncated or corrupt) JPEG/],
+  ];
+  for (const [name, buffer, message] of cases) {
+    const before = (await state()).forwards;
+    await page.setInputFiles('#file', { name, mimeType: 'image/jpeg', buffer });
+    await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
+    const s = await state();
+    assert.match(s.error ?? '', message, `${name}: ${s.error}`);
+    assert.is(s.forwards, before, `${name}: no forward pass`);
+    const shown = await page.evaluate(() => document.getElementById('error')!.hidden, null);
+    assert.is(shown, false, 'the message is visible');
+  }
+  await page.setInputFiles('#file', { name: 'group.jpg', mimeType: 'image/jpeg', buffer: group });
+  await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
+  const s = await state();
+  assert.is(s.error, null, 'the error is cleared');
+  const diff = compareFaces(s.result!.faces.filter((f) => f.score >= VIS), nodeFaces);
+  assert.equal(diff.failures, [], 'the next photo is detected as before');
+  assert.equal(consoleErrors, [], 'console errors');
+});
+
+test(`demo: the camera runs ${CAMERA.frames} frames on ${CAMERA.backend} with device objects and JS heap flat after ${CAMERA.warmup}, and stops cleanly`, async () => {
+  await page.selectOption('#backend', CAMERA.backend);
+  await page.selectOption('#camera-size', CAMERA.size);
+  await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
+  await page.click('#camera-start');
+  const measure = async (frames: number): Promise<DeviceObjects & { heap: number; frames: number }> => {
+    await page.waitForFunction((n) => (window as unknown as W).demo.camera.frames >= Number(n) || (window as unknown as W).demo.error !== null, String(frames), { timeout: 300_000 });
+    await page.evaluate(() => (window as unknown as W).demo.pauseCamera(), null);
+    await cdp.send('HeapProfiler.collectGarbage');
+    const heap = Number((await cdp.send('Runtime.getHeapUsage')).usedSize);
+    const objects = await page.evaluate(() => (globalThis as unknown as { __deviceObjects: () => DeviceObjects }).__deviceObjects(), null);
+    const n = (await state()).camera.frames;
+    await page.evaluate(() => (window as unknown as W).demo.resumeCamera(), null);
+    return { ...objects, heap, frames: n };
+  };
+  const warm = await measure(CAMERA.warmup);
+  const end = await measure(CAMERA.frames);
+  const s = await state();
+  assert.is(s.error, null);
+  await page.click('#camera-stop');
+  await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
+  const stopped = await state();
+  assert.is(stopped.camera.running, false, 'the loop stopped');
+  assert.is(s.camera.liveTracks, 1, 'the camera was streaming');
+  assert.is(stopped.camera.liveTracks, 0, 'the camera track is stopped');
+  assert.ok(end.frames >= CAMERA.frames, `${end.frames} frames`);
+  assert.is(end.textures, warm.textures, `live WebGL textures after frame ${warm.frames} and ${end.frames}`);
+  assert.is(end.buffers, warm.buffers, 'live WebGPU buffers');
+  assert.ok(end.heap - warm.heap < CAMERA.heapSlackBytes, `JS heap grew by ${((end.heap - warm.heap) / 1024).toFixed(0)} KB over ${end.frames - warm.frames} frames`);
+  assert.ok(warm.textures > 0, 'the webgl2 backend holds textures (the count is real)');
+  console.log(`  [demo camera ${CAMERA.backend} ${CAMERA.size}] frames ${warm.frames} -> ${end.frames}: textures ${warm.textures} -> ${end.textures}, ` +
+    `heap ${(warm.heap / 1e6).toFixed(2)} -> ${(end.heap / 1e6).toFixed(2)} MB; last frame ${s.camera.frameMs.toFixed(0)} ms`);
+  assert.equal(consoleErrors, [], 'console errors');
+});
+
+test.run();

@@ -1,6 +1,7 @@
 // The .pth reader and converter against checkpoints saved by PyTorch (test/torch/checkpoints.py):
 // every value compared with PyTorch's, every bad or hostile file refused with one clear line.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
@@ -110,10 +111,14 @@ test('convert writes the weights format with arch, source sha256 and file name; 
   const out = path.join(scratch, 'mobile.rfw');
   const r = await convertCheckpoint(officialCheckpoint(), out);
   assert.equal(r, { arch: 'mobile0.25', sha256: OFFICIAL_SHA256, tensors: 253 });
-  const file = decodeTensorFile(read(out), out);
+  const bytes = read(out);
+  const file = decodeTensorFile(bytes, out);
+  // data_sha256: the data section's, by node:crypto (the converter computes it in TypeScript)
+  const dataStart = 8 + Number(Buffer.from(bytes).readBigUInt64LE(0));
   assert.equal(file.metadata, {
     format: 'retinaface-ts', format_version: '1', arch: 'mobile0.25',
     source_sha256: OFFICIAL_SHA256, source_file: 'mobilenet0.25_Final.pth',
+    data_sha256: createHash('sha256').update(bytes.subarray(dataStart)).digest('hex'),
   });
   const want = expected('official.expected.rfw');
   assertSameTensors('converted', file.tensors, want);

@@ -1,7 +1,8 @@
 // The demo page (docs/demo/), built as `npm run demo` builds it and opened in headless Chromium
 // from 127.0.0.1: it loads without console errors; on the group photo every browser backend
 // finds the faces that the Node CPU backend finds (same decoder, jpeg-js); the score threshold
-// redraws without a forward pass; a bad file shows a message and the page keeps working; the
+// redraws without a forward pass; a bad file dropped on it shows a message and the page keeps
+// working; from a host without COOP/COEP it still detects (cpu-simd on one thread); the
 // camera mode runs 30 frames of Chromium's fake capture device with WebGL textures, WebGPU
 // buffers and the JS heap flat after warm-up; a screenshot is written for docs/demo/README.md.
 // Chromium is required: without it these tests fail, with the reason.
@@ -159,28 +160,43 @@ test('demo: a screenshot of the drawn result is written for docs/demo/README.md'
   console.log(`  [demo] screenshot: ${path.relative(path.resolve(demoDir, '../..'), file)} (${(png.length / 1024).toFixed(0)} KB)`);
 });
 
-test('demo: a bad file shows a readable message and the page keeps working', async () => {
+/** Drops a file on the page's drop zone, as a user dragging it from the desktop would. */
+async function dropFile(name: string, bytes: Uint8Array): Promise<void> {
+  await page.evaluate(([n, b64]) => {
+    const bin = atob(b64);
+    const data = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) data[i] = bin.charCodeAt(i);
+    const dt = new DataTransfer();
+    dt.items.add(new File([data], n, { type: 'image/jpeg' }));
+    document.getElementById('drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, [name, Buffer.from(bytes).toString('base64')] as [string, string]);
+  await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
+}
+
+test('demo: a bad file dropped on the page shows a readable message and the page keeps working', async () => {
   const group = readFileSync(sharedImage(GROUP));
   const cases: [string, Buffer, RegExp][] = [
-    ['notes.jpg', Buffer.from('These are my notes, not a photo.\n'), /^notes\.jpg: cannot be decoded: not a JPEG/],
-    ['cut.jpg', group.subarray(0, group.length >> 1), /^cut\.jpg: (truncated|corrupt|truncated or corrupt) JPEG/],
+    ['notes.jpg', Buffer.from('These are my notes, not a photo.\n'), /^notes\.jpg: cannot be decoded: not a JPEG, and not an image format this browser reads/],
+    ['cut.jpg', group.subarray(0, group.length >> 1), /^cut\.jpg: truncated or corrupt JPEG/],
   ];
   for (const [name, buffer, message] of cases) {
     const before = (await state()).forwards;
-    await page.setInputFiles('#file', { name, mimeType: 'image/jpeg', buffer });
-    await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
+    await dropFile(name, buffer);
     const s = await state();
     assert.match(s.error ?? '', message, `${name}: ${s.error}`);
     assert.is(s.forwards, before, `${name}: no forward pass`);
     const shown = await page.evaluate(() => document.getElementById('error')!.hidden, null);
     assert.is(shown, false, 'the message is visible');
   }
-  await page.setInputFiles('#file', { name: 'group.jpg', mimeType: 'image/jpeg', buffer: group });
-  await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
+  await dropFile('group.jpg', group);
   const s = await state();
   assert.is(s.error, null, 'the error is cleared');
   const diff = compareFaces(s.result!.faces.filter((f) => f.score >= VIS), nodeFaces);
   assert.equal(diff.failures, [], 'the next photo is detected as before');
+  // and the file picker, the other way in
+  await page.setInputFiles('#file', { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: cases[0]![1] });
+  await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
+  assert.match((await state()).error ?? '', cases[0]![2]);
   assert.equal(consoleErrors, [], 'console errors');
 });
 
@@ -217,6 +233,56 @@ test(`demo: the camera runs ${CAMERA.frames} frames on ${CAMERA.backend} with de
   console.log(`  [demo camera ${CAMERA.backend} ${CAMERA.size}] frames ${warm.frames} -> ${end.frames}: textures ${warm.textures} -> ${end.textures}, ` +
     `heap ${(warm.heap / 1e6).toFixed(2)} -> ${(end.heap / 1e6).toFixed(2)} MB; last frame ${s.camera.frameMs.toFixed(0)} ms`);
   assert.equal(consoleErrors, [], 'console errors');
+});
+
+test('demo: from a static host without COOP/COEP headers the page still detects, cpu-simd on one thread', async () => {
+  const plain = await serveStatic(demoDir, { allowed: [''], index: 'index.html', isolate: false });
+  const p = await browser!.newPage();
+  const errors: string[] = [];
+  p.on('pageerror', (e) => errors.push(e.message ?? ''));
+  try {
+    await p.goto(`${plain.url}/`);
+    await p.waitForFunction(() => (window as unknown as Partial<W>).demo?.ready === true, '', { timeout: 120_000 });
+    await p.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
+    const s = await p.evaluate(() => { const d = (window as unknown as W).demo; return { result: d.result, error: d.error, backends: d.backends }; }, null);
+    assert.is(s.error, null);
+    assert.is(s.result!.backend, 'cpu-simd, 1 thread');
+    assert.match(s.backends.find((b) => b.spec === 'cpu-simd')!.reason, /1 thread: the page is not cross-origin isolated/);
+    const diff = compareFaces(s.result!.faces.filter((f) => f.score >= VIS), nodeFaces);
+    assert.equal(diff.failures, []);
+    assert.equal(errors, []);
+  } finally {
+    await p.close();
+    await plain.close();
+  }
+});
+
+test('demo: the README\'s minimal page (docs/demo/minimal.html) runs on the bundle and finds the Node faces', async () => {
+  const html = readFileSync(path.join(demoDir, 'minimal.html'), 'utf8');
+  const script = /<script type="module">[\s\S]*?<\/script>/.exec(html)![0];
+  assert.ok(readFileSync(path.join(demoDir, '..', '..', 'README.md'), 'utf8').includes(script), 'the README shows the page\'s script verbatim');
+  const p = await browser!.newPage();
+  const errors: string[] = [];
+  p.on('pageerror', (e) => errors.push(e.message ?? ''));
+  p.on('console', (m) => { if (m.type?.() === 'error') errors.push(m.text?.() ?? ''); });
+  try {
+    await p.goto(`${server!.url}/minimal.html`);
+    await p.waitForFunction(() => /faces in/.test(document.getElementById('out')!.textContent ?? ''), '', { timeout: 120_000 });
+    const text = await p.evaluate(() => document.getElementById('out')!.textContent!, null);
+    const lines = text.split('\n');
+    assert.match(lines[0]!, new RegExp(`^${nodeFaces.length} faces in \\d+ ms$`));
+    // The page prints scores to 3 decimals and boxes to whole pixels: the bounds plus half a printed unit.
+    const printed = lines.slice(1).map((l) => l.match(/-?[\d.]+/g)!.map(Number));
+    assert.is(printed.length, nodeFaces.length);
+    nodeFaces.forEach((f, i) => {
+      const [score, ...box] = printed[i]!;
+      assert.ok(Math.abs(score! - f.score) <= GPU_FACES_TOLERANCE.score + 5e-4, `face ${i}: score ${score} vs ${f.score}`);
+      box.forEach((v, j) => assert.ok(Math.abs(v - f.box[j]!) <= GPU_FACES_TOLERANCE.px + 0.5, `face ${i}: box ${box} vs ${f.box}`));
+    });
+    assert.equal(errors, []);
+  } finally {
+    await p.close();
+  }
 });
 
 test.run();

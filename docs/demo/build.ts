@@ -29,45 +29,13 @@ export const bundleDir = path.join(repoRoot, 'dist', 'browser');
 export const demoDir = path.join(repoRoot, 'docs', 'demo');
 
 /**
- * Resolves 'gpu.js' to a module that loads gpu.js's browser build (a classic script that defines
- * the global GPU) next to the chunk, once, and re-exports what src/backends imports from it. A
- * page that already loaded gpu-browser.js keeps its copy. Top-level await: the chunk that
- * imports it finishes loading only when gpu.js has.
+ * 'gpu.js' resolves to gpujs-shim.js (beside this file): it loads gpu.js's browser build next to
+ * the chunk, once, and re-exports what src/backends imports from it.
  */
-const GPUJS_SHIM = `
-const url = new URL('./gpu-browser.min.js', import.meta.url).href;
-// gpu.js's GPU, not WebGPU's interface of the same global name (Chromium defines window.GPU).
-const isGpuJs = (g) => typeof g === 'function' && typeof g.isWebGL2Supported === 'boolean';
-const G = isGpuJs(globalThis.GPU) ? globalThis.GPU : await new Promise((resolve, reject) => {
-  if (typeof document === 'undefined') { reject(new Error('gpu.js needs a page (document) to load ' + url)); return; }
-  const before = Object.getOwnPropertyDescriptor(globalThis, 'GPU');
-  const s = document.createElement('script');
-  s.src = url;
-  s.onload = () => {
-    const g = globalThis.GPU;
-    // Give the page its global back (WebGPU's interface, or nothing).
-    if (before === undefined) delete globalThis.GPU; else Object.defineProperty(globalThis, 'GPU', before);
-    isGpuJs(g) ? resolve(g) : reject(new Error(url + ' did not define gpu.js'));
-  };
-  s.onerror = () => reject(new Error('cannot load ' + url));
-  document.head.appendChild(s);
-});
-export const GPU = G;
-export const Input = G.Input;
-export const input = G.input;
-export const Texture = G.Texture;
-export const WebGLKernel = G.WebGLKernel;
-export const WebGL2Kernel = G.WebGL2Kernel;
-export const HeadlessGLKernel = G.HeadlessGLKernel;
-export const WebGPUKernel = G.WebGPUKernel;
-export default G;
-`;
-
 const gpujsShim: esbuild.Plugin = {
   name: 'gpujs-browser-build',
   setup(build) {
-    build.onResolve({ filter: /^gpu\.js$/ }, () => ({ path: 'gpu.js', namespace: 'gpujs-shim' }));
-    build.onLoad({ filter: /.*/, namespace: 'gpujs-shim' }, () => ({ contents: GPUJS_SHIM, loader: 'js' }));
+    build.onResolve({ filter: /^gpu\.js$/ }, () => ({ path: path.join(demoDir, 'gpujs-shim.js') }));
   },
 };
 

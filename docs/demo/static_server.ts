@@ -1,7 +1,7 @@
 // A static file server bound to 127.0.0.1, for the demo (`npm run demo`, serve.ts) and the
 // Chromium tests (test/browser/chromium.ts). It serves only files under the given path prefixes
 // of `root`, never outside it, and sends the cross-origin isolation headers (COOP/COEP) that
-// make SharedArrayBuffer available: cpu-simd's and gpu.js webasm's threads need it.
+// make SharedArrayBuffer available (cpu-simd's and gpu.js webasm's threads need it) unless told not to.
 import { createReadStream, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +25,8 @@ export interface StaticOptions {
   port?: number;
   /** what '/' serves (default: 404) */
   index?: string;
+  /** send COOP/COEP (default true); false plays a plain static host, where pages cannot share memory */
+  isolate?: boolean;
 }
 
 /** Serves `opts.allowed` under root on 127.0.0.1. */
@@ -58,8 +60,7 @@ export async function serveStatic(root: string, opts: StaticOptions): Promise<St
     res.writeHead(200, {
       'content-type': TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
       'content-length': size,
-      'cross-origin-opener-policy': 'same-origin',
-      'cross-origin-embedder-policy': 'require-corp',
+      ...(opts.isolate === false ? {} : { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' }),
       'cache-control': 'no-store',
     });
     createReadStream(file).pipe(res);

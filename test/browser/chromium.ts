@@ -22,6 +22,7 @@ export interface Page {
   screenshot(opts: { path: string; fullPage?: boolean }): Promise<Buffer>;
   setViewportSize(size: { width: number; height: number }): Promise<void>;
   context(): { newCDPSession(page: Page): Promise<CdpSession> };
+  close(): Promise<void>;
 }
 export interface CdpSession {
   send(method: string, params?: object): Promise<Record<string, unknown>>;

@@ -13,7 +13,7 @@ import type { GpuJsMode } from '../src/backends/gpu_instance.js';
 import type { Arch } from '../src/model/config.js';
 import { writeTensorFile } from '../src/weights/files.js';
 import { ChromiumUnavailable, openHarnessPage, type HarnessPage, type Page } from './browser/chromium.js';
-import { BROWSER_MODES, requiredModes } from './helpers/gpu_modes.js';
+import { BROWSER_MODES, EVICTION_SIZES, requiredModes, UPLOADS_PER_SIZE } from './helpers/gpu_modes.js';
 import { compareFaces, cpuFaces, GPU_FACES_TOLERANCE } from './helpers/faces.js';
 import { convertedWeightsUrl, gpuTestCheckpoint, loadGpuTestModel } from './helpers/gpu_weights.js';
 import { namedInput, type InputId } from './helpers/inputs.js';
@@ -131,6 +131,19 @@ for (const mode of BROWSER_MODES) {
   }
 
   if (mode !== 'webgl') {
+    browserTest(mode, `kernels of an input size are destroyed when the next size comes (${EVICTION_SIZES.length} sizes), and a size seen again recompiles correctly`, async (p) => {
+      const weights = await convertedWeightsUrl('mobile0.25');
+      const r = await p.evaluate(([m, wu]) => (globalThis as any).harness.evict(m, wu), [mode, weights]) as {
+        compiled: number[]; held: number[]; device: number[]; evicted: number; diffs: { name: string; maxAbs: number; excess: number; at: string }[];
+      };
+      r.held.forEach((n, i) => assert.ok(n <= r.held[0]! + UPLOADS_PER_SIZE * i, `kernels held after each size: ${r.held}`));
+      r.device.forEach((n, i) => assert.ok(n <= r.device[0]! + UPLOADS_PER_SIZE * i, `live device objects after each size: ${r.device}`));
+      assert.ok(r.evicted >= r.compiled.slice(0, -1).reduce((a, b) => a + b, 0) - UPLOADS_PER_SIZE * (r.compiled.length - 1), `evicted ${r.evicted}; compiled ${r.compiled}`);
+      for (const d of r.diffs) if (d.excess > 0) assert.unreachable(`${d.name} after eviction: ${d.at}, max abs ${d.maxAbs}`);
+      console.log(`  [chromium ${mode}] sizes ${EVICTION_SIZES.map(([h, w]) => `${h}x${w}`).join(', ')}: compiled ${r.compiled.join(', ')}, held ${r.held.join(', ')}, ` +
+        `device objects ${r.device.join(', ')}, evicted ${r.evicted}; first size again: max abs ${Math.max(...r.diffs.map((d) => d.maxAbs)).toExponential(2)}`);
+    });
+
     browserTest(mode, `${LEAK_RUNS} forward passes do not grow device objects; dispose() frees them all`, async (p) => {
       const weights = await convertedWeightsUrl('mobile0.25');
       const r = await p.evaluate(([m, wu, n]) => (globalThis as any).harness.leak(m, wu, n, 64, 64), [mode, weights, LEAK_RUNS]) as {

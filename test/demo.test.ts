@@ -235,6 +235,20 @@ test(`demo: the camera runs ${CAMERA.frames} frames on ${CAMERA.backend} with de
   assert.equal(consoleErrors, [], 'console errors');
 });
 
+test('demo: gpujs-webasm runs the camera after a still photo of another size (the photo\'s kernels, and their WebAssembly memories, are let go)', async () => {
+  await page.selectOption('#backend', 'gpujs-webasm');
+  await page.selectOption('#camera-size', '160x120');
+  await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
+  assert.is((await state()).result!.width, 1024, 'the photo ran first');
+  await page.click('#camera-start');
+  await page.waitForFunction(() => (window as unknown as W).demo.camera.frames >= 3 || (window as unknown as W).demo.error !== null, '', { timeout: 120_000 });
+  const s = await state();
+  await page.click('#camera-stop');
+  await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
+  assert.is(s.error, null);
+  assert.ok(s.camera.frames >= 3, `${s.camera.frames} frames`);
+});
+
 test('demo: from a static host without COOP/COEP headers the page still detects, cpu-simd on one thread', async () => {
   const plain = await serveStatic(demoDir, { allowed: [''], index: 'index.html', isolate: false });
   const p = await browser!.newPage();

@@ -15,7 +15,7 @@ import { runNetwork, type NetworkOutput } from '../src/model/retinaface.js';
 import type { Tensor } from '../src/tensor.js';
 import { assertClose } from './helpers/compare.js';
 import { compareFaces, cpuFaces, facesOf, GPU_FACES_TOLERANCE } from './helpers/faces.js';
-import { NODE_MODES, networkTolerance, requiredModes } from './helpers/gpu_modes.js';
+import { EVICTION_SIZES, NODE_MODES, networkTolerance, requiredModes, UPLOADS_PER_SIZE } from './helpers/gpu_modes.js';
 import { gpuTestCheckpoint, loadGpuTestModel } from './helpers/gpu_weights.js';
 import { namedInput, type InputId } from './helpers/inputs.js';
 import { randomTensor } from './helpers/random.js';
@@ -180,6 +180,48 @@ for (const mode of NODE_MODES) {
       }
     }));
   }
+}
+
+/**
+ * Kernels of an input size are destroyed when another size comes (KERNEL_SIZES_KEPT = 1): over
+ * four sizes in a row the kernels held and the live device objects stay those of one size (plus
+ * the copy kernels that uploaded index tables, which stay: at most UPLOADS_PER_SIZE a size), and
+ * the first size, run again after its kernels were destroyed, recompiles and equals the naive
+ * CPU backend.
+ */
+const SIZES = EVICTION_SIZES;
+for (const mode of NODE_MODES) {
+  test(`gpujs ${mode}: kernels of an input size are destroyed when the next size comes, and a size seen again recompiles correctly`, () => withMode(mode, async () => {
+    const m = await loadGpuTestModel('mobile0.25');
+    const be = await GpuJsBackend.create(mode);
+    try {
+      await be.prepare(m);
+      const compiled: number[] = [];
+      const held: number[] = [];
+      const live: number[] = [];
+      for (const [h, w] of SIZES) {
+        const before = be.stats.kernelsCompiled;
+        await runNetwork(be, m, randomTensor([3, h, w], h * 100 + w, -123, 151));
+        await be.settle();
+        compiled.push(be.stats.kernelsCompiled - before);
+        held.push(be.kernelCount);
+        live.push(be.stats.live);
+      }
+      assert.ok(compiled.every((n) => n > 20), `compiled per size: ${compiled}`);
+      assert.is(be.kernelCount, be.stats.kernelsCompiled - be.stats.kernelsEvicted);
+      held.forEach((n, i) => assert.ok(n <= held[0]! + UPLOADS_PER_SIZE * i, `kernels held after each size: ${held}`));
+      live.forEach((n, i) => assert.ok(n <= live[0]! + UPLOADS_PER_SIZE * i, `live device objects after each size: ${live}`));
+      const [h, w] = SIZES[0]!;
+      const x = randomTensor([3, h, w], h * 100 + w, -123, 151);
+      const got = await runNetwork(be, m, x);
+      const want = await reference('mobile0.25', x);
+      for (const name of ['loc', 'conf', 'landms'] as const) assertClose(`${be.name} ${name} after eviction`, got[name], want[name], networkTolerance(mode));
+      console.log(`  [gpujs ${mode} sizes ${SIZES.map(([a, b]) => `${a}x${b}`).join(', ')}] compiled ${compiled.join(', ')}; held ${held.join(', ')}; ` +
+        `live device objects ${live.join(', ')}; evicted ${be.stats.kernelsEvicted}`);
+    } finally {
+      be.dispose();
+    }
+  }));
 }
 
 test.run();

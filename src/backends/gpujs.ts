@@ -67,6 +67,8 @@ export interface GpuJsStats {
   /** device objects (textures / buffers) created and not yet deleted */
   live: number;
   kernelsCompiled: number;
+  /** kernels destroyed because their input size fell out of the KERNEL_SIZES_KEPT most recent */
+  kernelsEvicted: number;
 }
 
 interface PreparedConv {
@@ -98,16 +100,26 @@ function flattenInto(v: unknown, out: Float32Array, offset: number, limit = out.
   throw new Error(`gpujs: unexpected kernel result ${Object.prototype.toString.call(v)}`);
 }
 
+/** Input sizes whose compiled kernels are kept (see useInputSize): a camera's size and a photo's. */
+export const KERNEL_SIZES_KEPT = 1;
+
 function largestPowerOfTwo(n: number): number {
   return 2 ** Math.floor(Math.log2(n));
 }
 
 export class GpuJsBackend implements Backend<GpuTensor> {
   readonly name: string;
-  readonly stats: GpuJsStats = { launches: 0, readbacks: 0, uploads: 0, live: 0, kernelsCompiled: 0 };
+  readonly stats: GpuJsStats = { launches: 0, readbacks: 0, uploads: 0, live: 0, kernelsCompiled: 0, kernelsEvicted: 0 };
   /** Why this mode: 'requested', or for 'auto' the mode it got and why the better ones fell back. */
   why = 'requested';
   private readonly kernels = new Map<string, IKernelRunShortcut>();
+  /** The input size (HxW) that last used each kernel; '' for kernels that made resident data (weights, index tables): never evicted. */
+  private readonly kernelSize = new Map<string, string>();
+  /** The input size that last used each index table (freed with that size's kernels). */
+  private readonly tableSize = new Map<string, string>();
+  /** Input sizes whose kernels are compiled, least recently used first. */
+  private sizes: string[] = [];
+  private currentSize = '';
   private readonly partner = new Map<Conv2d, BatchNorm2d | null>();
   private readonly prepared = new Map<Conv2d, PreparedConv>();
   private readonly indexTables = new Map<string, GpuPart>();
@@ -153,9 +165,15 @@ export class GpuJsBackend implements Backend<GpuTensor> {
 
   // ---- kernels -------------------------------------------------------------------------------
 
+  /** Compiled kernels held now. */
+  get kernelCount(): number {
+    return this.kernels.size;
+  }
+
   private kernel(spec: KernelSpec, argShapes: readonly (readonly number[])[]): IKernelRunShortcut {
     const key = `${spec.name}|${spec.output.join('x')}|${JSON.stringify(spec.constants)}|${argShapes.map((s) => s.join('x')).join(',')}`;
     let k = this.kernels.get(key);
+    if (this.kernelSize.get(key) !== '') this.kernelSize.set(key, this.currentSize);
     if (k === undefined) {
       k = this.gpu.createKernel(spec.source as never, {
         output: spec.output,
@@ -197,9 +215,56 @@ export class GpuJsBackend implements Backend<GpuTensor> {
     this.stats.uploads++;
     const src: GpuPart = { shape: [data.length], value: Promise.resolve(data), readers: [] };
     if (this.mode === 'cpu' || this.mode === 'webasm') return src; // no device memory to copy into
-    const t = this.launch(copySpec([data.length]), [src]);
-    this.stats.launches--; // an upload, not a forward-pass launch
-    return t;
+    const size = this.currentSize;
+    this.currentSize = ''; // its kernel made resident data: never evicted (destroying it would delete the data)
+    try {
+      const t = this.launch(copySpec([data.length]), [src]);
+      this.stats.launches--; // an upload, not a forward-pass launch
+      return t;
+    } finally {
+      this.currentSize = size;
+    }
+  }
+
+  /**
+   * A forward pass at input size h x w begins. Kernels are compiled per shape, so every new
+   * image size compiles a new set (65 for mobile0.25) holding textures, buffers or, on webasm,
+   * a WebAssembly memory each: without a bound, a page that detects photos of many sizes would
+   * hold them all. The sets of the KERNEL_SIZES_KEPT most recent sizes stay; older sets are
+   * destroyed once the deletions issued before have run (a kernel's destroy() empties its
+   * texture pool, so it must come after them, as in dispose()), and their nearest-upsampling
+   * index tables freed. The copy kernels that uploaded resident data stay: one per length.
+   */
+  private useInputSize(h: number, w: number): void {
+    const size = `${h}x${w}`;
+    if (size === this.currentSize) return;
+    this.currentSize = size;
+    this.sizes = [...this.sizes.filter((s) => s !== size), size];
+    while (this.sizes.length > KERNEL_SIZES_KEPT) {
+      const old = this.sizes.shift()!;
+      const evicted: IKernelRunShortcut[] = [];
+      for (const [key, s] of this.kernelSize) {
+        if (s !== old) continue;
+        evicted.push(this.kernels.get(key)!);
+        this.kernels.delete(key);
+        this.kernelSize.delete(key);
+      }
+      this.stats.kernelsEvicted += evicted.length;
+      for (const [key, s] of this.tableSize) {
+        if (s !== old) continue;
+        this.free(this.indexTables.get(key)!);
+        this.indexTables.delete(key);
+        this.tableSize.delete(key);
+      }
+      // destroy(false): the context stays in use. With true, gpu.js forgets the shared canvas's
+      // cached limits, and the kernels compiled after that read upsampled maps wrongly (measured
+      // on headlessgl: fpn.merge1 off by 0.6 after an eviction; exact with false).
+      const done = Promise.all([...this.freeing]).then(() => {
+        for (const k of evicted) (k as unknown as { destroy(removeCanvasReferences?: boolean): void }).destroy(false);
+      }).catch((e: unknown) => { this.pendingError ??= e; });
+      this.freeing.add(done);
+      void done.then(() => this.freeing.delete(done));
+    }
   }
 
   // ---- splitting -----------------------------------------------------------------------------
@@ -289,6 +354,7 @@ export class GpuJsBackend implements Backend<GpuTensor> {
   upload(x: Tensor): GpuTensor {
     if (x.shape.length !== 3) throw new Error(`${this.name}: upload expects (C, H, W), got ${formatShape(x.shape)}`);
     const [, h, w] = x.shape as [number, number, number];
+    this.useInputSize(h, w);
     this.stats.uploads++;
     return this.byParts(x.shape, this.chunkFor(x.shape), (base, count) => {
       const data = x.data.subarray(base * h * w, (base + count) * h * w);
@@ -413,6 +479,7 @@ export class GpuJsBackend implements Backend<GpuTensor> {
       t = this.uploadFlat(nearestIndexTable(inSize, outSize));
       this.indexTables.set(key, t);
     }
+    this.tableSize.set(key, this.currentSize);
     return t;
   }
 
@@ -495,6 +562,7 @@ export class GpuJsBackend implements Backend<GpuTensor> {
     for (const t of this.indexTables.values()) this.free(t);
     this.prepared.clear();
     this.indexTables.clear();
+    this.tableSize.clear();
     this.partner.clear();
   }
 

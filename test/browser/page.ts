@@ -7,12 +7,13 @@ import { buildRetinaFace, runNetwork } from '../../src/model/retinaface.js';
 import { decodeTensorFile } from '../../src/weights/format.js';
 import type { Tensor } from '../../src/tensor.js';
 import { GpuJsBackend } from '../../src/backends/gpujs.js';
+import { CpuBackend } from '../../src/backends/cpu.js';
 import { chooseAutoMode, probeMode, type GpuJsMode } from '../../src/backends/gpu_instance.js';
 import { facesOf } from '../helpers/faces.js';
 import { deviceObjects, installDeviceObjectCounters } from './device_objects.js';
 import type { Arch } from '../../src/model/config.js';
 import { runTwins, type TwinResult } from '../helpers/gpu_twins.js';
-import { networkTolerance, twinTolerance } from '../helpers/gpu_modes.js';
+import { EVICTION_SIZES, networkTolerance, twinTolerance } from '../helpers/gpu_modes.js';
 import { randomTensor } from '../helpers/random.js';
 
 installDeviceObjectCounters();
@@ -127,6 +128,42 @@ const harness = {
     be.dispose();
     await be.whenDisposed;
     return { before: before.textures + before.buffers, live, device, afterDispose: objects.textures + objects.buffers, stats: be.stats };
+  },
+
+  /**
+   * EVICTION_SIZES in a row on one backend, then the first again: kernels compiled, kernels
+   * held and live device objects after each size, kernels evicted, and the max abs difference of loc/conf/landms
+   * of the last pass from the naive CPU backend's.
+   */
+  async evict(mode: GpuJsMode, weightsUrl: string) {
+    const m = await model('mobile0.25', weightsUrl);
+    const be = await GpuJsBackend.create(mode);
+    const cpu = new CpuBackend('naive');
+    try {
+      await be.prepare(m);
+      await cpu.prepare(m);
+      const compiled: number[] = [];
+      const held: number[] = [];
+      const device: number[] = [];
+      for (const [h, w] of EVICTION_SIZES) {
+        const before = be.stats.kernelsCompiled;
+        await runNetwork(be, m, randomTensor([3, h, w], h * 100 + w, -123, 151));
+        await be.settle();
+        compiled.push(be.stats.kernelsCompiled - before);
+        held.push(be.kernelCount);
+        device.push(objects.textures + objects.buffers);
+      }
+      const [h, w] = EVICTION_SIZES[0]!;
+      const x = randomTensor([3, h, w], h * 100 + w, -123, 151);
+      const got = await runNetwork(be, m, x);
+      const want = await runNetwork(cpu, m, x);
+      const tol = networkTolerance(mode);
+      const diffs = (['loc', 'conf', 'landms'] as const).map((k) => ({ name: k, ...maxDiff(got[k], want[k], tol) }));
+      return { compiled, held, device, evicted: be.stats.kernelsEvicted, diffs };
+    } finally {
+      be.dispose();
+      cpu.dispose();
+    }
   },
 
   /** Forward-pass time (steady state, untapped) at a size; the first pass (compiles) apart; non-finite outputs counted. */

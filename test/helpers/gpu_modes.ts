@@ -37,3 +37,17 @@ export function twinTolerance(mode: GpuJsMode): Tolerance {
 export function networkTolerance(mode: GpuJsMode): Tolerance {
   return mode === 'cpu' || mode === 'webasm' ? { abs: 1e-4, rel: 1e-4 } : { abs: 1e-3, rel: 1e-3 };
 }
+
+/**
+ * Input sizes run in a row by the kernel-eviction checks (Node: test/gpu_network.test.ts;
+ * Chromium: test/browser.test.ts): each new size destroys the kernels of the one before
+ * (GpuJsBackend's KERNEL_SIZES_KEPT = 1), then the first runs again and must recompile
+ * correctly. Small odd sizes: a pass takes about a second on SwiftShader.
+ */
+/**
+ * What may stay from each size: the copy kernels that uploaded its nearest-upsampling index
+ * tables (rows and columns of two upsamplings), kept because destroying an upload's kernel would
+ * delete its data (GL modes only).
+ */
+export const UPLOADS_PER_SIZE = 4;
+export const EVICTION_SIZES: readonly [number, number][] = [[35, 29], [27, 41], [45, 33], [33, 37]];

@@ -187,7 +187,7 @@ for (const mode of NODE_MODES) {
  * four sizes in a row the kernels held and the live device objects stay those of one size (plus
  * the copy kernels that uploaded index tables, which stay: at most UPLOADS_PER_SIZE a size), and
  * the first size, run again after its kernels were destroyed, recompiles and equals the naive
- * CPU backend.
+ * CPU backend. A tensor of an older size that the caller holds postpones the eviction.
  */
 const SIZES = EVICTION_SIZES;
 for (const mode of NODE_MODES) {
@@ -216,6 +216,18 @@ for (const mode of NODE_MODES) {
       const got = await runNetwork(be, m, x);
       const want = await reference('mobile0.25', x);
       for (const name of ['loc', 'conf', 'landms'] as const) assertClose(`${be.name} ${name} after eviction`, got[name], want[name], networkTolerance(mode));
+      // A tensor of an older size that the caller still holds keeps its kernels (destroying the
+      // upload's kernel would delete it): nothing is evicted until it is released.
+      const kept = randomTensor([3, 21, 19], 2119, -123, 151);
+      const handle = be.upload(kept);
+      const evictedBefore = be.stats.kernelsEvicted;
+      for (const [h2, w2] of SIZES.slice(1, 3)) await runNetwork(be, m, randomTensor([3, h2, w2], h2 * 100 + w2, -123, 151));
+      assert.is(be.stats.kernelsEvicted, evictedBefore, 'no eviction while a tensor of an older size is held');
+      assert.equal((await be.read(handle)).data, kept.data, 'the held tensor is intact');
+      be.release(handle);
+      await runNetwork(be, m, x);
+      await be.settle();
+      assert.ok(be.kernelCount <= held[0]! + UPLOADS_PER_SIZE * SIZES.length, `released: held ${be.kernelCount}`);
       console.log(`  [gpujs ${mode} sizes ${SIZES.map(([a, b]) => `${a}x${b}`).join(', ')}] compiled ${compiled.join(', ')}; held ${held.join(', ')}; ` +
         `live device objects ${live.join(', ')}; evicted ${be.stats.kernelsEvicted}`);
     } finally {

@@ -45,6 +45,8 @@ export interface GpuPart {
   readonly readers: Promise<unknown>[];
   /** values the device holds when more than the shape's (a padded ROWS_LAYOUT slab): the readback drops the rest */
   readonly stored?: number;
+  /** made by a size's kernel and not yet freed (counted in openParts: no eviction while any is open) */
+  open?: boolean;
 }
 
 /**
@@ -119,6 +121,8 @@ export class GpuJsBackend implements Backend<GpuTensor> {
   private readonly tableSize = new Map<string, string>();
   /** Input sizes whose kernels are compiled, least recently used first. */
   private sizes: string[] = [];
+  /** Parts made by a size's kernels and not freed yet: destroying their kernel would delete them. */
+  private openParts = 0;
   private currentSize = '';
   private readonly partner = new Map<Conv2d, BatchNorm2d | null>();
   private readonly prepared = new Map<Conv2d, PreparedConv>();
@@ -207,7 +211,9 @@ export class GpuJsBackend implements Backend<GpuTensor> {
       return out;
     });
     for (const t of args) t.readers.push(value.catch(() => undefined));
-    return n === numel(shape) ? { shape, value, readers: [] } : { shape, value, readers: [], stored: n };
+    const open = this.currentSize !== '';
+    if (open) this.openParts++;
+    return n === numel(shape) ? { shape, value, readers: [], open } : { shape, value, readers: [], stored: n, open };
   }
 
   /** A host array made resident (weights, index tables): one upload, counted apart from launches. */
@@ -233,14 +239,16 @@ export class GpuJsBackend implements Backend<GpuTensor> {
    * hold them all. The sets of the KERNEL_SIZES_KEPT most recent sizes stay; older sets are
    * destroyed once the deletions issued before have run (a kernel's destroy() empties its
    * texture pool, so it must come after them, as in dispose()), and their nearest-upsampling
-   * index tables freed. The copy kernels that uploaded resident data stay: one per length.
+   * index tables freed; not while a tensor made by a size's kernels is still held. The copy kernels that uploaded resident data stay: one per length.
    */
   private useInputSize(h: number, w: number): void {
     const size = `${h}x${w}`;
     if (size === this.currentSize) return;
     this.currentSize = size;
     this.sizes = [...this.sizes.filter((s) => s !== size), size];
-    while (this.sizes.length > KERNEL_SIZES_KEPT) {
+    // A tensor of an older size still held (a caller's own upload, not a forward pass) keeps its
+    // kernels alive: a kernel's destroy() deletes what it made. The next size change tries again.
+    while (this.sizes.length > KERNEL_SIZES_KEPT && this.openParts === 0) {
       const old = this.sizes.shift()!;
       const evicted: IKernelRunShortcut[] = [];
       for (const [key, s] of this.kernelSize) {
@@ -398,6 +406,10 @@ export class GpuJsBackend implements Backend<GpuTensor> {
   }
 
   private free(p: GpuPart): void {
+    if (p.open === true) {
+      p.open = false;
+      this.openParts--;
+    }
     const done = Promise.all([p.value, ...p.readers]).then(([v]) => {
       if (isDeletable(v)) {
         v.delete();

@@ -16,6 +16,7 @@ import type { Tensor } from '../src/tensor.js';
 import { assertClose } from './helpers/compare.js';
 import { compareFaces, cpuFaces, facesOf, GPU_FACES_TOLERANCE } from './helpers/faces.js';
 import { EVICTION_SIZES, NODE_MODES, networkTolerance, requiredModes, UPLOADS_PER_SIZE } from './helpers/gpu_modes.js';
+import { evictionInput, runEvictionSizes } from './helpers/eviction.js';
 import { gpuTestCheckpoint, loadGpuTestModel } from './helpers/gpu_weights.js';
 import { namedInput, type InputId } from './helpers/inputs.js';
 import { randomTensor } from './helpers/random.js';
@@ -196,23 +197,12 @@ for (const mode of NODE_MODES) {
     const be = await GpuJsBackend.create(mode);
     try {
       await be.prepare(m);
-      const compiled: number[] = [];
-      const held: number[] = [];
-      const live: number[] = [];
-      for (const [h, w] of SIZES) {
-        const before = be.stats.kernelsCompiled;
-        await runNetwork(be, m, randomTensor([3, h, w], h * 100 + w, -123, 151));
-        await be.settle();
-        compiled.push(be.stats.kernelsCompiled - before);
-        held.push(be.kernelCount);
-        live.push(be.stats.live);
-      }
+      const { compiled, held, live } = await runEvictionSizes(be, m, () => be.stats.live);
       assert.ok(compiled.every((n) => n > 20), `compiled per size: ${compiled}`);
       assert.is(be.kernelCount, be.stats.kernelsCompiled - be.stats.kernelsEvicted);
       held.forEach((n, i) => assert.ok(n <= held[0]! + UPLOADS_PER_SIZE * i, `kernels held after each size: ${held}`));
       live.forEach((n, i) => assert.ok(n <= live[0]! + UPLOADS_PER_SIZE * i, `live device objects after each size: ${live}`));
-      const [h, w] = SIZES[0]!;
-      const x = randomTensor([3, h, w], h * 100 + w, -123, 151);
+      const x = evictionInput(SIZES[0]!);
       const got = await runNetwork(be, m, x);
       const want = await reference('mobile0.25', x);
       for (const name of ['loc', 'conf', 'landms'] as const) assertClose(`${be.name} ${name} after eviction`, got[name], want[name], networkTolerance(mode));
@@ -221,7 +211,7 @@ for (const mode of NODE_MODES) {
       const kept = randomTensor([3, 21, 19], 2119, -123, 151);
       const handle = be.upload(kept);
       const evictedBefore = be.stats.kernelsEvicted;
-      for (const [h2, w2] of SIZES.slice(1, 3)) await runNetwork(be, m, randomTensor([3, h2, w2], h2 * 100 + w2, -123, 151));
+      for (const size of SIZES.slice(1, 3)) await runNetwork(be, m, evictionInput(size));
       assert.is(be.stats.kernelsEvicted, evictedBefore, 'no eviction while a tensor of an older size is held');
       assert.equal((await be.read(handle)).data, kept.data, 'the held tensor is intact');
       be.release(handle);

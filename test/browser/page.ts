@@ -14,6 +14,7 @@ import { deviceObjects, installDeviceObjectCounters } from './device_objects.js'
 import type { Arch } from '../../src/model/config.js';
 import { runTwins, type TwinResult } from '../helpers/gpu_twins.js';
 import { EVICTION_SIZES, networkTolerance, twinTolerance } from '../helpers/gpu_modes.js';
+import { evictionInput, runEvictionSizes } from '../helpers/eviction.js';
 import { randomTensor } from '../helpers/random.js';
 
 installDeviceObjectCounters();
@@ -142,19 +143,8 @@ const harness = {
     try {
       await be.prepare(m);
       await cpu.prepare(m);
-      const compiled: number[] = [];
-      const held: number[] = [];
-      const device: number[] = [];
-      for (const [h, w] of EVICTION_SIZES) {
-        const before = be.stats.kernelsCompiled;
-        await runNetwork(be, m, randomTensor([3, h, w], h * 100 + w, -123, 151));
-        await be.settle();
-        compiled.push(be.stats.kernelsCompiled - before);
-        held.push(be.kernelCount);
-        device.push(objects.textures + objects.buffers);
-      }
-      const [h, w] = EVICTION_SIZES[0]!;
-      const x = randomTensor([3, h, w], h * 100 + w, -123, 151);
+      const { compiled, held, live: device } = await runEvictionSizes(be, m, () => objects.textures + objects.buffers);
+      const x = evictionInput(EVICTION_SIZES[0]!);
       const got = await runNetwork(be, m, x);
       const want = await runNetwork(cpu, m, x);
       const tol = networkTolerance(mode);

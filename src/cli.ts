@@ -98,7 +98,10 @@ function globalHelp(): string {
     'options:',
     ...optionLines(GLOBAL_OPTIONS),
     '',
-    `Run '${PROGRAM} <command> --help' for a command's options.`,
+    'detect options (the default command):',
+    ...optionLines(detectCommand.options),
+    '',
+    `Run '${PROGRAM} <command> --help' for another command's options.`,
   ].join('\n');
 }
 

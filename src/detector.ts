@@ -87,8 +87,30 @@ export async function prepareModel(tensors: Map<string, Tensor>, opts: DetectorO
 }
 
 export class RetinaFaceDetector {
+  private disposed = false;
+  /**
+   * Calls in flight, chained: a backend's activations live in storage reused pass after pass
+   * (cpu-simd's arena, gpu.js textures), so concurrent detect() calls run one after the other.
+   */
+  private queue: Promise<unknown> = Promise.resolve();
+
   /** A prepared model and backend; see fromTensors (here) and RetinaFace.load (Node). */
   constructor(readonly model: RetinaFaceModel, readonly backend: Backend<unknown>) {}
+
+  /** The backend that runs the network, e.g. 'cpu-simd' or 'gpujs-webasm'. */
+  get backendName(): string {
+    return this.backend.name;
+  }
+
+  /** Runs `fn` after every earlier call has finished; rejects once the detector is disposed. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => {
+      if (this.disposed) throw new RetinaFaceError('the detector was disposed', { code: 'EDISPOSED' });
+      return fn();
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
 
   get arch(): Arch {
     return this.model.arch;
@@ -108,7 +130,7 @@ export class RetinaFaceDetector {
 
   /** The network alone: input (3, H, W) BGR minus the means; taps select module outputs to keep. */
   async forward(input: Tensor, taps?: TapSelection): Promise<NetworkOutput> {
-    return runNetwork(this.backend, this.model, input, taps);
+    return this.exclusive(() => runNetwork(this.backend, this.model, input, taps));
   }
 
   async detect(image: ImageInput | RgbImage, opts: DetectCallOptions = {}): Promise<Face[]> {
@@ -117,6 +139,10 @@ export class RetinaFaceDetector {
 
   /** detect() with the time of each stage, the sizes and the raw network outputs. */
   async detectDetailed(image: ImageInput | RgbImage, opts: DetectCallOptions = {}, name = '<image>'): Promise<Detection> {
+    return this.exclusive(() => this.detectNow(image, opts, name));
+  }
+
+  private async detectNow(image: ImageInput | RgbImage, opts: DetectCallOptions, name: string): Promise<Detection> {
     const { rescale, maxPixels, ...detectOpts } = opts;
     const options = resolveDetectOptions(detectOpts); // validate before any work
     const t0 = now();
@@ -147,6 +173,8 @@ export class RetinaFaceDetector {
 
   /** Frees what the backend holds (packed weights, GPU textures and buffers, workers). */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.backend.dispose();
   }
 }

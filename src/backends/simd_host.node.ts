@@ -6,16 +6,18 @@ import type { ThreadHost, WorkerHandle, WorkerInit } from './simd_pool.js';
 
 function spawn(): WorkerHandle {
   const worker = new Worker(new URL('./simd_worker.node.js', import.meta.url));
-  // The worker blocks in Atomics.wait between tasks; it must not keep the process alive.
-  worker.unref();
+  worker.on('message', (m: unknown) => {
+    if (typeof m === 'string' && m.startsWith('error')) console.error(`cpu-simd worker ${m}`);
+  });
   const ready = new Promise<void>((resolve, reject) => {
     worker.once('message', (m: unknown) => (m === 'ready' ? resolve() : reject(new Error(`cpu-simd worker: ${String(m)}`))));
     worker.once('error', reject);
   });
-  ready.catch(() => {});
-  worker.on('message', (m: unknown) => {
-    if (typeof m === 'string' && m.startsWith('error')) console.error(`cpu-simd worker ${m}`);
-  });
+  // The worker blocks in Atomics.wait between tasks and must not keep the process alive once the
+  // work is done, dispose() or not. It is unreferenced only after its 'ready': before that the
+  // pending start is what keeps the event loop (and Deno's) waiting for it. The unref comes after
+  // every listener, since adding a 'message' listener references the worker's port again.
+  ready.then(() => worker.unref(), () => {});
   return {
     post: (init: WorkerInit) => worker.postMessage(init),
     ready: () => ready,

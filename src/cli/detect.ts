@@ -29,14 +29,15 @@ export const detectCommand: CommandSpec = {
     { name: 'arch', short: 'a', value: 'ARCH', choices: ARCHS, help: 'the backbone (default mobile0.25)' },
     { name: 'backend', value: 'NAME', choices: BACKEND_SPECS, help: 'what runs the network (default cpu)' },
     { name: 'threads', value: 'N', help: 'worker threads of the cpu-simd backend (default: all cores)' },
-    { name: 'weights', short: 'w', value: 'FILE', help: 'a .pth checkpoint or converted weights (default: resolved, see README)' },
-    { name: 'rescale', value: 'R', help: 'downscale the image by R >= 1 before the network; results stay in original pixels' },
+    { name: 'weights', value: 'FILE', help: 'a .pth checkpoint or converted weights (default: resolved, see README)' },
+    { name: 'rescale', short: 'r', value: 'R', help: 'downscale the image by R >= 1 before the network; results stay in original pixels' },
     { name: 'confidence_threshold', value: 'T', help: `drop anchors scoring <= T before NMS (default ${DEFAULT_DETECT_OPTIONS.confidenceThreshold})` },
     { name: 'top_k', value: 'N', help: `anchors entering NMS (default ${DEFAULT_DETECT_OPTIONS.topK})` },
     { name: 'nms_threshold', value: 'T', help: `IoU above which NMS suppresses (default ${DEFAULT_DETECT_OPTIONS.nmsThreshold})` },
     { name: 'keep_top_k', value: 'N', help: `faces kept after NMS (default ${DEFAULT_DETECT_OPTIONS.keepTopK})` },
     { name: 'vis_thres', value: 'T', help: `faces drawn and reported have score >= T (default ${DEFAULT_DETECT_OPTIONS.visThreshold})` },
-    { name: 'write_json', help: 'also write the faces as JSON beside each saved image (same name, .json)' },
+    { name: 'write_json', short: 'w', help: 'also write the faces as JSON beside each saved image (same name, .json)' },
+    { name: 'json_format', value: 'FORMAT', choices: ['retinaface', 'ailia'], help: 'the --write_json layout: ours (default), or ailia-models\' list of { bbox_xyxy, prob, landmarks }' },
     { name: 'raw', value: 'FILE', help: 'write the network outputs loc/conf/landms (one input) as a tensor file' },
     { name: 'max_pixels', value: 'N', help: `refuse images over N pixels before decoding (default ${DEFAULT_MAX_PIXELS})` },
     { name: 'benchmark', short: 'b', help: 'time each stage (decode, preprocess, forward, post-process) over several runs' },
@@ -123,6 +124,12 @@ function facesJson(file: string, d: Detection, faces: Face[], arch: Arch, backen
   }, null, 2) + '\n';
 }
 
+/** ailia-models' retinaface.py JSON: a list of { bbox_xyxy, prob, landmarks: [[x, y] x5] }. */
+function ailiaJson(faces: Face[]): string {
+  const round = (v: number) => Math.round(v * 1e4) / 1e4;
+  return JSON.stringify(faces.map((f) => ({ bbox_xyxy: f.box.map(round), prob: round(f.score), landmarks: f.landmarks.map((p) => p.map(round)) })), null, 2) + '\n';
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -183,7 +190,8 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
           await writeFileAtomic(out, encodeImage(drawDetections(img, d.faces, visThreshold), out));
           if (flag(args, 'write_json')) {
             const json = out.replace(/\.[^./\\]*$/, '') + '.json';
-            await writeFileAtomic(json, new TextEncoder().encode(facesJson(file, d, shown, arch, detector.backend.name, visThreshold)));
+            const text = stringOption(args, 'json_format') === 'ailia' ? ailiaJson(shown) : facesJson(file, d, shown, arch, detector.backend.name, visThreshold);
+            await writeFileAtomic(json, new TextEncoder().encode(text));
           }
         }
         if (rawFile !== undefined) {

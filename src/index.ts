@@ -70,3 +70,5 @@ export { defaultCacheDir, OFFICIAL_CHECKPOINTS, resolveWeights } from './weights
 export { drawDetections } from './image/draw.js';
 export { encodeImage } from './image/encode.js';
 export { decodeImage, DEFAULT_MAX_PIXELS } from './image/decode.js';
+export { createTracker, DEFAULT_TRACKER_OPTIONS, type TrackedFace, type Tracker, type TrackerOptions } from './track/tracker.js';
+export { OneEuroFilter, DEFAULT_ONE_EURO, type OneEuroOptions } from './track/one_euro.js';

@@ -4,10 +4,16 @@
 import type { Slope } from './ops/activation.js';
 import type { ConvBnAct, Module } from './model/modules.js';
 import type { Tensor } from './tensor.js';
+import { RetinaFaceError } from './errors.js';
 
 export interface Backend<T = unknown> {
   /** e.g. 'cpu-naive', 'cpu-fast', 'gpujs-webgl2' */
   readonly name: string;
+  /**
+   * Why this backend runs: 'requested', or for 'auto' and 'gpujs-auto' which one was chosen and
+   * why the ones before it were not (set by createBackend).
+   */
+  why?: string;
   /** Once per loaded model: fold batch norms, pack or upload weights. */
   prepare(model: Module): Promise<void>;
   /** The network input, (3, H, W). */
@@ -45,6 +51,8 @@ export interface Backend<T = unknown> {
 
 /**
  * Which backend runs the network:
+ * - 'auto' (the default): 'cpu-simd' where WebAssembly SIMD compiles, else 'cpu'; the backend's
+ *   `why` says which and why;
  * - 'cpu' (= 'cpu-fast'): folded batch norm, fused activations, packed GEMM, on Float32Arrays;
  * - 'cpu-naive': the reference loops, one op per PyTorch op (slow; the ruler of the tests);
  * - 'cpu-simd': WebAssembly SIMD kernels generated at run time, activations in one arena,
@@ -52,10 +60,10 @@ export interface Backend<T = unknown> {
  * - 'gpujs-<mode>': gpu.js kernels, resident on the device, in that gpu.js mode; 'gpujs-auto'
  *   picks the best mode that works and reports why it fell back.
  */
-export type BackendSpec = 'cpu' | 'cpu-fast' | 'cpu-naive' | 'cpu-simd'
+export type BackendSpec = 'auto' | 'cpu' | 'cpu-fast' | 'cpu-naive' | 'cpu-simd'
   | 'gpujs-auto' | 'gpujs-cpu' | 'gpujs-webasm' | 'gpujs-headlessgl' | 'gpujs-webgl' | 'gpujs-webgl2' | 'gpujs-webgpu';
 
-export const BACKEND_SPECS: readonly BackendSpec[] = ['cpu', 'cpu-fast', 'cpu-naive', 'cpu-simd',
+export const BACKEND_SPECS: readonly BackendSpec[] = ['auto', 'cpu', 'cpu-fast', 'cpu-naive', 'cpu-simd',
   'gpujs-auto', 'gpujs-cpu', 'gpujs-webasm', 'gpujs-headlessgl', 'gpujs-webgl', 'gpujs-webgl2', 'gpujs-webgpu'];
 
 export interface BackendOptions {
@@ -63,12 +71,55 @@ export interface BackendOptions {
   threads?: number;
 }
 
+/** The default backend. */
+export const DEFAULT_BACKEND: BackendSpec = 'auto';
+
+/** The message of the gpujs-* backends when the optional peer dependency gpu.js is not installed. */
+export const GPUJS_MISSING = 'the gpujs backends need the gpu.js package: npm install gpu.js';
+
+/** Imports the gpu.js backend, or says in one line that the optional gpu.js package is missing. */
+export async function importGpuJs<T>(load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    // Node: ERR_MODULE_NOT_FOUND "Cannot find package 'gpu.js'"; bundlers and Deno word it otherwise.
+    if (/['"]gpu\.js['"]/.test(err.message ?? '') && (err.code === 'ERR_MODULE_NOT_FOUND' || /cannot find|not found|failed to resolve/i.test(err.message ?? ''))) {
+      throw new RetinaFaceError(GPUJS_MISSING, { code: 'EDEPENDENCY', cause: e });
+    }
+    throw e;
+  }
+}
+
+/**
+ * 'auto': cpu-simd where its WebAssembly SIMD module compiles (every current browser, Node >= 16,
+ * Deno, Bun), else the plain JavaScript 'cpu'. The probe compiles the backend's own kernel module.
+ */
+async function chooseAuto(): Promise<{ spec: 'cpu-simd' | 'cpu'; why: string }> {
+  if (typeof WebAssembly === 'undefined') return { spec: 'cpu', why: 'auto chose cpu: WebAssembly is not available here' };
+  try {
+    const { compileSimdModule } = await import('./ops/conv2d_simd.cpu.js');
+    await compileSimdModule({ initial: 1 });
+  } catch (e) {
+    return { spec: 'cpu', why: `auto chose cpu: WebAssembly SIMD does not compile here (${String((e as Error).message).split('\n')[0]})` };
+  }
+  return { spec: 'cpu-simd', why: 'auto chose cpu-simd: WebAssembly SIMD compiles here' };
+}
+
 /** The one place that turns a backend name into a backend (and, for GPUs, a device context). */
 export async function createBackend(spec: BackendSpec, options: BackendOptions = {}): Promise<Backend<unknown>> {
+  if (spec === 'auto') {
+    const chosen = await chooseAuto();
+    const be = await createBackend(chosen.spec, options);
+    be.why = chosen.why;
+    return be;
+  }
   if (spec.startsWith('gpujs-')) {
-    const { GpuJsBackend } = await import('./backends/gpujs.js');
+    const { GpuJsBackend } = await importGpuJs(() => import('./backends/gpujs.js'));
     const mode = spec.slice('gpujs-'.length) as Parameters<typeof GpuJsBackend.create>[0];
-    return (await GpuJsBackend.create(mode)) as Backend<unknown>;
+    const be = await GpuJsBackend.create(mode);
+    if (mode === 'auto') be.why = `gpujs-auto chose ${be.mode}: ${be.why}`;
+    return be as Backend<unknown>;
   }
   switch (spec) {
     case 'cpu':
@@ -82,6 +133,6 @@ export async function createBackend(spec: BackendSpec, options: BackendOptions =
       return new CpuSimdBackend(options.threads === undefined ? {} : { threads: options.threads }) as Backend<unknown>;
     }
     default:
-      throw new Error(`unknown backend ${String(spec)} (expected one of ${BACKEND_SPECS.join(', ')})`);
+      throw new RetinaFaceError(`unknown backend ${String(spec)} (expected one of ${BACKEND_SPECS.join(', ')})`, { code: 'EOPTION' });
   }
 }

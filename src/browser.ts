@@ -5,16 +5,19 @@
 // bundle splits it into chunks that a page downloads only when it picks those backends.
 //
 //   import { loadDetector } from 'retinaface-ts/browser';
-//   const detector = await loadDetector('retinaface-mobile0.25.safetensors', { backend: 'cpu-simd' });
+//   const detector = await loadDetector('retinaface-mobile0.25.safetensors'); // backend 'auto'
 //   const { faces, timings } = await detector.detectDetailed(imageData); // canvas ImageData, or JPEG bytes
 //   detector.dispose();
 import type { Arch } from './model/config.js';
 import { RetinaFaceDetector } from './detector.js';
-import type { BackendSpec } from './backend.js';
+import { DEFAULT_BACKEND, type BackendSpec } from './backend.js';
 import { fetchWeights, type FetchWeightsOptions, type FetchedWeights, type WeightsSource } from './weights/fetch.js';
 
 export interface LoadDetectorOptions extends FetchWeightsOptions {
-  /** default 'cpu-simd' (WebAssembly SIMD; threads when the page is cross-origin isolated) */
+  /**
+   * default 'auto': cpu-simd (WebAssembly SIMD; threads when the page is cross-origin isolated)
+   * where its module compiles, else cpu; `detector.backendName` and `backendWhy` say which
+   */
   backend?: BackendSpec;
   /** worker threads of 'cpu-simd' (default: every core when the page may share memory, else 1) */
   threads?: number;
@@ -22,7 +25,7 @@ export interface LoadDetectorOptions extends FetchWeightsOptions {
 
 /** A detector whose weights load from `weights` (checked: see fetchWeights) onto `backend`. */
 export async function loadDetector(weights: WeightsSource, opts: LoadDetectorOptions = {}): Promise<RetinaFaceDetector & { weights: FetchedWeights }> {
-  const { backend = 'cpu-simd', threads, ...fetchOpts } = opts;
+  const { backend = DEFAULT_BACKEND, threads, ...fetchOpts } = opts;
   const w = await fetchWeights(weights, fetchOpts);
   const d = await RetinaFaceDetector.fromTensors(w.tensors, { arch: w.arch, backend, ...(threads === undefined ? {} : { threads }) },
     typeof weights === 'string' || weights instanceof URL ? String(weights) : '<weights>');
@@ -31,7 +34,7 @@ export async function loadDetector(weights: WeightsSource, opts: LoadDetectorOpt
 }
 
 export { RetinaFaceDetector, type DetectCallOptions, type Detection, type ImageInput, type Pixels, type StageTimings } from './detector.js';
-export { createBackend, BACKEND_SPECS, type Backend, type BackendSpec } from './backend.js';
+export { createBackend, BACKEND_SPECS, DEFAULT_BACKEND, GPUJS_MISSING, type Backend, type BackendSpec } from './backend.js';
 export { BROWSER_BACKENDS, probeBackend, probeBackends, type BackendAvailability } from './backends/availability.js';
 export { fetchWeights, DEFAULT_MAX_WEIGHTS_BYTES, type FetchWeightsOptions, type FetchedWeights, type WeightsProgress, type WeightsSource } from './weights/fetch.js';
 export { DEFAULT_DETECT_OPTIONS, type DetectOptions, type Face, type Point } from './detect/postprocess.js';

@@ -6,7 +6,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { RetinaFaceError } from './errors.js';
-import { convertCheckpoint } from './weights/convert.js';
+import { convertCheckpoint, DEFAULT_CONVERT_DIR, defaultConvertOutput } from './weights/convert.js';
 import { ARCHS, type Arch } from './model/config.js';
 import { parseArgs, stringOption, UsageError, type CommandSpec, type Io, type OptionSpec } from './cli/args.js';
 import { detectCommand } from './cli/detect.js';
@@ -23,14 +23,15 @@ const COMMANDS: CommandSpec[] = [
     summary: 'convert a PyTorch checkpoint (.pth) into a retinaface-ts weights file',
     positionals: [
       { name: 'IN', help: 'the .pth checkpoint (legacy or zip serialization; nothing in it is executed)' },
-      { name: 'OUT', help: 'the weights file to write (safetensors-compatible, see docs/weights-format.md)' },
+      { name: 'OUT', optional: true, help: `the weights file to write (safetensors-compatible, see docs/weights-format.md; default ${DEFAULT_CONVERT_DIR}/<IN's name>.safetensors)` },
     ],
     options: [
       { name: 'arch', value: 'ARCH', choices: ARCHS, help: 'the architecture, when the keys do not tell it' },
     ],
     async run(args, io) {
-      const [input, output] = args.positionals as [string, string];
+      const [input, given] = args.positionals as [string, string | undefined];
       const arch = stringOption(args, 'arch') as Arch | undefined;
+      const output = given ?? await defaultConvertOutput(input);
       const r = await convertCheckpoint(input, output, arch === undefined ? {} : { arch });
       io.out(`${output}: ${r.arch}, ${r.tensors} tensors, from ${input} (sha256 ${r.sha256})`);
       return 0;
@@ -106,7 +107,7 @@ function globalHelp(): string {
 }
 
 function commandHelp(c: CommandSpec): string {
-  const usage = [PROGRAM, c.name, ...(c.options.length ? ['[options]'] : []), ...c.positionals.map((p) => p.name)].join(' ');
+  const usage = [PROGRAM, c.name, ...(c.options.length ? ['[options]'] : []), ...c.positionals.map((p) => (p.optional ? `[${p.name}]` : p.name))].join(' ');
   const width = Math.max(...c.positionals.map((p) => p.name.length));
   return [
     `usage: ${usage}`,
@@ -120,10 +121,16 @@ function commandHelp(c: CommandSpec): string {
   ].join('\n');
 }
 
+/** One line an option, under the headings of their groups (in order of first appearance), aligned. */
 function optionLines(options: OptionSpec[]): string[] {
-  const left = options.map((o) => `${o.short ? `-${o.short}, ` : '    '}--${o.name}${o.value ? ` ${o.value}${o.multiple ? '...' : ''}` : ''}`);
-  const width = Math.max(...left.map((l) => l.length));
-  return options.map((o, i) => `  ${left[i]!.padEnd(width)}  ${o.help}${o.choices ? ` (${o.choices.join(', ')})` : ''}`);
+  const left = (o: OptionSpec) => `${o.short ? `-${o.short}, ` : '    '}--${o.name}${o.value ? ` ${o.value}${o.multiple ? '...' : ''}` : ''}`;
+  const width = Math.max(...options.map((o) => left(o).length));
+  const line = (o: OptionSpec) => `  ${left(o).padEnd(width)}  ${o.help}${o.choices ? ` (${o.choices.join(', ')})` : ''}`;
+  const groups = [...new Set(options.map((o) => o.group))];
+  return groups.flatMap((g) => [
+    ...(g === undefined ? [] : [` ${g}:`]),
+    ...options.filter((o) => o.group === g).map(line),
+  ]);
 }
 
 function version(): string {

@@ -1,7 +1,7 @@
 // The detector: an image in, faces out (box, score, five landmarks, original-image pixels).
 // Pure (no Node built-ins) so that the browser build can use it; src/index.ts adds what Node
 // has (paths, Buffers, weights that resolve themselves).
-import { createBackend, type BackendSpec } from './backend.js';
+import { createBackend, DEFAULT_BACKEND, type BackendSpec } from './backend.js';
 import type { Backend } from './backend.js';
 import { postprocess, resolveDetectOptions, type DetectOptions, type Face } from './detect/postprocess.js';
 import { decodeImage, type DecodeOptions } from './image/decode.js';
@@ -26,6 +26,11 @@ export type ImageInput = Uint8Array | ArrayBuffer | Pixels;
 export interface DetectCallOptions extends Partial<Omit<DetectOptions, 'scale'>>, DecodeOptions {
   /** Downscale the image by this factor (>= 1) before the network, as ailia's --rescale; faces stay in original pixels. */
   rescale?: number;
+  /**
+   * Clip boxes and landmarks to the image, [0, width] x [0, height] (default false: the reference
+   * neither clips nor rounds, so a face cut by the border may reach past it).
+   */
+  clip?: boolean;
 }
 
 export interface StageTimings {
@@ -37,7 +42,14 @@ export interface StageTimings {
 }
 
 export interface Detection {
+  /** The visible faces: the candidates with score >= visThreshold (default 0.6), best first. */
   faces: Face[];
+  /**
+   * Every face the reference post-processing keeps (score > confidenceThreshold 0.02, NMS 0.4,
+   * at most keepTopK 750), best first: what detect.py returns before its --vis_thres drawing
+   * filter. `faces` is its prefix at score >= visThreshold.
+   */
+  candidates: Face[];
   /** the original image size */
   width: number;
   height: number;
@@ -52,6 +64,7 @@ export interface Detection {
 
 export interface DetectorOptions {
   arch: Arch;
+  /** default 'auto': cpu-simd where WebAssembly SIMD runs, else cpu */
   backend?: BackendSpec;
   /** worker threads of the 'cpu-simd' backend (default: all cores) */
   threads?: number;
@@ -78,11 +91,44 @@ function toRgb(p: Pixels, what: string): RgbImage {
   return rgbImage(width, height, rgb);
 }
 
+/**
+ * The faces drawn and reported: score >= visThreshold, compared in float32 as detect.py's
+ * `b[4] < args.vis_thres` on float32 scores (the threshold rounded to float32, as NumPy does).
+ */
+export function visibleFaces(candidates: readonly Face[], visThreshold: number): Face[] {
+  const t = Math.fround(visThreshold);
+  return candidates.filter((f) => f.score >= t);
+}
+
+/** A face with its box and landmarks clipped to [0, width] x [0, height]. */
+export function clipFace(f: Face, width: number, height: number): Face {
+  const cx = (x: number) => Math.min(Math.max(x, 0), width);
+  const cy = (y: number) => Math.min(Math.max(y, 0), height);
+  return {
+    score: f.score,
+    box: [cx(f.box[0]), cy(f.box[1]), cx(f.box[2]), cy(f.box[3])],
+    landmarks: f.landmarks.map(([x, y]) => [cx(x), cy(y)]) as Face['landmarks'],
+  };
+}
+
 /** Builds the model from checked weights and prepares a backend for it. */
 export async function prepareModel(tensors: Map<string, Tensor>, opts: DetectorOptions, source: string): Promise<[RetinaFaceModel, Backend<unknown>]> {
   const model = buildRetinaFace(opts.arch, tensors, source);
-  const backend = await createBackend(opts.backend ?? 'cpu', opts.threads === undefined ? {} : { threads: opts.threads });
-  await backend.prepare(model);
+  const spec = opts.backend ?? DEFAULT_BACKEND;
+  const backendOptions = opts.threads === undefined ? {} : { threads: opts.threads };
+  const backend = await createBackend(spec, backendOptions);
+  try {
+    await backend.prepare(model);
+  } catch (e) {
+    backend.dispose();
+    // 'auto' promised a detector wherever JavaScript runs: a runtime whose SIMD module compiles
+    // but whose workers cannot start (a sandbox without Worker) still gets the plain CPU backend.
+    if (spec !== 'auto' || backend.name === 'cpu-fast' || e instanceof RetinaFaceError) throw e;
+    const fallback = await createBackend('cpu', backendOptions);
+    fallback.why = `auto chose cpu: cpu-simd did not start (${String((e as Error).message).split('\n')[0]})`;
+    await fallback.prepare(model);
+    return [model, fallback];
+  }
   return [model, backend];
 }
 
@@ -97,9 +143,14 @@ export class RetinaFaceDetector {
   /** A prepared model and backend; see fromTensors (here) and RetinaFace.load (Node). */
   constructor(readonly model: RetinaFaceModel, readonly backend: Backend<unknown>) {}
 
-  /** The backend that runs the network, e.g. 'cpu-simd' or 'gpujs-webasm'. */
+  /** The backend that runs the network, e.g. 'cpu-simd' or 'gpujs-webasm' (never 'auto'). */
   get backendName(): string {
     return this.backend.name;
+  }
+
+  /** Why that backend: 'requested', or what 'auto' / 'gpujs-auto' chose and why. */
+  get backendWhy(): string {
+    return this.backend.why ?? 'requested';
   }
 
   /** Runs `fn` after every earlier call has finished; rejects once the detector is disposed. */
@@ -133,6 +184,11 @@ export class RetinaFaceDetector {
     return this.exclusive(() => runNetwork(this.backend, this.model, input, taps));
   }
 
+  /**
+   * The faces with score >= visThreshold (default 0.6), best first, in original-image pixels.
+   * `visThreshold: 0` gives every face the reference's post-processing keeps (detectDetailed's
+   * `candidates`).
+   */
   async detect(image: ImageInput | RgbImage, opts: DetectCallOptions = {}): Promise<Face[]> {
     return (await this.detectDetailed(image, opts)).faces;
   }
@@ -143,8 +199,9 @@ export class RetinaFaceDetector {
   }
 
   private async detectNow(image: ImageInput | RgbImage, opts: DetectCallOptions, name: string): Promise<Detection> {
-    const { rescale, maxPixels, ...detectOpts } = opts;
+    const { rescale, maxPixels, clip = false, ...detectOpts } = opts;
     const options = resolveDetectOptions(detectOpts); // validate before any work
+    if (typeof clip !== 'boolean') throw new RetinaFaceError(`invalid option clip: ${String(clip)} (expected true or false)`, { code: 'EOPTION' });
     const t0 = now();
     const img = this.decode(image, maxPixels === undefined ? {} : { maxPixels }, name);
     const t1 = now();
@@ -163,10 +220,12 @@ export class RetinaFaceDetector {
     const raw = await runUploaded(this.backend, this.model, x);
     const t3 = now();
     const scale: [number, number] = [img.width / net.width, img.height / net.height];
-    const faces = postprocess(raw.loc, raw.conf, raw.landms, { height: net.height, width: net.width }, { ...options, scale: scale[0] === scale[1] ? scale[0] : scale });
+    let candidates = postprocess(raw.loc, raw.conf, raw.landms, { height: net.height, width: net.width }, { ...options, scale: scale[0] === scale[1] ? scale[0] : scale });
+    if (clip) candidates = candidates.map((f) => clipFace(f, img.width, img.height));
+    const faces = visibleFaces(candidates, options.visThreshold);
     const t4 = now();
     return {
-      faces, width: img.width, height: img.height, inputWidth: net.width, inputHeight: net.height, raw,
+      faces, candidates, width: img.width, height: img.height, inputWidth: net.width, inputHeight: net.height, raw,
       timings: { decode: t1 - t0, preprocess: t2 - t1, forward: t3 - t2, postprocess: t4 - t3, total: t4 - t0 },
     };
   }

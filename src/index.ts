@@ -6,7 +6,7 @@
 //
 // The browser build (src/browser.ts) exports the same detector without the Node parts.
 import { promises as fs } from 'node:fs';
-import type { BackendSpec } from './backend.js';
+import { DEFAULT_BACKEND, type BackendSpec } from './backend.js';
 import { prepareModel, RetinaFaceDetector, type DetectCallOptions, type Detection, type ImageInput } from './detector.js';
 import { RetinaFaceError } from './errors.js';
 import type { Face } from './detect/postprocess.js';
@@ -18,7 +18,7 @@ import { resolveWeights, type ResolveOptions } from './weights/resolve.js';
 export interface LoadOptions extends Omit<ResolveOptions, 'source'> {
   /** 'mobile0.25' (default) or 'resnet50' */
   arch?: Arch;
-  /** default 'cpu' */
+  /** default 'auto': cpu-simd where WebAssembly SIMD runs, else cpu (see `backendName`, `backendWhy`) */
   backend?: BackendSpec;
   /** worker threads of the 'cpu-simd' backend (default: all cores) */
   threads?: number;
@@ -33,7 +33,7 @@ export class RetinaFace extends RetinaFaceDetector {
    * official download, sha256-checked) and prepares the backend.
    */
   static async load(opts: LoadOptions = {}): Promise<RetinaFace> {
-    const { arch = 'mobile0.25', backend = 'cpu', threads, ...resolve } = opts;
+    const { arch = 'mobile0.25', backend = DEFAULT_BACKEND, threads, ...resolve } = opts;
     const w = await resolveWeights(arch, resolve);
     const d = new RetinaFace(...(await prepareModel(w.tensors, { arch, backend, ...(threads === undefined ? {} : { threads }) }, w.file)));
     d.weightsFile = w.file;
@@ -62,7 +62,7 @@ export type { DetectCallOptions, Detection, ImageInput, Pixels, StageTimings } f
 export { DEFAULT_DETECT_OPTIONS, type DetectOptions, type Face, type Point } from './detect/postprocess.js';
 export { RetinaFaceError } from './errors.js';
 export type { Arch } from './model/config.js';
-export type { BackendSpec } from './backend.js';
+export { BACKEND_SPECS, DEFAULT_BACKEND, GPUJS_MISSING, type BackendSpec } from './backend.js';
 export type { RgbImage } from './image/image.js';
 export type { Tensor } from './tensor.js';
 export { convertCheckpoint, loadWeights } from './weights/convert.js';

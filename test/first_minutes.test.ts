@@ -1,16 +1,21 @@
-// What a new user meets first (issue 14): a process that exits when its work is done, with or
-// without dispose(); a disposed detector that says so; concurrent detect() calls that give the
-// faces of sequential ones; ailia's short flags and JSON; a --help that lists detect's options;
-// a tarball with a licence and no dangling source maps.
+// What a new user meets first (issue 14): a fast default backend that says why it was chosen;
+// the visible faces by default and the reference's full list beside them; a process that exits
+// when its work is done, with or without dispose(); a disposed detector that says so; concurrent
+// detect() calls that give the faces of sequential ones; ailia's short flags and JSON; a --help
+// that lists detect's options by group; weights/manifest.json as the resolver's source; a tarball
+// with a licence and no dangling source maps that installs lean (no gpu.js, no native build).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main } from '../src/cli.js';
-import { RetinaFace, RetinaFaceError } from '../src/index.js';
+import { RetinaFace, RetinaFaceError, type Face } from '../src/index.js';
 import type { BackendSpec } from '../src/backend.js';
+import { clipFace } from '../src/detector.js';
+import { OFFICIAL_CHECKPOINTS, readManifest } from '../src/weights/resolve.js';
 import { cacheDir, officialCheckpoint, repoRoot, sharedImage } from './helpers/paths.js';
 
 process.env.RETINAFACE_CACHE = cacheDir('home');
@@ -30,6 +35,100 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string[]; er
   const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
   return { code, out, err };
 }
+
+// ---------------------------------------------------------------- the default backend
+test('the default backend is auto: cpu-simd here (Node has WebAssembly SIMD), and it says why', async () => {
+  const d = await RetinaFace.load();
+  try {
+    assert.is(d.backendName, 'cpu-simd');
+    assert.is(d.backendWhy, 'auto chose cpu-simd: WebAssembly SIMD compiles here');
+  } finally {
+    d.dispose();
+  }
+  const explicit = await RetinaFace.load({ backend: 'cpu' });
+  assert.is(explicit.backendName, 'cpu-fast');
+  assert.is(explicit.backendWhy, 'requested');
+  explicit.dispose();
+});
+
+test('auto falls back to cpu where WebAssembly SIMD does not compile, and says so', async () => {
+  const compile = WebAssembly.compile;
+  // What an engine without SIMD answers for the v128 type (0x7b) of the kernel module.
+  WebAssembly.compile = () => Promise.reject(new WebAssembly.CompileError('WebAssembly.compile(): invalid value type 0x7b'));
+  let d: RetinaFace;
+  try {
+    d = await RetinaFace.load();
+  } finally {
+    WebAssembly.compile = compile;
+  }
+  try {
+    assert.is(d.backendName, 'cpu-fast');
+    assert.is(d.backendWhy, 'auto chose cpu: WebAssembly SIMD does not compile here (WebAssembly.compile(): invalid value type 0x7b)');
+    assert.is((await d.detect(group)).length, VISIBLE_ON_GROUP, 'the fallback finds the same visible faces');
+  } finally {
+    d.dispose();
+  }
+});
+
+test('the CLI says which backend runs and why on stderr (not with -q), and in the -b line', async () => {
+  const r = await cli('-i', group, '-s', path.join(dir, 'line.png'), '-b', '-c', '1', '--threads', '2');
+  assert.is(r.code, 0, r.err.join('\n'));
+  const line = 'cpu-simd, 2 threads (auto chose cpu-simd: WebAssembly SIMD compiles here)';
+  assert.ok(r.err.includes(`retinaface: backend ${line}`), `stderr: ${JSON.stringify(r.err)}`);
+  assert.ok(r.out[0]!.includes(`-> network 1024x624, ${line}, median of 1 runs`), r.out[0]);
+  const quiet = await cli('-i', group, '-s', path.join(dir, 'quiet.png'), '-q', '--backend', 'cpu');
+  assert.equal(quiet.err, [], '-q: nothing on stderr');
+});
+
+// ---------------------------------------------------------------- visible faces by default
+/**
+ * wider_group.jpg with the official mobile0.25: PyTorch's detect.py keeps 163 faces and draws the
+ * 26 with score >= 0.6 (test/detect_parity.test.ts checks both against PyTorch).
+ */
+const VISIBLE_ON_GROUP = 26;
+
+test('detect() returns the faces with score >= visThreshold (0.6); detectDetailed adds every candidate', async () => {
+  const d = await RetinaFace.load({ backend: 'cpu-simd', threads: 2 });
+  try {
+    const faces = await d.detect(group);
+    assert.is(faces.length, VISIBLE_ON_GROUP);
+    assert.ok(faces.every((f) => f.score >= Math.fround(0.6)));
+    const all = await d.detectDetailed(group);
+    assert.equal(all.faces, faces);
+    // every face the reference keeps, best first; `faces` is its prefix at the threshold
+    assert.ok(all.candidates.length > faces.length, `${all.candidates.length} candidates`);
+    assert.equal(all.candidates.slice(0, faces.length), faces);
+    assert.ok(all.candidates[faces.length]!.score < Math.fround(0.6));
+    assert.equal(await d.detect(group, { visThreshold: 0 }), all.candidates, 'visThreshold 0: the reference list');
+    const strict = await d.detect(group, { visThreshold: 0.9 });
+    assert.equal(strict, all.candidates.filter((f) => f.score >= Math.fround(0.9)));
+    assert.ok(strict.length > 0 && strict.length < faces.length, `${strict.length} faces at 0.9`);
+  } finally {
+    d.dispose();
+  }
+});
+
+test('clip: true clips boxes and landmarks to the image; the default leaves them as the reference does', async () => {
+  const d = await RetinaFace.load({ backend: 'cpu-simd', threads: 2 });
+  try {
+    const { candidates, width, height } = await d.detectDetailed(group, { visThreshold: 0 });
+    const outside = (f: Face) => [...f.box, ...f.landmarks.flat()].some((v, i) => v < 0 || v > (i % 2 ? height : width));
+    assert.ok(candidates.some(outside), 'unclipped, some faces at the border reach past it (so this test can fail)');
+    const clipped = await d.detect(group, { visThreshold: 0, clip: true });
+    assert.equal(clipped, candidates.map((f) => clipFace(f, width, height)));
+    assert.not.ok(clipped.some(outside));
+    // by hand: the best face past the border is the 0.84 one in the top-right corner, (990.8, -2.2)
+    // to (1028.5, 39.0) on the 1024-wide photo: clipped, y1 = 0 and x2 = 1024, the rest unchanged
+    const i = candidates.findIndex(outside);
+    const [x1, y1, x2, y2] = candidates[i]!.box;
+    assert.ok(y1 < 0 && x2 > width && x1 > 0 && y2 < height, `${candidates[i]!.box}`);
+    assert.equal(clipped[i]!.box, [x1, 0, width, y2]);
+    const e = await d.detect(group, { clip: 'yes' as unknown as boolean }).then(() => null, (x: unknown) => x);
+    assert.ok(e instanceof RetinaFaceError && e.code === 'EOPTION', String(e));
+  } finally {
+    d.dispose();
+  }
+});
 
 test('a script that never calls dispose() exits when its work is done (cpu-simd, 2 threads)', () => {
   const script = path.join(dir, 'no-dispose.mjs');
@@ -88,29 +187,120 @@ test('ailia flags: -w is --write_json, -r is --rescale, --json_format ailia writ
   assert.match(weights.err[0]!, /--weights needs a value/);
 });
 
-test('retinaface --help lists the detect options', async () => {
+test('retinaface --help lists the detect options, grouped', async () => {
   const r = await cli('--help');
   assert.is(r.code, 0);
   const text = r.out.join('\n');
-  for (const o of ['-i, --input', '-s, --savepath', '-w, --write_json', '-r, --rescale', '--weights FILE', '--backend', '--vis_thres', '-b, --benchmark', '--json_format']) {
-    assert.ok(text.includes(o), `--help mentions ${o}`);
+  const lines = text.split('\n');
+  const groups: [string, string[]][] = [
+    [' input and output:', ['-i, --input', '-s, --savepath', '-w, --write_json', '--json_format']],
+    [' model:', ['-a, --arch', '--weights FILE']],
+    [' thresholds:', ['--vis_thres', '--confidence_threshold', '--clip']],
+    [' performance:', ['--backend', '-r, --rescale', '-b, --benchmark']],
+  ];
+  let at = 0;
+  for (const [heading, options] of groups) {
+    const start = lines.indexOf(heading, at);
+    assert.ok(start > at, `--help has the heading '${heading.trim()}' after the previous one`);
+    const next = lines.findIndex((l, i) => i > start && /^ ?\S.*:$/.test(l));
+    const block = lines.slice(start, next === -1 ? undefined : next).join('\n');
+    for (const o of options) assert.ok(block.includes(o), `${o} is under '${heading.trim()}'`);
+    at = start;
   }
+  assert.ok(text.includes('default auto'), 'the default backend is named');
 });
 
-test('the tarball: LICENSE, package.json exported, no source maps, nothing from docs/, bounded size', () => {
+test('weights/manifest.json is what the resolver reads; convert writes into weights/ by default', async () => {
+  const manifest = JSON.parse(readFileSync(path.join(repoRoot, 'weights', 'manifest.json'), 'utf8')) as { checkpoints: Record<string, unknown> };
+  assert.equal(OFFICIAL_CHECKPOINTS, manifest.checkpoints);
+  // the local official checkpoint's bytes are the manifest's
+  const pth = readFileSync(officialCheckpoint());
+  assert.is(pth.length, OFFICIAL_CHECKPOINTS['mobile0.25'].bytes);
+  assert.is(createHash('sha256').update(pth).digest('hex'), OFFICIAL_CHECKPOINTS['mobile0.25'].sha256);
+  const broken = path.join(dir, 'manifest.json');
+  writeFileSync(broken, JSON.stringify({ checkpoints: { 'mobile0.25': OFFICIAL_CHECKPOINTS['mobile0.25'] } }));
+  assert.throws(() => readManifest(new URL(`file://${broken}`)), (e: unknown) => e instanceof RetinaFaceError && e.code === 'EMANIFEST' && /no valid entry for resnet50/.test(e.message));
+
+  const app = path.join(dir, 'convert-app');
+  mkdirSync(app);
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'src', 'cli.js'), 'convert', officialCheckpoint()], { cwd: app, encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const out = path.join(app, 'weights', 'mobilenet0.25_Final.safetensors');
+  assert.ok(existsSync(out), r.stdout);
+  assert.match(r.stdout, /^weights\/mobilenet0\.25_Final\.safetensors: mobile0\.25, 253 tensors/);
+  const ignored = spawnSync('git', ['check-ignore', '-q', 'weights/retinaface-mobile0.25.safetensors'], { cwd: repoRoot });
+  assert.is(ignored.status, 0, 'converted files in weights/ are git-ignored');
+  const tracked = spawnSync('git', ['check-ignore', '-q', 'weights/manifest.json'], { cwd: repoRoot });
+  assert.is(tracked.status, 1, 'the manifest is not ignored');
+});
+
+test('the tarball: LICENSE, manifest, package.json exported, no source maps, nothing from docs/, bounded size', () => {
   const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: repoRoot, encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   const [pack] = JSON.parse(r.stdout) as [{ files: { path: string }[]; size: number; unpackedSize: number }];
   const files = pack.files.map((f) => f.path);
-  assert.ok(files.includes('LICENSE'), 'LICENSE is in the tarball');
+  for (const f of ['LICENSE', 'README.md', 'weights/manifest.json', 'weights/README.md', 'dist/src/index.js', 'dist/src/cli.js', 'dist/browser/retinaface.js']) {
+    assert.ok(files.includes(f), `${f} is in the tarball`);
+  }
   assert.equal(files.filter((f) => f.endsWith('.map')), [], 'no source map (they would point at src/*.ts, which is not shipped)');
   assert.equal(files.filter((f) => f.startsWith('docs/') || f.startsWith('test') || f.startsWith('bench')), [], 'no docs, tests or benchmarks');
+  assert.equal(files.filter((f) => f.startsWith('weights/') && !['weights/manifest.json', 'weights/README.md'].includes(f)), [], 'no weights');
   // 1.3 MB unpacked today (the browser bundle with gpu.js's own build is most of it).
   assert.ok(pack.unpackedSize < 3_000_000, `unpacked size ${pack.unpackedSize} bytes`);
-  const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { license: string; exports: Record<string, unknown> };
+  const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as Record<string, any>;
   assert.is(pkg.license, 'MIT');
   assert.is(pkg.exports['./package.json'], './package.json');
   assert.match(readFileSync(path.join(repoRoot, 'LICENSE'), 'utf8'), /^MIT License/);
+  // gpu.js (and through it Dawn's 84 MB webgpu package and gl's native build) only on request
+  assert.equal(Object.keys(pkg.dependencies).sort(), ['jpeg-js', 'pngjs']);
+  assert.equal(pkg.peerDependenciesMeta, { 'gpu.js': { optional: true } });
+  assert.ok(pkg.peerDependencies['gpu.js'] !== undefined && pkg.devDependencies['gpu.js'] !== undefined);
+});
+
+/** What `npm install` of the packed tarball may put in an empty app's node_modules (issue 14). */
+const INSTALL_BOUND_BYTES = 20 * 1024 * 1024;
+
+function duBytes(p: string): number {
+  const s = statSync(p);
+  if (!s.isDirectory()) return s.size;
+  return readdirSync(p).reduce((n, e) => n + duBytes(path.join(p, e)), 0);
+}
+
+test('the packed tarball installed into an empty app: lean, no native build, default detect and CLI work, gpujs says what to install', () => {
+  const app = mkdtempSync(path.join(os.tmpdir(), 'retinaface app-'));
+  const pack = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', app], { cwd: repoRoot, encoding: 'utf8' });
+  assert.is(pack.status, 0, pack.stderr);
+  const tarball = path.join(app, (JSON.parse(pack.stdout) as [{ filename: string }])[0].filename);
+  writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }));
+  // The npm registry (CI reaches it) serves jpeg-js and pngjs; nothing else may come.
+  const install = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: app, encoding: 'utf8' });
+  assert.is(install.status, 0, `npm install of the tarball failed (it needs the npm registry or npm's cache): ${install.stderr}`);
+  const nm = path.join(app, 'node_modules');
+  const top = readdirSync(nm).filter((n) => !n.startsWith('.')).sort();
+  assert.equal(top, ['jpeg-js', 'pngjs', 'retinaface-ts'], 'the installed packages');
+  const bytes = duBytes(nm);
+  console.log(`  [install] npm install of the tarball: ${top.join(', ')}; node_modules ${(bytes / 1e6).toFixed(2)} MB`);
+  assert.ok(bytes <= INSTALL_BOUND_BYTES, `node_modules is ${bytes} bytes`);
+  const native = spawnSync('find', [nm, '-name', '*.node', '-o', '-name', 'binding.gyp'], { encoding: 'utf8' }).stdout.trim();
+  assert.is(native, '', 'no native module');
+
+  writeFileSync(path.join(app, 'main.js'), `import { RetinaFace } from 'retinaface-ts';\n` +
+    `const d = await RetinaFace.load();\nconst faces = await d.detect(${JSON.stringify(group)});\n` +
+    `console.log(\`\${d.backendName} \${faces.length}\`);\n`);
+  const run = spawnSync(process.execPath, ['main.js'], { cwd: app, encoding: 'utf8', timeout: EXIT_BOUND_MS, env: process.env });
+  assert.is(run.status, 0, run.stderr);
+  assert.is(run.stdout.trim(), `cpu-simd ${VISIBLE_ON_GROUP}`, 'the default detects on cpu-simd and returns the visible faces');
+
+  const bin = path.join(nm, '.bin', 'retinaface');
+  const ok = spawnSync(bin, ['-i', group, '-s', 'faces.png', '-w', '--json_format', 'ailia'], { cwd: app, encoding: 'utf8', env: process.env });
+  assert.is(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /: 26 faces \(score >= 0\.6\) -> faces\.png/);
+  assert.is((JSON.parse(readFileSync(path.join(app, 'faces.json'), 'utf8')) as unknown[]).length, VISIBLE_ON_GROUP);
+  const gpu = spawnSync(bin, ['-i', group, '--backend', 'gpujs-cpu'], { cwd: app, encoding: 'utf8', env: process.env });
+  assert.is(gpu.status, 1);
+  // (a cold cache adds a 'converted ...' progress line before it)
+  assert.equal(gpu.stderr.trim().split('\n').filter((l) => l.startsWith('retinaface:')), ['retinaface: the gpujs backends need the gpu.js package: npm install gpu.js'], gpu.stderr);
+  assert.not.match(gpu.stderr, /\n\s+at /, 'no stack trace');
 });
 
 test.run();

@@ -200,12 +200,13 @@ async function detectShown(decodeMs = 0): Promise<void> {
     td.textContent = `${ms < 10 ? ms.toFixed(1) : ms.toFixed(0)} ms`;
   }
   render();
-  status(`${shown.name}: ${visible().length} faces at score ≥ ${threshold().toFixed(2)} (${det.faces.length} after NMS), ${backendDescription(d)}.`);
+  status(`${shown.name}: ${visible().length} faces at score ≥ ${threshold().toFixed(2)} (${det.candidates.length} after NMS), ${backendDescription(d)}.`);
 }
 
 // ---- drawing ----------------------------------------------------------------------------------
 const threshold = () => Number(ui.threshold.value);
-const visible = (): Face[] => (last?.faces ?? []).filter((f) => f.score >= threshold());
+// The slider filters the reference's full list (candidates), so it can go below the 0.6 default.
+const visible = (): Face[] => (last?.candidates ?? []).filter((f) => f.score >= threshold());
 /** detect.py's landmark colours (BGR there): left eye red, right eye yellow, nose magenta, mouth green and blue. */
 const LANDMARK_COLOURS = ['#ff0000', '#ffff00', '#ff00ff', '#00ff00', '#0000ff'];
 
@@ -246,7 +247,7 @@ function render(): void {
 }
 
 function listFaces(faces: Face[]): void {
-  ui.faceCount.textContent = last === null ? '' : `${faces.length} of ${last.faces.length}`;
+  ui.faceCount.textContent = last === null ? '' : `${faces.length} of ${last.candidates.length}`;
   ui.faces.replaceChildren(...faces.map((f) => {
     const li = document.createElement('li');
     const [x1, y1, x2, y2] = f.box;
@@ -439,7 +440,7 @@ const api = {
   backends: [] as BackendAvailability[],
   get forwards() { return forwards; },
   get result() {
-    return last === null ? null : { faces: last.faces, timings: last.timings, width: last.width, height: last.height, backend: ui.backendUsed.textContent };
+    return last === null ? null : { faces: last.candidates, timings: last.timings, width: last.width, height: last.height, backend: ui.backendUsed.textContent };
   },
   get error() { return ui.error.hidden ? null : ui.error.textContent; },
   get camera() {

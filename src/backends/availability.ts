@@ -1,7 +1,8 @@
 // Which backends can run here, and why not: what a page shows before the user picks one (the
 // demo greys out the others with the reason). Each probe is cheap and creates nothing that
 // outlives it; the gpu.js and cpu-simd code is imported only when asked about.
-import type { BackendSpec } from '../backend.js';
+import { importGpuJs, type BackendSpec } from '../backend.js';
+import { RetinaFaceError } from '../errors.js';
 
 export interface BackendAvailability {
   spec: BackendSpec;
@@ -30,6 +31,10 @@ function pageThreads(): string {
 export async function probeBackend(spec: BackendSpec): Promise<BackendAvailability> {
   const result = (ok: boolean, reason: string): BackendAvailability => ({ spec, ok, reason });
   switch (spec) {
+    case 'auto': {
+      const simd = await probeBackend('cpu-simd');
+      return result(true, simd.ok ? `cpu-simd: ${simd.reason}` : `cpu (cpu-simd: ${simd.reason})`);
+    }
     case 'cpu': case 'cpu-fast': case 'cpu-naive':
       return result(true, 'plain JavaScript on Float32Arrays, always available');
     case 'cpu-simd': {
@@ -48,12 +53,12 @@ export async function probeBackend(spec: BackendSpec): Promise<BackendAvailabili
       const mode = spec.slice('gpujs-'.length);
       if (mode === 'auto') return result(true, 'picks the first gpu.js mode that runs');
       try {
-        const { probeMode, GPUJS_MODES } = await import('./gpu_instance.js');
+        const { probeMode, GPUJS_MODES } = await importGpuJs(() => import('./gpu_instance.js'));
         if (!(GPUJS_MODES as readonly string[]).includes(mode)) return result(false, `unknown gpu.js mode ${mode}`);
         const a = await probeMode(mode as Parameters<typeof probeMode>[0]);
         return result(a.ok, a.reason);
       } catch (e) {
-        return result(false, `gpu.js did not load: ${(e as Error).message.split('\n')[0]}`);
+        return result(false, e instanceof RetinaFaceError ? e.message : `gpu.js did not load: ${(e as Error).message.split('\n')[0]}`);
       }
     }
   }

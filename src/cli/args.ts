@@ -11,12 +11,15 @@ export interface OptionSpec {
   /** allowed values, checked by the parser */
   choices?: readonly string[];
   help: string;
+  /** the heading it is listed under in --help (options without one come first) */
+  group?: string;
 }
 
 export interface CommandSpec {
   name: string;
   summary: string;
-  positionals: { name: string; help: string }[];
+  /** in order; optional ones (shown as [NAME]) come last */
+  positionals: { name: string; help: string; optional?: boolean }[];
   options: OptionSpec[];
   run(args: ParsedArgs, io: Io): Promise<number>;
 }
@@ -79,8 +82,9 @@ export function parseArgs(argv: string[], command: CommandSpec): ParsedArgs {
     if (spec.multiple) options.set(name, [...((options.get(name) as string[] | undefined) ?? []), ...values]);
     else options.set(name, values[0]!);
   }
-  const want = command.positionals.map((p) => p.name);
-  if (positionals.length !== want.length) {
+  const want = command.positionals.map((p) => (p.optional ? `[${p.name}]` : p.name));
+  const required = command.positionals.filter((p) => !p.optional).length;
+  if (positionals.length < required || positionals.length > want.length) {
     throw new UsageError(`${command.name} takes ${want.length ? want.join(' ') : 'no arguments'}, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`);
   }
   return { positionals, options };

@@ -3,7 +3,7 @@
 // -b/--benchmark, -c/--benchmark_count) and the reference detect.py thresholds.
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import * as path from 'node:path';
-import { BACKEND_SPECS, type BackendSpec } from '../backend.js';
+import { BACKEND_SPECS, DEFAULT_BACKEND, type BackendSpec } from '../backend.js';
 import { DEFAULT_DETECT_OPTIONS, type Face } from '../detect/postprocess.js';
 import type { Detection } from '../detector.js';
 import { RetinaFaceError } from '../errors.js';
@@ -18,31 +18,33 @@ import { flag, numberOption, stringOption, UsageError, type CommandSpec, type Io
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png']);
 /** ailia's default output name for one input. */
 const DEFAULT_SAVEPATH = 'output.png';
+const IO = 'input and output', MODEL = 'model', THRESHOLDS = 'thresholds', PERFORMANCE = 'performance';
 
 export const detectCommand: CommandSpec = {
   name: 'detect',
   summary: 'find faces in images, draw them and report them (the default command)',
   positionals: [],
   options: [
-    { name: 'input', short: 'i', value: 'IMAGE', multiple: true, help: 'JPEG or PNG files, or directories of them' },
-    { name: 'savepath', short: 's', value: 'PATH', help: `the drawn image (.png/.jpg); a directory for several inputs (default ${DEFAULT_SAVEPATH} for one input)` },
-    { name: 'arch', short: 'a', value: 'ARCH', choices: ARCHS, help: 'the backbone (default mobile0.25)' },
-    { name: 'backend', value: 'NAME', choices: BACKEND_SPECS, help: 'what runs the network (default cpu)' },
-    { name: 'threads', value: 'N', help: 'worker threads of the cpu-simd backend (default: all cores)' },
-    { name: 'weights', value: 'FILE', help: 'a .pth checkpoint or converted weights (default: resolved, see README)' },
-    { name: 'rescale', short: 'r', value: 'R', help: 'downscale the image by R >= 1 before the network; results stay in original pixels' },
-    { name: 'confidence_threshold', value: 'T', help: `drop anchors scoring <= T before NMS (default ${DEFAULT_DETECT_OPTIONS.confidenceThreshold})` },
-    { name: 'top_k', value: 'N', help: `anchors entering NMS (default ${DEFAULT_DETECT_OPTIONS.topK})` },
-    { name: 'nms_threshold', value: 'T', help: `IoU above which NMS suppresses (default ${DEFAULT_DETECT_OPTIONS.nmsThreshold})` },
-    { name: 'keep_top_k', value: 'N', help: `faces kept after NMS (default ${DEFAULT_DETECT_OPTIONS.keepTopK})` },
-    { name: 'vis_thres', value: 'T', help: `faces drawn and reported have score >= T (default ${DEFAULT_DETECT_OPTIONS.visThreshold})` },
-    { name: 'write_json', short: 'w', help: 'also write the faces as JSON beside each saved image (same name, .json)' },
-    { name: 'json_format', value: 'FORMAT', choices: ['retinaface', 'ailia'], help: 'the --write_json layout: ours (default), or ailia-models\' list of { bbox_xyxy, prob, landmarks }' },
-    { name: 'raw', value: 'FILE', help: 'write the network outputs loc/conf/landms (one input) as a tensor file' },
-    { name: 'max_pixels', value: 'N', help: `refuse images over N pixels before decoding (default ${DEFAULT_MAX_PIXELS})` },
-    { name: 'benchmark', short: 'b', help: 'time each stage (decode, preprocess, forward, post-process) over several runs' },
-    { name: 'benchmark_count', short: 'c', value: 'N', help: 'runs for --benchmark (default 5)' },
-    { name: 'quiet', short: 'q', help: 'no progress lines on stderr' },
+    { group: IO, name: 'input', short: 'i', value: 'IMAGE', multiple: true, help: 'JPEG or PNG files, or directories of them' },
+    { group: IO, name: 'savepath', short: 's', value: 'PATH', help: `the drawn image (.png/.jpg); a directory for several inputs (default ${DEFAULT_SAVEPATH} for one input)` },
+    { group: IO, name: 'write_json', short: 'w', help: 'also write the faces as JSON beside each saved image (same name, .json)' },
+    { group: IO, name: 'json_format', value: 'FORMAT', choices: ['retinaface', 'ailia'], help: 'the --write_json layout: ours (default), or ailia-models\' list of { bbox_xyxy, prob, landmarks }' },
+    { group: IO, name: 'raw', value: 'FILE', help: 'write the network outputs loc/conf/landms (one input) as a tensor file' },
+    { group: IO, name: 'max_pixels', value: 'N', help: `refuse images over N pixels before decoding (default ${DEFAULT_MAX_PIXELS})` },
+    { group: IO, name: 'quiet', short: 'q', help: 'no progress lines on stderr' },
+    { group: MODEL, name: 'arch', short: 'a', value: 'ARCH', choices: ARCHS, help: 'the backbone (default mobile0.25)' },
+    { group: MODEL, name: 'weights', value: 'FILE', help: 'a .pth checkpoint or converted weights (default: resolved, see weights/README.md)' },
+    { group: THRESHOLDS, name: 'vis_thres', value: 'T', help: `faces drawn and reported have score >= T (default ${DEFAULT_DETECT_OPTIONS.visThreshold})` },
+    { group: THRESHOLDS, name: 'confidence_threshold', value: 'T', help: `drop anchors scoring <= T before NMS (default ${DEFAULT_DETECT_OPTIONS.confidenceThreshold})` },
+    { group: THRESHOLDS, name: 'top_k', value: 'N', help: `anchors entering NMS (default ${DEFAULT_DETECT_OPTIONS.topK})` },
+    { group: THRESHOLDS, name: 'nms_threshold', value: 'T', help: `IoU above which NMS suppresses (default ${DEFAULT_DETECT_OPTIONS.nmsThreshold})` },
+    { group: THRESHOLDS, name: 'keep_top_k', value: 'N', help: `faces kept after NMS (default ${DEFAULT_DETECT_OPTIONS.keepTopK})` },
+    { group: THRESHOLDS, name: 'clip', help: 'clip boxes and landmarks to the image (default: not clipped, as the reference)' },
+    { group: PERFORMANCE, name: 'backend', value: 'NAME', choices: BACKEND_SPECS, help: `what runs the network (default ${DEFAULT_BACKEND}: cpu-simd where WebAssembly SIMD runs, else cpu)` },
+    { group: PERFORMANCE, name: 'threads', value: 'N', help: 'worker threads of the cpu-simd backend (default: all cores)' },
+    { group: PERFORMANCE, name: 'rescale', short: 'r', value: 'R', help: 'downscale the image by R >= 1 before the network; results stay in original pixels' },
+    { group: PERFORMANCE, name: 'benchmark', short: 'b', help: 'time each stage (decode, preprocess, forward, post-process) over several runs' },
+    { group: PERFORMANCE, name: 'benchmark_count', short: 'c', value: 'N', help: 'runs for --benchmark (default 5)' },
   ],
   run: runDetect,
 };
@@ -130,6 +132,13 @@ function ailiaJson(faces: Face[]): string {
   return JSON.stringify(faces.map((f) => ({ bbox_xyxy: f.box.map(round), prob: round(f.score), landmarks: f.landmarks.map((p) => p.map(round)) })), null, 2) + '\n';
 }
 
+/** e.g. "cpu-simd, 2 threads (auto chose cpu-simd: WebAssembly SIMD compiles here)". */
+export function describeBackend(detector: RetinaFace): string {
+  const be = detector.backend as { threads?: unknown };
+  const threads = typeof be.threads === 'number' ? `, ${be.threads} thread${be.threads === 1 ? '' : 's'}` : '';
+  return `${detector.backendName}${threads}${detector.backendWhy === 'requested' ? '' : ` (${detector.backendWhy})`}`;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -145,8 +154,10 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
     keepTopK: numberOption(args, 'keep_top_k', { min: 1, integer: true }),
     rescale: numberOption(args, 'rescale', { min: 1 }),
     maxPixels: numberOption(args, 'max_pixels', { min: 1, integer: true }),
+    visThreshold: numberOption(args, 'vis_thres', { min: 0, max: 1 }),
+    clip: flag(args, 'clip') ? true : undefined,
   };
-  const visThreshold = numberOption(args, 'vis_thres', { min: 0, max: 1 }) ?? DEFAULT_DETECT_OPTIONS.visThreshold;
+  const visThreshold = options.visThreshold ?? DEFAULT_DETECT_OPTIONS.visThreshold;
   const count = numberOption(args, 'benchmark_count', { min: 1, integer: true }) ?? 5;
   const benchmark = flag(args, 'benchmark');
   const quiet = flag(args, 'quiet');
@@ -164,11 +175,13 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
   }
 
   const arch = (stringOption(args, 'arch') ?? 'mobile0.25') as Arch;
-  const backend = (stringOption(args, 'backend') ?? 'cpu') as BackendSpec;
+  const backend = (stringOption(args, 'backend') ?? DEFAULT_BACKEND) as BackendSpec;
   const weights = stringOption(args, 'weights');
   const progress = quiet ? () => undefined : (line: string) => io.err(line);
   const threads = numberOption(args, 'threads', { min: 1, max: 256, integer: true });
   const detector = await RetinaFace.load({ arch, backend, ...(weights === undefined ? {} : { weights }), ...(threads === undefined ? {} : { threads }), onProgress: progress });
+  const backendLine = describeBackend(detector);
+  progress(`retinaface: backend ${backendLine}`);
   let failed = 0;
   try {
     for (let i = 0; i < inputs.length; i++) {
@@ -179,11 +192,11 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
           const runs: Detection[] = [];
           for (let r = 0; r < count; r++) runs.push(await detector.detectDetailed(file, defined));
           const stages = ['decode', 'preprocess', 'forward', 'postprocess', 'total'] as const;
-          io.out(`${file}: ${d.width}x${d.height} -> network ${d.inputWidth}x${d.inputHeight}, ${detector.backend.name}, ` +
-            `${'threads' in detector.backend ? `${String((detector.backend as { threads: number }).threads)} threads, ` : ''}median of ${count} runs after one warm-up: ` + stages.map((s) => `${s} ${median(runs.map((r) => r.timings[s])).toFixed(1)} ms`).join(', '));
+          io.out(`${file}: ${d.width}x${d.height} -> network ${d.inputWidth}x${d.inputHeight}, ${backendLine}, ` +
+            `median of ${count} runs after one warm-up: ` + stages.map((s) => `${s} ${median(runs.map((r) => r.timings[s])).toFixed(1)} ms`).join(', '));
           d = runs[runs.length - 1]!;
         }
-        const shown = d.faces.filter((f) => f.score >= visThreshold);
+        const shown = d.faces; // score >= visThreshold
         const out = outputs[i];
         if (out !== undefined) {
           const img = detector.decode(await fs.readFile(file), options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels }, file);

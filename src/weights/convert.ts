@@ -35,6 +35,23 @@ export async function convertCheckpoint(input: string, output: string, opts: { a
   return { arch, sha256: metadata.source_sha256!, tensors: tensors.size };
 }
 
+/** Where `retinaface convert IN` writes when no OUT is given: weights/ under the working directory. */
+export const DEFAULT_CONVERT_DIR = 'weights';
+
+/**
+ * weights/<IN's name>.safetensors (weights/ created if missing): in a checkout of this project,
+ * the git-ignored weights/ beside manifest.json; in an app, a weights/ folder of its own.
+ */
+export async function defaultConvertOutput(input: string): Promise<string> {
+  const out = path.join(DEFAULT_CONVERT_DIR, `${path.basename(input).replace(/\.(pth|pt|tar)$/i, '')}.safetensors`);
+  try {
+    await fs.mkdir(DEFAULT_CONVERT_DIR, { recursive: true });
+  } catch (e) {
+    throw new RetinaFaceError(`cannot create the output folder: ${describeFsError(e)}; give OUT`, { file: DEFAULT_CONVERT_DIR, code: 'EWRITE' });
+  }
+  return out;
+}
+
 /**
  * Weights from a .pth or a converted file (told apart by content, not by extension). A converted
  * file's data section is checked against its data_sha256 metadata when it has one.

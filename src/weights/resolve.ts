@@ -4,16 +4,17 @@
 //      $XDG_CACHE_HOME/retinaface-ts, else ~/.cache/retinaface-ts;
 //   3. the official .pth in $RETINAFACE_WEIGHTS_DIR (tests and CI point it at ../shared/weights),
 //      sha256-checked, converted into the cache;
-//   4. a download of the official checkpoint (URLs and sha256 from ../shared/weights/SOURCES.md),
+//   4. a download of the official checkpoint (URL, size and sha256 from weights/manifest.json),
 //      with a progress line, sha256-checked, converted into the cache.
 // Nothing half-written is ever left in the cache: downloads and conversions go to temporary
 // files that are renamed into place only once complete and verified.
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, promises as fs } from 'node:fs';
+import { createWriteStream, existsSync, promises as fs, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RetinaFaceError } from '../errors.js';
-import type { Arch } from '../model/config.js';
+import { ARCHS, type Arch } from '../model/config.js';
 import { convertCheckpoint, loadWeights, type LoadedWeights } from './convert.js';
 import { DATA_SHA256 } from './format.js';
 
@@ -25,21 +26,35 @@ export interface CheckpointSource {
   bytes: number;
 }
 
-/** The official checkpoints (biubug6/Pytorch_Retinaface, mirrored by xinntao/facexlib v0.1.0). */
-export const OFFICIAL_CHECKPOINTS: Record<Arch, CheckpointSource> = {
-  'mobile0.25': {
-    file: 'mobilenet0.25_Final.pth',
-    url: 'https://github.com/xinntao/facexlib/releases/download/v0.1.0/detection_mobilenet0.25_Final.pth',
-    sha256: '2979b33ffafda5d74b6948cd7a5b9a7a62f62b949cef24e95fd15d2883a65220',
-    bytes: 1_789_735,
-  },
-  resnet50: {
-    file: 'Resnet50_Final.pth',
-    url: 'https://github.com/xinntao/facexlib/releases/download/v0.1.0/detection_Resnet50_Final.pth',
-    sha256: '6d1de9c2944f2ccddca5f5e010ea5ae64a39845a86311af6fdf30841b0a5a16d',
-    bytes: 109_497_761,
-  },
-};
+/**
+ * The official checkpoints (biubug6/Pytorch_Retinaface, mirrored by xinntao/facexlib v0.1.0), as
+ * weights/manifest.json lists them (shipped in the package beside dist/).
+ */
+export const MANIFEST_URL = new URL('../../../weights/manifest.json', import.meta.url);
+
+/** Reads and checks weights/manifest.json: one entry per arch, each with file, url, bytes, sha256. */
+export function readManifest(url: URL = MANIFEST_URL): Record<Arch, CheckpointSource> {
+  const file = url.protocol === 'file:' ? fileURLToPath(url) : url.href;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(url, 'utf8'));
+  } catch (e) {
+    throw new RetinaFaceError(`cannot read the weights manifest: ${(e as Error).message.split('\n')[0]}`, { file, code: 'EMANIFEST' });
+  }
+  const checkpoints = (parsed as { checkpoints?: Record<string, Partial<CheckpointSource>> } | null)?.checkpoints;
+  const out: Partial<Record<Arch, CheckpointSource>> = {};
+  for (const arch of ARCHS) {
+    const c = checkpoints?.[arch];
+    const ok = c !== undefined && typeof c.file === 'string' && typeof c.url === 'string' && Number.isSafeInteger(c.bytes) && (c.bytes ?? 0) > 0 &&
+      typeof c.sha256 === 'string' && /^[0-9a-f]{64}$/.test(c.sha256);
+    if (!ok) throw new RetinaFaceError(`the weights manifest has no valid entry for ${arch} (file, url, bytes, sha256)`, { file, code: 'EMANIFEST' });
+    out[arch] = { file: c.file!, url: c.url!, bytes: c.bytes!, sha256: c.sha256! };
+  }
+  return out as Record<Arch, CheckpointSource>;
+}
+
+/** The official checkpoints: weights/manifest.json, read once. */
+export const OFFICIAL_CHECKPOINTS: Readonly<Record<Arch, CheckpointSource>> = readManifest();
 
 export interface ResolveOptions {
   /** an explicit .pth or converted file: used as is, never cached */

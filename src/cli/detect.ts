@@ -180,14 +180,17 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
   const progress = quiet ? () => undefined : (line: string) => io.err(line);
   const threads = numberOption(args, 'threads', { min: 1, max: 256, integer: true });
   const detector = await RetinaFace.load({ arch, backend, ...(weights === undefined ? {} : { weights }), ...(threads === undefined ? {} : { threads }), onProgress: progress });
+  // Said once, before the first result: an input that fails alone still gets its one error line.
   const backendLine = describeBackend(detector);
-  progress(`retinaface: backend ${backendLine}`);
+  let announced = false;
   let failed = 0;
   try {
     for (let i = 0; i < inputs.length; i++) {
       const file = inputs[i]!;
       try {
         let d = await detector.detectDetailed(file, defined);
+        if (!announced) progress(`retinaface: backend ${backendLine}`);
+        announced = true;
         if (benchmark) {
           const runs: Detection[] = [];
           for (let r = 0; r < count; r++) runs.push(await detector.detectDetailed(file, defined));

@@ -4,7 +4,8 @@
 import { createBackend, DEFAULT_BACKEND, type BackendSpec } from './backend.js';
 import type { Backend } from './backend.js';
 import { postprocess, resolveDetectOptions, type DetectOptions, type Face } from './detect/postprocess.js';
-import { decodeImage, type DecodeOptions } from './image/decode.js';
+import { decodeImage, resolveMaxPixels, type DecodeOptions } from './image/decode.js';
+import { domSourceKind, readDomSource, type DomImageSource } from './image/dom_source.js';
 import { rgbImage, type RgbImage } from './image/image.js';
 import { rescaleSize, resizeForRescale, toNetworkInputInto } from './image/preprocess.js';
 import { RetinaFaceError } from './errors.js';
@@ -20,8 +21,12 @@ export interface Pixels {
   height: number;
 }
 
-/** An encoded JPEG or PNG file's bytes, or decoded pixels. */
-export type ImageInput = Uint8Array | ArrayBuffer | Pixels;
+/**
+ * An encoded JPEG or PNG file's bytes, decoded pixels (an ImageData is), or in a browser an
+ * HTMLImageElement, HTMLCanvasElement, OffscreenCanvas, ImageBitmap, HTMLVideoElement or
+ * VideoFrame (read through one reused canvas: src/image/dom_source.ts).
+ */
+export type ImageInput = Uint8Array | ArrayBuffer | Pixels | DomImageSource;
 
 export interface DetectCallOptions extends Partial<Omit<DetectOptions, 'scale'>>, DecodeOptions {
   /** Downscale the image by this factor (>= 1) before the network, as ailia's --rescale; faces stay in original pixels. */
@@ -172,10 +177,14 @@ export class RetinaFaceDetector {
     return new RetinaFaceDetector(...(await prepareModel(tensors, opts, source)));
   }
 
-  /** Decodes an encoded image or takes decoded pixels; `name` labels errors. */
+  /** Decodes an encoded image, reads a DOM image source or takes decoded pixels; `name` labels errors. */
   decode(image: ImageInput, opts: DecodeOptions = {}, name = '<image>'): RgbImage {
     if (image instanceof ArrayBuffer) return decodeImage(new Uint8Array(image), name, opts);
     if (image instanceof Uint8Array) return decodeImage(image, name, opts);
+    if (domSourceKind(image) !== null) return toRgb(readDomSource(image, name, resolveMaxPixels(opts)), name);
+    if (typeof image !== 'object' || image === null || !('data' in image)) {
+      throw new RetinaFaceError(`${name}: expected JPEG or PNG bytes, pixels ({ data, width, height }) or a browser image source, got ${image === null ? 'null' : typeof image}`, { code: 'EIMAGE' });
+    }
     return toRgb(image, name);
   }
 

@@ -51,7 +51,7 @@ function fail(file: string, message: string, code = 'EFORMAT'): never {
   throw new RetinaFaceError(message, { file, code });
 }
 
-function resolveMaxPixels(opts: DecodeOptions): number {
+export function resolveMaxPixels(opts: DecodeOptions): number {
   const m = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (typeof m !== 'number' || !Number.isSafeInteger(m) || m < 1) {
     throw new RetinaFaceError(`invalid option maxPixels: ${String(m)} (expected an integer >= 1)`, { code: 'EOPTION' });

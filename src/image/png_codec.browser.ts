@@ -1,12 +1,13 @@
-// The browser build's stand-in for png_codec.ts (mapped by package.json "browser"): pngjs needs
-// Node's zlib, and browsers decode PNG natively, losslessly. JPEGs are still decoded by jpeg-js
-// in the browser, so that their pixels equal the Node build's.
-import { RetinaFaceError } from '../errors.js';
+// The browser build's twin of png_codec.ts (mapped by package.json "browser"): pngjs needs Node's
+// zlib and a global Buffer, so the browser build reads PNGs with png_read.ts, a plain-TypeScript
+// reader (its own inflate) that returns exactly what pngjs returns (test/png_read.test.ts compares
+// them sample for sample), so decode.ts gives the same RGB in both builds. JPEGs are decoded by
+// jpeg-js in both builds.
 import type { PngRead } from './png_codec.js';
+import { readPngBytes } from './png_read.js';
 
 export type { PngRead } from './png_codec.js';
 
-export function readPng(_bytes: Uint8Array): PngRead {
-  throw new RetinaFaceError('PNG decoding is not in the browser build: decode it with createImageBitmap or a canvas and pass the pixels ({ data, width, height })',
-    { code: 'EFORMAT' });
+export function readPng(bytes: Uint8Array): PngRead {
+  return readPngBytes(bytes);
 }

@@ -138,10 +138,10 @@ const MAX_CODE_BITS = 15; // RFC 1951 3.2.2: code lengths are 0..15
 /**
  * The canonical Huffman code of RFC 1951 3.2.2 for `lengths` (one per symbol, 0 = unused), as a
  * lookup table. Refuses what zlib refuses (inflate_table): an over-subscribed code, and an
- * incomplete one unless it is a single code of length 1 (allowed for the literal/length and
- * distance codes, so that a block may use one distance), or `allowIncomplete` (the fixed codes).
+ * incomplete one unless it is a single code of length 1 (allowed, so that a block may use a single
+ * distance; zlib allows it for the literal/length code too, but not for the code-length code).
  */
-function buildHuffman(lengths: Uint8Array, what: string, allowIncomplete = false): Huffman {
+function buildHuffman(lengths: Uint8Array, what: string, singleCodeAllowed = true): Huffman {
   // count[L]: how many symbols have a code of length L.
   const count = new Uint16Array(MAX_CODE_BITS + 1);
   for (const len of lengths) count[len]!++;
@@ -155,7 +155,7 @@ function buildHuffman(lengths: Uint8Array, what: string, allowIncomplete = false
     left = 2 * left - count[len]!;
     if (left < 0) corrupt(`over-subscribed ${what} Huffman code`);
   }
-  if (left > 0 && maxBits > 1 && !allowIncomplete) corrupt(`incomplete ${what} Huffman code`);
+  if (left > 0 && (maxBits > 1 || !singleCodeAllowed)) corrupt(`incomplete ${what} Huffman code`);
   if (maxBits === 0) return { table: new Uint16Array(1), maxBits: 0 }; // no codes: every lookup fails
 
   // nextCode[L]: the first code of length L (RFC 1951 3.2.2 step 2).
@@ -181,6 +181,8 @@ function buildHuffman(lengths: Uint8Array, what: string, allowIncomplete = false
 function decodeSymbol(br: BitReader, h: Huffman): number {
   br.need(h.maxBits);
   const entry = h.table[br.bitBuf & ((1 << h.maxBits) - 1)]!;
+  // Bits that start no code. Never the zero padding past the end of the input: every code that
+  // buildHuffman accepts has an all-zero codeword, so a cut stream is reported by drop() instead.
   if (entry === 0) corrupt('invalid Huffman code in the zlib stream');
   br.drop(entry & 15);
   return entry >> 4;
@@ -198,9 +200,9 @@ const DIST_EXTRA = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 
 const FIXED_LITERAL = (() => {
   const lengths = new Uint8Array(288);
   lengths.fill(8, 0, 144).fill(9, 144, 256).fill(7, 256, 280).fill(8, 280, 288);
-  return buildHuffman(lengths, 'fixed literal/length', true);
+  return buildHuffman(lengths, 'fixed literal/length');
 })();
-const FIXED_DISTANCE = buildHuffman(new Uint8Array(32).fill(5), 'fixed distance', true);
+const FIXED_DISTANCE = buildHuffman(new Uint8Array(32).fill(5), 'fixed distance');
 
 /** The order in which a dynamic block sends its code-length code lengths (RFC 1951 3.2.7). */
 const CODE_LENGTH_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
@@ -214,7 +216,7 @@ function readDynamicCodes(br: BitReader): { literal: Huffman; distance: Huffman 
 
   const codeLengthLengths = new Uint8Array(19);
   for (let i = 0; i < hclen; i++) codeLengthLengths[CODE_LENGTH_ORDER[i]!] = br.bits(3);
-  const codeLengthCode = buildHuffman(codeLengthLengths, 'code-length');
+  const codeLengthCode = buildHuffman(codeLengthLengths, 'code-length', false);
 
   // The literal/length and distance code lengths, one run-length-coded sequence (a repeat may cross
   // from one into the other): 0-15 a length, 16 the previous length 3-6 times, 17 zero 3-10 times,
@@ -306,7 +308,7 @@ export function inflateZlib(data: Uint8Array, expected: number, start = 0, end =
       const distanceIndex = decodeSymbol(br, distance);
       if (distanceIndex >= 30) corrupt(`invalid distance symbol ${distanceIndex}`);
       const dist = DIST_BASE[distanceIndex]! + br.bits(DIST_EXTRA[distanceIndex]!);
-      if (dist > outPos) corrupt(`deflate distance ${dist} reaches before the start of the data (${outPos} bytes so far)`);
+      if (dist > outPos) corrupt(`deflate distance ${dist} reaches back past the first byte (${outPos} inflated so far)`);
       if (outPos + length > expected) tooLong();
       for (let i = 0; i < length; i++, outPos++) out[outPos] = out[outPos - dist]!;
     }

@@ -34,6 +34,7 @@ export async function loadDetector(weights: WeightsSource, opts: LoadDetectorOpt
 }
 
 export { RetinaFaceDetector, type DetectCallOptions, type Detection, type ImageInput, type Pixels, type StageTimings } from './detector.js';
+export type { DomImageSource } from './image/dom_source.js';
 export { createBackend, BACKEND_SPECS, DEFAULT_BACKEND, GPUJS_MISSING, type Backend, type BackendSpec } from './backend.js';
 export { BROWSER_BACKENDS, probeBackend, probeBackends, type BackendAvailability } from './backends/availability.js';
 export { fetchWeights, DEFAULT_MAX_WEIGHTS_BYTES, type FetchWeightsOptions, type FetchedWeights, type WeightsProgress, type WeightsSource } from './weights/fetch.js';

@@ -72,9 +72,16 @@ test('every browser input gives Node\'s pixels and Node\'s faces (cpu backend on
   assert.is(r.backend, 'cpu-fast');
   assert.equal(r.results.map((x) => x.kind), ['PNG bytes', 'HTMLImageElement', 'HTMLCanvasElement', 'OffscreenCanvas', 'ImageBitmap', 'ImageData', 'VideoFrame', 'HTMLVideoElement']);
   for (const x of r.results) {
-    console.log(`  [chromium ${x.kind}] ${x.error ?? `${x.width}x${x.height}, pixels ${x.pixels === nodePixels ? '=' : '!='} Node's, ${x.faces.length} faces`}`);
+    console.log(`  [chromium ${x.kind}] ${x.error ?? `${x.width}x${x.height}, pixels ${x.pixels === nodePixels ? '= Node\'s' : `up to ${x.maxDiff} levels from Node's`}, ${x.faces.length} faces`}`);
     assert.is(x.error, undefined, `${x.kind}: ${x.error}`);
     assert.equal([x.width, x.height], [CROP.width, CROP.height], x.kind);
+    if (x.kind === 'HTMLVideoElement') {
+      // A <video> shows the stream's frames through the media pipeline (YUV 4:2:0 and back), so
+      // its pixels are not the PNG's: what must hold is that the detector reads the frame the page
+      // itself sees (a fresh canvas's drawImage of the same element).
+      assert.is(x.pixels, x.ownRead, 'HTMLVideoElement: the detector reads the frame the page draws');
+      continue;
+    }
     assert.is(x.pixels, nodePixels, `${x.kind}: the pixels the detector read equal Node's decode of the PNG`);
     assert.equal(x.faces, nodeFaces, `${x.kind}: the faces equal Node's`);
   }
@@ -94,7 +101,7 @@ test('the page\'s default backend is auto: cpu-simd, with its reason; faces as N
 test('sources without pixels and bad bytes: one RetinaFaceError each, saying why', async () => {
   const lines = await harness.page.evaluate((w) => (globalThis as any).inputs.refusals(w), weightsUrl) as string[];
   assert.equal(lines.length, 4);
-  assert.match(lines[0]!, /^pending <img>: EIMAGE pending <img>|^pending <img>: EIMAGE .*has not loaded/);
+  assert.match(lines[0]!, /^pending <img>: EIMAGE .*the <img> has not loaded \(await img\.decode\(\) first\)/);
   assert.match(lines[1]!, /^closed VideoFrame: EIMAGE .*the VideoFrame is closed/);
   assert.match(lines[2]!, /^a string: EIMAGE .*expected JPEG or PNG bytes, pixels .* or a browser image source, got string/);
   assert.match(lines[3]!, /^corrupt PNG: E\w+ .*PNG/);

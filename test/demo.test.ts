@@ -284,7 +284,7 @@ test('demo: the README\'s minimal page (docs/demo/minimal.html) runs on the bund
     await p.waitForFunction(() => /faces in/.test(document.getElementById('out')!.textContent ?? ''), '', { timeout: 120_000 });
     const text = await p.evaluate(() => document.getElementById('out')!.textContent!, null);
     const lines = text.split('\n');
-    assert.match(lines[0]!, new RegExp(`^${nodeFaces.length} faces in \\d+ ms$`));
+    assert.match(lines[0]!, new RegExp(`^${nodeFaces.length} faces in \\d+ ms on cpu-simd$`), 'the visible faces, on the default backend (auto: cpu-simd)');
     // The page prints scores to 3 decimals and boxes to whole pixels: the bounds plus half a printed unit.
     const printed = lines.slice(1).map((l) => l.match(/-?[\d.]+/g)!.map(Number));
     assert.is(printed.length, nodeFaces.length);

@@ -1,6 +1,6 @@
 // PNG reading for decode.ts, on pngjs (which needs Node's zlib and a global Buffer). The browser
-// build swaps this module for png_codec.browser.ts (package.json "browser"), where pages decode
-// PNGs natively (createImageBitmap, a canvas) and pass the pixels.
+// build swaps this module for png_codec.browser.ts (package.json "browser"), which reads PNGs
+// with png_read.ts (our own inflate) into the same samples.
 import pngjs from 'pngjs';
 
 /** What pngjs returns: RGBA per pixel, raw sample values (palette already expanded to 8-bit). */

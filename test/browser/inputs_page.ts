@@ -15,6 +15,10 @@ export interface SourceResult {
   height: number;
   /** FNV-1a of the RGB pixels the detector read */
   pixels: number;
+  /** largest difference (levels) of those pixels from the PNG's */
+  maxDiff: number;
+  /** for a video: FNV-1a of the RGB of its frame drawn by the page itself onto a fresh canvas */
+  ownRead?: number;
   faces: Face[];
   error?: string;
 }
@@ -43,12 +47,25 @@ async function sources(png: Uint8Array<ArrayBuffer>): Promise<[string, () => Pro
     ['VideoFrame', async () => new VideoFrame(bitmap, { timestamp: 0 })],
     ['HTMLVideoElement', async () => {
       // the canvas as a live stream shown by a <video>: what a camera page hands the detector
+      // A captured canvas emits a frame only when it is painted, so it is repainted (same pixels)
+      // every animation frame until the <video> has one; the page gives up after 20 s with a reason.
       const video = document.createElement('video');
       video.muted = true;
-      video.srcObject = canvas.captureStream(30);
-      const loaded = new Promise((resolve) => video.addEventListener('loadeddata', resolve, { once: true }));
-      await video.play();
-      await loaded;
+      video.srcObject = canvas.captureStream();
+      let painting = true;
+      const paint = () => {
+        if (!painting) return;
+        ctx.drawImage(img, 0, 0);
+        requestAnimationFrame(paint);
+      };
+      try {
+        const loaded = new Promise((resolve) => video.addEventListener('loadeddata', resolve, { once: true }));
+        paint();
+        const playing = video.play();
+        await Promise.race([Promise.all([loaded, playing]), new Promise((_, reject) => setTimeout(() => reject(new Error('no video frame after 20 s')), 20_000))]);
+      } finally {
+        painting = false;
+      }
       return video;
     }],
   ];
@@ -59,16 +76,28 @@ async function run(weightsUrl: string, pngUrl: string, backend: Lib.BackendSpec 
   const png = new Uint8Array(await (await fetch(pngUrl)).arrayBuffer());
   const detector = await lib.loadDetector(weightsUrl, backend === undefined ? {} : { backend });
   const results: SourceResult[] = [];
+  const reference = detector.decode(png, {}, 'png');
   try {
     for (const [kind, make] of await sources(png)) {
       try {
         const source = (await make()) as Lib.ImageInput;
         const rgb = detector.decode(source, {}, kind);
         const det = await detector.detectDetailed(source, { visThreshold: 0 }, kind);
-        results.push({ kind, width: rgb.width, height: rgb.height, pixels: fnv1a(rgb.data), faces: det.faces });
+        let maxDiff = 0;
+        for (let i = 0; i < rgb.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(rgb.data[i]! - (reference.data[i] ?? 0)));
+        const r: SourceResult = { kind, width: rgb.width, height: rgb.height, pixels: fnv1a(rgb.data), maxDiff, faces: det.faces };
+        if (source instanceof HTMLVideoElement) {
+          const c = document.createElement('canvas');
+          c.width = source.videoWidth;
+          c.height = source.videoHeight;
+          const cx = c.getContext('2d')!;
+          cx.drawImage(source, 0, 0);
+          r.ownRead = fnv1a(detector.decode(cx.getImageData(0, 0, c.width, c.height), {}, 'own read').data);
+        }
+        results.push(r);
         if (source instanceof VideoFrame) source.close();
       } catch (e) {
-        results.push({ kind, width: 0, height: 0, pixels: 0, faces: [], error: String((e as Error).message) });
+        results.push({ kind, width: 0, height: 0, pixels: 0, maxDiff: -1, faces: [], error: String((e as Error).message) });
       }
     }
     return { backend: detector.backendName, why: detector.backendWhy, results };
@@ -83,7 +112,9 @@ async function refusals(weightsUrl: string): Promise<string[]> {
   const detector = await lib.loadDetector(weightsUrl, { backend: 'cpu' });
   const out: string[] = [];
   const pending = new Image(); // no src: never loads
-  const frame = new VideoFrame(new OffscreenCanvas(8, 8), { timestamp: 0 });
+  const painted = new OffscreenCanvas(8, 8);
+  painted.getContext('2d')!.fillRect(0, 0, 8, 8);
+  const frame = new VideoFrame(painted, { timestamp: 0 });
   frame.close();
   const cases: [string, unknown][] = [['pending <img>', pending], ['closed VideoFrame', frame], ['a string', 'photo.jpg'], ['corrupt PNG', new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13])]];
   for (const [label, input] of cases) {

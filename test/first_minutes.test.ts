@@ -15,6 +15,8 @@ import { main } from '../src/cli.js';
 import { RetinaFace, RetinaFaceError, type Face } from '../src/index.js';
 import type { BackendSpec } from '../src/backend.js';
 import { clipFace } from '../src/detector.js';
+import { encodeImage } from '../src/image/encode.js';
+import { rgbImage } from '../src/image/image.js';
 import { OFFICIAL_CHECKPOINTS, readManifest } from '../src/weights/resolve.js';
 import { cacheDir, officialCheckpoint, repoRoot, sharedImage } from './helpers/paths.js';
 
@@ -78,6 +80,20 @@ test('the CLI says which backend runs and why on stderr (not with -q), and in th
   assert.ok(r.out[0]!.includes(`-> network 1024x624, ${line}, median of 1 runs`), r.out[0]);
   const quiet = await cli('-i', group, '-s', path.join(dir, 'quiet.png'), '-q', '--backend', 'cpu');
   assert.equal(quiet.err, [], '-q: nothing on stderr');
+});
+
+test('--backend gpujs-auto says which gpu.js mode it chose and why the better ones were skipped', async () => {
+  // a 64x48 PNG keeps the gpu.js forward short in whatever mode is chosen
+  const small = path.join(dir, 'small.png');
+  writeFileSync(small, encodeImage(rgbImage(64, 48, new Uint8Array(64 * 48 * 3).fill(128)), 'png'));
+  const r = await cli('-i', small, '-s', path.join(dir, 'small-out.png'), '--backend', 'gpujs-auto');
+  assert.is(r.code, 0, r.err.join('\n'));
+  const line = r.err.find((l) => l.startsWith('retinaface: backend '));
+  console.log(`  [gpujs-auto] ${line}`);
+  // webgpu comes first in gpu.js's order and has no adapter in Node: it is always skipped, with its reason
+  assert.match(line ?? '', /^retinaface: backend gpujs-(\w+) \(gpujs-auto chose (\w+): .*; skipped webgpu: /);
+  const [, mode, chose] = /gpujs-(\w+) \(gpujs-auto chose (\w+)/.exec(line!)!;
+  assert.is(mode, chose);
 });
 
 // ---------------------------------------------------------------- visible faces by default

@@ -41,6 +41,8 @@ export { fetchWeights, DEFAULT_MAX_WEIGHTS_BYTES, type FetchWeightsOptions, type
 export { DEFAULT_DETECT_OPTIONS, type DetectOptions, type Face, type Point } from './detect/postprocess.js';
 export { decodeImage, probeImage, DEFAULT_MAX_PIXELS, type ImageInfo } from './image/decode.js';
 export { RetinaFaceError } from './errors.js';
+export { alignFace, alignFaces, alignTemplate, ARCFACE_TEMPLATE, DEFAULT_ALIGN_SIZE, type AlignedFace, type AlignOptions } from './align/align.js';
+export { estimateSimilarity, type Matrix2x3 } from './align/similarity.js';
 export { createTracker, DEFAULT_TRACKER_OPTIONS, type TrackedFace, type Tracker, type TrackerOptions } from './track/tracker.js';
 export { OneEuroFilter, DEFAULT_ONE_EURO, type OneEuroOptions } from './track/one_euro.js';
 export { sha256Hex } from './weights/sha256.js';

@@ -10,6 +10,7 @@ import { convertCheckpoint, DEFAULT_CONVERT_DIR, defaultConvertOutput } from './
 import { ARCHS, type Arch } from './model/config.js';
 import { parseArgs, stringOption, UsageError, type CommandSpec, type Io, type OptionSpec } from './cli/args.js';
 import { detectCommand } from './cli/detect.js';
+import { alignCommand } from './cli/align.js';
 import { summaryCommand } from './cli/summary.js';
 
 export type { CommandSpec, Io, OptionSpec, ParsedArgs } from './cli/args.js';
@@ -38,6 +39,7 @@ const COMMANDS: CommandSpec[] = [
     },
   },
   detectCommand,
+  alignCommand,
   summaryCommand,
 ];
 

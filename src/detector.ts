@@ -9,6 +9,7 @@ import { domSourceKind, readDomSource, type DomImageSource } from './image/dom_s
 import { rgbImage, type RgbImage } from './image/image.js';
 import { rescaleSize, resizeForRescale, toNetworkInputInto } from './image/preprocess.js';
 import { RetinaFaceError } from './errors.js';
+import { alignFace, alignTemplate, type AlignedFace, type AlignOptions } from './align/align.js';
 import type { Arch } from './model/config.js';
 import { buildRetinaFace, runNetwork, runUploaded, uploadInput, type NetworkOutput, type RetinaFace as RetinaFaceModel } from './model/retinaface.js';
 import type { TapSelection } from './model/forward.js';
@@ -237,6 +238,20 @@ export class RetinaFaceDetector {
       faces, candidates, width: img.width, height: img.height, inputWidth: net.width, inputHeight: net.height, raw,
       timings: { decode: t1 - t0, preprocess: t2 - t1, forward: t3 - t2, postprocess: t4 - t3, total: t4 - t0 },
     };
+  }
+
+  /**
+   * Aligned crops of `faces` (default: the visible faces detect() finds) from the same kinds of
+   * input as detect(): ArcFace's 112x112 unless `size` / `template` say otherwise (src/align).
+   */
+  async align(image: ImageInput | RgbImage, faces?: readonly Face[], opts: AlignOptions & DetectCallOptions = {}, name = '<image>'): Promise<{ face: Face; crop: AlignedFace }[]> {
+    const { size, template, borderValue, ...detectOpts } = opts;
+    const alignOpts: AlignOptions = { ...(size === undefined ? {} : { size }), ...(template === undefined ? {} : { template }), ...(borderValue === undefined ? {} : { borderValue }) };
+    alignTemplate(alignOpts); // options checked before any work
+    // decoded once: an RgbImage passes through decode() uncopied, into detection and the warps
+    const rgb = this.decode(image, detectOpts.maxPixels === undefined ? {} : { maxPixels: detectOpts.maxPixels }, name);
+    const list = faces ?? (await this.detectDetailed(rgb, detectOpts, name)).faces;
+    return list.map((face) => ({ face, crop: alignFace(rgb, face, alignOpts) }));
   }
 
   /** Frees what the backend holds (packed weights, GPU textures and buffers, workers). */

@@ -10,6 +10,7 @@ import { DEFAULT_BACKEND, type BackendSpec } from './backend.js';
 import { prepareModel, RetinaFaceDetector, type DetectCallOptions, type Detection, type ImageInput } from './detector.js';
 import { RetinaFaceError } from './errors.js';
 import type { Face } from './detect/postprocess.js';
+import type { AlignedFace, AlignOptions } from './align/align.js';
 import type { RgbImage } from './image/image.js';
 import type { Arch } from './model/config.js';
 import { describeFsError } from './weights/files.js';
@@ -47,13 +48,21 @@ export class RetinaFace extends RetinaFaceDetector {
 
   override async detectDetailed(image: string | ImageInput | RgbImage, opts: DetectCallOptions = {}, name?: string): Promise<Detection> {
     if (typeof image !== 'string') return super.detectDetailed(image, opts, name);
-    let bytes: Uint8Array;
-    try {
-      bytes = await fs.readFile(image);
-    } catch (e) {
-      throw new RetinaFaceError(describeFsError(e), { file: image, code: 'EREAD', cause: e });
-    }
-    return super.detectDetailed(bytes, opts, name ?? image);
+    return super.detectDetailed(await readImageFile(image), opts, name ?? image);
+  }
+
+  /** image: as detect(); faces default to the visible faces of the image (see RetinaFaceDetector.align). */
+  override async align(image: string | ImageInput | RgbImage, faces?: readonly Face[], opts: AlignOptions & DetectCallOptions = {}, name?: string): Promise<{ face: Face; crop: AlignedFace }[]> {
+    if (typeof image !== 'string') return super.align(image, faces, opts, name);
+    return super.align(await readImageFile(image), faces, opts, name ?? image);
+  }
+}
+
+async function readImageFile(file: string): Promise<Uint8Array> {
+  try {
+    return await fs.readFile(file);
+  } catch (e) {
+    throw new RetinaFaceError(describeFsError(e), { file, code: 'EREAD', cause: e });
   }
 }
 
@@ -70,5 +79,8 @@ export { defaultCacheDir, OFFICIAL_CHECKPOINTS, resolveWeights } from './weights
 export { drawDetections } from './image/draw.js';
 export { encodeImage } from './image/encode.js';
 export { decodeImage, DEFAULT_MAX_PIXELS } from './image/decode.js';
+export { alignFace, alignFaces, alignTemplate, ARCFACE_TEMPLATE, DEFAULT_ALIGN_SIZE, type AlignedFace, type AlignOptions } from './align/align.js';
+export { estimateSimilarity, type Matrix2x3 } from './align/similarity.js';
+export { warpAffine } from './align/warp.js';
 export { createTracker, DEFAULT_TRACKER_OPTIONS, type TrackedFace, type Tracker, type TrackerOptions } from './track/tracker.js';
 export { OneEuroFilter, DEFAULT_ONE_EURO, type OneEuroOptions } from './track/one_euro.js';

@@ -64,7 +64,7 @@ async function stat(file: string) {
 }
 
 /** Files as given; directories expanded to their JPEG/PNG files, sorted. */
-async function expandInputs(given: string[]): Promise<string[]> {
+export async function expandInputs(given: string[]): Promise<string[]> {
   const out: string[] = [];
   for (const p of given) {
     const s = await stat(p);
@@ -79,7 +79,7 @@ async function expandInputs(given: string[]): Promise<string[]> {
   return out;
 }
 
-async function writableDir(dir: string, what: string): Promise<void> {
+export async function writableDir(dir: string, what: string): Promise<void> {
   const s = await stat(dir).catch(() => {
     throw new RetinaFaceError(`${what} directory does not exist`, { file: dir, code: 'ENOENT' });
   });

@@ -53,6 +53,20 @@ export function torchPython(): string {
   return python;
 }
 
+/**
+ * Runs a reference script with Debian's Python (the one torchPython() finds) after checking that
+ * it imports `modules`; throws, loudly, naming the apt packages when one is missing.
+ */
+export function runReferencePython(script: string, args: string[], modules: Record<string, string>): void {
+  const py = process.env.RETINAFACE_TORCH_PYTHON ?? '/usr/bin/python3';
+  for (const [module, apt] of Object.entries(modules)) {
+    const r = spawnSync(py, ['-c', `import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(${JSON.stringify(module)}) else 1)`], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`this test needs Python's ${module} at ${py} (apt-get install -y ${apt}); it is missing`);
+  }
+  const r = spawnSync(py, [script, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${path.basename(script)} ${args.join(' ')} failed with exit code ${r.status}`);
+}
+
 /** Runs a Python script with PyTorch; its stderr streams through; throws with the exit code on failure. */
 export function runTorchPython(script: string, args: string[]): void {
   const r = spawnSync(torchPython(), [script, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });

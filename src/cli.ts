@@ -161,8 +161,27 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) {
-  main(process.argv.slice(2)).then((code) => {
+/**
+ * Runs the CLI as the process's work: the exit code is the run's. A runtime that lets the process
+ * end while the run is still pending (nothing left on its event loop: a worker unreferenced too
+ * early, a lost callback) would exit 0 having done nothing; the 'exit' guard turns that into one
+ * line and exit code 1.
+ */
+export function runAsProcess(run: () => Promise<number>): void {
+  let settled = false;
+  process.on('exit', () => {
+    if (settled) return;
+    process.stderr.write(`${PROGRAM}: internal error: the process is ending before its work was done (nothing left to wait on); nothing was completed\n`);
+    process.exitCode = 1;
+  });
+  run().then((code) => {
+    settled = true;
     process.exitCode = code;
+  }, (e: unknown) => {
+    settled = true;
+    process.stderr.write(`${PROGRAM}: internal error: ${oneLine(e instanceof Error ? e.message : String(e))}\n`);
+    process.exitCode = 1;
   });
 }
+
+if (isEntryPoint()) runAsProcess(() => main(process.argv.slice(2)));

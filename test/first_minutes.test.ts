@@ -158,6 +158,17 @@ test('a script that never calls dispose() exits when its work is done (cpu-simd,
   assert.match(r.stdout, /^faces \d+$/m, `stdout: ${JSON.stringify(r.stdout)}, stderr: ${JSON.stringify(r.stderr)}`);
 });
 
+test('a CLI run that the runtime ends before it settles exits 1 with one line, never 0', () => {
+  // What Deno did with cpu-simd before the workers' unref moved after 'ready' (issue 23): the event
+  // loop emptied while the run was pending, and the process exited 0 having written nothing.
+  const script = path.join(dir, 'stall.mjs');
+  writeFileSync(script, `import { runAsProcess } from ${JSON.stringify(path.join(repoRoot, 'dist', 'src', 'cli.js'))};\n` +
+    'runAsProcess(() => new Promise(() => {}));\n');
+  const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: EXIT_BOUND_MS });
+  assert.is(r.status, 1, r.stderr);
+  assert.equal(r.stderr.trim().split('\n'), ['retinaface: internal error: the process is ending before its work was done (nothing left to wait on); nothing was completed']);
+});
+
 const CPU_BACKENDS: BackendSpec[] = ['cpu-naive', 'cpu', 'cpu-simd'];
 
 for (const backend of CPU_BACKENDS) {

@@ -69,6 +69,11 @@ export const BACKEND_SPECS: readonly BackendSpec[] = ['auto', 'cpu', 'cpu-fast',
 export interface BackendOptions {
   /** worker threads for 'cpu-simd' (default: all cores) */
   threads?: number;
+  /**
+   * cpu-simd's kernel module precompiled (dist/wasm/retinaface-simd.wasm and -shared.wasm, compiled
+   * or imported as modules), for runtimes that forbid compiling WebAssembly from bytes.
+   */
+  simdModules?: { plain?: WebAssembly.Module; shared?: WebAssembly.Module };
 }
 
 /** The default backend. */
@@ -95,13 +100,19 @@ export async function importGpuJs<T>(load: () => Promise<T>): Promise<T> {
  * 'auto': cpu-simd where its WebAssembly SIMD module compiles (every current browser, Node >= 16,
  * Deno, Bun), else the plain JavaScript 'cpu'. The probe compiles the backend's own kernel module.
  */
-async function chooseAuto(): Promise<{ spec: 'cpu-simd' | 'cpu'; why: string }> {
+async function chooseAuto(options: BackendOptions): Promise<{ spec: 'cpu-simd' | 'cpu'; why: string }> {
   if (typeof WebAssembly === 'undefined') return { spec: 'cpu', why: 'auto chose cpu: WebAssembly is not available here' };
   try {
     const { compileSimdModule } = await import('./ops/conv2d_simd.cpu.js');
     await compileSimdModule({ initial: 1 });
   } catch (e) {
-    return { spec: 'cpu', why: `auto chose cpu: WebAssembly SIMD does not compile here (${String((e as Error).message).split('\n')[0]})` };
+    const why = String((e as Error).message).split('\n')[0];
+    // Compiling from bytes forbidden (a Worker, a strict CSP) is no obstacle to modules compiled
+    // at build time: instantiating those is allowed.
+    if (options.simdModules?.plain !== undefined || options.simdModules?.shared !== undefined) {
+      return { spec: 'cpu-simd', why: `auto chose cpu-simd: precompiled modules given (compiling WebAssembly here fails: ${why})` };
+    }
+    return { spec: 'cpu', why: `auto chose cpu: WebAssembly SIMD does not compile here (${why})` };
   }
   return { spec: 'cpu-simd', why: 'auto chose cpu-simd: WebAssembly SIMD compiles here' };
 }
@@ -109,7 +120,7 @@ async function chooseAuto(): Promise<{ spec: 'cpu-simd' | 'cpu'; why: string }> 
 /** The one place that turns a backend name into a backend (and, for GPUs, a device context). */
 export async function createBackend(spec: BackendSpec, options: BackendOptions = {}): Promise<Backend<unknown>> {
   if (spec === 'auto') {
-    const chosen = await chooseAuto();
+    const chosen = await chooseAuto(options);
     const be = await createBackend(chosen.spec, options);
     be.why = chosen.why;
     return be;
@@ -130,7 +141,10 @@ export async function createBackend(spec: BackendSpec, options: BackendOptions =
     }
     case 'cpu-simd': {
       const { CpuSimdBackend } = await import('./backends/cpu_simd.js');
-      return new CpuSimdBackend(options.threads === undefined ? {} : { threads: options.threads }) as Backend<unknown>;
+      return new CpuSimdBackend({
+        ...(options.threads === undefined ? {} : { threads: options.threads }),
+        ...(options.simdModules === undefined ? {} : { modules: options.simdModules }),
+      }) as Backend<unknown>;
     }
     default:
       throw new RetinaFaceError(`unknown backend ${String(spec)} (expected one of ${BACKEND_SPECS.join(', ')})`, { code: 'EOPTION' });

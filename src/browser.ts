@@ -21,13 +21,19 @@ export interface LoadDetectorOptions extends FetchWeightsOptions {
   backend?: BackendSpec;
   /** worker threads of 'cpu-simd' (default: every core when the page may share memory, else 1) */
   threads?: number;
+  /**
+   * cpu-simd's kernel module precompiled: retinaface-simd.wasm (and -shared.wasm for threads)
+   * beside the bundle, compiled or imported as modules, where the page or runtime forbids
+   * compiling WebAssembly from bytes (CSP without 'wasm-unsafe-eval', Cloudflare Workers)
+   */
+  simdModules?: { plain?: WebAssembly.Module; shared?: WebAssembly.Module };
 }
 
 /** A detector whose weights load from `weights` (checked: see fetchWeights) onto `backend`. */
 export async function loadDetector(weights: WeightsSource, opts: LoadDetectorOptions = {}): Promise<RetinaFaceDetector & { weights: FetchedWeights }> {
-  const { backend = DEFAULT_BACKEND, threads, ...fetchOpts } = opts;
+  const { backend = DEFAULT_BACKEND, threads, simdModules, ...fetchOpts } = opts;
   const w = await fetchWeights(weights, fetchOpts);
-  const d = await RetinaFaceDetector.fromTensors(w.tensors, { arch: w.arch, backend, ...(threads === undefined ? {} : { threads }) },
+  const d = await RetinaFaceDetector.fromTensors(w.tensors, { arch: w.arch, backend, ...(threads === undefined ? {} : { threads }), ...(simdModules === undefined ? {} : { simdModules }) },
     typeof weights === 'string' || weights instanceof URL ? String(weights) : '<weights>');
   // The tensors now live in the backend (packed, folded, uploaded); keep only the description.
   return Object.assign(d, { weights: { ...w, tensors: new Map() } });
@@ -46,6 +52,7 @@ export { estimateSimilarity, type Matrix2x3 } from './align/similarity.js';
 export { createTracker, DEFAULT_TRACKER_OPTIONS, type TrackedFace, type Tracker, type TrackerOptions } from './track/tracker.js';
 export { OneEuroFilter, DEFAULT_ONE_EURO, type OneEuroOptions } from './track/one_euro.js';
 export { sha256Hex } from './weights/sha256.js';
+export { SIMD_WASM_FILES } from './ops/conv2d_simd.cpu.js';
 export { CpuBackend } from './backends/cpu.js';
 export { buildRetinaFace, runNetwork, type NetworkOutput } from './model/retinaface.js';
 export { decodeTensorFile, encodeTensorFile } from './weights/format.js';

@@ -1,7 +1,7 @@
 // The detector: an image in, faces out (box, score, five landmarks, original-image pixels).
 // Pure (no Node built-ins) so that the browser build can use it; src/index.ts adds what Node
 // has (paths, Buffers, weights that resolve themselves).
-import { createBackend, DEFAULT_BACKEND, type BackendSpec } from './backend.js';
+import { createBackend, DEFAULT_BACKEND, type BackendOptions, type BackendSpec } from './backend.js';
 import type { Backend } from './backend.js';
 import { postprocess, resolveDetectOptions, type DetectOptions, type Face } from './detect/postprocess.js';
 import { decodeImage, resolveMaxPixels, type DecodeOptions } from './image/decode.js';
@@ -74,6 +74,8 @@ export interface DetectorOptions {
   backend?: BackendSpec;
   /** worker threads of the 'cpu-simd' backend (default: all cores) */
   threads?: number;
+  /** cpu-simd's kernel module precompiled (see BackendOptions.simdModules) */
+  simdModules?: BackendOptions['simdModules'];
 }
 
 const now = () => globalThis.performance.now();
@@ -121,7 +123,10 @@ export function clipFace(f: Face, width: number, height: number): Face {
 export async function prepareModel(tensors: Map<string, Tensor>, opts: DetectorOptions, source: string): Promise<[RetinaFaceModel, Backend<unknown>]> {
   const model = buildRetinaFace(opts.arch, tensors, source);
   const spec = opts.backend ?? DEFAULT_BACKEND;
-  const backendOptions = opts.threads === undefined ? {} : { threads: opts.threads };
+  const backendOptions: BackendOptions = {
+    ...(opts.threads === undefined ? {} : { threads: opts.threads }),
+    ...(opts.simdModules === undefined ? {} : { simdModules: opts.simdModules }),
+  };
   const backend = await createBackend(spec, backendOptions);
   try {
     await backend.prepare(model);

@@ -7,7 +7,7 @@
 // The browser build (src/browser.ts) exports the same detector without the Node parts.
 import { promises as fs } from 'node:fs';
 import { DEFAULT_BACKEND, type BackendSpec } from './backend.js';
-import { prepareModel, RetinaFaceDetector, type DetectCallOptions, type Detection, type ImageInput } from './detector.js';
+import { prepareModel, RetinaFaceDetector, type DetectCallOptions, type Detection, type DetectorOptions, type ImageInput } from './detector.js';
 import { RetinaFaceError } from './errors.js';
 import type { Face } from './detect/postprocess.js';
 import type { AlignedFace, AlignOptions } from './align/align.js';
@@ -23,6 +23,8 @@ export interface LoadOptions extends Omit<ResolveOptions, 'source'> {
   backend?: BackendSpec;
   /** worker threads of the 'cpu-simd' backend (default: all cores) */
   threads?: number;
+  /** cpu-simd's kernel module precompiled (dist/wasm/*.wasm compiled); normally generated at load */
+  simdModules?: DetectorOptions['simdModules'];
 }
 
 export class RetinaFace extends RetinaFaceDetector {
@@ -34,9 +36,11 @@ export class RetinaFace extends RetinaFaceDetector {
    * official download, sha256-checked) and prepares the backend.
    */
   static async load(opts: LoadOptions = {}): Promise<RetinaFace> {
-    const { arch = 'mobile0.25', backend = DEFAULT_BACKEND, threads, ...resolve } = opts;
+    const { arch = 'mobile0.25', backend = DEFAULT_BACKEND, threads, simdModules, ...resolve } = opts;
     const w = await resolveWeights(arch, resolve);
-    const d = new RetinaFace(...(await prepareModel(w.tensors, { arch, backend, ...(threads === undefined ? {} : { threads }) }, w.file)));
+    const d = new RetinaFace(...(await prepareModel(w.tensors, {
+      arch, backend, ...(threads === undefined ? {} : { threads }), ...(simdModules === undefined ? {} : { simdModules }),
+    }, w.file)));
     d.weightsFile = w.file;
     return d;
   }
@@ -82,5 +86,6 @@ export { decodeImage, DEFAULT_MAX_PIXELS } from './image/decode.js';
 export { alignFace, alignFaces, alignTemplate, ARCFACE_TEMPLATE, DEFAULT_ALIGN_SIZE, type AlignedFace, type AlignOptions } from './align/align.js';
 export { estimateSimilarity, type Matrix2x3 } from './align/similarity.js';
 export { warpAffine } from './align/warp.js';
+export { SIMD_WASM_FILES, buildSimdModule, SIMD_MEMORY } from './ops/conv2d_simd.cpu.js';
 export { createTracker, DEFAULT_TRACKER_OPTIONS, type TrackedFace, type Tracker, type TrackerOptions } from './track/tracker.js';
 export { OneEuroFilter, DEFAULT_ONE_EURO, type OneEuroOptions } from './track/one_euro.js';

@@ -22,6 +22,7 @@ import { gzipSync } from 'node:zlib';
 import { RetinaFaceError } from '../../src/errors.js';
 import { ARCHS, type Arch } from '../../src/model/config.js';
 import { OFFICIAL_CHECKPOINTS, resolveWeights } from '../../src/weights/resolve.js';
+import { buildSimdModule, SIMD_MEMORY, SIMD_WASM_FILES } from '../../src/ops/conv2d_simd.cpu.js';
 
 /** The repository root (this file runs compiled from dist/docs/demo/). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -82,6 +83,8 @@ export async function buildBundle(): Promise<BundleReport> {
   });
   copyFileSync(path.join(repoRoot, 'node_modules', 'gpu.js', 'dist', 'gpu-browser.min.js'), path.join(bundleDir, 'gpu-browser.min.js'));
   writeFileSync(path.join(bundleDir, 'retinaface.d.ts'), "// Types of the browser bundle: those of the library's browser entry.\nexport * from '../src/browser.js';\n");
+  writeSimdWasm(bundleDir);
+  writeSimdWasm(wasmDir);
 
   // Static-import closure of an output file, from esbuild's metafile.
   const outputs = result.metafile.outputs;
@@ -110,6 +113,21 @@ export async function buildBundle(): Promise<BundleReport> {
       gpujs: [...beyond([...chunk('gpujs'), ...chunk('gpu_instance')]), 'gpu-browser.min.js'],
     },
   };
+}
+
+/** Where the Node package keeps cpu-simd's precompiled module (package.json "files"). */
+export const wasmDir = path.join(repoRoot, 'dist', 'wasm');
+
+/**
+ * cpu-simd's kernel module, both builds (one thread, shared memory), as .wasm files: what runtimes
+ * that forbid compiling WebAssembly from bytes import instead (SIMD_WASM_FILES in
+ * src/ops/conv2d_simd.cpu.ts). The bytes are the generator's, so the backend runs the same code
+ * either way.
+ */
+export function writeSimdWasm(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, SIMD_WASM_FILES.plain), buildSimdModule(SIMD_MEMORY.plain));
+  writeFileSync(path.join(dir, SIMD_WASM_FILES.shared), buildSimdModule(SIMD_MEMORY.shared));
 }
 
 function listFiles(dir: string): BundleFile[] {

@@ -18,7 +18,7 @@ import type { Slope } from '../ops/activation.js';
 import { foldBatchNorm } from '../ops/batch_norm2d.cpu.js';
 import { conv2dOutputShape, convOutputSize } from '../ops/conv2d.js';
 import {
-  compileSimdModule, denseScratchBytes, depthwisePlaneFloats, instantiateSimd, packDenseWeights, packedDenseFloats,
+  compileSimdModule, SIMD_MEMORY, denseScratchBytes, depthwisePlaneFloats, instantiateSimd, packDenseWeights, packedDenseFloats,
   winogradScratchBytes, winogradWeights, GEMM_MR, type DenseConvArgs, type DepthwiseArgs, type WinogradArgs,
 } from '../ops/conv2d_simd.cpu.js';
 import { nearestSourceIndex } from '../ops/interpolate_nearest.js';
@@ -34,13 +34,22 @@ export interface CpuSimdOptions {
    * multiply-adds per 2x2 outputs; error within ~2x of the direct sum's (test/simd.test.ts).
    */
   winograd?: boolean;
+  /**
+   * The kernel module already compiled (e.g. imported from dist/wasm/retinaface-simd.wasm where
+   * compiling from bytes is forbidden): `plain` for one thread, `shared` for worker threads.
+   * Without the one needed, it is generated and compiled at prepare(); given only `plain`, the
+   * backend runs on one thread.
+   */
+  modules?: SimdModules;
+}
+
+export interface SimdModules {
+  plain?: WebAssembly.Module;
+  shared?: WebAssembly.Module;
 }
 
 /** Memory-bound jobs below this many floats run on the calling thread: a dispatch costs more. */
 const PARALLEL_MIN_FLOATS = 65536;
-
-/** A shared memory must declare its maximum: 65536 pages = 4 GiB, all a 32-bit address reaches. */
-const SHARED_MAX_PAGES = 65536;
 
 /** An activation in the arena. `data` is a fresh view each time (the memory may have grown). */
 export class SimdTensor implements Tensor {
@@ -87,10 +96,11 @@ export class CpuSimdBackend implements Backend<Tensor> {
     this.dispose();
     const host = await defaultHost();
     const wanted = this.options.threads ?? host?.defaultThreads() ?? 1;
-    const shared = wanted > 1 && host !== null && typeof SharedArrayBuffer !== 'undefined';
-    const limits = shared ? { initial: 1, maximum: SHARED_MAX_PAGES, shared: true } : { initial: 1 };
+    const given = this.options.modules;
+    const shared = wanted > 1 && host !== null && typeof SharedArrayBuffer !== 'undefined' && (given === undefined || given.shared !== undefined);
+    const limits = shared ? SIMD_MEMORY.shared : SIMD_MEMORY.plain;
     const memory = new WebAssembly.Memory(limits);
-    const module = await compileSimdModule(limits);
+    const module = given?.[shared ? 'shared' : 'plain'] ?? await compileSimdModule(limits);
     const k = await instantiateSimd(module, memory);
     this.pool = await ThreadPool.start(k, module, memory, shared ? wanted : 1, shared ? host : null);
     this.arena = new Arena(memory);

@@ -5,6 +5,7 @@ import type { Slope } from './ops/activation.js';
 import type { ConvBnAct, Module } from './model/modules.js';
 import type { Tensor } from './tensor.js';
 import { RetinaFaceError } from './errors.js';
+import type { SimdModules } from './ops/simd_files.js';
 
 export interface Backend<T = unknown> {
   /** e.g. 'cpu-naive', 'cpu-fast', 'gpujs-webgl2' */
@@ -73,7 +74,7 @@ export interface BackendOptions {
    * cpu-simd's kernel module precompiled (dist/wasm/retinaface-simd.wasm and -shared.wasm, compiled
    * or imported as modules), for runtimes that forbid compiling WebAssembly from bytes.
    */
-  simdModules?: { plain?: WebAssembly.Module; shared?: WebAssembly.Module };
+  simdModules?: SimdModules;
 }
 
 /** The default backend. */

@@ -11,6 +11,7 @@
 import type { Arch } from './model/config.js';
 import { RetinaFaceDetector } from './detector.js';
 import { DEFAULT_BACKEND, type BackendSpec } from './backend.js';
+import type { SimdModules } from './ops/simd_files.js';
 import { fetchWeights, type FetchWeightsOptions, type FetchedWeights, type WeightsSource } from './weights/fetch.js';
 
 export interface LoadDetectorOptions extends FetchWeightsOptions {
@@ -26,7 +27,7 @@ export interface LoadDetectorOptions extends FetchWeightsOptions {
    * beside the bundle, compiled or imported as modules, where the page or runtime forbids
    * compiling WebAssembly from bytes (CSP without 'wasm-unsafe-eval', Cloudflare Workers)
    */
-  simdModules?: { plain?: WebAssembly.Module; shared?: WebAssembly.Module };
+  simdModules?: SimdModules;
 }
 
 /** A detector whose weights load from `weights` (checked: see fetchWeights) onto `backend`. */
@@ -52,10 +53,10 @@ export { estimateSimilarity, type Matrix2x3 } from './align/similarity.js';
 export { createTracker, DEFAULT_TRACKER_OPTIONS, type TrackedFace, type Tracker, type TrackerOptions } from './track/tracker.js';
 export { OneEuroFilter, DEFAULT_ONE_EURO, type OneEuroOptions } from './track/one_euro.js';
 export { sha256Hex } from './weights/sha256.js';
-export { SIMD_WASM_FILES } from './ops/conv2d_simd.cpu.js';
+export { SIMD_WASM_FILES, type CompiledWasmModule, type SimdModules } from './ops/simd_files.js';
 export { CpuBackend } from './backends/cpu.js';
 export { buildRetinaFace, runNetwork, type NetworkOutput } from './model/retinaface.js';
 export { decodeTensorFile, encodeTensorFile } from './weights/format.js';
 export type { Arch } from './model/config.js';
 export type { Tensor } from './tensor.js';
-export type { GpuJsMode } from './backends/gpu_instance.js';
+export type { GpuJsMode } from './backends/gpujs_modes.js';

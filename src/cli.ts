@@ -3,7 +3,7 @@
 // one small parser (no dependencies) reads them, so adding a subcommand or an option is adding
 // an entry. Exit codes: 0 ok, 1 runtime or input error (one line on stderr, no stack),
 // 2 usage error (the message plus a pointer to --help).
-import { readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { RetinaFaceError } from './errors.js';
 import { convertCheckpoint, DEFAULT_CONVERT_DIR, defaultConvertOutput } from './weights/convert.js';
@@ -24,7 +24,7 @@ const COMMANDS: CommandSpec[] = [
     summary: 'convert a PyTorch checkpoint (.pth) into a retinaface-ts weights file',
     positionals: [
       { name: 'IN', help: 'the .pth checkpoint (legacy or zip serialization; nothing in it is executed)' },
-      { name: 'OUT', optional: true, help: `the weights file to write (safetensors-compatible, see docs/weights-format.md; default ${DEFAULT_CONVERT_DIR}/<IN's name>.safetensors)` },
+      { name: 'OUT', optional: true, help: `the weights file to write (safetensors-compatible, see docs/weights-format.md; default ${DEFAULT_CONVERT_DIR}/retinaface-ARCH.safetensors)` },
     ],
     options: [
       { name: 'arch', value: 'ARCH', choices: ARCHS, help: 'the architecture, when the keys do not tell it' },
@@ -32,9 +32,8 @@ const COMMANDS: CommandSpec[] = [
     async run(args, io) {
       const [input, given] = args.positionals as [string, string | undefined];
       const arch = stringOption(args, 'arch') as Arch | undefined;
-      const output = given ?? await defaultConvertOutput(input);
-      const r = await convertCheckpoint(input, output, arch === undefined ? {} : { arch });
-      io.out(`${output}: ${r.arch}, ${r.tensors} tensors, from ${input} (sha256 ${r.sha256})`);
+      const r = await convertCheckpoint(input, given ?? defaultConvertOutput, arch === undefined ? {} : { arch });
+      io.out(`${r.output}: ${r.arch}, ${r.tensors} tensors, from ${input} (sha256 ${r.sha256})`);
       return 0;
     },
   },
@@ -66,7 +65,10 @@ export async function main(argv: string[], io: Io = consoleIo): Promise<number> 
     }
     // ailia-style calls have no command word: `retinaface --input photo.jpg` means detect.
     const named = COMMANDS.find((c) => c.name === first);
-    if (named === undefined && !first.startsWith('-')) throw new UsageError(`unknown command ${first}`);
+    if (named === undefined && !first.startsWith('-')) {
+      const looksLikeInput = /\.(jpe?g|png)$/i.test(first) || existsSync(first);
+      throw new UsageError(`unknown command ${first}${looksLikeInput ? ` (to find the faces in it: ${PROGRAM} --input ${first})` : ''}`);
+    }
     const [command, args] = named === undefined ? [detectCommand, argv] : [named, rest];
     if (args.includes('--help') || args.includes('-h')) {
       io.out(commandHelp(command));
@@ -103,6 +105,12 @@ function globalHelp(): string {
     '',
     'detect options (the default command):',
     ...optionLines(detectCommand.options),
+    '',
+    'environment:',
+    '  RETINAFACE_WEIGHTS_DIR  a folder holding the official .pth checkpoints (see weights/README.md)',
+    '  RETINAFACE_CACHE        where converted weights are cached (default ~/.cache/retinaface-ts)',
+    '  RETINAFACE_OFFLINE      1 (or true, yes, on): never download the weights',
+    '  RETINAFACE_DEBUG        1: internal errors print their stack',
     '',
     `Run '${PROGRAM} <command> --help' for another command's options.`,
   ].join('\n');

@@ -1,7 +1,7 @@
 // The detector: an image in, faces out (box, score, five landmarks, original-image pixels).
 // Pure (no Node built-ins) so that the browser build can use it; src/index.ts adds what Node
 // has (paths, Buffers, weights that resolve themselves).
-import { createBackend, DEFAULT_BACKEND, type BackendOptions, type BackendSpec } from './backend.js';
+import { BACKEND_SPECS, createBackend, DEFAULT_BACKEND, type BackendOptions, type BackendSpec } from './backend.js';
 import type { Backend } from './backend.js';
 import { postprocess, resolveDetectOptions, type DetectOptions, type Face } from './detect/postprocess.js';
 import { decodeImage, resolveMaxPixels, type DecodeOptions } from './image/decode.js';
@@ -10,7 +10,7 @@ import { rgbImage, type RgbImage } from './image/image.js';
 import { rescaleSize, resizeForRescale, toNetworkInputInto } from './image/preprocess.js';
 import { RetinaFaceError } from './errors.js';
 import { alignFace, alignTemplate, type AlignedFace, type AlignOptions } from './align/align.js';
-import type { Arch } from './model/config.js';
+import { ARCHS, isArch, type Arch } from './model/config.js';
 import { buildRetinaFace, runNetwork, runUploaded, uploadInput, type NetworkOutput, type RetinaFace as RetinaFaceModel } from './model/retinaface.js';
 import type { TapSelection } from './model/forward.js';
 import type { Tensor } from './tensor.js';
@@ -119,8 +119,26 @@ export function clipFace(f: Face, width: number, height: number): Face {
   };
 }
 
+/** The most cpu-simd threads asked for: more only costs memory (a worker and its stack each). */
+export const MAX_THREADS = 256;
+
+/**
+ * Checks what a detector is built from, as the CLI checks its flags: a wrong arch, backend or
+ * thread count is one RetinaFaceError naming the option and what it accepts, never a TypeError
+ * deeper down (a fractional thread count used to split the work wrongly).
+ */
+export function checkDetectorOptions(opts: Partial<DetectorOptions>): void {
+  const bad = (name: string, value: unknown, expected: string): never => {
+    throw new RetinaFaceError(`invalid option ${name}: ${JSON.stringify(value) ?? String(value)} (expected ${expected})`, { code: 'EOPTION' });
+  };
+  if (opts.arch !== undefined && !isArch(opts.arch)) bad('arch', opts.arch, ARCHS.map((a) => `'${a}'`).join(' or '));
+  if (opts.backend !== undefined && !(BACKEND_SPECS as readonly unknown[]).includes(opts.backend)) bad('backend', opts.backend, `one of ${BACKEND_SPECS.join(', ')}`);
+  if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1 && opts.threads <= MAX_THREADS)) bad('threads', opts.threads, `an integer 1..${MAX_THREADS}`);
+}
+
 /** Builds the model from checked weights and prepares a backend for it. */
 export async function prepareModel(tensors: Map<string, Tensor>, opts: DetectorOptions, source: string): Promise<[RetinaFaceModel, Backend<unknown>]> {
+  checkDetectorOptions(opts);
   const model = buildRetinaFace(opts.arch, tensors, source);
   const spec = opts.backend ?? DEFAULT_BACKEND;
   const backendOptions: BackendOptions = {
@@ -187,9 +205,13 @@ export class RetinaFaceDetector {
   decode(image: ImageInput, opts: DecodeOptions = {}, name = '<image>'): RgbImage {
     if (image instanceof ArrayBuffer) return decodeImage(new Uint8Array(image), name, opts);
     if (image instanceof Uint8Array) return decodeImage(image, name, opts);
+    if (ArrayBuffer.isView(image)) return decodeImage(new Uint8Array(image.buffer, image.byteOffset, image.byteLength), name, opts);
     if (domSourceKind(image) !== null) return toRgb(readDomSource(image, name, resolveMaxPixels(opts)), name);
     if (typeof image !== 'object' || image === null || !('data' in image)) {
-      throw new RetinaFaceError(`${name}: expected JPEG or PNG bytes, pixels ({ data, width, height }) or a browser image source, got ${image === null ? 'null' : typeof image}`, { code: 'EIMAGE' });
+      const hint = typeof Blob !== 'undefined' && image instanceof Blob ? 'a Blob or File (pass new Uint8Array(await blob.arrayBuffer()))'
+        : image instanceof URL ? 'a URL (pass a file path, or the bytes of fetch(url))'
+          : image === null ? 'null' : typeof image;
+      throw new RetinaFaceError(`${name}: expected JPEG or PNG bytes, pixels ({ data, width, height }) or a browser image source, got ${hint}`, { code: 'EIMAGE' });
     }
     return toRgb(image, name);
   }

@@ -7,7 +7,7 @@
 // The browser build (src/browser.ts) exports the same detector without the Node parts.
 import { promises as fs } from 'node:fs';
 import { DEFAULT_BACKEND, type BackendSpec } from './backend.js';
-import { prepareModel, RetinaFaceDetector, type DetectCallOptions, type Detection, type DetectorOptions, type ImageInput } from './detector.js';
+import { checkDetectorOptions, prepareModel, RetinaFaceDetector, type DetectCallOptions, type Detection, type DetectorOptions, type ImageInput } from './detector.js';
 import { RetinaFaceError } from './errors.js';
 import type { Face } from './detect/postprocess.js';
 import type { AlignedFace, AlignOptions } from './align/align.js';
@@ -27,6 +27,9 @@ export interface LoadOptions extends Omit<ResolveOptions, 'source'> {
   simdModules?: DetectorOptions['simdModules'];
 }
 
+/** What RetinaFace.load() takes; anything else is refused (a misspelt option would do nothing). */
+const LOAD_OPTIONS = new Set(['arch', 'backend', 'threads', 'simdModules', 'weights', 'cacheDir', 'weightsDir', 'download', 'onProgress', 'timeoutMs', 'source']);
+
 export class RetinaFace extends RetinaFaceDetector {
   /** The weights file actually used (explicit, cached, or freshly converted). */
   weightsFile = '';
@@ -36,7 +39,11 @@ export class RetinaFace extends RetinaFaceDetector {
    * official download, sha256-checked) and prepares the backend.
    */
   static async load(opts: LoadOptions = {}): Promise<RetinaFace> {
+    for (const k of Object.keys(opts)) {
+      if (!LOAD_OPTIONS.has(k)) throw new RetinaFaceError(`unknown option ${k} (expected ${[...LOAD_OPTIONS].join(', ')})`, { code: 'EOPTION' });
+    }
     const { arch = 'mobile0.25', backend = DEFAULT_BACKEND, threads, simdModules, ...resolve } = opts;
+    checkDetectorOptions({ arch, backend, ...(threads === undefined ? {} : { threads }) }); // before any file is read
     const w = await resolveWeights(arch, resolve);
     const d = new RetinaFace(...(await prepareModel(w.tensors, {
       arch, backend, ...(threads === undefined ? {} : { threads }), ...(simdModules === undefined ? {} : { simdModules }),
@@ -86,6 +93,6 @@ export { decodeImage, DEFAULT_MAX_PIXELS } from './image/decode.js';
 export { alignFace, alignFaces, alignTemplate, ARCFACE_TEMPLATE, DEFAULT_ALIGN_SIZE, type AlignedFace, type AlignOptions } from './align/align.js';
 export { estimateSimilarity, type Matrix2x3 } from './align/similarity.js';
 export { warpAffine } from './align/warp.js';
-export { SIMD_WASM_FILES, buildSimdModule, SIMD_MEMORY } from './ops/conv2d_simd.cpu.js';
+export { SIMD_WASM_FILES, SIMD_MEMORY, type CompiledWasmModule, type SimdModules } from './ops/simd_files.js';
 export { createTracker, DEFAULT_TRACKER_OPTIONS, type TrackedFace, type Tracker, type TrackerOptions } from './track/tracker.js';
 export { OneEuroFilter, DEFAULT_ONE_EURO, type OneEuroOptions } from './track/one_euro.js';

@@ -17,7 +17,7 @@ import type { BackendSpec } from '../src/backend.js';
 import { clipFace } from '../src/detector.js';
 import { encodeImage } from '../src/image/encode.js';
 import { rgbImage } from '../src/image/image.js';
-import { OFFICIAL_CHECKPOINTS, readManifest } from '../src/weights/resolve.js';
+import { offline, OFFICIAL_CHECKPOINTS, readManifest } from '../src/weights/resolve.js';
 import { cacheDir, officialCheckpoint, repoRoot, sharedImage } from './helpers/paths.js';
 
 process.env.RETINAFACE_CACHE = cacheDir('home');
@@ -252,13 +252,110 @@ test('weights/manifest.json is what the resolver reads; convert writes into weig
   mkdirSync(app);
   const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'src', 'cli.js'), 'convert', officialCheckpoint()], { cwd: app, encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
-  const out = path.join(app, 'weights', 'mobilenet0.25_Final.safetensors');
+  const out = path.join(app, 'weights', 'retinaface-mobile0.25.safetensors');
   assert.ok(existsSync(out), r.stdout);
-  assert.match(r.stdout, /^weights\/mobilenet0\.25_Final\.safetensors: mobile0\.25, 253 tensors/);
+  assert.match(r.stdout, /^weights\/retinaface-mobile0\.25\.safetensors: mobile0\.25, 253 tensors/);
   const ignored = spawnSync('git', ['check-ignore', '-q', 'weights/retinaface-mobile0.25.safetensors'], { cwd: repoRoot });
   assert.is(ignored.status, 0, 'converted files in weights/ are git-ignored');
   const tracked = spawnSync('git', ['check-ignore', '-q', 'weights/manifest.json'], { cwd: repoRoot });
   assert.is(tracked.status, 1, 'the manifest is not ignored');
+});
+
+// ---------------------------------------------------------------- what the new-user trial met
+test('load(): a wrong arch, thread count or option name is one RetinaFaceError naming it, before any work', async () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ arch: 'mobilenet0.25' }, /^invalid option arch: "mobilenet0\.25" \(expected 'mobile0\.25' or 'resnet50'\)$/],
+    [{ threads: 1.5 }, /^invalid option threads: 1\.5 \(expected an integer 1\.\.256\)$/],
+    [{ threads: 0 }, /^invalid option threads: 0 /],
+    [{ threads: 1000 }, /^invalid option threads: 1000 /],
+    [{ backend: 'simd' }, /^invalid option backend: "simd" \(expected one of auto, cpu, /],
+    [{ modelPath: 'x' }, /^unknown option modelPath \(expected arch, backend, /],
+  ];
+  for (const [opts, message] of cases) {
+    const e = await RetinaFace.load(opts as never).then(() => null, (x: unknown) => x);
+    assert.ok(e instanceof RetinaFaceError && e.code === 'EOPTION', `${JSON.stringify(opts)}: ${String(e)}`);
+    assert.match((e as Error).message, message);
+  }
+});
+
+test('weights: the downloaded file name is found too; a missing one names the folder searched; a read-only cache falls back', async () => {
+  const wdir = path.join(dir, 'weights-dir');
+  mkdirSync(wdir);
+  // saved under the URL's name, as `wget URL` does
+  writeFileSync(path.join(wdir, 'detection_mobilenet0.25_Final.pth'), readFileSync(officialCheckpoint()));
+  const fresh = path.join(dir, 'fresh-cache');
+  const d = await RetinaFace.load({ weightsDir: wdir, cacheDir: fresh, backend: 'cpu', onProgress: () => {} });
+  assert.is(d.weightsFile, path.join(fresh, 'retinaface-mobile0.25.safetensors'));
+  d.dispose();
+  const empty = path.join(dir, 'empty-weights');
+  mkdirSync(empty);
+  const e = await RetinaFace.load({ weightsDir: empty, cacheDir: path.join(dir, 'c2'), download: false }).then(() => null, (x: unknown) => x);
+  assert.ok(e instanceof RetinaFaceError && e.code === 'ENOWEIGHTS', String(e));
+  assert.match((e as Error).message, new RegExp(`the weights folder ${empty.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} holds neither mobilenet0\\.25_Final\\.pth nor detection_mobilenet0\\.25_Final\\.pth`));
+  // a cache that cannot be created (under a regular file): the checkpoint loads as it is
+  const blocker = path.join(dir, 'a-file');
+  writeFileSync(blocker, 'x');
+  const lines: string[] = [];
+  const ro = await RetinaFace.load({ weightsDir: wdir, cacheDir: path.join(blocker, 'cache'), backend: 'cpu', onProgress: (l) => lines.push(l) });
+  assert.is(ro.weightsFile, path.join(wdir, 'detection_mobilenet0.25_Final.pth'));
+  assert.match(lines.join('\n'), /cannot write the cache .*; loading .* directly \(set RETINAFACE_CACHE/);
+  assert.is((await ro.detect(group)).length, VISIBLE_ON_GROUP);
+  ro.dispose();
+  for (const v of ['1', 'true', 'TRUE', 'yes', 'on', ' On ']) assert.ok(offline({ RETINAFACE_OFFLINE: v }), `RETINAFACE_OFFLINE=${v}`);
+  for (const v of ['', '0', 'false', 'no']) assert.not.ok(offline({ RETINAFACE_OFFLINE: v }), `RETINAFACE_OFFLINE=${v}`);
+});
+
+test('inputs: any typed array view of the bytes; a Blob or a URL refused saying what to pass', async () => {
+  const d = await RetinaFace.load({ backend: 'cpu-simd', threads: 2 });
+  try {
+    const bytes = readFileSync(group);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    assert.is((await d.detect(view as unknown as Uint8Array)).length, VISIBLE_ON_GROUP);
+    for (const [input, hint] of [[new Blob([bytes]), /got a Blob or File \(pass new Uint8Array\(await blob\.arrayBuffer\(\)\)\)/], [new URL(`file://${group}`), /got a URL \(pass a file path, or the bytes of fetch\(url\)\)/]] as const) {
+      const e = await d.detect(input as never).then(() => null, (x: unknown) => x);
+      assert.ok(e instanceof RetinaFaceError, String(e));
+      assert.match((e as Error).message, hint);
+    }
+  } finally {
+    d.dispose();
+  }
+});
+
+test('CLI: a missing file among several fails alone; flags that would do nothing are refused; name clashes caught; compact JSON', async () => {
+  const batch = await cli('-i', group, path.join(dir, 'missing.jpg'), group, '-q');
+  assert.is(batch.code, 1);
+  assert.is(batch.out.length, 2, 'the two readable inputs are processed');
+  assert.equal(batch.err, [`retinaface: ${path.join(dir, 'missing.jpg')}: no such file or directory`, 'retinaface: 1 of 3 inputs failed']);
+  const usage: [string[], RegExp][] = [
+    [['-i', group, group, '-w'], /-w\/--write_json writes beside each drawn image, and 2 inputs are drawn only with --savepath DIR/],
+    [['-i', group, '--json_format', 'ailia'], /--json_format chooses the layout of -w\/--write_json: add -w/],
+    [['-i', group, '-c', '3'], /-c\/--benchmark_count is the number of -b\/--benchmark runs: add -b/],
+    [[group], /unknown command .* \(to find the faces in it: retinaface --input /],
+  ];
+  for (const [argv, message] of usage) {
+    const r = await cli(...argv);
+    assert.is(r.code, 2, argv.join(' '));
+    assert.match(r.err[0]!, message);
+  }
+  const clash = path.join(dir, 'clash');
+  mkdirSync(clash);
+  const png = path.join(clash, 'wider_group.png');
+  writeFileSync(png, encodeImage(rgbImage(64, 48, new Uint8Array(64 * 48 * 3)), 'png'));
+  writeFileSync(path.join(clash, 'wider_group.jpg'), readFileSync(group));
+  const outDir = path.join(dir, 'clash-out');
+  mkdirSync(outDir);
+  const c = await cli('-i', clash, '-s', outDir, '-w');
+  assert.is(c.code, 1);
+  assert.match(c.err[0]!, /wider_group\.jpg and .*wider_group\.png would both be saved under this name/);
+  assert.match(c.err[0]!, /wider_group\.json/);
+  const one = path.join(dir, 'one.png');
+  const many = await cli('-i', group, group, '-s', path.join(dir, 'all.png'));
+  assert.match(many.err[0]!, /with 2 inputs the savepath must be a directory/);
+  const j = await cli('-i', group, '-s', one, '-w', '-q');
+  assert.is(j.code, 0);
+  const text = readFileSync(one.replace(/\.png$/, '.json'), 'utf8');
+  assert.match(text, /\n {6}"box": \[[\d.]+, [\d.]+, [\d.]+, [\d.]+\],\n {6}"landmarks": \[\[[\d.]+, [\d.]+\], \[/, 'a box and its landmarks on one line each');
+  assert.is((JSON.parse(text) as { faces: unknown[] }).faces.length, VISIBLE_ON_GROUP);
 });
 
 test('the tarball: LICENSE, manifest, package.json exported, no source maps, nothing from docs/, bounded size', () => {
@@ -270,7 +367,9 @@ test('the tarball: LICENSE, manifest, package.json exported, no source maps, not
     assert.ok(files.includes(f), `${f} is in the tarball`);
   }
   assert.equal(files.filter((f) => f.endsWith('.map')), [], 'no source map (they would point at src/*.ts, which is not shipped)');
-  assert.equal(files.filter((f) => f.startsWith('docs/') || f.startsWith('test') || f.startsWith('bench')), [], 'no docs, tests or benchmarks');
+  // the docs the README links to (architecture, weights format, benchmarks...) but not the demo
+  assert.equal(files.filter((f) => (f.startsWith('docs/') && !/^docs\/[\w-]+\.md$/.test(f)) || f.startsWith('test') || f.startsWith('bench')), [], 'no demo, tests or benchmarks');
+  assert.ok(files.includes('docs/architecture.md') && files.includes('docs/weights-format.md'), 'the docs the README links to');
   assert.equal(files.filter((f) => f.startsWith('weights/') && !['weights/manifest.json', 'weights/README.md'].includes(f)), [], 'no weights');
   // 1.3 MB unpacked today (the browser bundle with gpu.js's own build is most of it).
   assert.ok(pack.unpackedSize < 3_000_000, `unpacked size ${pack.unpackedSize} bytes`);
@@ -317,6 +416,20 @@ test('the packed tarball installed into an empty app: lean, no native build, def
   const run = spawnSync(process.execPath, ['main.js'], { cwd: app, encoding: 'utf8', timeout: EXIT_BOUND_MS, env: process.env });
   assert.is(run.status, 0, run.stderr);
   assert.is(run.stdout.trim(), `cpu-simd ${VISIBLE_ON_GROUP}`, 'the default detects on cpu-simd and returns the visible faces');
+
+  // The published types compile in a strict app without gpu.js (an optional peer) and without
+  // skipLibCheck: the Node entry with Node's types and no DOM lib, the browser entry with the DOM lib.
+  writeFileSync(path.join(app, 'node.ts'), "import { RetinaFace, type Face } from 'retinaface-ts';\n" +
+    "const d = await RetinaFace.load({ backend: 'auto' });\nconst faces: Face[] = await d.detect('x.jpg', { visThreshold: 0.5, clip: true });\nconsole.log(faces.length, d.backendWhy);\n");
+  writeFileSync(path.join(app, 'page.ts'), "import { loadDetector, type DomImageSource } from 'retinaface-ts/browser';\n" +
+    "const d = await loadDetector('w.safetensors');\nconst img: DomImageSource = new Image();\nconsole.log((await d.detectDetailed(img)).candidates.length);\n");
+  const typesDir = path.join(repoRoot, 'node_modules', '@types');
+  const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+  const common = ['--noEmit', '--strict', '--skipLibCheck', 'false', '--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext'];
+  for (const [file, extra] of [['node.ts', ['--lib', 'ES2022', '--types', 'node', '--typeRoots', typesDir]], ['page.ts', ['--lib', 'ES2022,DOM']]] as const) {
+    const t = spawnSync(process.execPath, [tsc, ...common, ...extra, file], { cwd: app, encoding: 'utf8' });
+    assert.is(t.status, 0, `${file}: ${t.stdout}${t.stderr}`);
+  }
 
   const bin = path.join(nm, '.bin', 'retinaface');
   const ok = spawnSync(bin, ['-i', group, '-s', 'faces.png', '-w', '--json_format', 'ailia'], { cwd: app, encoding: 'utf8', env: process.env });

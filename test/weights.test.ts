@@ -110,7 +110,7 @@ test('ResNet-50 (DataParallel "module." keys, seeded random) converts, detected 
 test('convert writes the weights format with arch, source sha256 and file name; loadWeights sniffs by content', async () => {
   const out = path.join(scratch, 'mobile.rfw');
   const r = await convertCheckpoint(officialCheckpoint(), out);
-  assert.equal(r, { arch: 'mobile0.25', sha256: OFFICIAL_SHA256, tensors: 253 });
+  assert.equal(r, { arch: 'mobile0.25', sha256: OFFICIAL_SHA256, tensors: 253, output: out });
   const bytes = read(out);
   const file = decodeTensorFile(bytes, out);
   // data_sha256: the data section's, by node:crypto (the converter computes it in TypeScript)

@@ -24,6 +24,7 @@ import {
 import { nearestSourceIndex } from '../ops/interpolate_nearest.js';
 import { formatShape, numel, shapeEquals, type Tensor } from '../tensor.js';
 import { Arena } from '../wasm/arena.js';
+import type { SimdModules } from '../ops/simd_files.js';
 import { DENSE_KEYS, DEPTHWISE_KEYS, ELEMENTWISE_KEYS, PERMUTE_KEYS, TASK, WINOGRAD_KEYS, ThreadPool, type ThreadHost } from './simd_pool.js';
 
 export interface CpuSimdOptions {
@@ -43,10 +44,7 @@ export interface CpuSimdOptions {
   modules?: SimdModules;
 }
 
-export interface SimdModules {
-  plain?: WebAssembly.Module;
-  shared?: WebAssembly.Module;
-}
+export type { SimdModules } from '../ops/simd_files.js';
 
 /** Memory-bound jobs below this many floats run on the calling thread: a dispatch costs more. */
 const PARALLEL_MIN_FLOATS = 65536;
@@ -100,7 +98,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const shared = wanted > 1 && host !== null && typeof SharedArrayBuffer !== 'undefined' && (given === undefined || given.shared !== undefined);
     const limits = shared ? SIMD_MEMORY.shared : SIMD_MEMORY.plain;
     const memory = new WebAssembly.Memory(limits);
-    const module = given?.[shared ? 'shared' : 'plain'] ?? await compileSimdModule(limits);
+    const module = (given?.[shared ? 'shared' : 'plain'] as WebAssembly.Module | undefined) ?? await compileSimdModule(limits);
     const k = await instantiateSimd(module, memory);
     this.pool = await ThreadPool.start(k, module, memory, shared ? wanted : 1, shared ? host : null);
     this.arena = new Arena(memory);

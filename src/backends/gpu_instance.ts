@@ -4,9 +4,9 @@
 // that exceed them and refuse (never silently degrade) where float32 render targets are missing.
 import { GPU, HeadlessGLKernel, WebGL2Kernel, WebGLKernel } from 'gpu.js';
 
-/** The gpu.js modes we run. ('gpu', 'async' and 'dev' are gpu.js's own pickers; see 'auto'.) */
-export type GpuJsMode = 'cpu' | 'webasm' | 'headlessgl' | 'webgl' | 'webgl2' | 'webgpu';
-export const GPUJS_MODES: readonly GpuJsMode[] = ['cpu', 'webasm', 'headlessgl', 'webgl', 'webgl2', 'webgpu'];
+import type { GpuJsMode } from './gpujs_modes.js';
+
+export { GPUJS_MODES, type GpuJsMode } from './gpujs_modes.js';
 
 /** Preference order of 'auto': real GPUs first, then WebAssembly SIMD, then plain JavaScript. */
 export const AUTO_ORDER: readonly GpuJsMode[] = ['webgpu', 'webgl2', 'webgl', 'headlessgl', 'webasm', 'cpu'];

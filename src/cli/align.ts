@@ -13,7 +13,7 @@ import { ARCHS, type Arch } from '../model/config.js';
 import { alignFaces, alignTemplate, DEFAULT_ALIGN_SIZE, type AlignOptions } from '../align/align.js';
 import { describeFsError, writeFileAtomic } from '../weights/files.js';
 import { flag, numberOption, stringOption, UsageError, type CommandSpec, type Io, type ParsedArgs } from './args.js';
-import { describeBackend, expandInputs, writableDir } from './detect.js';
+import { compactJson, describeBackend, expandInputs, writableDir } from './detect.js';
 
 const IO = 'input and output', MODEL = 'model', ALIGN = 'alignment', PERFORMANCE = 'performance';
 
@@ -132,7 +132,7 @@ async function runAlign(args: ParsedArgs, io: Io): Promise<number> {
             matrix: crop.matrix.map((row) => row.map((v) => Math.round(v * 1e8) / 1e8)), crop: crops[k]!,
           })),
         };
-        await writeFileAtomic(jsonFile, new TextEncoder().encode(JSON.stringify(json, null, 2) + '\n'));
+        await writeFileAtomic(jsonFile, new TextEncoder().encode(compactJson(json)));
         for (const s of stale) await fs.rm(s, { force: true });
         const line = `${file}: ${aligned.length} face${aligned.length === 1 ? '' : 's'} (score >= ${visThreshold}) -> ${path.join(dir, `${stem}_*.png`)}, ${jsonFile}`;
         io.out(line);

@@ -63,11 +63,25 @@ async function stat(file: string) {
   }
 }
 
-/** Files as given; directories expanded to their JPEG/PNG files, sorted. */
+/**
+ * Files as given; directories expanded to their JPEG/PNG files, sorted. A path that cannot be read
+ * stays in the list when others can (its own error line comes when it is processed, and the
+ * others still run); when none can, the first error ends the run before any work.
+ */
 export async function expandInputs(given: string[]): Promise<string[]> {
   const out: string[] = [];
+  let firstError: unknown = null;
+  let readable = 0;
   for (const p of given) {
-    const s = await stat(p);
+    let s;
+    try {
+      s = await stat(p);
+    } catch (e) {
+      firstError ??= e;
+      out.push(p);
+      continue;
+    }
+    readable++;
     if (!s.isDirectory()) {
       out.push(p);
       continue;
@@ -76,6 +90,7 @@ export async function expandInputs(given: string[]): Promise<string[]> {
     if (names.length === 0) throw new RetinaFaceError('directory holds no .jpg, .jpeg or .png file', { file: p, code: 'ENOENT' });
     out.push(...names.map((n) => path.join(p, n)));
   }
+  if (readable === 0 && firstError !== null) throw firstError;
   return out;
 }
 
@@ -100,22 +115,44 @@ async function plan(args: ParsedArgs, inputs: string[]): Promise<Plan> {
     return { inputs, outputs: [out] };
   }
   if (savepath === undefined) return { inputs, outputs: inputs.map(() => undefined) };
+  if (!(await fs.stat(savepath).catch(() => null)) && IMAGE_EXTENSIONS.has(path.extname(savepath).toLowerCase())) {
+    throw new RetinaFaceError(`with ${inputs.length} inputs the savepath must be a directory (one drawn image per input), not an image name`, { file: savepath, code: 'ENOTDIR' });
+  }
   await writableDir(savepath, 'the savepath');
   const outputs = inputs.map((i) => {
     const ext = path.extname(i).toLowerCase();
     return path.join(savepath, IMAGE_EXTENSIONS.has(ext) ? path.basename(i) : `${path.basename(i)}.png`);
   });
-  const seen = new Set<string>();
-  for (const o of outputs) {
-    if (seen.has(o)) throw new RetinaFaceError('two inputs would be saved under this name', { file: o, code: 'EEXIST' });
-    seen.add(o);
-  }
+  const seen = new Map<string, string>();
+  const writeJson = flag(args, 'write_json');
+  outputs.forEach((o, i) => {
+    // the drawn image, and with -w its JSON (a.jpg and a.png share a.json)
+    for (const name of writeJson ? [o, jsonPath(o)] : [o]) {
+      const other = seen.get(name);
+      if (other !== undefined) throw new RetinaFaceError(`${other} and ${inputs[i]} would both be saved under this name`, { file: name, code: 'EEXIST' });
+      seen.set(name, inputs[i]!);
+    }
+  });
   return { inputs, outputs };
+}
+
+/** Where --write_json puts the faces of a drawn image: the same name, .json. */
+function jsonPath(out: string): string {
+  return out.replace(/\.[^./\\]*$/, '') + '.json';
+}
+
+/** JSON with two-space indents, but arrays of numbers on one line ([x1, y1, x2, y2], [[x, y], ...]). */
+export function compactJson(value: unknown): string {
+  let text = JSON.stringify(value, null, 2);
+  // arrays of numbers onto one line, then arrays of such one-line arrays
+  text = text.replace(/\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g, (_, inner: string) => `[${inner.replace(/,\s*/g, ', ')}]`);
+  text = text.replace(/\[\s*(\[[^\[\]\n]*\](?:,\s*\[[^\[\]\n]*\])*)\s*\]/g, (_, inner: string) => `[${inner.replace(/\],\s*\[/g, '], [')}]`);
+  return text + '\n';
 }
 
 function facesJson(file: string, d: Detection, faces: Face[], arch: Arch, backend: string, threshold: number): string {
   const round = (v: number) => Math.round(v * 1e4) / 1e4;
-  return JSON.stringify({
+  return compactJson({
     image: file,
     width: d.width,
     height: d.height,
@@ -123,13 +160,13 @@ function facesJson(file: string, d: Detection, faces: Face[], arch: Arch, backen
     backend,
     vis_thres: threshold,
     faces: faces.map((f) => ({ score: round(f.score), box: f.box.map(round), landmarks: f.landmarks.map((p) => p.map(round)) })),
-  }, null, 2) + '\n';
+  });
 }
 
 /** ailia-models' retinaface.py JSON: a list of { bbox_xyxy, prob, landmarks: [[x, y] x5] }. */
 function ailiaJson(faces: Face[]): string {
   const round = (v: number) => Math.round(v * 1e4) / 1e4;
-  return JSON.stringify(faces.map((f) => ({ bbox_xyxy: f.box.map(round), prob: round(f.score), landmarks: f.landmarks.map((p) => p.map(round)) })), null, 2) + '\n';
+  return compactJson(faces.map((f) => ({ bbox_xyxy: f.box.map(round), prob: round(f.score), landmarks: f.landmarks.map((p) => p.map(round)) })));
 }
 
 /** e.g. "cpu-simd, 2 threads (auto chose cpu-simd: WebAssembly SIMD compiles here)". */
@@ -164,7 +201,13 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
   const rawFile = stringOption(args, 'raw');
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
 
+  // flags that would do nothing: said, not ignored
+  if (stringOption(args, 'json_format') !== undefined && !flag(args, 'write_json')) throw new UsageError('--json_format chooses the layout of -w/--write_json: add -w');
+  if (args.options.has('benchmark_count') && !flag(args, 'benchmark')) throw new UsageError('-c/--benchmark_count is the number of -b/--benchmark runs: add -b');
   const inputs = await expandInputs(given);
+  if (flag(args, 'write_json') && inputs.length > 1 && stringOption(args, 'savepath') === undefined) {
+    throw new UsageError(`-w/--write_json writes beside each drawn image, and ${inputs.length} inputs are drawn only with --savepath DIR`);
+  }
   if (rawFile !== undefined && inputs.length !== 1) throw new UsageError('--raw takes exactly one input image');
   const { outputs } = await plan(args, inputs);
   for (let i = 0; i < inputs.length; i++) {
@@ -205,7 +248,7 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
           const img = detector.decode(await fs.readFile(file), options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels }, file);
           await writeFileAtomic(out, encodeImage(drawDetections(img, d.faces, visThreshold), out));
           if (flag(args, 'write_json')) {
-            const json = out.replace(/\.[^./\\]*$/, '') + '.json';
+            const json = jsonPath(out);
             const text = stringOption(args, 'json_format') === 'ailia' ? ailiaJson(shown) : facesJson(file, d, shown, arch, detector.backend.name, visThreshold);
             await writeFileAtomic(json, new TextEncoder().encode(text));
           }

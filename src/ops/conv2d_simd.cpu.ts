@@ -657,23 +657,7 @@ export function depthwisePart(k: SimdExports, a: DepthwiseArgs, t: number, nThre
 }
 
 /** Compiles the kernel module for a memory of this kind (async: browsers refuse big sync compiles). */
-/**
- * The two memories cpu-simd instantiates its one module over: a plain one (one thread), or one
- * shared with worker threads (a shared memory must declare its maximum: 65536 pages = 4 GiB,
- * all a 32-bit address reaches). The module is generic otherwise (no shape is baked in), so these
- * two builds are all there is to precompile.
- */
-export const SIMD_MEMORY = {
-  plain: { initial: 1 },
-  shared: { initial: 1, maximum: 65536, shared: true },
-} as const satisfies Record<string, MemoryImport>;
-
-/**
- * The precompiled builds of the module, emitted by the package build (docs/demo/build.ts) into
- * dist/wasm/ and dist/browser/: for runtimes that forbid compiling WebAssembly from bytes
- * (Cloudflare Workers, pages whose CSP lacks 'wasm-unsafe-eval'), which import them as modules.
- */
-export const SIMD_WASM_FILES = { plain: 'retinaface-simd.wasm', shared: 'retinaface-simd-shared.wasm' } as const;
+export { SIMD_MEMORY, SIMD_WASM_FILES } from './simd_files.js';
 
 export function compileSimdModule(memory: MemoryImport): Promise<WebAssembly.Module> {
   return WebAssembly.compile(buildSimdModule(memory));

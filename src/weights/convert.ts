@@ -24,32 +24,33 @@ export interface ConvertResult {
  * keys unless `opts.arch` is given) and writes `output` atomically. On any error nothing is
  * written and an existing `output` is left untouched.
  */
-export async function convertCheckpoint(input: string, output: string, opts: { arch?: Arch } = {}): Promise<ConvertResult> {
+export async function convertCheckpoint(input: string, output: string | ((arch: Arch) => string | Promise<string>), opts: { arch?: Arch } = {}): Promise<ConvertResult & { output: string }> {
   const bytes = await readInput(input);
   if (sniffWeights(bytes) === 'tensor-file') {
     throw new RetinaFaceError(`already a ${FORMAT_NAME} weights file, nothing to convert`, { file: input, code: 'EINVAL' });
   }
-  await refuseSameFile(input, output);
   const { arch, tensors, metadata } = fromCheckpoint(bytes, input, opts.arch);
-  await writeTensorFile(output, tensors, metadata, { checksum: true });
-  return { arch, sha256: metadata.source_sha256!, tensors: tensors.size };
+  const out = typeof output === 'string' ? output : await output(arch);
+  await refuseSameFile(input, out);
+  await writeTensorFile(out, tensors, metadata, { checksum: true });
+  return { arch, sha256: metadata.source_sha256!, tensors: tensors.size, output: out };
 }
 
 /** Where `retinaface convert IN` writes when no OUT is given: weights/ under the working directory. */
 export const DEFAULT_CONVERT_DIR = 'weights';
 
 /**
- * weights/<IN's name>.safetensors (weights/ created if missing): in a checkout of this project,
- * the git-ignored weights/ beside manifest.json; in an app, a weights/ folder of its own.
+ * weights/retinaface-<arch>.safetensors (weights/ created if missing), the name the cache and the
+ * browser examples use: in a checkout of this project, the git-ignored weights/ beside
+ * manifest.json; in an app, a weights/ folder of its own.
  */
-export async function defaultConvertOutput(input: string): Promise<string> {
-  const out = path.join(DEFAULT_CONVERT_DIR, `${path.basename(input).replace(/\.(pth|pt|tar)$/i, '')}.safetensors`);
+export async function defaultConvertOutput(arch: Arch): Promise<string> {
   try {
     await fs.mkdir(DEFAULT_CONVERT_DIR, { recursive: true });
   } catch (e) {
     throw new RetinaFaceError(`cannot create the output folder: ${describeFsError(e)}; give OUT`, { file: DEFAULT_CONVERT_DIR, code: 'EWRITE' });
   }
-  return out;
+  return path.join(DEFAULT_CONVERT_DIR, `retinaface-${arch}.safetensors`);
 }
 
 /**

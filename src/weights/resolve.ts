@@ -98,6 +98,11 @@ export async function sha256File(file: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** RETINAFACE_OFFLINE=1 (or true, yes, on, any case): never download. */
+export function offline(env: Record<string, string | undefined> = process.env): boolean {
+  return /^(1|true|yes|on)$/i.test((env.RETINAFACE_OFFLINE ?? '').trim());
+}
+
 function defaultProgress(line: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
   else if (line.endsWith('done') || line.startsWith('converted')) process.stderr.write(`${line}\n`);
@@ -125,26 +130,38 @@ export async function resolveWeights(arch: Arch, opts: ResolveOptions = {}): Pro
     });
     if (w !== null && w.arch === arch && w.metadata.source_sha256 === source.sha256 && w.metadata[DATA_SHA256] !== undefined) return { ...w, file: cached };
   }
-  await mkdirOrFail(cacheDir);
-
   const weightsDir = opts.weightsDir ?? process.env.RETINAFACE_WEIGHTS_DIR;
+  // the official name, and the name the download URL saves it under
+  const names = [...new Set([source.file, path.basename(new URL(source.url).pathname)])];
   if (weightsDir !== undefined && weightsDir !== '') {
-    const local = path.join(weightsDir, source.file);
-    if (existsSync(local)) {
+    const local = names.map((n) => path.join(weightsDir, n)).find((f) => existsSync(f));
+    if (local !== undefined) {
       const sha = await sha256File(local);
       if (sha !== source.sha256) {
-        throw new RetinaFaceError(`sha256 ${sha} differs from the official ${source.sha256}; remove it or pass it with --weights`, { file: local, code: 'ECHECKSUM' });
+        throw new RetinaFaceError(`sha256 ${sha} differs from the official ${source.sha256}; remove it, or pass it explicitly (weights option, --weights)`, { file: local, code: 'ECHECKSUM' });
       }
-      await convertCheckpoint(local, cached, { arch });
+      try {
+        await fs.mkdir(cacheDir, { recursive: true }).catch(() => undefined); // a failure shows as EWRITE below
+        await convertCheckpoint(local, cached, { arch });
+      } catch (e) {
+        if (!(e instanceof RetinaFaceError) || e.code !== 'EWRITE') throw e;
+        // A read-only cache costs a conversion per load, not the run: the checkpoint loads as it is.
+        progress(`retinaface: cannot write the cache (${e.message}); loading ${local} directly (set RETINAFACE_CACHE to a writable folder to convert once)`);
+        return { ...(await loadWeights(local, { arch })), file: local };
+      }
       progress(`converted ${local} -> ${cached}`);
       const w = await loadWeights(cached);
       return { ...w, file: cached };
     }
   }
 
-  const allowed = opts.download ?? process.env.RETINAFACE_OFFLINE !== '1';
-  const help = `pass --weights FILE (.pth or converted), or set RETINAFACE_WEIGHTS_DIR to a folder holding ${source.file}`;
-  if (!allowed) throw new RetinaFaceError(`no ${arch} weights found and downloads are off: ${help}`, { code: 'ENOWEIGHTS' });
+  const allowed = opts.download ?? !offline();
+  const where = weightsDir !== undefined && weightsDir !== ''
+    ? `the weights folder ${weightsDir} holds neither ${names.join(' nor ')}`
+    : 'no weights folder is set';
+  const help = `give a .pth or converted file (weights option, --weights FILE), or put ${source.file} (${source.url}) in a folder named by the weightsDir option or RETINAFACE_WEIGHTS_DIR`;
+  if (!allowed) throw new RetinaFaceError(`no ${arch} weights found and downloads are off (${where}): ${help}`, { code: 'ENOWEIGHTS' });
+  await mkdirOrFail(cacheDir);
   const tmp = path.join(cacheDir, `.${source.file}.${process.pid}.${Date.now()}.download`);
   try {
     await download(source, tmp, progress, opts.timeoutMs ?? 60_000);
@@ -152,7 +169,7 @@ export async function resolveWeights(arch: Arch, opts: ResolveOptions = {}): Pro
     progress(`converted ${source.file} -> ${cached}`);
   } catch (e) {
     if (e instanceof RetinaFaceError && e.code !== 'EDOWNLOAD') throw e;
-    throw new RetinaFaceError(`no ${arch} weights found and the download failed (${(e as Error).message}): ${help}`, { code: 'ENOWEIGHTS', cause: e });
+    throw new RetinaFaceError(`no ${arch} weights found (${where}) and the download failed (${(e as Error).message}): ${help}`, { code: 'ENOWEIGHTS', cause: e });
   } finally {
     await fs.rm(tmp, { force: true });
   }

@@ -108,7 +108,7 @@ async function chooseAuto(options: BackendOptions): Promise<{ spec: 'cpu-simd' |
     await compileSimdModule({ initial: 1 });
   } catch (e) {
     const why = String((e as Error).message).split('\n')[0];
-    // Compiling from bytes forbidden (a Worker, a strict CSP) is no obstacle to modules compiled
+    // Compiling from bytes forbidden (a Cloudflare Worker) is no obstacle to modules compiled
     // at build time: instantiating those is allowed.
     if (options.simdModules?.plain !== undefined || options.simdModules?.shared !== undefined) {
       return { spec: 'cpu-simd', why: `auto chose cpu-simd: precompiled modules given (compiling WebAssembly here fails: ${why})` };

@@ -25,7 +25,7 @@ export interface LoadDetectorOptions extends FetchWeightsOptions {
   /**
    * cpu-simd's kernel module precompiled: retinaface-simd.wasm (and -shared.wasm for threads)
    * beside the bundle, compiled or imported as modules, where the page or runtime forbids
-   * compiling WebAssembly from bytes (CSP without 'wasm-unsafe-eval', Cloudflare Workers)
+   * compiling WebAssembly from bytes but imports .wasm modules (Cloudflare Workers, edge functions)
    */
   simdModules?: SimdModules;
 }

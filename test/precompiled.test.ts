@@ -1,7 +1,7 @@
 // cpu-simd with its kernel module precompiled (issue 23, item 1): the package's .wasm files are
 // the generator's bytes, and where compiling WebAssembly from bytes is forbidden (a Cloudflare
-// Worker, a page whose CSP lacks 'wasm-unsafe-eval': both refuse WebAssembly.compile and
-// new WebAssembly.Module) the backend runs on modules compiled beforehand, with the faces of the
+// Worker refuses WebAssembly.compile and new WebAssembly.Module, but instantiates the modules a
+// deployment imports) the backend runs on modules compiled beforehand, with the faces of the
 // generated path; `auto` picks it, and without the modules falls back to cpu, each saying why.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -18,7 +18,7 @@ process.env.RETINAFACE_OFFLINE = '1';
 
 const group = readFileSync(sharedImage('wider_group.jpg'));
 
-/** What a strict CSP or workerd does: no WebAssembly from bytes; instantiating a Module is allowed. */
+/** What workerd does: no WebAssembly from bytes; instantiating a Module is allowed. */
 async function withoutCompilation<T>(fn: () => Promise<T>): Promise<T> {
   const wa = WebAssembly as unknown as Record<string, unknown>;
   const saved = { compile: wa.compile, Module: wa.Module, instantiate: wa.instantiate };

@@ -15,7 +15,9 @@ export const SIMD_MEMORY = {
 /**
  * The precompiled builds of the module, emitted by the package build (docs/demo/build.ts) into
  * dist/wasm/ and dist/browser/: for runtimes that forbid compiling WebAssembly from bytes
- * (Cloudflare Workers, pages whose CSP lacks 'wasm-unsafe-eval'), which import them as modules.
+ * but import .wasm files as modules compiled at deploy time (Cloudflare Workers, edge functions):
+ * 'retinaface-ts/wasm/retinaface-simd.wasm'. (A page whose CSP lacks 'wasm-unsafe-eval' may compile
+ * no WebAssembly at all: there `auto` runs cpu.)
  */
 export const SIMD_WASM_FILES = { plain: 'retinaface-simd.wasm', shared: 'retinaface-simd-shared.wasm' } as const;
 

@@ -9,6 +9,7 @@
 // Hershey Duplex at scale 0.5 (10 px tall, baseline at y1 + 12), not OpenCV's vector glyphs.
 import type { Face } from '../detect/postprocess.js';
 import { DEFAULT_DETECT_OPTIONS } from '../detect/postprocess.js';
+import type { TrackedFace } from '../track/tracker.js';
 import type { RgbImage } from './image.js';
 
 type Rgb = readonly [number, number, number];
@@ -100,6 +101,56 @@ export function drawDetections(img: RgbImage, faces: readonly Face[], visThresho
     const [x1, y1, x2, y2] = face.box.map(Math.trunc) as [number, number, number, number]; // int(b)
     drawRectangle(out, x1, y1, x2, y2, BOX_COLOR);
     drawText(out, text, x1, y1 + 12, TEXT_COLOR);
+    face.landmarks.forEach(([x, y], i) => drawLandmarkDot(out, Math.trunc(x), Math.trunc(y), LANDMARK_COLORS[i]!));
+  }
+  return out;
+}
+
+/**
+ * Box colours of face tracks, picked by id (id 1 the first, cycling): eight hues far enough apart
+ * to tell neighbouring tracks apart in a crowd; the detect.py red comes first.
+ */
+export const TRACK_COLORS: readonly Rgb[] = [
+  [255, 0, 0], [0, 160, 255], [0, 220, 0], [255, 200, 0], [200, 64, 255], [0, 220, 220], [255, 128, 0], [255, 96, 192],
+];
+
+/** Black text on the bright colours, white on the dark ones (Rec. 601 luma). */
+function labelTextColor(c: Rgb): Rgb {
+  return 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2] > 140 ? [0, 0, 0] : [255, 255, 255];
+}
+
+function fillRect(img: RgbImage, x1: number, y1: number, x2: number, y2: number, c: Rgb): void {
+  for (let y = y1; y <= y2; y++) for (let x = x1; x <= x2; x++) setPixel(img, x, y, c);
+}
+
+/** Width in pixels of drawText's ink: the glyphs and the gaps between them. */
+function inkWidth(text: string): number {
+  let w = 0;
+  for (const ch of text) w += (GLYPHS[ch]?.[0]?.length ?? 0) + GLYPH_GAP;
+  return w - GLYPH_GAP;
+}
+
+/**
+ * A copy of `img` with tracked faces (createTracker's output) drawn: the box in its track's
+ * colour (TRACK_COLORS by id), the id on a label of that colour just above the box's top-left
+ * corner (inside the box when there is no room above), and the five landmark dots as
+ * drawDetections draws them. No score: a video's faces are often small, and the number would
+ * cover them (the JSON has it). Every face given is drawn: filtering is the caller's (the
+ * tracker is given the visible faces).
+ */
+export function drawTrackedFaces(img: RgbImage, faces: readonly TrackedFace[]): RgbImage {
+  const out: RgbImage = { width: img.width, height: img.height, data: img.data.slice() };
+  const GLYPH_HEIGHT = 10, PAD = 2;
+  for (const face of faces) {
+    const color = TRACK_COLORS[(face.id - 1) % TRACK_COLORS.length]!;
+    const [x1, y1, x2, y2] = face.box.map(Math.trunc) as [number, number, number, number];
+    drawRectangle(out, x1, y1, x2, y2, color);
+    const text = String(face.id);
+    // The label's left edge is the box line's outer edge (the line is 3 px wide, centred on x1).
+    const left = x1 - 1, labelHeight = GLYPH_HEIGHT + 2 * PAD;
+    const top = y1 - 1 - labelHeight >= 0 ? y1 - 1 - labelHeight : y1 + 2;
+    fillRect(out, left, top, left + inkWidth(text) + 2 * PAD - 1, top + labelHeight - 1, color);
+    drawText(out, text, left + PAD - TEXT_LEFT_BEARING, top + PAD + GLYPH_HEIGHT - 1, labelTextColor(color));
     face.landmarks.forEach(([x, y], i) => drawLandmarkDot(out, Math.trunc(x), Math.trunc(y), LANDMARK_COLORS[i]!));
   }
   return out;

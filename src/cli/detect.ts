@@ -26,7 +26,8 @@ export const detectCommand: CommandSpec = {
   positionals: [],
   options: [
     { group: IO, name: 'input', short: 'i', value: 'IMAGE', multiple: true, help: 'JPEG or PNG files, or directories of them' },
-    { group: IO, name: 'savepath', short: 's', value: 'PATH', help: `the drawn image (.png/.jpg); a directory for several inputs (default ${DEFAULT_SAVEPATH} for one input)` },
+    { group: IO, name: 'video', short: 'v', value: 'FILE', help: 'a video (any format ffmpeg reads) instead of images: faces tracked, drawn with their ids into --savepath' },
+    { group: IO, name: 'savepath', short: 's', value: 'PATH', help: `the drawn image (.png/.jpg); a directory for several inputs (default ${DEFAULT_SAVEPATH} for one input); with --video the drawn video (.mp4 H.264, else by extension)` },
     { group: IO, name: 'write_json', short: 'w', help: 'also write the faces as JSON beside each saved image (same name, .json)' },
     { group: IO, name: 'json_format', value: 'FORMAT', choices: ['retinaface', 'ailia'], help: 'the --write_json layout: ours (default), or ailia-models\' list of { bbox_xyxy, prob, landmarks }' },
     { group: IO, name: 'raw', value: 'FILE', help: 'write the network outputs loc/conf/landms (one input) as a tensor file' },
@@ -43,8 +44,9 @@ export const detectCommand: CommandSpec = {
     { group: PERFORMANCE, name: 'backend', value: 'NAME', choices: BACKEND_SPECS, help: `what runs the network (default ${DEFAULT_BACKEND}: cpu-simd where WebAssembly SIMD runs, else cpu)` },
     { group: PERFORMANCE, name: 'threads', value: 'N', help: 'worker threads of the cpu-simd backend (default: all cores)' },
     { group: PERFORMANCE, name: 'rescale', short: 'r', value: 'R', help: 'downscale the image by R >= 1 before the network; results stay in original pixels' },
-    { group: PERFORMANCE, name: 'benchmark', short: 'b', help: 'time each stage (decode, preprocess, forward, post-process) over several runs' },
+    { group: PERFORMANCE, name: 'benchmark', short: 'b', help: 'time each stage (decode, preprocess, forward, post-process) over several runs; with --video, the median per frame of each stage' },
     { group: PERFORMANCE, name: 'benchmark_count', short: 'c', value: 'N', help: 'runs for --benchmark (default 5)' },
+    { group: IO, name: 'ffmpeg', value: 'PATH', help: 'the ffmpeg binary for --video (default: ffmpeg on PATH; ffprobe beside it or on PATH)' },
   ],
   run: runDetect,
 };
@@ -182,6 +184,7 @@ function median(xs: number[]): number {
 }
 
 async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
+  if (args.options.has('video')) return (await import('./video.js')).runVideo(args, io);
   const given = args.options.get('input') as string[] | undefined;
   if (given === undefined) throw new UsageError('--input IMAGE is required');
   const options = {

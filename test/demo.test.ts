@@ -4,7 +4,8 @@
 // redraws without a forward pass; a bad file dropped on it shows a message and the page keeps
 // working; from a host without COOP/COEP it still detects (cpu-simd on one thread); the
 // camera mode runs 30 frames of Chromium's fake capture device with WebGL textures, WebGPU
-// buffers and the JS heap flat after warm-up; a screenshot is written for docs/demo/README.md.
+// buffers and the JS heap flat after warm-up, its Smooth toggle flipped midway and its frames
+// per second shown; a screenshot is written for docs/demo/README.md.
 // Chromium is required: without it these tests fail, with the reason.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -41,7 +42,7 @@ interface DemoApi {
   forwards: number;
   result: PageResult | null;
   error: string | null;
-  camera: { running: boolean; paused: boolean; frames: number; frameMs: number; liveTracks: number };
+  camera: { running: boolean; paused: boolean; frames: number; frameMs: number; fps: number; liveTracks: number; smooth: boolean; ids: number[]; fpsText: string | null };
   whenIdle(): Promise<void>;
   pauseCamera(): Promise<void>;
   resumeCamera(): void;
@@ -216,9 +217,16 @@ test(`demo: the camera runs ${CAMERA.frames} frames on ${CAMERA.backend} with de
     return { ...objects, heap, frames: n };
   };
   const warm = await measure(CAMERA.warmup);
+  // The Smooth toggle (what is drawn of the tracker's output) flips while the camera runs.
+  assert.is((await state()).camera.smooth, true, 'smoothing is on by default');
+  await page.click('#smooth');
   const end = await measure(CAMERA.frames);
   const s = await state();
   assert.is(s.error, null);
+  assert.is(s.camera.smooth, false, 'the toggle turned smoothing off');
+  assert.ok(s.camera.fps > 0, `frames per second: ${s.camera.fps}`);
+  assert.match(s.camera.fpsText ?? '', /^\d+\.\d frames\/s$/, 'frames per second shown');
+  assert.ok(Array.isArray(s.camera.ids), 'the tracked faces of the last frame');
   await page.click('#camera-stop');
   await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
   const stopped = await state();
@@ -231,7 +239,7 @@ test(`demo: the camera runs ${CAMERA.frames} frames on ${CAMERA.backend} with de
   assert.ok(end.heap - warm.heap < CAMERA.heapSlackBytes, `JS heap grew by ${((end.heap - warm.heap) / 1024).toFixed(0)} KB over ${end.frames - warm.frames} frames`);
   assert.ok(warm.textures > 0, 'the webgl2 backend holds textures (the count is real)');
   console.log(`  [demo camera ${CAMERA.backend} ${CAMERA.size}] frames ${warm.frames} -> ${end.frames}: textures ${warm.textures} -> ${end.textures}, ` +
-    `heap ${(warm.heap / 1e6).toFixed(2)} -> ${(end.heap / 1e6).toFixed(2)} MB; last frame ${s.camera.frameMs.toFixed(0)} ms`);
+    `heap ${(warm.heap / 1e6).toFixed(2)} -> ${(end.heap / 1e6).toFixed(2)} MB; last frame ${s.camera.frameMs.toFixed(0)} ms, ${s.camera.fpsText}`);
   assert.equal(consoleErrors, [], 'console errors');
 });
 

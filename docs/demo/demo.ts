@@ -6,10 +6,16 @@
 // user's page would load. JPEGs are decoded by the library (jpeg-js), so their pixels, and then
 // the faces, equal the Node build's; other formats by the browser (createImageBitmap).
 //
+// The camera mode tracks faces across frames (createTracker): each face keeps an id, drawn on
+// its box in a colour of its own; "Smooth" shows the tracker's One Euro-smoothed boxes and
+// landmarks, or the raw detections (the ids are the same either way: association uses the raw
+// ones); the frames per second are shown.
+//
 // window.demo exposes the state for the Chromium tests (test/demo.test.ts): the last result, the
-// number of forward passes, the camera's frame count, and whenIdle() / camera controls.
+// number of forward passes, the camera's frame count, frames per second and track ids, and
+// whenIdle() / camera controls.
 import * as lib from '../../src/browser.js';
-import type { Arch, BackendAvailability, BackendSpec, Detection, Face, FetchedWeights, Pixels, RetinaFaceDetector } from '../../src/browser.js';
+import type { Arch, BackendAvailability, BackendSpec, Detection, Face, FetchedWeights, Pixels, RetinaFaceDetector, TrackedFace, Tracker } from '../../src/browser.js';
 
 interface Assets {
   weights: { arch: Arch; url: string; bytes: number; gzip: number; sha256: string }[];
@@ -28,7 +34,7 @@ const ui = {
   progress: $<HTMLProgressElement>('weights-progress'), threshold: $<HTMLInputElement>('threshold'),
   thresholdValue: $<HTMLOutputElement>('threshold-value'), cameraSize: $<HTMLSelectElement>('camera-size'),
   cameraStart: $<HTMLButtonElement>('camera-start'), cameraStop: $<HTMLButtonElement>('camera-stop'),
-  frameTime: $<HTMLOutputElement>('frame-time'), status: $<HTMLParagraphElement>('status'), error: $<HTMLParagraphElement>('error'),
+  smooth: $<HTMLInputElement>('smooth'), cameraFps: $<HTMLOutputElement>('camera-fps'), frameTime: $<HTMLOutputElement>('frame-time'), status: $<HTMLParagraphElement>('status'), error: $<HTMLParagraphElement>('error'),
   drop: $<HTMLDivElement>('drop'), canvas: $<HTMLCanvasElement>('canvas'), backendUsed: $<HTMLTableCellElement>('backend-used'),
   imageSize: $<HTMLTableCellElement>('image-size'), faces: $<HTMLOListElement>('faces'), faceCount: $<HTMLSpanElement>('face-count'),
 };
@@ -46,8 +52,11 @@ let shown: { image: ImageData; name: string; pixels: Pixels } | null = null;
 let last: Detection | null = null;
 let busy: Promise<void> = Promise.resolve();
 let forwards = 0;
-const camera = { running: false, paused: false, frames: 0, frameMs: 0, loop: null as Promise<void> | null, stream: null as MediaStream | null,
-  resume: null as (() => void) | null, video: null as HTMLVideoElement | null, lastStream: null as MediaStream | null };
+const camera = { running: false, paused: false, frames: 0, frameMs: 0, fps: 0, loop: null as Promise<void> | null, stream: null as MediaStream | null,
+  resume: null as (() => void) | null, video: null as HTMLVideoElement | null, lastStream: null as MediaStream | null,
+  tracker: null as Tracker | null, tracked: [] as TrackedFace[], frameTimes: [] as number[] };
+/** Frames per second over the last FPS_WINDOW frames: steady enough to read, quick to follow a change. */
+const FPS_WINDOW = 10;
 
 // ---- messages -----------------------------------------------------------------------------
 function status(text: string): void {
@@ -234,6 +243,38 @@ function drawFaces(faces: Face[], width: number, height: number): void {
   }
 }
 
+/** A colour per track id: hues a golden angle apart, so that neighbouring ids differ most. */
+const trackColour = (id: number) => `hsl(${(id * 137.508) % 360}, 90%, 45%)`;
+
+/** Tracked faces: the box in the track's colour, the id on a label of that colour, the landmarks. */
+function drawTracked(faces: TrackedFace[], smooth: boolean, width: number, height: number): void {
+  const line = Math.max(2, Math.round(Math.min(width, height) / 400));
+  const size = Math.max(12, 6 * line);
+  ctx.lineWidth = line;
+  ctx.font = `${size}px system-ui, sans-serif`;
+  ctx.textBaseline = 'top';
+  for (const t of faces) {
+    const f = smooth ? t : t.raw;
+    const [x1, y1, x2, y2] = f.box;
+    const colour = trackColour(t.id);
+    ctx.strokeStyle = colour;
+    ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
+    const label = String(t.id);
+    const tw = ctx.measureText(label).width;
+    const top = y1 - size - 2 >= 0 ? y1 - size - 2 : y1;
+    ctx.fillStyle = colour;
+    ctx.fillRect(x1 - line / 2, top, tw + 4, size + 2);
+    ctx.fillStyle = '#ffffff';
+    ctx.fillText(label, x1 - line / 2 + 2, top + 1);
+    f.landmarks.forEach(([x, y], i) => {
+      ctx.fillStyle = LANDMARK_COLOURS[i]!;
+      ctx.beginPath();
+      ctx.arc(x, y, 1.5 * line, 0, 2 * Math.PI);
+      ctx.fill();
+    });
+  }
+}
+
 const fmt = (v: number) => v.toFixed(1);
 
 /** The still image with the faces at the current threshold, and the list: no network involved. */
@@ -246,12 +287,12 @@ function render(): void {
   listFaces(faces);
 }
 
-function listFaces(faces: Face[]): void {
+function listFaces(faces: (Face | TrackedFace)[]): void {
   ui.faceCount.textContent = last === null ? '' : `${faces.length} of ${last.candidates.length}`;
   ui.faces.replaceChildren(...faces.map((f) => {
     const li = document.createElement('li');
     const [x1, y1, x2, y2] = f.box;
-    li.textContent = `${f.score.toFixed(3)}  box (${fmt(x1)}, ${fmt(y1)})–(${fmt(x2)}, ${fmt(y2)})`;
+    li.textContent = `${'id' in f ? `#${f.id}  ` : ''}${f.score.toFixed(3)}  box (${fmt(x1)}, ${fmt(y1)})–(${fmt(x2)}, ${fmt(y2)})`;
     li.title = `landmarks: ${f.landmarks.map(([x, y]) => `(${fmt(x)}, ${fmt(y)})`).join(' ')}`;
     return li;
   }));
@@ -273,7 +314,10 @@ async function startCamera(): Promise<void> {
   video.playsInline = true;
   video.srcObject = stream;
   await video.play();
-  Object.assign(camera, { running: true, paused: false, frames: 0, frameMs: 0, stream, video, lastStream: stream });
+  // A new tracker per camera run: ids count from 1 again, and no track outlives its frames.
+  // Smoothing is always computed; the toggle picks what is drawn.
+  Object.assign(camera, { running: true, paused: false, frames: 0, frameMs: 0, fps: 0, stream, video, lastStream: stream,
+    tracker: lib.createTracker(), tracked: [], frameTimes: [] });
   ui.cameraStart.disabled = true;
   ui.cameraStop.disabled = false;
   // The frame is drawn at the chosen width (height from the camera's aspect), into one canvas
@@ -303,12 +347,19 @@ async function cameraLoop(d: RetinaFaceDetector, video: HTMLVideoElement, width:
     const det = await d.detectDetailed(frame);
     forwards++;
     last = det;
-    const faces = visible();
-    drawFaces(faces, width, height);
-    listFaces(faces);
+    // Time in seconds from the page's clock: the One Euro filter adapts to the real frame rate.
+    camera.tracked = camera.tracker!.update(visible(), t0 / 1000);
+    drawTracked(camera.tracked, ui.smooth.checked, width, height);
+    listFaces(camera.tracked);
     camera.frames++;
-    camera.frameMs = performance.now() - t0;
-    ui.frameTime.textContent = `frame ${camera.frames}: ${camera.frameMs.toFixed(0)} ms (forward ${det.timings.forward.toFixed(0)} ms)`;
+    const t1 = performance.now();
+    camera.frameMs = t1 - t0;
+    camera.frameTimes.push(t1);
+    if (camera.frameTimes.length > FPS_WINDOW) camera.frameTimes.shift();
+    const span = (t1 - camera.frameTimes[0]!) / 1000;
+    camera.fps = camera.frameTimes.length > 1 && span > 0 ? (camera.frameTimes.length - 1) / span : 1000 / camera.frameMs;
+    ui.cameraFps.textContent = `${camera.fps.toFixed(1)} frames/s`;
+    ui.frameTime.textContent = `frame ${camera.frames}: ${camera.frameMs.toFixed(0)} ms (forward ${det.timings.forward.toFixed(0)} ms), ${camera.tracker!.activeTracks} tracks`;
     await new Promise((r) => setTimeout(r, 0)); // let the page breathe between frames
   }
 }
@@ -445,7 +496,8 @@ const api = {
   get error() { return ui.error.hidden ? null : ui.error.textContent; },
   get camera() {
     const liveTracks = camera.lastStream?.getTracks().filter((t) => t.readyState === 'live').length ?? 0;
-    return { running: camera.running, paused: camera.paused, frames: camera.frames, frameMs: camera.frameMs, liveTracks };
+    return { running: camera.running, paused: camera.paused, frames: camera.frames, frameMs: camera.frameMs, fps: camera.fps, liveTracks,
+      smooth: ui.smooth.checked, ids: camera.tracked.map((f) => f.id), fpsText: ui.cameraFps.textContent };
   },
   /** Resolves when every queued task (load, detect, camera start/stop) has finished. */
   whenIdle: () => busy,

@@ -421,7 +421,7 @@ export async function runVideo(args: ParsedArgs, io: Io): Promise<number> {
     decoder = new Tool(tools.ffmpeg, ['-nostdin', '-hide_banner', '-loglevel', 'error', '-i', input,
       '-map', `0:${info.index}`, '-an', '-sn', '-dn', '-vsync', 'passthrough', '-s', `${width}x${height}`,
       '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], 'ignore', 'pipe');
-    const writeJson = async (text: string) => {
+    const appendJson = async (text: string) => {
       try {
         if (json !== undefined) await json.write(text);
       } catch (e) {
@@ -434,7 +434,7 @@ export async function runVideo(args: ParsedArgs, io: Io): Promise<number> {
       } catch (e) {
         throw new RetinaFaceError(`cannot write: ${describeFsError(e)}`, { file: jsonOut, code: 'EWRITE', cause: e });
       }
-      await writeJson(`{\n  "video": ${JSON.stringify(input)},\n  "width": ${width},\n  "height": ${height},\n  "fps": ${Math.round(info.fps * 1e6) / 1e6},\n` +
+      await appendJson(`{\n  "video": ${JSON.stringify(input)},\n  "width": ${width},\n  "height": ${height},\n  "fps": ${Math.round(info.fps * 1e6) / 1e6},\n` +
         `  "arch": ${JSON.stringify(arch)},\n  "backend": ${JSON.stringify(detector.backend.name)},\n  "vis_thres": ${options.visThreshold ?? DEFAULT_DETECT_OPTIONS.visThreshold},\n  "frames": [`);
     }
 
@@ -460,8 +460,9 @@ export async function runVideo(args: ParsedArgs, io: Io): Promise<number> {
       const drawn = drawTrackedFaces({ width, height, data }, tracked);
       const t4 = performance.now();
       await writeAll(encoder.child.stdin!, drawn.data, encoderFailed);
-      await writeJson(`${index === 0 ? '' : ','}\n    ${frameJson(index, index / info.fps, tracked)}`);
       const t5 = performance.now();
+      await appendJson(`${index === 0 ? '' : ','}\n    ${frameJson(index, index / info.fps, tracked)}`);
+      const t6 = performance.now();
       times.read.push(t1 - t0);
       times.preprocess.push(d.timings.decode + d.timings.preprocess);
       times.forward.push(d.timings.forward);
@@ -469,11 +470,11 @@ export async function runVideo(args: ParsedArgs, io: Io): Promise<number> {
       times.track.push(t3 - t2);
       times.draw.push(t4 - t3);
       times.encode.push(t5 - t4);
-      times.total.push(t5 - t0);
+      times.total.push(t6 - t0);
       index++;
-      if (t5 - lastProgress >= PROGRESS_EVERY_MS) {
-        lastProgress = t5;
-        progress(`${input}: frame ${index}${total}, ${(index / ((t5 - started) / 1000)).toFixed(1)} frames/s`);
+      if (t6 - lastProgress >= PROGRESS_EVERY_MS) {
+        lastProgress = t6;
+        progress(`${input}: frame ${index}${total}, ${(index / ((t6 - started) / 1000)).toFixed(1)} frames/s`);
       }
       t0 = performance.now();
     }
@@ -499,17 +500,20 @@ export async function runVideo(args: ParsedArgs, io: Io): Promise<number> {
       throw new RetinaFaceError(`ffmpeg failed while encoding: ${why}`, { file: out, code: 'EENCODE' });
     }
     if (json !== undefined) {
-      await writeJson('\n  ]\n}\n');
+      await appendJson('\n  ]\n}\n');
       await json.close();
       json = undefined;
     }
+    // The JSON first: if the video's rename then fails, the JSON just renamed is taken back.
+    let jsonRenamed = false;
     try {
       if (tmpJson !== undefined) await fs.rename(tmpJson, jsonOut!);
+      jsonRenamed = tmpJson !== undefined;
       await fs.rename(tmpVideo, out);
       renamed = true;
     } catch (e) {
-      if (jsonOut !== undefined) await fs.rm(jsonOut, { force: true });
-      throw new RetinaFaceError(`cannot write: ${describeFsError(e)}`, { file: out, code: 'EWRITE', cause: e });
+      if (jsonRenamed) await fs.rm(jsonOut!, { force: true });
+      throw new RetinaFaceError(`cannot write: ${describeFsError(e)}`, { file: jsonRenamed || tmpJson === undefined ? out : jsonOut, code: 'EWRITE', cause: e });
     }
     const seconds = (performance.now() - started) / 1000;
     const rate = (index / seconds).toFixed(1);

@@ -153,8 +153,13 @@ function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ');
 }
 
+/** stdout closed by its reader (`retinaface ... | head -1`): further lines are dropped, the work goes on. */
+let stdoutClosed = false;
+
 const consoleIo: Io = {
-  out: (line) => process.stdout.write(`${line}\n`),
+  out: (line) => {
+    if (!stdoutClosed) process.stdout.write(`${line}\n`);
+  },
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
@@ -177,6 +182,10 @@ function isEntryPoint(): boolean {
  */
 export function runAsProcess(run: () => Promise<number>): void {
   let settled = false;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    stdoutClosed = true;
+  });
   process.on('exit', () => {
     if (settled) return;
     process.stderr.write(`${PROGRAM}: internal error: the process is ending before its work was done (nothing left to wait on); nothing was completed\n`);

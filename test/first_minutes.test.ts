@@ -261,6 +261,17 @@ test('weights/manifest.json is what the resolver reads; convert writes into weig
   assert.is(tracked.status, 1, 'the manifest is not ignored');
 });
 
+test('CLI: stdout closed by its reader (| head -1) stops the lines, not the work: no EPIPE stack, exit 0', () => {
+  const out = path.join(dir, 'epipe');
+  mkdirSync(out);
+  const cli = path.join(repoRoot, 'dist', 'src', 'cli.js');
+  const script = `"${process.execPath}" "${cli}" -i "${group}" "${sharedImage('sample.jpg')}" -s "${out}" -q -w | head -c 1 >/dev/null; echo "status \${PIPESTATUS[0]}"`;
+  const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', env: process.env, timeout: EXIT_BOUND_MS });
+  assert.is(r.stdout.trim(), 'status 0', r.stderr);
+  assert.is(r.stderr, '', 'nothing on stderr');
+  assert.ok(existsSync(path.join(out, 'sample.json')), 'the work was done, to the last input');
+});
+
 // ---------------------------------------------------------------- what the new-user trial met
 test('load(): a wrong arch, thread count or option name is one RetinaFaceError naming it, before any work', async () => {
   const cases: [Record<string, unknown>, RegExp][] = [

@@ -93,6 +93,12 @@ export function iou(a: readonly number[], b: readonly number[]): number {
  */
 const VELOCITY_BLEND = 0.5;
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 export function createTracker(options: TrackerOptions = {}): Tracker {
   const iouThreshold = options.iouThreshold ?? DEFAULT_TRACKER_OPTIONS.iouThreshold;
   const maxMissed = options.maxMissed ?? DEFAULT_TRACKER_OPTIONS.maxMissed;
@@ -135,11 +141,18 @@ export function createTracker(options: TrackerOptions = {}): Tracker {
       trackOf[di] = tracks[ti]!;
     }
 
+    // A new track's first guess of its motion: the median motion of the tracks matched in this
+    // frame that have measured one (a camera pan moves every face alike), else none. With zero, a
+    // small face moving fast falls out of its own prediction's IoU on its second frame, again and
+    // again; with the scene's motion it is predicted where it goes.
+    const moving = [...taken].map((ti) => tracks[ti]!).filter((t) => t.age >= 2);
+    const prior: Box = moving.length === 0 ? [0, 0, 0, 0] : [0, 1, 2, 3].map((i) => median(moving.map((t) => t.velocity[i]!))) as Box;
+
     const out: TrackedFace[] = faces.map((face, di) => {
       let t = trackOf[di];
       const box = [...face.box] as Box;
       if (t === undefined) {
-        t = { id: nextId++, box, frame, velocity: [0, 0, 0, 0], age: 0, boxFilter: null, landmarkFilter: null };
+        t = { id: nextId++, box, frame, velocity: [...prior], age: 0, boxFilter: null, landmarkFilter: null };
         if (euro !== null) {
           t.boxFilter = new OneEuroFilter(4, euro);
           t.landmarkFilter = new OneEuroFilter(10, euro);
@@ -148,7 +161,7 @@ export function createTracker(options: TrackerOptions = {}): Tracker {
       } else {
         const gap = frame - t.frame;
         t.velocity = t.velocity.map((v, i) => VELOCITY_BLEND * ((box[i]! - t!.box[i]!) / gap) + (1 - VELOCITY_BLEND) * v) as Box;
-        // A track's first motion is taken whole: its velocity was a guess (zero), not a measurement.
+        // A track's first motion is taken whole: its velocity was a guess (the scene's), not a measurement.
         if (t.age === 1) t.velocity = box.map((v, i) => (v - t!.box[i]!) / gap) as Box;
         t.box = box;
         t.frame = frame;

@@ -37,6 +37,7 @@ const ui = {
   smooth: $<HTMLInputElement>('smooth'), cameraFps: $<HTMLOutputElement>('camera-fps'), frameTime: $<HTMLOutputElement>('frame-time'), status: $<HTMLParagraphElement>('status'), error: $<HTMLParagraphElement>('error'),
   drop: $<HTMLDivElement>('drop'), canvas: $<HTMLCanvasElement>('canvas'), backendUsed: $<HTMLTableCellElement>('backend-used'),
   imageSize: $<HTMLTableCellElement>('image-size'), faces: $<HTMLOListElement>('faces'), faceCount: $<HTMLSpanElement>('face-count'),
+  crops: $<HTMLDivElement>('crops'), cropCount: $<HTMLSpanElement>('crop-count'),
 };
 const ctx = ui.canvas.getContext('2d', { willReadFrequently: true })!;
 
@@ -285,6 +286,44 @@ function render(): void {
   const faces = visible();
   drawFaces(faces, shown.image.width, shown.image.height);
   listFaces(faces);
+  showCrops(faces);
+}
+
+// ---- aligned crops ------------------------------------------------------------------------------
+/** The shown photo as RGB (what alignFaces warps), converted once per photo. */
+let shownRgb: { source: ImageData; rgb: { data: Uint8Array; width: number; height: number } } | null = null;
+
+/** At most this many crops in the strip (a crowd photo has hundreds of faces). */
+const MAX_CROPS = 64;
+
+/** The visible faces as ArcFace 112x112 crops under the photo, each a download link. */
+function showCrops(faces: Face[]): void {
+  if (shown === null) return;
+  if (shownRgb?.source !== shown.image) {
+    const { data, width, height } = shown.image;
+    const rgb = new Uint8Array(width * height * 3);
+    for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) { rgb[i] = data[j]!; rgb[i + 1] = data[j + 1]!; rgb[i + 2] = data[j + 2]!; }
+    shownRgb = { source: shown.image, rgb: { data: rgb, width, height } };
+  }
+  const stem = shown.name.replace(/\.[^.]*$/, '');
+  const crops = lib.alignFaces(shownRgb.rgb, faces.slice(0, MAX_CROPS));
+  ui.cropCount.textContent = faces.length > MAX_CROPS ? `(the best ${MAX_CROPS} of ${faces.length})` : `(${faces.length})`;
+  ui.crops.replaceChildren(...crops.map((c, k) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = c.width;
+    canvas.height = c.height;
+    const rgba = new Uint8ClampedArray(c.width * c.height * 4);
+    for (let i = 0, j = 0; j < rgba.length; i += 3, j += 4) { rgba[j] = c.data[i]!; rgba[j + 1] = c.data[i + 1]!; rgba[j + 2] = c.data[i + 2]!; rgba[j + 3] = 255; }
+    canvas.getContext('2d')!.putImageData(new ImageData(rgba, c.width, c.height), 0, 0);
+    const a = document.createElement('a');
+    a.download = `${stem}_${k}.png`;
+    a.href = '#';
+    a.title = `face ${k}, score ${faces[k]!.score.toFixed(3)}: download ${a.download}`;
+    // the PNG is made on click, not for every crop up front
+    a.addEventListener('click', () => { a.href = canvas.toDataURL('image/png'); });
+    a.append(canvas);
+    return a;
+  }));
 }
 
 function listFaces(faces: (Face | TrackedFace)[]): void {

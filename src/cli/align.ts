@@ -3,17 +3,16 @@
 // DIR/<stem>.json with each face's score, box, landmarks, matrix and crop file.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { BACKEND_SPECS, DEFAULT_BACKEND, type BackendSpec } from '../backend.js';
+import { BACKEND_SPECS, DEFAULT_BACKEND } from '../backend.js';
 import type { Point } from '../detect/postprocess.js';
 import { DEFAULT_DETECT_OPTIONS } from '../detect/postprocess.js';
 import { RetinaFaceError } from '../errors.js';
 import { encodeImage } from '../image/encode.js';
-import { RetinaFace } from '../index.js';
-import { ARCHS, type Arch } from '../model/config.js';
+import { ARCHS } from '../model/config.js';
 import { alignFaces, alignTemplate, DEFAULT_ALIGN_SIZE, type AlignOptions } from '../align/align.js';
 import { describeFsError, writeFileAtomic } from '../weights/files.js';
 import { flag, numberOption, stringOption, UsageError, type CommandSpec, type Io, type ParsedArgs } from './args.js';
-import { compactJson, describeBackend, expandInputs, writableDir } from './detect.js';
+import { compactJson, expandInputs, forEachInput, loadDetector, writableDir } from './detect.js';
 
 const IO = 'input and output', MODEL = 'model', ALIGN = 'alignment', PERFORMANCE = 'performance';
 
@@ -84,7 +83,6 @@ async function runAlign(args: ParsedArgs, io: Io): Promise<number> {
   const size = numberOption(args, 'size', { min: 1, max: 4096, integer: true }) ?? DEFAULT_ALIGN_SIZE;
   const visThreshold = numberOption(args, 'vis_thres', { min: 0, max: 1 }) ?? DEFAULT_DETECT_OPTIONS.visThreshold;
   const maxPixels = numberOption(args, 'max_pixels', { min: 1, integer: true });
-  const threads = numberOption(args, 'threads', { min: 1, max: 256, integer: true });
   const template = await readTemplate(stringOption(args, 'template'));
   const quiet = flag(args, 'quiet');
   const progress = quiet ? () => undefined : (line: string) => io.err(line);
@@ -99,53 +97,29 @@ async function runAlign(args: ParsedArgs, io: Io): Promise<number> {
     stems.set(stem, file);
   }
 
-  const arch = (stringOption(args, 'arch') ?? 'mobile0.25') as Arch;
-  const weights = stringOption(args, 'weights');
-  const detector = await RetinaFace.load({
-    arch, backend: (stringOption(args, 'backend') ?? DEFAULT_BACKEND) as BackendSpec, onProgress: progress,
-    ...(weights === undefined ? {} : { weights }), ...(threads === undefined ? {} : { threads }),
+  const detector = await loadDetector(args, progress);
+  return forEachInput(inputs, detector, io, quiet, async (file) => {
+    const bytes = await fs.readFile(file).catch((e: unknown) => {
+      throw new RetinaFaceError(describeFsError(e), { file, code: 'EREAD' });
+    });
+    const rgb = detector.decode(bytes, maxPixels === undefined ? {} : { maxPixels }, file); // decoded once
+    const { faces } = await detector.detectDetailed(rgb, { visThreshold }, file);
+    const aligned = alignFaces(rgb, faces, { size, template });
+    const stem = path.basename(file, path.extname(file));
+    const crops = aligned.map((_, k) => `${stem}_${k}.png`);
+    const jsonFile = path.join(dir, `${stem}.json`);
+    const stale = await staleCrops(jsonFile, dir, new Set(crops));
+    const round = (v: number) => Math.round(v * 1e4) / 1e4;
+    for (let k = 0; k < aligned.length; k++) await writeFileAtomic(path.join(dir, crops[k]!), encodeImage(aligned[k]!, 'png'));
+    const json: AlignJson = {
+      image: file, width: rgb.width, height: rgb.height, size,
+      faces: faces.map((face, k) => ({ face, crop: aligned[k]! })).map(({ face, crop }, k) => ({
+        score: round(face.score), box: face.box.map(round), landmarks: face.landmarks.map((p) => p.map(round)),
+        matrix: crop.matrix.map((row) => row.map((v) => Math.round(v * 1e8) / 1e8)), crop: crops[k]!,
+      })),
+    };
+    await writeFileAtomic(jsonFile, new TextEncoder().encode(compactJson(json)));
+    for (const s of stale) await fs.rm(s, { force: true });
+    return `${file}: ${aligned.length} face${aligned.length === 1 ? '' : 's'} (score >= ${visThreshold}) -> ${path.join(dir, `${stem}_*.png`)}, ${jsonFile}`;
   });
-  let announced = false;
-  let failed = 0;
-  try {
-    for (let i = 0; i < inputs.length; i++) {
-      const file = inputs[i]!;
-      try {
-        const bytes = await fs.readFile(file).catch((e: unknown) => {
-          throw new RetinaFaceError(describeFsError(e), { file, code: 'EREAD' });
-        });
-        const rgb = detector.decode(bytes, maxPixels === undefined ? {} : { maxPixels }, file); // decoded once
-        const { faces } = await detector.detectDetailed(rgb, { visThreshold }, file);
-        const aligned = alignFaces(rgb, faces, { size, template });
-        if (!announced) progress(`retinaface: backend ${describeBackend(detector)}`);
-        announced = true;
-        const stem = path.basename(file, path.extname(file));
-        const crops = aligned.map((_, k) => `${stem}_${k}.png`);
-        const jsonFile = path.join(dir, `${stem}.json`);
-        const stale = await staleCrops(jsonFile, dir, new Set(crops));
-        const round = (v: number) => Math.round(v * 1e4) / 1e4;
-        for (let k = 0; k < aligned.length; k++) await writeFileAtomic(path.join(dir, crops[k]!), encodeImage(aligned[k]!, 'png'));
-        const json: AlignJson = {
-          image: file, width: rgb.width, height: rgb.height, size,
-          faces: faces.map((face, k) => ({ face, crop: aligned[k]! })).map(({ face, crop }, k) => ({
-            score: round(face.score), box: face.box.map(round), landmarks: face.landmarks.map((p) => p.map(round)),
-            matrix: crop.matrix.map((row) => row.map((v) => Math.round(v * 1e8) / 1e8)), crop: crops[k]!,
-          })),
-        };
-        await writeFileAtomic(jsonFile, new TextEncoder().encode(compactJson(json)));
-        for (const s of stale) await fs.rm(s, { force: true });
-        const line = `${file}: ${aligned.length} face${aligned.length === 1 ? '' : 's'} (score >= ${visThreshold}) -> ${path.join(dir, `${stem}_*.png`)}, ${jsonFile}`;
-        io.out(line);
-        if (inputs.length > 1 && !quiet) io.err(`[${i + 1}/${inputs.length}] ${line}`);
-      } catch (e) {
-        if (!(e instanceof RetinaFaceError)) throw e;
-        failed++;
-        io.err(`retinaface: ${e.message.replace(/\s*\n\s*/g, ' ')}`);
-      }
-    }
-  } finally {
-    detector.dispose();
-  }
-  if (failed > 0 && inputs.length > 1) io.err(`retinaface: ${failed} of ${inputs.length} inputs failed`);
-  return failed > 0 ? 1 : 0;
 }

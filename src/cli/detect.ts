@@ -183,26 +183,80 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
-async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
-  if (args.options.has('video')) return (await import('./video.js')).runVideo(args, io);
-  const given = args.options.get('input') as string[] | undefined;
-  if (given === undefined) throw new UsageError('--input IMAGE is required');
-  const options = {
+/**
+ * The reference's thresholds and the per-image options as --flags give them (undefined: not
+ * given, the library's default applies), shared by detect and --video.
+ */
+export function thresholdOptions(args: ParsedArgs) {
+  const o = {
     confidenceThreshold: numberOption(args, 'confidence_threshold', { min: 0, max: 1 }),
     topK: numberOption(args, 'top_k', { min: 1, integer: true }),
     nmsThreshold: numberOption(args, 'nms_threshold', { min: 0, max: 1 }),
     keepTopK: numberOption(args, 'keep_top_k', { min: 1, integer: true }),
     rescale: numberOption(args, 'rescale', { min: 1 }),
-    maxPixels: numberOption(args, 'max_pixels', { min: 1, integer: true }),
     visThreshold: numberOption(args, 'vis_thres', { min: 0, max: 1 }),
     clip: flag(args, 'clip') ? true : undefined,
   };
+  return { ...o, defined: Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) };
+}
+
+/** The detector the --arch, --backend, --weights and --threads flags ask for (detect, align, --video). */
+export function loadDetector(args: ParsedArgs, progress: (line: string) => void): Promise<RetinaFace> {
+  const weights = stringOption(args, 'weights');
+  const threads = numberOption(args, 'threads', { min: 1, max: 256, integer: true });
+  return RetinaFace.load({
+    arch: (stringOption(args, 'arch') ?? 'mobile0.25') as Arch,
+    backend: (stringOption(args, 'backend') ?? DEFAULT_BACKEND) as BackendSpec,
+    onProgress: progress,
+    ...(weights === undefined ? {} : { weights }),
+    ...(threads === undefined ? {} : { threads }),
+  });
+}
+
+/**
+ * Runs `work` on each input in turn: its result line on stdout (and `[i/n]` on stderr for
+ * several, unless quiet); an input's RetinaFaceError is its one line on stderr and the others
+ * still run; the backend line comes once, before the first result; the detector is disposed at
+ * the end. Exit code 1 when any input failed.
+ */
+export async function forEachInput(inputs: string[], detector: RetinaFace, io: Io, quiet: boolean, work: (file: string, index: number) => Promise<string>): Promise<number> {
+  let announced = false;
+  let failed = 0;
+  try {
+    for (let i = 0; i < inputs.length; i++) {
+      const file = inputs[i]!;
+      try {
+        const line = await work(file, i);
+        if (!announced && !quiet) io.err(`retinaface: backend ${describeBackend(detector)}`);
+        announced = true;
+        io.out(line);
+        if (inputs.length > 1 && !quiet) io.err(`[${i + 1}/${inputs.length}] ${line}`);
+      } catch (e) {
+        if (!(e instanceof RetinaFaceError)) throw e;
+        failed++;
+        io.err(`retinaface: ${e.message.replace(/\s*\n\s*/g, ' ')}`);
+      }
+    }
+  } finally {
+    detector.dispose();
+  }
+  if (failed > 0 && inputs.length > 1) io.err(`retinaface: ${failed} of ${inputs.length} inputs failed`);
+  return failed > 0 ? 1 : 0;
+}
+
+async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
+  if (args.options.has('video')) return (await import('./video.js')).runVideo(args, io);
+  const given = args.options.get('input') as string[] | undefined;
+  if (given === undefined) throw new UsageError('--input IMAGE is required');
+  const thresholds = thresholdOptions(args);
+  const maxPixels = numberOption(args, 'max_pixels', { min: 1, integer: true });
+  const options = { ...thresholds, maxPixels };
   const visThreshold = options.visThreshold ?? DEFAULT_DETECT_OPTIONS.visThreshold;
   const count = numberOption(args, 'benchmark_count', { min: 1, integer: true }) ?? 5;
   const benchmark = flag(args, 'benchmark');
   const quiet = flag(args, 'quiet');
   const rawFile = stringOption(args, 'raw');
-  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const defined = { ...thresholds.defined, ...(maxPixels === undefined ? {} : { maxPixels }) };
 
   // flags that would do nothing: said, not ignored
   if (stringOption(args, 'json_format') !== undefined && !flag(args, 'write_json')) throw new UsageError('--json_format chooses the layout of -w/--write_json: add -w');
@@ -221,57 +275,34 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
   }
 
   const arch = (stringOption(args, 'arch') ?? 'mobile0.25') as Arch;
-  const backend = (stringOption(args, 'backend') ?? DEFAULT_BACKEND) as BackendSpec;
-  const weights = stringOption(args, 'weights');
   const progress = quiet ? () => undefined : (line: string) => io.err(line);
-  const threads = numberOption(args, 'threads', { min: 1, max: 256, integer: true });
-  const detector = await RetinaFace.load({ arch, backend, ...(weights === undefined ? {} : { weights }), ...(threads === undefined ? {} : { threads }), onProgress: progress });
-  // Said once, before the first result: an input that fails alone still gets its one error line.
+  const detector = await loadDetector(args, progress);
   const backendLine = describeBackend(detector);
-  let announced = false;
-  let failed = 0;
-  try {
-    for (let i = 0; i < inputs.length; i++) {
-      const file = inputs[i]!;
-      try {
-        let d = await detector.detectDetailed(file, defined);
-        if (!announced) progress(`retinaface: backend ${backendLine}`);
-        announced = true;
-        if (benchmark) {
-          const runs: Detection[] = [];
-          for (let r = 0; r < count; r++) runs.push(await detector.detectDetailed(file, defined));
-          const stages = ['decode', 'preprocess', 'forward', 'postprocess', 'total'] as const;
-          io.out(`${file}: ${d.width}x${d.height} -> network ${d.inputWidth}x${d.inputHeight}, ${backendLine}, ` +
-            `median of ${count} runs after one warm-up: ` + stages.map((s) => `${s} ${median(runs.map((r) => r.timings[s])).toFixed(1)} ms`).join(', '));
-          d = runs[runs.length - 1]!;
-        }
-        const shown = d.faces; // score >= visThreshold
-        const out = outputs[i];
-        if (out !== undefined) {
-          const img = detector.decode(await fs.readFile(file), options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels }, file);
-          await writeFileAtomic(out, encodeImage(drawDetections(img, d.faces, visThreshold), out));
-          if (flag(args, 'write_json')) {
-            const json = jsonPath(out);
-            const text = stringOption(args, 'json_format') === 'ailia' ? ailiaJson(shown) : facesJson(file, d, shown, arch, detector.backend.name, visThreshold);
-            await writeFileAtomic(json, new TextEncoder().encode(text));
-          }
-        }
-        if (rawFile !== undefined) {
-          await writeTensorFile(rawFile, [['loc', d.raw.loc], ['conf', d.raw.conf], ['landms', d.raw.landms]],
-            { arch, input: file, input_height: String(d.inputHeight), input_width: String(d.inputWidth) });
-        }
-        const line = `${file}: ${shown.length} face${shown.length === 1 ? '' : 's'} (score >= ${visThreshold})${out ? ` -> ${out}` : ''}`;
-        io.out(line);
-        if (inputs.length > 1 && !quiet) io.err(`[${i + 1}/${inputs.length}] ${line}`);
-      } catch (e) {
-        if (!(e instanceof RetinaFaceError)) throw e;
-        failed++;
-        io.err(`retinaface: ${e.message.replace(/\s*\n\s*/g, ' ')}`);
+  return forEachInput(inputs, detector, io, quiet, async (file, i) => {
+    let d = await detector.detectDetailed(file, defined);
+    if (benchmark) {
+      const runs: Detection[] = [];
+      for (let r = 0; r < count; r++) runs.push(await detector.detectDetailed(file, defined));
+      const stages = ['decode', 'preprocess', 'forward', 'postprocess', 'total'] as const;
+      io.out(`${file}: ${d.width}x${d.height} -> network ${d.inputWidth}x${d.inputHeight}, ${backendLine}, ` +
+        `median of ${count} runs after one warm-up: ` + stages.map((s) => `${s} ${median(runs.map((r) => r.timings[s])).toFixed(1)} ms`).join(', '));
+      d = runs[runs.length - 1]!;
+    }
+    const shown = d.faces; // score >= visThreshold
+    const out = outputs[i];
+    if (out !== undefined) {
+      const img = detector.decode(await fs.readFile(file), options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels }, file);
+      await writeFileAtomic(out, encodeImage(drawDetections(img, d.faces, visThreshold), out));
+      if (flag(args, 'write_json')) {
+        const json = jsonPath(out);
+        const text = stringOption(args, 'json_format') === 'ailia' ? ailiaJson(shown) : facesJson(file, d, shown, arch, detector.backend.name, visThreshold);
+        await writeFileAtomic(json, new TextEncoder().encode(text));
       }
     }
-  } finally {
-    detector.dispose();
-  }
-  if (failed > 0 && inputs.length > 1) io.err(`retinaface: ${failed} of ${inputs.length} inputs failed`);
-  return failed > 0 ? 1 : 0;
+    if (rawFile !== undefined) {
+      await writeTensorFile(rawFile, [['loc', d.raw.loc], ['conf', d.raw.conf], ['landms', d.raw.landms]],
+        { arch, input: file, input_height: String(d.inputHeight), input_width: String(d.inputWidth) });
+    }
+    return `${file}: ${shown.length} face${shown.length === 1 ? '' : 's'} (score >= ${visThreshold})${out ? ` -> ${out}` : ''}`;
+  });
 }

@@ -27,16 +27,14 @@ import { constants as fsConstants, promises as fs, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
-import { DEFAULT_BACKEND, type BackendSpec } from '../backend.js';
 import { DEFAULT_DETECT_OPTIONS } from '../detect/postprocess.js';
 import { RetinaFaceError } from '../errors.js';
 import { drawTrackedFaces } from '../image/draw.js';
-import { RetinaFace } from '../index.js';
 import type { Arch } from '../model/config.js';
 import { createTracker, type TrackedFace } from '../track/tracker.js';
 import { describeFsError } from '../weights/files.js';
 import { flag, numberOption, stringOption, UsageError, type Io, type ParsedArgs } from './args.js';
-import { describeBackend } from './detect.js';
+import { describeBackend, loadDetector, thresholdOptions } from './detect.js';
 
 export const FFMPEG_MISSING = 'ffmpeg not found: install it (apt-get install ffmpeg) or pass --ffmpeg PATH';
 
@@ -359,17 +357,9 @@ export async function runVideo(args: ParsedArgs, io: Io): Promise<number> {
   for (const name of IMAGE_ONLY_OPTIONS) if (args.options.has(name)) throw new UsageError(`--${name} does not apply to --video`);
   const out = stringOption(args, 'savepath');
   if (out === undefined) throw new UsageError('--video needs --savepath OUT (the drawn video: .mp4, or another format ffmpeg writes by extension)');
-  const options = {
-    confidenceThreshold: numberOption(args, 'confidence_threshold', { min: 0, max: 1 }),
-    topK: numberOption(args, 'top_k', { min: 1, integer: true }),
-    nmsThreshold: numberOption(args, 'nms_threshold', { min: 0, max: 1 }),
-    keepTopK: numberOption(args, 'keep_top_k', { min: 1, integer: true }),
-    rescale: numberOption(args, 'rescale', { min: 1 }),
-    visThreshold: numberOption(args, 'vis_thres', { min: 0, max: 1 }),
-    clip: flag(args, 'clip') ? true : undefined,
-  };
-  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  const threads = numberOption(args, 'threads', { min: 1, max: 256, integer: true });
+  const options = thresholdOptions(args);
+  const defined = options.defined;
+  numberOption(args, 'threads', { min: 1, max: 256, integer: true }); // refused before any work
   const benchmark = flag(args, 'benchmark');
   const writeJson = flag(args, 'write_json');
   const quiet = flag(args, 'quiet');
@@ -386,9 +376,7 @@ export async function runVideo(args: ParsedArgs, io: Io): Promise<number> {
   const info = await probeVideo(tools.ffprobe, input);
 
   const arch = (stringOption(args, 'arch') ?? 'mobile0.25') as Arch;
-  const backend = (stringOption(args, 'backend') ?? DEFAULT_BACKEND) as BackendSpec;
-  const weights = stringOption(args, 'weights');
-  const detector = await RetinaFace.load({ arch, backend, ...(weights === undefined ? {} : { weights }), ...(threads === undefined ? {} : { threads }), onProgress: progress });
+  const detector = await loadDetector(args, progress);
 
   const { width, height } = info;
   const frameBytes = width * height * 3;

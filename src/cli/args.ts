@@ -48,7 +48,9 @@ export function parseArgs(argv: string[], command: CommandSpec): ParsedArgs {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
+      // a loop, not push(...rest): a very long argv would overflow the call stack (RangeError;
+      // test/fuzz/regressions.ts)
+      for (let j = i + 1; j < argv.length; j++) positionals.push(argv[j]!);
       break;
     }
     const isShort = /^-[A-Za-z]$/.test(arg);

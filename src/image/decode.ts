@@ -161,6 +161,15 @@ function probePng(b: Uint8Array, file: string): { width: number; height: number 
   if (u32be(b, 8) !== 13 || !startsWith(b, 'IHDR', 12)) fail(file, 'corrupt PNG: the first chunk is not a 13-byte IHDR');
   const width = u32be(b, 16), height = u32be(b, 20);
   if (width > 0x7fffffff || height > 0x7fffffff) fail(file, `corrupt PNG: size ${width}x${height} exceeds 2^31 - 1`);
+  // One IHDR only (PNG spec 11.2.2; libpng: "IHDR: out of place"). pngjs sizes its output from the
+  // last IHDR it meets and this probe from the first: a second one declaring 4000x4000 behind a
+  // 9x2 first one passed maxPixels and pngjs allocated 64 MB from a 30-byte IDAT (and other sizes
+  // abort the process in pngjs's sync inflate, a node_zlib.cc assertion). Found by the fuzzer
+  // (test/fuzz, image-decode). Walking the chunk headers costs one step per chunk, no decoding.
+  for (let at = 8 + 12 + 13; at + 8 <= b.length; at += 12 + u32be(b, at)) {
+    if (startsWith(b, 'IHDR', at + 4)) fail(file, `corrupt PNG: a second IHDR chunk at byte ${at}`);
+    if (startsWith(b, 'IEND', at + 4)) break;
+  }
   return { width, height };
 }
 

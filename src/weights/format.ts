@@ -6,6 +6,7 @@
 // specifies it. This module is pure (no Node built-ins) so that the browser build can use it.
 import { RetinaFaceError } from '../errors.js';
 import { numel, type Tensor } from '../tensor.js';
+import { printable } from './printable.js';
 import { sha256Hex, sha256HexSync } from './sha256.js';
 
 export const FORMAT_NAME = 'retinaface-ts';
@@ -138,29 +139,33 @@ export function decodeTensorFile(bytes: Uint8Array, source = '<buffer>'): Tensor
   const metadata: Record<string, string> = {};
   const entries: { name: string; dtype: DType; shape: number[]; begin: number; end: number }[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+    // Tensor names come from the file: escaped in messages (printable), which stay one line.
+    // Found by the fuzzer (test/fuzz, tensor-file): a name holding a newline split the message.
+    const shown = printable(name);
     if (name === '__metadata__') {
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail('__metadata__ is not an object');
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`metadata ${k} is not a string`);
+        if (typeof v !== 'string') fail(`metadata ${printable(k)} is not a string`);
         metadata[k] = v as string;
       }
       continue;
     }
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (e === null || typeof e !== 'object') fail(`entry ${name} is not an object`);
-    if (typeof e.dtype !== 'string' || !(e.dtype in DTYPE_BYTES)) fail(`tensor ${name} has unsupported dtype ${String(e.dtype)}`);
+    if (e === null || typeof e !== 'object') fail(`entry ${shown} is not an object`);
+    // own keys only: 'toString' in DTYPE_BYTES is true through Object.prototype
+    if (typeof e.dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, e.dtype)) fail(`tensor ${shown} has unsupported dtype ${printable(String(e.dtype))}`);
     const dtype = e.dtype as DType;
     const shape = e.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor ${name} has an invalid shape`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor ${shown} has an invalid shape`);
     const offs = e.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      fail(`tensor ${name} has invalid data_offsets`);
+      fail(`tensor ${shown} has invalid data_offsets`);
     }
     const [begin, end] = offs as [number, number];
-    if (begin > end || end > dataLen) fail(`tensor ${name} data_offsets [${begin}, ${end}] outside the ${dataLen}-byte data section`);
+    if (begin > end || end > dataLen) fail(`tensor ${shown} data_offsets [${begin}, ${end}] outside the ${dataLen}-byte data section`);
     const count = numel(shape as number[]);
     if (count * DTYPE_BYTES[dtype] !== end - begin) {
-      fail(`tensor ${name}: shape [${(shape as number[]).join(', ')}] x ${dtype} is ${count * DTYPE_BYTES[dtype]} bytes, offsets give ${end - begin}`);
+      fail(`tensor ${shown}: shape [${(shape as number[]).join(', ')}] x ${dtype} is ${count * DTYPE_BYTES[dtype]} bytes, offsets give ${end - begin}`);
     }
     entries.push({ name, dtype, shape: shape as number[], begin, end });
   }
@@ -168,7 +173,7 @@ export function decodeTensorFile(bytes: Uint8Array, source = '<buffer>'): Tensor
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
   for (const e of sorted) {
-    if (e.begin !== cursor) fail(`tensor ${e.name} starts at ${e.begin}, expected ${cursor} (hole or overlap)`);
+    if (e.begin !== cursor) fail(`tensor ${printable(e.name)} starts at ${e.begin}, expected ${cursor} (hole or overlap)`);
     cursor = e.end;
   }
   if (cursor !== dataLen) fail(`data section is ${dataLen} bytes but the tensors cover ${cursor}`);

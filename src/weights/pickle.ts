@@ -270,7 +270,14 @@ export function unpickle(bytes: Uint8Array, offset: number, source: string): Unp
       case 0x87: { const c = pop(), b = pop(), a = pop(); stack.push(new PyTuple([a, b, c])); break; } // TUPLE3
       case 0x74: stack.push(new PyTuple(popMark())); break; // TUPLE
       case 0x5d: stack.push(new PyList()); break; // EMPTY_LIST
-      case 0x6c: { const l = new PyList(); l.items.push(...popMark()); stack.push(l); break; } // LIST
+      case 0x6c: { // LIST
+        // a loop, not push(...items): spreading 10^5 items as arguments overflows the call stack
+        // (RangeError; test/fuzz/regressions.ts)
+        const l = new PyList();
+        for (const v of popMark()) l.items.push(v);
+        stack.push(l);
+        break;
+      }
       case 0x61: { // APPEND
         const v = pop();
         const l = top();

@@ -101,7 +101,8 @@ function readZipCheckpoint(bytes: Uint8Array, source: string, fail: Fail): { roo
   if (byteorder !== undefined && String.fromCharCode(...byteorder.data.subarray(0, 16)) !== 'little') {
     fail('a big-endian checkpoint is not supported: re-save it on a little-endian machine');
   }
-  const { value, persistentIds } = unpickle(entries.get(pkl[0]!)!.data, 0, `${source} (${pkl[0]})`);
+  // the entry name is the file's: escaped (found by the fuzzer, pth-zip: 'archi\ne/data.pkl' split the message)
+  const { value, persistentIds } = unpickle(entries.get(pkl[0]!)!.data, 0, `${source} (${printable(pkl[0]!)})`);
   const storages = registerStorages(persistentIds, 5, fail);
   for (const s of storages.values()) {
     const name = `${prefix}data/${s.key}`;
@@ -244,17 +245,23 @@ function gather(storage: Storage, ref: TensorRef, numel: number): Float32Array {
     return out;
   }
   // Strided walk: an odometer over the dimensions, moving the source index by each stride.
-  const ndim = size.length;
+  // Dimensions of size 1 never move it and are dropped first: the odometer carries through every
+  // trailing one once per element, so a pickle of 60000 unit dimensions (DUP is one byte each)
+  // made a 120 KB file cost numel x ndim = 6e9 steps (test/fuzz/regressions.ts). What remains has
+  // at most log2(numel) dimensions.
+  const dims = size.map((n, d) => [n, stride[d]!] as const).filter(([n]) => n !== 1);
+  const ndim = dims.length;
   const index = new Array<number>(ndim).fill(0);
   let s = storageOffset;
   for (let i = 0; i < numel; i++) {
     out[i] = src[s]!;
     for (let d = ndim - 1; d >= 0; d--) {
-      if (++index[d]! < size[d]!) {
-        s += stride[d]!;
+      const [n, st] = dims[d]!;
+      if (++index[d]! < n) {
+        s += st;
         break;
       }
-      s -= (size[d]! - 1) * stride[d]!;
+      s -= (n - 1) * st;
       index[d] = 0;
     }
   }

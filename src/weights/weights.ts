@@ -7,6 +7,7 @@ import { checkStateDict } from './check.js';
 import { ARCHS, type Arch } from '../model/config.js';
 import { expectedShapes } from '../model/retinaface.js';
 import { decodeTensorFile, FORMAT_NAME, MAX_HEADER_BYTES } from './format.js';
+import { printable } from './printable.js';
 import { readCheckpoint, sniffCheckpoint } from './pth.js';
 
 export interface LoadedWeights {
@@ -33,7 +34,7 @@ export function detectArch(keys: Iterable<string>, file: string): Arch {
   if (list.some((k) => k.startsWith('body.stage1.'))) return 'mobile0.25';
   if (list.some((k) => k.startsWith('body.layer1.'))) return 'resnet50';
   throw new RetinaFaceError(
-    `cannot tell the architecture from the keys (no body.stage1.* or body.layer1.*; first keys: ${list.slice(0, 3).join(', ') || 'none'})`,
+    `cannot tell the architecture from the keys (no body.stage1.* or body.layer1.*; first keys: ${list.slice(0, 3).map(printable).join(', ') || 'none'})`,
     { file, code: 'EWEIGHTS' },
   );
 }
@@ -42,10 +43,10 @@ export function detectArch(keys: Iterable<string>, file: string): Arch {
 export function weightsFromTensorFile(bytes: Uint8Array, file: string, forced?: Arch): LoadedWeights {
   const { metadata, tensors } = decodeTensorFile(bytes, file);
   if (metadata.format !== FORMAT_NAME) {
-    throw new RetinaFaceError(`a safetensors file but not a ${FORMAT_NAME} weights file (metadata format is ${metadata.format ?? 'missing'})`, { file, code: 'EFORMAT' });
+    throw new RetinaFaceError(`a safetensors file but not a ${FORMAT_NAME} weights file (metadata format is ${metadata.format === undefined ? 'missing' : printable(metadata.format)})`, { file, code: 'EFORMAT' });
   }
   const arch = metadata.arch;
-  if (!isArch(arch)) throw new RetinaFaceError(`weights file metadata arch is ${arch ?? 'missing'}, expected one of ${ARCHS.join(', ')}`, { file, code: 'EFORMAT' });
+  if (!isArch(arch)) throw new RetinaFaceError(`weights file metadata arch is ${arch === undefined ? 'missing' : printable(arch)}, expected one of ${ARCHS.join(', ')}`, { file, code: 'EFORMAT' });
   if (forced !== undefined && forced !== arch) {
     throw new RetinaFaceError(`weights are for ${arch}, not ${forced}`, { file, code: 'EWEIGHTS' });
   }

@@ -18,7 +18,8 @@ export { parseArgs, UsageError } from './cli/args.js';
 
 const PROGRAM = 'retinaface';
 
-const COMMANDS: CommandSpec[] = [
+/** Every subcommand, in the order of --help (exported for the argument fuzzer, test/fuzz). */
+export const COMMANDS: CommandSpec[] = [
   {
     name: 'convert',
     summary: 'convert a PyTorch checkpoint (.pth) into a retinaface-ts weights file',

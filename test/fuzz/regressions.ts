@@ -1,0 +1,158 @@
+// Every crash or hang found while fuzzing, kept as an input that the smoke test replays against
+// the property (test/fuzz.test.ts) and that the long runs mix back into their targets. Each names
+// the finding and where it was fixed. Inputs are built by code (a few opcodes, a few records), not
+// stored as opaque bytes, so that a reader sees what made the parser fail.
+import { deflateSync } from 'node:zlib';
+import { concat, pngChunk } from '../helpers/images.js';
+import { legacyCheckpoint, Pickler, tensorFileSeed, zipArchive, zipCheckpointFiles, type SeedCheckpoint } from './seeds_weights.js';
+import { serialize, type Unit } from './structure.js';
+import type { FuzzInput } from './targets.js';
+
+export interface Regression {
+  target: string;
+  name: string;
+  /** what went wrong before the fix, and who found it */
+  finding: string;
+  /** where it was fixed */
+  fix: string;
+  input: () => FuzzInput;
+}
+
+const PNG_SIGNATURE = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+function ihdr(width: number, height: number, depth: number, colorType: number): Uint8Array {
+  const b = new Uint8Array(13);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, width);
+  v.setUint32(4, height);
+  b[8] = depth;
+  b[9] = colorType;
+  return b;
+}
+
+/** `count` copies of one opcode unit (DUP, NONE...) as one unit. */
+function repeated(op: number, count: number): Unit {
+  return { bytes: new Uint8Array(count).fill(op), fields: [] };
+}
+
+/** A tensor whose size is [n, 1, 1, ... (ones times)] and stride [0, 1, 1, ...]: a broadcast with many unit dimensions. */
+function unitDimsPickle(ones: number, n: number): Unit[] {
+  const p = new Pickler(2);
+  p.proto().global('collections', 'OrderedDict').emptyTuple().reduce().str('w')
+    .global('torch._utils', '_rebuild_tensor_v2').mark()
+    .mark().str('storage').global('torch', 'FloatStorage').str('0').str('cpu').int(1).none().tuple().binpersid()
+    .int(0).mark().int(n).int(1);
+  const size = [...p.units, repeated(0x32, ones - 1)]; // DUP the 1
+  const q = new Pickler(2);
+  q.tuple().mark().int(0).int(1);
+  const stride = [...q.units, repeated(0x32, ones - 1)];
+  const r = new Pickler(2);
+  r.tuple().bool(false).global('collections', 'OrderedDict').emptyTuple().reduce().tuple().reduce().setitem().stop();
+  return [...size, ...stride, ...r.units];
+}
+
+export const REGRESSIONS: Regression[] = [
+  {
+    target: 'image-decode',
+    name: 'second IHDR larger than the first',
+    finding: 'probeImage read the first IHDR (9x2), pngjs sized its output from the second (4000x4000): maxPixels bypassed, 64 MB from a 30-byte IDAT; ' +
+      'with a 2^31-1-wide second IHDR the process aborted (node_zlib.cc assertion in pngjs sync inflate). Found by the fuzzer (image-decode, seed 1)',
+    fix: 'src/image/decode.ts probePng: refuses a second IHDR',
+    input: () => concat(PNG_SIGNATURE, pngChunk('IHDR', ihdr(9, 2, 8, 2)), pngChunk('IHDR', ihdr(4000, 4000, 8, 6)),
+      pngChunk('IDAT', deflateSync(new Uint8Array(10))), pngChunk('IEND', new Uint8Array(0))),
+  },
+  {
+    target: 'image-decode',
+    name: 'second IHDR 2^31-1 wide (the input the fuzzer saved)',
+    finding: 'aborted the process: pngjs sync inflate passed out-of-bounds offsets to zlib (Assertion failed: Buffer::IsWithinBounds)',
+    fix: 'src/image/decode.ts probePng: refuses a second IHDR',
+    input: () => concat(PNG_SIGNATURE, pngChunk('IHDR', ihdr(9, 2, 1, 0)), pngChunk('IHDR', ihdr(9, 2, 1, 0)),
+      pngChunk('tRNS', Uint8Array.from([0, 1])), pngChunk('IDAT', deflateSync(new Uint8Array(4))),
+      pngChunk('IHDR', ihdr(0x7fffffff, 1, 1, 0)), pngChunk('IEND', new Uint8Array(0))),
+  },
+  {
+    target: 'tensor-file',
+    name: 'tensor name with a newline',
+    finding: 'the name went unescaped into the error message, which then spanned two lines (the CLI prints one). Found by the fuzzer (tensor-file, seed 1)',
+    fix: 'src/weights/format.ts decodeTensorFile: names through printable()',
+    input: () => {
+      const s = tensorFileSeed([['x\ny', { shape: [1], data: new Float32Array(1) }]]);
+      (s.header['x\ny'] as { dtype: string }).dtype = 'F64';
+      return encodeRaw(JSON.stringify(s.header), s.data);
+    },
+  },
+  {
+    target: 'tensor-file',
+    name: 'dtype "toString"',
+    finding: "'toString' in DTYPE_BYTES is true (Object.prototype): the dtype passed its check and the size check read NaN bytes. Found while writing the harness",
+    fix: 'src/weights/format.ts decodeTensorFile: Object.hasOwn',
+    input: () => encodeRaw(JSON.stringify({ t: { dtype: 'toString', shape: [1], data_offsets: [0, 4] } }), new Uint8Array(4)),
+  },
+  {
+    target: 'weights',
+    name: 'metadata format with a newline',
+    finding: 'the metadata value went unescaped into the message',
+    fix: 'src/weights/weights.ts weightsFromTensorFile: printable()',
+    input: () => {
+      const s = tensorFileSeed([['a', { shape: [1], data: new Float32Array(1) }]], { format: 'x\ny' }, true);
+      return encodeRaw(JSON.stringify(s.header), s.data);
+    },
+  },
+  {
+    target: 'pth-zip',
+    name: 'data.pkl entry name with a newline',
+    finding: "the zip entry name ('archi\\ne/data.pkl') went unescaped into the pickle's error messages. Found by the fuzzer (pth-zip, seed 1)",
+    fix: 'src/weights/pth.ts readZipCheckpoint: printable()',
+    input: () => {
+      const c: SeedCheckpoint = { storages: [], tensors: [] };
+      const files = zipCheckpointFiles(c, Uint8Array.from([0x80, 0x02, 0x63, 0x61]));
+      files[0]!.name = 'archi\ne/data.pkl';
+      return serialize(zipArchive(files));
+    },
+  },
+  {
+    target: 'pickle',
+    name: 'LIST of 300000 items',
+    finding: 'LIST spread its items as call arguments (items.push(...)): RangeError (maximum call stack size) instead of a list. Found while writing the harness (mutations of small seeds never reach 10^5 items)',
+    fix: 'src/weights/pickle.ts LIST: a loop',
+    input: () => {
+      const p = new Pickler(2);
+      p.proto().mark();
+      const tail = new Pickler(2);
+      tail.list().stop();
+      return serialize({ units: [...p.units, repeated(0x4e, 300_000), ...tail.units] });
+    },
+  },
+  {
+    target: 'pth-legacy',
+    name: 'a 100000-element broadcast with 60000 unit dimensions',
+    finding: 'gather\'s odometer carried through every size-1 dimension once per element: numel x ndim steps, minutes for a 180 KB file. Found while writing the harness',
+    fix: 'src/weights/pth.ts gather: drops size-1 dimensions before the walk',
+    input: () => {
+      const legacy = legacyCheckpoint({ storages: [{ key: '0', type: 'Float', numel: 1 }], tensors: [{ key: 'w', storage: '0', offset: 0, size: [2], stride: [0] }] });
+      // replace the object pickle (units 3 .. before the keys pickle) by the unit-dimension one
+      const units = legacy.units;
+      const stops = units.map((u, i) => (u.bytes.length === 1 && u.bytes[0] === 0x2e ? i : -1)).filter((i) => i >= 0);
+      // legacy persistent ids have 6 items: unitDimsPickle writes the trailing view_metadata None
+      const object = unitDimsPickle(60_000, 100_000);
+      return serialize({ units: [...units.slice(0, stops[2]! + 1), ...object, ...units.slice(stops[3]! + 1)] });
+    },
+  },
+  {
+    target: 'cli-args',
+    name: '300000 positionals after --',
+    finding: 'positionals.push(...argv.slice(i + 1)): RangeError for a very long argv (a programmatic main(argv)). Found while writing the harness',
+    fix: 'src/cli/args.ts parseArgs: a loop',
+    input: () => ({ command: 'summary', argv: ['--', ...Array.from({ length: 300_000 }, () => 'x')] }),
+  },
+];
+
+/** A tensor file from header text and data, the length field written as encodeTensorFile does. */
+function encodeRaw(json: string, data: Uint8Array): Uint8Array {
+  const h = new TextEncoder().encode(json + ' '.repeat((8 - (new TextEncoder().encode(json).length % 8)) % 8));
+  const out = new Uint8Array(8 + h.length + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
+  out.set(h, 8);
+  out.set(data, 8 + h.length);
+  return out;
+}

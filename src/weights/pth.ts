@@ -121,7 +121,8 @@ function readLegacyCheckpoint(bytes: Uint8Array, source: string, fail: Fail): { 
   const magic = unpickle(bytes, 0, source);
   if (magic.value !== LEGACY_MAGIC) fail('a pickle without PyTorch\'s magic number: not a PyTorch checkpoint');
   const version = unpickle(bytes, magic.end, source);
-  if (version.value !== LEGACY_PROTOCOL_VERSION) fail(`legacy checkpoint protocol version ${String(version.value)}, expected ${LEGACY_PROTOCOL_VERSION}`);
+  // the value is the file's (a str with a newline split this message: found by the fuzzer, pth-legacy)
+  if (version.value !== LEGACY_PROTOCOL_VERSION) fail(`legacy checkpoint protocol version ${printable(String(version.value))}, expected ${LEGACY_PROTOCOL_VERSION}`);
   const sysInfo = unpickle(bytes, version.end, source);
   if (!(sysInfo.value instanceof PyDict)) fail('legacy checkpoint sys_info is not a dict');
   if ((sysInfo.value as PyDict).map.get('little_endian') !== true) {

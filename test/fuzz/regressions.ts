@@ -51,6 +51,9 @@ function unitDimsPickle(ones: number, n: number): Unit[] {
   return [...size, ...stride, ...r.units];
 }
 
+/** A one-storage legacy checkpoint whose pickles the regressions below replace. */
+const SEED_LEGACY: SeedCheckpoint = { storages: [{ key: '0', type: 'Float', numel: 1 }], tensors: [{ key: 'w', storage: '0', offset: 0, size: [2], stride: [0] }] };
+
 export const REGRESSIONS: Regression[] = [
   {
     target: 'image-decode',
@@ -111,6 +114,19 @@ export const REGRESSIONS: Regression[] = [
     },
   },
   {
+    target: 'pth-legacy',
+    name: 'protocol version pickle holding a str with a newline',
+    finding: 'the str went unescaped into the message. Found by the fuzzer (pth-legacy, 3-minute campaign, seed 21)',
+    fix: 'src/weights/pth.ts readLegacyCheckpoint: printable()',
+    input: () => {
+      const units = legacyCheckpoint(SEED_LEGACY).units;
+      const stops = units.map((u, i) => (u.bytes.length === 1 && u.bytes[0] === 0x2e ? i : -1)).filter((i) => i >= 0);
+      const version = new Pickler(2);
+      version.proto().str('colle\ntions').stop();
+      return serialize({ units: [...units.slice(0, stops[0]! + 1), ...version.units, ...units.slice(stops[1]! + 1)] });
+    },
+  },
+  {
     target: 'pickle',
     name: 'LIST of 300000 items',
     finding: 'LIST spread its items as call arguments (items.push(...)): RangeError (maximum call stack size) instead of a list. Found while writing the harness (mutations of small seeds never reach 10^5 items)',
@@ -129,7 +145,7 @@ export const REGRESSIONS: Regression[] = [
     finding: 'gather\'s odometer carried through every size-1 dimension once per element: numel x ndim steps, minutes for a 180 KB file. Found while writing the harness',
     fix: 'src/weights/pth.ts gather: drops size-1 dimensions before the walk',
     input: () => {
-      const legacy = legacyCheckpoint({ storages: [{ key: '0', type: 'Float', numel: 1 }], tensors: [{ key: 'w', storage: '0', offset: 0, size: [2], stride: [0] }] });
+      const legacy = legacyCheckpoint(SEED_LEGACY);
       // replace the object pickle (units 3 .. before the keys pickle) by the unit-dimension one
       const units = legacy.units;
       const stops = units.map((u, i) => (u.bytes.length === 1 && u.bytes[0] === 0x2e ? i : -1)).filter((i) => i >= 0);

@@ -31,7 +31,7 @@ export async function runOne(target: Target, input: FuzzInput, slowMs: number): 
       return { ok: false, kind: 'multi-line-message', message: e.message.slice(0, 300), signature: `multi-line at ${whereThrown(e)}`, ms };
     }
     if (ms > slowMs) return { ok: false, kind: 'slow', message: `refused after ${ms.toFixed(0)} ms: ${e.message.slice(0, 200)}`, signature: `slow ${whereThrown(e)}`, ms };
-    return { ok: true, outcome: 'refused', code: (e as { code?: string }).code, ms };
+    return { ok: true, outcome: 'refused', code: (e as { code?: string }).code ?? e.constructor.name, ms };
   }
   const ms = performance.now() - t0;
   try {

@@ -204,6 +204,7 @@ function watch(args: string[], hangS: number, onMessage: (m: Message) => void): 
 
 async function runTarget(options: Options, name: string): Promise<Report> {
   const o = { ...options, target: name };
+  const t0 = performance.now();
   const r = await watch(childArgs(o, 'campaign'), o.hangS, (m) => {
     if (m.type === 'finding') console.error(`${name}: finding ${m.finding.kind}: ${m.finding.message.split('\n')[0]}`);
     else if (m.type === 'progress') console.error(`${name}: ${m.executions} executions in ${m.seconds.toFixed(0)} s`);
@@ -215,7 +216,7 @@ async function runTarget(options: Options, name: string): Promise<Report> {
   const replay = await watch([...childArgs(o, 'batch', r.lastBatch), '--hang-s', String(o.hangS)], o.hangS, () => undefined);
   const input = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
   return {
-    target: name, seed: o.seed, seconds: 0, executions: BATCH * Math.max(0, r.lastBatch), accepted: 0, refused: {}, maxMs: 0, coverage: {},
+    target: name, seed: o.seed, seconds: (performance.now() - t0) / 1000, executions: BATCH * Math.max(0, r.lastBatch), accepted: 0, refused: {}, maxMs: 0, coverage: {},
     findings: [], hang: `${r.stopped}; batch ${r.lastBatch} replayed: ${input !== '' ? `${replay.stopped ?? 'finished'}, input in ${file}` : 'did not reproduce'}`,
   };
 }

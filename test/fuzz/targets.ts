@@ -57,9 +57,13 @@ function must(ok: boolean, rule: string): void {
   if (!ok) throw new Error(`oracle: ${rule}`);
 }
 
-/** Regression inputs of one target, mixed into its arbitrary so that the long runs revisit them. */
+/** Largest regression input mixed into the mutations (the big ones cost ms each; the smoke test replays them all). */
+const MIXED_REGRESSION_MAX = 4096;
+
+/** Regression inputs of one target, mixed into its arbitrary so that the long runs revisit and mutate around them. */
 function withRegressions(name: string, arb: fc.Arbitrary<FuzzInput>): fc.Arbitrary<FuzzInput> {
-  const kept = REGRESSIONS.filter((r) => r.target === name).map((r) => r.input());
+  const size = (i: FuzzInput): number => (i instanceof Uint8Array ? i.length : i.argv.length);
+  const kept = REGRESSIONS.filter((r) => r.target === name).map((r) => r.input()).filter((i) => size(i) <= MIXED_REGRESSION_MAX);
   if (kept.length === 0) return arb;
   return fc.oneof({ weight: 20, arbitrary: arb }, { weight: 1, arbitrary: fc.constantFrom(...kept) });
 }
@@ -123,7 +127,7 @@ const pickleTarget: Target = {
     must(r.persistentIds.every((p) => p instanceof PersistentId), 'persistent ids are PersistentId');
   },
   errorType: RetinaFaceError,
-  smokeRuns: 12000,
+  smokeRuns: 72000,
 };
 
 // ------------------------------------------------------------------------------------- zip
@@ -154,7 +158,7 @@ const zipTarget: Target = {
     }
   },
   errorType: RetinaFaceError,
-  smokeRuns: 9000,
+  smokeRuns: 54000,
 };
 
 // ------------------------------------------------------------------------------- checkpoints
@@ -197,7 +201,7 @@ const pthLegacyTarget: Target = {
   run: (input) => readCheckpoint(bytesOf(input), 'fuzz.pth'),
   check: (input, result) => checkTensors(input, result as Map<string, Tensor>),
   errorType: RetinaFaceError,
-  smokeRuns: 6000,
+  smokeRuns: 36000,
 };
 
 const pthZipTarget: Target = {
@@ -208,7 +212,7 @@ const pthZipTarget: Target = {
   run: (input) => readCheckpoint(bytesOf(input), 'fuzz.pth'),
   check: (input, result) => checkTensors(input, result as Map<string, Tensor>),
   errorType: RetinaFaceError,
-  smokeRuns: 6000,
+  smokeRuns: 36000,
 };
 
 // -------------------------------------------------------------------------------- tensor files
@@ -310,7 +314,7 @@ const tensorFileTarget: Target = {
     must(bytes <= 2 * bytesOf(input).length, 'output at most twice the input');
   },
   errorType: RetinaFaceError,
-  smokeRuns: 7500,
+  smokeRuns: 45000,
 };
 
 // ---------------------------------------------------------------------------- weights (fetch.ts)
@@ -349,7 +353,7 @@ const weightsTarget: Target = {
     }
   },
   errorType: RetinaFaceError,
-  smokeRuns: 1200,
+  smokeRuns: 7200,
 };
 
 // ------------------------------------------------------------------------------------- images
@@ -400,7 +404,7 @@ const probeTarget: Target = {
     must(r.orientation >= 1 && r.orientation <= 8, 'orientation 1..8');
   },
   errorType: RetinaFaceError,
-  smokeRuns: 9000,
+  smokeRuns: 54000,
 };
 
 const decodeTarget: Target = {
@@ -418,7 +422,7 @@ const decodeTarget: Target = {
     must(r.width === info.width && r.height === info.height, `decoded ${r.width}x${r.height}, probed ${info.width}x${info.height}`);
   },
   errorType: RetinaFaceError,
-  smokeRuns: 2400,
+  smokeRuns: 14400,
 };
 
 const pngReadTarget: Target = {
@@ -447,7 +451,7 @@ const pngReadTarget: Target = {
     }
   },
   errorType: RetinaFaceError,
-  smokeRuns: 4500,
+  smokeRuns: 27000,
 };
 
 // ------------------------------------------------------------------------------- CLI arguments
@@ -497,7 +501,7 @@ const argsTarget: Target = {
     }
   },
   errorType: UsageError,
-  smokeRuns: 9000,
+  smokeRuns: 54000,
 };
 
 export const TARGETS: readonly Target[] = [

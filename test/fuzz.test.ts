@@ -63,8 +63,8 @@ for (const target of TARGETS) {
       }),
       { seed: SMOKE_SEED, numRuns: target.smokeRuns, endOnFailure: true },
     );
-    // a mutation engine that only produced garbage would test nothing past the first check
-    assert.ok(counts.accepted + counts.refused === target.smokeRuns || counts.accepted + counts.refused > 0);
+    // mutations that were all refused (or all accepted) would test one side of the parser only
+    assert.ok(counts.accepted > 0 && counts.refused > 0, `${target.name}: ${counts.accepted} accepted, ${counts.refused} refused`);
   });
 }
 

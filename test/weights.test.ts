@@ -270,6 +270,22 @@ test('hand-made hostile pickles: bounds on lengths and nesting, no calls on stor
   await assertRefused(() => readCheckpoint(Buffer.concat([legacyHeader(), deep]), 'deep'), 'deep', ['holds a tuple of 1, not a state dict']);
 });
 
+test('zip CRC-32: a flipped data byte that PyTorch loads without a word is refused, naming the entry', async () => {
+  const zip = new Uint8Array(read(fixture('official_zip.pth')));
+  const entry = readZip(zip, 'zip').get('official_zip/data/0')!;
+  const at = entry.data.byteOffset + 5; // inside body.stage1.0.0.weight's storage
+  const flipped = zip.slice();
+  flipped[at] ^= 0x01;
+  const file = path.join(scratch, 'flipped_zip.pth');
+  writeFileSync(file, flipped);
+  // PyTorch's loader reads the damaged file as if nothing happened (the control: it really loads)
+  const torch = spawnSync(torchPython(), ['-c', 'import sys, torch; sd = torch.load(sys.argv[1], weights_only=True); print(len(sd))', file], { encoding: 'utf8' });
+  assert.is(torch.status, 0, `torch.load refused it: ${torch.stderr}`);
+  assert.ok(Number(torch.stdout.trim()) > 0, torch.stdout);
+  await assertRefused(() => readZip(flipped, 'flipped_zip.pth'), 'flipped_zip.pth', ['entry official_zip/data/0: CRC-32', "differs from the archive's", 'the file is damaged'], 'EFORMAT');
+  await assertRefused(() => loadWeights(file), file, ['CRC-32']);
+});
+
 test('hostile zip and legacy containers: declared sizes are checked against the file', async () => {
   const zip = new Uint8Array(read(fixture('official_zip.pth')));
   const cd = centralDirectory(zip);

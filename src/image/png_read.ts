@@ -24,6 +24,7 @@
 // chunks that are not consecutive, and tRNS/PLTE chunks of the wrong size; like libpng it ignores
 // bytes after IEND (pngjs refuses them) and a PLTE or tRNS chunk in an image that cannot use it.
 import { RetinaFaceError } from '../errors.js';
+import { crc32 } from '../crc32.js';
 import type { PngRead } from './png_codec.js';
 
 function corrupt(message: string): never {
@@ -36,23 +37,7 @@ function truncated(message: string): never {
 
 // ------------------------------------------------------------------------------------ checksums
 
-/** CRC-32 with the polynomial 0xedb88320 (reflected), one table entry per byte value (PNG spec Annex D). */
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/** CRC-32 of bytes[start, end). */
-export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+export { crc32 } from '../crc32.js';
 
 /** Adler-32 of bytes[start, end) (RFC 1950 8.2): two sums mod 65521, reduced every 5552 bytes
  * (zlib's NMAX: the largest run after which b cannot pass 2^32; doubles would allow more). */

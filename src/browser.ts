@@ -8,6 +8,11 @@
 //   const detector = await loadDetector('retinaface-mobile0.25.safetensors'); // backend 'auto'
 //   const { faces, timings } = await detector.detectDetailed(imageData); // canvas ImageData, or JPEG bytes
 //   detector.dispose();
+//
+// Off the main thread, the same calls on a detector in a module Web Worker (src/worker/):
+//
+//   const detector = await loadWorkerDetector('retinaface-mobile0.25.safetensors');
+//   const faces = await detector.detect(await createImageBitmap(video));
 import type { Arch } from './model/config.js';
 import { RetinaFaceDetector } from './detector.js';
 import { DEFAULT_BACKEND, type BackendSpec } from './backend.js';
@@ -40,6 +45,7 @@ export async function loadDetector(weights: WeightsSource, opts: LoadDetectorOpt
   return Object.assign(d, { weights: { ...w, tensors: new Map() } });
 }
 
+export { loadWorkerDetector, probeWorkerBackends, WorkerDetector, type WorkerDetectCallOptions, type WorkerDetection, type WorkerDetectorOptions } from './worker/worker_detector.js';
 export { RetinaFaceDetector, type DetectCallOptions, type Detection, type ImageInput, type Pixels, type StageTimings } from './detector.js';
 export type { DomImageSource } from './image/dom_source.js';
 export { createBackend, BACKEND_SPECS, DEFAULT_BACKEND, GPUJS_MISSING, type Backend, type BackendSpec } from './backend.js';

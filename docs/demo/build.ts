@@ -60,7 +60,7 @@ export async function buildBundle(): Promise<BundleReport> {
   rmSync(bundleDir, { recursive: true, force: true });
   const result = await esbuild.build({
     absWorkingDir: repoRoot,
-    entryPoints: { retinaface: 'dist/src/browser.js', simd_worker: 'dist/src/backends/simd_worker.js' },
+    entryPoints: { retinaface: 'dist/src/browser.js', simd_worker: 'dist/src/backends/simd_worker.js', detector_worker: 'dist/src/worker/detector_worker.js' },
     bundle: true,
     splitting: true,
     format: 'esm',

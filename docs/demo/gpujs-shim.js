@@ -8,7 +8,19 @@ const url = new URL('./gpu-browser.min.js', import.meta.url).href;
 // gpu.js's GPU, not WebGPU's interface of the same global name (Chromium defines window.GPU).
 const isGpuJs = (g) => typeof g === 'function' && typeof g.isWebGL2Supported === 'boolean';
 const G = isGpuJs(globalThis.GPU) ? globalThis.GPU : await new Promise((resolve, reject) => {
-  if (typeof document === 'undefined') { reject(new Error('gpu.js needs a page (document) to load ' + url)); return; }
+  if (typeof document === 'undefined') {
+    // A module worker (the detector worker): no <script>, no importScripts. gpu.js's build is a
+    // classic script that sets self.GPU; run it as one, through indirect eval (gpu.js itself
+    // compiles its kernels with new Function, so a worker that forbids eval cannot run it anyway).
+    fetch(url).then((r) => {
+      if (!r.ok) throw new Error('cannot load ' + url + ': HTTP ' + r.status);
+      return r.text();
+    }).then((src) => {
+      (0, eval)(src);
+      isGpuJs(globalThis.GPU) ? resolve(globalThis.GPU) : reject(new Error(url + ' did not define gpu.js'));
+    }, reject);
+    return;
+  }
   const before = Object.getOwnPropertyDescriptor(globalThis, 'GPU');
   const s = document.createElement('script');
   s.src = url;

@@ -17,13 +17,13 @@ export const BROWSER_BACKENDS: readonly BackendSpec[] = ['cpu-simd', 'cpu', 'gpu
 interface PageGlobals {
   crossOriginIsolated?: boolean;
   navigator?: { hardwareConcurrency?: number };
-  document?: unknown;
 }
 
 /** cpu-simd's thread count in a page: every core when the page may share memory, else one. */
 function pageThreads(): string {
   const g = globalThis as PageGlobals;
-  if (g.document === undefined) return 'worker threads';
+  // Pages and their Web Workers say whether they may share memory; Node, Deno and Bun do not.
+  if (typeof g.crossOriginIsolated !== 'boolean') return 'worker threads';
   if (g.crossOriginIsolated === true) return `${g.navigator?.hardwareConcurrency ?? 1} threads (cross-origin isolated)`;
   return '1 thread: the page is not cross-origin isolated (COOP/COEP headers), so it cannot share memory with workers';
 }

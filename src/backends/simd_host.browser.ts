@@ -1,6 +1,7 @@
 // The browser's thread host for the 'cpu-simd' backend: module Web Workers sharing one
 // WebAssembly.Memory, which needs a cross-origin isolated page (SharedArrayBuffer); elsewhere
-// the backend runs on one thread. The main thread may not block: it spins while workers finish.
+// the backend runs on one thread. A page's main thread may not block: it spins while workers
+// finish; inside a Web Worker it waits.
 import type { ThreadHost, WorkerHandle, WorkerInit } from './simd_pool.js';
 
 interface BrowserGlobals {
@@ -24,5 +25,7 @@ export const browserHost: ThreadHost = {
     return g.crossOriginIsolated === true ? g.navigator?.hardwareConcurrency ?? 1 : 1;
   },
   spawn,
-  canBlock: false,
+  // A page's main thread may not block (Atomics.wait throws there): it spins. A Web Worker (the
+  // detector worker) may, and waiting leaves the core to the threads it waits for.
+  canBlock: typeof (globalThis as { document?: unknown }).document === 'undefined',
 };

@@ -1,0 +1,140 @@
+// The detector worker in headless Chromium (issue 23, item 4): loadWorkerDetector from the
+// prebuilt bundle runs the detector in a module Web Worker. What must hold: every kind of image a
+// page holds reaches the worker with its pixels intact (the faces equal Node's on the same
+// backend, exactly for cpu), what is documented as handed over is handed over and the rest is
+// copied, the main thread keeps running while the worker computes, and errors cross back as
+// RetinaFaceErrors with their codes.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildBundle } from '../docs/demo/build.js';
+import { RetinaFaceDetector } from '../src/detector.js';
+import { decodeImage } from '../src/image/decode.js';
+import { encodeImage } from '../src/image/encode.js';
+import { rgbImage } from '../src/image/image.js';
+import { loadWeights } from '../src/weights/convert.js';
+import type { Face } from '../src/detect/postprocess.js';
+import type { BackendAvailability } from '../src/backends/availability.js';
+import { openHarnessPage, type HarnessPage } from './browser/chromium.js';
+import type { RunResult } from './browser/worker_page.js';
+import { compareFaces } from './helpers/faces.js';
+import { convertedWeightsUrl } from './helpers/gpu_weights.js';
+import { cacheDir, repoRoot, sharedImage } from './helpers/paths.js';
+
+/** A 320x240 crop of the group photo with several faces (as test/browser_inputs.test.ts). */
+const CROP = { x: 600, y: 60, width: 320, height: 240 };
+/**
+ * cpu-simd or gpu.js in the worker against cpu in Node: the bound of test/browser_inputs.test.ts
+ * and the gpu backends' (float32 sums in another order).
+ */
+const SIMD_VS_CPU = { px: 0.5, score: 1e-3 };
+
+let harness: HarnessPage;
+let weightsUrl: string;
+let pngUrl: string;
+let groupUrl: string;
+let nodeFaces: Face[];
+
+test.before(async () => {
+  await buildBundle();
+  weightsUrl = await convertedWeightsUrl('mobile0.25');
+  const group = decodeImage(readFileSync(sharedImage('wider_group.jpg')), 'wider_group.jpg');
+  const crop = new Uint8Array(CROP.width * CROP.height * 3);
+  for (let y = 0; y < CROP.height; y++) {
+    const from = ((CROP.y + y) * group.width + CROP.x) * 3;
+    crop.set(group.data.subarray(from, from + CROP.width * 3), y * CROP.width * 3);
+  }
+  const png = encodeImage(rgbImage(CROP.width, CROP.height, crop), 'png');
+  const dir = cacheDir('browser', 'worker');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'group-crop.png'), png);
+  writeFileSync(path.join(dir, 'group.jpg'), readFileSync(sharedImage('wider_group.jpg')));
+  const served = (f: string) => '/' + path.relative(repoRoot, path.join(dir, f)).split(path.sep).join('/');
+  pngUrl = served('group-crop.png');
+  groupUrl = served('group.jpg');
+  const w = await loadWeights(path.join(repoRoot, weightsUrl));
+  const d = await RetinaFaceDetector.fromTensors(w.tensors, { arch: 'mobile0.25', backend: 'cpu' });
+  nodeFaces = await d.detect(png, { visThreshold: 0 });
+  d.dispose();
+  harness = await openHarnessPage(repoRoot, 'test/browser/worker.html', 'workerPage');
+});
+
+test.after(async () => {
+  await harness?.close();
+});
+
+const run = (backend: string | undefined) =>
+  harness.page.evaluate(([w, p, b]) => (globalThis as any).workerPage.run(w, p, b), ['../..' + weightsUrl, pngUrl, backend]) as Promise<RunResult>;
+
+test('cpu in the worker: every kind of input gives Node\'s faces exactly; bitmaps handed over, the rest copied unless asked', async () => {
+  assert.ok(nodeFaces.length >= 3, `${nodeFaces.length} faces in the crop`);
+  const r = await run('cpu');
+  assert.is(r.backend, 'cpu-fast');
+  assert.is(r.arch, 'mobile0.25');
+  assert.equal(r.results.map((x) => [x.kind, x.after]), [
+    ['PNG bytes, copied', 'kept'], ['PNG bytes, transfer: true', 'handed over'], ['ImageBitmap', 'handed over'],
+    ['ImageData', 'kept'], ['HTMLCanvasElement', 'kept'], ['HTMLImageElement', 'kept'],
+  ]);
+  for (const x of r.results) {
+    console.log(`  [chromium worker ${x.kind}] ${x.error ?? `${x.faces.length} faces`}, ${x.after}`);
+    assert.is(x.error, undefined, `${x.kind}: ${x.error}`);
+    assert.equal(x.faces, nodeFaces, `${x.kind}: the faces equal Node's`);
+  }
+});
+
+test('the worker\'s default backend is auto: cpu-simd on the page\'s cores (the page is cross-origin isolated), faces within the SIMD bound', async () => {
+  const r = await run(undefined);
+  assert.is(r.backend, 'cpu-simd');
+  assert.is(r.why, 'auto chose cpu-simd: WebAssembly SIMD compiles here');
+  const cores = await harness.page.evaluate(() => navigator.hardwareConcurrency, null);
+  assert.is(r.threads, cores, 'threads: every core, from inside the worker');
+  assert.ok(r.progressCalls >= 1, 'weights progress reached the page');
+  for (const x of r.results) {
+    assert.is(x.error, undefined, `${x.kind}: ${x.error}`);
+    const d = compareFaces(x.faces, nodeFaces, SIMD_VS_CPU);
+    assert.equal(d.failures, [], x.kind);
+  }
+  console.log(`  [chromium worker auto] ${r.backend}, ${r.threads} threads: ${r.results[0]!.faces.length} faces on each of ${r.results.length} inputs`);
+});
+
+test('gpu.js in the worker (webgl2 on an OffscreenCanvas; gpu.js loaded into the worker by the bundle): Node\'s faces within the gpu bound', async () => {
+  const r = await harness.page.evaluate(([w, p]) => (globalThis as any).workerPage.single(w, p, 'gpujs-webgl2'), [weightsUrl, pngUrl]) as { backend: string; faces: Face[] };
+  assert.is(r.backend, 'gpujs-webgl2');
+  const d = compareFaces(r.faces, nodeFaces, SIMD_VS_CPU);
+  console.log(`  [chromium worker gpujs-webgl2] ${r.faces.length} faces, max ${d.maxPx.toExponential(2)} px, score ${d.maxScore.toExponential(2)} from Node's cpu`);
+  assert.equal(d.failures, []);
+});
+
+test('the page\'s thread runs while the worker computes a forward pass', async () => {
+  const r = await harness.page.evaluate(([w, g]) => (globalThis as any).workerPage.responsive(w, g), [weightsUrl, groupUrl]) as
+    { forwardMs: number; waitedMs: number; ticks: number; maxGapMs: number; faces: number };
+  console.log(`  [chromium worker] cpu forward ${r.forwardMs.toFixed(0)} ms (${r.waitedMs.toFixed(0)} ms awaited, ${r.faces} faces); meanwhile the page's timer ran ${r.ticks} times, longest gap ${r.maxGapMs.toFixed(1)} ms`);
+  assert.is(r.faces, 26);
+  // On the page's thread, the timer could not run at all until the forward pass ended: its
+  // longest gap would be at least the forward's length.
+  assert.ok(r.ticks >= 2, `the timer ran ${r.ticks} times`);
+  assert.ok(r.maxGapMs < r.forwardMs, `longest gap ${r.maxGapMs} ms vs forward ${r.forwardMs} ms`);
+});
+
+test('errors cross back as RetinaFaceErrors with their codes; a missing worker script is EWORKER', async () => {
+  const lines = await harness.page.evaluate((w) => (globalThis as any).workerPage.refusals(w), '../..' + weightsUrl) as string[];
+  for (const l of lines) console.log(`  [chromium worker] ${l}`);
+  assert.equal(lines.length, 5);
+  assert.match(lines[0]!, /^missing weights: EDOWNLOAD .*no\/such\/weights\.safetensors.*404/);
+  assert.match(lines[1]!, /^missing worker script: EWORKER the detector worker failed/);
+  assert.match(lines[2]!, /^corrupt PNG: E\w+ .*PNG/);
+  assert.match(lines[3]!, /^a string: EIMAGE .*expected JPEG or PNG bytes/);
+  assert.match(lines[4]!, /^after dispose: EDISPOSED the detector was disposed/);
+});
+
+test('probeWorkerBackends: what runs inside a worker, with reasons', async () => {
+  const list = await harness.page.evaluate(() => (globalThis as any).workerPage.probe(), null) as BackendAvailability[];
+  for (const a of list) console.log(`  [chromium worker probe] ${a.spec}: ${a.ok ? 'yes' : 'no'} (${a.reason})`);
+  assert.equal(list.map((a) => a.spec), ['cpu-simd', 'cpu', 'gpujs-webgpu', 'gpujs-webgl2', 'gpujs-webgl', 'gpujs-webasm', 'gpujs-cpu']);
+  const simd = list.find((a) => a.spec === 'cpu-simd')!;
+  assert.ok(simd.ok, simd.reason);
+  assert.match(simd.reason, /threads \(cross-origin isolated\)/);
+});
+
+test.run();

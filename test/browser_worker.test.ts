@@ -4,7 +4,7 @@
 // backend, exactly for cpu), what is documented as handed over is handed over and the rest is
 // copied, the main thread keeps running while the worker computes, and errors cross back as
 // RetinaFaceErrors with their codes.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -16,7 +16,8 @@ import { rgbImage } from '../src/image/image.js';
 import { loadWeights } from '../src/weights/convert.js';
 import type { Face } from '../src/detect/postprocess.js';
 import type { BackendAvailability } from '../src/backends/availability.js';
-import { openHarnessPage, type HarnessPage } from './browser/chromium.js';
+import { serveStatic } from '../docs/demo/static_server.js';
+import { launchChromium, openHarnessPage, type HarnessPage } from './browser/chromium.js';
 import type { RunResult } from './browser/worker_page.js';
 import { compareFaces } from './helpers/faces.js';
 import { convertedWeightsUrl } from './helpers/gpu_weights.js';
@@ -135,6 +136,33 @@ test('probeWorkerBackends: what runs inside a worker, with reasons', async () =>
   const simd = list.find((a) => a.spec === 'cpu-simd')!;
   assert.ok(simd.ok, simd.reason);
   assert.match(simd.reason, /threads \(cross-origin isolated\)/);
+});
+
+test('examples/web-worker, assembled as its README says (page, lib/ = dist/browser/, weights/), finds the group photo\'s faces in its worker', async () => {
+  const site = cacheDir('browser', 'web-worker-site');
+  rmSync(site, { recursive: true, force: true });
+  mkdirSync(path.join(site, 'weights'), { recursive: true });
+  for (const f of ['index.html', 'main.js']) cpSync(path.join(repoRoot, 'examples', 'web-worker', f), path.join(site, f));
+  cpSync(path.join(repoRoot, 'dist', 'browser'), path.join(site, 'lib'), { recursive: true });
+  cpSync(path.join(repoRoot, weightsUrl), path.join(site, 'weights', 'retinaface-mobile0.25.safetensors'));
+  cpSync(sharedImage('wider_group.jpg'), path.join(site, 'group.jpg'));
+  const server = await serveStatic(site, { allowed: [''], index: 'index.html' });
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message ?? ''));
+    await page.goto(`${server.url}/index.html?image=group.jpg`);
+    // the page's own signal: its output line names the faces, or the error
+    await page.waitForFunction(() => /faces in|error/.test(document.getElementById('out')!.textContent ?? ''), '', { timeout: 120_000 });
+    const text = await page.evaluate(() => document.getElementById('out')!.textContent!, null);
+    console.log(`  [chromium examples/web-worker] ${text.split('\n')[0]}`);
+    assert.match(text, /^group\.jpg: 26 faces in \d+ ms on cpu-simd \(the page drew \d+ frames meanwhile\)/);
+    assert.equal(errors, []);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
 });
 
 test.run();

@@ -121,6 +121,7 @@ for (const spec of BACKENDS) {
     const diff = compareFaces(faces, nodeFaces);
     if (diff.failures.length > 0) assert.unreachable(`${spec}: ${diff.failures.slice(0, 6).join('; ')}`);
     assert.ok(s.result!.backend.startsWith(spec), `backend used: ${s.result!.backend}`);
+    assert.ok(s.result!.backend.endsWith('(worker)'), `by default the page runs the detector in a Web Worker: ${s.result!.backend}`);
     timings.push(`${spec.padEnd(13)} first ${first.result!.timings.forward!.toFixed(0).padStart(6)} ms, then ${s.result!.timings.forward!.toFixed(0).padStart(6)} ms` +
       ` (${faces.length} faces, max ${diff.maxPx.toFixed(4)} px, score ${diff.maxScore.toExponential(1)}; ${s.result!.backend})`);
   });
@@ -233,6 +234,9 @@ test('demo: a bad file dropped on the page shows a readable message and the page
 });
 
 test(`demo: the camera runs ${CAMERA.frames} frames on ${CAMERA.backend} with device objects and JS heap flat after ${CAMERA.warmup}, and stops cleanly`, async () => {
+  // On the page's own thread ("in a Web Worker" unticked): the device-object counters wrap the
+  // page's WebGL and WebGPU calls, which a worker's OffscreenCanvas does not go through.
+  await page.click('#in-worker');
   await page.selectOption('#backend', CAMERA.backend);
   await page.selectOption('#camera-size', CAMERA.size);
   await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
@@ -269,6 +273,9 @@ test(`demo: the camera runs ${CAMERA.frames} frames on ${CAMERA.backend} with de
   assert.is(end.buffers, warm.buffers, 'live WebGPU buffers');
   assert.ok(end.heap - warm.heap < CAMERA.heapSlackBytes, `JS heap grew by ${((end.heap - warm.heap) / 1024).toFixed(0)} KB over ${end.frames - warm.frames} frames`);
   assert.ok(warm.textures > 0, 'the webgl2 backend holds textures (the count is real)');
+  assert.ok(!s.result!.backend.endsWith('(worker)'), `on the page's thread: ${s.result!.backend}`);
+  await page.click('#in-worker');
+  await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
   console.log(`  [demo camera ${CAMERA.backend} ${CAMERA.size}] frames ${warm.frames} -> ${end.frames}: textures ${warm.textures} -> ${end.textures}, ` +
     `heap ${(warm.heap / 1e6).toFixed(2)} -> ${(end.heap / 1e6).toFixed(2)} MB; last frame ${s.camera.frameMs.toFixed(0)} ms, ${s.camera.fpsText}`);
   assert.equal(consoleErrors, [], 'console errors');
@@ -299,7 +306,7 @@ test('demo: from a static host without COOP/COEP headers the page still detects,
     await p.evaluate(() => (window as unknown as W).demo.whenIdle(), null);
     const s = await p.evaluate(() => { const d = (window as unknown as W).demo; return { result: d.result, error: d.error, backends: d.backends }; }, null);
     assert.is(s.error, null);
-    assert.is(s.result!.backend, 'cpu-simd, 1 thread');
+    assert.is(s.result!.backend, 'cpu-simd, 1 thread (worker)');
     assert.match(s.backends.find((b) => b.spec === 'cpu-simd')!.reason, /1 thread: the page is not cross-origin isolated/);
     const diff = compareFaces(s.result!.faces.filter((f) => f.score >= VIS), nodeFaces);
     assert.equal(diff.failures, []);

@@ -89,6 +89,30 @@ for (const [runtime, example, exe0, command] of RUNS) {
   });
 }
 
+// gpu.js (an optional peer, installed here as a dev dependency) on Deno and Bun: its cpu and
+// webasm modes are JavaScript and WebAssembly and run; headlessgl needs the `gl` native addon,
+// which neither loads (Deno: nan addon; Bun: Node's ABI), and says so in one line.
+for (const runtime of ['deno', 'bun'] as const) {
+  test(`${runtime}: the CLI on gpu.js (gpujs-cpu, gpujs-webasm) finds Node's faces; gpujs-headlessgl is refused in one line`, () => {
+    const command = RUNS.find(([label]) => label === runtime)![3];
+    for (const backend of ['gpujs-cpu', 'gpujs-webasm']) {
+      const out = path.join(dir, `${runtime}-${backend}.png`);
+      const [exe, ...argv] = command(path.join(repoRoot, 'dist', 'src', 'cli.js'), ['-i', group, '-s', out, '-w', '--backend', backend]);
+      const r = spawnSync(exe!, argv, { cwd: repoRoot, encoding: 'utf8', env: process.env, timeout: 300_000 });
+      assert.is(r.status, 0, `${runtime} ${backend}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`retinaface: backend ${backend}`));
+      compare(`${runtime} cli ${backend}`, (JSON.parse(readFileSync(out.replace(/\.png$/, '.json'), 'utf8')) as { faces: Face[] }).faces);
+    }
+    const [exe, ...argv] = command(path.join(repoRoot, 'dist', 'src', 'cli.js'), ['-i', group, '-s', path.join(dir, 'never.png'), '--backend', 'gpujs-headlessgl']);
+    const r = spawnSync(exe!, argv, { cwd: repoRoot, encoding: 'utf8', env: process.env, timeout: 120_000 });
+    assert.is(r.status, 1);
+    assert.is(r.stdout, '');
+    assert.match(r.stderr, /^retinaface: backend gpujs-headlessgl is not available here: the `gl` module is a native addon .*\n$/);
+    assert.not.match(r.stderr, /internal error|\n\s+at /);
+    assert.not.ok(existsSync(path.join(dir, 'never.png')), 'nothing written');
+  });
+}
+
 test('Cloudflare Worker example under Miniflare (workerd): POST /detect on precompiled cpu-simd, Node\'s faces; bad bytes are a 400', async () => {
   const build = await buildWorker();
   const { Miniflare } = await import(pathToFileURL(path.join(RUNTIMES, 'miniflare', 'dist', 'src', 'index.js')).href) as {

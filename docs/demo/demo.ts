@@ -15,7 +15,7 @@
 // number of forward passes, the camera's frame count, frames per second and track ids, and
 // whenIdle() / camera controls.
 import * as lib from '../../src/browser.js';
-import type { Arch, BackendAvailability, BackendSpec, Detection, Face, FetchedWeights, Pixels, RetinaFaceDetector, TrackedFace, Tracker } from '../../src/browser.js';
+import type { Arch, BackendAvailability, BackendSpec, Face, Pixels, TrackedFace, Tracker, WorkerDetectCallOptions, WorkerDetection } from '../../src/browser.js';
 
 interface Assets {
   weights: { arch: Arch; url: string; bytes: number; gzip: number; sha256: string }[];
@@ -30,7 +30,7 @@ const $ = <T extends HTMLElement>(id: string): T => {
 };
 const ui = {
   file: $<HTMLInputElement>('file'), sample: $<HTMLSelectElement>('sample'), detect: $<HTMLButtonElement>('detect'),
-  arch: $<HTMLSelectElement>('arch'), backend: $<HTMLSelectElement>('backend'), weightsFile: $<HTMLInputElement>('weights-file'),
+  arch: $<HTMLSelectElement>('arch'), backend: $<HTMLSelectElement>('backend'), inWorker: $<HTMLInputElement>('in-worker'), weightsFile: $<HTMLInputElement>('weights-file'),
   progress: $<HTMLProgressElement>('weights-progress'), threshold: $<HTMLInputElement>('threshold'),
   thresholdValue: $<HTMLOutputElement>('threshold-value'), cameraSize: $<HTMLSelectElement>('camera-size'),
   cameraStart: $<HTMLButtonElement>('camera-start'), cameraStop: $<HTMLButtonElement>('camera-stop'),
@@ -43,14 +43,12 @@ const ctx = ui.canvas.getContext('2d', { willReadFrequently: true })!;
 
 // ---- state ---------------------------------------------------------------------------------
 let assets: Assets = { weights: [], missing: {}, samples: [] };
-/** Weights by source (an assets URL, or a file the user loaded for an arch). */
-const weightsCache = new Map<string, FetchedWeights>();
 /** Weights the user loaded from a file, per arch: used instead of the page's own. */
 const userWeights = new Map<Arch, File>();
-let detector: { key: string; d: RetinaFaceDetector } | null = null;
+let detector: { key: string; d: DemoDetector } | null = null;
 /** The image on the canvas (for redrawing at another threshold) and its name. */
 let shown: { image: ImageData; name: string; pixels: Pixels } | null = null;
-let last: Detection | null = null;
+let last: WorkerDetection | null = null;
 let busy: Promise<void> = Promise.resolve();
 let forwards = 0;
 const camera = { running: false, paused: false, frames: 0, frameMs: 0, fps: 0, loop: null as Promise<void> | null, stream: null as MediaStream | null,
@@ -91,55 +89,69 @@ function serial(task: () => Promise<void>): Promise<void> {
 }
 
 // ---- weights and detector ------------------------------------------------------------------
-async function weightsFor(arch: Arch): Promise<FetchedWeights> {
-  const file = userWeights.get(arch);
-  const entry = assets.weights.find((w) => w.arch === arch);
-  const key = file !== undefined ? `file:${file.name}:${file.size}:${file.lastModified}` : entry?.url;
-  if (key === undefined) throw new lib.RetinaFaceError(assets.missing[arch] ?? `no ${arch} weights on this page`, { code: 'ENOWEIGHTS' });
-  const cached = weightsCache.get(key);
-  if (cached !== undefined) return cached;
+/**
+ * What the page needs of a detector, whether it runs in a Web Worker (loadWorkerDetector, the
+ * default: the page stays responsive during a forward pass) or on this thread (loadDetector).
+ */
+interface DemoDetector {
+  arch: Arch;
+  backendName: string;
+  threads: number;
+  inWorker: boolean;
+  weights: { bytes: number; checked: string };
+  detectDetailed(image: Pixels, opts: WorkerDetectCallOptions, name?: string): Promise<WorkerDetection>;
+  dispose(): void;
+}
+
+async function loadDemoDetector(source: string | File, opts: { arch?: Arch; backend: BackendSpec; sha256?: string }, inWorker: boolean): Promise<DemoDetector> {
   ui.progress.hidden = false;
   ui.progress.removeAttribute('value');
-  status(`Loading ${arch} weights…`);
+  const what = opts.arch ?? 'the';
+  status(`Loading ${what} weights…`);
+  const onProgress = ({ loaded, total }: { loaded: number; total: number | null }) => {
+    if (total !== null && total > 0) {
+      ui.progress.value = Math.min(1, loaded / total);
+      status(`Loading ${what} weights: ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`);
+    } else {
+      status(`Loading ${what} weights: ${(loaded / 1e6).toFixed(1)} MB`);
+    }
+  };
   try {
-    const w = await lib.fetchWeights(file ?? entry!.url, {
-      arch,
-      onProgress: ({ loaded, total }) => {
-        if (total !== null && total > 0) {
-          ui.progress.value = Math.min(1, loaded / total);
-          status(`Loading ${arch} weights: ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`);
-        } else {
-          status(`Loading ${arch} weights: ${(loaded / 1e6).toFixed(1)} MB`);
-        }
-      },
-      ...(file === undefined && entry !== undefined ? { sha256: entry.sha256 } : {}),
-    });
-    weightsCache.set(key, w);
-    return w;
+    if (inWorker) {
+      const d = await lib.loadWorkerDetector(source, { ...opts, onProgress });
+      return { arch: d.arch, backendName: d.backendName, threads: d.threads, inWorker, weights: d.weights,
+        detectDetailed: (image, o, name) => d.detectDetailed(image, o, name), dispose: () => d.dispose() };
+    }
+    const d = await lib.loadDetector(source, { ...opts, onProgress });
+    const threads = (d.backend as { threads?: unknown }).threads;
+    return { arch: d.arch, backendName: d.backendName, threads: typeof threads === 'number' ? threads : 0, inWorker, weights: d.weights,
+      detectDetailed: async (image, { transfer: _, ...o }, name) => d.detectDetailed(image, o, name), dispose: () => d.dispose() };
   } finally {
     ui.progress.hidden = true;
   }
 }
 
-async function currentDetector(): Promise<RetinaFaceDetector> {
+async function currentDetector(): Promise<DemoDetector> {
   const arch = ui.arch.value as Arch;
   const backend = ui.backend.value as BackendSpec;
-  const w = await weightsFor(arch);
-  const key = `${arch}|${backend}|${w.metadata.data_sha256 ?? w.metadata.source_sha256}`;
+  const inWorker = ui.inWorker.checked;
+  const file = userWeights.get(arch);
+  const entry = assets.weights.find((w) => w.arch === arch);
+  const source = file ?? entry?.url;
+  if (source === undefined) throw new lib.RetinaFaceError(assets.missing[arch] ?? `no ${arch} weights on this page`, { code: 'ENOWEIGHTS' });
+  const key = `${file !== undefined ? `file:${file.name}:${file.size}:${file.lastModified}` : entry!.url}|${backend}|${inWorker}`;
   if (detector?.key === key) return detector.d;
   detector?.d.dispose();
   detector = null;
-  status(`Preparing ${backend} (${arch})…`);
-  const d = await lib.RetinaFaceDetector.fromTensors(w.tensors, { arch, backend }, `${arch} weights`);
+  const d = await loadDemoDetector(source, { arch, backend, ...(file === undefined ? { sha256: entry!.sha256 } : {}) }, inWorker);
   detector = { key, d };
   return d;
 }
 
-/** What ran: the backend's own name plus what it reports about itself (gpu.js mode, threads). */
-function backendDescription(d: RetinaFaceDetector): string {
-  const b = d.backend as { name: string; threads?: number; mode?: string };
-  const extra = typeof b.threads === 'number' && b.threads > 0 ? `, ${b.threads} thread${b.threads === 1 ? '' : 's'}` : '';
-  return `${b.name}${extra}`;
+/** What ran: the backend's own name, its threads, and where. */
+function backendDescription(d: DemoDetector): string {
+  const extra = d.threads > 0 ? `, ${d.threads} thread${d.threads === 1 ? '' : 's'}` : '';
+  return `${d.backendName}${extra}${d.inWorker ? ' (worker)' : ''}`;
 }
 
 // ---- images ---------------------------------------------------------------------------------
@@ -374,7 +386,7 @@ async function startCamera(): Promise<void> {
   });
 }
 
-async function cameraLoop(d: RetinaFaceDetector, video: HTMLVideoElement, width: number, height: number): Promise<void> {
+async function cameraLoop(d: DemoDetector, video: HTMLVideoElement, width: number, height: number): Promise<void> {
   while (camera.running) {
     if (camera.paused) {
       await new Promise<void>((resolve) => { camera.resume = resolve; });
@@ -382,8 +394,8 @@ async function cameraLoop(d: RetinaFaceDetector, video: HTMLVideoElement, width:
     }
     const t0 = performance.now();
     ctx.drawImage(video, 0, 0, width, height);
-    const frame = ctx.getImageData(0, 0, width, height);
-    const det = await d.detectDetailed(frame);
+    // The frame's pixels are handed to the worker (not copied): the canvas keeps what it shows.
+    const det = await d.detectDetailed(ctx.getImageData(0, 0, width, height), { transfer: true });
     forwards++;
     last = det;
     // Time in seconds from the page's clock: the One Euro filter adapts to the real frame rate.
@@ -455,8 +467,18 @@ async function init(): Promise<void> {
     o.textContent = text!;
     return o;
   }));
-  status('Checking which backends run here…');
-  const availability = await lib.probeBackends();
+  status('Checking which backends run in a Web Worker here…');
+  // What runs inside the detector worker (WebGL there is an OffscreenCanvas's); a browser without
+  // module workers gets the page's own list, and the page runs the detector on its thread.
+  let availability: BackendAvailability[];
+  try {
+    availability = await lib.probeWorkerBackends();
+  } catch (e) {
+    ui.inWorker.checked = false;
+    ui.inWorker.disabled = true;
+    ui.inWorker.parentElement!.title = `no detector worker here: ${(e as Error).message}`;
+    availability = await lib.probeBackends();
+  }
   ui.backend.replaceChildren(...availability.map((a) => {
     const o = document.createElement('option');
     o.value = a.spec;
@@ -475,7 +497,7 @@ async function init(): Promise<void> {
     if (ui.sample.value !== '') void serial(() => openSample(ui.sample.value));
   });
   ui.detect.addEventListener('click', () => void serial(() => detectShown()));
-  for (const el of [ui.arch, ui.backend]) {
+  for (const el of [ui.arch, ui.backend, ui.inWorker]) {
     el.addEventListener('change', () => void serial(async () => {
       if (camera.running) {
         await stopCamera();
@@ -489,14 +511,16 @@ async function init(): Promise<void> {
     const f = ui.weightsFile.files?.[0];
     if (f === undefined) return;
     void serial(async () => {
-      // Which arch: read it from the file itself (and keep it for that arch).
-      const w = await lib.fetchWeights(f);
-      weightsCache.set(`file:${f.name}:${f.size}:${f.lastModified}`, w);
-      userWeights.set(w.arch, f);
-      const option = [...ui.arch.options].find((o) => o.value === w.arch)!;
+      // Which arch: the detector reads it from the file itself (and it is kept for that arch).
+      const backend = ui.backend.value as BackendSpec;
+      const d = await loadDemoDetector(f, { backend }, ui.inWorker.checked);
+      detector?.d.dispose();
+      detector = { key: `file:${f.name}:${f.size}:${f.lastModified}|${backend}|${ui.inWorker.checked}`, d };
+      userWeights.set(d.arch, f);
+      const option = [...ui.arch.options].find((o) => o.value === d.arch)!;
       option.disabled = false;
-      ui.arch.value = w.arch;
-      status(`Loaded ${f.name}: ${w.arch}, ${(w.bytes / 1e6).toFixed(1)} MB, checked (${w.checked}).`);
+      ui.arch.value = d.arch;
+      status(`Loaded ${f.name}: ${d.arch}, ${(d.weights.bytes / 1e6).toFixed(1)} MB, checked (${d.weights.checked}).`);
       await detectShown();
     });
   });

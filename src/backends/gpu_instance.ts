@@ -5,6 +5,7 @@
 import { GPU, HeadlessGLKernel, WebGL2Kernel, WebGLKernel } from 'gpu.js';
 
 import type { GpuJsMode } from './gpujs_modes.js';
+import { RetinaFaceError } from '../errors.js';
 
 export { GPUJS_MODES, type GpuJsMode } from './gpujs_modes.js';
 
@@ -38,6 +39,14 @@ function glKernelClass(mode: 'headlessgl' | 'webgl' | 'webgl2'): GlKernelClass {
   return (mode === 'headlessgl' ? HeadlessGLKernel : mode === 'webgl' ? WebGLKernel : WebGL2Kernel) as unknown as GlKernelClass;
 }
 
+/** Why headlessgl cannot run: gl is a native addon for Node (built by node-gyp against nan). */
+function headlessGlWhy(): string {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown };
+  if (g.Deno !== undefined) return 'the `gl` module is a native addon on the legacy nan API, which Deno does not load (Deno loads Node-API addons only)';
+  if (g.Bun !== undefined) return 'the `gl` module is a native addon built for Node\'s ABI, whose ABI version Bun refuses (run headlessgl on Node)';
+  return 'the optional `gl` module is not built or no display is available (build gl with libxi-dev libxext-dev libx11-dev pkg-config; run under xvfb-run -a)';
+}
+
 /** Whether a mode can run here, synchronously checked except for webgpu (an adapter must answer). */
 export async function probeMode(mode: GpuJsMode): Promise<Availability> {
   const no = (reason: string): Availability => ({ mode, ok: false, reason });
@@ -53,9 +62,7 @@ export async function probeMode(mode: GpuJsMode): Promise<Availability> {
     default: {
       const supported = mode === 'headlessgl' ? GPU.isHeadlessGLSupported : mode === 'webgl' ? GPU.isWebGLSupported : GPU.isWebGL2Supported;
       if (!supported) {
-        return no(mode === 'headlessgl'
-          ? 'the optional `gl` module is not built or no display is available (build gl with libxi-dev libxext-dev libx11-dev pkg-config; run under xvfb-run -a)'
-          : `${mode} context cannot be created`);
+        return no(mode === 'headlessgl' ? headlessGlWhy() : `${mode} context cannot be created`);
       }
       const f = glKernelClass(mode).features;
       if ((f.isFloatRead !== true || f.isTextureFloat !== true)) {
@@ -74,13 +81,13 @@ export async function chooseAutoMode(order: readonly GpuJsMode[] = AUTO_ORDER): 
     if (a.ok) return { mode, why: skipped.length === 0 ? a.reason : `${a.reason}; skipped ${skipped.join('; ')}` };
     skipped.push(`${mode}: ${a.reason}`);
   }
-  throw new Error(`no gpu.js mode is available: ${skipped.join('; ')}`);
+  throw new RetinaFaceError(`no gpu.js mode is available: ${skipped.join('; ')}`, { code: 'EBACKEND' });
 }
 
 /** Creates the gpu.js instance of a mode; throws with the probe's reason when the mode cannot run. */
 export async function createGpu(mode: GpuJsMode): Promise<GPU> {
   const a = await probeMode(mode);
-  if (!a.ok) throw new Error(`gpu.js mode '${mode}' is not available: ${a.reason}`);
+  if (!a.ok) throw new RetinaFaceError(`backend gpujs-${mode} is not available here: ${a.reason}`, { code: 'EBACKEND' });
   return new GPU({ mode });
 }
 

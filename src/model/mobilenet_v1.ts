@@ -25,8 +25,8 @@ export class MobileNetV1 extends Module {
     new ConvDw(128, 128, 1), // 187 + 32 = 219                      (128, 40, 40)  -> FPN level 2, stride 16
   );
   readonly stage3 = new Sequential<ConvDw>(
-    new ConvDw(128, 256, 2), // 219 + 32 = 241                      (256, 20, 20)
-    new ConvDw(256, 256, 1), // 241 + 64 = 305                      (256, 20, 20)  -> FPN level 3, stride 32
+    new ConvDw(128, 256, 2), // 219 + 32 = 251                      (256, 20, 20)
+    new ConvDw(256, 256, 1), // 251 + 64 = 315                      (256, 20, 20)  -> FPN level 3, stride 32
   );
 
   /** The three feature maps IntermediateLayerGetter returns (return_layers stage1, stage2, stage3). */

@@ -2,10 +2,11 @@
 // this machine can run outside a browser: Node (20 and npm's 22, 24, 26), Deno and Bun through the CLI's -b (median of 5
 // runs after one warm-up), and workerd (Miniflare, the Cloudflare Worker example) through the
 // timings its /detect answers (median of 5 requests after one). The table of docs/deployment.md.
-// Also the workerd process's memory (`--workerd-only`: that row alone). Needs `npm run build:worker`
+// Chromium (the browser bundle on the page's thread and in a Web Worker; `--chromium-only`: those
+// rows alone), and the Worker isolate's memory (`--workerd-only`: that row alone). Needs `npm run build:worker`
 // and `npm ci --prefix test/runtimes` first.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -149,8 +150,61 @@ async function workerdForward(bytes: Uint8Array): Promise<string> {
   }
 }
 
+/**
+ * Chromium (headless, the project's /usr/bin/chromium or RETINAFACE_CHROMIUM): the browser bundle
+ * on a cross-origin isolated page, mobile0.25 on the same 640x640 PNG, median forward of RUNS
+ * after a warm-up, on the page's thread (loadDetector) and in a Web Worker (loadWorkerDetector),
+ * for cpu-simd on every core, cpu-simd on one thread and cpu.
+ */
+async function chromiumForward(png: Uint8Array): Promise<string[]> {
+  const { serveStatic } = await import('../docs/demo/static_server.js');
+  const { resolveWeights } = await import('../src/weights/resolve.js');
+  const site = mkdtempSync(path.join(os.tmpdir(), 'retinaface-chromium-'));
+  cpSync(path.join(repoRoot, 'dist', 'browser'), path.join(site, 'lib'), { recursive: true });
+  cpSync((await resolveWeights('mobile0.25')).file, path.join(site, 'w.safetensors')); // the converted file (resolve converts once, into its cache)
+  writeFileSync(path.join(site, 'in.png'), png);
+  writeFileSync(path.join(site, 'index.html'), `<!doctype html><meta charset="utf-8"><script type="module">
+import { loadDetector, loadWorkerDetector } from './lib/retinaface.js';
+const png = new Uint8Array(await (await fetch('in.png')).arrayBuffer());
+const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
+async function time(d) {
+  const ms = [];
+  for (let i = 0; i <= ${RUNS}; i++) { const t = (await d.detectDetailed(png)).timings.forward; if (i > 0) ms.push(t); }
+  d.dispose();
+  return median(ms);
+}
+const out = {};
+for (const [label, opts] of [['cpu-simd, every core', { backend: 'cpu-simd' }], ['cpu-simd, 1 thread', { backend: 'cpu-simd', threads: 1 }], ['cpu', { backend: 'cpu' }]]) {
+  out[label] = [await time(await loadDetector('w.safetensors', opts)), await time(await loadWorkerDetector('w.safetensors', opts))];
+}
+out.cores = navigator.hardwareConcurrency;
+out.version = navigator.userAgent.match(/Chrome\\/([\\d.]+)/)?.[1];
+window.result = out;
+</script>`);
+  const server = await serveStatic(site, { allowed: [''], index: 'index.html' });
+  const { chromium } = await import('playwright-core' as string) as { chromium: { launch(o: object): Promise<{ newPage(): Promise<{ goto(u: string): Promise<unknown>; waitForFunction(f: string, a: unknown, o: object): Promise<unknown>; evaluate(f: string): Promise<unknown> }>; close(): Promise<void> }> } };
+  const browser = await chromium.launch({ executablePath: process.env.RETINAFACE_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/index.html`);
+    await page.waitForFunction('window.result !== undefined', null, { timeout: 600_000 });
+    const r = await page.evaluate('window.result') as Record<string, [number, number]> & { cores: number; version: string };
+    const cell = (k: string, i: number) => `${r[k]![i]!.toFixed(0)} ms`;
+    return [`Chromium ${r.version}, the page's thread (loadDetector)`, `Chromium ${r.version}, a Web Worker (loadWorkerDetector)`].map((name, i) =>
+      `| ${name} | ${cell('cpu-simd, every core', i)} (${r.cores} threads) | ${cell('cpu-simd, 1 thread', i)} | ${cell('cpu', i)} |`);
+  } finally {
+    await browser.close();
+    await server.close();
+    rmSync(site, { recursive: true, force: true });
+  }
+}
+
 let workerdMemory = '';
 const { file, bytes } = input640();
+if (process.argv.includes('--chromium-only')) {
+  for (const row of await chromiumForward(bytes)) console.log(row);
+  process.exit(0);
+}
 if (process.argv.includes('--workerd-only')) {
   console.log(`workerd (Miniflare), Worker example: cpu-simd 1 thread (precompiled) ${await workerdForward(bytes)}; ${workerdMemory}`);
   process.exit(0);
@@ -170,4 +224,5 @@ for (const [name, exe] of exes) {
   console.log(`| ${name} | ${cliForward(name, exe, 'cpu-simd', 2, file)} | ${cliForward(name, exe, 'cpu-simd', 1, file)} | ${cliForward(name, exe, 'cpu', 1, file)} |`);
 }
 console.log(`| workerd (Miniflare), Worker example | no threads in a Worker | ${await workerdForward(bytes)} (precompiled) | not built (the example bundles cpu-simd) |`);
+for (const row of await chromiumForward(bytes)) console.log(row);
 console.log(`\n${workerdMemory}`);

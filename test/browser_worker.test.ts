@@ -157,7 +157,7 @@ test('examples/web-worker, assembled as its README says (page, lib/ = dist/brows
     await page.waitForFunction(() => /faces in|error/.test(document.getElementById('out')!.textContent ?? ''), '', { timeout: 120_000 });
     const text = await page.evaluate(() => document.getElementById('out')!.textContent!, null);
     console.log(`  [chromium examples/web-worker] ${text.split('\n')[0]}`);
-    assert.match(text, /^group\.jpg: 26 faces in \d+ ms on cpu-simd \(the page drew \d+ frames meanwhile\)/);
+    assert.match(text, /^group\.jpg: 26 faces in \d+ ms on cpu-simd, \d+ threads?, in a Web Worker \(the page drew \d+ frames meanwhile\)/);
     assert.equal(errors, []);
   } finally {
     await browser.close();

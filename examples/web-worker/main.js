@@ -20,7 +20,9 @@ requestAnimationFrame(tick);
 const detector = await loadWorkerDetector(params.get('weights') ?? 'weights/retinaface-mobile0.25.safetensors', {
   onProgress: ({ loaded, total }) => { out.textContent = `weights: ${loaded} of ${total ?? '?'} bytes`; },
 });
-out.textContent = `ready: ${detector.backendName}${detector.threads > 0 ? `, ${detector.threads} threads` : ''}, in a worker`;
+const threads = detector.threads > 0 ? `, ${detector.threads} thread${detector.threads === 1 ? '' : 's'}` : '';
+const ran = `${detector.backendName}${threads}, in a Web Worker`;
+out.textContent = `ready: ${ran}`;
 
 async function show(blob, name) {
   const forDrawing = await createImageBitmap(blob);
@@ -34,7 +36,7 @@ async function show(blob, name) {
   ctx.lineWidth = Math.max(2, canvas.width / 400);
   ctx.strokeStyle = '#ff0000';
   for (const f of faces) ctx.strokeRect(f.box[0], f.box[1], f.box[2] - f.box[0], f.box[3] - f.box[1]);
-  out.textContent = `${name}: ${faces.length} faces in ${timings.total.toFixed(0)} ms on ${detector.backendName} ` +
+  out.textContent = `${name}: ${faces.length} faces in ${timings.total.toFixed(0)} ms on ${ran} ` +
     `(the page drew ${ticks - ticksBefore} frames meanwhile)\n` +
     faces.map((f) => `${f.score.toFixed(3)} [${f.box.map((v) => v.toFixed(0)).join(', ')}]`).join('\n');
 }

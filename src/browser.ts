@@ -48,7 +48,8 @@ export async function loadDetector(weights: WeightsSource, opts: LoadDetectorOpt
 export { loadWorkerDetector, probeWorkerBackends, WorkerDetector, type WorkerDetectCallOptions, type WorkerDetection, type WorkerDetectorOptions } from './worker/worker_detector.js';
 export { RetinaFaceDetector, type DetectCallOptions, type Detection, type ImageInput, type Pixels, type StageTimings } from './detector.js';
 export type { DomImageSource } from './image/dom_source.js';
-export { createBackend, BACKEND_SPECS, DEFAULT_BACKEND, GPUJS_MISSING, type Backend, type BackendSpec } from './backend.js';
+export { BACKEND_SPECS, DEFAULT_BACKEND, type Backend, type BackendSpec } from './backend.js';
+export { createBackend, GPUJS_MISSING } from './backends/index.js';
 export { BROWSER_BACKENDS, probeBackend, probeBackends, type BackendAvailability } from './backends/availability.js';
 export { fetchWeights, DEFAULT_MAX_WEIGHTS_BYTES, type FetchWeightsOptions, type FetchedWeights, type WeightsProgress, type WeightsSource } from './weights/fetch.js';
 export { DEFAULT_DETECT_OPTIONS, type DetectOptions, type Face, type Point } from './detect/postprocess.js';

@@ -1,7 +1,8 @@
 // The detector: an image in, faces out (box, score, five landmarks, original-image pixels).
 // Pure (no Node built-ins) so that the browser build can use it; src/index.ts adds what Node
 // has (paths, Buffers, weights that resolve themselves).
-import { BACKEND_SPECS, createBackend, DEFAULT_BACKEND, type BackendOptions, type BackendSpec } from './backend.js';
+import { BACKEND_SPECS, DEFAULT_BACKEND, type BackendOptions, type BackendSpec } from './backend.js';
+import { createBackend } from './backends/index.js';
 import type { Backend } from './backend.js';
 import { postprocess, resolveDetectOptions, type DetectOptions, type Face } from './detect/postprocess.js';
 import { decodeImage, resolveMaxPixels, type DecodeOptions } from './image/decode.js';

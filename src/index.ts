@@ -82,7 +82,8 @@ export type { DetectCallOptions, Detection, ImageInput, Pixels, StageTimings } f
 export { DEFAULT_DETECT_OPTIONS, type DetectOptions, type Face, type Point } from './detect/postprocess.js';
 export { RetinaFaceError } from './errors.js';
 export type { Arch } from './model/config.js';
-export { BACKEND_SPECS, DEFAULT_BACKEND, GPUJS_MISSING, type BackendSpec } from './backend.js';
+export { BACKEND_SPECS, DEFAULT_BACKEND, type BackendSpec } from './backend.js';
+export { GPUJS_MISSING } from './backends/index.js';
 export type { RgbImage } from './image/image.js';
 export type { Tensor } from './tensor.js';
 export { convertCheckpoint, loadWeights } from './weights/convert.js';

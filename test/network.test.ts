@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Backend } from '../src/backend.js';
-import { createBackend } from '../src/backend.js';
+import { createBackend } from '../src/backends/index.js';
 import type { Arch } from '../src/model/config.js';
 import { buildRetinaFace, runNetwork } from '../src/model/retinaface.js';
 import type { Tensor } from '../src/tensor.js';

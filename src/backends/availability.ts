@@ -1,7 +1,8 @@
 // Which backends can run here, and why not: what a page shows before the user picks one (the
 // demo greys out the others with the reason). Each probe is cheap and creates nothing that
 // outlives it; the gpu.js and cpu-simd code is imported only when asked about.
-import { importGpuJs, type BackendSpec } from '../backend.js';
+import type { BackendSpec } from '../backend.js';
+import { importGpuJs } from './index.js';
 import { RetinaFaceError } from '../errors.js';
 
 export interface BackendAvailability {

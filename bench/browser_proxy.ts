@@ -7,7 +7,7 @@
 // the base64 transfer of the read tensor (and of an input uploaded in the same call), not measured
 // apart: SwiftShader's own times (tens of ms to seconds per kernel) dominate.
 import type { Backend } from '../src/backend.js';
-import { ShapeBackend } from '../src/backends/shape.js';
+import { ShapeBackend } from '../src/model/shape_backend.js';
 import { BatchNorm2d, Conv2d, namedModules, type ConvBnAct, type Module } from '../src/model/modules.js';
 import type { Slope } from '../src/ops/activation.js';
 import type { Tensor } from '../src/tensor.js';

@@ -1,7 +1,7 @@
 // The network's real layer shapes at a given input size, without weights: the project's
 // ShapeBackend runs the one network definition (src/model) and every call is recorded.
 // So the benchmarked shapes are exactly the ones a forward pass executes, for both archs.
-import { ShapeBackend } from '../src/backends/shape.js';
+import { ShapeBackend } from '../src/model/shape_backend.js';
 import { ARCHS, type Arch } from '../src/model/config.js';
 import { Forward } from '../src/model/forward.js';
 import type { ConvBnAct } from '../src/model/modules.js';
@@ -55,7 +55,7 @@ export function pyramidLevel(inputHeight: number, mapHeight: number): number {
 }
 
 /**
- * The project's ShapeBackend (src/backends/shape.ts: shapes and MACs from the ops' own shape
+ * The project's ShapeBackend (src/model/shape_backend.ts: shapes and MACs from the ops' own shape
  * functions), observed call by call: what the benchmark needs beyond its records is the layer
  * itself (batch norm, slope, bias) and every input of a concatenation.
  */

@@ -278,6 +278,13 @@ const BAD: [string, () => { video: string; extra?: string[] }, RegExp][] = [
   }, /half\.mp4: truncated, or not finished writing: an MP4 without its index \(moov atom not found\)$/],
   ['truncated MP4 (frames lost)', () => ({ video: cutClip() }), new RegExp(`cut\\.mp4: truncated or corrupt: 10 of the ${CLIP.frames} frames it announces decoded \\(.*partial file\\)$`)],
   ['no video stream', () => ({ video: audioOnly() }), /tone\.m4a: no video stream \(only audio\)$/],
+  ['frames over the pixel limit', () => {
+    // One black 8000x6400 frame (51.2 megapixels, over the 50 of DEFAULT_MAX_PIXELS), losslessly
+    // coded: a 13 KB file refused before any frame buffer is allocated.
+    const f = path.join(dir, 'huge.mkv');
+    if (!existsSync(f)) tool('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=black:s=8000x6400:d=0.04:r=25', '-frames:v', '1', '-c:v', 'ffv1', f]);
+    return { video: f };
+  }, /huge\.mkv: frames of 8000x6400 are 51\.2 megapixels, over the limit of 50\.0 megapixels$/],
   ['a still image', () => ({ video: sharedImage('wider_group.jpg') }), /wider_group\.jpg: is a still image \(mjpeg\), not a video: use --input for images$/],
   ['the decoder failing midway', () => ({ video: clip(), extra: ['--ffmpeg', failingFfmpeg('decoder', 'decoder', 5.5 * frameBytes)] }),
     /group_pan[^:]*\.mp4: ffmpeg failed while decoding after frame 5: .*simulated failure: the decoder died$/],

@@ -29,6 +29,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { DEFAULT_DETECT_OPTIONS } from '../detect/postprocess.js';
 import { RetinaFaceError } from '../errors.js';
+import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
 import { drawTrackedFaces } from '../image/draw.js';
 import type { Arch } from '../model/config.js';
 import { createTracker, type TrackedFace } from '../track/tracker.js';
@@ -374,6 +375,12 @@ export async function runVideo(args: ParsedArgs, io: Io): Promise<number> {
   await checkSavepath(out, jsonOut, input);
   const tools = await findFfmpeg(stringOption(args, 'ffmpeg'));
   const info = await probeVideo(tools.ffprobe, input);
+  // The frame buffers are width x height x 3 bytes each: a file may declare any size (ffv1 or PNG
+  // in Matroska go to 65535 x 65535, 12.9 GB a frame), so the images' limit holds for frames too.
+  if (info.width * info.height > DEFAULT_MAX_PIXELS) {
+    throw new RetinaFaceError(`frames of ${info.width}x${info.height} are ${((info.width * info.height) / 1e6).toFixed(1)} megapixels, ` +
+      `over the limit of ${(DEFAULT_MAX_PIXELS / 1e6).toFixed(1)} megapixels`, { file: input, code: 'ETOOBIG' });
+  }
 
   const arch = (stringOption(args, 'arch') ?? 'mobile0.25') as Arch;
   const detector = await loadDetector(args, progress);

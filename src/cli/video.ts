@@ -172,25 +172,28 @@ export interface VideoInfo {
   index: number;
 }
 
+/** A stream of ffprobe's answer: the types ffprobe writes, which the reader checks rather than trusts. */
 interface ProbeStream {
-  index: number;
-  codec_type?: string;
-  codec_name?: string;
+  index?: number;
+  codec_type?: unknown;
+  codec_name?: unknown;
   width?: number;
   height?: number;
-  avg_frame_rate?: string;
-  r_frame_rate?: string;
-  nb_frames?: string;
-  duration?: string;
-  disposition?: { attached_pic?: number };
-  tags?: { rotate?: string };
-  side_data_list?: { rotation?: number }[];
+  avg_frame_rate?: unknown;
+  r_frame_rate?: unknown;
+  nb_frames?: unknown;
+  duration?: unknown;
+  disposition?: { attached_pic?: unknown } | null;
+  tags?: { rotate?: unknown } | null;
+  side_data_list?: ({ rotation?: unknown } | null)[];
 }
 
+/** ffmpeg's "30000/1001": a positive finite frame rate, or undefined. */
 function parseRate(r: string | undefined): number | undefined {
-  const m = /^(\d+)\/(\d+)$/.exec(r ?? '');
-  if (m === null || Number(m[2]) === 0 || Number(m[1]) === 0) return undefined;
-  return Number(m[1]) / Number(m[2]);
+  const m = /^(\d{1,15})\/(\d{1,15})$/.exec(r ?? '');
+  if (m === null) return undefined;
+  const fps = Number(m[1]) / Number(m[2]);
+  return fps > 0 && Number.isFinite(fps) ? fps : undefined;
 }
 
 async function startsWithFtyp(file: string): Promise<boolean> {
@@ -226,36 +229,63 @@ export async function probeVideo(ffprobe: string, file: string): Promise<VideoIn
     }
     throw new RetinaFaceError(`not a video ffmpeg can read: ${said.join('; ') || describeExit(r)}`, { file, code: 'EVIDEO' });
   }
-  let parsed: { streams?: ProbeStream[]; format?: { format_name?: string; duration?: string } };
+  return videoInfoFromProbe(out, file);
+}
+
+/** A field of ffprobe's answer as printable text (it echoes the file's own metadata). */
+const shown = (v: unknown): string => JSON.stringify(v)?.slice(0, 40) ?? 'nothing';
+
+/**
+ * What ffprobe's JSON answer (`-of json`, the fields probeVideo asks for) says of the first video
+ * stream, checked: a frame size of whole pixels within DEFAULT_MAX_PIXELS (the frame buffers are
+ * width x height x 3 bytes), a finite positive frame rate, counts that are safe integers. The
+ * answer echoes what the file declares, so it is read as untrusted (test/fuzz: video-probe).
+ */
+export function videoInfoFromProbe(out: string, file: string): VideoInfo {
+  const fail = (why: string): never => {
+    throw new RetinaFaceError(why, { file, code: 'EVIDEO' });
+  };
+  let parsed: { streams?: unknown; format?: { format_name?: unknown; duration?: unknown } | null } | null;
   try {
     parsed = JSON.parse(out) as typeof parsed;
   } catch {
-    throw new RetinaFaceError(`ffprobe's answer is not JSON: ${out.slice(0, 80)}`, { file, code: 'EVIDEO' });
+    return fail(`ffprobe's answer is not JSON: ${JSON.stringify(out.slice(0, 60))}`);
   }
-  const streams = parsed.streams ?? [];
-  const format = parsed.format?.format_name ?? '?';
+  if (typeof parsed !== 'object' || parsed === null) return fail(`ffprobe's answer is not an object: ${shown(parsed)}`);
+  const streams = (Array.isArray(parsed.streams) ? parsed.streams : []).filter((x): x is ProbeStream => typeof x === 'object' && x !== null);
+  const formatName = parsed.format?.format_name;
+  const format = typeof formatName === 'string' ? formatName : '?';
   const video = streams.find((s) => s.codec_type === 'video' && s.disposition?.attached_pic !== 1);
   if (video === undefined) {
-    const kinds = streams.map((s) => (s.codec_type === 'video' ? 'cover picture' : s.codec_type ?? 'unknown'));
-    throw new RetinaFaceError(`no video stream (${kinds.length === 0 ? 'no streams at all' : `only ${[...new Set(kinds)].join(', ')}`})`, { file, code: 'EVIDEO' });
+    const kinds = streams.map((s) => (s.codec_type === 'video' ? 'cover picture' : typeof s.codec_type === 'string' ? s.codec_type : 'unknown'));
+    return fail(`no video stream (${kinds.length === 0 ? 'no streams at all' : `only ${[...new Set(kinds)].join(', ')}`})`);
   }
-  if (format === 'image2' || format.endsWith('_pipe')) {
-    throw new RetinaFaceError(`is a still image (${video.codec_name}), not a video: use --input for images`, { file, code: 'EVIDEO' });
+  const codec = typeof video.codec_name === 'string' ? video.codec_name : 'unknown';
+  if (format === 'image2' || format.endsWith('_pipe')) fail(`is a still image (${codec}), not a video: use --input for images`);
+  const sideRotation = Array.isArray(video.side_data_list) ? video.side_data_list.find((d) => typeof d?.rotation === 'number')?.rotation : undefined;
+  const declared = typeof sideRotation === 'number' ? sideRotation : Number(video.tags?.rotate ?? 0);
+  // Whole degrees (ffmpeg writes them so); 90 and 270 swap the frame's width and height.
+  const rotation = Number.isInteger(declared) ? ((declared % 360) + 360) % 360 : 0;
+  const [w, h] = [video.width, video.height];
+  if (!(Number.isInteger(w) && Number.isInteger(h) && w! > 0 && h! > 0)) fail(`the video stream has no frame size (codec ${codec}, ${shown(w)} x ${shown(h)})`);
+  if (w! * h! > DEFAULT_MAX_PIXELS) {
+    throw new RetinaFaceError(`frames of ${w}x${h} are ${((w! * h!) / 1e6).toFixed(1)} megapixels, over the limit of ${(DEFAULT_MAX_PIXELS / 1e6).toFixed(1)} megapixels`,
+      { file, code: 'ETOOBIG' });
   }
-  const rotation = (((video.side_data_list?.find((d) => d.rotation !== undefined)?.rotation ?? Number(video.tags?.rotate ?? 0)) % 360) + 360) % 360;
-  const [w, h] = [video.width ?? 0, video.height ?? 0];
-  if (!(w > 0 && h > 0)) throw new RetinaFaceError(`the video stream has no frame size (codec ${video.codec_name ?? 'unknown'})`, { file, code: 'EVIDEO' });
-  const rate = parseRate(video.avg_frame_rate) !== undefined ? video.avg_frame_rate! : video.r_frame_rate!;
+  const avg = typeof video.avg_frame_rate === 'string' ? video.avg_frame_rate : undefined;
+  const r = typeof video.r_frame_rate === 'string' ? video.r_frame_rate : undefined;
+  const rate = parseRate(avg) !== undefined ? avg! : r;
   const fps = parseRate(rate);
-  if (fps === undefined) throw new RetinaFaceError(`the video stream has no frame rate (avg ${video.avg_frame_rate}, r ${video.r_frame_rate})`, { file, code: 'EVIDEO' });
+  if (fps === undefined) return fail(`the video stream has no frame rate (avg ${shown(avg)}, r ${shown(r)})`);
   const nb = Number(video.nb_frames);
-  const frames = Number.isInteger(nb) && nb > 0 ? nb : undefined;
+  const frames = Number.isSafeInteger(nb) && nb > 0 ? nb : undefined;
   const duration = Number(video.duration ?? parsed.format?.duration);
+  const estimate = duration > 0 ? Math.round(duration * fps) : NaN;
   const turned = rotation === 90 || rotation === 270;
   return {
-    width: turned ? h : w, height: turned ? w : h, rate, fps, frames,
-    expectedFrames: frames ?? (duration > 0 ? Math.round(duration * fps) : undefined),
-    rotation, codec: video.codec_name ?? '?', format, index: video.index,
+    width: turned ? h! : w!, height: turned ? w! : h!, rate: rate!, fps, frames,
+    expectedFrames: frames ?? (Number.isSafeInteger(estimate) && estimate > 0 ? estimate : undefined),
+    rotation, codec: typeof video.codec_name === 'string' ? video.codec_name : '?', format, index: Number.isSafeInteger(video.index) && video.index! >= 0 ? video.index! : 0,
   };
 }
 
@@ -375,12 +405,6 @@ export async function runVideo(args: ParsedArgs, io: Io): Promise<number> {
   await checkSavepath(out, jsonOut, input);
   const tools = await findFfmpeg(stringOption(args, 'ffmpeg'));
   const info = await probeVideo(tools.ffprobe, input);
-  // The frame buffers are width x height x 3 bytes each: a file may declare any size (ffv1 or PNG
-  // in Matroska go to 65535 x 65535, 12.9 GB a frame), so the images' limit holds for frames too.
-  if (info.width * info.height > DEFAULT_MAX_PIXELS) {
-    throw new RetinaFaceError(`frames of ${info.width}x${info.height} are ${((info.width * info.height) / 1e6).toFixed(1)} megapixels, ` +
-      `over the limit of ${(DEFAULT_MAX_PIXELS / 1e6).toFixed(1)} megapixels`, { file: input, code: 'ETOOBIG' });
-  }
 
   const arch = (stringOption(args, 'arch') ?? 'mobile0.25') as Arch;
   const detector = await loadDetector(args, progress);

@@ -161,7 +161,43 @@ export const REGRESSIONS: Regression[] = [
     fix: 'src/cli/args.ts parseArgs: a loop',
     input: () => ({ command: 'summary', argv: ['--', ...Array.from({ length: 300_000 }, () => 'x')] }),
   },
+  {
+    target: 'video-probe',
+    name: 'an answer that is not JSON, with a newline',
+    finding: "the answer's text went unescaped into the message (two lines). Found by the fuzzer (video-probe, seed 21, its first 30 s)",
+    fix: 'src/cli/video.ts videoInfoFromProbe: JSON.stringify of the quoted text',
+    input: () => new TextEncoder().encode('{"streams":[],"form\nt":'),
+  },
+  {
+    target: 'video-probe',
+    name: 'a frame 1.5 pixels wide',
+    finding: 'width 1.5 passed `w > 0`: the frame buffer of 1.5 x 3 x 3 bytes threw a RangeError. Found while writing the harness',
+    fix: 'src/cli/video.ts videoInfoFromProbe: Number.isInteger',
+    input: () => probeAnswer({ width: 1.5, height: 3 }),
+  },
+  {
+    target: 'video-probe',
+    name: 'a frame rate of 400 digits',
+    finding: 'Number("9...9") is Infinity: the frame rate was Infinity, the frame count estimate too. Found while writing the harness',
+    fix: 'src/cli/video.ts parseRate: at most 15 digits each side, finite and positive',
+    input: () => probeAnswer({ avg_frame_rate: `${'9'.repeat(400)}/1`, r_frame_rate: `${'9'.repeat(400)}/1` }),
+  },
+  {
+    target: 'video-probe',
+    name: 'frames of 65535 x 65535',
+    finding: 'a 12.9 GB frame buffer would have been allocated (RangeError, or memory exhausted). Found while writing the harness',
+    fix: 'src/cli/video.ts videoInfoFromProbe: DEFAULT_MAX_PIXELS per frame (ETOOBIG)',
+    input: () => probeAnswer({ width: 65535, height: 65535 }),
+  },
 ];
+
+/** ffprobe's answer about one H.264 stream of 640x360 at 25 fps, with `stream` fields replaced. */
+function probeAnswer(stream: Record<string, unknown>): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({
+    streams: [{ index: 0, codec_type: 'video', codec_name: 'h264', width: 640, height: 360, avg_frame_rate: '25/1', r_frame_rate: '25/1', nb_frames: '250', ...stream }],
+    format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', duration: '10.000000' },
+  }));
+}
 
 /** A tensor file from header text and data, the length field written as encodeTensorFile does. */
 function encodeRaw(json: string, data: Uint8Array): Uint8Array {

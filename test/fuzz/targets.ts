@@ -8,9 +8,10 @@
 import fc from 'fast-check';
 import { PNG } from 'pngjs';
 import { COMMANDS } from '../../src/cli.js';
+import { videoInfoFromProbe } from '../../src/cli/video.js';
 import { numberOption, parseArgs, UsageError, type CommandSpec } from '../../src/cli/args.js';
 import { RetinaFaceError } from '../../src/errors.js';
-import { decodeImage, probeImage } from '../../src/image/decode.js';
+import { decodeImage, DEFAULT_MAX_PIXELS, probeImage } from '../../src/image/decode.js';
 import { readPngBytes } from '../../src/image/png_read.js';
 import { ARCHS } from '../../src/model/config.js';
 import { expectedShapes } from '../../src/model/retinaface.js';
@@ -504,8 +505,74 @@ const argsTarget: Target = {
   smokeRuns: 54000,
 };
 
+// ---------------------------------------------------------------------------------- video
+
+/**
+ * ffprobe's JSON answer about a video, as videoInfoFromProbe reads it: generated field by field
+ * with the values a hostile file can make ffprobe echo (sizes up to 65535 and beyond, rates such
+ * as "0/0" or with 400 digits, rotations of any angle, a cover picture, no stream), values of the
+ * wrong JSON type in every field, and the text then truncated or with a byte changed.
+ */
+function probeAnswerArb(): fc.Arbitrary<FuzzInput> {
+  const scalar = fc.oneof(
+    fc.integer({ min: -3, max: 70000 }), fc.constantFrom(0, -1, 0.5, 1.5, 1e308, -1e308, 2 ** 53, 65535, 8000, 6400),
+    fc.string({ maxLength: 8 }), fc.constant(null), fc.boolean(),
+  );
+  const value = fc.oneof({ weight: 6, arbitrary: scalar }, { weight: 1, arbitrary: fc.array(scalar, { maxLength: 3 }) }, { weight: 1, arbitrary: fc.dictionary(fc.string({ maxLength: 4 }), scalar, { maxKeys: 3 }) });
+  /** Mostly what ffprobe writes (`typical`), sometimes another JSON value, sometimes absent (JSON.stringify drops undefined). */
+  const field = <T>(typical: fc.Arbitrary<T>) => fc.option(fc.oneof({ weight: 5, arbitrary: typical }, { weight: 1, arbitrary: value }), { freq: 10, nil: undefined });
+  const rate = fc.oneof({ weight: 3, arbitrary: fc.tuple(fc.integer({ min: 1, max: 240000 }), fc.integer({ min: 1, max: 1001 })).map(([a, b]) => `${a}/${b}`) },
+    { weight: 1, arbitrary: fc.constantFrom('30000/1001', '0/0', '1/0', '0/1', '1/1000000', `${'9'.repeat(400)}/1`, '99999999999999999999/1', ' 25/1', '25', '') });
+  const size = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 8000 }) }, { weight: 1, arbitrary: fc.constantFrom(7071, 7072, 65535, 0, -1, 1.5) });
+  const stream = fc.record({
+    index: field(fc.nat(3)), codec_type: field(fc.constantFrom('video', 'video', 'audio', 'subtitle', 'data')),
+    codec_name: field(fc.constantFrom('h264', 'ffv1', 'png', 'mjpeg')), width: field(size), height: field(size),
+    avg_frame_rate: field(rate), r_frame_rate: field(rate), nb_frames: field(fc.oneof(fc.nat(100000).map(String), fc.constantFrom('0', '1e400', '-5', '9007199254740993'))),
+    duration: field(fc.oneof(fc.double({ min: 0, max: 1e6, noNaN: true }).map(String), fc.constantFrom('0', '-1', '1e308', 'N/A'))),
+    disposition: field(fc.record({ attached_pic: field(fc.constantFrom(0, 0, 1)) })),
+    tags: field(fc.record({ rotate: field(fc.constantFrom('90', '-90', '180', '270', '45', '1e400')) })),
+    side_data_list: field(fc.array(field(fc.record({ rotation: field(fc.constantFrom(90, -90, 180, -270, 360, 45, 0.5)) })), { maxLength: 2 })),
+  });
+  const answer = fc.record({
+    streams: field(fc.array(stream, { minLength: 1, maxLength: 3 })),
+    format: field(fc.record({
+      format_name: field(fc.constantFrom('mov,mp4,m4a,3gp,3g2,mj2', 'matroska,webm', 'avi', 'image2', 'png_pipe')),
+      duration: field(fc.constantFrom('10.000000', '1e308', 'N/A')),
+    })),
+  });
+  const text = fc.oneof({ weight: 12, arbitrary: answer }, { weight: 1, arbitrary: value }).map((a) => JSON.stringify(a) ?? 'undefined');
+  // Text damage, one answer in four: cut at a point, or one byte replaced.
+  return fc.tuple(text, fc.nat(), fc.nat(), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 255 })).map(([t, cut, at, how, byte]): FuzzInput => {
+    const b = new TextEncoder().encode(t);
+    if (how === 1) return b.subarray(0, cut % (b.length + 1));
+    if (how === 2 && b.length > 0) b[at % b.length] = byte;
+    return b;
+  });
+}
+
+const videoProbeTarget: Target = {
+  name: 'video-probe',
+  entry: 'videoInfoFromProbe(ffprobe\'s JSON answer, file) (the video CLI\'s reading of what a video declares)',
+  files: ['src/cli/video.ts'],
+  arbitrary: () => withRegressions('video-probe', probeAnswerArb()),
+  run: (input) => videoInfoFromProbe(new TextDecoder().decode(bytesOf(input)), 'fuzz-video'),
+  check: (_input, result) => {
+    const r = result as ReturnType<typeof videoInfoFromProbe>;
+    must(Number.isInteger(r.width) && Number.isInteger(r.height) && r.width > 0 && r.height > 0, `frame size of whole pixels: ${r.width}x${r.height}`);
+    must(r.width * r.height <= DEFAULT_MAX_PIXELS, 'frame within DEFAULT_MAX_PIXELS');
+    must(Number.isFinite(r.fps) && r.fps > 0, `finite positive frame rate: ${r.fps}`);
+    must(typeof r.rate === 'string' && /^\d+\/\d+$/.test(r.rate), `rate as ffmpeg writes it: ${r.rate}`);
+    for (const n of [r.frames, r.expectedFrames]) must(n === undefined || (Number.isSafeInteger(n) && n > 0), `counts are safe positive integers: ${n}`);
+    must(Number.isInteger(r.rotation) && r.rotation >= 0 && r.rotation < 360, `rotation in [0, 360): ${r.rotation}`);
+    must(Number.isSafeInteger(r.index) && r.index >= 0, `stream index: ${r.index}`);
+  },
+  errorType: RetinaFaceError,
+  smokeRuns: 20000,
+};
+
 export const TARGETS: readonly Target[] = [
   pickleTarget, zipTarget, pthLegacyTarget, pthZipTarget, tensorFileTarget, weightsTarget, probeTarget, decodeTarget, pngReadTarget, argsTarget,
+  videoProbeTarget,
 ];
 
 export function targetByName(name: string): Target {

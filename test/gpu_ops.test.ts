@@ -3,6 +3,7 @@
 // test/helpers/gpu_twins.ts, on every gpu.js mode available in Node (cpu, webasm, headlessgl).
 // The browser modes run the same grid in Chromium (test/browser.test.ts).
 import { test } from 'uvu';
+import { RetinaFaceError } from '../src/errors.js';
 import * as assert from 'uvu/assert';
 import { GpuJsBackend, type GpuJsVariant } from '../src/backends/gpujs.js';
 import { probeMode } from '../src/backends/gpu_instance.js';
@@ -47,7 +48,11 @@ test('gpujs: a mode that cannot run is refused with its reason, not degraded', a
   assert.match(a.reason, /navigator\.gpu/);
   await GpuJsBackend.create('webgpu').then(
     () => assert.unreachable('created a webgpu backend in Node'),
-    (e: Error) => assert.match(e.message, /'webgpu' is not available/),
+    (e: Error) => {
+      assert.instance(e, RetinaFaceError);
+      assert.is((e as RetinaFaceError).code, 'EBACKEND');
+      assert.match(e.message, /^backend gpujs-webgpu is not available here: navigator\.gpu is missing/);
+    },
   );
 });
 

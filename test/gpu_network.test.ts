@@ -33,14 +33,14 @@ const FULL = process.env.RETINAFACE_GPU_FULL === '1';
 const REPRESENTATIVE: GpuJsMode = 'webasm';
 
 /**
- * Inputs per arch and mode. mobile0.25: odd sizes at every level on every mode, and the 640x640
- * of the issue (16800 anchors) on the representative mode. resnet50 is ~50x the work: one pass
- * at 333x517 takes 98 s on headlessgl (llvmpipe) and minutes on gpu.js 'cpu', so by default it
- * runs on a small odd crop; RETINAFACE_GPU_FULL=1 adds 640x640 on every mode and resnet50 at
- * 333x517 and 640x640.
+ * Inputs per arch and mode. mobile0.25: the 640x640 of the issue (16800 anchors) and 333x517 (odd
+ * maps at every level) on the representative mode, a small odd crop (49x65: maps of 7x9, 4x5,
+ * 2x3) on the others. resnet50 is ~50x the work: one pass at 333x517 takes 98 s on headlessgl
+ * (llvmpipe) and minutes on gpu.js 'cpu', so by default it runs on the small crop.
+ * RETINAFACE_GPU_FULL=1 runs 640x640 and 333x517 on every mode, for both archs.
  */
 const gpuNetworkInputs = (arch: Arch, mode: GpuJsMode): InputId[] => arch === 'mobile0.25'
-  ? (FULL || mode === REPRESENTATIVE ? ['group640', 'odd333x517'] : ['odd333x517'])
+  ? (FULL || mode === REPRESENTATIVE ? ['group640', 'odd333x517'] : ['odd49x65'])
   : (FULL ? ['odd49x65', 'odd333x517', 'group640'] : ['odd49x65']);
 
 /** Kernel launches of one forward pass (input copy included), independent of the input size. */

@@ -3,26 +3,21 @@
 // read through one reused canvas. Each is made from the same PNG and must give the detector the
 // same pixels as Node's decoder, hence the same faces as Node on the same weights and backend.
 // Also: the page's default backend ('auto') and the one-line errors for sources without pixels.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildBundle } from '../docs/demo/build.js';
-import { RetinaFaceDetector } from '../src/detector.js';
 import { decodeImage } from '../src/image/decode.js';
-import { encodeImage } from '../src/image/encode.js';
-import { rgbImage } from '../src/image/image.js';
-import { loadWeights } from '../src/weights/convert.js';
 import type { Face } from '../src/detect/postprocess.js';
 import { openHarnessPage, type HarnessPage } from './browser/chromium.js';
 import type { SourceResult } from './browser/inputs_page.js';
 import { compareFaces } from './helpers/faces.js';
 import { convertedWeightsUrl } from './helpers/gpu_weights.js';
 import { fnv1a } from './helpers/hash.js';
-import { cacheDir, repoRoot, sharedImage } from './helpers/paths.js';
+import { repoRoot } from './helpers/paths.js';
+import { GROUP_CROP, groupCropPng, nodeCpuFaces } from './helpers/group_crop.js';
 
-/** A 320x240 crop of the group photo with several faces: small enough for the cpu backend 8 times. */
-const CROP = { x: 600, y: 60, width: 320, height: 240 };
+/** A 320x240 crop of the group photo with several faces (test/helpers/group_crop.ts): small enough for the cpu backend 8 times. */
+const CROP = GROUP_CROP;
 /**
  * cpu-simd (WebAssembly SIMD, in the page) against cpu (plain JavaScript, in Node): the same
  * network with sums in another order (GEMM blocking, Winograd), float32 rounding apart. The gpu
@@ -39,22 +34,10 @@ let nodePixels: number;
 test.before(async () => {
   await buildBundle();
   weightsUrl = await convertedWeightsUrl('mobile0.25');
-  const group = decodeImage(readFileSync(sharedImage('wider_group.jpg')), 'wider_group.jpg');
-  const crop = new Uint8Array(CROP.width * CROP.height * 3);
-  for (let y = 0; y < CROP.height; y++) {
-    const from = ((CROP.y + y) * group.width + CROP.x) * 3;
-    crop.set(group.data.subarray(from, from + CROP.width * 3), y * CROP.width * 3);
-  }
-  const png = encodeImage(rgbImage(CROP.width, CROP.height, crop), 'png');
-  const dir = cacheDir('browser', 'inputs');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'group-crop.png'), png);
-  pngUrl = '/' + path.relative(repoRoot, path.join(dir, 'group-crop.png')).split(path.sep).join('/');
-  nodePixels = fnv1a(decodeImage(png, 'group-crop.png').data);
-  const w = await loadWeights(path.join(repoRoot, weightsUrl));
-  const d = await RetinaFaceDetector.fromTensors(w.tensors, { arch: 'mobile0.25', backend: 'cpu' });
-  nodeFaces = await d.detect(png, { visThreshold: 0 });
-  d.dispose();
+  const crop = groupCropPng('inputs');
+  pngUrl = crop.url;
+  nodePixels = fnv1a(decodeImage(crop.png, 'group-crop.png').data);
+  nodeFaces = await nodeCpuFaces(weightsUrl, crop.png);
   harness = await openHarnessPage(repoRoot, 'test/browser/inputs.html', 'inputs');
 });
 

@@ -9,11 +9,6 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildBundle } from '../docs/demo/build.js';
-import { RetinaFaceDetector } from '../src/detector.js';
-import { decodeImage } from '../src/image/decode.js';
-import { encodeImage } from '../src/image/encode.js';
-import { rgbImage } from '../src/image/image.js';
-import { loadWeights } from '../src/weights/convert.js';
 import type { Face } from '../src/detect/postprocess.js';
 import type { BackendAvailability } from '../src/backends/availability.js';
 import { serveStatic } from '../docs/demo/static_server.js';
@@ -22,9 +17,8 @@ import type { RunResult } from './browser/worker_page.js';
 import { compareFaces } from './helpers/faces.js';
 import { convertedWeightsUrl } from './helpers/gpu_weights.js';
 import { cacheDir, repoRoot, sharedImage } from './helpers/paths.js';
+import { groupCropPng, nodeCpuFaces } from './helpers/group_crop.js';
 
-/** A 320x240 crop of the group photo with several faces (as test/browser_inputs.test.ts). */
-const CROP = { x: 600, y: 60, width: 320, height: 240 };
 /**
  * cpu-simd or gpu.js in the worker against cpu in Node: the bound of test/browser_inputs.test.ts
  * and the gpu backends' (float32 sums in another order).
@@ -40,24 +34,12 @@ let nodeFaces: Face[];
 test.before(async () => {
   await buildBundle();
   weightsUrl = await convertedWeightsUrl('mobile0.25');
-  const group = decodeImage(readFileSync(sharedImage('wider_group.jpg')), 'wider_group.jpg');
-  const crop = new Uint8Array(CROP.width * CROP.height * 3);
-  for (let y = 0; y < CROP.height; y++) {
-    const from = ((CROP.y + y) * group.width + CROP.x) * 3;
-    crop.set(group.data.subarray(from, from + CROP.width * 3), y * CROP.width * 3);
-  }
-  const png = encodeImage(rgbImage(CROP.width, CROP.height, crop), 'png');
+  const crop = groupCropPng('worker');
+  pngUrl = crop.url;
   const dir = cacheDir('browser', 'worker');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'group-crop.png'), png);
   writeFileSync(path.join(dir, 'group.jpg'), readFileSync(sharedImage('wider_group.jpg')));
-  const served = (f: string) => '/' + path.relative(repoRoot, path.join(dir, f)).split(path.sep).join('/');
-  pngUrl = served('group-crop.png');
-  groupUrl = served('group.jpg');
-  const w = await loadWeights(path.join(repoRoot, weightsUrl));
-  const d = await RetinaFaceDetector.fromTensors(w.tensors, { arch: 'mobile0.25', backend: 'cpu' });
-  nodeFaces = await d.detect(png, { visThreshold: 0 });
-  d.dispose();
+  groupUrl = '/' + path.relative(repoRoot, path.join(dir, 'group.jpg')).split(path.sep).join('/');
+  nodeFaces = await nodeCpuFaces(weightsUrl, crop.png);
   harness = await openHarnessPage(repoRoot, 'test/browser/worker.html', 'workerPage');
 });
 

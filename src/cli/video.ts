@@ -34,6 +34,7 @@ import { drawTrackedFaces } from '../image/draw.js';
 import type { Arch } from '../model/config.js';
 import { createTracker, type TrackedFace } from '../track/tracker.js';
 import { describeFsError } from '../weights/files.js';
+import { printable } from '../weights/printable.js';
 import { flag, numberOption, stringOption, UsageError, type Io, type ParsedArgs } from './args.js';
 import { describeBackend, loadDetector, thresholdOptions } from './detect.js';
 
@@ -233,7 +234,7 @@ export async function probeVideo(ffprobe: string, file: string): Promise<VideoIn
 }
 
 /** A field of ffprobe's answer as printable text (it echoes the file's own metadata). */
-const shown = (v: unknown): string => JSON.stringify(v)?.slice(0, 40) ?? 'nothing';
+const shown = (v: unknown): string => printable(JSON.stringify(v)?.slice(0, 40) ?? 'nothing');
 
 /**
  * What ffprobe's JSON answer (`-of json`, the fields probeVideo asks for) says of the first video
@@ -254,13 +255,14 @@ export function videoInfoFromProbe(out: string, file: string): VideoInfo {
   if (typeof parsed !== 'object' || parsed === null) return fail(`ffprobe's answer is not an object: ${shown(parsed)}`);
   const streams = (Array.isArray(parsed.streams) ? parsed.streams : []).filter((x): x is ProbeStream => typeof x === 'object' && x !== null);
   const formatName = parsed.format?.format_name;
-  const format = typeof formatName === 'string' ? formatName : '?';
+  const format = typeof formatName === 'string' ? printable(formatName) : '?';
   const video = streams.find((s) => s.codec_type === 'video' && s.disposition?.attached_pic !== 1);
   if (video === undefined) {
-    const kinds = streams.map((s) => (s.codec_type === 'video' ? 'cover picture' : typeof s.codec_type === 'string' ? s.codec_type : 'unknown'));
+    const kinds = streams.map((s) => (s.codec_type === 'video' ? 'cover picture' : typeof s.codec_type === 'string' ? printable(s.codec_type) : 'unknown'));
     return fail(`no video stream (${kinds.length === 0 ? 'no streams at all' : `only ${[...new Set(kinds)].join(', ')}`})`);
   }
-  const codec = typeof video.codec_name === 'string' ? video.codec_name : 'unknown';
+  // Strings from the file go into messages and the progress line: escaped (a codec name could hold a newline).
+  const codec = typeof video.codec_name === 'string' ? printable(video.codec_name) : 'unknown';
   if (format === 'image2' || format.endsWith('_pipe')) fail(`is a still image (${codec}), not a video: use --input for images`);
   const sideRotation = Array.isArray(video.side_data_list) ? video.side_data_list.find((d) => typeof d?.rotation === 'number')?.rotation : undefined;
   const declared = typeof sideRotation === 'number' ? sideRotation : Number(video.tags?.rotate ?? 0);
@@ -285,7 +287,7 @@ export function videoInfoFromProbe(out: string, file: string): VideoInfo {
   return {
     width: turned ? h! : w!, height: turned ? w! : h!, rate: rate!, fps, frames,
     expectedFrames: frames ?? (Number.isSafeInteger(estimate) && estimate > 0 ? estimate : undefined),
-    rotation, codec: typeof video.codec_name === 'string' ? video.codec_name : '?', format, index: Number.isSafeInteger(video.index) && video.index! >= 0 ? video.index! : 0,
+    rotation, codec: typeof video.codec_name === 'string' ? codec : '?', format, index: Number.isSafeInteger(video.index) && video.index! >= 0 ? video.index! : 0,
   };
 }
 

@@ -184,6 +184,13 @@ export const REGRESSIONS: Regression[] = [
   },
   {
     target: 'video-probe',
+    name: 'a codec name with a newline',
+    finding: "the codec name ('\\ng') went unescaped into the message (two lines). Found by the fuzzer (video-probe, seed 21, 30-minute campaign: once in 36 million)",
+    fix: 'src/cli/video.ts videoInfoFromProbe: printable() on every string from the answer',
+    input: () => probeAnswer({ codec_name: '\ng', width: 'x' }),
+  },
+  {
+    target: 'video-probe',
     name: 'frames of 65535 x 65535',
     finding: 'a 12.9 GB frame buffer would have been allocated (RangeError, or memory exhausted). Found while writing the harness',
     fix: 'src/cli/video.ts videoInfoFromProbe: DEFAULT_MAX_PIXELS per frame (ETOOBIG)',

@@ -21,9 +21,8 @@ import { namedInput, type InputId } from './helpers/inputs.js';
 import { referenceModuleNames, torchReference } from './helpers/reference.js';
 import type { Face } from '../src/detect/postprocess.js';
 import type { TwinResult } from './helpers/gpu_twins.js';
-import { cacheDir, repoRoot } from './helpers/paths.js';
+import { cacheDir, repoRoot, GPU_FULL } from './helpers/paths.js';
 
-const FULL = process.env.RETINAFACE_GPU_FULL === '1';
 /**
  * Whole-network cases in the browser, against PyTorch. SwiftShader is a software rasteriser on
  * CI's two shared cores (mobile0.25 at 640x640: 30-55 s a pass on webgl2, 40-67 s on webgpu;
@@ -34,7 +33,7 @@ const FULL = process.env.RETINAFACE_GPU_FULL === '1';
  * 333x517 and 640x640 and resnet50 at 333x517 and 640x640 here.
  */
 const NETWORK_CASES: [Arch, InputId][] = [['mobile0.25', 'odd49x65'], ['resnet50', 'odd49x65'],
-  ...(FULL ? [['mobile0.25', 'odd333x517'], ['mobile0.25', 'group640'], ['resnet50', 'odd333x517'], ['resnet50', 'group640']] as [Arch, InputId][] : [])];
+  ...(GPU_FULL ? [['mobile0.25', 'odd333x517'], ['mobile0.25', 'group640'], ['resnet50', 'odd333x517'], ['resnet50', 'group640']] as [Arch, InputId][] : [])];
 const LEAK_RUNS = 100;
 const required = requiredModes();
 
@@ -105,7 +104,7 @@ for (const mode of BROWSER_MODES) {
   }
 
   // WebGL 1 is no CI target: its twins run, its whole-network and selfie cases only with RETINAFACE_GPU_FULL=1.
-  for (const [arch, id] of mode === 'webgl' && !FULL ? [] : NETWORK_CASES) {
+  for (const [arch, id] of mode === 'webgl' && !GPU_FULL ? [] : NETWORK_CASES) {
     browserTest(mode, `${arch} ${id}: every module output and loc/conf/landms equal PyTorch's`, async (p) => {
       const ref = await writeReference(arch, id);
       const weights = await convertedWeightsUrl(arch);
@@ -124,7 +123,7 @@ for (const mode of BROWSER_MODES) {
 
   // The 2048x1150 selfie (750 faces) takes 1-2 minutes a pass on SwiftShader: by default it runs
   // on one gpu.js mode, webasm in Node (test/gpu_network.test.ts); here with RETINAFACE_GPU_FULL=1.
-  if (FULL) {
+  if (GPU_FULL) {
     browserTest(mode, `the faces on the 2048x1150 selfie equal the CPU backend's (boxes ${GPU_FACES_TOLERANCE.px} px, scores ${GPU_FACES_TOLERANCE.score})`, async (p) => {
       const input = await writeInput('selfie');
       const weights = await convertedWeightsUrl('mobile0.25');

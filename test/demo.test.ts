@@ -21,12 +21,11 @@ import { decodeImage } from '../src/image/decode.js';
 import { launchChromium, type Browser, type CdpSession, type Page } from './browser/chromium.js';
 import { installDeviceObjectCounters, type DeviceObjects } from './browser/device_objects.js';
 import { compareFaces, GPU_FACES_TOLERANCE } from './helpers/faces.js';
-import { sharedDir, sharedImage } from './helpers/paths.js';
+import { sharedDir, sharedImage, GPU_FULL } from './helpers/paths.js';
 
 /** The backends the issue names (cpu, webasm, webgl2, webgpu), ours and gpu.js's, fastest first. */
 const BACKENDS = ['cpu-simd', 'cpu', 'gpujs-webasm', 'gpujs-cpu', 'gpujs-webgl2', 'gpujs-webgpu'] as const;
 const GROUP = 'wider_group.jpg';
-const FULL = process.env.RETINAFACE_GPU_FULL === '1';
 /** Faces are compared at detect.py's drawing threshold: the faces the page shows by default. */
 const VIS = 0.6;
 /**
@@ -115,7 +114,7 @@ for (const spec of BACKENDS) {
     assert.is(first.error, null);
     // A second pass: steady state, without compilation. On the gpu.js modes a pass takes 5-35 s
     // here (SwiftShader, plain JavaScript), so their second pass runs with RETINAFACE_GPU_FULL=1.
-    const again = FULL || !spec.startsWith('gpujs-');
+    const again = GPU_FULL || !spec.startsWith('gpujs-');
     if (again) {
       await page.click('#detect');
       await page.evaluate(() => (window as unknown as W).demo.whenIdle(), null);

@@ -7,6 +7,7 @@
 // Chromium's modes (webgl2, webgpu, webgl) run the same checks in test/browser.test.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { GPU_FULL } from './helpers/paths.js';
 import { CpuBackend } from '../src/backends/cpu.js';
 import { GpuJsBackend } from '../src/backends/gpujs.js';
 import { probeMode, type GpuJsMode } from '../src/backends/gpu_instance.js';
@@ -23,7 +24,6 @@ import { randomTensor } from './helpers/random.js';
 import { referenceModuleNames, torchReference } from './helpers/reference.js';
 
 const required = requiredModes();
-const FULL = process.env.RETINAFACE_GPU_FULL === '1';
 
 /**
  * The gpu.js mode that carries the heaviest default cases (mobile0.25 at 640x640 against PyTorch,
@@ -40,8 +40,8 @@ const REPRESENTATIVE: GpuJsMode = 'webasm';
  * RETINAFACE_GPU_FULL=1 runs 640x640 and 333x517 on every mode, for both archs.
  */
 const gpuNetworkInputs = (arch: Arch, mode: GpuJsMode): InputId[] => arch === 'mobile0.25'
-  ? (FULL || mode === REPRESENTATIVE ? ['group640', 'odd333x517'] : ['odd49x65'])
-  : (FULL ? ['odd49x65', 'odd333x517', 'group640'] : ['odd49x65']);
+  ? (GPU_FULL || mode === REPRESENTATIVE ? ['group640', 'odd333x517'] : ['odd49x65'])
+  : (GPU_FULL ? ['odd49x65', 'odd333x517', 'group640'] : ['odd49x65']);
 
 /** Kernel launches of one forward pass (input copy included), independent of the input size. */
 const LAUNCHES: Record<Arch, number> = { 'mobile0.25': 77, resnet50: 120 };
@@ -113,7 +113,7 @@ for (const mode of NODE_MODES) {
   }
 }
 
-for (const mode of FULL ? NODE_MODES : [REPRESENTATIVE]) {
+for (const mode of GPU_FULL ? NODE_MODES : [REPRESENTATIVE]) {
   test(`gpujs ${mode}: the faces on the 2048x1150 selfie equal the CPU backend's (boxes ${GPU_FACES_TOLERANCE.px} px, scores ${GPU_FACES_TOLERANCE.score})`, () => withMode(mode, async () => {
     const m = await loadGpuTestModel('mobile0.25');
     const x = namedInput('selfie');

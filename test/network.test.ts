@@ -10,7 +10,7 @@ import type { Tensor } from '../src/tensor.js';
 import { loadWeights } from '../src/weights/convert.js';
 import { assertClose, type Tolerance } from './helpers/compare.js';
 import { namedInput, type InputId } from './helpers/inputs.js';
-import { officialCheckpoint } from './helpers/paths.js';
+import { GPU_FULL, officialCheckpoint } from './helpers/paths.js';
 import { randomCheckpoint, referenceModuleNames, torchReference } from './helpers/reference.js';
 
 /**
@@ -36,7 +36,7 @@ const CASES: Case[] = [
   { arch: 'mobile0.25', input: 'selfie', variants: ['cpu-fast', 'cpu-simd'] },
   // cpu-fast at 640x640 on ResNet-50 (44 GMAC in plain JavaScript) only with RETINAFACE_GPU_FULL=1:
   // cpu-fast runs ResNet-50 at 333x517 below, cpu-simd runs both.
-  { arch: 'resnet50', input: 'group640', variants: process.env.RETINAFACE_GPU_FULL === '1' ? ['cpu-fast', 'cpu-simd'] : ['cpu-simd'] },
+  { arch: 'resnet50', input: 'group640', variants: GPU_FULL ? ['cpu-fast', 'cpu-simd'] : ['cpu-simd'] },
   { arch: 'resnet50', input: 'odd333x517', variants: ['cpu-fast', 'cpu-simd'] },
 ];
 

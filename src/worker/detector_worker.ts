@@ -9,6 +9,7 @@
 import { loadDetector } from '../browser.js';
 import { probeBackends } from '../backends/availability.js';
 import { RetinaFaceError } from '../errors.js';
+import { domSourceKind } from '../image/dom_source.js';
 import type { RetinaFaceDetector } from '../detector.js';
 import type { ErrorData, Reply, Request } from './protocol.js';
 
@@ -32,8 +33,8 @@ function errorData(e: unknown): ErrorData {
 
 /** Frees a transferred frame once it has been read (an ImageBitmap or VideoFrame holds GPU memory). */
 function closeTransferred(image: unknown): void {
-  const c = (image as { close?: unknown } | null)?.close;
-  if (typeof c === 'function' && !('data' in (image as object))) (c as () => void).call(image);
+  const kind = domSourceKind(image);
+  if (kind === 'ImageBitmap' || kind === 'VideoFrame') (image as { close(): void }).close();
 }
 
 async function handle(req: Request): Promise<void> {

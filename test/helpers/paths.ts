@@ -72,3 +72,10 @@ export function runTorchPython(script: string, args: string[]): void {
   const r = spawnSync(torchPython(), [script, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) throw new Error(`${path.basename(script)} ${args.join(' ')} failed with exit code ${r.status}`);
 }
+
+/**
+ * RETINAFACE_GPU_FULL=1: the heavy whole-network cases that the default `npm test` keeps to one
+ * representative each (every gpu.js mode at 640x640, 333x517 and on the selfie, the demo's
+ * second passes, ResNet-50 at 640x640 on cpu-fast). Read once, here.
+ */
+export const GPU_FULL = process.env.RETINAFACE_GPU_FULL === '1';

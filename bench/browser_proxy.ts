@@ -8,7 +8,7 @@
 // apart: SwiftShader's own times (tens of ms to seconds per kernel) dominate.
 import type { Backend } from '../src/backend.js';
 import { ShapeBackend } from '../src/model/shape_backend.js';
-import { BatchNorm2d, Conv2d, namedModules, type ConvBnAct, type Module } from '../src/model/modules.js';
+import { convUnits, type ConvBnAct, type Module } from '../src/model/modules.js';
 import type { Slope } from '../src/ops/activation.js';
 import type { Tensor } from '../src/tensor.js';
 import { ChromiumUnavailable, openHarnessPage, type HarnessPage } from '../test/browser/chromium.js';
@@ -40,7 +40,7 @@ export class BrowserProxyBackend implements Backend<number> {
   readonly stats = { live: 0 };
   private readonly shapes = new Map<number, number[]>();
   private readonly tracer = new ShapeBackend();
-  private readonly convIds = new Map<Conv2d, number>();
+  private readonly convIds = new Map<ConvBnAct, number>();
   private queue: ProxyCommand[] = [];
   private next = 1;
   private closed = false;
@@ -72,20 +72,15 @@ export class BrowserProxyBackend implements Backend<number> {
     await this.flush(null);
     await this.harness.page.evaluate(() => (globalThis as unknown as { proxy: PageProxy }).proxy.reset(), null);
     this.convIds.clear();
-    // A Conv2d's batch norm is its next sibling in registration order, as GpuJsBackend pairs them.
-    for (const [, m] of namedModules(model)) {
-      const kids = m.children().map(([, c]) => c);
-      for (let i = 0; i < kids.length; i++) {
-        const conv = kids[i];
-        if (!(conv instanceof Conv2d)) continue;
-        const bn = kids[i + 1] instanceof BatchNorm2d ? kids[i + 1] as BatchNorm2d : null;
-        const spec: ProxyConv = {
-          path: conv.path, cIn: conv.in_channels, cOut: conv.out_channels, kernel: conv.kernel_size, stride: conv.stride,
-          padding: conv.padding, groups: conv.groups, weight: b64(conv.weight.data), bias: conv.bias === null ? null : b64(conv.bias.data),
-          bn: bn === null ? null : { weight: b64(bn.weight.data), bias: b64(bn.bias.data), mean: b64(bn.running_mean.data), var: b64(bn.running_var.data) },
-        };
-        this.convIds.set(conv, await this.harness.page.evaluate((c) => (globalThis as unknown as { proxy: PageProxy }).proxy.addConv(c), spec));
-      }
+    for (const unit of convUnits(model)) {
+      const { conv, bn, slope } = unit;
+      const spec: ProxyConv = {
+        path: conv.path, cIn: conv.in_channels, cOut: conv.out_channels, kernel: conv.kernel_size, stride: conv.stride,
+        padding: conv.padding, groups: conv.groups, weight: b64(conv.weight.data), bias: conv.bias === null ? null : b64(conv.bias.data),
+        bn: bn === null ? null : { weight: b64(bn.weight.data), bias: b64(bn.bias.data), mean: b64(bn.running_mean.data), var: b64(bn.running_var.data) },
+        slope,
+      };
+      this.convIds.set(unit, await this.harness.page.evaluate((c) => (globalThis as unknown as { proxy: PageProxy }).proxy.addConv(c), spec));
     }
     await this.harness.page.evaluate(() => (globalThis as unknown as { proxy: PageProxy }).proxy.prepare(), null);
   }
@@ -133,10 +128,10 @@ export class BrowserProxyBackend implements Backend<number> {
   }
 
   convBnAct(x: number, layer: ConvBnAct): number {
-    const conv = this.convIds.get(layer.conv);
-    if (conv === undefined) throw new Error(`${this.name}: ${layer.conv.path} was not prepared`);
+    const conv = this.convIds.get(layer);
+    if (conv === undefined) throw new Error(`${this.name}: ${layer.path} was not prepared`);
     const id = this.handle(this.tracer.convBnAct(this.shapeOf(x), layer));
-    this.queue.push({ t: 'conv', id, x, conv, slope: layer.slope });
+    this.queue.push({ t: 'conv', id, x, conv });
     return id;
   }
 

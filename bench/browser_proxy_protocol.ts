@@ -1,10 +1,10 @@
 // What bench/browser_proxy.ts (Node) sends to bench/browser/proxy_page.ts (Chromium): a
-// convolution with its batch norm at prepare time, then the forward pass as a list of commands on
+// conv unit (convolution, batch norm, activation) at prepare time, then the forward pass as a list of commands on
 // integer tensor handles, flushed at each read. Arrays are base64 of their float32 bytes.
 export type ProxyCommand =
   | { t: 'upload'; id: number; shape: number[]; b64: string }
   | { t: 'release'; x: number }
-  | { t: 'conv'; id: number; x: number; conv: number; slope: number | null }
+  | { t: 'conv'; id: number; x: number; conv: number }
   | { t: 'add'; id: number; a: number; b: number; slope: number | null }
   | { t: 'interp'; id: number; x: number; h: number; w: number }
   | { t: 'cat'; id: number; xs: number[]; slope: number | null }
@@ -24,4 +24,5 @@ export interface ProxyConv {
   weight: string;
   bias: string | null;
   bn: { weight: string; bias: string; mean: string; var: string } | null;
+  slope: number | null;
 }

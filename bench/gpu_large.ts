@@ -5,7 +5,7 @@
 //   npm run build && xvfb-run -a node dist/bench/gpu_large.js MODE [HEIGHTxWIDTH]   (default 2300x4096)
 import { GpuJsBackend } from '../src/backends/gpujs.js';
 import { GPUJS_MODES, type GpuJsMode } from '../src/backends/gpu_instance.js';
-import { runNetwork } from '../src/model/retinaface.js';
+import { runNetwork } from '../src/model/run.js';
 import { openHarnessPage } from '../test/browser/chromium.js';
 import { BROWSER_MODES } from '../test/helpers/gpu_modes.js';
 import { convertedWeightsUrl, loadGpuTestModel } from '../test/helpers/gpu_weights.js';

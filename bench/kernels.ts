@@ -4,7 +4,7 @@
 // naive CPU loops (validate.ts) before it is timed; a failed check is reported and not timed.
 import { performance } from 'node:perf_hooks';
 import type { Backend } from '../src/backend.js';
-import { BatchNorm2d, Conv2d, Module, assignPaths } from '../src/model/modules.js';
+import { BatchNorm2d, Conv2d, ConvBnAct, Module, assignPaths } from '../src/model/modules.js';
 import { addNaive } from '../src/ops/add.cpu.js';
 import { catNaive } from '../src/ops/cat.cpu.js';
 import { interpolateNearestNaive } from '../src/ops/interpolate_nearest.cpu.js';
@@ -25,10 +25,13 @@ import { fillRandomWeights } from './weights.js';
 export class ConvCase extends Module {
   readonly conv: Conv2d;
   readonly bn: BatchNorm2d | null;
+  /** the unit a backend lowers and runs: conv, batch norm, the shape's activation */
+  readonly unit: ConvBnAct;
   constructor(readonly shape: ConvShape) {
     super();
     this.conv = new Conv2d(shape.cIn, shape.cOut, shape.kernel, shape.stride, shape.padding, shape.groups, shape.bias);
     this.bn = shape.batchNorm ? new BatchNorm2d(shape.cOut) : null;
+    this.unit = new ConvBnAct(this.conv, this.bn, shape.slope);
     assignPaths(this, 'case');
   }
 }
@@ -200,7 +203,7 @@ export async function runKernelSuite(opened: Opened[], opts: KernelOptions): Pro
       const model = new ConvCase(shape);
       fillRandomWeights(model, seed);
       const x = randomTensor([...shape.inShape], seed + 1);
-      const unit = { conv: model.conv, bn: model.bn, slope: shape.slope };
+      const unit = model.unit;
       // The naive reference is computed once per case, on the first backend that runs it.
       let reference: ConvReference | undefined;
       for (const o of live) {

@@ -3,15 +3,14 @@
 // So the benchmarked shapes are exactly the ones a forward pass executes, for both archs.
 import { ShapeBackend } from '../src/model/shape_backend.js';
 import { ARCHS, type Arch } from '../src/model/config.js';
-import { Forward } from '../src/model/forward.js';
+import { traceForward } from '../src/model/trace.js';
 import type { ConvBnAct } from '../src/model/modules.js';
 import { RetinaFace } from '../src/model/retinaface.js';
 import type { Slope } from '../src/ops/activation.js';
 import type { Resolution } from './config.js';
 
-export type ConvKind =
-  | 'stem 3x3/2' | 'stem 7x7/2' | 'depthwise 3x3/1' | 'depthwise 3x3/2'
-  | 'pointwise 1x1' | 'pointwise 1x1/2' | 'dense 3x3/1' | 'dense 3x3/2' | 'head 1x1';
+/** A conv's group in the reports: ops/conv2d.ts convLabel ('depthwise 3x3/2', 'pointwise 1x1', 'stem 7x7/2', 'head 1x1', ...). */
+export type ConvKind = string;
 
 export interface ConvCall {
   op: 'conv';
@@ -41,14 +40,6 @@ export interface OtherCall {
 
 export type Call = ConvCall | OtherCall;
 
-export function convKind(c: { cIn: number; kernel: number; stride: number; groups: number; bias: boolean }): ConvKind {
-  if (c.bias) return 'head 1x1';
-  if (c.cIn === 3) return c.kernel === 7 ? 'stem 7x7/2' : 'stem 3x3/2';
-  if (c.groups > 1) return c.stride === 1 ? 'depthwise 3x3/1' : 'depthwise 3x3/2';
-  if (c.kernel === 1) return c.stride === 1 ? 'pointwise 1x1' : 'pointwise 1x1/2';
-  return c.stride === 1 ? 'dense 3x3/1' : 'dense 3x3/2';
-}
-
 /** A feature map's stride: 2^k nearest to input / map height (odd sizes round up at each stride 2: 624 -> 20, not 19.5). */
 export function pyramidLevel(inputHeight: number, mapHeight: number): number {
   return 2 ** Math.round(Math.log2(inputHeight / mapHeight));
@@ -70,7 +61,7 @@ class TracingBackend extends ShapeBackend {
     const bias = conv.bias !== null;
     this.calls.push({
       op: 'conv', path: conv.path,
-      kind: convKind({ cIn: conv.in_channels, kernel: conv.kernel_size, stride: conv.stride, groups: conv.groups, bias }),
+      kind: this.ops.at(-1)!.kind!,
       cIn: conv.in_channels, cOut: conv.out_channels, kernel: conv.kernel_size, stride: conv.stride,
       padding: conv.padding, groups: conv.groups, bias, batchNorm: bn !== null, slope,
       inShape: [...x] as [number, number, number], outShape: out as [number, number, number],
@@ -94,8 +85,7 @@ class TracingBackend extends ShapeBackend {
 /** Every backend call of one forward pass of `arch` at this input size, in execution order. */
 export function traceNetwork(arch: Arch, res: Resolution): Call[] {
   const be = new TracingBackend(res.height);
-  const model = new RetinaFace(arch);
-  model.forward(new Forward<number[]>(be, false), [3, res.height, res.width]);
+  traceForward(new RetinaFace(arch), res.height, res.width, false, be);
   return be.calls;
 }
 

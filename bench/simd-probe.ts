@@ -9,7 +9,9 @@ import { CpuBackend } from '../src/backends/cpu.js';
 import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
 import type { Arch } from '../src/model/config.js';
 import type { ConvBnAct } from '../src/model/modules.js';
-import { buildRetinaFace, runNetwork, type RetinaFace } from '../src/model/retinaface.js';
+import { lowerConv } from '../src/backends/lowering.js';
+import { buildRetinaFace, type RetinaFace } from '../src/model/retinaface.js';
+import { runNetwork } from '../src/model/run.js';
 import { conv2dMacs, conv2dOutputShape } from '../src/ops/conv2d.js';
 import type { Tensor } from '../src/tensor.js';
 import { randomTensor } from '../test/helpers/random.js';
@@ -17,11 +19,7 @@ import { randomizeModel } from '../test/helpers/random_model.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
-function kindOf(u: ConvBnAct): string {
-  const c = u.conv;
-  if (c.groups > 1) return `depthwise 3x3 s${c.stride}`;
-  return `dense ${c.kernel_size}x${c.kernel_size} s${c.stride}`;
-}
+const kindOf = (u: ConvBnAct): string => lowerConv(u).label;
 
 /**
  * Times every op by kind over `passes` forward passes (the ops are synchronous) and prints each

@@ -62,7 +62,8 @@ export { OneEuroFilter, DEFAULT_ONE_EURO, type OneEuroOptions } from './track/on
 export { sha256Hex } from './weights/sha256.js';
 export { SIMD_WASM_FILES, type CompiledWasmModule, type SimdModules } from './ops/simd_files.js';
 export { CpuBackend } from './backends/cpu.js';
-export { buildRetinaFace, runNetwork, type NetworkOutput } from './model/retinaface.js';
+export { buildRetinaFace } from './model/retinaface.js';
+export { runNetwork, type NetworkOutput } from './model/run.js';
 export { decodeTensorFile, encodeTensorFile } from './weights/format.js';
 export type { Arch } from './model/config.js';
 export type { Tensor } from './tensor.js';

@@ -12,7 +12,8 @@ import { rescaleSize, resizeForRescale, toNetworkInputInto } from './image/prepr
 import { RetinaFaceError } from './errors.js';
 import { alignFace, alignTemplate, type AlignedFace, type AlignOptions } from './align/align.js';
 import { ARCHS, isArch, type Arch } from './model/config.js';
-import { buildRetinaFace, runNetwork, runUploaded, uploadInput, type NetworkOutput, type RetinaFace as RetinaFaceModel } from './model/retinaface.js';
+import { buildRetinaFace, type RetinaFace as RetinaFaceModel } from './model/retinaface.js';
+import { runNetwork, runUploaded, uploadInput, type NetworkOutput } from './model/run.js';
 import type { TapSelection } from './model/forward.js';
 import type { Tensor } from './tensor.js';
 

@@ -100,7 +100,7 @@ test('validate: checkConv accepts the naive result and rejects a one-value error
     const model = new ConvCase(shape);
     fillRandomWeights(model, 5);
     const x = randomTensor([...shape.inShape], 6);
-    const unit = { conv: model.conv, bn: model.bn, slope: shape.slope };
+    const unit = model.unit;
     for (const [be, ok] of [[new CpuBackend('naive'), true], [new CpuBackend('fast'), true], [new WrongCorner('fast'), false]] as const) {
       await be.prepare(model);
       // A budget of one channel's MACs: the check still covers the first and the last channel.

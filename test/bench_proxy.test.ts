@@ -9,7 +9,8 @@ import { BrowserProxyBackend } from '../bench/browser_proxy.js';
 import { Unavailable } from '../bench/backends.js';
 import { fillRandomWeights, syntheticInput } from '../bench/weights.js';
 import { CpuBackend } from '../src/backends/cpu.js';
-import { buildRetinaFace, runNetwork } from '../src/model/retinaface.js';
+import { buildRetinaFace } from '../src/model/retinaface.js';
+import { runNetwork } from '../src/model/run.js';
 import { networkTolerance, requiredModes } from './helpers/gpu_modes.js';
 import { assertClose } from './helpers/compare.js';
 

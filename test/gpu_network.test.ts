@@ -12,7 +12,7 @@ import { CpuBackend } from '../src/backends/cpu.js';
 import { GpuJsBackend } from '../src/backends/gpujs.js';
 import { probeMode, type GpuJsMode } from '../src/backends/gpu_instance.js';
 import type { Arch } from '../src/model/config.js';
-import { runNetwork, type NetworkOutput } from '../src/model/retinaface.js';
+import { runNetwork, type NetworkOutput } from '../src/model/run.js';
 import type { Tensor } from '../src/tensor.js';
 import { assertClose } from './helpers/compare.js';
 import { compareFaces, cpuFaces, facesOf, GPU_FACES_TOLERANCE } from './helpers/faces.js';

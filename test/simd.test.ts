@@ -20,7 +20,8 @@ import { Code, encodeName, ModuleBuilder, sleb128, uleb128 } from '../src/wasm/e
 import type { Tensor } from '../src/tensor.js';
 import { CpuBackend } from '../src/backends/cpu.js';
 import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
-import { buildRetinaFace, runNetwork } from '../src/model/retinaface.js';
+import { buildRetinaFace } from '../src/model/retinaface.js';
+import { runNetwork } from '../src/model/run.js';
 import { randomizeModel } from './helpers/random_model.js';
 import { assertClose, type Tolerance } from './helpers/compare.js';
 import { randomTensor } from './helpers/random.js';

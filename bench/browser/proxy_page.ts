@@ -4,7 +4,7 @@
 import type { Tensor } from '../../src/tensor.js';
 import { GpuJsBackend, type GpuTensor } from '../../src/backends/gpujs.js';
 import { probeMode, type GpuJsMode } from '../../src/backends/gpu_instance.js';
-import { BatchNorm2d, Conv2d, Module, type ConvBnAct } from '../../src/model/modules.js';
+import { BatchNorm2d, Conv2d, ConvBnAct, Module } from '../../src/model/modules.js';
 import type { ProxyCommand, ProxyConv } from '../browser_proxy_protocol.js';
 
 function fromBase64(b64: string): Float32Array {
@@ -21,15 +21,13 @@ function toBase64(x: Float32Array): string {
   return btoa(s);
 }
 
-/** One convolution and the batch norm that follows it, as siblings (how GpuJsBackend.prepare pairs them). */
-class Pair extends Module {
-  constructor(readonly conv: Conv2d, readonly bn: BatchNorm2d | null) { super(); }
+/** The model's conv units, rebuilt here: a module holding them is what GpuJsBackend.prepare lowers. */
+class Root extends Module {
+  readonly units: ConvBnAct[] = [];
 }
-class Root extends Module {}
 
 let be: GpuJsBackend | null = null;
 let root = new Root();
-let convs: Pair[] = [];
 const handles = new Map<number, GpuTensor>();
 
 function need(id: number): GpuTensor {
@@ -38,17 +36,17 @@ function need(id: number): GpuTensor {
   return t;
 }
 
-function layer(i: number, slope: number | null): ConvBnAct {
-  const p = convs[i];
-  if (p === undefined) throw new Error(`proxy page: no convolution ${i}`);
-  return { conv: p.conv, bn: p.bn, slope };
+function layer(i: number): ConvBnAct {
+  const u = root.units[i];
+  if (u === undefined) throw new Error(`proxy page: no convolution ${i}`);
+  return u;
 }
 
 function exec(b: GpuJsBackend, c: ProxyCommand): void {
   switch (c.t) {
     case 'upload': handles.set(c.id, b.upload({ shape: c.shape, data: fromBase64(c.b64) })); return;
     case 'release': b.release(need(c.x)); handles.delete(c.x); return;
-    case 'conv': handles.set(c.id, b.convBnAct(need(c.x), layer(c.conv, c.slope))); return;
+    case 'conv': handles.set(c.id, b.convBnAct(need(c.x), layer(c.conv))); return;
     case 'add': handles.set(c.id, b.add(need(c.a), need(c.b), c.slope)); return;
     case 'interp': handles.set(c.id, b.interpolateNearest(need(c.x), c.h, c.w)); return;
     case 'cat': handles.set(c.id, b.cat(c.xs.map(need), c.slope)); return;
@@ -79,10 +77,9 @@ const proxy = {
       bn.running_mean.data = fromBase64(c.bn.mean);
       bn.running_var.data = fromBase64(c.bn.var);
     }
-    const pair = new Pair(conv, bn);
-    (root as unknown as Record<string, Module>)[`c${convs.length}`] = pair;
-    convs.push(pair);
-    return convs.length - 1;
+    const unit = new ConvBnAct(conv, bn, c.slope);
+    root.units.push(unit);
+    return root.units.length - 1;
   },
   async prepare(): Promise<void> {
     await be!.prepare(root);
@@ -90,7 +87,6 @@ const proxy = {
   /** Starts the next model: the registered convolutions are dropped (prepare() frees the old weights). */
   reset(): void {
     root = new Root();
-    convs = [];
   },
   /** Runs the queued commands in order, then reads `read` back (null: nothing). */
   async run(cmds: ProxyCommand[], read: number | null): Promise<{ shape: number[]; b64: string; live: number } | { live: number }> {

@@ -4,10 +4,10 @@
 // - 'fast': batch norm folded into the convolution at prepare() (load) time, bias and activation
 //   fused, dense convolutions as packed GEMM, depthwise 3x3 direct.
 import type { Backend } from '../backend.js';
-import { BatchNorm2d, Conv2d, namedModules, type ConvBnAct, type Module } from '../model/modules.js';
+import type { ConvBnAct, Module } from '../model/modules.js';
 import type { Slope } from '../ops/activation.js';
 import { addNaive } from '../ops/add.cpu.js';
-import { batchNorm2dNaive, foldBatchNorm } from '../ops/batch_norm2d.cpu.js';
+import { batchNorm2dNaive } from '../ops/batch_norm2d.cpu.js';
 import { catNaive } from '../ops/cat.cpu.js';
 import { conv2dNaive } from '../ops/conv2d.cpu.js';
 import { conv2dGemm, depthwiseConv3x3, packConvWeights, type PackedConv } from '../ops/conv2d_fast.cpu.js';
@@ -16,13 +16,22 @@ import { interpolateNearestNaive } from '../ops/interpolate_nearest.cpu.js';
 import { leakyReluNaive } from '../ops/leaky_relu.cpu.js';
 import { maxPool2dNaive } from '../ops/max_pool2d.cpu.js';
 import { softmaxNaive } from '../ops/softmax.cpu.js';
-import { tensor, type Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
+import { lowerModel, type LoweredConv } from './lowering.js';
 
 export type CpuVariant = 'naive' | 'fast';
 
 type Folded =
   | { kind: 'depthwise'; w: Tensor; b: Tensor; stride: number }
   | { kind: 'gemm'; packed: PackedConv };
+
+/** cpu-fast's form of a lowered conv: GEMM panels, or the depthwise loop's folded weights. */
+function pack(l: LoweredConv): Folded {
+  const { weight, bias } = l.folded();
+  const w = { shape: [l.cOut, l.cIn / l.groups, l.kernel, l.kernel], data: weight }, b = { shape: [l.cOut], data: bias };
+  if (l.kind === 'depthwise') return { kind: 'depthwise', w, b, stride: l.stride };
+  return { kind: 'gemm', packed: packConvWeights(w, b, l) };
+}
 
 function activate(x: Tensor, slope: Slope): Tensor {
   if (slope === null) return x;
@@ -35,40 +44,15 @@ function activate(x: Tensor, slope: Slope): Tensor {
 
 export class CpuBackend implements Backend<Tensor> {
   readonly name: string;
-  private folded = new Map<Conv2d, Folded>();
-  /** The BatchNorm2d that follows each Conv2d in the module tree (its folding partner). */
-  private partner = new Map<Conv2d, BatchNorm2d | null>();
+  private units = new Map<ConvBnAct, Folded | null>();
 
   constructor(readonly variant: CpuVariant = 'fast') {
     this.name = `cpu-${variant}`;
   }
 
   async prepare(model: Module): Promise<void> {
-    this.folded.clear();
-    this.partner.clear();
-    // A Conv2d's batch norm is the next sibling in registration order (conv_bn's '0' -> '1',
-    // conv_dw's '3' -> '4', Bottleneck's conv2 -> bn2); a head's conv1x1 has none.
-    for (const [, m] of namedModules(model)) {
-      const kids = m.children().map(([, c]) => c);
-      kids.forEach((c, i) => {
-        if (!(c instanceof Conv2d)) return;
-        const next = kids[i + 1];
-        this.partner.set(c, next instanceof BatchNorm2d ? next : null);
-      });
-    }
-    if (this.variant === 'fast') for (const [conv, bn] of this.partner) this.folded.set(conv, this.fold(conv, bn));
-  }
-
-  private fold(conv: Conv2d, bn: BatchNorm2d | null): Folded {
-    const f = bn === null
-      ? { w: { shape: conv.weight.shape, data: conv.weight.data }, b: conv.bias ?? tensor([conv.out_channels]) }
-      : foldBatchNorm(conv.weight, conv.bias, bn);
-    const attrs = { stride: conv.stride, padding: conv.padding, groups: conv.groups };
-    if (conv.groups === 1) return { kind: 'gemm', packed: packConvWeights(f.w, f.b, attrs) };
-    if (conv.groups === conv.in_channels && conv.groups === conv.out_channels && conv.kernel_size === 3 && conv.padding === 1) {
-      return { kind: 'depthwise', w: f.w, b: f.b, stride: conv.stride };
-    }
-    throw new Error(`cpu-fast: no kernel for grouped convolution ${conv.path} (groups ${conv.groups})`);
+    this.units.clear();
+    for (const [unit, l] of lowerModel(model)) this.units.set(unit, this.variant === 'fast' ? pack(l) : null);
   }
 
   upload(x: Tensor): Tensor {
@@ -82,15 +66,16 @@ export class CpuBackend implements Backend<Tensor> {
   }
   release(_x: Tensor): void {}
 
-  convBnAct(x: Tensor, { conv, bn, slope }: ConvBnAct): Tensor {
-    if (this.partner.get(conv) !== bn) throw new Error(`${this.name}: ${conv.path} is not paired with that batch norm (call prepare() with the model)`);
-    if (this.variant === 'naive') {
-      const attrs = { stride: conv.stride, padding: conv.padding, groups: conv.groups };
-      let y = conv2dNaive(x, conv.weight, conv.bias, attrs);
+  convBnAct(x: Tensor, unit: ConvBnAct): Tensor {
+    const f = this.units.get(unit);
+    if (f === undefined) throw new Error(`${this.name}: ${unit.path} was not prepared (call prepare() with the model)`);
+    const { conv, bn, slope } = unit;
+    if (f === null) {
+      // naive: one op per PyTorch op, unfolded
+      let y = conv2dNaive(x, conv.weight, conv.bias, { stride: conv.stride, padding: conv.padding, groups: conv.groups });
       if (bn !== null) y = batchNorm2dNaive(y, bn);
       return slope === null ? y : leakyReluNaive(y, slope);
     }
-    const f = this.folded.get(conv)!;
     return f.kind === 'gemm' ? conv2dGemm(x, f.packed, slope) : depthwiseConv3x3(x, f.w, f.b, f.stride, slope);
   }
 
@@ -120,7 +105,6 @@ export class CpuBackend implements Backend<Tensor> {
     return softmaxNaive(x);
   }
   dispose(): void {
-    this.folded.clear();
-    this.partner.clear();
+    this.units.clear();
   }
 }

@@ -13,9 +13,8 @@
 // pooling and softmax are small and run on the calling thread in JS over arena views.
 // With threads = 1, or where memory cannot be shared, the memory is a plain one.
 import type { Backend } from '../backend.js';
-import { BatchNorm2d, Conv2d, namedModules, type ConvBnAct, type Module } from '../model/modules.js';
+import type { ConvBnAct, Module } from '../model/modules.js';
 import type { Slope } from '../ops/activation.js';
-import { foldBatchNorm } from '../ops/batch_norm2d.cpu.js';
 import { conv2dOutputShape, convOutputSize } from '../ops/conv2d.js';
 import {
   compileSimdModule, SIMD_MEMORY, denseScratchBytes, depthwisePlaneFloats, instantiateSimd, packDenseWeights, packedDenseFloats,
@@ -24,6 +23,7 @@ import {
 import { nearestSourceIndex } from '../ops/interpolate_nearest.js';
 import { formatShape, numel, shapeEquals, type Tensor } from '../tensor.js';
 import { Arena } from '../wasm/arena.js';
+import { lowerModel, type LoweredConv } from './lowering.js';
 import type { SimdModules } from '../ops/simd_files.js';
 import { DENSE_KEYS, DEPTHWISE_KEYS, ELEMENTWISE_KEYS, PERMUTE_KEYS, TASK, WINOGRAD_KEYS, ThreadPool, type ThreadHost } from './simd_pool.js';
 
@@ -74,8 +74,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
   readonly name = 'cpu-simd';
   private arena: Arena | null = null;
   private pool: ThreadPool | null = null;
-  private prepared = new Map<Conv2d, Prepared>();
-  private partner = new Map<Conv2d, BatchNorm2d | null>();
+  private prepared = new Map<ConvBnAct, Prepared>();
   private columnMaps = new Map<string, Int32Array>();
 
   constructor(private readonly options: CpuSimdOptions = {}) {}
@@ -103,14 +102,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     this.pool = await ThreadPool.start(k, module, memory, shared ? wanted : 1, shared ? host : null);
     this.arena = new Arena(memory);
 
-    // A Conv2d's batch norm is the next sibling in registration order (as in CpuBackend).
-    for (const [, m] of namedModules(model)) {
-      const kids = m.children().map(([, c]) => c);
-      kids.forEach((c, i) => {
-        if (c instanceof Conv2d) this.partner.set(c, kids[i + 1] instanceof BatchNorm2d ? (kids[i + 1] as BatchNorm2d) : null);
-      });
-    }
-    for (const [conv, bn] of this.partner) this.prepared.set(conv, this.pack(conv, bn));
+    for (const [unit, l] of lowerModel(model)) this.prepared.set(unit, this.pack(l));
   }
 
   private store(data: Float32Array): number {
@@ -120,33 +112,21 @@ export class CpuSimdBackend implements Backend<Tensor> {
     return p;
   }
 
-  private pack(conv: Conv2d, bn: BatchNorm2d | null): Prepared {
-    const f = bn === null
-      ? { w: conv.weight, b: conv.bias ?? { shape: [conv.out_channels], data: new Float32Array(conv.out_channels) } }
-      : foldBatchNorm(conv.weight, conv.bias, bn);
-    const cOut = conv.out_channels;
-    if (conv.groups === 1 && conv.kernel_size === 3 && conv.stride === 1 && conv.padding === 1 && this.options.winograd !== false) {
-      const bias = new Float32Array(Math.ceil(cOut / GEMM_MR) * GEMM_MR);
-      bias.set(f.b.data);
+  private pack(l: LoweredConv): Prepared {
+    const { weight, bias: b } = l.folded();
+    const { cIn, cOut } = l;
+    if (l.kind === 'depthwise') return { kind: 'depthwise', c: cOut, stride: l.stride, weights: this.store(weight), bias: this.store(b) };
+    const bias = new Float32Array(Math.ceil(cOut / GEMM_MR) * GEMM_MR);
+    bias.set(b);
+    if (l.kind === 'dense' && l.kernel === 3 && l.stride === 1 && l.padding === 1 && this.options.winograd !== false) {
       return {
-        kind: 'winograd', cIn: conv.in_channels, cOut, weights: this.store(winogradWeights(f.w.data, cOut, conv.in_channels)),
+        kind: 'winograd', cIn, cOut, weights: this.store(winogradWeights(weight, cOut, cIn)),
         zeros: this.store(new Float32Array(bias.length)), bias: this.store(bias),
       };
     }
-    if (conv.groups === 1) {
-      const packed = new Float32Array(packedDenseFloats(cOut, f.w.data.length / cOut));
-      packDenseWeights(f.w.data, cOut, packed);
-      const bias = new Float32Array(Math.ceil(cOut / GEMM_MR) * GEMM_MR);
-      bias.set(f.b.data);
-      return {
-        kind: 'dense', cIn: conv.in_channels, cOut, kSize: conv.kernel_size, stride: conv.stride, pad: conv.padding,
-        weights: this.store(packed), bias: this.store(bias),
-      };
-    }
-    if (conv.groups === conv.in_channels && conv.groups === cOut && conv.kernel_size === 3 && conv.padding === 1 && conv.stride <= 2) {
-      return { kind: 'depthwise', c: cOut, stride: conv.stride, weights: this.store(f.w.data), bias: this.store(f.b.data) };
-    }
-    throw new Error(`cpu-simd: no kernel for grouped convolution ${conv.path} (groups ${conv.groups})`);
+    const packed = new Float32Array(packedDenseFloats(cOut, weight.length / cOut));
+    packDenseWeights(weight, cOut, packed);
+    return { kind: 'dense', cIn, cOut, kSize: l.kernel, stride: l.stride, pad: l.padding, weights: this.store(packed), bias: this.store(bias) };
   }
 
   private alloc(shape: number[]): SimdTensor {
@@ -186,9 +166,10 @@ export class CpuSimdBackend implements Backend<Tensor> {
     this.arena!.release(h.ptr);
   }
 
-  convBnAct(x: Tensor, { conv, bn, slope }: ConvBnAct): Tensor {
-    if (this.partner.get(conv) !== bn) throw new Error(`${this.name}: ${conv.path} is not paired with that batch norm (call prepare() with the model)`);
-    const p = this.prepared.get(conv)!;
+  convBnAct(x: Tensor, unit: ConvBnAct): Tensor {
+    const p = this.prepared.get(unit);
+    if (p === undefined) throw new Error(`${this.name}: ${unit.path} was not prepared (call prepare() with the model)`);
+    const { conv, slope } = unit;
     const xh = this.handle(x);
     const [, hOut, wOut] = conv2dOutputShape(x.shape, conv.weight.shape, { stride: conv.stride, padding: conv.padding, groups: conv.groups });
     const [, h, w] = x.shape as [number, number, number];
@@ -345,6 +326,5 @@ export class CpuSimdBackend implements Backend<Tensor> {
     this.pool = null;
     this.arena = null;
     this.prepared.clear();
-    this.partner.clear();
   }
 }

@@ -12,13 +12,12 @@
 // the promises are already settled and the chain costs a microtask per launch). release() waits
 // for every launch that reads the tensor before its texture or buffer is deleted.
 import type { Backend } from '../backend.js';
-import { BatchNorm2d, Conv2d, namedModules, type ConvBnAct, type Module } from '../model/modules.js';
+import type { ConvBnAct, Module } from '../model/modules.js';
 import type { Slope } from '../ops/activation.js';
 import { addSpec } from '../ops/add.gpu.js';
 import { batchNorm2dSpec, batchNormAffine } from '../ops/batch_norm2d.gpu.js';
-import { foldBatchNorm } from '../ops/batch_norm2d.cpu.js';
 import { catSegmentsSpec, catSpec } from '../ops/cat.gpu.js';
-import { conv2dSpec, convKind } from '../ops/conv2d.gpu.js';
+import { conv2dSpec } from '../ops/conv2d.gpu.js';
 import { conv2dOutputShape } from '../ops/conv2d.js';
 import { loopCap, type KernelSpec } from '../ops/gpu_kernel.js';
 import { headPermuteSpec } from '../ops/head_permute.gpu.js';
@@ -30,6 +29,7 @@ import { copySpec } from '../ops/upload.gpu.js';
 import { formatShape, numel, type Tensor } from '../tensor.js';
 import { Input, type GPU, type IKernelRunShortcut } from 'gpu.js';
 import { chooseAutoMode, createGpu, modeLimits, type GpuJsMode, type ModeLimits } from './gpu_instance.js';
+import { lowerModel, type LoweredConv } from './lowering.js';
 
 export type GpuJsVariant = 'fused' | 'reference';
 
@@ -74,6 +74,7 @@ export interface GpuJsStats {
 }
 
 interface PreparedConv {
+  l: LoweredConv;
   w: GpuPart;
   b: GpuPart;
   /** reference variant: the batch norm's per-channel affine map */
@@ -124,8 +125,7 @@ export class GpuJsBackend implements Backend<GpuTensor> {
   /** Parts made by a size's kernels and not freed yet: destroying their kernel would delete them. */
   private openParts = 0;
   private currentSize = '';
-  private readonly partner = new Map<Conv2d, BatchNorm2d | null>();
-  private readonly prepared = new Map<Conv2d, PreparedConv>();
+  private readonly prepared = new Map<ConvBnAct, PreparedConv>();
   private readonly indexTables = new Map<string, GpuPart>();
   private disposed = false;
   /** Activations are split into parts of at most this many values (the mode's limit unless lowered for tests). */
@@ -333,24 +333,15 @@ export class GpuJsBackend implements Backend<GpuTensor> {
 
   async prepare(model: Module): Promise<void> {
     this.freeWeights();
-    // A Conv2d's batch norm is its next sibling in registration order (as in the CPU backend).
-    for (const [, m] of namedModules(model)) {
-      const kids = m.children().map(([, c]) => c);
-      kids.forEach((c, i) => {
-        if (!(c instanceof Conv2d)) return;
-        const next = kids[i + 1];
-        this.partner.set(c, next instanceof BatchNorm2d ? next : null);
-      });
-    }
-    for (const [conv, bn] of this.partner) {
-      const bias = conv.bias !== null ? conv.bias.data : new Float32Array(conv.out_channels);
+    for (const [unit, l] of lowerModel(model)) {
+      const { conv, bn } = unit;
       if (this.variant === 'fused') {
-        const f = bn === null ? { w: conv.weight, b: { shape: [conv.out_channels], data: bias } } : foldBatchNorm(conv.weight, conv.bias, bn);
-        this.prepared.set(conv, { w: this.uploadFlat(f.w.data), b: this.uploadFlat(f.b.data), bn: null });
+        const f = l.folded();
+        this.prepared.set(unit, { l, w: this.uploadFlat(f.weight), b: this.uploadFlat(f.bias), bn: null });
       } else {
         const affine = bn === null ? null : batchNormAffine(bn);
-        this.prepared.set(conv, {
-          w: this.uploadFlat(conv.weight.data), b: this.uploadFlat(bias),
+        this.prepared.set(unit, {
+          l, w: this.uploadFlat(conv.weight.data), b: this.uploadFlat(conv.bias?.data ?? new Float32Array(conv.out_channels)),
           bn: affine === null ? null : { scale: this.uploadFlat(affine.scale), shift: this.uploadFlat(affine.shift) },
         });
       }
@@ -420,15 +411,16 @@ export class GpuJsBackend implements Backend<GpuTensor> {
     void done.then(() => this.freeing.delete(done));
   }
 
-  convBnAct(x: GpuTensor, { conv, bn, slope }: ConvBnAct): GpuTensor {
+  convBnAct(x: GpuTensor, unit: ConvBnAct): GpuTensor {
     this.check(x);
-    if (this.partner.get(conv) !== bn) throw new Error(`${this.name}: ${conv.path} is not paired with that batch norm (call prepare() with the model)`);
-    const p = this.prepared.get(conv)!;
+    const p = this.prepared.get(unit);
+    if (p === undefined) throw new Error(`${this.name}: ${unit.path} was not prepared (call prepare() with the model)`);
+    const { conv, slope } = unit;
     const attrs = { stride: conv.stride, padding: conv.padding, groups: conv.groups };
     const fusedSlope = this.variant === 'fused' ? slope : null;
     const outShape = conv2dOutputShape(x.shape, conv.weight.shape, attrs);
     let y: GpuTensor;
-    if (convKind(conv.weight.shape, attrs) === 'depthwise3x3') {
+    if (p.l.kind === 'depthwise') {
       // Channel by channel: the output keeps the input's parts (it is never larger).
       y = this.byParts(outShape, x.parts.length > 1 ? x.chunk : outShape[0], (base, count) => {
         const part = this.locate(x, base).part;
@@ -575,7 +567,6 @@ export class GpuJsBackend implements Backend<GpuTensor> {
     this.prepared.clear();
     this.indexTables.clear();
     this.tableSize.clear();
-    this.partner.clear();
   }
 
   /** Waits until every launch and deletion issued so far has run (for leak checks and timing). */

@@ -2,7 +2,7 @@
 // names ('0', '1', '2', ...) and thus the state-dict keys are PyTorch's.
 import type { Slope } from '../ops/activation.js';
 import type { Forward } from './forward.js';
-import { BatchNorm2d, Conv2d, LeakyReLU, Sequential, type ConvBnAct, type Module } from './modules.js';
+import { BatchNorm2d, Conv2d, ConvBnAct, LeakyReLU, Sequential, type Module } from './modules.js';
 
 /**
  * conv_bn(inp, oup, stride, leaky):       Conv2d 3x3 pad 1 (no bias), BatchNorm2d, LeakyReLU(leaky)
@@ -15,7 +15,7 @@ export class ConvBn extends Sequential {
     const conv = new Conv2d(inp, oup, kernel, stride, kernel === 3 ? 1 : 0);
     const bn = new BatchNorm2d(oup);
     super(...(slope === null ? [conv, bn] : [conv, bn, new LeakyReLU(slope)]));
-    this.unit = { conv, bn, slope };
+    this.unit = new ConvBnAct(conv, bn, slope);
   }
   forward<T>(f: Forward<T>, x: T): T {
     return f.out(this, f.be.convBnAct(x, this.unit));
@@ -39,32 +39,18 @@ export class ConvDw extends Sequential {
     const pw = new Conv2d(inp, oup, 1, 1, 0);
     const pwBn = new BatchNorm2d(oup);
     super(dw, dwBn, new LeakyReLU(leaky), pw, pwBn, new LeakyReLU(leaky));
-    this.depthwise = { conv: dw, bn: dwBn, slope: leaky };
-    this.pointwise = { conv: pw, bn: pwBn, slope: leaky };
+    this.depthwise = new ConvBnAct(dw, dwBn, leaky);
+    this.pointwise = new ConvBnAct(pw, pwBn, leaky);
   }
   forward<T>(f: Forward<T>, x: T): T {
     const d = f.be.convBnAct(x, this.depthwise);
-    f.releaseInput(x); // when the caller handed x over (runSequential): its storage serves the pointwise output
-    const y = f.be.convBnAct(d, this.pointwise);
-    f.release(d);
-    return f.out(this, y);
+    return f.out(this, f.be.convBnAct(d, this.pointwise));
   }
 }
 
-/** Runs an nn.Sequential of blocks, releasing each intermediate output. */
+/** nn.Sequential's forward: each block on the previous block's output. */
 export function runSequential<T>(f: Forward<T>, seq: Sequential<Module & { forward<U>(f: Forward<U>, x: U): U }>, x: T): T {
   let h = x;
-  for (const block of seq.items) {
-    // An intermediate (or the pass's own input) is handed to the block, which may release it as
-    // soon as it has read it (ConvDw does); otherwise it is released here, after the block.
-    const owned = h !== x || f.input === x;
-    if (owned) f.input = h;
-    const next = block.forward(f, h);
-    if (owned && f.input === h) {
-      f.input = undefined;
-      f.release(h);
-    }
-    h = next;
-  }
+  for (const block of seq.items) h = block.forward(f, h);
   return f.out(seq, h);
 }

@@ -1,6 +1,7 @@
 // The state of one forward pass: the backend, and which module outputs to observe. Every
 // module's forward() reports its output here under its PyTorch path, whether or not anyone
-// watches; observing is a setting, never a change to the forward code.
+// watches; observing is a setting, never a change to the forward code. Nor is memory: the
+// backend a pass sees is a Scheduled one (schedule.ts), which frees each tensor after its last use.
 import type { Backend } from '../backend.js';
 import type { Tensor } from '../tensor.js';
 import type { Module } from './modules.js';
@@ -25,24 +26,5 @@ export class Forward<T> {
     const path = typeof m === 'string' ? m : m.path;
     if (this.wanted(path)) this.taps.set(path, this.be.read(x));
     return x;
-  }
-
-  /**
-   * A handle the running block may release as soon as it has read it (releaseInput): the pass's
-   * uploaded input at first, then each intermediate runSequential hands to the next block; so
-   * its storage serves the next activations and the peak memory drops.
-   */
-  input: T | undefined;
-
-  release(...xs: T[]): void {
-    for (const x of xs) this.be.release(x);
-  }
-
-  /** Releases x if it is the handle handed over in `input` (a no-op for any other). */
-  releaseInput(x: T): void {
-    if (this.input !== undefined && x === this.input) {
-      this.input = undefined;
-      this.be.release(x);
-    }
   }
 }

@@ -25,21 +25,14 @@ export class FPN extends Module {
 
   forward<T>(f: Forward<T>, [c1, c2, c3]: [T, T, T]): [T, T, T] {
     const be = f.be;
-    const o1 = this.output1.forward(f, c1);
-    const o2 = this.output2.forward(f, c2);
-    const o3 = this.output3.forward(f, c3);
-    const [, h2, w2] = be.shape(o2) as [number, number, number];
-    const up3 = be.interpolateNearest(o3, h2, w2);
-    const sum2 = be.add(o2, up3, null);
-    f.release(o2, up3);
-    const m2 = this.merge2.forward(f, sum2);
-    f.release(sum2);
-    const [, h1, w1] = be.shape(o1) as [number, number, number];
-    const up2 = be.interpolateNearest(m2, h1, w1);
-    const sum1 = be.add(o1, up2, null);
-    f.release(o1, up2);
-    const m1 = this.merge1.forward(f, sum1);
-    f.release(sum1);
-    return [m1, m2, o3];
+    const size = (x: T) => be.shape(x).slice(1) as [number, number];
+    const output1 = this.output1.forward(f, c1);
+    const output2 = this.output2.forward(f, c2);
+    const output3 = this.output3.forward(f, c3);
+    const up3 = be.interpolateNearest(output3, ...size(output2));
+    const merged2 = this.merge2.forward(f, be.add(output2, up3, null));
+    const up2 = be.interpolateNearest(merged2, ...size(output1));
+    const merged1 = this.merge1.forward(f, be.add(output1, up2, null));
+    return [merged1, merged2, output3];
   }
 }

@@ -3,18 +3,17 @@
 // k = 2 class logits, 4 box offsets, 10 landmark offsets (5 points x (x, y)).
 import { NUM_ANCHORS } from './config.js';
 import type { Forward } from './forward.js';
-import { Conv2d, Module } from './modules.js';
+import { Conv2d, ConvBnAct, Module } from './modules.js';
 
 export class Head extends Module {
   readonly conv1x1: Conv2d;
+  private readonly unit: ConvBnAct;
   constructor(inchannels: number, readonly k: 2 | 4 | 10) {
     super();
     this.conv1x1 = new Conv2d(inchannels, NUM_ANCHORS * k, 1, 1, 0, 1, true);
+    this.unit = new ConvBnAct(this.conv1x1, null, null);
   }
   forward<T>(f: Forward<T>, x: T): T {
-    const y = f.be.convBnAct(x, { conv: this.conv1x1, bn: null, slope: null });
-    const rows = f.be.headPermute(y, this.k);
-    f.release(y);
-    return f.out(this, rows);
+    return f.out(this, f.be.headPermute(f.be.convBnAct(x, this.unit), this.k)); // permute(0, 2, 3, 1).view(1, -1, k)
   }
 }

@@ -85,11 +85,35 @@ export class LeakyReLU extends Module {
   }
 }
 
-/** The unit every backend runs as one step: a convolution, an optional BN, an optional activation. */
-export interface ConvBnAct {
-  conv: Conv2d;
-  bn: BatchNorm2d | null;
-  slope: Slope;
+/**
+ * The unit every backend runs as one step: a convolution, an optional BN, an optional activation
+ * (LeakyReLU with this slope, 0 = ReLU, null = none). The modules build theirs once, at
+ * construction, from their own children: the model states which batch norm follows which conv,
+ * and backends lower exactly these units (src/backends/lowering.ts).
+ */
+export class ConvBnAct {
+  constructor(readonly conv: Conv2d, readonly bn: BatchNorm2d | null, readonly slope: Slope) {}
+  get path(): string {
+    return this.conv.path;
+  }
+}
+
+/**
+ * Every ConvBnAct the modules hold, in registration order: each module's properties that are a
+ * unit, a list of units or a record of units (Bottleneck's), then its children's.
+ */
+export function convUnits(root: Module): ConvBnAct[] {
+  const units: ConvBnAct[] = [];
+  const take = (v: unknown) => { if (v instanceof ConvBnAct) units.push(v); };
+  for (const [, m] of namedModules(root)) {
+    for (const v of Object.values(m)) {
+      if (v instanceof Module || v === null || typeof v !== 'object') continue;
+      if (v instanceof ConvBnAct) take(v);
+      else if (Array.isArray(v)) v.forEach(take);
+      else if (Object.getPrototypeOf(v) === Object.prototype) Object.values(v).forEach(take);
+    }
+  }
+  return units;
 }
 
 export function assignPaths(root: Module, prefix = ''): void {

@@ -1,8 +1,9 @@
 // ResNet-50 as torchvision builds it (torchvision/models/resnet.py, v1.5: the stride sits on the
 // 3x3 conv of a Bottleneck), the body of resnet50. Every activation is ReLU. layer2, layer3 and
 // layer4 feed the FPN; avgpool and fc are dropped by IntermediateLayerGetter.
+import { runSequential } from './blocks.js';
 import type { Forward } from './forward.js';
-import { BatchNorm2d, Conv2d, Module, Sequential, type ConvBnAct } from './modules.js';
+import { BatchNorm2d, Conv2d, ConvBnAct, Module, Sequential } from './modules.js';
 
 /** torchvision Bottleneck (expansion 4): 1x1 -> 3x3 (stride) -> 1x1, plus identity or downsample. */
 export class Bottleneck extends Module {
@@ -13,6 +14,7 @@ export class Bottleneck extends Module {
   readonly conv3: Conv2d;
   readonly bn3: BatchNorm2d;
   readonly downsample: Sequential<Conv2d | BatchNorm2d> | null;
+  private readonly units: { conv1: ConvBnAct; conv2: ConvBnAct; conv3: ConvBnAct; downsample: ConvBnAct | null };
 
   constructor(inplanes: number, planes: number, stride: number, downsample: boolean) {
     super();
@@ -25,18 +27,22 @@ export class Bottleneck extends Module {
     this.downsample = downsample
       ? new Sequential<Conv2d | BatchNorm2d>(new Conv2d(inplanes, planes * 4, 1, stride), new BatchNorm2d(planes * 4))
       : null;
+    const ds = this.downsample;
+    this.units = {
+      conv1: new ConvBnAct(this.conv1, this.bn1, 0),
+      conv2: new ConvBnAct(this.conv2, this.bn2, 0),
+      conv3: new ConvBnAct(this.conv3, this.bn3, null),
+      downsample: ds === null ? null : new ConvBnAct(ds.at(0) as Conv2d, ds.at(1) as BatchNorm2d, null),
+    };
   }
 
   forward<T>(f: Forward<T>, x: T): T {
-    const a = f.be.convBnAct(x, { conv: this.conv1, bn: this.bn1, slope: 0 });
-    const b = f.be.convBnAct(a, { conv: this.conv2, bn: this.bn2, slope: 0 });
-    const c = f.be.convBnAct(b, { conv: this.conv3, bn: this.bn3, slope: null });
-    const ds = this.downsample;
-    const identity = ds === null ? x : f.be.convBnAct(x, { conv: ds.at(0) as Conv2d, bn: ds.at(1) as BatchNorm2d, slope: null });
-    const out = f.be.add(c, identity, 0);
-    f.release(a, b, c);
-    if (identity !== x) f.release(identity);
-    return f.out(this, out);
+    const u = this.units;
+    const out1 = f.be.convBnAct(x, u.conv1); //    relu(bn1(conv1(x)))
+    const out2 = f.be.convBnAct(out1, u.conv2); // relu(bn2(conv2(out)))
+    const out3 = f.be.convBnAct(out2, u.conv3); // bn3(conv3(out))
+    const identity = u.downsample === null ? x : f.be.convBnAct(x, u.downsample);
+    return f.out(this, f.be.add(out3, identity, 0)); // relu(out + identity)
   }
 }
 
@@ -55,28 +61,16 @@ export class ResNet50 extends Module {
   readonly layer3 = makeLayer(512, 256, 6, 2); //                   -> (1024, 40, 40)   FPN level 2
   readonly layer4 = makeLayer(1024, 512, 3, 2); //                  -> (2048, 20, 20)   FPN level 3
 
-  private run<U>(f: Forward<U>, layer: Sequential<Bottleneck>, x: U): U {
-    let h = x;
-    for (const block of layer.items) {
-      const next = block.forward(f, h);
-      if (h !== x) f.release(h);
-      h = next;
-    }
-    return f.out(layer, h);
-  }
+  private readonly stem = new ConvBnAct(this.conv1, this.bn1, 0);
 
+  /** The three feature maps IntermediateLayerGetter returns (return_layers layer2, layer3, layer4). */
   forward<T>(f: Forward<T>, x: T): [T, T, T] {
-    const stem: ConvBnAct = { conv: this.conv1, bn: this.bn1, slope: 0 };
-    const r = f.out(`${this.path}.relu`, f.be.convBnAct(x, stem));
-    f.releaseInput(x);
+    const r = f.out(`${this.path}.relu`, f.be.convBnAct(x, this.stem));
     const p = f.out(`${this.path}.maxpool`, f.be.maxPool2d(r, 3, 2, 1));
-    f.release(r);
-    const c1 = this.run(f, this.layer1, p);
-    f.release(p);
-    const c2 = this.run(f, this.layer2, c1);
-    f.release(c1);
-    const c3 = this.run(f, this.layer3, c2);
-    const c4 = this.run(f, this.layer4, c3);
+    const c1 = runSequential(f, this.layer1, p);
+    const c2 = runSequential(f, this.layer2, c1);
+    const c3 = runSequential(f, this.layer3, c2);
+    const c4 = runSequential(f, this.layer4, c3);
     return [c2, c3, c4];
   }
 }

@@ -12,24 +12,18 @@
 import type { Backend } from '../backend.js';
 import type { ConvBnAct, Module } from './modules.js';
 import type { Slope } from '../ops/activation.js';
-import { conv2dMacs, conv2dOutputShape, convOutputSize } from '../ops/conv2d.js';
+import { conv2dMacs, conv2dOutputShape, convLabel, convOutputSize } from '../ops/conv2d.js';
 import { numel, type Tensor } from '../tensor.js';
 
 export interface OpRecord {
   op: 'conv' | 'add' | 'interpolate' | 'cat' | 'maxpool' | 'headPermute' | 'catRows' | 'softmax';
   /** the PyTorch path of the conv module, for convs */
   path?: string;
-  /** 'dense3x3' | 'dense7x7' | 'pointwise' | 'depthwise3x3' ... for convs */
+  /** for convs, ops/conv2d.ts convLabel: 'depthwise 3x3/2', 'pointwise 1x1', 'stem 7x7/2', 'head 1x1', ... */
   kind?: string;
   input: number[];
   output: number[];
   macs: number;
-}
-
-export function convKind(layer: ConvBnAct): string {
-  const c = layer.conv;
-  const depthwise = c.groups > 1 && c.groups === c.in_channels;
-  return `${depthwise ? 'depthwise' : c.kernel_size === 1 ? 'pointwise' : 'dense'}${c.kernel_size}x${c.kernel_size}${c.stride > 1 ? `/s${c.stride}` : ''}`;
 }
 
 /** Receptive field and jump of a tensor, in input pixels. */
@@ -88,7 +82,7 @@ export class ShapeBackend implements Backend<number[]> {
   convBnAct(x: number[], layer: ConvBnAct): number[] {
     const c = layer.conv;
     const y = conv2dOutputShape(x, c.weight.shape, { stride: c.stride, padding: c.padding, groups: c.groups });
-    this.ops.push({ op: 'conv', path: c.path, kind: convKind(layer), input: x, output: y, macs: conv2dMacs(y, c.weight.shape) });
+    this.ops.push({ op: 'conv', path: c.path, kind: convLabel(c.weight.shape, c, c.bias !== null), input: x, output: y, macs: conv2dMacs(y, c.weight.shape) });
     return this.with(y, this.window(x, c.kernel_size, c.stride));
   }
   add(a: number[], b: number[], _slope: Slope): number[] {

@@ -31,8 +31,6 @@ export class SSH extends Module {
     const c5 = this.conv5X5_2.forward(f, c5a);
     const c7a = this.conv7X7_2.forward(f, c5a);
     const c7 = this.conv7x7_3.forward(f, c7a);
-    const out = f.be.cat([c3, c5, c7], 0); // F.relu(torch.cat([conv3X3, conv5X5, conv7X7], dim=1))
-    f.release(c3, c5a, c5, c7a, c7);
-    return f.out(this, out);
+    return f.out(this, f.be.cat([c3, c5, c7], 0)); // F.relu(torch.cat([conv3X3, conv5X5, conv7X7], dim=1))
   }
 }

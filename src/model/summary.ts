@@ -1,9 +1,9 @@
 // What the network does at a given input size, computed by running the one forward definition
 // on the ShapeBackend: every module's output shape, the multiply-accumulates per conv kind, and
 // per pyramid level the head input's stride, size, anchors and receptive field.
-import { ShapeBackend, type Geometry, type OpRecord } from './shape_backend.js';
+import type { Geometry, OpRecord } from './shape_backend.js';
 import type { Arch } from './config.js';
-import { Forward } from './forward.js';
+import { traceForward } from './trace.js';
 import { RetinaFace } from './retinaface.js';
 import { DEFAULT_PRIOR_CONFIG } from '../detect/priors.js';
 
@@ -38,10 +38,7 @@ export interface NetworkSummary {
 }
 
 export async function summarize(arch: Arch, height: number, width: number): Promise<NetworkSummary> {
-  const be = new ShapeBackend();
-  const model = new RetinaFace(arch);
-  const f = new Forward(be, true);
-  const out = model.forward(f, be.upload({ shape: [3, height, width], data: new Float32Array(0) }));
+  const { backend: be, forward: f } = traceForward(new RetinaFace(arch), height, width, true);
   const modules: [string, number[]][] = [];
   const geometry = new Map<string, Geometry>();
   for (const [path, t] of f.taps) {
@@ -62,7 +59,7 @@ export async function summarize(arch: Arch, height: number, width: number): Prom
     macs += op.macs;
     macsByKind.set(op.kind!, (macsByKind.get(op.kind!) ?? 0) + op.macs);
   }
-  return { arch, height, width, modules, ops: be.ops, macs, macsByKind, anchors: out.loc[0]!, levels, geometry };
+  return { arch, height, width, modules, ops: be.ops, macs, macsByKind, anchors: modules.find(([p]) => p === 'loc')![1][0]!, levels, geometry };
 }
 
 /** A stride or receptive field: whole where it is (odd input sizes make the upsampled levels' fractional). */

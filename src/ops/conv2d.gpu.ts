@@ -8,7 +8,7 @@
 // - pointwise 1x1 (groups 1, padding 0, any stride): conv_dw's second conv, FPN laterals,
 //   ResNet's Bottleneck conv1/conv3/downsample, the heads.
 // Padding is explicit signed bounds checks, as in the naive loop.
-import { conv2dOutputShape, type ConvAttrs } from './conv2d.js';
+import { conv2dOutputShape, convKind, type ConvAttrs } from './conv2d.js';
 import { slopeConstants, type KernelSpec, type KernelThis } from './gpu_kernel.js';
 import type { Slope } from './activation.js';
 
@@ -99,16 +99,6 @@ export function conv2dPointwiseKernel(this: KernelThis<PointwiseConstants>, x: n
   return acc;
 }
 
-export type ConvKind = 'dense' | 'depthwise3x3' | 'pointwise';
-
-/** Which loop fits a convolution; throws for the grouped shapes RetinaFace never uses. */
-export function convKind(wShape: readonly number[], attrs: ConvAttrs): ConvKind {
-  const [cOut, cPerGroup, kH, kW] = wShape as [number, number, number, number];
-  if (attrs.groups === 1) return kH === 1 && kW === 1 && attrs.padding === 0 ? 'pointwise' : 'dense';
-  if (cPerGroup === 1 && attrs.groups === cOut && kH === 3 && kW === 3 && attrs.padding === 1) return 'depthwise3x3';
-  throw new Error(`conv2d.gpu: no kernel for groups ${attrs.groups} with weight (${wShape.join(', ')})`);
-}
-
 /** Where one launch sits in a split convolution (see PartConstants); whole tensors: FULL_PART. */
 export interface ConvPart {
   /** output channels [ocBase, ocBase + ocCount) */
@@ -131,7 +121,7 @@ export function conv2dSpec(xShape: readonly number[], wShape: readonly number[],
   const [, h, w] = xShape as [number, number, number];
   const kind = convKind(wShape, attrs);
   const [cOutAll, cInW, kH, kW] = wShape as [number, number, number, number];
-  const cInAll = kind === 'depthwise3x3' ? cOutAll : cInW * attrs.groups;
+  const cInAll = kind === 'depthwise' ? cOutAll : cInW * attrs.groups;
   const p: ConvPart = part ?? { ocBase: 0, ocCount: cOutAll, icBase: 0, icCount: cInAll, hasPrev: false, last: true };
   if (xShape[0] !== p.icCount) throw new Error(`conv2d.gpu: input part has ${xShape[0]} channels, expected ${p.icCount}`);
   // Output size from the full contract (validates shapes), channels from the part.
@@ -142,7 +132,7 @@ export function conv2dSpec(xShape: readonly number[], wShape: readonly number[],
   switch (kind) {
     case 'pointwise':
       return { name: 'conv2d.pointwise', source: conv2dPointwiseKernel, output, constants: { cIn: p.icCount, stride: attrs.stride, ...act, ...parts } };
-    case 'depthwise3x3':
+    case 'depthwise':
       if (p.icBase !== p.ocBase || p.icCount !== p.ocCount) throw new Error('conv2d.gpu: depthwise parts must match');
       return { name: 'conv2d.depthwise3x3', source: conv2dDepthwise3x3Kernel, output, constants: { h, w, stride: attrs.stride, ...act, ocBase: p.ocBase } };
     case 'dense':

@@ -3,7 +3,8 @@
 // playwright driver (test/browser.test.ts): the twin grid, the whole network against reference
 // tensors computed in Node, the leak check and timings, per gpu.js mode. Device objects are
 // counted by device_objects.ts, so the leak check sees the real textures and buffers.
-import { buildRetinaFace, runNetwork } from '../../src/model/retinaface.js';
+import { buildRetinaFace } from '../../src/model/retinaface.js';
+import { runNetwork } from '../../src/model/run.js';
 import { decodeTensorFile } from '../../src/weights/format.js';
 import type { Tensor } from '../../src/tensor.js';
 import { GpuJsBackend } from '../../src/backends/gpujs.js';

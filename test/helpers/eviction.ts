@@ -4,7 +4,8 @@
 // caller: the backend's own count in Node, the page's WebGL/WebGPU wrappers in Chromium).
 // Pure: no Node built-in.
 import type { GpuJsBackend } from '../../src/backends/gpujs.js';
-import { runNetwork, type RetinaFace } from '../../src/model/retinaface.js';
+import { type RetinaFace } from '../../src/model/retinaface.js';
+import { runNetwork } from '../../src/model/run.js';
 import type { Tensor } from '../../src/tensor.js';
 import { EVICTION_SIZES } from './gpu_modes.js';
 import { randomTensor } from './random.js';

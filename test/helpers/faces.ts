@@ -3,7 +3,8 @@
 // within `px`, scores within `score`. Pure (no Node built-in): the browser page could use it too.
 import { CpuBackend } from '../../src/backends/cpu.js';
 import { postprocess, type Face } from '../../src/detect/postprocess.js';
-import { runNetwork, type RetinaFace } from '../../src/model/retinaface.js';
+import { type RetinaFace } from '../../src/model/retinaface.js';
+import { runNetwork } from '../../src/model/run.js';
 import type { Tensor } from '../../src/tensor.js';
 
 /** The issue's bounds for GPU against CPU detections. */

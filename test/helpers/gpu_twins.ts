@@ -3,7 +3,7 @@
 // test/gpu_ops.test.ts and the Chromium page test/browser/page.ts run this same function). Pure:
 // no Node built-ins, no test framework; it returns one result per check and the caller asserts.
 import type { Backend } from '../../src/backend.js';
-import { BatchNorm2d, Conv2d, Sequential, type ConvBnAct, type Module } from '../../src/model/modules.js';
+import { BatchNorm2d, Conv2d, ConvBnAct, Module } from '../../src/model/modules.js';
 import type { Slope } from '../../src/ops/activation.js';
 import { addNaive } from '../../src/ops/add.cpu.js';
 import { batchNorm2dNaive } from '../../src/ops/batch_norm2d.cpu.js';
@@ -59,6 +59,13 @@ export function convCases(small: boolean): ConvCase[] {
   return cases;
 }
 
+/** A case's conv units as a model holds them: what a backend's prepare() lowers. */
+class UnitCase extends Module {
+  constructor(readonly units: ConvBnAct[]) {
+    super();
+  }
+}
+
 function bnParams(c: number, seed: number): BatchNorm2d {
   const bn = new BatchNorm2d(c);
   bn.weight.data = randomTensor([c], seed, 0.5, 1.5).data;
@@ -104,18 +111,20 @@ export async function runTwins<T>(be: Backend<T>, tol: TwinTolerance, small: boo
     const bare = new Conv2d(cin, cout, k, stride, (k - 1) / 2, groups, true);
     bare.weight.data = conv.weight.data;
     bare.bias!.data = randomTensor([cout], seed + 4).data;
-    await be.prepare(new Sequential<Module>(new Sequential<Module>(conv, bn), bare));
+    const units = ([0.1, 0, null] as Slope[]).map((slope) => new ConvBnAct(conv, bn, slope));
+    const biased = new ConvBnAct(bare, null, null);
+    await be.prepare(new UnitCase([...units, biased]));
     const xT = randomTensor([cin, h, w], seed);
     const x = be.upload(xT);
     const attrs = { stride, padding: (k - 1) / 2, groups };
     const convOut = conv2dNaive(xT, conv.weight, conv.bias, attrs);
     const bnOut = batchNorm2dNaive(convOut, bn);
     const tag = `conv ${g === 'dw' ? 'depthwise' : 'dense'} [${cin}->${cout} k${k} s${stride} ${h}x${w}] seed ${seed}`;
-    for (const slope of [0.1, 0, null] as Slope[]) {
-      const unit: ConvBnAct = { conv, bn, slope };
+    for (const unit of units) {
+      const slope = unit.slope;
       await check(`${tag} +bn slope ${slope}`, be.convBnAct(x, unit), slope === null ? bnOut : leakyReluNaive(bnOut, slope));
     }
-    await check(`${tag} +bias`, be.convBnAct(x, { conv: bare, bn: null, slope: null }), conv2dNaive(xT, bare.weight, bare.bias, attrs));
+    await check(`${tag} +bias`, be.convBnAct(x, biased), conv2dNaive(xT, bare.weight, bare.bias, attrs));
     be.release(x);
   }
 

@@ -1,0 +1,58 @@
+// The one lowering of the network's convolutions, shared by every backend: for each ConvBnAct
+// unit the model built (src/model, at construction), its kind from the one classifier
+// (ops/conv2d.ts convKind), its report label, its activation, and on demand the batch norm folded
+// into the weights. Backends only pack and upload what this yields; none re-derives which batch
+// norm belongs to which conv.
+//
+// Folding (eval-mode BatchNorm2d after a bias-free conv, eps 1e-5):
+//   s = gamma / sqrt(running_var + eps),  w' = w * s (per output channel),  b' = (b - running_mean) * s + beta.
+import { convUnits, type ConvBnAct, type Module } from '../model/modules.js';
+import type { Slope } from '../ops/activation.js';
+import { foldBatchNorm } from '../ops/batch_norm2d.cpu.js';
+import { convKind, convLabel, type ConvAttrs, type ConvKind } from '../ops/conv2d.js';
+
+export interface LoweredConv extends ConvAttrs {
+  readonly unit: ConvBnAct;
+  /** the PyTorch path of the conv (`body.stage1.0.0`) */
+  readonly path: string;
+  readonly kind: ConvKind;
+  /** as the reports group convs: 'depthwise 3x3/2', 'pointwise 1x1', 'stem 7x7/2', 'head 1x1', ... */
+  readonly label: string;
+  readonly cIn: number;
+  readonly cOut: number;
+  readonly kernel: number;
+  readonly slope: Slope;
+  /** OIHW weights and per-channel bias with the batch norm folded in (no BN: the conv's own, bias zero if none). Computed per call. */
+  folded(): { weight: Float32Array; bias: Float32Array };
+}
+
+/** Lowers one unit (its weights are read when folded() is called, so units may be lowered before loading). */
+export function lowerConv(unit: ConvBnAct): LoweredConv {
+  const { conv, bn } = unit;
+  const attrs: ConvAttrs = { stride: conv.stride, padding: conv.padding, groups: conv.groups };
+  const where = (e: unknown): never => {
+    throw new Error(`${conv.path}: ${e instanceof Error ? e.message : String(e)}`);
+  };
+  let kind: ConvKind;
+  let label: string;
+  try {
+    kind = convKind(conv.weight.shape, attrs);
+    label = convLabel(conv.weight.shape, attrs, conv.bias !== null);
+  } catch (e) {
+    return where(e);
+  }
+  return {
+    unit, path: conv.path, kind, label, ...attrs,
+    cIn: conv.in_channels, cOut: conv.out_channels, kernel: conv.kernel_size, slope: unit.slope,
+    folded() {
+      if (bn === null) return { weight: conv.weight.data, bias: conv.bias?.data ?? new Float32Array(conv.out_channels) };
+      const f = foldBatchNorm(conv.weight, conv.bias, bn);
+      return { weight: f.w.data, bias: f.b.data };
+    },
+  };
+}
+
+/** Every unit of the model, lowered, keyed by unit (the handle a forward pass passes to convBnAct). */
+export function lowerModel(model: Module): Map<ConvBnAct, LoweredConv> {
+  return new Map(convUnits(model).map((u) => [u, lowerConv(u)]));
+}

@@ -1,0 +1,59 @@
+// Running the network on a prepared backend: the input uploaded (written in place where the
+// backend allows), one forward pass through the scheduler (trace.ts, schedule.ts: each tensor
+// freed after its last use), the three outputs and any observed module outputs read back.
+import type { Backend } from '../backend.js';
+import { tensor, type Tensor } from '../tensor.js';
+import { Forward, type TapSelection } from './forward.js';
+import type { RetinaFace } from './retinaface.js';
+import { Scheduled } from './schedule.js';
+import { planFor } from './trace.js';
+
+export interface NetworkOutput {
+  loc: Tensor;
+  conf: Tensor;
+  landms: Tensor;
+  /** The observed module outputs, by PyTorch path. */
+  taps: Map<string, Tensor>;
+}
+
+/** The network input (3, H, W) as a writer: fills `dst` (zeroed or not) with the values. */
+export interface InputWriter {
+  shape: readonly [3, number, number];
+  write(dst: Float32Array): void;
+}
+
+/** Puts the input on the backend: written in place where the backend allows (uploadWith), else through a Tensor. */
+export function uploadInput<T>(be: Backend<T>, input: InputWriter): T {
+  if (be.uploadWith !== undefined) return be.uploadWith(input.shape, (dst) => input.write(dst));
+  const t = tensor([...input.shape]);
+  input.write(t.data);
+  return be.upload(t);
+}
+
+/** One forward pass on a prepared backend: input (3, H, W) BGR minus the means. */
+export async function runNetwork<T>(be: Backend<T>, model: RetinaFace, input: Tensor, taps?: TapSelection): Promise<NetworkOutput> {
+  return runUploaded(be, model, be.upload(input), taps);
+}
+
+/** runNetwork on an input already on the backend (uploadInput); the pass owns and releases it. */
+export async function runUploaded<T>(be: Backend<T>, model: RetinaFace, x: T, taps?: TapSelection): Promise<NetworkOutput> {
+  let run: Scheduled<T>;
+  try {
+    const [, h, w] = be.shape(x) as [number, number, number];
+    run = new Scheduled(be, planFor(model, h, w));
+  } catch (e) {
+    be.release(x);
+    throw e;
+  }
+  try {
+    const f = new Forward(run, taps);
+    const out = model.forward(f, run.adopt(x));
+    const [loc, conf, landms] = await Promise.all([be.read(out.loc), be.read(out.conf), be.read(out.landms)]);
+    const observed = new Map<string, Tensor>();
+    for (const [k, v] of f.taps) observed.set(k, await v);
+    return { loc, conf, landms, taps: observed };
+  } finally {
+    run.end();
+  }
+}
+

@@ -1,7 +1,9 @@
-// The forward pass's handle discipline, on a backend that records every call: each handle the
-// backend hands out is released exactly once, the uploaded input as soon as the first layer has
-// read it, and a conv_dw block's input as soon as its depthwise half has read it (so that the
-// pointwise output reuses that storage: cpu-simd's arena peak at 2048x1150 fell from 101 to 57 MB).
+// The forward pass's handle discipline (src/model/schedule.ts frees by the traced op list), on a
+// backend that records every call: each handle the backend hands out is released exactly once,
+// right after the op that reads it last (nothing else runs in between), never before: the
+// uploaded input as soon as the first layer has read it, and a conv_dw block's input as soon as
+// its depthwise half has read it (so that the pointwise output reuses that storage: cpu-simd's
+// arena peak at 2048x1150 fell from 101 to 57 MB).
 // Values are not checked here (test/network.test.ts compares them with PyTorch).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,6 +11,8 @@ import { CpuBackend } from '../src/backends/cpu.js';
 import type { ConvBnAct } from '../src/model/modules.js';
 import { buildRetinaFace } from '../src/model/retinaface.js';
 import { runNetwork, runUploaded, uploadInput } from '../src/model/run.js';
+import { Scheduled } from '../src/model/schedule.js';
+import { planFor } from '../src/model/trace.js';
 import type { Arch } from '../src/model/config.js';
 import type { Slope } from '../src/ops/activation.js';
 import { tensor, type Tensor } from '../src/tensor.js';
@@ -20,6 +24,8 @@ class Recording extends CpuBackend {
   readonly log: string[] = [];
   readonly live = new Set<Tensor>();
   readonly names = new Map<Tensor, string>();
+  /** where in the log each live handle was last read */
+  private readonly lastRead = new Map<Tensor, number>();
   private n = 0;
   private own(t: Tensor, what: string): Tensor {
     const h = { shape: [...t.shape], data: t.data };
@@ -29,6 +35,7 @@ class Recording extends CpuBackend {
   }
   private use(x: Tensor): void {
     if (!this.live.has(x)) throw new Error(`${this.names.get(x) ?? 'an unknown tensor'} used after release`);
+    this.lastRead.set(x, this.log.length);
   }
   override upload(x: Tensor): Tensor {
     this.log.push('upload');
@@ -36,6 +43,9 @@ class Recording extends CpuBackend {
   }
   override release(x: Tensor): void {
     if (!this.live.delete(x)) throw new Error(`${this.names.get(x) ?? 'an unknown tensor'} released twice`);
+    // Released as early as possible: since the op that read it last, only releases ran (the outputs: after the pass).
+    const since = this.log.slice(this.lastRead.get(x) ?? this.log.length).filter((l) => !l.startsWith('release') && !l.startsWith('read'));
+    if (since.length > 1) throw new Error(`${this.names.get(x)} released late, after ${since.slice(1).join(', ')}`);
     this.log.push(`release ${this.names.get(x)!.split('#')[0]}`);
   }
   override convBnAct(x: Tensor, layer: ConvBnAct): Tensor {
@@ -43,14 +53,14 @@ class Recording extends CpuBackend {
     this.log.push(`conv ${layer.conv.path}`);
     return this.own(super.convBnAct(x, layer), layer.conv.path);
   }
-  override add(a: Tensor, b: Tensor, slope: Slope): Tensor { this.use(a); this.use(b); return this.own(super.add(a, b, slope), 'add'); }
-  override interpolateNearest(x: Tensor, h: number, w: number): Tensor { this.use(x); return this.own(super.interpolateNearest(x, h, w), 'up'); }
-  override cat(xs: Tensor[], slope: Slope): Tensor { xs.forEach((x) => this.use(x)); return this.own(super.cat(xs, slope), 'cat'); }
-  override maxPool2d(x: Tensor, k: number, s: number, p: number): Tensor { this.use(x); return this.own(super.maxPool2d(x, k, s, p), 'pool'); }
-  override headPermute(x: Tensor, k: number): Tensor { this.use(x); return this.own(super.headPermute(x, k), 'rows'); }
-  override catRows(xs: Tensor[]): Tensor { xs.forEach((x) => this.use(x)); return this.own(super.catRows(xs), 'catRows'); }
-  override softmax(x: Tensor): Tensor { this.use(x); return this.own(super.softmax(x), 'softmax'); }
-  override async read(x: Tensor): Promise<Tensor> { this.use(x); return super.read(x); }
+  override add(a: Tensor, b: Tensor, slope: Slope): Tensor { this.use(a); this.use(b); this.log.push('add'); return this.own(super.add(a, b, slope), 'add'); }
+  override interpolateNearest(x: Tensor, h: number, w: number): Tensor { this.use(x); this.log.push('up'); return this.own(super.interpolateNearest(x, h, w), 'up'); }
+  override cat(xs: Tensor[], slope: Slope): Tensor { xs.forEach((x) => this.use(x)); this.log.push('cat'); return this.own(super.cat(xs, slope), 'cat'); }
+  override maxPool2d(x: Tensor, k: number, s: number, p: number): Tensor { this.use(x); this.log.push('pool'); return this.own(super.maxPool2d(x, k, s, p), 'pool'); }
+  override headPermute(x: Tensor, k: number): Tensor { this.use(x); this.log.push('rows'); return this.own(super.headPermute(x, k), 'rows'); }
+  override catRows(xs: Tensor[]): Tensor { xs.forEach((x) => this.use(x)); this.log.push('catRows'); return this.own(super.catRows(xs), 'catRows'); }
+  override softmax(x: Tensor): Tensor { this.use(x); this.log.push('softmax'); return this.own(super.softmax(x), 'softmax'); }
+  override async read(x: Tensor): Promise<Tensor> { this.use(x); this.log.push('read'); return super.read(x); }
 }
 
 async function pass(arch: Arch): Promise<Recording> {
@@ -105,6 +115,28 @@ test('uploadInput writes in place through uploadWith when the backend has it, el
   const b = await runUploaded(be, model, uploadInput(be, { shape: [3, 24, 40], write: (dst) => dst.set(input.data) }));
   assert.equal([...b.conf.data], [...a.conf.data]);
   assert.equal([...b.loc.data], [...a.loc.data]);
+});
+
+test('the plan: traced once per input size on the ShapeBackend; a pass that strays from it is refused', async () => {
+  const model = buildRetinaFace('mobile0.25');
+  const a = planFor(model, 40, 56);
+  assert.is(planFor(model, 40, 56), a, 'cached per size');
+  assert.is.not(planFor(model, 48, 56), a);
+  // mobile0.25: 27 body convs, 3 lateral + 2 merge, 3 x 5 SSH, 9 heads; 2 upsamplings and 2 adds; 3 cats;
+  // 9 permutes, 3 catRows, 1 softmax.
+  const count = (op: string) => a.ops.filter((o) => o.op === op).length;
+  assert.equal([count('convBnAct'), count('interpolateNearest'), count('add'), count('cat'), count('headPermute'), count('catRows'), count('softmax')],
+    [27 + 5 + 15 + 9, 2, 2, 3, 9, 3, 1]);
+  // Every value but the three outputs is freed exactly once, after its last reader.
+  const freed = a.frees.flat();
+  assert.is(new Set(freed).size, freed.length);
+  assert.is(freed.length + a.outputs.length, a.ops.length + 1);
+  // A backend call the trace does not have (here: a second softmax) is refused, naming the op.
+  const be = new CpuBackend('fast');
+  const run = new Scheduled(be, a);
+  const x = run.adopt(be.upload(tensor([3, 40, 56])));
+  assert.throws(() => run.softmax(x), /op 0 \(softmax\) differs from the traced forward pass \(convBnAct\)/);
+  run.end();
 });
 
 test.run();

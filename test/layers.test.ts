@@ -83,4 +83,12 @@ test('layers point one way: src/backend.ts (the interface) imports no backend; s
   }
 });
 
+test('the network definition holds no memory bookkeeping: no release call in src/model outside the scheduler', () => {
+  const dir = path.join(repoRoot, 'src', 'model');
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts') && n !== 'schedule.ts')) {
+    const calls = readFileSync(path.join(dir, f), 'utf8').split('\n').filter((l) => /\.release(Input)?\(/.test(l) && !l.trim().startsWith('//'));
+    assert.equal(calls, [], `src/model/${f}`);
+  }
+});
+
 test.run();

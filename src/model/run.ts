@@ -37,17 +37,13 @@ export async function runNetwork<T>(be: Backend<T>, model: RetinaFace, input: Te
 
 /** runNetwork on an input already on the backend (uploadInput); the pass owns and releases it. */
 export async function runUploaded<T>(be: Backend<T>, model: RetinaFace, x: T, taps?: TapSelection): Promise<NetworkOutput> {
-  let run: Scheduled<T>;
+  const run = new Scheduled(be);
   try {
+    run.adopt(x);
     const [, h, w] = be.shape(x) as [number, number, number];
-    run = new Scheduled(be, planFor(model, h, w));
-  } catch (e) {
-    be.release(x);
-    throw e;
-  }
-  try {
+    run.follow(planFor(model, h, w));
     const f = new Forward(run, taps);
-    const out = model.forward(f, run.adopt(x));
+    const out = model.forward(f, x);
     const [loc, conf, landms] = await Promise.all([be.read(out.loc), be.read(out.conf), be.read(out.landms)]);
     const observed = new Map<string, Tensor>();
     for (const [k, v] of f.taps) observed.set(k, await v);

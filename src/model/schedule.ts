@@ -54,8 +54,15 @@ export class Scheduled<T> implements Backend<T> {
   private readonly ids = new Map<T, number>();
   private readonly values: (T | undefined)[] = [];
 
-  constructor(readonly inner: Backend<T>, private readonly plan: Plan | null) {
+  /** plan null: record the pass (trace.ts); else replay that plan, freeing as it says. */
+  constructor(readonly inner: Backend<T>, private plan: Plan | null = null) {
     this.name = inner.name;
+  }
+
+  /** Replays `plan` from the next op on (set before the first op: the input may be adopted first). */
+  follow(plan: Plan): void {
+    if (this.values.length > 1) throw new Error('scheduler: a plan is followed from the first op');
+    this.plan = plan;
   }
 
   /** The pass's input, value 0 (uploaded by the caller; the pass owns it from here). */

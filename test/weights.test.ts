@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { main } from '../src/cli.js';
 import { RetinaFaceError } from '../src/errors.js';
 import type { Tensor } from '../src/tensor.js';
-import { checkStateDict } from '../src/weights/check.js';
+import { checkStateDict } from '../src/model/state_dict.js';
 import { convertCheckpoint, loadWeights } from '../src/weights/convert.js';
 import { expectedShapes } from '../src/model/retinaface.js';
 import { decodeTensorFile } from '../src/weights/format.js';

@@ -34,7 +34,7 @@ import { drawTrackedFaces } from '../image/draw.js';
 import type { Arch } from '../model/config.js';
 import { createTracker, type TrackedFace } from '../track/tracker.js';
 import { describeFsError } from '../weights/files.js';
-import { printable } from '../weights/printable.js';
+import { printable } from '../printable.js';
 import { flag, numberOption, stringOption, UsageError, type Io, type ParsedArgs } from './args.js';
 import { describeBackend, loadDetector, thresholdOptions } from './detect.js';
 

@@ -2,7 +2,6 @@
 // children by attribute name (as nn.Module registers them), so namedParameters() produces the
 // checkpoint's state-dict keys and loading is generic (the idea of tinygrad's nn).
 import { numel, type Tensor } from '../tensor.js';
-import { checkStateDict } from '../weights/check.js';
 import type { Slope } from '../ops/activation.js';
 
 /** A learnable tensor or buffer: its shape is fixed by the architecture, its data by the weights. */
@@ -137,12 +136,11 @@ export function parameterShapes(root: Module): Map<string, number[]> {
   return new Map([...namedParameters(root)].map(([k, p]) => [k, p.shape]));
 }
 
-/**
- * Like load_state_dict(strict=True): every expected key present with its exact shape, no
- * unexpected key (checkStateDict names them all in one error), then the data is bound.
- */
-export function loadStateDict(root: Module, tensors: Map<string, Tensor>, file: string, what?: string): void {
-  const params = new Map(namedParameters(root));
-  checkStateDict(tensors, new Map([...params].map(([k, p]) => [k, p.shape])), file, what);
-  for (const [k, p] of params) p.data = tensors.get(k)!.data;
+/** Binds checked tensors to the parameters by name (model/retinaface.ts checks them first, as load_state_dict(strict=True)). */
+export function bindStateDict(root: Module, tensors: Map<string, Tensor>): void {
+  for (const [k, p] of namedParameters(root)) {
+    const t = tensors.get(k);
+    if (t === undefined) throw new Error(`bindStateDict: ${k} is missing (check the state dict first)`);
+    p.data = t.data;
+  }
 }

@@ -7,7 +7,8 @@ import { FPN } from './fpn.js';
 import type { Forward } from './forward.js';
 import { Head } from './heads.js';
 import { MobileNetV1 } from './mobilenet_v1.js';
-import { assignPaths, loadStateDict, Module, parameterShapes, Sequential } from './modules.js';
+import { assignPaths, bindStateDict, Module, parameterShapes, Sequential } from './modules.js';
+import { checkStateDict } from './state_dict.js';
 import { ResNet50 } from './resnet50.js';
 import { SSH } from './ssh.js';
 
@@ -50,9 +51,26 @@ export class RetinaFace extends Module {
   }
 }
 
+/** State dicts already checked against an architecture (by checkWeights): building from one does not check again. */
+const verified = new WeakMap<Map<string, Tensor>, Arch>();
+
+/**
+ * The strict check (as load_state_dict(strict=True): every key present with its shape, none
+ * unexpected, all named in one error), done once: returns the tensors in the architecture's order,
+ * marked so that buildRetinaFace binds them without checking again. `what` names the architecture in the message.
+ */
+export function checkWeights(arch: Arch, tensors: Map<string, Tensor>, file: string, what = `the ${arch} architecture`): Map<string, Tensor> {
+  if (verified.get(tensors) === arch) return tensors;
+  const expected = expectedShapes(arch);
+  checkStateDict(tensors, expected, file, what);
+  const ordered = new Map([...expected.keys()].map((k) => [k, tensors.get(k)!]));
+  verified.set(ordered, arch);
+  return ordered;
+}
+
 export function buildRetinaFace(arch: Arch, weights?: Map<string, Tensor>, source = '<weights>'): RetinaFace {
   const model = new RetinaFace(arch);
-  if (weights !== undefined) loadStateDict(model, weights, source, `the ${arch} architecture`);
+  if (weights !== undefined) bindStateDict(model, checkWeights(arch, weights, source));
   return model;
 }
 

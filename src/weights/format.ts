@@ -6,7 +6,7 @@
 // specifies it. This module is pure (no Node built-ins) so that the browser build can use it.
 import { RetinaFaceError } from '../errors.js';
 import { numel, type Tensor } from '../tensor.js';
-import { printable } from './printable.js';
+import { printable } from '../printable.js';
 import { sha256Hex, sha256HexSync } from './sha256.js';
 
 export const FORMAT_NAME = 'retinaface-ts';

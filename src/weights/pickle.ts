@@ -13,7 +13,7 @@
 // hostile file costs memory proportional to its bytes and nothing more). Work and memory are
 // linear in the pickle's length. Pure module (no Node built-ins).
 import { RetinaFaceError } from '../errors.js';
-import { printable } from './printable.js';
+import { printable } from '../printable.js';
 
 /** Python tuples (immutable) */
 export class PyTuple {

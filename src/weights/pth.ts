@@ -13,7 +13,7 @@
 import { RetinaFaceError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { halfToFloat } from './format.js';
-import { printable } from './printable.js';
+import { printable } from '../printable.js';
 import { describe, PersistentId, PyDict, PyGlobal, PyList, PyTuple, TensorRef, unpickle, type PickleValue } from './pickle.js';
 import { isZip, readZip } from './zip.js';
 

@@ -3,11 +3,10 @@
 // progress and the sha256 check for the browser.
 import { RetinaFaceError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
-import { checkStateDict } from './check.js';
 import { ARCHS, type Arch } from '../model/config.js';
-import { expectedShapes } from '../model/retinaface.js';
+import { checkWeights } from '../model/retinaface.js';
 import { decodeTensorFile, FORMAT_NAME, MAX_HEADER_BYTES } from './format.js';
-import { printable } from './printable.js';
+import { printable } from '../printable.js';
 import { readCheckpoint, sniffCheckpoint } from './pth.js';
 
 export interface LoadedWeights {
@@ -69,11 +68,9 @@ function baseName(file: string): string {
   return file.split(/[/\\]/).pop()!.split(/[?#]/)[0]!;
 }
 
-/** Checks against the architecture and returns the tensors in its order. */
+/** Checks against the architecture (once: the model built from them trusts the check) and returns the tensors in its order. */
 function checked(tensors: Map<string, Tensor>, arch: Arch, file: string): Map<string, Tensor> {
-  const expected = expectedShapes(arch);
-  checkStateDict(tensors, expected, file, arch);
-  return new Map([...expected.keys()].map((k) => [k, tensors.get(k)!]));
+  return checkWeights(arch, tensors, file, arch);
 }
 
 export function isArch(s: string | undefined): s is Arch {

@@ -10,7 +10,7 @@
 // entry's CRC-32 is verified.
 // Pure module (no Node built-ins).
 import { RetinaFaceError } from '../errors.js';
-import { printable } from './printable.js';
+import { printable } from '../printable.js';
 import { crc32 } from '../crc32.js';
 
 const hex8 = (v: number) => v.toString(16).padStart(8, '0');

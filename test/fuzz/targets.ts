@@ -340,7 +340,7 @@ function weightsArb(): fc.Arbitrary<Uint8Array> {
 const weightsTarget: Target = {
   name: 'weights',
   entry: 'fetchWeights(bytes) (sniffWeights, weightsFromTensorFile / weightsFromCheckpoint, checkStateDict, checkDataSha256)',
-  files: ['src/weights/fetch.ts', 'src/weights/weights.ts', 'src/weights/check.ts', 'src/weights/format.ts', 'src/weights/pth.ts'],
+  files: ['src/weights/fetch.ts', 'src/weights/weights.ts', 'src/model/state_dict.ts', 'src/weights/format.ts', 'src/weights/pth.ts'],
   arbitrary: () => withRegressions('weights', weightsArb()),
   run: (input) => fetchWeights(bytesOf(input)),
   check: (_input, result) => {

@@ -2,7 +2,7 @@
 // damaged checkpoint fails at load time, naming the keys, instead of producing wrong boxes.
 import { RetinaFaceError } from '../errors.js';
 import { formatShape, shapeEquals, type Tensor } from '../tensor.js';
-import { printable } from './printable.js';
+import { printable } from '../printable.js';
 
 /** How many names of each kind an error message lists before "and N more". */
 const LISTED = 4;

@@ -17,10 +17,11 @@ import { BatchNorm2d, Conv2d, namedModules, type ConvBnAct, type Module } from '
 import type { Slope } from '../ops/activation.js';
 import { foldBatchNorm } from '../ops/batch_norm2d.cpu.js';
 import { conv2dOutputShape, convOutputSize } from '../ops/conv2d.js';
-import {
-  compileSimdModule, SIMD_MEMORY, denseScratchBytes, depthwisePlaneFloats, instantiateSimd, packDenseWeights, packedDenseFloats,
-  winogradScratchBytes, winogradWeights, GEMM_MR, type DenseConvArgs, type DepthwiseArgs, type WinogradArgs,
-} from '../ops/conv2d_simd.cpu.js';
+import { denseScratchBytes, type DenseConvArgs } from '../ops/simd/dense.js';
+import { depthwisePlaneFloats, type DepthwiseArgs } from '../ops/simd/depthwise.js';
+import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../ops/simd/gemm.js';
+import { compileSimdModule, instantiateSimd, SIMD_MEMORY } from '../ops/simd/module.js';
+import { winogradScratchBytes, winogradWeights, type WinogradArgs } from '../ops/simd/winograd.js';
 import { nearestSourceIndex } from '../ops/interpolate_nearest.js';
 import { formatShape, numel, shapeEquals, type Tensor } from '../tensor.js';
 import { Arena } from '../wasm/arena.js';

@@ -1,7 +1,7 @@
 // The worker threads of the 'cpu-simd' backend, environment-neutral: every thread (the caller
 // and N - 1 workers) instantiates the same kernel module over the same shared WebAssembly.Memory,
-// and a task is one kernel call split by thread index (conv2d_simd.cpu.ts: denseConvPart,
-// depthwisePart). Tasks are posted through a small SharedArrayBuffer, not messages: the caller
+// and a task is one kernel call split by thread index (src/ops/simd/: dense.ts denseConvPart,
+// depthwise.ts depthwisePart). Tasks are posted through a small SharedArrayBuffer, not messages: the caller
 // writes the task and its arguments, bumps a generation counter and notifies; each worker runs
 // its share and decrements a pending counter; the caller runs share 0 and waits for zero.
 // Backend ops are synchronous, so the caller blocks (Atomics.wait in Node; a browser's main
@@ -10,10 +10,12 @@
 //
 // How a worker is started (Node worker_threads, browser Web Workers) is the host's business:
 // simd_host.node.ts and simd_host.browser.ts; the workers' entries are simd_worker.node.ts and simd_worker.ts.
-import {
-  denseConvPart, depthwisePart, elementwisePart, headPermutePart, instantiateSimd, winogradPadPart, winogradPart,
-  type DenseConvArgs, type DepthwiseArgs, type ElementwiseArgs, type PermuteArgs, type SimdExports, type WinogradArgs,
-} from '../ops/conv2d_simd.cpu.js';
+import type { SimdExports } from '../ops/simd/common.js';
+import { denseConvPart, type DenseConvArgs } from '../ops/simd/dense.js';
+import { depthwisePart, type DepthwiseArgs } from '../ops/simd/depthwise.js';
+import { elementwisePart, headPermutePart, type ElementwiseArgs, type PermuteArgs } from '../ops/simd/elementwise.js';
+import { instantiateSimd } from '../ops/simd/module.js';
+import { winogradPadPart, winogradPart, type WinogradArgs } from '../ops/simd/winograd.js';
 
 export const TASK = { exit: 0, dense: 1, depthwise: 2, elementwise: 3, headPermute: 4, winogradPad: 5, winograd: 6 } as const;
 

@@ -26,7 +26,7 @@ import { nearestSourceIndex } from '../ops/interpolate_nearest.js';
 import { formatShape, numel, shapeEquals, type Tensor } from '../tensor.js';
 import { Arena } from '../wasm/arena.js';
 import type { SimdModules } from '../ops/simd_files.js';
-import { DENSE_KEYS, DEPTHWISE_KEYS, ELEMENTWISE_KEYS, PERMUTE_KEYS, TASK, WINOGRAD_KEYS, ThreadPool, type ThreadHost } from './simd_pool.js';
+import { TASKS, ThreadPool, type ThreadHost } from './simd_pool.js';
 
 export interface CpuSimdOptions {
   /** Threads including the caller's; default: all cores (os.availableParallelism / hardwareConcurrency). */
@@ -204,8 +204,8 @@ export class CpuSimdBackend implements Backend<Tensor> {
         x: xh.ptr, cIn: p.cIn, h, w, cOut: p.cOut, y: y.ptr, weights: p.weights, zeros: p.zeros, bias: p.bias, ...act,
         xpad, scratch, scratchBytes: bytes.perThread,
       };
-      pool.run(TASK.winogradPad, WINOGRAD_KEYS, args);
-      pool.run(TASK.winograd, WINOGRAD_KEYS, args);
+      pool.run(TASKS.winogradPad, args);
+      pool.run(TASKS.winograd, args);
       arena.release(scratch);
       arena.release(xpad);
     } else if (p.kind === 'dense') {
@@ -215,7 +215,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
         x: xh.ptr, cIn: p.cIn, h, w, kSize: p.kSize, stride: p.stride, pad: p.pad, hOut, wOut,
         weights: p.weights, bias: p.bias, cOut: p.cOut, y: y.ptr, ...act, scratch, scratchBytes,
       };
-      pool.run(TASK.dense, DENSE_KEYS, args);
+      pool.run(TASKS.dense, args);
       arena.release(scratch);
     } else {
       const scratchBytes = depthwisePlaneFloats(w) * 4;
@@ -223,7 +223,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
       const args: DepthwiseArgs = {
         x: xh.ptr, c: p.c, h, w, stride: p.stride, hOut, wOut, weights: p.weights, bias: p.bias, y: y.ptr, ...act, scratch, scratchBytes,
       };
-      pool.run(TASK.depthwise, DEPTHWISE_KEYS, args);
+      pool.run(TASKS.depthwise, args);
       arena.release(scratch);
     }
     return y;
@@ -233,7 +233,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     if (!shapeEquals(a.shape, b.shape)) throw new Error(`add: ${formatShape(a.shape)} != ${formatShape(b.shape)}`);
     const y = this.alloc([...a.shape]);
     const n = numel(a.shape);
-    this.pool!.run(TASK.elementwise, ELEMENTWISE_KEYS, {
+    this.pool!.run(TASKS.elementwise, {
       a: this.handle(a).ptr, b: this.handle(b).ptr, y: y.ptr, n, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
     }, n >= PARALLEL_MIN_FLOATS);
     return y;
@@ -278,7 +278,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     let offset = 0;
     for (const x of xs) {
       const n = numel(x.shape);
-      this.pool!.run(TASK.elementwise, ELEMENTWISE_KEYS, {
+      this.pool!.run(TASKS.elementwise, {
         a: this.handle(x).ptr, b: 0, y: y.ptr + 4 * offset, n, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
       }, n >= PARALLEL_MIN_FLOATS);
       offset += n;
@@ -314,7 +314,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const [c, h, w] = x.shape as [number, number, number];
     if (c % k !== 0) throw new Error(`head permute: ${c} channels are not a multiple of ${k}`);
     const y = this.alloc([(h * w * c) / k, k]);
-    this.pool!.run(TASK.headPermute, PERMUTE_KEYS, { x: this.handle(x).ptr, y: y.ptr, c, hw: h * w }, c * h * w >= PARALLEL_MIN_FLOATS);
+    this.pool!.run(TASKS.headPermute, { x: this.handle(x).ptr, y: y.ptr, c, hw: h * w }, c * h * w >= PARALLEL_MIN_FLOATS);
     return y;
   }
 

@@ -8,6 +8,7 @@
 //   winograd.ts     winoPad, winoInput, winoOutput: F(2x2, 3x3) around gemm
 //   elementwise.ts  actCopy, addAct (add, cat), headPermute
 //   common.ts       the exports (SimdExports), inline LeakyReLU and partial stores, share()
+// The tasks the backend's threads run are listed once, in src/backends/simd_pool.ts (TASKS).
 // Relaxed SIMD's FMA is not available everywhere: multiply then add (two roundings, as the
 // naive loop's float64 accumulation is not either: see the tolerances in the test).
 import { ModuleBuilder, type MemoryImport } from '../../wasm/emitter.js';

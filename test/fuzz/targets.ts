@@ -429,7 +429,7 @@ const decodeTarget: Target = {
 const pngReadTarget: Target = {
   name: 'png-read',
   entry: 'readPngBytes(bytes) (the browser build\'s inflate + PNG reader)',
-  files: ['src/image/png_read.ts'],
+  files: ['src/image/png_read.ts', 'src/image/png_format.ts', 'src/image/png_inflate.ts', 'src/image/png_pixels.ts'],
   arbitrary: () => withRegressions('png-read', pngArb()),
   run: (input) => readPngBytes(bytesOf(input)),
   check: (input, result) => {

@@ -4,10 +4,10 @@
 import { foldBatchNorm } from '../src/ops/batch_norm2d.cpu.js';
 import { conv2dOutputShape } from '../src/ops/conv2d.js';
 import { conv2dGemm, depthwiseConv3x3, packConvWeights } from '../src/ops/conv2d_fast.cpu.js';
-import {
-  compileSimdModule, denseConvPart, denseScratchBytes, depthwisePart, depthwisePlaneFloats, instantiateSimd,
-  packDenseWeights, packedDenseFloats, GEMM_MR,
-} from '../src/ops/conv2d_simd.cpu.js';
+import { denseConvPart, denseScratchBytes } from '../src/ops/simd/dense.js';
+import { depthwisePart, depthwisePlaneFloats } from '../src/ops/simd/depthwise.js';
+import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../src/ops/simd/gemm.js';
+import { compileSimdModule, instantiateSimd } from '../src/ops/simd/module.js';
 import { Arena } from '../src/wasm/arena.js';
 import { randomTensor } from '../test/helpers/random.js';
 

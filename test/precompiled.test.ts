@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RetinaFace } from '../src/index.js';
-import { buildSimdModule, SIMD_MEMORY, SIMD_WASM_FILES } from '../src/ops/conv2d_simd.cpu.js';
+import { buildSimdModule, SIMD_MEMORY, SIMD_WASM_FILES } from '../src/ops/simd/module.js';
 import { buildBundle, wasmDir, bundleDir } from '../docs/demo/build.js';
 import { cacheDir, officialCheckpoint, sharedImage } from './helpers/paths.js';
 

@@ -7,11 +7,12 @@ import * as assert from 'uvu/assert';
 import { batchNorm2dNaive, foldBatchNorm } from '../src/ops/batch_norm2d.cpu.js';
 import { conv2dNaive } from '../src/ops/conv2d.cpu.js';
 import { conv2dOutputShape } from '../src/ops/conv2d.js';
-import {
-  compileSimdModule, denseConvPart, denseScratchBytes, depthwisePart, depthwisePlaneFloats, instantiateSimd,
-  packDenseWeights, packedDenseFloats, GEMM_MR, elementwisePart, headPermutePart,
-  winogradPadPart, winogradPart, winogradScratchBytes, winogradWeights,
-} from '../src/ops/conv2d_simd.cpu.js';
+import { denseConvPart, denseScratchBytes } from '../src/ops/simd/dense.js';
+import { depthwisePart, depthwisePlaneFloats } from '../src/ops/simd/depthwise.js';
+import { elementwisePart, headPermutePart } from '../src/ops/simd/elementwise.js';
+import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../src/ops/simd/gemm.js';
+import { compileSimdModule, instantiateSimd } from '../src/ops/simd/module.js';
+import { winogradPadPart, winogradPart, winogradScratchBytes, winogradWeights } from '../src/ops/simd/winograd.js';
 import { addNaive } from '../src/ops/add.cpu.js';
 import { headPermuteNaive } from '../src/ops/head_permute.cpu.js';
 import { leakyReluNaive } from '../src/ops/leaky_relu.cpu.js';

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main } from '../src/cli.js';
-import { FFMPEG_MISSING } from '../src/cli/video.js';
+import { FFMPEG_MISSING } from '../src/cli/ffmpeg.js';
 import type { Face } from '../src/detect/postprocess.js';
 import { drawTrackedFaces, TRACK_COLORS } from '../src/image/draw.js';
 import { rgbImage } from '../src/image/image.js';

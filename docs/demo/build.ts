@@ -22,7 +22,7 @@ import { gzipSync } from 'node:zlib';
 import { RetinaFaceError } from '../../src/errors.js';
 import { ARCHS, type Arch } from '../../src/model/config.js';
 import { OFFICIAL_CHECKPOINTS, resolveWeights } from '../../src/weights/resolve.js';
-import { buildSimdModule, SIMD_MEMORY, SIMD_WASM_FILES } from '../../src/ops/conv2d_simd.cpu.js';
+import { buildSimdModule, SIMD_MEMORY, SIMD_WASM_FILES } from '../../src/ops/simd/module.js';
 
 /** The repository root (this file runs compiled from dist/docs/demo/). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -121,7 +121,7 @@ export const wasmDir = path.join(repoRoot, 'dist', 'wasm');
 /**
  * cpu-simd's kernel module, both builds (one thread, shared memory), as .wasm files: what runtimes
  * that forbid compiling WebAssembly from bytes import instead (SIMD_WASM_FILES in
- * src/ops/conv2d_simd.cpu.ts). The bytes are the generator's, so the backend runs the same code
+ * src/ops/simd_files.ts). The bytes are the generator's, so the backend runs the same code
  * either way.
  */
 export function writeSimdWasm(dir: string): void {

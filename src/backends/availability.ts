@@ -42,7 +42,7 @@ export async function probeBackend(spec: BackendSpec): Promise<BackendAvailabili
       if (typeof WebAssembly === 'undefined') return result(false, 'WebAssembly is not available');
       try {
         // The backend's own kernel module: if it compiles, the backend runs.
-        const { compileSimdModule } = await import('../ops/conv2d_simd.cpu.js');
+        const { compileSimdModule } = await import('../ops/simd/module.js');
         await compileSimdModule({ initial: 1 });
       } catch (e) {
         return result(false, `WebAssembly SIMD is not supported (${(e as Error).message.split('\n')[0]})`);

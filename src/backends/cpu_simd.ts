@@ -1,4 +1,4 @@
-// The 'cpu-simd' backend: WebAssembly SIMD kernels generated at run time (src/ops/conv2d_simd.cpu.ts
+// The 'cpu-simd' backend: WebAssembly SIMD kernels generated at run time (src/ops/simd/*
 // by src/wasm/emitter.ts), every activation inside one WebAssembly.Memory arena, work split over
 // threads. At prepare(): batch norm folded into the convolutions, dense weights packed into
 // 4-row panels (3x3 stride 1: Winograd-transformed first), all stored in the arena once. A Tensor handed out is a view into the arena
@@ -16,16 +16,17 @@ import type { Backend } from '../backend.js';
 import type { ConvBnAct, Module } from '../model/modules.js';
 import type { Slope } from '../ops/activation.js';
 import { conv2dOutputShape, convOutputSize } from '../ops/conv2d.js';
-import {
-  compileSimdModule, SIMD_MEMORY, denseScratchBytes, depthwisePlaneFloats, instantiateSimd, packDenseWeights, packedDenseFloats,
-  winogradScratchBytes, winogradWeights, GEMM_MR, type DenseConvArgs, type DepthwiseArgs, type WinogradArgs,
-} from '../ops/conv2d_simd.cpu.js';
+import { denseScratchBytes, type DenseConvArgs } from '../ops/simd/dense.js';
+import { depthwisePlaneFloats, type DepthwiseArgs } from '../ops/simd/depthwise.js';
+import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../ops/simd/gemm.js';
+import { compileSimdModule, instantiateSimd, SIMD_MEMORY } from '../ops/simd/module.js';
+import { winogradScratchBytes, winogradWeights, type WinogradArgs } from '../ops/simd/winograd.js';
 import { nearestSourceIndex } from '../ops/interpolate_nearest.js';
 import { formatShape, numel, shapeEquals, type Tensor } from '../tensor.js';
 import { Arena } from '../wasm/arena.js';
 import { lowerModel, type LoweredConv } from './lowering.js';
 import type { SimdModules } from '../ops/simd_files.js';
-import { DENSE_KEYS, DEPTHWISE_KEYS, ELEMENTWISE_KEYS, PERMUTE_KEYS, TASK, WINOGRAD_KEYS, ThreadPool, type ThreadHost } from './simd_pool.js';
+import { TASKS, ThreadPool, type ThreadHost } from './simd_pool.js';
 
 export interface CpuSimdOptions {
   /** Threads including the caller's; default: all cores (os.availableParallelism / hardwareConcurrency). */
@@ -184,8 +185,8 @@ export class CpuSimdBackend implements Backend<Tensor> {
         x: xh.ptr, cIn: p.cIn, h, w, cOut: p.cOut, y: y.ptr, weights: p.weights, zeros: p.zeros, bias: p.bias, ...act,
         xpad, scratch, scratchBytes: bytes.perThread,
       };
-      pool.run(TASK.winogradPad, WINOGRAD_KEYS, args);
-      pool.run(TASK.winograd, WINOGRAD_KEYS, args);
+      pool.run(TASKS.winogradPad, args);
+      pool.run(TASKS.winograd, args);
       arena.release(scratch);
       arena.release(xpad);
     } else if (p.kind === 'dense') {
@@ -195,7 +196,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
         x: xh.ptr, cIn: p.cIn, h, w, kSize: p.kSize, stride: p.stride, pad: p.pad, hOut, wOut,
         weights: p.weights, bias: p.bias, cOut: p.cOut, y: y.ptr, ...act, scratch, scratchBytes,
       };
-      pool.run(TASK.dense, DENSE_KEYS, args);
+      pool.run(TASKS.dense, args);
       arena.release(scratch);
     } else {
       const scratchBytes = depthwisePlaneFloats(w) * 4;
@@ -203,7 +204,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
       const args: DepthwiseArgs = {
         x: xh.ptr, c: p.c, h, w, stride: p.stride, hOut, wOut, weights: p.weights, bias: p.bias, y: y.ptr, ...act, scratch, scratchBytes,
       };
-      pool.run(TASK.depthwise, DEPTHWISE_KEYS, args);
+      pool.run(TASKS.depthwise, args);
       arena.release(scratch);
     }
     return y;
@@ -213,7 +214,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     if (!shapeEquals(a.shape, b.shape)) throw new Error(`add: ${formatShape(a.shape)} != ${formatShape(b.shape)}`);
     const y = this.alloc([...a.shape]);
     const n = numel(a.shape);
-    this.pool!.run(TASK.elementwise, ELEMENTWISE_KEYS, {
+    this.pool!.run(TASKS.elementwise, {
       a: this.handle(a).ptr, b: this.handle(b).ptr, y: y.ptr, n, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
     }, n >= PARALLEL_MIN_FLOATS);
     return y;
@@ -258,7 +259,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     let offset = 0;
     for (const x of xs) {
       const n = numel(x.shape);
-      this.pool!.run(TASK.elementwise, ELEMENTWISE_KEYS, {
+      this.pool!.run(TASKS.elementwise, {
         a: this.handle(x).ptr, b: 0, y: y.ptr + 4 * offset, n, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
       }, n >= PARALLEL_MIN_FLOATS);
       offset += n;
@@ -294,7 +295,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const [c, h, w] = x.shape as [number, number, number];
     if (c % k !== 0) throw new Error(`head permute: ${c} channels are not a multiple of ${k}`);
     const y = this.alloc([(h * w * c) / k, k]);
-    this.pool!.run(TASK.headPermute, PERMUTE_KEYS, { x: this.handle(x).ptr, y: y.ptr, c, hw: h * w }, c * h * w >= PARALLEL_MIN_FLOATS);
+    this.pool!.run(TASKS.headPermute, { x: this.handle(x).ptr, y: y.ptr, c, hw: h * w }, c * h * w >= PARALLEL_MIN_FLOATS);
     return y;
   }
 

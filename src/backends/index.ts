@@ -28,7 +28,7 @@ export async function importGpuJs<T>(load: () => Promise<T>): Promise<T> {
 async function chooseAuto(options: BackendOptions): Promise<{ spec: 'cpu-simd' | 'cpu'; why: string }> {
   if (typeof WebAssembly === 'undefined') return { spec: 'cpu', why: 'auto chose cpu: WebAssembly is not available here' };
   try {
-    const { compileSimdModule } = await import('../ops/conv2d_simd.cpu.js');
+    const { compileSimdModule } = await import('../ops/simd/module.js');
     await compileSimdModule({ initial: 1 });
   } catch (e) {
     const why = String((e as Error).message).split('\n')[0];

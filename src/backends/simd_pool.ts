@@ -1,21 +1,22 @@
 // The worker threads of the 'cpu-simd' backend, environment-neutral: every thread (the caller
 // and N - 1 workers) instantiates the same kernel module over the same shared WebAssembly.Memory,
-// and a task is one kernel call split by thread index (conv2d_simd.cpu.ts: denseConvPart,
-// depthwisePart). Tasks are posted through a small SharedArrayBuffer, not messages: the caller
-// writes the task and its arguments, bumps a generation counter and notifies; each worker runs
-// its share and decrements a pending counter; the caller runs share 0 and waits for zero.
+// and a task is one kernel call split by thread index (TASKS below; each thread's part is in
+// src/ops/simd/, e.g. dense.ts denseConvPart). Tasks are posted through a small
+// SharedArrayBuffer, not messages: the caller writes the task and its arguments, bumps a
+// generation counter and notifies; each worker runs its share and decrements a pending counter;
+// the caller runs share 0 and waits for zero.
 // Backend ops are synchronous, so the caller blocks (Atomics.wait in Node; a browser's main
 // thread may not block and spins instead). Spinning a few microseconds before blocking was tried:
 // with the cores shared by other jobs it made a dispatch 3x slower (157 vs 52 us), so it is out.
 //
 // How a worker is started (Node worker_threads, browser Web Workers) is the host's business:
 // simd_host.node.ts and simd_host.browser.ts; the workers' entries are simd_worker.node.ts and simd_worker.ts.
-import {
-  denseConvPart, depthwisePart, elementwisePart, headPermutePart, instantiateSimd, winogradPadPart, winogradPart,
-  type DenseConvArgs, type DepthwiseArgs, type ElementwiseArgs, type PermuteArgs, type SimdExports, type WinogradArgs,
-} from '../ops/conv2d_simd.cpu.js';
-
-export const TASK = { exit: 0, dense: 1, depthwise: 2, elementwise: 3, headPermute: 4, winogradPad: 5, winograd: 6 } as const;
+import type { SimdExports } from '../ops/simd/common.js';
+import { denseConvPart, type DenseConvArgs } from '../ops/simd/dense.js';
+import { depthwisePart, type DepthwiseArgs } from '../ops/simd/depthwise.js';
+import { elementwisePart, headPermutePart, type ElementwiseArgs, type PermuteArgs } from '../ops/simd/elementwise.js';
+import { instantiateSimd } from '../ops/simd/module.js';
+import { winogradPadPart, winogradPart, type WinogradArgs } from '../ops/simd/winograd.js';
 
 /** Int32 slots of the control buffer; float64 arguments follow at ARGS_BYTE. */
 const SLOT = { generation: 0, pending: 1, task: 2, failed: 3 } as const;
@@ -23,35 +24,57 @@ const ARGS_BYTE = 64;
 const MAX_ARGS = 32;
 export const CONTROL_BYTES = ARGS_BYTE + 8 * MAX_ARGS;
 
-// The argument order of each task in the control buffer.
-export const DENSE_KEYS: readonly (keyof DenseConvArgs)[] = [
-  'x', 'cIn', 'h', 'w', 'kSize', 'stride', 'pad', 'hOut', 'wOut', 'weights', 'bias', 'cOut', 'y', 'slope', 'hasSlope', 'scratch', 'scratchBytes',
-];
-export const DEPTHWISE_KEYS: readonly (keyof DepthwiseArgs)[] = [
-  'x', 'c', 'h', 'w', 'stride', 'hOut', 'wOut', 'weights', 'bias', 'y', 'slope', 'hasSlope', 'scratch', 'scratchBytes',
-];
+/** The task number that tells the workers to return. */
+const EXIT = 0;
 
-export const ELEMENTWISE_KEYS: readonly (keyof ElementwiseArgs)[] = ['a', 'b', 'y', 'n', 'slope', 'hasSlope'];
-export const PERMUTE_KEYS: readonly (keyof PermuteArgs)[] = ['x', 'y', 'c', 'hw'];
-export const WINOGRAD_KEYS: readonly (keyof WinogradArgs)[] = [
-  'x', 'cIn', 'h', 'w', 'cOut', 'y', 'weights', 'zeros', 'bias', 'slope', 'hasSlope', 'xpad', 'scratch', 'scratchBytes',
-];
+/**
+ * A task of the pool: one kernel call split by thread index. `id` is the number the control
+ * buffer carries, `keys` the order of its arguments there (a float64 each), `run` thread t's part
+ * with its arguments read back from there (on the caller too, so one thread runs what N run).
+ */
+export interface Task<A> {
+  readonly id: number;
+  readonly keys: readonly (keyof A)[];
+  readonly run: (k: SimdExports, args: Float64Array, t: number, nThreads: number) => void;
+}
 
-function decode<T>(keys: readonly (keyof T)[], src: Float64Array): T {
-  const out = {} as Record<keyof T, number>;
+/** The keys K when they list every key of A; else a type naming the keys left out (a compile error). */
+type EveryKey<A, K extends readonly (keyof A)[]> =
+  [Exclude<keyof A, K[number]>] extends [never] ? K : { missing: Exclude<keyof A, K[number]> };
+
+function decode<A>(keys: readonly (keyof A)[], src: Float64Array): A {
+  const out = {} as Record<keyof A, number>;
   keys.forEach((k, i) => { out[k] = src[i]!; });
-  return out as T;
+  return out as A;
 }
 
-function runTask(k: SimdExports, task: number, args: Float64Array, t: number, nThreads: number): void {
-  if (task === TASK.dense) denseConvPart(k, decode<DenseConvArgs>(DENSE_KEYS, args), t, nThreads);
-  else if (task === TASK.elementwise) elementwisePart(k, decode<ElementwiseArgs>(ELEMENTWISE_KEYS, args), t, nThreads);
-  else if (task === TASK.headPermute) headPermutePart(k, decode<PermuteArgs>(PERMUTE_KEYS, args), t, nThreads);
-  else if (task === TASK.winogradPad) winogradPadPart(k, decode<WinogradArgs>(WINOGRAD_KEYS, args), t, nThreads);
-  else if (task === TASK.winograd) winogradPart(k, decode<WinogradArgs>(WINOGRAD_KEYS, args), t, nThreads);
-  else if (task === TASK.depthwise) depthwisePart(k, decode<DepthwiseArgs>(DEPTHWISE_KEYS, args), t, nThreads);
-  else throw new Error(`simd pool: unknown task ${task}`);
+function task<A extends Record<keyof A, number>, const K extends readonly (keyof A)[]>(
+  id: number, part: (k: SimdExports, a: A, t: number, nThreads: number) => void, keys: EveryKey<A, K>,
+): Task<A> {
+  const order = keys as K; // EveryKey<A, K> is K wherever this compiles
+  return { id, keys: order, run: (k, args, t, nThreads) => part(k, decode<A>(order, args), t, nThreads) };
 }
+
+const WINOGRAD_KEYS = [
+  'x', 'cIn', 'h', 'w', 'cOut', 'y', 'weights', 'zeros', 'bias', 'slope', 'hasSlope', 'xpad', 'scratch', 'scratchBytes',
+] as const;
+
+/** Every task the threads run, each spelled once: its number (distinct, not EXIT), its arguments' order, its part. */
+export const TASKS = {
+  dense: task(1, denseConvPart, [
+    'x', 'cIn', 'h', 'w', 'kSize', 'stride', 'pad', 'hOut', 'wOut', 'weights', 'bias', 'cOut', 'y', 'slope', 'hasSlope', 'scratch', 'scratchBytes',
+  ]),
+  depthwise: task(2, depthwisePart, [
+    'x', 'c', 'h', 'w', 'stride', 'hOut', 'wOut', 'weights', 'bias', 'y', 'slope', 'hasSlope', 'scratch', 'scratchBytes',
+  ]),
+  elementwise: task(3, elementwisePart, ['a', 'b', 'y', 'n', 'slope', 'hasSlope']),
+  headPermute: task(4, headPermutePart, ['x', 'y', 'c', 'hw']),
+  winogradPad: task(5, winogradPadPart, WINOGRAD_KEYS),
+  winograd: task(6, winogradPart, WINOGRAD_KEYS),
+};
+
+/** A worker's lookup of the number in the control buffer. */
+const TASK_BY_ID = new Map(Object.values(TASKS).map((t) => [t.id, t]));
 
 /** What a started worker receives first. */
 export interface WorkerInit {
@@ -78,7 +101,7 @@ export interface ThreadHost {
   canBlock: boolean;
 }
 
-/** The worker side: instantiate, say ready, then run tasks until TASK.exit. Blocks its thread. */
+/** The worker side: instantiate, say ready, then run tasks until EXIT. Blocks its thread. */
 export async function workerMain(init: WorkerInit, post: (msg: string) => void): Promise<void> {
   const k = await instantiateSimd(init.module, init.memory);
   const ctrl = new Int32Array(init.control, 0, ARGS_BYTE / 4);
@@ -90,10 +113,12 @@ export async function workerMain(init: WorkerInit, post: (msg: string) => void):
     const gen = Atomics.load(ctrl, SLOT.generation);
     if (gen === seen) continue;
     seen = gen;
-    const task = Atomics.load(ctrl, SLOT.task);
-    if (task === TASK.exit) return;
+    const id = Atomics.load(ctrl, SLOT.task);
+    if (id === EXIT) return;
     try {
-      runTask(k, task, args, init.index, init.nThreads);
+      const task = TASK_BY_ID.get(id);
+      if (task === undefined) throw new Error(`simd pool: unknown task ${id}`);
+      task.run(k, args, init.index, init.nThreads);
     } catch (e) {
       Atomics.store(ctrl, SLOT.failed, 1);
       post(`error: ${e instanceof Error ? e.message : String(e)}`);
@@ -142,22 +167,22 @@ export class ThreadPool {
   }
 
   /**
-   * Runs a task on every thread with these arguments (in the task's key order) and waits for all;
+   * Runs a task (an entry of TASKS) on every thread with these arguments and waits for all;
    * with parallel = false (jobs too small to repay a dispatch) on the calling thread alone.
    */
-  run<T>(task: number, keys: readonly (keyof T)[], a: T, parallel = true): void {
+  run<A extends Record<keyof A, number>>(task: Task<A>, a: A, parallel = true): void {
     const args = this.args;
-    keys.forEach((key, i) => { args[i] = a[key] as number; });
+    task.keys.forEach((key, i) => { args[i] = a[key]; });
     if (this.workers.length === 0 || !parallel) {
-      runTask(this.k, task, args, 0, 1);
+      task.run(this.k, args, 0, 1);
       return;
     }
     const ctrl = this.ctrl;
-    Atomics.store(ctrl, SLOT.task, task);
+    Atomics.store(ctrl, SLOT.task, task.id);
     Atomics.store(ctrl, SLOT.pending, this.workers.length);
     Atomics.add(ctrl, SLOT.generation, 1);
     Atomics.notify(ctrl, SLOT.generation);
-    runTask(this.k, task, args, 0, this.threads);
+    task.run(this.k, args, 0, this.threads);
     for (let p = Atomics.load(ctrl, SLOT.pending); p !== 0; p = Atomics.load(ctrl, SLOT.pending)) {
       if (this.canBlock) Atomics.wait(ctrl, SLOT.pending, p);
     }
@@ -166,7 +191,7 @@ export class ThreadPool {
 
   dispose(): void {
     if (this.workers.length === 0) return;
-    Atomics.store(this.ctrl, SLOT.task, TASK.exit);
+    Atomics.store(this.ctrl, SLOT.task, EXIT);
     Atomics.add(this.ctrl, SLOT.generation, 1);
     Atomics.notify(this.ctrl, SLOT.generation);
     for (const w of this.workers) w.terminate();

@@ -12,7 +12,8 @@
 // Memory is bounded by a frame or two whatever the length: the decoder writes into a pipe that
 // we read one frame at a time (when we are busy, the pipe fills and ffmpeg waits), and we wait
 // for the encoder's pipe to drain before the next frame. ffmpeg is the system binary, found on
-// PATH or given by --ffmpeg (ffprobe beside it, else on PATH); nothing is bundled.
+// PATH or given by --ffmpeg (ffprobe beside it, else on PATH); nothing is bundled. Running it and
+// its pipes: ffmpeg.ts; what ffprobe says of IN: video_probe.ts.
 //
 // The output has the input's frame count (every decoded frame is one output frame: -vsync
 // passthrough, which rawvideo output would otherwise not be) and frame rate (the average one,
@@ -22,23 +23,19 @@
 // Nothing half-written is left: the video and its JSON are written to temporary files beside
 // OUT and renamed at the end; any failure (ffmpeg exiting midway, a truncated input, an
 // unwritable directory, Ctrl-C) removes them.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants, promises as fs, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
 import { DEFAULT_DETECT_OPTIONS } from '../detect/postprocess.js';
 import { RetinaFaceError } from '../errors.js';
-import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
 import { drawTrackedFaces } from '../image/draw.js';
 import type { Arch } from '../model/config.js';
 import { createTracker, type TrackedFace } from '../track/tracker.js';
 import { describeFsError } from '../weights/files.js';
-import { printable } from '../printable.js';
 import { flag, numberOption, stringOption, UsageError, type Io, type ParsedArgs } from './args.js';
 import { describeBackend, loadDetector, thresholdOptions } from './detect.js';
-
-export const FFMPEG_MISSING = 'ffmpeg not found: install it (apt-get install ffmpeg) or pass --ffmpeg PATH';
+import { describeExit, ffmpegMessages, findFfmpeg, readFrames, Tool, writeAll } from './ffmpeg.js';
+import { probeVideo } from './video_probe.js';
 
 /** Extensions written as H.264 in yuv420p (what every player reads); others get ffmpeg's default codec for their format. */
 const H264_EXTENSIONS = new Set(['.mp4', '.m4v', '.mov', '.mkv']);
@@ -46,282 +43,6 @@ const H264_EXTENSIONS = new Set(['.mp4', '.m4v', '.mov', '.mkv']);
 const IMAGE_ONLY_OPTIONS = ['input', 'raw', 'json_format', 'max_pixels', 'benchmark_count'];
 /** A progress line at most this often (stderr, not with -q). */
 const PROGRESS_EVERY_MS = 2000;
-/** ffprobe reads headers only: a minute is far beyond any file's, and stops a hang on a FIFO. */
-const PROBE_TIMEOUT_MS = 60_000;
-/** stderr lines of an ffmpeg process kept, and how many of them an error message quotes (the last ones). */
-const STDERR_LINES_KEPT = 20;
-const MESSAGES_SHOWN = 4;
-
-// ---------------------------------------------------------------- finding ffmpeg
-
-async function isExecutable(file: string): Promise<boolean> {
-  try {
-    const s = await fs.stat(file);
-    if (!s.isFile()) return false;
-    await fs.access(file, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** `name` as given when it has a directory part, else the first executable of that name on PATH. */
-async function findExecutable(name: string): Promise<string | undefined> {
-  if (name.includes('/') || name.includes(path.sep)) return (await isExecutable(name)) ? path.resolve(name) : undefined;
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir === '') continue;
-    const file = path.join(dir, name);
-    if (await isExecutable(file)) return file;
-  }
-  return undefined;
-}
-
-export interface FfmpegTools {
-  ffmpeg: string;
-  ffprobe: string;
-}
-
-/**
- * ffmpeg from `given` (a path, or a name looked up on PATH; default 'ffmpeg'), and the ffprobe
- * that comes with it: beside it (its name with ffmpeg -> ffprobe, so ffmpeg-6 finds ffprobe-6),
- * else on PATH.
- */
-export async function findFfmpeg(given?: string): Promise<FfmpegTools> {
-  const ffmpeg = await findExecutable(given ?? 'ffmpeg');
-  if (ffmpeg === undefined) {
-    throw new RetinaFaceError(given === undefined ? FFMPEG_MISSING : FFMPEG_MISSING.replace('not found', `not found at ${given}`), { code: 'ENOFFMPEG' });
-  }
-  const sibling = path.join(path.dirname(ffmpeg), path.basename(ffmpeg).replace(/ffmpeg/i, 'ffprobe'));
-  const ffprobe = (sibling !== ffmpeg && (await isExecutable(sibling)) ? sibling : undefined) ?? (await findExecutable('ffprobe'));
-  if (ffprobe === undefined) {
-    throw new RetinaFaceError(`ffprobe not found beside ${ffmpeg} or on PATH: it comes with ffmpeg (apt-get install ffmpeg)`, { code: 'ENOFFMPEG' });
-  }
-  return { ffmpeg, ffprobe };
-}
-
-// ---------------------------------------------------------------- ffmpeg's messages
-
-/** ffmpeg's stderr line without its "[mov,mp4,... @ 0x55d1...] " context and "FILE: " prefix. */
-function cleanFfmpegLine(line: string, file?: string): string {
-  let s = line.replace(/^\[[^\]]* @ 0x[0-9a-f]+\]\s*/i, '').trim();
-  if (file !== undefined && s.startsWith(`${file}: `)) s = s.slice(file.length + 2);
-  return s;
-}
-
-/** The last few distinct meaningful lines of ffmpeg's stderr, cleaned, in order. */
-function ffmpegMessages(lines: readonly string[], file?: string): string[] {
-  const said = lines.map((l) => cleanFfmpegLine(l, file)).filter((l) => l !== '' && !/^Last message repeated/.test(l));
-  return [...new Set(said)].slice(-MESSAGES_SHOWN);
-}
-
-/** A child process's stderr, its last lines kept; `exited` settles once, with the exit or the spawn error. */
-class Tool {
-  readonly child: ChildProcess;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>;
-  private readonly lines: string[] = [];
-  private partial = '';
-  done = false;
-
-  constructor(bin: string, args: string[], stdin: 'pipe' | 'ignore', stdout: 'pipe' | 'ignore') {
-    this.child = spawn(bin, args, { stdio: [stdin, stdout, 'pipe'] });
-    this.child.stderr!.setEncoding('utf8');
-    this.child.stderr!.on('data', (chunk: string) => {
-      const parts = (this.partial + chunk).split(/\r?\n|\r/);
-      this.partial = parts.pop()!;
-      this.lines.push(...parts);
-      if (this.lines.length > STDERR_LINES_KEPT) this.lines.splice(0, this.lines.length - STDERR_LINES_KEPT);
-    });
-    this.exited = new Promise((resolve) => {
-      this.child.once('error', (error) => { this.done = true; resolve({ code: null, signal: null, error }); });
-      this.child.once('close', (code, signal) => { this.done = true; resolve({ code, signal }); });
-    });
-  }
-
-  stderr(): string[] {
-    return this.partial === '' ? [...this.lines] : [...this.lines, this.partial];
-  }
-
-  /** Ends it now (SIGKILL: it holds nothing we want) and waits for it. */
-  async kill(): Promise<void> {
-    if (!this.done) this.child.kill('SIGKILL');
-    await this.exited;
-  }
-}
-
-function describeExit(r: { code: number | null; signal: NodeJS.Signals | null; error?: Error }): string {
-  if (r.error !== undefined) return `could not start (${describeFsError(r.error)})`;
-  return r.signal !== null ? `was killed (${r.signal})` : `exited with code ${r.code}`;
-}
-
-// ---------------------------------------------------------------- probing
-
-export interface VideoInfo {
-  /** the size of the decoded frames: the stream's, swapped when it is rotated by 90 or 270 degrees */
-  width: number;
-  height: number;
-  /** the average frame rate, as ffmpeg writes it ("30000/1001") and as a number */
-  rate: string;
-  fps: number;
-  /** the frame count the container announces (nb_frames), when it does */
-  frames: number | undefined;
-  /** nb_frames, else duration x fps: for the progress line */
-  expectedFrames: number | undefined;
-  rotation: number;
-  codec: string;
-  format: string;
-  /** the stream's index in the file (ffmpeg's -map 0:index) */
-  index: number;
-}
-
-/** A stream of ffprobe's answer: the types ffprobe writes, which the reader checks rather than trusts. */
-interface ProbeStream {
-  index?: number;
-  codec_type?: unknown;
-  codec_name?: unknown;
-  width?: number;
-  height?: number;
-  avg_frame_rate?: unknown;
-  r_frame_rate?: unknown;
-  nb_frames?: unknown;
-  duration?: unknown;
-  disposition?: { attached_pic?: unknown } | null;
-  tags?: { rotate?: unknown } | null;
-  side_data_list?: ({ rotation?: unknown } | null)[];
-}
-
-/** ffmpeg's "30000/1001": a positive finite frame rate, or undefined. */
-function parseRate(r: string | undefined): number | undefined {
-  const m = /^(\d{1,15})\/(\d{1,15})$/.exec(r ?? '');
-  if (m === null) return undefined;
-  const fps = Number(m[1]) / Number(m[2]);
-  return fps > 0 && Number.isFinite(fps) ? fps : undefined;
-}
-
-async function startsWithFtyp(file: string): Promise<boolean> {
-  const fh = await fs.open(file, 'r');
-  try {
-    const head = new Uint8Array(8);
-    await fh.read(head, 0, 8, 0);
-    return String.fromCharCode(...head.subarray(4, 8)) === 'ftyp';
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Runs ffprobe on `file` and says what the first video stream is; a RetinaFaceError naming the file otherwise. */
-export async function probeVideo(ffprobe: string, file: string): Promise<VideoInfo> {
-  const args = ['-v', 'error', '-show_entries',
-    'stream=index,codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration:stream_disposition=attached_pic:' +
-    'stream_tags=rotate:stream_side_data=rotation:format=format_name,duration', '-of', 'json', '--', file];
-  const tool = new Tool(ffprobe, args, 'ignore', 'pipe');
-  let out = '';
-  tool.child.stdout!.setEncoding('utf8');
-  tool.child.stdout!.on('data', (c: string) => { out += c; });
-  const timer = setTimeout(() => tool.child.kill('SIGKILL'), PROBE_TIMEOUT_MS);
-  const r = await tool.exited;
-  clearTimeout(timer);
-  if (r.error !== undefined) throw new RetinaFaceError(`ffprobe (${ffprobe}) ${describeExit(r)}`, { code: 'ENOFFMPEG' });
-  if (r.signal === 'SIGKILL') throw new RetinaFaceError(`ffprobe did not answer within ${PROBE_TIMEOUT_MS / 1000} s`, { file, code: 'EVIDEO' });
-  if (r.code !== 0) {
-    const said = ffmpegMessages(tool.stderr(), file);
-    // An MP4 (its first box is 'ftyp') whose index (the moov box, written last) is missing.
-    if (said.some((l) => /moov atom not found/.test(l)) && (await startsWithFtyp(file))) {
-      throw new RetinaFaceError('truncated, or not finished writing: an MP4 without its index (moov atom not found)', { file, code: 'EVIDEO' });
-    }
-    throw new RetinaFaceError(`not a video ffmpeg can read: ${said.join('; ') || describeExit(r)}`, { file, code: 'EVIDEO' });
-  }
-  return videoInfoFromProbe(out, file);
-}
-
-/** A field of ffprobe's answer as printable text (it echoes the file's own metadata). */
-const shown = (v: unknown): string => printable(JSON.stringify(v)?.slice(0, 40) ?? 'nothing');
-
-/**
- * What ffprobe's JSON answer (`-of json`, the fields probeVideo asks for) says of the first video
- * stream, checked: a frame size of whole pixels within DEFAULT_MAX_PIXELS (the frame buffers are
- * width x height x 3 bytes), a finite positive frame rate, counts that are safe integers. The
- * answer echoes what the file declares, so it is read as untrusted (test/fuzz: video-probe).
- */
-export function videoInfoFromProbe(out: string, file: string): VideoInfo {
-  const fail = (why: string): never => {
-    throw new RetinaFaceError(why, { file, code: 'EVIDEO' });
-  };
-  let parsed: { streams?: unknown; format?: { format_name?: unknown; duration?: unknown } | null } | null;
-  try {
-    parsed = JSON.parse(out) as typeof parsed;
-  } catch {
-    return fail(`ffprobe's answer is not JSON: ${JSON.stringify(out.slice(0, 60))}`);
-  }
-  if (typeof parsed !== 'object' || parsed === null) return fail(`ffprobe's answer is not an object: ${shown(parsed)}`);
-  const streams = (Array.isArray(parsed.streams) ? parsed.streams : []).filter((x): x is ProbeStream => typeof x === 'object' && x !== null);
-  const formatName = parsed.format?.format_name;
-  const format = typeof formatName === 'string' ? printable(formatName) : '?';
-  const video = streams.find((s) => s.codec_type === 'video' && s.disposition?.attached_pic !== 1);
-  if (video === undefined) {
-    const kinds = streams.map((s) => (s.codec_type === 'video' ? 'cover picture' : typeof s.codec_type === 'string' ? printable(s.codec_type) : 'unknown'));
-    return fail(`no video stream (${kinds.length === 0 ? 'no streams at all' : `only ${[...new Set(kinds)].join(', ')}`})`);
-  }
-  // Strings from the file go into messages and the progress line: escaped (a codec name could hold a newline).
-  const codec = typeof video.codec_name === 'string' ? printable(video.codec_name) : 'unknown';
-  if (format === 'image2' || format.endsWith('_pipe')) fail(`is a still image (${codec}), not a video: use --input for images`);
-  const sideRotation = Array.isArray(video.side_data_list) ? video.side_data_list.find((d) => typeof d?.rotation === 'number')?.rotation : undefined;
-  const declared = typeof sideRotation === 'number' ? sideRotation : Number(video.tags?.rotate ?? 0);
-  // Whole degrees (ffmpeg writes them so); 90 and 270 swap the frame's width and height.
-  const rotation = Number.isInteger(declared) ? ((declared % 360) + 360) % 360 : 0;
-  const [w, h] = [video.width, video.height];
-  if (!(Number.isInteger(w) && Number.isInteger(h) && w! > 0 && h! > 0)) fail(`the video stream has no frame size (codec ${codec}, ${shown(w)} x ${shown(h)})`);
-  if (w! * h! > DEFAULT_MAX_PIXELS) {
-    throw new RetinaFaceError(`frames of ${w}x${h} are ${((w! * h!) / 1e6).toFixed(1)} megapixels, over the limit of ${(DEFAULT_MAX_PIXELS / 1e6).toFixed(1)} megapixels`,
-      { file, code: 'ETOOBIG' });
-  }
-  const avg = typeof video.avg_frame_rate === 'string' ? video.avg_frame_rate : undefined;
-  const r = typeof video.r_frame_rate === 'string' ? video.r_frame_rate : undefined;
-  const rate = parseRate(avg) !== undefined ? avg! : r;
-  const fps = parseRate(rate);
-  if (fps === undefined) return fail(`the video stream has no frame rate (avg ${shown(avg)}, r ${shown(r)})`);
-  const nb = Number(video.nb_frames);
-  const frames = Number.isSafeInteger(nb) && nb > 0 ? nb : undefined;
-  const duration = Number(video.duration ?? parsed.format?.duration);
-  const estimate = duration > 0 ? Math.round(duration * fps) : NaN;
-  const turned = rotation === 90 || rotation === 270;
-  return {
-    width: turned ? h! : w!, height: turned ? w! : h!, rate: rate!, fps, frames,
-    expectedFrames: frames ?? (Number.isSafeInteger(estimate) && estimate > 0 ? estimate : undefined),
-    rotation, codec: typeof video.codec_name === 'string' ? codec : '?', format, index: Number.isSafeInteger(video.index) && video.index! >= 0 ? video.index! : 0,
-  };
-}
-
-// ---------------------------------------------------------------- streaming
-
-/**
- * The frames of a raw rgb24 stream, `frameBytes` each, in one buffer reused for every frame: the
- * consumer is done with a frame when it asks for the next. A trailing partial frame is reported
- * through `partial` (the stream ended inside it).
- */
-async function* readFrames(stream: Readable, frameBytes: number, partial: { bytes: number }): AsyncGenerator<Uint8Array> {
-  const frame = new Uint8Array(frameBytes);
-  let filled = 0;
-  for await (const chunk of stream as AsyncIterable<Uint8Array>) {
-    let off = 0;
-    while (off < chunk.length) {
-      const n = Math.min(frameBytes - filled, chunk.length - off);
-      frame.set(chunk.subarray(off, off + n), filled);
-      filled += n;
-      off += n;
-      if (filled === frameBytes) {
-        yield frame;
-        filled = 0;
-      }
-    }
-  }
-  partial.bytes = filled;
-}
-
-/** Writes to a pipe, waiting for it to drain when it is full; rejects as soon as `failed` does. */
-async function writeAll(stream: Writable, data: Uint8Array, failed: Promise<never>): Promise<void> {
-  if (stream.write(data)) return;
-  await Promise.race([new Promise<void>((resolve) => stream.once('drain', resolve)), failed]);
-}
 
 function tempBeside(file: string, ext: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp${ext}`);
@@ -344,8 +65,6 @@ function frameJson(index: number, time: number, faces: readonly TrackedFace[]): 
     faces: faces.map((f) => ({ id: f.id, score: round4(f.raw.score), box: f.raw.box.map(round4), landmarks: f.raw.landmarks.map((p) => p.map(round4)) })),
   });
 }
-
-// ---------------------------------------------------------------- the command
 
 /** OUT (and OUT.json when written) can be written, and neither is the input. */
 async function checkSavepath(out: string, json: string | undefined, input: string): Promise<void> {

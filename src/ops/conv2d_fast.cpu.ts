@@ -10,6 +10,7 @@
 //
 // depthwiseConv3x3 (groups = C_in = C_out, 3x3): direct loops per channel, bounds hoisted.
 import type { Slope } from './activation.js';
+import { packDenseWeights, packedDenseFloats } from './gemm_panels.js';
 import { conv2dOutputShape, type ConvAttrs } from './conv2d.js';
 import { tensor, type Tensor } from '../tensor.js';
 
@@ -23,13 +24,8 @@ export interface PackedConv {
 
 export function packConvWeights(w: Tensor, bias: Tensor, attrs: ConvAttrs): PackedConv {
   const cOut = w.shape[0]!;
-  const k = w.data.length / cOut;
-  const blocks = Math.ceil(cOut / 4);
-  const packed = new Float32Array(blocks * k * 4);
-  for (let oc = 0; oc < cOut; oc++) {
-    const ob = oc >> 2, r = oc & 3;
-    for (let i = 0; i < k; i++) packed[(ob * k + i) * 4 + r] = w.data[oc * k + i]!;
-  }
+  const packed = new Float32Array(packedDenseFloats(cOut, w.data.length / cOut));
+  packDenseWeights(w.data, cOut, packed);
   return { shape: [...w.shape], packed, bias: Float32Array.from(bias.data), attrs };
 }
 

@@ -1,4 +1,4 @@
-// cpu-simd's module builds by name, apart from the generator (conv2d_simd.cpu.ts) so that the
+// cpu-simd's module builds by name, apart from the generator (simd/module.ts) so that the
 // published types of the entries that mention them need neither it nor the WebAssembly lib types.
 
 /**

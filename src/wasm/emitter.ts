@@ -1,8 +1,8 @@
 // A small WebAssembly binary emitter: enough of the format (WebAssembly Core Specification 2.0,
 // chapter 5 "Binary Format", plus the fixed-width SIMD proposal merged into it) to build the
-// CPU kernels of src/ops/conv2d_simd.cpu.ts at run time from readable TypeScript, with no
-// toolchain and no binary committed. A module imports one memory ("env", "memory") and defines
-// functions; each function is written through a Code builder with one method per instruction.
+// CPU kernels of src/ops/simd/ at run time from readable TypeScript, with no toolchain and no
+// binary committed. A module imports one memory ("env", "memory") and defines functions; each
+// function is written through a Code builder with one method per instruction.
 //
 //   const m = new ModuleBuilder({ memory: { initial: 1 } });
 //   const c = new Code(['i32', 'i32'], ['i32']);

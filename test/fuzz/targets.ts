@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { PNG } from 'pngjs';
 import { COMMANDS } from '../../src/cli.js';
-import { videoInfoFromProbe } from '../../src/cli/video.js';
+import { videoInfoFromProbe } from '../../src/cli/video_probe.js';
 import { numberOption, parseArgs, UsageError, type CommandSpec } from '../../src/cli/args.js';
 import { RetinaFaceError } from '../../src/errors.js';
 import { decodeImage, DEFAULT_MAX_PIXELS, probeImage } from '../../src/image/decode.js';
@@ -429,7 +429,7 @@ const decodeTarget: Target = {
 const pngReadTarget: Target = {
   name: 'png-read',
   entry: 'readPngBytes(bytes) (the browser build\'s inflate + PNG reader)',
-  files: ['src/image/png_read.ts'],
+  files: ['src/image/png_read.ts', 'src/image/png_format.ts', 'src/image/png_inflate.ts', 'src/image/png_pixels.ts'],
   arbitrary: () => withRegressions('png-read', pngArb()),
   run: (input) => readPngBytes(bytesOf(input)),
   check: (input, result) => {
@@ -553,7 +553,7 @@ function probeAnswerArb(): fc.Arbitrary<FuzzInput> {
 const videoProbeTarget: Target = {
   name: 'video-probe',
   entry: 'videoInfoFromProbe(ffprobe\'s JSON answer, file) (the video CLI\'s reading of what a video declares)',
-  files: ['src/cli/video.ts'],
+  files: ['src/cli/video_probe.ts'],
   arbitrary: () => withRegressions('video-probe', probeAnswerArb()),
   run: (input) => videoInfoFromProbe(new TextDecoder().decode(bytesOf(input)), 'fuzz-video'),
   check: (_input, result) => {

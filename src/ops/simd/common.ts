@@ -1,0 +1,53 @@
+// What every kernel of the 'cpu-simd' module (module.ts) shares: the module's exports, with all
+// addresses byte offsets into the one memory; the two pieces of code each kernel emits inline
+// (LeakyReLU, the store of a partial tile); and how a task's work is split over threads.
+import type { Code } from '../../wasm/emitter.js';
+
+/** The generated module's exports (all addresses are byte offsets into the shared memory). */
+export interface SimdExports {
+  gemm(w: number, x: number, xStride: number, y: number, yStride: number, bias: number,
+    k: number, ocCount: number, n: number, slope: number, hasSlope: number, blockBytes: number): void;
+  packB(x: number, xStride: number, k: number, n: number, dst: number): void;
+  im2col(x: number, h: number, w: number, cIn: number, kSize: number, stride: number, pad: number,
+    wOut: number, p0: number, n: number, rowStride: number, col: number): void;
+  actCopy(a: number, y: number, n: number, slope: number, hasSlope: number): void;
+  addAct(a: number, b: number, y: number, n: number, slope: number, hasSlope: number): void;
+  headPermute(x: number, y: number, c: number, hw: number, pStart: number, pEnd: number): void;
+  winoPad(x: number, h: number, w: number, xpad: number, rowsP: number, wP: number, cStart: number, cEnd: number): void;
+  winoInput(xpad: number, rowsP: number, wP: number, cIn: number, ty0: number, ty1: number, tW4: number, v: number): void;
+  winoOutput(m: number, cOut: number, ty0: number, ty1: number, tW4: number, y: number, h: number, w: number,
+    bias: number, slope: number, hasSlope: number): void;
+  depthwise3x3s1(x: number, w: number, bias: number, y: number, h: number, wd: number, hOut: number, wOut: number,
+    cStart: number, cEnd: number, plane: number, slope: number, hasSlope: number): void;
+  depthwise3x3s2(x: number, w: number, bias: number, y: number, h: number, wd: number, hOut: number, wOut: number,
+    cStart: number, cEnd: number, plane: number, slope: number, hasSlope: number): void;
+}
+
+/** Emits `dst = max(dst, dst * slope)` (LeakyReLU for 0 <= slope <= 1) for each v128 local. */
+export function emitLeaky(c: Code, locals: number[], slopeV: number): void {
+  for (const v of locals) c.localGet(v).localGet(v).localGet(slopeV).f32x4Mul().f32x4Max().localSet(v);
+}
+
+/**
+ * Stores `count` floats of consecutive v128 locals at address local `addr` when rem >= count,
+ * else lane by lane while lane < rem (the partial tile at the end of a row).
+ */
+export function emitStoreVectors(c: Code, addr: number, vecs: number[], rem: number): void {
+  c.localGet(rem).i32Const(vecs.length * 4).i32GeS().if(() => {
+    vecs.forEach((v, i) => c.localGet(addr).localGet(v).v128Store(16 * i));
+  }, () => {
+    for (let l = 0; l < vecs.length * 4; l++) {
+      c.localGet(rem).i32Const(l).i32GtS().if(() => {
+        c.localGet(addr).localGet(vecs[l >> 2]!).v128Store32Lane(l & 3, 4 * l);
+      });
+    }
+  });
+}
+
+/** The share [start, end) of n items for thread t of nThreads, in whole units of `grain`. */
+export function share(n: number, grain: number, t: number, nThreads: number): [number, number] {
+  const units = Math.ceil(n / grain);
+  const lo = Math.floor((units * t) / nThreads) * grain;
+  const hi = Math.min(n, Math.floor((units * (t + 1)) / nThreads) * grain);
+  return [lo, Math.max(lo, hi)];
+}

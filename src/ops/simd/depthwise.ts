@@ -1,0 +1,100 @@
+// x: (C, H, W), w: (C, 1, 3, 3), b: (C) -> (C, H_out, W_out), stride 1 or 2, padding 1
+// depthwise3x3s1 / depthwise3x3s2: per channel and band of DW_BAND output rows, the input rows
+//   are copied into a zero-bordered scratch (no bounds checks in the inner loop), then 4 output
+//   pixels per vector; stride 2 gathers the even/odd columns with shuffles. Split over threads
+//   by channels.
+import { Code } from '../../wasm/emitter.js';
+import { emitLeaky, emitStoreVectors, share, type SimdExports } from './common.js';
+
+/** Columns of slack right of a depthwise scratch plane row: the last vector's reads (stride 2: 10 floats). */
+export const DW_PLANE_SLACK = 12;
+
+/**
+ * Output rows per depthwise band: the band's input rows are copied zero-bordered into scratch
+ * and stay in L1/L2 while used (a whole 1024x575 plane would not: one more pass over memory).
+ */
+export const DW_BAND = 16;
+
+/** Floats of scratch one thread needs for a depthwise band on an input of width W. */
+export function depthwisePlaneFloats(w: number): number {
+  return ((DW_BAND - 1) * 2 + 3) * (w + 2 + DW_PLANE_SLACK);
+}
+
+export function emitDepthwise(stride: 1 | 2): Code {
+  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32']);
+  const [x, w, bias, y, H, W, hOut, wOut, cStart, cEnd, plane, slope, hasSlope] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const ch = c.local('i32'), r = c.local('i32'), rowBytes = c.local('i32'), src = c.local('i32'), dst = c.local('i32');
+  const oh = c.local('i32'), ow = c.local('i32'), r0 = c.local('i32'), p = c.local('i32'), yRow = c.local('i32'), rem = c.local('i32');
+  const oh0 = c.local('i32'), ohEnd = c.local('i32'), ih = c.local('i32');
+  const wv = Array.from({ length: 9 }, () => c.local('v128'));
+  const bv = c.local('v128'), acc = c.local('v128'), slopeV = c.local('v128');
+  const va = c.local('v128'), vb = c.local('v128'), vc = c.local('v128'), vd = c.local('v128');
+
+  c.localGet(slope).f32x4Splat().localSet(slopeV);
+  c.localGet(W).i32Const(2 + DW_PLANE_SLACK).i32Add().i32Const(2).i32Shl().localSet(rowBytes);
+  c.forRange(ch, () => c.localGet(cStart), () => c.localGet(cEnd), 1, () => {
+    wv.forEach((v, i) => c.localGet(w).localGet(ch).i32Const(36).i32Mul().i32Add().v128Load32Splat(4 * i).localSet(v));
+    c.localGet(bias).localGet(ch).i32Const(2).i32Shl().i32Add().v128Load32Splat().localSet(bv);
+    c.localGet(x).localGet(ch).localGet(H).i32Mul().localGet(W).i32Mul().i32Const(2).i32Shl().i32Add().localSet(src);
+    c.forRange(oh0, () => c.i32Const(0), () => c.localGet(hOut), DW_BAND, () => {
+      // The band's input rows ih = oh0 s - 1 + q, q < (DW_BAND - 1) s + 3, zero-bordered
+      // (columns 0 and W + 1), rows outside the image all zero.
+      c.forRange(r, () => c.i32Const(0), () => c.i32Const((DW_BAND - 1) * stride + 3), 1, () => {
+        c.localGet(oh0).i32Const(stride).i32Mul().i32Const(1).i32Sub().localGet(r).i32Add().localSet(ih);
+        c.localGet(plane).localGet(r).localGet(rowBytes).i32Mul().i32Add().localSet(dst);
+        c.localGet(ih).localGet(H).i32LtU().if(() => {
+          c.localGet(dst).f32Const(0).f32Store();
+          c.localGet(dst).i32Const(4).i32Add().localGet(src).localGet(ih).localGet(W).i32Mul().i32Const(2).i32Shl().i32Add()
+            .localGet(W).i32Const(2).i32Shl().memoryCopy();
+          c.localGet(dst).localGet(W).i32Const(2).i32Shl().i32Add().f32Const(0).f32Store(4);
+        }, () => {
+          c.localGet(dst).i32Const(0).localGet(W).i32Const(2).i32Add().i32Const(2).i32Shl().memoryFill();
+        });
+      });
+      c.localGet(oh0).i32Const(DW_BAND).i32Add().localTee(ohEnd).localGet(hOut).localGet(ohEnd).localGet(hOut).i32LtS().select().localSet(ohEnd);
+      c.forRange(oh, () => c.localGet(oh0), () => c.localGet(ohEnd), 1, () => {
+        c.localGet(plane).localGet(oh).localGet(oh0).i32Sub().i32Const(stride).i32Mul().localGet(rowBytes).i32Mul().i32Add().localSet(r0);
+        c.localGet(y).localGet(ch).localGet(hOut).i32Mul().localGet(oh).i32Add().localGet(wOut).i32Mul().i32Const(2).i32Shl().i32Add().localSet(yRow);
+        c.forRange(ow, () => c.i32Const(0), () => c.localGet(wOut), 4, () => {
+          c.localGet(bv).localSet(acc);
+          for (let kh = 0; kh < 3; kh++) {
+            c.localGet(r0).localGet(rowBytes).i32Const(kh).i32Mul().i32Add().localGet(ow).i32Const(stride === 1 ? 2 : 3).i32Shl().i32Add().localSet(p);
+            if (stride === 1) {
+              for (let kw = 0; kw < 3; kw++) {
+                c.localGet(acc).localGet(wv[kh * 3 + kw]!).localGet(p).v128Load(4 * kw).f32x4Mul().f32x4Add().localSet(acc);
+              }
+            } else {
+              // Output ow + l reads plane columns 2 (ow + l) + kw: kw 0 = even lanes of [p, p + 8),
+              // kw 1 = odd lanes, kw 2 = even lanes of [p + 2, p + 10).
+              c.localGet(p).v128Load(0).localSet(va).localGet(p).v128Load(16).localSet(vb);
+              c.localGet(p).v128Load(8).localSet(vc).localGet(p).v128Load(24).localSet(vd);
+              c.localGet(acc).localGet(wv[kh * 3]!).localGet(va).localGet(vb).f32x4Shuffle(0, 2, 4, 6).f32x4Mul().f32x4Add().localSet(acc);
+              c.localGet(acc).localGet(wv[kh * 3 + 1]!).localGet(va).localGet(vb).f32x4Shuffle(1, 3, 5, 7).f32x4Mul().f32x4Add().localSet(acc);
+              c.localGet(acc).localGet(wv[kh * 3 + 2]!).localGet(vc).localGet(vd).f32x4Shuffle(0, 2, 4, 6).f32x4Mul().f32x4Add().localSet(acc);
+            }
+          }
+          c.localGet(hasSlope).if(() => emitLeaky(c, [acc], slopeV));
+          c.localGet(wOut).localGet(ow).i32Sub().localSet(rem);
+          c.localGet(yRow).localGet(ow).i32Const(2).i32Shl().i32Add().localSet(p);
+          emitStoreVectors(c, p, [acc], rem);
+        });
+      });
+    });
+  });
+  return c;
+}
+
+export interface DepthwiseArgs {
+  x: number; c: number; h: number; w: number; stride: number; hOut: number; wOut: number;
+  weights: number; bias: number; y: number; slope: number; hasSlope: number;
+  /** Per-thread plane scratch: thread t uses scratch + t * scratchBytes. */
+  scratch: number; scratchBytes: number;
+}
+
+/** Thread t's part of a depthwise 3x3 convolution: a range of channels. */
+export function depthwisePart(k: SimdExports, a: DepthwiseArgs, t: number, nThreads: number): void {
+  const [lo, hi] = share(a.c, 1, t, nThreads);
+  if (lo >= hi) return;
+  const f = a.stride === 1 ? k.depthwise3x3s1 : k.depthwise3x3s2;
+  f(a.x, a.weights, a.bias, a.y, a.h, a.w, a.hOut, a.wOut, lo, hi, a.scratch + t * a.scratchBytes, a.slope, a.hasSlope);
+}

@@ -1,0 +1,87 @@
+// W: (C_out, K) in panels of MR rows, B: (K, n), bias: (C_out) -> Y: (C_out, n)
+// gemm: Y (C_out x n) = W (C_out x K) * B (K x n) + bias, activation. W is packed once into
+//   panels of MR = 4 output channels ([panel][k][4], packDenseWeights); a micro-tile keeps
+//   4 x NR outputs (NR = 4 * GEMM_COLS pixels) in v128 locals, and per k loads GEMM_COLS vectors
+//   of B and splats 4 weights: 4 * GEMM_COLS multiply-adds of 4 lanes per 4 + GEMM_COLS loads.
+//   B is read either row-major (row stride xStride) from an im2col tile, or from NR-pixel
+//   panels (packB: a 1x1 convolution's input tile copied so that gemm reads it front to back).
+// The one matrix product of the module: dense convolutions (dense.ts) and Winograd's 16
+// products per chunk (winograd.ts) both run it.
+import { Code } from '../../wasm/emitter.js';
+import { emitLeaky, emitStoreVectors } from './common.js';
+import { PANEL_ROWS } from '../gemm_panels.js';
+
+/** Output channels per packed weight panel (the micro-tile's rows): the panels of gemm_panels.ts. */
+export const GEMM_MR = PANEL_ROWS;
+export { packDenseWeights, packedDenseFloats } from '../gemm_panels.js';
+/** v128 columns per micro-tile row: NR = 4 * GEMM_COLS output pixels. */
+export const GEMM_COLS = 2;
+export const GEMM_NR = 4 * GEMM_COLS;
+/** gemm's blockBytes for a row-major B (pixel blocks side by side): NR floats. */
+export const ROW_MAJOR_BLOCK = 4 * GEMM_NR;
+
+export function emitGemm(): Code {
+  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32', 'i32']);
+  const [w, x, xStride, y, yStride, bias, K, ocCount, n, slope, hasSlope, blockBytes] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const ob = c.local('i32'), j = c.local('i32'), wp = c.local('i32'), xp = c.local('i32'), wEnd = c.local('i32');
+  const xStep = c.local('i32'), panelBytes = c.local('i32'), rem = c.local('i32'), yp = c.local('i32'), oc = c.local('i32');
+  const acc = Array.from({ length: GEMM_MR }, () => Array.from({ length: GEMM_COLS }, () => c.local('v128')));
+  const b = Array.from({ length: GEMM_COLS }, () => c.local('v128'));
+  const a = c.local('v128'), slopeV = c.local('v128');
+
+  c.localGet(xStride).i32Const(2).i32Shl().localSet(xStep);
+  c.localGet(K).i32Const(4 * GEMM_MR).i32Mul().localSet(panelBytes);
+  c.localGet(slope).f32x4Splat().localSet(slopeV);
+  c.forRange(ob, () => c.i32Const(0), () => c.localGet(ocCount).i32Const(GEMM_MR - 1).i32Add().i32Const(2).i32ShrU(), 1, () => {
+    c.forRange(j, () => c.i32Const(0), () => c.localGet(n), GEMM_NR, () => {
+      // acc = bias of the panel's rows
+      for (let r = 0; r < GEMM_MR; r++) {
+        c.localGet(bias).localGet(ob).i32Const(4 * GEMM_MR).i32Mul().i32Add().v128Load32Splat(4 * r).localSet(a);
+        for (const v of acc[r]!) c.localGet(a).localSet(v);
+      }
+      c.localGet(w).localGet(ob).localGet(panelBytes).i32Mul().i32Add().localTee(wp).localGet(panelBytes).i32Add().localSet(wEnd);
+      c.localGet(x).localGet(j).i32Const(GEMM_NR).i32DivU().localGet(blockBytes).i32Mul().i32Add().localSet(xp);
+      c.loop(() => {
+        b.forEach((v, i) => c.localGet(xp).v128Load(16 * i).localSet(v));
+        for (let r = 0; r < GEMM_MR; r++) {
+          c.localGet(wp).v128Load32Splat(4 * r).localSet(a);
+          acc[r]!.forEach((v, i) => c.localGet(v).localGet(a).localGet(b[i]!).f32x4Mul().f32x4Add().localSet(v));
+        }
+        c.localGet(xp).localGet(xStep).i32Add().localSet(xp);
+        c.localGet(wp).i32Const(4 * GEMM_MR).i32Add().localTee(wp).localGet(wEnd).i32LtU().brIf(0);
+      });
+      c.localGet(hasSlope).if(() => emitLeaky(c, acc.flat(), slopeV));
+      c.localGet(n).localGet(j).i32Sub().localSet(rem);
+      for (let r = 0; r < GEMM_MR; r++) {
+        c.localGet(ob).i32Const(GEMM_MR).i32Mul().i32Const(r).i32Add().localTee(oc).localGet(ocCount).i32LtS().if(() => {
+          c.localGet(y).localGet(oc).localGet(yStride).i32Mul().localGet(j).i32Add().i32Const(2).i32Shl().i32Add().localSet(yp);
+          emitStoreVectors(c, yp, acc[r]!, rem);
+        });
+      }
+    });
+  });
+  return c;
+}
+
+/**
+ * packB(x, xStride, K, n, dst): B (K x n, row stride xStride floats) into NR-pixel panels,
+ * dst[(jb * K + k) * NR + l] = B[k][jb NR + l], so that gemm (blockBytes = K NR 4, xStride = NR)
+ * reads each panel front to back. The last panel's lanes past n are copied garbage, never stored.
+ */
+export function emitPackB(): Code {
+  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32']);
+  const [x, xStride, K, n, dst] = [0, 1, 2, 3, 4];
+  const k = c.local('i32'), j = c.local('i32'), src = c.local('i32'), out = c.local('i32'), blockBytes = c.local('i32');
+  c.localGet(K).i32Const(4 * GEMM_NR).i32Mul().localSet(blockBytes);
+  c.forRange(k, () => c.i32Const(0), () => c.localGet(K), 1, () => {
+    c.localGet(x).localGet(k).localGet(xStride).i32Mul().i32Const(2).i32Shl().i32Add().localSet(src);
+    c.localGet(dst).localGet(k).i32Const(4 * GEMM_NR).i32Mul().i32Add().localSet(out);
+    c.forRange(j, () => c.i32Const(0), () => c.localGet(n), GEMM_NR, () => {
+      for (let i = 0; i < GEMM_COLS; i++) c.localGet(out).localGet(src).v128Load(16 * i).v128Store(16 * i);
+      c.localGet(src).i32Const(4 * GEMM_NR).i32Add().localSet(src);
+      c.localGet(out).localGet(blockBytes).i32Add().localSet(out);
+    });
+  });
+  return c;
+}
+

@@ -1,0 +1,50 @@
+// The WebAssembly SIMD kernels of the 'cpu-simd' backend as one module, generated at run time by
+// src/wasm/emitter.ts, all over one memory (byte offsets as arguments), weights with batch norm
+// folded in, bias and LeakyReLU fused. Tested against the naive loops in test/simd.test.ts.
+// One file per kernel, each with its shapes and its thread split:
+//   gemm.ts         gemm, packB: the matrix product every dense convolution runs
+//   dense.ts        im2col and a dense convolution's tiles (denseConvPart)
+//   depthwise.ts    depthwise3x3s1, depthwise3x3s2
+//   winograd.ts     winoPad, winoInput, winoOutput: F(2x2, 3x3) around gemm
+//   elementwise.ts  actCopy, addAct (add, cat), headPermute
+//   common.ts       the exports (SimdExports), inline LeakyReLU and partial stores, share()
+// The tasks the backend's threads run are listed once, in src/backends/simd_pool.ts (TASKS).
+// Relaxed SIMD's FMA is not available everywhere: multiply then add (two roundings, as the
+// naive loop's float64 accumulation is not either: see the tolerances in the test).
+import { ModuleBuilder, type MemoryImport } from '../../wasm/emitter.js';
+import type { SimdExports } from './common.js';
+import { emitIm2col } from './dense.js';
+import { emitDepthwise } from './depthwise.js';
+import { emitElementwise, emitHeadPermute } from './elementwise.js';
+import { emitGemm, emitPackB } from './gemm.js';
+import { emitWinoInput, emitWinoOutput, emitWinoPad } from './winograd.js';
+
+export { SIMD_MEMORY, SIMD_WASM_FILES } from '../simd_files.js';
+
+/** The kernel module's bytes, importing the given memory as ("env", "memory"). */
+export function buildSimdModule(memory: MemoryImport): Uint8Array<ArrayBuffer> {
+  const m = new ModuleBuilder({ memory });
+  m.addFunction('gemm', emitGemm());
+  m.addFunction('im2col', emitIm2col());
+  m.addFunction('packB', emitPackB());
+  m.addFunction('actCopy', emitElementwise(false));
+  m.addFunction('addAct', emitElementwise(true));
+  m.addFunction('headPermute', emitHeadPermute());
+  m.addFunction('winoPad', emitWinoPad());
+  m.addFunction('winoInput', emitWinoInput());
+  m.addFunction('winoOutput', emitWinoOutput());
+  m.addFunction('depthwise3x3s1', emitDepthwise(1));
+  m.addFunction('depthwise3x3s2', emitDepthwise(2));
+  return m.toBytes();
+}
+
+/** Compiles the kernel module for a memory of this kind (async: browsers refuse big sync compiles). */
+export function compileSimdModule(memory: MemoryImport): Promise<WebAssembly.Module> {
+  return WebAssembly.compile(buildSimdModule(memory));
+}
+
+/** An instance over the given memory; every thread instantiates the same module over the same memory. */
+export async function instantiateSimd(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<SimdExports> {
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  return instance.exports as unknown as SimdExports;
+}

@@ -1,0 +1,214 @@
+// x: (C_in, H, W), w: (C_out, C_in, 3, 3), b: (C_out) -> (C_out, H, W), stride 1, padding 1
+// Winograd F(2x2, 3x3) for dense 3x3 stride-1 convolutions (Lavin & Gray 2016).
+// Each 2x2 output tile comes from a 4x4 input tile d: Y = A^T [sum_ic U (.) V] A with
+// U = G g G^T (weights, transformed at prepare) and V = B^T d B, so the 36 multiply-adds per
+// tile, input and output channel become 16: 16 GEMMs M_xi (C_out x tiles) = U_xi (C_out x C_in)
+// V_xi (C_in x tiles), one per transform position xi, run by gemm over chunks of tile rows.
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
+//   A^T = [1 1 1 0; 0 1 -1 -1]
+// Transforms run on 4 horizontally adjacent tiles per vector: tile columns are padded to a
+// multiple of 4 (tW4) so every vector is whole; the output transform stores only pixels inside.
+import { Code } from '../../wasm/emitter.js';
+import { emitLeaky, emitStoreVectors, share, type SimdExports } from './common.js';
+import { packDenseWeights, packedDenseFloats, ROW_MAJOR_BLOCK } from './gemm.js';
+
+/** Geometry of a Winograd convolution on an (H, W) input. */
+export function winogradGeometry(h: number, w: number): { tH: number; tW4: number; rowsP: number; wP: number } {
+  const tH = Math.ceil(h / 2), tW = Math.ceil(w / 2);
+  const tW4 = Math.ceil(tW / 4) * 4;
+  // Padded plane: zero row and column before the input, zeros after up to the last tile's
+  // 4x4 window (row 2 tH + 1) and the last vector's column reads (2 tW4 + 1).
+  return { tH, tW4, rowsP: 2 * tH + 2, wP: 2 * tW4 + 4 };
+}
+
+/** winoPad(x, H, W, xpad, rowsP, wP, cStart, cEnd): channels of x into zeroed (rowsP, wP) planes at (1, 1). */
+export function emitWinoPad(): Code {
+  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
+  const [x, H, W, xpad, rowsP, wP, cStart, cEnd] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const ch = c.local('i32'), r = c.local('i32'), src = c.local('i32'), plane = c.local('i32'), planeBytes = c.local('i32');
+  c.localGet(rowsP).localGet(wP).i32Mul().i32Const(2).i32Shl().localSet(planeBytes);
+  c.forRange(ch, () => c.localGet(cStart), () => c.localGet(cEnd), 1, () => {
+    c.localGet(xpad).localGet(ch).localGet(planeBytes).i32Mul().i32Add().localTee(plane).i32Const(0).localGet(planeBytes).memoryFill();
+    c.localGet(x).localGet(ch).localGet(H).i32Mul().localGet(W).i32Mul().i32Const(2).i32Shl().i32Add().localSet(src);
+    c.forRange(r, () => c.i32Const(0), () => c.localGet(H), 1, () => {
+      c.localGet(plane).localGet(r).i32Const(1).i32Add().localGet(wP).i32Mul().i32Const(1).i32Add().i32Const(2).i32Shl().i32Add();
+      c.localGet(src).localGet(W).i32Const(2).i32Shl().memoryCopy();
+      c.localGet(src).localGet(W).i32Const(2).i32Shl().i32Add().localSet(src);
+    });
+  });
+  return c;
+}
+
+/** winoInput(xpad, rowsP, wP, cIn, ty0, ty1, tW4, v): V[xi][ic][t], t = (ty - ty0) tW4 + tx. */
+export function emitWinoInput(): Code {
+  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
+  const [xpad, rowsP, wP, cIn, ty0, ty1, tW4, v] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const ic = c.local('i32'), ty = c.local('i32'), tx = c.local('i32'), p = c.local('i32'), out = c.local('i32');
+  const nt = c.local('i32'), xiBytes = c.local('i32'), rowBytes = c.local('i32');
+  const d = Array.from({ length: 16 }, () => c.local('v128'));
+  const e = Array.from({ length: 16 }, () => c.local('v128'));
+  const va = c.local('v128'), vb = c.local('v128'), vc = c.local('v128'), vd = c.local('v128');
+  const sub = (x: number, y: number) => c.localGet(x).localGet(y).f32x4Sub();
+  const add = (x: number, y: number) => c.localGet(x).localGet(y).f32x4Add();
+  c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW4).i32Mul().localSet(nt);
+  c.localGet(nt).localGet(cIn).i32Mul().i32Const(2).i32Shl().localSet(xiBytes);
+  c.localGet(wP).i32Const(2).i32Shl().localSet(rowBytes);
+  c.forRange(ic, () => c.i32Const(0), () => c.localGet(cIn), 1, () => {
+    c.forRange(ty, () => c.localGet(ty0), () => c.localGet(ty1), 1, () => {
+      c.forRange(tx, () => c.i32Const(0), () => c.localGet(tW4), 4, () => {
+        // d[i][j] for 4 tiles: plane row 2 ty + i, columns 2 (tx + l) + j.
+        c.localGet(xpad).localGet(ic).localGet(rowsP).i32Mul().localGet(ty).i32Const(1).i32Shl().i32Add().localGet(rowBytes).i32Mul().i32Add()
+          .localGet(tx).i32Const(3).i32Shl().i32Add().localSet(p);
+        for (let i = 0; i < 4; i++) {
+          c.localGet(p).v128Load(0).localSet(va).localGet(p).v128Load(16).localSet(vb);
+          c.localGet(p).v128Load(8).localSet(vc).localGet(p).v128Load(24).localSet(vd);
+          c.localGet(va).localGet(vb).f32x4Shuffle(0, 2, 4, 6).localSet(d[i * 4]!);
+          c.localGet(va).localGet(vb).f32x4Shuffle(1, 3, 5, 7).localSet(d[i * 4 + 1]!);
+          c.localGet(vc).localGet(vd).f32x4Shuffle(0, 2, 4, 6).localSet(d[i * 4 + 2]!);
+          c.localGet(vc).localGet(vd).f32x4Shuffle(1, 3, 5, 7).localSet(d[i * 4 + 3]!);
+          if (i < 3) c.localGet(p).localGet(rowBytes).i32Add().localSet(p);
+        }
+        // e = B^T d (rows), then V = e B (columns).
+        for (let j = 0; j < 4; j++) {
+          const dd = (i: number) => d[i * 4 + j]!;
+          sub(dd(0), dd(2)).localSet(e[j]!);
+          add(dd(1), dd(2)).localSet(e[4 + j]!);
+          sub(dd(2), dd(1)).localSet(e[8 + j]!);
+          sub(dd(1), dd(3)).localSet(e[12 + j]!);
+        }
+        c.localGet(v).localGet(ic).localGet(nt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW4).i32Mul().i32Add().localGet(tx).i32Add()
+          .i32Const(2).i32Shl().i32Add().localSet(out);
+        for (let i = 0; i < 4; i++) {
+          const ee = (j: number) => e[i * 4 + j]!;
+          const vals: [number, number, 'sub' | 'add'][] = [[ee(0), ee(2), 'sub'], [ee(1), ee(2), 'add'], [ee(2), ee(1), 'sub'], [ee(1), ee(3), 'sub']];
+          vals.forEach(([x, y, op], j) => {
+            c.localGet(out);
+            (op === 'sub' ? sub(x, y) : add(x, y)).v128Store();
+            if (i * 4 + j < 15) c.localGet(out).localGet(xiBytes).i32Add().localSet(out);
+          });
+        }
+      });
+    });
+  });
+  return c;
+}
+
+/** winoOutput(m, cOut, ty0, ty1, tW4, y, H, W, bias, slope, hasSlope): Y tiles = A^T M A + bias, leaky. */
+export function emitWinoOutput(): Code {
+  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32']);
+  const [m, cOut, ty0, ty1, tW4, y, H, W, bias, slope, hasSlope] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const oc = c.local('i32'), ty = c.local('i32'), tx = c.local('i32'), p = c.local('i32'), nt = c.local('i32'), xiBytes = c.local('i32');
+  const oh = c.local('i32'), yp = c.local('i32'), rem = c.local('i32');
+  const mv = Array.from({ length: 16 }, () => c.local('v128'));
+  const t = Array.from({ length: 8 }, () => c.local('v128'));
+  const o = Array.from({ length: 4 }, () => c.local('v128'));
+  const lo = c.local('v128'), hi = c.local('v128'), bv = c.local('v128'), slopeV = c.local('v128');
+  c.localGet(slope).f32x4Splat().localSet(slopeV);
+  c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW4).i32Mul().localSet(nt);
+  c.localGet(nt).localGet(cOut).i32Mul().i32Const(2).i32Shl().localSet(xiBytes);
+  c.forRange(oc, () => c.i32Const(0), () => c.localGet(cOut), 1, () => {
+    c.localGet(bias).localGet(oc).i32Const(2).i32Shl().i32Add().v128Load32Splat().localSet(bv);
+    c.forRange(ty, () => c.localGet(ty0), () => c.localGet(ty1), 1, () => {
+      c.forRange(tx, () => c.i32Const(0), () => c.localGet(tW4), 4, () => {
+        c.localGet(m).localGet(oc).localGet(nt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW4).i32Mul().i32Add().localGet(tx).i32Add()
+          .i32Const(2).i32Shl().i32Add().localSet(p);
+        mv.forEach((v, xi) => {
+          c.localGet(p).v128Load().localSet(v);
+          if (xi < 15) c.localGet(p).localGet(xiBytes).i32Add().localSet(p);
+        });
+        // t = A^T M (rows): t0 = m0 + m1 + m2, t1 = m1 - m2 - m3, per column j.
+        for (let j = 0; j < 4; j++) {
+          const mm = (i: number) => mv[i * 4 + j]!;
+          c.localGet(mm(0)).localGet(mm(1)).f32x4Add().localGet(mm(2)).f32x4Add().localSet(t[j]!);
+          c.localGet(mm(1)).localGet(mm(2)).f32x4Sub().localGet(mm(3)).f32x4Sub().localSet(t[4 + j]!);
+        }
+        // o[a][b] = (t A)[a][b] + bias
+        for (let a = 0; a < 2; a++) {
+          const tt = (j: number) => t[a * 4 + j]!;
+          c.localGet(tt(0)).localGet(tt(1)).f32x4Add().localGet(tt(2)).f32x4Add().localGet(bv).f32x4Add().localSet(o[a * 2]!);
+          c.localGet(tt(1)).localGet(tt(2)).f32x4Sub().localGet(tt(3)).f32x4Sub().localGet(bv).f32x4Add().localSet(o[a * 2 + 1]!);
+        }
+        c.localGet(hasSlope).if(() => emitLeaky(c, o, slopeV));
+        c.localGet(W).localGet(tx).i32Const(1).i32Shl().i32Sub().localSet(rem);
+        for (let a = 0; a < 2; a++) {
+          // Output row 2 ty + a, columns 2 (tx + l) + b: interleave o[a][0] and o[a][1].
+          c.localGet(ty).i32Const(1).i32Shl().i32Const(a).i32Add().localTee(oh).localGet(H).i32LtS().if(() => {
+            c.localGet(o[a * 2]!).localGet(o[a * 2 + 1]!).f32x4Shuffle(0, 4, 1, 5).localSet(lo);
+            c.localGet(o[a * 2]!).localGet(o[a * 2 + 1]!).f32x4Shuffle(2, 6, 3, 7).localSet(hi);
+            c.localGet(y).localGet(oc).localGet(H).i32Mul().localGet(oh).i32Add().localGet(W).i32Mul().localGet(tx).i32Const(1).i32Shl().i32Add()
+              .i32Const(2).i32Shl().i32Add().localSet(yp);
+            c.localGet(rem).i32Const(0).i32GtS().if(() => emitStoreVectors(c, yp, [lo, hi], rem));
+          });
+        }
+      });
+    });
+  });
+  return c;
+}
+
+/** Winograd weights: U_xi = (G g G^T)[xi] for every (oc, ic), each xi packed into gemm's panels. */
+export function winogradWeights(w: Float32Array, cOut: number, cIn: number): Float32Array {
+  const per = packedDenseFloats(cOut, cIn);
+  const out = new Float32Array(16 * per);
+  const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
+  const u = Array.from({ length: 16 }, () => new Float32Array(cOut * cIn));
+  for (let oc = 0; oc < cOut; oc++) {
+    for (let ic = 0; ic < cIn; ic++) {
+      const g = (kh: number, kw: number) => w[((oc * cIn + ic) * 3 + kh) * 3 + kw]!;
+      for (let i = 0; i < 4; i++) {
+        for (let j = 0; j < 4; j++) {
+          let acc = 0;
+          for (let kh = 0; kh < 3; kh++) for (let kw = 0; kw < 3; kw++) acc += G[i]![kh]! * g(kh, kw) * G[j]![kw]!;
+          u[i * 4 + j]![oc * cIn + ic] = acc;
+        }
+      }
+    }
+  }
+  u.forEach((m, xi) => packDenseWeights(m, cOut, out.subarray(xi * per, (xi + 1) * per)));
+  return out;
+}
+
+/** Tile rows per chunk: about 96 tiles, so that a chunk's V and M stay in L2. */
+function winogradChunkRows(tW4: number): number {
+  return Math.max(1, Math.round(96 / tW4));
+}
+
+export interface WinogradArgs {
+  x: number; cIn: number; h: number; w: number; cOut: number; y: number;
+  /** winogradWeights in the arena, a zero bias of ceil(C_out / 4) * 4 floats, the folded bias. */
+  weights: number; zeros: number; bias: number;
+  slope: number; hasSlope: number;
+  /** The padded input (shared), then per thread: V and M of one chunk. */
+  xpad: number; scratch: number; scratchBytes: number;
+}
+
+/** Bytes of the padded input, and of one thread's V + M chunk scratch. */
+export function winogradScratchBytes(cIn: number, cOut: number, h: number, w: number): { xpad: number; perThread: number } {
+  const g = winogradGeometry(h, w);
+  const nt = winogradChunkRows(g.tW4) * g.tW4;
+  return { xpad: cIn * g.rowsP * g.wP * 4, perThread: 16 * (cIn + cOut) * nt * 4 };
+}
+
+export function winogradPadPart(k: SimdExports, a: WinogradArgs, t: number, nThreads: number): void {
+  const g = winogradGeometry(a.h, a.w);
+  const [lo, hi] = share(a.cIn, 1, t, nThreads);
+  if (lo < hi) k.winoPad(a.x, a.h, a.w, a.xpad, g.rowsP, g.wP, lo, hi);
+}
+
+export function winogradPart(k: SimdExports, a: WinogradArgs, t: number, nThreads: number): void {
+  const g = winogradGeometry(a.h, a.w);
+  const rows = Math.min(winogradChunkRows(g.tW4), Math.ceil(g.tH / nThreads));
+  const [lo, hi] = share(g.tH, rows, t, nThreads);
+  const v = a.scratch + t * a.scratchBytes;
+  const perXi = packedDenseFloats(a.cOut, a.cIn) * 4;
+  for (let ty0 = lo; ty0 < hi; ty0 += rows) {
+    const ty1 = Math.min(hi, ty0 + rows);
+    const nt = (ty1 - ty0) * g.tW4;
+    const m = v + 16 * a.cIn * nt * 4;
+    k.winoInput(a.xpad, g.rowsP, g.wP, a.cIn, ty0, ty1, g.tW4, v);
+    for (let xi = 0; xi < 16; xi++) {
+      k.gemm(a.weights + xi * perXi, v + xi * a.cIn * nt * 4, nt, m + xi * a.cOut * nt * 4, nt, a.zeros, a.cIn, a.cOut, nt, 0, 0, ROW_MAJOR_BLOCK);
+    }
+    k.winoOutput(m, a.cOut, ty0, ty1, g.tW4, a.y, a.h, a.w, a.bias, a.slope, a.hasSlope);
+  }
+}

@@ -19,11 +19,12 @@ export interface Backend<T = unknown> {
   /** The network input, (3, H, W). */
   upload(x: Tensor): T;
   /**
-   * Optional: the network input written by `write` straight into storage the backend owns, with
-   * no intermediate array (cpu-simd: its arena). Without it, uploadInput() writes a fresh Tensor
+   * Optional: storage for the network input that the backend owns, handed out as a view to write
+   * into (cpu-simd: a block of its arena), and the handle that holds it; the caller fills `data`
+   * before any other call, or releases `handle`. Without it, uploadInput() writes a fresh Tensor
    * and upload()s it.
    */
-  uploadWith?(shape: readonly number[], write: (dst: Float32Array) => void): T;
+  inputView?(shape: readonly number[]): { data: Float32Array; handle: T };
   /** A copy of a tensor's values, taken now (later ops may reuse the handle's storage). */
   read(x: T): Promise<Tensor>;
   shape(x: T): readonly number[];

@@ -88,23 +88,22 @@ test('resnet50: every handle released once; the input right after the 7x7 stem',
   assert.equal(be.log.slice(0, 3), ['upload', 'conv body.conv1', 'release input']);
 });
 
-test('uploadInput writes in place through uploadWith when the backend has it, else through a Tensor and upload()', async () => {
+test('uploadInput writes into the view inputView hands out when the backend has it, else through a Tensor and upload()', async () => {
   const write = (dst: Float32Array) => dst.forEach((_, i) => { dst[i] = i; });
   const plain = new Recording('fast');
   const x = uploadInput(plain, { shape: [3, 2, 2], write });
   assert.equal([...x.data], Array.from({ length: 12 }, (_, i) => i));
   assert.equal(plain.log, ['upload']);
   const direct = new (class extends Recording {
-    uploadWith(shape: readonly number[], w: (dst: Float32Array) => void): Tensor {
-      this.log.push('uploadWith');
+    inputView(shape: readonly number[]): { data: Float32Array; handle: Tensor } {
+      this.log.push('inputView');
       const t = tensor([...shape]);
-      w(t.data);
-      return t;
+      return { data: t.data, handle: t };
     }
   })('fast');
   const y = uploadInput(direct, { shape: [3, 2, 2], write });
   assert.equal([...y.data], Array.from({ length: 12 }, (_, i) => i));
-  assert.equal(direct.log, ['uploadWith']);
+  assert.equal(direct.log, ['inputView']);
   // runUploaded gives the same outputs as runNetwork on the same input.
   const model = buildRetinaFace('mobile0.25');
   fillRandomWeights(model, 5, true);

@@ -142,18 +142,14 @@ export class CpuSimdBackend implements Backend<Tensor> {
   }
 
   upload(x: Tensor): Tensor {
-    return this.uploadWith(x.shape, (dst) => dst.set(x.data));
+    const { data, handle } = this.inputView(x.shape);
+    data.set(x.data);
+    return handle;
   }
-  /** The input written in place in the arena: no JS-side copy of it exists (see Backend.uploadWith). */
-  uploadWith(shape: readonly number[], write: (dst: Float32Array) => void): Tensor {
+  /** The input's block of the arena, as a view to write into: no JS-side copy of it exists (see Backend.inputView). */
+  inputView(shape: readonly number[]): { data: Float32Array; handle: Tensor } {
     const y = this.alloc([...shape]);
-    try {
-      write(y.data);
-    } catch (e) {
-      this.release(y);
-      throw e;
-    }
-    return y;
+    return { data: y.data, handle: y };
   }
   async read(x: Tensor): Promise<Tensor> {
     return { shape: [...x.shape], data: this.handle(x).data.slice() };

@@ -22,9 +22,18 @@ export interface InputWriter {
   write(dst: Float32Array): void;
 }
 
-/** Puts the input on the backend: written in place where the backend allows (uploadWith), else through a Tensor. */
+/** Puts the input on the backend: written into the backend's own storage where it hands out a view (inputView), else through a Tensor. */
 export function uploadInput<T>(be: Backend<T>, input: InputWriter): T {
-  if (be.uploadWith !== undefined) return be.uploadWith(input.shape, (dst) => input.write(dst));
+  if (be.inputView !== undefined) {
+    const { data, handle } = be.inputView(input.shape);
+    try {
+      input.write(data);
+    } catch (e) {
+      be.release(handle);
+      throw e;
+    }
+    return handle;
+  }
   const t = tensor([...input.shape]);
   input.write(t.data);
   return be.upload(t);

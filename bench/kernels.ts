@@ -12,14 +12,14 @@ import { leakyReluNaive } from '../src/ops/leaky_relu.cpu.js';
 import { headPermuteNaive } from '../src/ops/head_permute.cpu.js';
 import { softmaxNaive } from '../src/ops/softmax.cpu.js';
 import { numel, type Tensor } from '../src/tensor.js';
-import { randomTensor } from '../test/helpers/random.js';
+import { randomTensor } from '../src/harness/random.js';
 import { optionalModule, Unavailable, type Opened } from './backends.js';
 import { BENNY_BELOW_MS, KERNEL_TOLERANCE, SEED, resolutionName, type Budget, type Resolution } from './config.js';
 import type { KernelResult } from './results.js';
 import { distinctConvShapes, pyramidLevel, traceNetwork, type ConvShape } from './shapes.js';
 import { gbps, gflops, steadySampler, summarize, timeCall, type Engine } from './stats.js';
 import { compareConv, compareTensors, convReference, type Check, type ConvReference } from './validate.js';
-import { fillRandomWeights } from './weights.js';
+import { fillRandomWeights } from '../src/harness/weights.js';
 
 /** One convolution (+ batch norm) as a module tree, so that any backend's prepare() sees it as in the network. */
 export class ConvCase extends Module {

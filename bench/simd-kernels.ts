@@ -9,7 +9,7 @@ import {
   packDenseWeights, packedDenseFloats, GEMM_MR,
 } from '../src/ops/conv2d_simd.cpu.js';
 import { Arena } from '../src/wasm/arena.js';
-import { randomTensor } from '../test/helpers/random.js';
+import { randomTensor } from '../src/harness/random.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 

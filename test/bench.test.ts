@@ -20,8 +20,8 @@ import { parseArgs } from '../bench/run.js';
 import { convCalls, distinctConvShapes, networkMacs, traceNetwork } from '../bench/shapes.js';
 import { summarize } from '../bench/stats.js';
 import { checkConv, spreadChannels } from '../bench/validate.js';
-import { fillRandomWeights } from '../bench/weights.js';
-import { randomTensor } from './helpers/random.js';
+import { fillRandomWeights } from '../src/harness/weights.js';
+import { randomTensor } from '../src/harness/random.js';
 
 const r640 = { width: 640, height: 640 };
 

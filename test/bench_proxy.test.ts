@@ -7,11 +7,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BrowserProxyBackend } from '../bench/browser_proxy.js';
 import { Unavailable } from '../bench/backends.js';
-import { fillRandomWeights, syntheticInput } from '../bench/weights.js';
+import { fillRandomWeights, syntheticInput } from '../src/harness/weights.js';
 import { CpuBackend } from '../src/backends/cpu.js';
 import { buildRetinaFace } from '../src/model/retinaface.js';
 import { runNetwork } from '../src/model/run.js';
-import { networkTolerance, requiredModes } from './helpers/gpu_modes.js';
+import { requiredModes } from '../src/harness/modes.js';
+import { networkTolerance } from './helpers/gpu_modes.js';
 import { assertClose } from './helpers/compare.js';
 
 test('bench proxy: mobile0.25 on chromium-webgl2 equals cpu-naive, twice in a row', async () => {

@@ -6,15 +6,16 @@
 // forward passes: live textures/buffers flat; dispose() returns to zero). The heaviest cases (640x640
 // and the selfie on SwiftShader) run with RETINAFACE_GPU_FULL=1: see NETWORK_CASES.
 // Chromium and playwright-core are required where CI requires the browser modes (see
-// test/helpers/gpu_modes.ts); elsewhere their absence is reported, with the reason.
+// src/harness/modes.ts); elsewhere their absence is reported, with the reason.
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { GpuJsMode } from '../src/backends/gpu_instance.js';
 import type { Arch } from '../src/model/config.js';
 import { writeTensorFile } from '../src/weights/files.js';
-import { ChromiumUnavailable, openHarnessPage, type HarnessPage, type Page } from './browser/chromium.js';
-import { BROWSER_MODES, EVICTION_SIZES, requiredModes, UPLOADS_PER_SIZE } from './helpers/gpu_modes.js';
+import { ChromiumUnavailable, openHarnessPage, type HarnessPage, type Page } from '../src/harness/chromium.js';
+import { BROWSER_MODES, requiredModes } from '../src/harness/modes.js';
+import { EVICTION_SIZES, UPLOADS_PER_SIZE } from './helpers/gpu_modes.js';
 import { compareFaces, cpuFaces, GPU_FACES_TOLERANCE } from './helpers/faces.js';
 import { convertedWeightsUrl, gpuTestCheckpoint, loadGpuTestModel } from './helpers/gpu_weights.js';
 import { namedInput, type InputId } from './helpers/inputs.js';

@@ -16,11 +16,12 @@ import { runNetwork, type NetworkOutput } from '../src/model/run.js';
 import type { Tensor } from '../src/tensor.js';
 import { assertClose } from './helpers/compare.js';
 import { compareFaces, cpuFaces, facesOf, GPU_FACES_TOLERANCE } from './helpers/faces.js';
-import { EVICTION_SIZES, NODE_MODES, networkTolerance, requiredModes, UPLOADS_PER_SIZE } from './helpers/gpu_modes.js';
+import { NODE_MODES, requiredModes } from '../src/harness/modes.js';
+import { EVICTION_SIZES, networkTolerance, UPLOADS_PER_SIZE } from './helpers/gpu_modes.js';
 import { evictionInput, runEvictionSizes } from './helpers/eviction.js';
 import { gpuTestCheckpoint, loadGpuTestModel } from './helpers/gpu_weights.js';
 import { namedInput, type InputId } from './helpers/inputs.js';
-import { randomTensor } from './helpers/random.js';
+import { randomTensor } from '../src/harness/random.js';
 import { referenceModuleNames, torchReference } from './helpers/reference.js';
 
 const required = requiredModes();

@@ -7,7 +7,8 @@ import { RetinaFaceError } from '../src/errors.js';
 import * as assert from 'uvu/assert';
 import { GpuJsBackend, type GpuJsVariant } from '../src/backends/gpujs.js';
 import { probeMode } from '../src/backends/gpu_instance.js';
-import { NODE_MODES, requiredModes, twinTolerance } from './helpers/gpu_modes.js';
+import { NODE_MODES, requiredModes } from '../src/harness/modes.js';
+import { twinTolerance } from './helpers/gpu_modes.js';
 import { runTwins } from './helpers/gpu_twins.js';
 
 const required = requiredModes();

@@ -17,7 +17,7 @@ import { softmaxNaive } from '../src/ops/softmax.cpu.js';
 import { leakyReluNaive as relu } from '../src/ops/leaky_relu.cpu.js';
 import type { Tensor } from '../src/tensor.js';
 import { assertClose, type Tolerance } from './helpers/compare.js';
-import { randomTensor } from './helpers/random.js';
+import { randomTensor } from '../src/harness/random.js';
 
 /**
  * Fast CPU variants against the naive loops: both accumulate in float64 and round once to

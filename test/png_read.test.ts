@@ -18,7 +18,7 @@ import { readPng, type PngRead } from '../src/image/png_codec.js';
 import { inflateZlib, readPngBytes } from '../src/image/png_read.js';
 import { concat, crc32, encodePng, pngChunk, type RawPng } from './helpers/images.js';
 import { sharedImage } from './helpers/paths.js';
-import { rng } from './helpers/random.js';
+import { rng } from '../src/harness/random.js';
 
 // ------------------------------------------------------------------------------- comparing
 

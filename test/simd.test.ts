@@ -22,9 +22,9 @@ import { CpuBackend } from '../src/backends/cpu.js';
 import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
 import { buildRetinaFace } from '../src/model/retinaface.js';
 import { runNetwork } from '../src/model/run.js';
-import { randomizeModel } from './helpers/random_model.js';
+import { randomizeModel } from '../src/harness/random_model.js';
 import { assertClose, type Tolerance } from './helpers/compare.js';
-import { randomTensor } from './helpers/random.js';
+import { randomTensor } from '../src/harness/random.js';
 
 /**
  * SIMD kernels against the naive loops: float32 accumulation (multiply, round, add, round) in

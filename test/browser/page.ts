@@ -16,7 +16,7 @@ import type { Arch } from '../../src/model/config.js';
 import { runTwins, type TwinResult } from '../helpers/gpu_twins.js';
 import { EVICTION_SIZES, networkTolerance, twinTolerance } from '../helpers/gpu_modes.js';
 import { evictionInput, runEvictionSizes } from '../helpers/eviction.js';
-import { randomTensor } from '../helpers/random.js';
+import { randomTensor } from '../../src/harness/random.js';
 
 installDeviceObjectCounters();
 const objects = { get textures() { return deviceObjects().textures; }, get buffers() { return deviceObjects().buffers; } };

@@ -1,20 +1,7 @@
-// Which gpu.js modes the tests run, and the tolerances per mode, in one place.
-// Node runs cpu, webasm and headlessgl; Chromium (test/browser) runs webgl, webgl2 and webgpu.
-// A mode that cannot run here is reported in the test output with the reason; a mode that CI
-// requires (always cpu and webasm; headlessgl, webgl2 and webgpu when CI is set, or the list in
-// RETINAFACE_REQUIRE_MODES) fails loudly instead.
+// The gpu.js tests' tolerances per mode and their eviction sizes. Which modes run where, and which
+// must: src/harness/modes.ts.
 import type { GpuJsMode } from '../../src/backends/gpu_instance.js';
 import type { Tolerance } from './compare.js';
-
-export const NODE_MODES: readonly GpuJsMode[] = ['cpu', 'webasm', 'headlessgl'];
-export const BROWSER_MODES: readonly GpuJsMode[] = ['webgl2', 'webgpu', 'webgl'];
-
-export function requiredModes(): Set<string> {
-  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
-  const list = env.RETINAFACE_REQUIRE_MODES;
-  if (list !== undefined) return new Set(list.split(',').map((s) => s.trim()).filter((s) => s !== ''));
-  return new Set(env.CI ? ['cpu', 'webasm', 'headlessgl', 'webgl2', 'webgpu'] : ['cpu', 'webasm']);
-}
 
 /**
  * Kernel twins, per mode. gpu.js 'cpu' evaluates kernels in float64 and rounds once at the

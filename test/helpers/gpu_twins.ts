@@ -15,7 +15,7 @@ import { leakyReluNaive } from '../../src/ops/leaky_relu.cpu.js';
 import { maxPool2dNaive } from '../../src/ops/max_pool2d.cpu.js';
 import { softmaxNaive } from '../../src/ops/softmax.cpu.js';
 import type { Tensor } from '../../src/tensor.js';
-import { randomTensor } from './random.js';
+import { randomTensor } from '../../src/harness/random.js';
 
 export interface TwinResult {
   name: string;

@@ -85,7 +85,7 @@ for (const mode of NODE_MODES) {
             const t = outputOf(got, name);
             if (t === undefined) continue; // PyTorch-only leaves (body.conv1, body.bn1): fused here
             const d = assertClose(`${mode} ${arch} ${id} ${name}`, t, want, tol);
-            if (d.maxAbs > worst.err) worst = { name, err: d.maxAbs };
+            if (d.maxAbsError > worst.err) worst = { name, err: d.maxAbsError };
             compared.push(name);
           }
           const missing = [...referenceModuleNames(arch), 'loc', 'conf', 'landms'].filter((n) => !compared.includes(n) && !['body.conv1', 'body.bn1'].includes(n));
@@ -174,7 +174,7 @@ for (const mode of NODE_MODES) {
           const s0 = { ...be.stats };
           const got = await runNetwork(be, m, x, true);
           let worst = 0;
-          for (const [path, want] of ref.taps) worst = Math.max(worst, assertClose(`${be.name} split ${arch} ${path}`, got.taps.get(path)!, want, networkTolerance(mode)).maxAbs);
+          for (const [path, want] of ref.taps) worst = Math.max(worst, assertClose(`${be.name} split ${arch} ${path}`, got.taps.get(path)!, want, networkTolerance(mode)).maxAbsError);
           const launches = be.stats.launches - s0.launches;
           assert.ok(launches > LAUNCHES[arch], `split: ${launches} launches`);
           await be.settle();

@@ -4,9 +4,10 @@
 // (test/browser.test.ts). A gpu.js mode that cannot run here is reported; one that is required
 // (src/harness/modes.ts requiredModes) fails.
 //
-// Cost on a 2-core machine, measured: cpu-naive, cpu-fast, cpu-simd about a second each; gpu.js
-// cpu mode (plain JavaScript, the small grid) ~10 s per variant, webasm ~10 s, headlessgl ~5 s
-// (kernel compiles).
+// Cost on a 2-core machine, measured (46 s in all): the naive references, computed once on first
+// use, about 8 s (inside the cpu-naive and cpu-fast entries); cpu-fast and cpu-simd under a second
+// each; gpu.js cpu mode (plain JavaScript, the small grid) 3 to 4 s per variant, webasm about 4 s,
+// headlessgl 8 to 10 s (kernel compiles).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Backend } from '../src/backend.js';

@@ -154,7 +154,7 @@ export function headPermuteCase(shape: number[], k: number, seed: number): OpCas
 export function catRowsCase(levels: readonly (readonly number[])[], k: number, softmax: boolean, seed: number): OpCase {
   const xs = levels.map((s, i) => randomTensor([...s], seed + i, -4, 4));
   const op = softmax ? 'softmax' : 'catRows';
-  const name = `${softmax ? 'softmax of ' : ''}catRows of headPermute k=${k} ${levels.map(formatShape).join(' + ')} seed ${seed}`;
+  const name = `${softmax ? 'softmax of ' : ''}${levels.length > 1 ? 'catRows of ' : ''}headPermute k=${k} ${levels.map(formatShape).join(' + ')} seed ${seed}`;
   return tensorCase(op, name, xs, (be, hs) => {
     const rows = hs.map((h) => be.headPermute(h, k));
     const all = rows.length === 1 ? rows[0]! : be.catRows(rows);

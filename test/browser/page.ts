@@ -13,7 +13,7 @@ import { chooseAutoMode, probeMode, type GpuJsMode } from '../../src/backends/gp
 import { facesOf } from '../helpers/faces.js';
 import { deviceObjects, installDeviceObjectCounters } from './device_objects.js';
 import type { Arch } from '../../src/model/config.js';
-import { opCases } from '../../src/harness/cases.js';
+import { opCases, type OpCase } from '../../src/harness/cases.js';
 import { runCases, type CaseResult } from '../../src/harness/run.js';
 import { TOLERANCES } from '../../src/harness/tolerances.js';
 import { EVICTION_SIZES, networkTolerance } from '../helpers/gpu_modes.js';
@@ -46,6 +46,9 @@ function maxDiff(a: Tensor, b: Tensor, tol: { abs: number; rel: number }) {
   return { maxAbs, excess, at };
 }
 
+/** The grid, built once per page: each case computes its naive reference on first use, then every mode reuses it. */
+let gridCases: OpCase[] | undefined;
+
 const harness = {
   objects: () => ({ textures: objects.textures, buffers: objects.buffers }),
   probe: (mode: GpuJsMode) => probeMode(mode),
@@ -55,7 +58,7 @@ const harness = {
   async cases(mode: GpuJsMode, variant: 'fused' | 'reference'): Promise<CaseResult[]> {
     const be = await GpuJsBackend.create(mode, variant);
     try {
-      return await runCases(be, opCases({ small: false }), TOLERANCES[`gpujs-${mode}`]);
+      return await runCases(be, gridCases ??= opCases({ small: false }), TOLERANCES[`gpujs-${mode}`]);
     } finally {
       be.dispose();
     }

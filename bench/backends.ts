@@ -4,6 +4,8 @@
 // other branches are loaded by module path at run time so that this file compiles without them.
 import type { Backend } from '../src/backend.js';
 import { CpuBackend } from '../src/backends/cpu.js';
+import type { GpuJsMode } from '../src/backends/gpujs_modes.js';
+import type { ToleranceKey } from '../src/harness/tolerances.js';
 
 export class Unavailable extends Error {}
 
@@ -12,6 +14,8 @@ export interface BackendEntry {
   /** What it runs on, for the tables: 'CPU, 1 thread', 'gpu.js cpu mode', ... */
   description: string;
   threads: number;
+  /** its row in the harness's tolerance table (src/harness/tolerances.ts): kernel checks use it */
+  tolerance: ToleranceKey;
   /** false: kernels only (the naive loops take minutes per ResNet-50 forward pass). */
   endToEnd?: boolean;
   create(): Promise<Backend<unknown>>;
@@ -49,10 +53,11 @@ async function guarded(what: string, make: () => Promise<Backend<unknown>>): Pro
 }
 
 type GpuJsFactory = { create(mode: string): Promise<Backend<unknown> & { stats?: { live?: number } }> };
-const gpujs = (mode: string): BackendEntry => ({
+const gpujs = (mode: GpuJsMode): BackendEntry => ({
   name: `gpujs-${mode}`,
   description: `gpu.js ${mode} mode`,
   threads: 1,
+  tolerance: `gpujs-${mode}`,
   create: () => guarded(`gpu.js mode ${mode}`, async () => {
     const cls = exported<GpuJsFactory>(await optionalModule('backends/gpujs'), 'backends/gpujs', 'GpuJsBackend');
     return cls.create(mode);
@@ -65,6 +70,7 @@ const cpuSimd = (threads: number): BackendEntry => ({
   name: `cpu-simd-${threads}t`,
   description: `WASM SIMD, ${threads} thread${threads > 1 ? 's' : ''}`,
   threads,
+  tolerance: 'cpu-simd',
   create: () => guarded('cpu-simd', async () => {
     const cls = exported<SimdCtor>(await optionalModule('backends/cpu_simd'), 'backends/cpu_simd', 'CpuSimdBackend');
     return new cls({ threads });
@@ -76,6 +82,7 @@ const browser = (mode: 'webgl2' | 'webgpu'): BackendEntry => ({
   name: `chromium-${mode}`,
   description: `gpu.js ${mode} in headless Chromium (SwiftShader)`,
   threads: 1,
+  tolerance: `gpujs-${mode}`,
   create: () => guarded(`Chromium ${mode}`, async () => {
     const { createBrowserBackend } = await import('./browser_proxy.js');
     return createBrowserBackend(mode) as Promise<Backend<unknown>>;
@@ -84,8 +91,8 @@ const browser = (mode: 'webgl2' | 'webgpu'): BackendEntry => ({
 });
 
 export const BACKENDS: readonly BackendEntry[] = [
-  { name: 'cpu-naive', description: 'reference loops, 1 thread', threads: 1, endToEnd: false, create: async () => new CpuBackend('naive') },
-  { name: 'cpu-fast', description: 'GEMM + direct depthwise, 1 thread', threads: 1, create: async () => new CpuBackend('fast') },
+  { name: 'cpu-naive', description: 'reference loops, 1 thread', threads: 1, tolerance: 'cpu-naive', endToEnd: false, create: async () => new CpuBackend('naive') },
+  { name: 'cpu-fast', description: 'GEMM + direct depthwise, 1 thread', threads: 1, tolerance: 'cpu-fast', create: async () => new CpuBackend('fast') },
   cpuSimd(1),
   cpuSimd(2),
   gpujs('cpu'),

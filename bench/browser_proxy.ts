@@ -11,7 +11,7 @@ import { ShapeBackend } from '../src/model/shape_backend.js';
 import { convUnits, type ConvBnAct, type Module } from '../src/model/modules.js';
 import type { Slope } from '../src/ops/activation.js';
 import type { Tensor } from '../src/tensor.js';
-import { ChromiumUnavailable, openHarnessPage, type HarnessPage } from '../test/browser/chromium.js';
+import { ChromiumUnavailable, openHarnessPage, type HarnessPage } from '../src/harness/chromium.js';
 import { Unavailable } from './backends.js';
 import type { ProxyCommand, ProxyConv } from './browser_proxy_protocol.js';
 import { repoRoot } from './peers/torch.js';

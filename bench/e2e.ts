@@ -23,7 +23,7 @@ import type { ContestantSpec, InitReply, Reply, Request, StopReply } from './pro
 import type { E2EResult, Participant, Stage } from './results.js';
 import { networkMacs } from './shapes.js';
 import { summarize } from './stats.js';
-import { fillRandomWeights, syntheticInput } from './weights.js';
+import { fillRandomWeights, syntheticInput } from '../src/harness/weights.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

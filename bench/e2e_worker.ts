@@ -12,7 +12,8 @@ import type { Tensor } from '../src/tensor.js';
 import { readTensorFile } from '../src/weights/files.js';
 import { CHECK_REPEAT_MS, type InitReply, type InitRequest, type Reply, type Request, type RunReply, type RunRequest } from './protocol.js';
 import { peakRssMB } from './peak_rss.js';
-import { compareTensors, type Check } from './validate.js';
+import { compareTensors } from '../src/harness/compare.js';
+import { recordCheck, type Check } from './results.js';
 import { runOnnxNode, openOnnxNode } from './peers/onnx_node.js';
 import { openOnnxWeb, runOnnxWeb } from './peers/onnx_web.js';
 import type { OnnxRunner } from './peers/onnx_node.js';
@@ -40,7 +41,7 @@ export function readRawInput(file: string, height: number, width: number): Tenso
 export function checkOutputs(name: string, got: Outputs, expected: Map<string, Tensor>, tol: { abs: number; rel: number }): Check {
   const checks = (['loc', 'conf', 'landms'] as const).map((k) => compareTensors(`${name} ${k}`, got[k], expected.get(k)!, tol));
   const bad = checks.find((c) => !c.ok);
-  return bad ?? { ok: true, compared: 'loc, conf, landms on the check input', maxAbsError: Math.max(...checks.map((c) => c.maxAbsError)) };
+  return bad !== undefined ? recordCheck(bad) : { ok: true, compared: 'loc, conf, landms on the check input', maxAbsError: Math.max(...checks.map((c) => c.maxAbsError)) };
 }
 
 async function openOurs(backendName: string, arch: string, weights: string): Promise<{ runner: Runner; missing?: string }> {

@@ -6,16 +6,16 @@
 import { GpuJsBackend } from '../src/backends/gpujs.js';
 import { GPUJS_MODES, type GpuJsMode } from '../src/backends/gpu_instance.js';
 import { runNetwork } from '../src/model/run.js';
-import { openHarnessPage } from '../test/browser/chromium.js';
-import { BROWSER_MODES } from '../test/helpers/gpu_modes.js';
-import { convertedWeightsUrl, loadGpuTestModel } from '../test/helpers/gpu_weights.js';
-import { repoRoot } from '../test/helpers/paths.js';
-import { randomTensor } from '../test/helpers/random.js';
+import { openHarnessPage } from '../src/harness/chromium.js';
+import { checkpointModel, convertedCheckpointUrl } from '../src/harness/checkpoint_model.js';
+import { BROWSER_MODES } from '../src/harness/modes.js';
+import { officialCheckpoint, repoRoot } from '../src/harness/paths.js';
+import { randomTensor } from '../src/harness/random.js';
 
 interface Timing { firstMs: number; rows: number; nonFinite: number }
 
 async function inNode(mode: GpuJsMode, h: number, w: number): Promise<Timing> {
-  const model = await loadGpuTestModel('mobile0.25');
+  const model = await checkpointModel(officialCheckpoint(), 'mobile0.25');
   const be = await GpuJsBackend.create(mode);
   try {
     await be.prepare(model);
@@ -34,7 +34,7 @@ async function inNode(mode: GpuJsMode, h: number, w: number): Promise<Timing> {
 async function inChromium(mode: GpuJsMode, h: number, w: number): Promise<Timing> {
   const page = await openHarnessPage(repoRoot, 'test/browser/index.html', 'harness');
   try {
-    const weights = await convertedWeightsUrl('mobile0.25');
+    const weights = await convertedCheckpointUrl(officialCheckpoint(), 'mobile0.25');
     return await page.page.evaluate(([m, wu, hh, ww]) =>
       (globalThis as unknown as { harness: { time(...a: unknown[]): Promise<Timing> } }).harness.time(m, 'mobile0.25', wu, hh, ww, 0),
     [mode, weights, h, w] as [string, string, number, number]);

@@ -1,56 +1,39 @@
 // Kernel suites: every distinct convolution shape of both archs (shapes.ts), the FPN's
 // upsample + add, SSH's concat + ReLU, the class softmax, and the CPU-only prior generation,
-// box decoding and NMS, at each resolution on every backend. Each case is checked against the
-// naive CPU loops (validate.ts) before it is timed; a failed check is reported and not timed.
+// box decoding and NMS, at each resolution on every backend. The cases are the harness's
+// (src/harness/cases.ts: the same constructors as the tests' grid, at the network's shapes), each
+// checked against the naive CPU loops with the backend's tolerance (src/harness/tolerances.ts)
+// before it is timed; a failed check is reported and not timed. A large convolution's reference
+// covers a spread of its output channels (src/harness/conv_reference.ts).
 import { performance } from 'node:perf_hooks';
 import type { Backend } from '../src/backend.js';
-import { BatchNorm2d, Conv2d, ConvBnAct, Module, assignPaths } from '../src/model/modules.js';
-import { addNaive } from '../src/ops/add.cpu.js';
-import { catNaive } from '../src/ops/cat.cpu.js';
-import { interpolateNearestNaive } from '../src/ops/interpolate_nearest.cpu.js';
-import { leakyReluNaive } from '../src/ops/leaky_relu.cpu.js';
-import { headPermuteNaive } from '../src/ops/head_permute.cpu.js';
-import { softmaxNaive } from '../src/ops/softmax.cpu.js';
 import { numel, type Tensor } from '../src/tensor.js';
-import { randomTensor } from '../test/helpers/random.js';
+import { catCase, catRowsCase, convCase, upsampleAddCase, type OpCase } from '../src/harness/cases.js';
+import type { Check } from '../src/harness/compare.js';
+import { randomTensor } from '../src/harness/random.js';
+import { TOLERANCES } from '../src/harness/tolerances.js';
 import { optionalModule, Unavailable, type Opened } from './backends.js';
-import { BENNY_BELOW_MS, KERNEL_TOLERANCE, SEED, resolutionName, type Budget, type Resolution } from './config.js';
-import type { KernelResult } from './results.js';
+import { BENNY_BELOW_MS, SEED, resolutionName, type Budget, type Resolution } from './config.js';
+import { recordCheck, type KernelResult } from './results.js';
 import { distinctConvShapes, pyramidLevel, traceNetwork, type ConvShape } from './shapes.js';
 import { gbps, gflops, steadySampler, summarize, timeCall, type Engine } from './stats.js';
-import { compareConv, compareTensors, convReference, type Check, type ConvReference } from './validate.js';
-import { fillRandomWeights } from './weights.js';
 
-/** One convolution (+ batch norm) as a module tree, so that any backend's prepare() sees it as in the network. */
-export class ConvCase extends Module {
-  readonly conv: Conv2d;
-  readonly bn: BatchNorm2d | null;
-  /** the unit a backend lowers and runs: conv, batch norm, the shape's activation */
-  readonly unit: ConvBnAct;
-  constructor(readonly shape: ConvShape) {
-    super();
-    this.conv = new Conv2d(shape.cIn, shape.cOut, shape.kernel, shape.stride, shape.padding, shape.groups, shape.bias);
-    this.bn = shape.batchNorm ? new BatchNorm2d(shape.cOut) : null;
-    this.unit = new ConvBnAct(this.conv, this.bn, shape.slope);
-    assignPaths(this, 'case');
-  }
-}
-
-/** A memory-bound op: its inputs, how a backend runs it, the naive result. */
-export interface OpCase {
+/** A memory-bound case of the bench: the harness's case, the table row it fills and the op it is reported under. */
+export interface BenchOpCase {
   id: string;
   op: KernelResult['op'];
-  inputs: Tensor[];
-  run<T>(be: Backend<T>, xs: T[]): T;
-  reference(): Tensor;
-  bytes: number;
+  case: OpCase;
 }
 
-const bytesOf = (...shapes: number[][]) => 4 * shapes.reduce((s, sh) => s + numel(sh), 0);
+/** The convolution of a layer shape at this resolution, as the harness builds it (the reference on `validationMacs` worth of channels). */
+export function convShapeCase(shape: ConvShape, seed: number, validationMacs: number): OpCase {
+  const [, h, w] = shape.inShape;
+  return convCase(shape, h, w, seed, validationMacs);
+}
 
 /** FPN upsample + add, SSH concat + ReLU and the class softmax, at this resolution, from the traced network. */
-export function opCases(res: Resolution): OpCase[] {
-  const cases: OpCase[] = [];
+export function opCases(res: Resolution): BenchOpCase[] {
+  const cases: BenchOpCase[] = [];
   const seen = new Set<string>();
   let seed = SEED + 7;
   for (const arch of ['mobile0.25', 'resnet50'] as const) {
@@ -60,28 +43,17 @@ export function opCases(res: Resolution): OpCase[] {
         const add = calls[i + 1]!;
         if (add.op !== 'add') return;
         const [lat, top] = [add.inShapes[0]!, c.inShapes[0]!];
-        const id = `upsample+add ${top[0]}ch ${top[1]}x${top[2]} -> ${lat[1]}x${lat[2]}`;
-        if (seen.has(id)) return;
-        seen.add(id);
-        const a = randomTensor([...lat], seed++), b = randomTensor([...top], seed++);
-        const [h, w] = [lat[1]!, lat[2]!];
-        cases.push({
-          id: `upsample+add ${top[0]}ch @1/${pyramidLevel(res.height, h)}`, op: 'upsample+add', inputs: [a, b],
-          run: (be, [x, y]) => { const up = be.interpolateNearest(y!, h, w); const s = be.add(x!, up, null); be.release(up); return s; },
-          reference: () => addNaive(a, interpolateNearestNaive(b, h, w)),
-          bytes: bytesOf(lat, top, lat),
-        });
+        const key = `upsample+add ${top[0]}ch ${top[1]}x${top[2]} -> ${lat[1]}x${lat[2]}`;
+        if (seen.has(key)) return;
+        seen.add(key);
+        cases.push({ id: `upsample+add ${top[0]}ch @1/${pyramidLevel(res.height, lat[1]!)}`, op: 'upsample+add', case: upsampleAddCase(lat, top, seed) });
+        seed += 2;
       } else if (c.op === 'cat' && c.inShapes.length === 3) {
         const id = `cat+relu ${c.inShapes.map((s) => s[0]).join('+')}ch @1/${pyramidLevel(res.height, c.outShape[1]!)}`;
         if (seen.has(id)) return;
         seen.add(id);
-        const xs = c.inShapes.map((s) => randomTensor([...s], seed++));
-        cases.push({
-          id, op: 'cat', inputs: xs,
-          run: (be, hs) => be.cat(hs, 0),
-          reference: () => leakyReluNaive(catNaive(xs), 0),
-          bytes: 2 * bytesOf(c.outShape),
-        });
+        cases.push({ id, op: 'cat', case: catCase(c.inShapes, 0, seed) });
+        seed += 3;
       } else if (c.op === 'softmax') {
         // Backends upload (C, H, W) maps only, so the (A, 2) rows come from a class head's output at
         // stride 8 (2 anchors x 2 classes per cell), permuted as in the network, then softmaxed.
@@ -89,17 +61,14 @@ export function opCases(res: Resolution): OpCase[] {
         if (seen.has(id)) return;
         seen.add(id);
         const level = calls.flatMap((k) => (k.op === 'headPermute' && k.inShapes[0]![0] === 4 ? [k.inShapes[0]!] : [])).sort((a, b) => numel(b) - numel(a))[0]!;
-        const x = randomTensor([...level], seed++, -4, 4);
-        cases.push({
-          id, op: 'softmax', inputs: [x],
-          run: (be, [h]) => { const r = be.headPermute(h!, 2); const y = be.softmax(r); be.release(r); return y; },
-          reference: () => softmaxNaive(headPermuteNaive(x, 2)), bytes: 4 * bytesOf(x.shape),
-        });
+        cases.push({ id, op: 'softmax', case: catRowsCase([level], 2, true, seed++) });
       }
     });
   }
   return cases;
 }
+
+const bytesOf = (...shapes: number[][]) => 4 * shapes.reduce((sum, sh) => sum + numel(sh), 0);
 
 /** Per backend and per work unit ('macs' or 'bytes'): units per ms seen so far, to skip what would run too long. */
 class Throughput {
@@ -136,7 +105,7 @@ interface Timed {
 
 /** First call (prepare + upload excluded, op + read back included), check, then steady samples. */
 async function timeOnBackend<T>(
-  be: Backend<T>, inputs: Tensor[], run: (xs: T[]) => T, check: (y: Tensor) => Check, budget: Budget, est: number | undefined, engine: Engine,
+  be: Backend<T>, inputs: readonly Tensor[], run: (xs: T[]) => T, check: (y: Tensor) => Check, budget: Budget, est: number | undefined, engine: Engine,
 ): Promise<Timed> {
   const xs = inputs.map((x) => be.upload(x));
   try {
@@ -200,21 +169,17 @@ export async function runKernelSuite(opened: Opened[], opts: KernelOptions): Pro
     for (const shape of byKindRoundRobin(distinctConvShapes(res))) {
       seed++;
       if (!opts.only(shape.id)) continue;
-      const model = new ConvCase(shape);
-      fillRandomWeights(model, seed);
-      const x = randomTensor([...shape.inShape], seed + 1);
-      const unit = model.unit;
-      // The naive reference is computed once per case, on the first backend that runs it.
-      let reference: ConvReference | undefined;
+      // The naive reference is computed once per case, on the first backend that checks it.
+      const c = convShapeCase(shape, seed, budget.validationMacs);
       for (const o of live) {
         const name = o.entry.name;
         const base: KernelResult = { id: shape.id, op: 'conv', resolution: rname, backend: name, inShape: shape.inShape, macs: shape.macs };
         const skipped = skipFor(name, shape.macs, 'macs');
         if (skipped !== undefined) { results.push({ ...base, skipped }); continue; }
         const be = o.backend!;
-        base.prepareMs = (await timeCall(() => be.prepare(model))).ms;
-        const t = await failed(() => timeOnBackend(be, [x], ([h]) => be.convBnAct(h!, unit),
-          (y) => compareConv(`${shape.id} ${rname} on ${name}`, y, reference ??= convReference(shape.id, x, unit, budget.validationMacs), KERNEL_TOLERANCE),
+        base.prepareMs = (await timeCall(() => be.prepare(c.model!))).ms;
+        const t = await failed(() => timeOnBackend(be, c.inputs, (hs) => c.run(be, hs),
+          (y) => c.check(`${shape.id} ${rname} on ${name}`, y, TOLERANCES[o.entry.tolerance]),
           budget, speed.predict(`${name}:macs`, shape.macs), opts.engine));
         if (typeof t === 'string') { results.push({ ...base, skipped: t }); log(line(results.at(-1)!)); continue; }
         results.push(record(base, t, (ms) => ({ gflops: gflops(shape.macs, ms) })));
@@ -224,17 +189,16 @@ export async function runKernelSuite(opened: Opened[], opts: KernelOptions): Pro
       }
     }
 
-    for (const c of opCases(res)) {
-      if (!opts.only(c.id)) continue;
-      const expected = c.reference();
+    for (const { id, op, case: c } of opCases(res)) {
+      if (!opts.only(id)) continue;
       for (const o of live) {
         const name = o.entry.name;
-        const base: KernelResult = { id: c.id, op: c.op, resolution: rname, backend: name, inShape: c.inputs[0]!.shape, bytes: c.bytes };
+        const base: KernelResult = { id, op, resolution: rname, backend: name, inShape: c.inputs[0]!.shape, bytes: c.bytes };
         const skipped = skipFor(name, c.bytes, 'bytes');
         if (skipped !== undefined) { results.push({ ...base, skipped }); continue; }
         const be = o.backend!;
         const t = await failed(() => timeOnBackend(be, c.inputs, (hs) => c.run(be, hs),
-          (y) => compareTensors(`${c.id} ${rname} on ${name}`, y, expected, KERNEL_TOLERANCE), budget, undefined, opts.engine));
+          (y) => c.check(`${id} ${rname} on ${name}`, y, TOLERANCES[o.entry.tolerance]), budget, undefined, opts.engine));
         if (typeof t === 'string') { results.push({ ...base, skipped: t }); log(line(results.at(-1)!)); continue; }
         results.push(record(base, t, (ms) => ({ gbps: gbps(c.bytes, ms) })));
         speed.add(`${name}:bytes`, c.bytes, t.steadyMs.length > 0 ? results.at(-1)!.timing!.medianMs : t.firstMs);
@@ -248,9 +212,10 @@ export async function runKernelSuite(opened: Opened[], opts: KernelOptions): Pro
 }
 
 function record(base: KernelResult, t: Timed, rate: (ms: number) => Partial<KernelResult>): KernelResult {
-  if (!t.check.ok) return { ...base, check: t.check, skipped: `failed validation: ${t.check.message}` };
+  const check = recordCheck(t.check);
+  if (!check.ok) return { ...base, check, skipped: `failed validation: ${check.message}` };
   const timing = summarize(t.firstMs, t.steadyMs);
-  return { ...base, check: t.check, timing, ...rate(t.steadyMs.length > 0 ? timing.medianMs : t.firstMs) };
+  return { ...base, check, timing, ...rate(t.steadyMs.length > 0 ? timing.medianMs : t.firstMs) };
 }
 
 export function line(r: KernelResult): string {

@@ -9,7 +9,7 @@ import { depthwisePart, depthwisePlaneFloats } from '../src/ops/simd/depthwise.j
 import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../src/ops/simd/gemm.js';
 import { compileSimdModule, instantiateSimd } from '../src/ops/simd/module.js';
 import { Arena } from '../src/wasm/arena.js';
-import { randomTensor } from '../test/helpers/random.js';
+import { randomTensor } from '../src/harness/random.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 

@@ -14,8 +14,8 @@ import { buildRetinaFace, type RetinaFace } from '../src/model/retinaface.js';
 import { runNetwork } from '../src/model/run.js';
 import { conv2dMacs, conv2dOutputShape } from '../src/ops/conv2d.js';
 import type { Tensor } from '../src/tensor.js';
-import { randomTensor } from '../test/helpers/random.js';
-import { randomizeModel } from '../test/helpers/random_model.js';
+import { randomTensor } from '../src/harness/random.js';
+import { randomizeModel } from '../src/harness/random_model.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 

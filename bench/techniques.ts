@@ -15,7 +15,7 @@ import { buildRetinaFace } from '../src/model/retinaface.js';
 import { runNetwork } from '../src/model/run.js';
 import { SEED } from './config.js';
 import { networkMacs } from './shapes.js';
-import { fillRandomWeights, syntheticInput } from './weights.js';
+import { fillRandomWeights, syntheticInput } from '../src/harness/weights.js';
 
 export interface Technique {
   step: string;

@@ -16,7 +16,7 @@ import { decodeImage } from '../src/image/decode.js';
 import { encodeImage } from '../src/image/encode.js';
 import { exifApp1, insertAfterSoi } from './helpers/images.js';
 import { cacheDir, officialCheckpoint, repoRoot, runReferencePython, sharedImage } from './helpers/paths.js';
-import { rng } from './helpers/random.js';
+import { rng } from '../src/harness/random.js';
 
 process.env.RETINAFACE_CACHE = cacheDir('home');
 process.env.RETINAFACE_WEIGHTS_DIR = path.dirname(officialCheckpoint());

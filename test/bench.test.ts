@@ -1,14 +1,15 @@
 // The benchmark harness's pieces that can be wrong, without timing anything: MAC counts against
 // hand counts, the validation step rejecting wrong kernels, the report generator, the options,
-// and the generated SIMD probe module.
+// the generated SIMD probe module, and the Chromium proxy carrying a forward pass faithfully.
+// (The only test file that imports bench/: layers.test.ts checks it.)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Backend } from '../src/backend.js';
 import { CpuBackend } from '../src/backends/cpu.js';
 import type { ConvBnAct } from '../src/model/modules.js';
 import type { Tensor } from '../src/tensor.js';
-import { BUDGETS, KERNEL_TOLERANCE, type Budget } from '../bench/config.js';
-import { byKindRoundRobin, ConvCase, runKernelSuite } from '../bench/kernels.js';
+import { BUDGETS, type Budget } from '../bench/config.js';
+import { byKindRoundRobin, convShapeCase, runKernelSuite } from '../bench/kernels.js';
 import { headlineFirst, overCap } from '../bench/e2e.js';
 import { RESOLUTIONS } from '../bench/config.js';
 import { simdProbeModule, SIMD_FLOPS_PER_ITER } from '../bench/probe.js';
@@ -19,9 +20,16 @@ import { parseRun, serializeRun, type RunResult } from '../bench/results.js';
 import { parseArgs } from '../bench/run.js';
 import { convCalls, distinctConvShapes, networkMacs, traceNetwork } from '../bench/shapes.js';
 import { summarize } from '../bench/stats.js';
-import { checkConv, spreadChannels } from '../bench/validate.js';
-import { fillRandomWeights } from '../bench/weights.js';
-import { randomTensor } from './helpers/random.js';
+import { spreadChannels } from '../src/harness/conv_reference.js';
+import { toleranceFor } from '../src/harness/tolerances.js';
+import { BrowserProxyBackend } from '../bench/browser_proxy.js';
+import { Unavailable } from '../bench/backends.js';
+import { fillRandomWeights, syntheticInput } from '../src/harness/weights.js';
+import { buildRetinaFace } from '../src/model/retinaface.js';
+import { runNetwork } from '../src/model/run.js';
+import { requiredModes } from '../src/harness/modes.js';
+import { networkTolerance } from './helpers/gpu_modes.js';
+import { assertClose } from './helpers/compare.js';
 
 const r640 = { width: 640, height: 640 };
 
@@ -76,7 +84,7 @@ test('e2e: the headline resolutions are timed first, the others keep the grid or
     ['640x640', '2048x1150', '320x320', '1024x624', '1920x1080', '4096x2300']);
 });
 
-test('validate: spreadChannels keeps the first and last channel', () => {
+test('harness: spreadChannels keeps the first and last channel', () => {
   assert.equal(spreadChannels(64, 4), [0, 21, 42, 63]);
   assert.equal(spreadChannels(64, 0.3), [0, 63]);
   assert.equal(spreadChannels(1, 5), [0]);
@@ -94,22 +102,21 @@ class WrongCorner extends CpuBackend {
 
 const shapeOf = (id: string) => distinctConvShapes({ width: 40, height: 32 }).find((s) => s.id === id)!;
 
-test('validate: checkConv accepts the naive result and rejects a one-value error in the last channel', async () => {
+test('harness: a conv case\'s channel-subset check accepts the naive result and rejects a one-value error in the last channel', async () => {
   for (const id of ['dense 3x3/1 64->32 @1/8', 'depthwise 3x3/2 32->32 @1/4', 'head 1x1 64->20 @1/8']) {
     const shape = shapeOf(id);
-    const model = new ConvCase(shape);
-    fillRandomWeights(model, 5);
-    const x = randomTensor([...shape.inShape], 6);
-    const unit = model.unit;
+    // A budget of one MAC: the check still covers the first and the last channel.
+    const c = convShapeCase(shape, 5, 1);
     for (const [be, ok] of [[new CpuBackend('naive'), true], [new CpuBackend('fast'), true], [new WrongCorner('fast'), false]] as const) {
-      await be.prepare(model);
-      // A budget of one channel's MACs: the check still covers the first and the last channel.
-      const c = checkConv(id, x, unit, be.convBnAct(x, unit), KERNEL_TOLERANCE, 1);
-      assert.is(c.ok, ok, `${id} on ${be.name}${be instanceof WrongCorner ? ' (wrong)' : ''}: ${c.message ?? c.compared}`);
+      await be.prepare(c.model!);
+      const y = c.run(be, [...c.inputs]);
+      const check = c.check(id, y, toleranceFor(be.name));
+      assert.is(check.ok, ok, `${id} on ${be.name}${be instanceof WrongCorner ? ' (wrong)' : ''}: ${check.message ?? check.compared}`);
+      assert.is(check.compared, `channels 0, ${shape.cOut - 1} (2) of ${shape.cOut}`);
       if (!ok) {
-        const [, h, w] = be.convBnAct(x, unit).shape as [number, number, number];
-        assert.ok(c.message!.includes(`(oc ${shape.cOut - 1}, oh ${h - 1}, ow ${w - 1})`), c.message);
-        assert.ok(c.message!.includes('expected'), c.message);
+        const [, h, w] = y.shape as [number, number, number];
+        assert.ok(check.message!.includes(`index ${shape.cOut * h * w - 1} (oc ${shape.cOut - 1}, oh ${h - 1}, ow ${w - 1})`), check.message);
+        assert.ok(check.message!.includes('expected'), check.message);
       }
     }
   }
@@ -127,9 +134,9 @@ class WrongSoftmax extends CpuBackend {
 test('kernel suite: a wrong backend is reported as failed validation and never timed', async () => {
   const budget: Budget = { ...BUDGETS.quick, resolutions: [{ width: 40, height: 32 }], minSamples: 1, maxSamples: 1, caseSeconds: 0 };
   const opened = [
-    { entry: { name: 'good', description: '', threads: 1, create: async () => new CpuBackend('fast') as Backend<unknown> }, backend: new CpuBackend('fast') as Backend<unknown> },
-    { entry: { name: 'wrong-conv', description: '', threads: 1, create: async () => new WrongCorner('fast') as Backend<unknown> }, backend: new WrongCorner('fast') as Backend<unknown> },
-    { entry: { name: 'wrong-softmax', description: '', threads: 1, create: async () => new WrongSoftmax('fast') as Backend<unknown> }, backend: new WrongSoftmax('fast') as Backend<unknown> },
+    { entry: { name: 'good', description: '', threads: 1, tolerance: 'cpu-fast' as const, create: async () => new CpuBackend('fast') as Backend<unknown> }, backend: new CpuBackend('fast') as Backend<unknown> },
+    { entry: { name: 'wrong-conv', description: '', threads: 1, tolerance: 'cpu-fast' as const, create: async () => new WrongCorner('fast') as Backend<unknown> }, backend: new WrongCorner('fast') as Backend<unknown> },
+    { entry: { name: 'wrong-softmax', description: '', threads: 1, tolerance: 'cpu-fast' as const, create: async () => new WrongSoftmax('fast') as Backend<unknown> }, backend: new WrongSoftmax('fast') as Backend<unknown> },
   ];
   const res = await runKernelSuite(opened, { budget, only: (id) => /^(head 1x1 64->8 @1\/16|head permute)/.test(id), deadline: Infinity, log: () => {}, engine: 'plain' });
   const get = (backend: string, id: string) => res.find((r) => r.backend === backend && r.id === id)!;
@@ -306,6 +313,41 @@ test('report: the techniques table divides each step by the one above and by the
   assert.ok(md.includes('| cpu-simd-1t | SIMD | 125 | 16.00 | 8.00 | 32.0 |'), md);
   assert.ok(md.includes('--arch mobile0.25 --res 640x640 --out bench/results/techniques-mobile0.25.json'));
   assert.is(techniquesSection([]), '');
+});
+
+// The benchmarks' Chromium proxy (bench/browser_proxy.ts) must carry the forward pass faithfully:
+// every op queued in Node, replayed in the page on gpu.js webgl2, the tensor read back. Checked
+// against the naive CPU backend on mobile0.25 with seeded weights on an odd-sized input, at the
+// webgl2 network tolerance (test/helpers/gpu_modes.ts), and twice in a row on the same backend
+// (handles and weights reused, no state leaking between passes). Nothing here is timed.
+test('bench proxy: mobile0.25 on chromium-webgl2 equals cpu-naive, twice in a row', async () => {
+  let be: BrowserProxyBackend;
+  try {
+    be = await BrowserProxyBackend.create('webgl2');
+  } catch (e) {
+    if (!(e instanceof Unavailable)) throw e;
+    if (requiredModes().has('webgl2')) assert.unreachable(`gpu.js webgl2 (Chromium) is required here but not available: ${e.message}`);
+    console.log(`  [bench proxy] NOT RUN on this machine: ${e.message}`);
+    return;
+  }
+  try {
+    const model = buildRetinaFace('mobile0.25');
+    fillRandomWeights(model, 77, true);
+    const x = syntheticInput(37, 53, 78);
+    const naive = new CpuBackend('naive');
+    await naive.prepare(model);
+    const want = await runNetwork(naive, model, x);
+    await be.prepare(model);
+    for (const pass of [1, 2]) {
+      const got = await runNetwork(be, model, x);
+      for (const k of ['loc', 'conf', 'landms'] as const) {
+        assertClose(`pass ${pass} ${k}`, got[k], want[k], networkTolerance('webgl2'));
+      }
+    }
+    assert.is(want.loc.shape[0], 2 * (5 * 7 + 3 * 4 + 2 * 2), 'anchors of a 37x53 input');
+  } finally {
+    be.dispose();
+  }
 });
 
 test.run();

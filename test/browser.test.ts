@@ -1,26 +1,28 @@
 // The gpu.js browser modes (webgl2, webgpu, webgl) in headless Chromium on SwiftShader, driven by
 // playwright-core from a page that loads the library's browser build (test/browser/). Per mode:
-// the twin grid (both variants), the whole network against PyTorch's tensors (computed in Node,
+// the harness's op grid (src/harness/cases.ts, both variants), the whole network against PyTorch's tensors (computed in Node,
 // written with the input into .cache/browser/ and fetched by the page), only three readbacks per
 // pass, the faces on the 2048x1150 selfie against the CPU backend's, and the leak check (100
 // forward passes: live textures/buffers flat; dispose() returns to zero). The heaviest cases (640x640
 // and the selfie on SwiftShader) run with RETINAFACE_GPU_FULL=1: see NETWORK_CASES.
 // Chromium and playwright-core are required where CI requires the browser modes (see
-// test/helpers/gpu_modes.ts); elsewhere their absence is reported, with the reason.
+// src/harness/modes.ts); elsewhere their absence is reported, with the reason.
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { GpuJsMode } from '../src/backends/gpu_instance.js';
 import type { Arch } from '../src/model/config.js';
 import { writeTensorFile } from '../src/weights/files.js';
-import { ChromiumUnavailable, openHarnessPage, type HarnessPage, type Page } from './browser/chromium.js';
-import { BROWSER_MODES, EVICTION_SIZES, requiredModes, UPLOADS_PER_SIZE } from './helpers/gpu_modes.js';
+import { ChromiumUnavailable, openHarnessPage, type HarnessPage, type Page } from '../src/harness/chromium.js';
+import { BROWSER_MODES, requiredModes } from '../src/harness/modes.js';
+import { EVICTION_SIZES, UPLOADS_PER_SIZE } from './helpers/gpu_modes.js';
 import { compareFaces, cpuFaces, GPU_FACES_TOLERANCE } from './helpers/faces.js';
 import { convertedWeightsUrl, gpuTestCheckpoint, loadGpuTestModel } from './helpers/gpu_weights.js';
 import { namedInput, type InputId } from './helpers/inputs.js';
 import { referenceModuleNames, torchReference } from './helpers/reference.js';
 import type { Face } from '../src/detect/postprocess.js';
-import type { TwinResult } from './helpers/gpu_twins.js';
+import { opCases } from '../src/harness/cases.js';
+import { failureReport, type CaseResult } from '../src/harness/run.js';
 import { cacheDir, repoRoot, GPU_FULL } from './helpers/paths.js';
 
 /**
@@ -99,16 +101,15 @@ function browserTest(mode: GpuJsMode, what: string, body: (page: Page) => Promis
 
 for (const mode of BROWSER_MODES) {
   for (const variant of ['fused', 'reference'] as const) {
-    browserTest(mode, `${variant}: every kernel equals the naive CPU loop over the shape grid`, async (p) => {
-      const results = await p.evaluate(([m, v]) => (globalThis as any).harness.twins(m, v), [mode, variant]) as TwinResult[];
-      assert.ok(results.length > 90, `${results.length} checks`);
-      const bad = results.filter((r) => r.excess > 0);
-      if (bad.length > 0) assert.unreachable(`${bad.length} out of tolerance:\n${bad.slice(0, 8).map((r) => `  ${r.name}: ${r.worst}`).join('\n')}`);
-      console.log(`  [chromium ${mode} ${variant}] ${results.length} twins, max abs error ${Math.max(...results.map((r) => r.maxAbs)).toExponential(2)}`);
+    browserTest(mode, `${variant}: every op case equals the naive loops (the harness's grid)`, async (p) => {
+      const results = await p.evaluate(([m, v]) => (globalThis as any).harness.cases(m, v), [mode, variant]) as CaseResult[];
+      assert.is(results.length, opCases({ small: false }).length);
+      if (results.some((r) => !r.ok)) assert.unreachable(failureReport(results));
+      console.log(`  [chromium ${mode} ${variant}] ${results.length} cases, max abs error ${Math.max(...results.map((r) => r.maxAbsError)).toExponential(2)}`);
     });
   }
 
-  // WebGL 1 is no CI target: its twins run, its whole-network and selfie cases only with RETINAFACE_GPU_FULL=1.
+  // WebGL 1 is no CI target: its op grid runs, its whole-network and selfie cases only with RETINAFACE_GPU_FULL=1.
   for (const [arch, id] of mode === 'webgl' && !GPU_FULL ? [] : NETWORK_CASES) {
     browserTest(mode, `${arch} ${id}: every module output and loc/conf/landms equal PyTorch's`, async (p) => {
       const ref = await writeReference(arch, id);

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { buildBundle } from '../docs/demo/build.js';
 import { decodeImage } from '../src/image/decode.js';
 import type { Face } from '../src/detect/postprocess.js';
-import { openHarnessPage, type HarnessPage } from './browser/chromium.js';
+import { openHarnessPage, type HarnessPage } from '../src/harness/chromium.js';
 import type { SourceResult } from './browser/inputs_page.js';
 import { compareFaces } from './helpers/faces.js';
 import { convertedWeightsUrl } from './helpers/gpu_weights.js';

@@ -12,7 +12,7 @@ import { buildBundle } from '../docs/demo/build.js';
 import type { Face } from '../src/detect/postprocess.js';
 import type { BackendAvailability } from '../src/backends/availability.js';
 import { serveStatic } from '../docs/demo/static_server.js';
-import { launchChromium, openHarnessPage, type HarnessPage } from './browser/chromium.js';
+import { launchChromium, openHarnessPage, type HarnessPage } from '../src/harness/chromium.js';
 import type { RunResult } from './browser/worker_page.js';
 import { compareFaces } from './helpers/faces.js';
 import { convertedWeightsUrl } from './helpers/gpu_weights.js';

@@ -18,7 +18,7 @@ import type { Face } from '../src/detect/postprocess.js';
 import { loadWeights } from '../src/weights/convert.js';
 import { alignFace } from '../src/align/align.js';
 import { decodeImage } from '../src/image/decode.js';
-import { launchChromium, type Browser, type CdpSession, type Page } from './browser/chromium.js';
+import { launchChromium, type Browser, type CdpSession, type Page } from '../src/harness/chromium.js';
 import { installDeviceObjectCounters, type DeviceObjects } from './browser/device_objects.js';
 import { compareFaces, GPU_FACES_TOLERANCE } from './helpers/faces.js';
 import { sharedDir, sharedImage, GPU_FULL } from './helpers/paths.js';

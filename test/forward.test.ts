@@ -16,8 +16,8 @@ import { planFor } from '../src/model/trace.js';
 import type { Arch } from '../src/model/config.js';
 import type { Slope } from '../src/ops/activation.js';
 import { tensor, type Tensor } from '../src/tensor.js';
-import { fillRandomWeights } from '../bench/weights.js';
-import { randomTensor } from './helpers/random.js';
+import { fillRandomWeights } from '../src/harness/weights.js';
+import { randomTensor } from '../src/harness/random.js';
 
 /** cpu-fast whose every returned tensor is a fresh object, with a log of calls and releases. */
 class Recording extends CpuBackend {

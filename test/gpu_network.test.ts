@@ -16,11 +16,12 @@ import { runNetwork, type NetworkOutput } from '../src/model/run.js';
 import type { Tensor } from '../src/tensor.js';
 import { assertClose } from './helpers/compare.js';
 import { compareFaces, cpuFaces, facesOf, GPU_FACES_TOLERANCE } from './helpers/faces.js';
-import { EVICTION_SIZES, NODE_MODES, networkTolerance, requiredModes, UPLOADS_PER_SIZE } from './helpers/gpu_modes.js';
+import { NODE_MODES, requiredModes } from '../src/harness/modes.js';
+import { EVICTION_SIZES, networkTolerance, UPLOADS_PER_SIZE } from './helpers/gpu_modes.js';
 import { evictionInput, runEvictionSizes } from './helpers/eviction.js';
 import { gpuTestCheckpoint, loadGpuTestModel } from './helpers/gpu_weights.js';
 import { namedInput, type InputId } from './helpers/inputs.js';
-import { randomTensor } from './helpers/random.js';
+import { randomTensor } from '../src/harness/random.js';
 import { referenceModuleNames, torchReference } from './helpers/reference.js';
 
 const required = requiredModes();
@@ -84,7 +85,7 @@ for (const mode of NODE_MODES) {
             const t = outputOf(got, name);
             if (t === undefined) continue; // PyTorch-only leaves (body.conv1, body.bn1): fused here
             const d = assertClose(`${mode} ${arch} ${id} ${name}`, t, want, tol);
-            if (d.maxAbs > worst.err) worst = { name, err: d.maxAbs };
+            if (d.maxAbsError > worst.err) worst = { name, err: d.maxAbsError };
             compared.push(name);
           }
           const missing = [...referenceModuleNames(arch), 'loc', 'conf', 'landms'].filter((n) => !compared.includes(n) && !['body.conv1', 'body.bn1'].includes(n));
@@ -173,7 +174,7 @@ for (const mode of NODE_MODES) {
           const s0 = { ...be.stats };
           const got = await runNetwork(be, m, x, true);
           let worst = 0;
-          for (const [path, want] of ref.taps) worst = Math.max(worst, assertClose(`${be.name} split ${arch} ${path}`, got.taps.get(path)!, want, networkTolerance(mode)).maxAbs);
+          for (const [path, want] of ref.taps) worst = Math.max(worst, assertClose(`${be.name} split ${arch} ${path}`, got.taps.get(path)!, want, networkTolerance(mode)).maxAbsError);
           const launches = be.stats.launches - s0.launches;
           assert.ok(launches > LAUNCHES[arch], `split: ${launches} launches`);
           await be.settle();

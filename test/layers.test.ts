@@ -1,7 +1,8 @@
 // The import graph of src/ and bench/ (issue 15, item 3): no cycle, counting every static import
 // (type-only ones too: a reader follows them the same way; dynamic import() is how a backend is
 // loaded on demand and is left out), and the layers point one way: the Backend interface imports
-// no backend, the network definition (src/model) imports no backend.
+// no backend, the network definition (src/model) imports no backend; the op harness (src/harness)
+// is shared by the tests and the benchmarks and imports neither.
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
@@ -89,6 +90,20 @@ test('the network definition holds no memory bookkeeping: no release call in src
     const calls = readFileSync(path.join(dir, f), 'utf8').split('\n').filter((l) => /\.release(Input)?\(/.test(l) && !l.trim().startsWith('//'));
     assert.equal(calls, [], `src/model/${f}`);
   }
+});
+
+test('src/harness is shared by bench/ and test/ and imports neither; bench/ imports nothing from test/; only test/bench.test.ts imports bench/', () => {
+  const g = graph(['src', 'bench', 'test', 'docs/demo']);
+  const harness = [...g].filter(([f]) => f.startsWith('src/harness/'));
+  assert.ok(harness.length >= 8, `${harness.length} files in src/harness/`);
+  for (const [f, deps] of harness) assert.equal(deps.filter((d) => d.startsWith('test/') || d.startsWith('bench/')), [], f);
+  // the rest of src/ does not depend on the harness (it is left out of the package)
+  for (const [f, deps] of g) if (f.startsWith('src/') && !f.startsWith('src/harness/')) assert.equal(deps.filter((d) => d.startsWith('src/harness/')), [], f);
+  for (const [f, deps] of g) if (f.startsWith('bench/')) assert.equal(deps.filter((d) => d.startsWith('test/')), [], f);
+  for (const [f, deps] of g) if (f.startsWith('test/') && f !== 'test/bench.test.ts') assert.equal(deps.filter((d) => d.startsWith('bench/')), [], f);
+  // both sides do use it
+  assert.ok(g.get('bench/kernels.ts')!.includes('src/harness/cases.ts'), 'bench/kernels.ts -> src/harness/cases.ts');
+  assert.ok(g.get('test/backend_ops.test.ts')!.includes('src/harness/cases.ts'), 'test/backend_ops.test.ts -> src/harness/cases.ts');
 });
 
 test.run();

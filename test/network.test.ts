@@ -68,9 +68,9 @@ for (const c of CASES) {
         const got = name === 'loc' ? out.loc : name === 'conf' ? out.conf : name === 'landms' ? out.landms : out.taps.get(name);
         if (got === undefined) continue; // PyTorch-only leaves (e.g. body.conv1 before its BN): fused here
         const d = assertClose(`${c.arch} ${c.input} ${variant} ${name}`, got, ref, CPU_VS_TORCH);
-        if (d.maxAbs > worst.err) worst = { name, err: d.maxAbs };
+        if (d.maxAbsError > worst.err) worst = { name, err: d.maxAbsError };
         compared.push(name);
-        errors.push(`${name} ${d.maxAbs.toExponential(1)}`);
+        errors.push(`${name} ${d.maxAbsError.toExponential(1)}`);
       }
       // Every block-level module the reference saves must have been compared, not just some.
       const missing = names.filter((n) => !compared.includes(n) && !['body.conv1', 'body.bn1'].includes(n));

@@ -19,7 +19,7 @@ import { inflateZlib } from '../src/image/png_inflate.js';
 import { readPngBytes } from '../src/image/png_read.js';
 import { concat, crc32, encodePng, pngChunk, type RawPng } from './helpers/images.js';
 import { sharedImage } from './helpers/paths.js';
-import { rng } from './helpers/random.js';
+import { rng } from '../src/harness/random.js';
 
 // ------------------------------------------------------------------------------- comparing
 

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sha256Hex, sha256HexSync } from '../src/weights/sha256.js';
-import { rng } from './helpers/random.js';
+import { rng } from '../src/harness/random.js';
 
 const nodeSha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 

@@ -1,7 +1,8 @@
 // Tier 1 for the WebAssembly SIMD path: the emitter against hand-assembled bytes and by running
-// tiny generated functions; every SIMD kernel against the naive loops over a grid of shapes
-// (odd sizes, stride 2, 1..2048 channels, 1x1 images, channel counts not a multiple of 4),
-// with the work split as 1, 2 and 3 threads would split it.
+// tiny generated functions; every SIMD kernel called directly with its work split as 1, 2 and 3
+// threads would split it, against the naive loops over a grid of shapes (odd sizes, stride 2,
+// 1..2048 channels, 1x1 images, channel counts not a multiple of 4), Winograd's error bound; the
+// arena; the whole network. The cpu-simd backend on the harness's op grid: test/backend_ops.test.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { batchNorm2dNaive, foldBatchNorm } from '../src/ops/batch_norm2d.cpu.js';
@@ -23,20 +24,13 @@ import { CpuBackend } from '../src/backends/cpu.js';
 import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
 import { buildRetinaFace } from '../src/model/retinaface.js';
 import { runNetwork } from '../src/model/run.js';
-import { randomizeModel } from './helpers/random_model.js';
+import { randomizeModel } from '../src/harness/random_model.js';
 import { assertClose, type Tolerance } from './helpers/compare.js';
-import { randomTensor } from './helpers/random.js';
+import { randomTensor } from '../src/harness/random.js';
+import { TOLERANCES } from '../src/harness/tolerances.js';
 
-/**
- * SIMD kernels against the naive loops: float32 accumulation (multiply, round, add, round) in
- * another order over up to 2048 x 9 products of magnitude <= 1 with weights scaled 1/sqrt(K):
- * the error grows like sqrt(K) * 2^-24 * |partial sums| (~1e-6); 1e-4 leaves room for the worst
- * element of the largest reduction while still catching any wrong index or missed tap (>= 1e-2).
- * Winograd F(2x2, 3x3) adds the rounding of its transforms (entries 0, +-1/2, +-1) but sums
- * 16 shorter chains of C_in terms: measured max error against the float64 sums 5e-7 to 1.7e-6
- * for outputs of order 1 (im2col + GEMM: 1.7e-6 to 7.9e-6), within the same bound.
- */
-const SIMD_TWIN: Tolerance = { abs: 1e-4, rel: 1e-4 };
+/** SIMD kernels against the naive loops: cpu-simd's tolerance, declared and justified in src/harness/tolerances.ts. */
+const SIMD_TWIN: Tolerance = TOLERANCES['cpu-simd'];
 
 // --- emitter --------------------------------------------------------------------------------
 

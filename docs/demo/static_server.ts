@@ -1,5 +1,5 @@
 // A static file server bound to 127.0.0.1, for the demo (`npm run demo`, serve.ts) and the
-// Chromium tests (test/browser/chromium.ts). It serves only files under the given path prefixes
+// Chromium tests (src/harness/chromium.ts). It serves only files under the given path prefixes
 // of `root`, never outside it, and sends the cross-origin isolation headers (COOP/COEP) that
 // make SharedArrayBuffer available (cpu-simd's and gpu.js webasm's threads need it) unless told not to.
 import { createReadStream, statSync } from 'node:fs';

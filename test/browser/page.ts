@@ -1,6 +1,6 @@
 // The Chromium side of the harness: loads the library's compiled modules unbundled (the network,
 // the gpu.js backend and the pure test helpers, no Node built-in in the graph) and exposes window.harness for the
-// playwright driver (test/browser.test.ts): the twin grid, the whole network against reference
+// playwright driver (test/browser.test.ts): the harness's op grid, the whole network against reference
 // tensors computed in Node, the leak check and timings, per gpu.js mode. Device objects are
 // counted by device_objects.ts, so the leak check sees the real textures and buffers.
 import { buildRetinaFace } from '../../src/model/retinaface.js';
@@ -13,10 +13,12 @@ import { chooseAutoMode, probeMode, type GpuJsMode } from '../../src/backends/gp
 import { facesOf } from '../helpers/faces.js';
 import { deviceObjects, installDeviceObjectCounters } from './device_objects.js';
 import type { Arch } from '../../src/model/config.js';
-import { runTwins, type TwinResult } from '../helpers/gpu_twins.js';
-import { EVICTION_SIZES, networkTolerance, twinTolerance } from '../helpers/gpu_modes.js';
+import { opCases, type OpCase } from '../../src/harness/cases.js';
+import { runCases, type CaseResult } from '../../src/harness/run.js';
+import { TOLERANCES } from '../../src/harness/tolerances.js';
+import { EVICTION_SIZES, networkTolerance } from '../helpers/gpu_modes.js';
 import { evictionInput, runEvictionSizes } from '../helpers/eviction.js';
-import { randomTensor } from '../helpers/random.js';
+import { randomTensor } from '../../src/harness/random.js';
 
 installDeviceObjectCounters();
 const objects = { get textures() { return deviceObjects().textures; }, get buffers() { return deviceObjects().buffers; } };
@@ -44,15 +46,19 @@ function maxDiff(a: Tensor, b: Tensor, tol: { abs: number; rel: number }) {
   return { maxAbs, excess, at };
 }
 
+/** The grid, built once per page: each case computes its naive reference on first use, then every mode reuses it. */
+let gridCases: OpCase[] | undefined;
+
 const harness = {
   objects: () => ({ textures: objects.textures, buffers: objects.buffers }),
   probe: (mode: GpuJsMode) => probeMode(mode),
   auto: () => chooseAutoMode(),
 
-  async twins(mode: GpuJsMode, variant: 'fused' | 'reference'): Promise<TwinResult[]> {
+  /** The harness's op grid (src/harness/cases.ts), as test/backend_ops.test.ts runs it in Node. */
+  async cases(mode: GpuJsMode, variant: 'fused' | 'reference'): Promise<CaseResult[]> {
     const be = await GpuJsBackend.create(mode, variant);
     try {
-      return await runTwins(be, twinTolerance(mode), false);
+      return await runCases(be, gridCases ??= opCases({ small: false }), TOLERANCES[`gpujs-${mode}`]);
     } finally {
       be.dispose();
     }

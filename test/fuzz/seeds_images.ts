@@ -5,7 +5,7 @@
 import { constants as Z, deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { concat, encodePng, exifApp1, insertAfterSoi, type RawPng } from '../helpers/images.js';
-import { rng } from '../helpers/random.js';
+import { rng } from '../../src/harness/random.js';
 import { crc32 } from './seeds_weights.js';
 import { UnitWriter, type Structured, type Unit } from './structure.js';
 

@@ -8,7 +8,7 @@ import { type RetinaFace } from '../../src/model/retinaface.js';
 import { runNetwork } from '../../src/model/run.js';
 import type { Tensor } from '../../src/tensor.js';
 import { EVICTION_SIZES } from './gpu_modes.js';
-import { randomTensor } from './random.js';
+import { randomTensor } from '../../src/harness/random.js';
 
 /** The seeded input of an eviction size (the same tensor each time it is asked for). */
 export function evictionInput([h, w]: readonly [number, number]): Tensor {

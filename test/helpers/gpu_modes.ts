@@ -1,31 +1,7 @@
-// Which gpu.js modes the tests run, and the tolerances per mode, in one place.
-// Node runs cpu, webasm and headlessgl; Chromium (test/browser) runs webgl, webgl2 and webgpu.
-// A mode that cannot run here is reported in the test output with the reason; a mode that CI
-// requires (always cpu and webasm; headlessgl, webgl2 and webgpu when CI is set, or the list in
-// RETINAFACE_REQUIRE_MODES) fails loudly instead.
+// The gpu.js whole-network tests' tolerances per mode and their eviction sizes. Which modes run
+// where, and the op-level tolerances, are the harness's (src/harness/modes.ts, tolerances.ts).
 import type { GpuJsMode } from '../../src/backends/gpu_instance.js';
-import type { Tolerance } from './compare.js';
-
-export const NODE_MODES: readonly GpuJsMode[] = ['cpu', 'webasm', 'headlessgl'];
-export const BROWSER_MODES: readonly GpuJsMode[] = ['webgl2', 'webgpu', 'webgl'];
-
-export function requiredModes(): Set<string> {
-  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
-  const list = env.RETINAFACE_REQUIRE_MODES;
-  if (list !== undefined) return new Set(list.split(',').map((s) => s.trim()).filter((s) => s !== ''));
-  return new Set(env.CI ? ['cpu', 'webasm', 'headlessgl', 'webgl2', 'webgpu'] : ['cpu', 'webasm']);
-}
-
-/**
- * Kernel twins, per mode. gpu.js 'cpu' evaluates kernels in float64 and rounds once at the
- * output (measured max 2.4e-7): same bound as the CPU fast variants. The others accumulate in
- * float32 over up to 2048 x 9 terms of magnitude <= 1 (measured on webasm: max 8.6e-6 at 2048
- * channels); GL and WebGPU add their exp() (softmax) within a few ulp: 1e-4 covers both with
- * a 10x margin.
- */
-export function twinTolerance(mode: GpuJsMode): Tolerance {
-  return mode === 'cpu' ? { abs: 1e-5, rel: 1e-5 } : { abs: 1e-4, rel: 1e-4 };
-}
+import type { Tolerance } from '../../src/harness/compare.js';
 
 /**
  * Whole network against the naive CPU backend, every module output. cpu/webasm: the project's

@@ -1,31 +1,12 @@
-// Where tests find the repo, ../shared and the git-ignored cache of generated files.
+// Where tests find the repo, ../shared and the git-ignored cache (src/harness/paths.ts, shared with
+// the benchmarks), the test photos, and the Python that has PyTorch.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-/** The repository root (tests run compiled from dist/test/...). */
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+import { sharedDir } from '../../src/harness/paths.js';
 
-/** ../shared beside the checkout: the official checkpoint and the test photos (never committed). */
-export const sharedDir = path.resolve(repoRoot, '..', 'shared');
-
-/** Git-ignored cache for converted weights, PyTorch reference tensors and fixtures. */
-export function cacheDir(...sub: string[]): string {
-  const dir = path.join(repoRoot, '.cache', ...sub);
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
-
-/** The official mobilenet0.25 checkpoint: $RETINAFACE_WEIGHTS_DIR, else ../shared/weights. Fails loudly. */
-export function officialCheckpoint(): string {
-  const dir = process.env.RETINAFACE_WEIGHTS_DIR ?? path.join(sharedDir, 'weights');
-  const file = path.join(dir, 'mobilenet0.25_Final.pth');
-  if (!existsSync(file)) {
-    throw new Error(`official checkpoint not found at ${file}: set RETINAFACE_WEIGHTS_DIR or provide ../shared/weights`);
-  }
-  return file;
-}
+export { cacheDir, officialCheckpoint, repoRoot, sharedDir } from '../../src/harness/paths.js';
 
 export function sharedImage(name: string): string {
   const file = path.join(sharedDir, 'images', name);

@@ -1,10 +1,10 @@
-// Seeded random weights and inputs for the benchmarks: the values set activation ranges, not the
-// cost, but they must keep activations O(1) through 50 layers so that the checks compare numbers,
-// not overflow. Same recipe as test/torch/reference.py's random_state_dict: He-scaled convs, BN
-// near identity, the first conv scaled for pixel inputs of +-128.
-import { BatchNorm2d, Conv2d, namedModules, type Module } from '../src/model/modules.js';
-import { tensor, type Tensor } from '../src/tensor.js';
-import { rng } from '../test/helpers/random.js';
+// Seeded random weights and inputs for the benchmarks and the op cases (cases.ts): the values set
+// activation ranges, not the cost, but they must keep activations O(1) through 50 layers so that
+// the checks compare numbers, not overflow. Same recipe as test/torch/reference.py's
+// random_state_dict: He-scaled convs, BN near identity, the first conv scaled for pixel inputs of +-128.
+import { BatchNorm2d, Conv2d, namedModules, type Module } from '../model/modules.js';
+import { tensor, type Tensor } from '../tensor.js';
+import { rng } from './random.js';
 
 function gaussian(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());

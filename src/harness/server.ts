@@ -1,6 +1,6 @@
 // What the Chromium harness serves (docs/demo/static_server.ts does the serving): the compiled
 // library and tests (dist/), gpu.js's browser build and the shim that maps 'gpu.js' to it, the
-// harness files (test/browser/) and the generated fixtures (.cache/browser/, .cache/weights/).
+// test pages (test/browser/) and the generated fixtures (.cache/browser/, .cache/weights/).
 import { serveStatic as serve, type StaticServer } from '../../docs/demo/static_server.js';
 
 export type { StaticServer } from '../../docs/demo/static_server.js';

@@ -1,6 +1,6 @@
 // Seeded inputs for the twin tests: mulberry32, a small well-mixed 32-bit generator, so that a
 // failure reproduces exactly from the seed printed with it.
-import { numel, type Tensor } from '../../src/tensor.js';
+import { numel, type Tensor } from '../tensor.js';
 
 export function rng(seed: number): () => number {
   let a = seed >>> 0;

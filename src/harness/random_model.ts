@@ -1,8 +1,8 @@
 // Seeded random parameters for a whole network (timing and backend-twin tests need no trained
 // weights): convolution weights uniform in +-1/sqrt(fan_in) so activations keep their scale
 // through the layers, batch-norm scale and variance around 1 (variance positive), small shifts.
-import { namedParameters, type Module } from '../../src/model/modules.js';
-import { numel } from '../../src/tensor.js';
+import { namedParameters, type Module } from '../model/modules.js';
+import { numel } from '../tensor.js';
 import { rng } from './random.js';
 
 export function randomizeModel(model: Module, seed: number): void {

@@ -27,8 +27,11 @@ def main(cases_file, out_file):
         t.estimate(np.array(c["src"], dtype=np.float64), np.array(c["dst"], dtype=np.float64))
         m = t.params[:2]
         estimates.append(None if not np.all(np.isfinite(m)) else m.tolist())
+    images = {}  # each photo read once: the warps of one photo share it
     for w in cases["warps"]:
-        img = cv2.imread(w["image"], cv2.IMREAD_COLOR)  # BGR
+        if w["image"] not in images:
+            images[w["image"]] = cv2.imread(w["image"], cv2.IMREAD_COLOR)  # BGR
+        img = images[w["image"]]
         r, g, b = w["border"]
         crop = cv2.warpAffine(img, np.array(w["matrix"], dtype=np.float64), (w["size"], w["size"]),
                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(b, g, r))

@@ -34,7 +34,7 @@ const dist = path.join(repoRoot, 'dist');
 const hook = pathToFileURL(path.join(dist, 'bench', 'peak_rss_hook.js')).href;
 
 /** Runs `node [--import hook] args` to completion; its peak RSS (MB) and stdout. Throws with its stderr on failure. */
-function measured(args: string[], withHook: boolean): { peakMB: number; stdout: string } {
+export function measured(args: string[], withHook: boolean): { peakMB: number; stdout: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'retinaface-rss-'));
   const file = path.join(dir, 'peak');
   try {

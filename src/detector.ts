@@ -4,7 +4,9 @@
 import { BACKEND_SPECS, DEFAULT_BACKEND, type BackendOptions, type BackendSpec } from './backend.js';
 import { createBackend } from './backends/index.js';
 import type { Backend } from './backend.js';
-import { postprocess, resolveDetectOptions, type DetectOptions, type Face } from './detect/postprocess.js';
+import { proposals, resolveDetectOptions, suppress, type DetectOptions, type Face, type Proposals } from './detect/postprocess.js';
+import { mergeProposals, poolProposals, toOriginal } from './detect/merge.js';
+import { isSingleRun, mirrorImage, resolveMultiScale, scaleImage, type MultiScaleOptions } from './detect/multiscale.js';
 import { decodeImage, resolveMaxPixels, type DecodeOptions } from './image/decode.js';
 import { domSourceKind, readDomSource, type DomImageSource } from './image/dom_source.js';
 import { rgbImage, type RgbImage } from './image/image.js';
@@ -31,7 +33,7 @@ export interface Pixels {
  */
 export type ImageInput = Uint8Array | ArrayBuffer | Pixels | DomImageSource;
 
-export interface DetectCallOptions extends Partial<Omit<DetectOptions, 'scale'>>, DecodeOptions {
+export interface DetectCallOptions extends Partial<Omit<DetectOptions, 'scale'>>, Partial<MultiScaleOptions>, DecodeOptions {
   /** Downscale the image by this factor (>= 1) before the network, as ailia's --rescale; faces stay in original pixels. */
   rescale?: number;
   /**
@@ -64,10 +66,24 @@ export interface Detection {
   /** the network input size (smaller than the image under rescale) */
   inputWidth: number;
   inputHeight: number;
-  /** milliseconds per stage */
+  /** milliseconds per stage (forward: all runs together) */
   timings: StageTimings;
-  /** the network's raw outputs (loc, conf, landms) */
+  /** the network's raw outputs (loc, conf, landms); of the first run when there are several */
   raw: NetworkOutput;
+  /** one entry per network run: one, or one per scale and flip (options scales, flip) */
+  runs: NetworkRun[];
+}
+
+export interface NetworkRun {
+  scale: number;
+  flip: boolean;
+  /** the network input size of this run */
+  inputWidth: number;
+  inputHeight: number;
+  /** milliseconds of this run's forward pass */
+  forward: number;
+  /** the candidates this run put into the merge (score above confidenceThreshold, at most topK) */
+  proposals: number;
 }
 
 export interface DetectorOptions {
@@ -238,12 +254,17 @@ export class RetinaFaceDetector {
   }
 
   private async detectNow(image: ImageInput | RgbImage, opts: DetectCallOptions, name: string): Promise<Detection> {
-    const { rescale, maxPixels, clip = false, ...detectOpts } = opts;
+    const { rescale, maxPixels, clip = false, scales, flip, merge, ...detectOpts } = opts;
     const options = resolveDetectOptions(detectOpts); // validate before any work
+    const multi = resolveMultiScale({ scales, flip, merge });
     if (typeof clip !== 'boolean') throw new RetinaFaceError(`invalid option clip: ${String(clip)} (expected true or false)`, { code: 'EOPTION' });
+    if (rescale !== undefined && rescale !== 1 && !isSingleRun(multi)) {
+      throw new RetinaFaceError('invalid options: rescale and scales/flip together (rescale R is scales [1/R] with ailia\'s sizes: use one)', { code: 'EOPTION' });
+    }
     const t0 = now();
     const img = this.decode(image, maxPixels === undefined ? {} : { maxPixels }, name);
     const t1 = now();
+    if (!isSingleRun(multi)) return this.detectRuns(img, options, multi, clip, t0, t1);
     let net = img;
     if (rescale !== undefined && rescale !== 1) {
       try {
@@ -253,19 +274,61 @@ export class RetinaFaceDetector {
       }
       net = resizeForRescale(img, rescale);
     }
-    // Written straight into the backend's input storage where it has one (cpu-simd's arena).
-    const x = uploadInput(this.backend, { shape: [3, net.height, net.width], write: (dst) => toNetworkInputInto(net, dst) });
+    const x = this.upload(net);
     const t2 = now();
     const raw = await runUploaded(this.backend, this.model, x);
     const t3 = now();
     const scale: [number, number] = [img.width / net.width, img.height / net.height];
-    let candidates = postprocess(raw.loc, raw.conf, raw.landms, { height: net.height, width: net.width }, { ...options, scale: scale[0] === scale[1] ? scale[0] : scale });
+    const p = proposals(raw.loc, raw.conf, raw.landms, { height: net.height, width: net.width }, options);
+    let candidates = suppress(p, { ...options, scale: scale[0] === scale[1] ? scale[0] : scale });
     if (clip) candidates = candidates.map((f) => clipFace(f, img.width, img.height));
     const faces = visibleFaces(candidates, options.visThreshold);
     const t4 = now();
+    const run: NetworkRun = { scale: net.width === img.width ? 1 : 1 / rescale!, flip: false, inputWidth: net.width, inputHeight: net.height, forward: t3 - t2, proposals: p.scores.length };
     return {
-      faces, candidates, width: img.width, height: img.height, inputWidth: net.width, inputHeight: net.height, raw,
+      faces, candidates, width: img.width, height: img.height, inputWidth: net.width, inputHeight: net.height, raw, runs: [run],
       timings: { decode: t1 - t0, preprocess: t2 - t1, forward: t3 - t2, postprocess: t4 - t3, total: t4 - t0 },
+    };
+  }
+
+  /** The image written straight into the backend's input storage where it has one (cpu-simd's arena). */
+  private upload(net: RgbImage): unknown {
+    return uploadInput(this.backend, { shape: [3, net.height, net.width], write: (dst) => toNetworkInputInto(net, dst) });
+  }
+
+  /** Multi-scale and flip testing: one run per (scale, flip), the proposals pooled in original pixels and merged. */
+  private async detectRuns(img: RgbImage, options: DetectOptions, multi: MultiScaleOptions, clip: boolean, t0: number, t1: number): Promise<Detection> {
+    const runs: NetworkRun[] = [];
+    const pooled: Proposals[] = [];
+    let first: NetworkOutput | undefined;
+    let preprocess = 0, forward = 0, post = 0;
+    for (const s of multi.scales) {
+      for (const mirrored of multi.flip ? [false, true] : [false]) {
+        const ta = now();
+        const scaled = scaleImage(img, s);
+        const net = mirrored ? mirrorImage(scaled) : scaled;
+        const x = this.upload(net);
+        const tb = now();
+        const raw = await runUploaded(this.backend, this.model, x);
+        const tc = now();
+        first ??= raw;
+        const size = { height: net.height, width: net.width };
+        const p = proposals(raw.loc, raw.conf, raw.landms, size, options);
+        pooled.push(toOriginal(p, img.width / net.width, img.height / net.height, mirrored ? net.width : undefined));
+        const td = now();
+        preprocess += tb - ta; forward += tc - tb; post += td - tc;
+        runs.push({ scale: s, flip: mirrored, inputWidth: net.width, inputHeight: net.height, forward: tc - tb, proposals: p.scores.length });
+      }
+    }
+    const te = now();
+    let candidates = mergeProposals(poolProposals(pooled), { nmsThreshold: options.nmsThreshold, keepTopK: options.keepTopK, merge: multi.merge });
+    if (clip) candidates = candidates.map((f) => clipFace(f, img.width, img.height));
+    const faces = visibleFaces(candidates, options.visThreshold);
+    const t4 = now();
+    post += t4 - te;
+    return {
+      faces, candidates, width: img.width, height: img.height, inputWidth: runs[0]!.inputWidth, inputHeight: runs[0]!.inputHeight, raw: first!, runs,
+      timings: { decode: t1 - t0, preprocess, forward, postprocess: post, total: t4 - t0 },
     };
   }
 

@@ -77,6 +77,12 @@ const USAGE: [string, string[], RegExp][] = [
   ['nms_threshold not a number', ['-i', 'x.jpg', '--nms_threshold', 'abc'], /--nms_threshold must be a number/],
   ['unknown arch', ['-i', 'x.jpg', '--arch', 'vgg'], /--arch must be one of mobile0.25, resnet50, got vgg/],
   ['unknown command', ['detekt'], /unknown command detekt/],
+  ['scales with an empty entry', ['-i', 'x.jpg', '--scales', '1,,2'], /--scales must be up to 16 comma-separated numbers .* got 1,,2/],
+  ['scales of zero', ['-i', 'x.jpg', '--scales', '0'], /--scales must be up to 16 comma-separated numbers/],
+  ['scales repeated', ['-i', 'x.jpg', '--scales', '2,2'], /--scales lists a scale twice: 2,2/],
+  ['merge alone', ['-i', 'x.jpg', '--merge', 'vote'], /--merge chooses how the runs of --scales\/--flip merge: add --scales or --flip/],
+  ['merge unknown', ['-i', 'x.jpg', '--flip', '--merge', 'wbf'], /--merge must be one of nms, vote, got wbf/],
+  ['rescale with scales', ['-i', 'x.jpg', '--rescale', '2', '--scales', '1,2'], /--rescale and --scales\/--flip together/],
 ];
 
 test('bad files and save paths: exit 1, one line naming the file, no output left, nothing overwritten', async () => {
@@ -100,6 +106,13 @@ test('usage errors: exit 2 with the reason', async () => {
     assert.is(r.code, 2, `${name}: exit code`);
     assert.match(r.err.join('\n'), pattern, name);
   }
+});
+
+test('--scales 1,2 --flip --merge vote: four network runs, listed by -b', async () => {
+  const input = file('multi.png', rgbPng(160, 120, (x, y) => [x, y, (x * y) & 255]));
+  const r = await cli('-i', input, '-s', path.join(dir, 'multi-out.png'), '--scales', '1,2', '--flip', '--merge', 'vote', '-b', '-c', '1', '-q');
+  assert.is(r.code, 0, r.err.join('\n'));
+  assert.match(r.out[0]!, /160x120 -> 4 network runs \(160x120, 160x120 flipped, 320x240, 320x240 flipped\)/);
 });
 
 test('the real process: one line on stderr, exit code 1, no stack; --help and --version exit 0', () => {

@@ -5,6 +5,8 @@ import { promises as fs, constants as fsConstants } from 'node:fs';
 import * as path from 'node:path';
 import { BACKEND_SPECS, DEFAULT_BACKEND, type BackendSpec } from '../backend.js';
 import { DEFAULT_DETECT_OPTIONS, type Face } from '../detect/postprocess.js';
+import { MERGE_MODES, type MergeMode } from '../detect/merge.js';
+import { MAX_SCALE, MIN_SCALE } from '../detect/multiscale.js';
 import type { Detection } from '../detector.js';
 import { RetinaFaceError } from '../errors.js';
 import { drawDetections } from '../image/draw.js';
@@ -18,7 +20,7 @@ import { flag, numberOption, stringOption, UsageError, type CommandSpec, type Io
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png']);
 /** ailia's default output name for one input. */
 const DEFAULT_SAVEPATH = 'output.png';
-const IO = 'input and output', MODEL = 'model', THRESHOLDS = 'thresholds', PERFORMANCE = 'performance';
+const IO = 'input and output', MODEL = 'model', THRESHOLDS = 'thresholds', SCALES = 'multi-scale and flip testing', PERFORMANCE = 'performance';
 
 export const detectCommand: CommandSpec = {
   name: 'detect',
@@ -40,6 +42,9 @@ export const detectCommand: CommandSpec = {
     { group: THRESHOLDS, name: 'top_k', value: 'N', help: `anchors entering NMS (default ${DEFAULT_DETECT_OPTIONS.topK})` },
     { group: THRESHOLDS, name: 'nms_threshold', value: 'T', help: `IoU above which NMS suppresses (default ${DEFAULT_DETECT_OPTIONS.nmsThreshold})` },
     { group: THRESHOLDS, name: 'keep_top_k', value: 'N', help: `faces kept after NMS (default ${DEFAULT_DETECT_OPTIONS.keepTopK})` },
+    { group: SCALES, name: 'scales', value: 'LIST', help: 'run the network at these scales of the image and merge, e.g. 1,2 (default 1); 2 finds faces down to ~8 px, at ~4x the forward time per added scale 2' },
+    { group: SCALES, name: 'flip', help: 'also run each scale on the image mirrored left-right, and merge (twice the forward time)' },
+    { group: SCALES, name: 'merge', value: 'MODE', choices: MERGE_MODES, help: 'how the runs of --scales/--flip merge: nms (default, the reference\'s suppression) or vote (box voting: each kept box the score-weighted mean of those it suppresses)' },
     { group: THRESHOLDS, name: 'clip', help: 'clip boxes and landmarks to the image (default: not clipped, as the reference)' },
     { group: PERFORMANCE, name: 'backend', value: 'NAME', choices: BACKEND_SPECS, help: `what runs the network (default ${DEFAULT_BACKEND}: cpu-simd where WebAssembly SIMD runs, else cpu)` },
     { group: PERFORMANCE, name: 'threads', value: 'N', help: 'worker threads of the cpu-simd backend (default: all cores)' },
@@ -196,8 +201,24 @@ export function thresholdOptions(args: ParsedArgs) {
     rescale: numberOption(args, 'rescale', { min: 1 }),
     visThreshold: numberOption(args, 'vis_thres', { min: 0, max: 1 }),
     clip: flag(args, 'clip') ? true : undefined,
+    scales: scalesOption(args),
+    flip: flag(args, 'flip') ? true : undefined,
+    merge: stringOption(args, 'merge') as MergeMode | undefined,
   };
   return { ...o, defined: Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) };
+}
+
+/** --scales 1,2,3: comma-separated numbers in [1/64, 16], each once. */
+function scalesOption(args: ParsedArgs): number[] | undefined {
+  const raw = stringOption(args, 'scales');
+  if (raw === undefined) return undefined;
+  const parts = raw.split(',').map((t) => t.trim());
+  const values = parts.map(Number);
+  if (parts.some((t) => t === '') || !values.every((v) => Number.isFinite(v) && v >= MIN_SCALE && v <= MAX_SCALE) || values.length > 16) {
+    throw new UsageError(`--scales must be up to 16 comma-separated numbers in [1/64, ${MAX_SCALE}] (e.g. 1,2), got ${raw}`);
+  }
+  if (new Set(values).size !== values.length) throw new UsageError(`--scales lists a scale twice: ${raw}`);
+  return values;
 }
 
 /** The detector the --arch, --backend, --weights and --threads flags ask for (detect, align, --video). */
@@ -261,6 +282,8 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
   // flags that would do nothing: said, not ignored
   if (stringOption(args, 'json_format') !== undefined && !flag(args, 'write_json')) throw new UsageError('--json_format chooses the layout of -w/--write_json: add -w');
   if (args.options.has('benchmark_count') && !flag(args, 'benchmark')) throw new UsageError('-c/--benchmark_count is the number of -b/--benchmark runs: add -b');
+  if (args.options.has('merge') && !args.options.has('scales') && !flag(args, 'flip')) throw new UsageError('--merge chooses how the runs of --scales/--flip merge: add --scales or --flip');
+  if (args.options.has('rescale') && (args.options.has('scales') || flag(args, 'flip'))) throw new UsageError('--rescale and --scales/--flip together: --rescale R is --scales 1/R; use one');
   const inputs = await expandInputs(given);
   if (flag(args, 'write_json') && inputs.length > 1 && stringOption(args, 'savepath') === undefined) {
     throw new UsageError(`-w/--write_json writes beside each drawn image, and ${inputs.length} inputs are drawn only with --savepath DIR`);
@@ -284,7 +307,9 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
       const runs: Detection[] = [];
       for (let r = 0; r < count; r++) runs.push(await detector.detectDetailed(file, defined));
       const stages = ['decode', 'preprocess', 'forward', 'postprocess', 'total'] as const;
-      io.out(`${file}: ${d.width}x${d.height} -> network ${d.inputWidth}x${d.inputHeight}, ${backendLine}, ` +
+      const network = d.runs.length === 1 ? `network ${d.inputWidth}x${d.inputHeight}`
+        : `${d.runs.length} network runs (${d.runs.map((r) => `${r.inputWidth}x${r.inputHeight}${r.flip ? ' flipped' : ''}`).join(', ')})`;
+      io.out(`${file}: ${d.width}x${d.height} -> ${network}, ${backendLine}, ` +
         `median of ${count} runs after one warm-up: ` + stages.map((s) => `${s} ${median(runs.map((r) => r.timings[s])).toFixed(1)} ms`).join(', '));
       d = runs[runs.length - 1]!;
     }

@@ -29,6 +29,17 @@ export function argsortDescending(scores: ArrayLike<number>): number[] {
  * keep_top_k kept boxes do not depend on the rest (detect.py runs it all, then slices).
  */
 export function nms(boxes: Float32Array, scores: Float32Array, thresh: number, maxKeep = Infinity): number[] {
+  return greedySuppress(boxes, scores, thresh, maxKeep);
+}
+
+/**
+ * The greedy loop of nms(), telling `suppressedBy(kept, other)` (indices into `boxes`) each time
+ * a kept box suppresses another: box voting (merge.ts) averages each kept box with those.
+ */
+export function greedySuppress(
+  boxes: Float32Array, scores: Float32Array, thresh: number, maxKeep = Infinity,
+  suppressedBy?: (kept: number, other: number) => void,
+): number[] {
   const n = scores.length;
   if (boxes.length !== 4 * n) throw new Error(`nms: ${boxes.length / 4} boxes but ${n} scores`);
   const t = f(thresh);
@@ -58,7 +69,10 @@ export function nms(boxes: Float32Array, scores: Float32Array, thresh: number, m
       // ovr = inter / (areas[i] + areas[order[1:]] - inter); inds = np.where(ovr <= thresh).
       // A NaN ovr (0 / 0 from degenerate boxes) is not <= thresh: suppressed, as there.
       const ovr = f(inter / f(f(aArea + areas[b]!) - inter));
-      if (!(ovr <= t)) suppressed[b] = 1;
+      if (!(ovr <= t)) {
+        suppressed[b] = 1;
+        suppressedBy?.(order[a]!, order[b]!);
+      }
     }
   }
   return keep;

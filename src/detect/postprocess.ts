@@ -100,19 +100,32 @@ export function resolveDetectOptions(opts: Partial<DetectOptions> = {}): DetectO
 }
 
 /**
+ * One run's candidates before suppression, in network-input pixels, best score first: the anchors
+ * scoring above the threshold (at most topK), decoded. Multi-scale testing pools several runs'
+ * (src/detect/merge.ts); postprocess() suppresses one run's.
+ */
+export interface Proposals {
+  /** (n, 4) x1 y1 x2 y2 */
+  boxes: Float32Array;
+  /** (n, 10) five (x, y) points */
+  landmarks: Float32Array;
+  /** (n) */
+  scores: Float32Array;
+}
+
+/**
  * `size` is the network input's height and width (the image the anchors are laid over).
  * Float32 comparisons as in NumPy: `scores > confidence_threshold` compares float32 scores with
  * the threshold rounded to float32.
  */
-export function postprocess(
+export function proposals(
   loc: Tensor,
   conf: Tensor,
   landms: Tensor,
   size: { height: number; width: number },
-  opts: Partial<DetectOptions> = {},
+  o: Pick<DetectOptions, 'confidenceThreshold' | 'topK'>,
   cfg: PriorConfig = DEFAULT_PRIOR_CONFIG,
-): Face[] {
-  const o = resolveDetectOptions(opts);
+): Proposals {
   const anchors = priorCount(size.height, size.width, cfg);
   const expect = (name: string, t: Tensor, cols: number): void => {
     if (t.shape.length !== 2 || t.shape[0] !== anchors || t.shape[1] !== cols) {
@@ -137,24 +150,42 @@ export function postprocess(
   const priors = priorBoxes(size.height, size.width, cfg);
   const n = order.length;
   const candPriors = new Float32Array(n * 4), candLoc = new Float32Array(n * 4), candLandms = new Float32Array(n * 10);
-  const candScores = new Float32Array(n);
+  const scores = new Float32Array(n);
   order.forEach((a, k) => {
     candPriors.set(priors.subarray(4 * a, 4 * a + 4), 4 * k);
     candLoc.set(loc.data.subarray(4 * a, 4 * a + 4), 4 * k);
     candLandms.set(landms.data.subarray(10 * a, 10 * a + 10), 10 * k);
-    candScores[k] = conf.data[2 * a + 1]!;
+    scores[k] = conf.data[2 * a + 1]!;
   });
-  const candBoxes = decodeBoxes({ shape: [n, 4], data: candLoc }, candPriors, size, cfg.variance);
-  const points = decodeLandmarks({ shape: [n, 10], data: candLandms }, candPriors, size, cfg.variance);
+  const boxes = decodeBoxes({ shape: [n, 4], data: candLoc }, candPriors, size, cfg.variance);
+  const landmarks = decodeLandmarks({ shape: [n, 10], data: candLandms }, candPriors, size, cfg.variance);
+  return { boxes, landmarks, scores };
+}
 
+/** The faces of one run: proposals(), then suppress(). */
+export function postprocess(
+  loc: Tensor,
+  conf: Tensor,
+  landms: Tensor,
+  size: { height: number; width: number },
+  opts: Partial<DetectOptions> = {},
+  cfg: PriorConfig = DEFAULT_PRIOR_CONFIG,
+): Face[] {
+  const o = resolveDetectOptions(opts);
+  return suppress(proposals(loc, conf, landms, size, o, cfg), o);
+}
+
+/** One run's proposals to faces: py_cpu_nms in network pixels, the first keepTopK, then the scale to original pixels. */
+export function suppress(p: Proposals, o: DetectOptions): Face[] {
+  const { boxes, landmarks: points, scores } = p;
   // keep = py_cpu_nms(dets, nms_threshold); dets = dets[keep][:keep_top_k]
-  const keep = nms(candBoxes, candScores, o.nmsThreshold, o.keepTopK);
+  const keep = nms(boxes, scores, o.nmsThreshold, o.keepTopK);
   const [sx, sy] = typeof o.scale === 'number' ? [o.scale, o.scale] : o.scale;
   return keep.map((k): Face => {
     const p = (i: number): Point => [points[10 * k + 2 * i]! * sx, points[10 * k + 2 * i + 1]! * sy];
     return {
-      score: candScores[k]!,
-      box: [candBoxes[4 * k]! * sx, candBoxes[4 * k + 1]! * sy, candBoxes[4 * k + 2]! * sx, candBoxes[4 * k + 3]! * sy],
+      score: scores[k]!,
+      box: [boxes[4 * k]! * sx, boxes[4 * k + 1]! * sy, boxes[4 * k + 2]! * sx, boxes[4 * k + 3]! * sy],
       landmarks: [p(0), p(1), p(2), p(3), p(4)],
     };
   });

@@ -100,10 +100,12 @@ function browserTest(mode: GpuJsMode, what: string, body: (page: Page) => Promis
 }
 
 /**
- * The op grid runs fused on every mode; the reference (one kernel per PyTorch op) variant on
- * webgl2, and on every mode with RETINAFACE_GPU_FULL=1 (each grid is ~25 s on SwiftShader).
+ * The op grid runs fused on webgl2 and webgpu, the reference (one kernel per PyTorch op) variant
+ * on webgl2; both variants on every mode, WebGL 1 included (no CI target), with
+ * RETINAFACE_GPU_FULL=1 (each grid is 10-25 s on SwiftShader).
  */
-const gridVariants = (mode: GpuJsMode) => (GPU_FULL || mode === 'webgl2' ? ['fused', 'reference'] as const : ['fused'] as const);
+const gridVariants = (mode: GpuJsMode) => (GPU_FULL ? ['fused', 'reference'] as const
+  : mode === 'webgl2' ? ['fused', 'reference'] as const : mode === 'webgpu' ? ['fused'] as const : [] as const);
 /** ResNet-50 (13-30 s a pass at 49x65 on SwiftShader) on webgl2; on webgpu too with RETINAFACE_GPU_FULL=1. */
 const networkCases = (mode: GpuJsMode) => mode === 'webgl' && !GPU_FULL ? []
   : NETWORK_CASES.filter(([arch]) => arch === 'mobile0.25' || GPU_FULL || mode === 'webgl2');
@@ -118,7 +120,7 @@ for (const mode of BROWSER_MODES) {
     });
   }
 
-  // WebGL 1 is no CI target: its op grid runs, its whole-network and selfie cases only with RETINAFACE_GPU_FULL=1.
+  // WebGL 1 is no CI target: its op grid, whole-network and selfie cases run with RETINAFACE_GPU_FULL=1.
   for (const [arch, id] of networkCases(mode)) {
     browserTest(mode, `${arch} ${id}: every module output and loc/conf/landms equal PyTorch's`, async (p) => {
       const ref = await writeReference(arch, id);

@@ -1,5 +1,5 @@
 // The fuzz smoke run (issue #21): every target of test/fuzz/targets.ts for a fixed number of
-// structure-aware mutations from a fixed seed (deterministic, about 30 s in all), then every kept
+// structure-aware mutations from a fixed seed (deterministic; about 30 s in all with RETINAFACE_GPU_FULL=1, half by default), then every kept
 // regression input. The long campaigns are `npm run fuzz -- --target NAME --minutes N`
 // (test/fuzz/run.ts); docs/security.md has the property, the targets and the results.
 import fc from 'fast-check';
@@ -17,9 +17,15 @@ import { seedJpegs, seedPngs } from './fuzz/seeds_images.js';
 import { legacyCheckpoint, SEED_CHECKPOINTS, tensorFileSeed, tensorFileUnits, zipCheckpoint } from './fuzz/seeds_weights.js';
 import { serialize } from './fuzz/structure.js';
 import { TARGETS, targetByName } from './fuzz/targets.js';
+import { GPU_FULL } from './helpers/paths.js';
 
 /** Fixed: the smoke run sees the same inputs every time. */
 const SMOKE_SEED = 21;
+/**
+ * The share of each target's smokeRuns the default run takes: half (about 15 s idle); all of them
+ * with RETINAFACE_GPU_FULL=1. The long campaigns (docs/security.md) are where the fuzzing happens.
+ */
+const SMOKE_SHARE = GPU_FULL ? 1 : 0.5;
 /** Per input, generous for a shared 2-core machine: the long runner's bound is what documents hangs. */
 const SMOKE_SLOW_MS = 2000;
 
@@ -53,7 +59,7 @@ test('fuzz docs: docs/security.md names every allowlisted pickle global', () => 
 });
 
 for (const target of TARGETS) {
-  test(`fuzz smoke: ${target.name} (${target.smokeRuns} inputs, seed ${SMOKE_SEED})`, async () => {
+  test(`fuzz smoke: ${target.name} (${Math.round(target.smokeRuns * SMOKE_SHARE)} inputs, seed ${SMOKE_SEED})`, async () => {
     const counts = { accepted: 0, refused: 0 };
     await fc.assert(
       fc.asyncProperty(target.arbitrary(), async (input) => {
@@ -61,7 +67,7 @@ for (const target of TARGETS) {
         if (!v.ok) throw new Error(`${target.name}: ${v.kind}: ${v.message}\ninput ${showInput(input).slice(0, 2000)}`);
         counts[v.outcome]++;
       }),
-      { seed: SMOKE_SEED, numRuns: target.smokeRuns, endOnFailure: true },
+      { seed: SMOKE_SEED, numRuns: Math.round(target.smokeRuns * SMOKE_SHARE), endOnFailure: true },
     );
     // mutations that were all refused (or all accepted) would test one side of the parser only
     assert.ok(counts.accepted > 0 && counts.refused > 0, `${target.name}: ${counts.accepted} accepted, ${counts.refused} refused`);

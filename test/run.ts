@@ -1,14 +1,14 @@
-// `npm test`: every test file (dist/test/*.test.js, uvu) in its own process, in two lanes that run
-// side by side on a 2-core machine, then one summary with each file's wall time.
-//  - the browser lane, one file at a time: the tests that build or serve dist/browser/ (the
-//    bundle, the precompiled .wasm, the demo) or pack the package, so no file reads the bundle
-//    while another rebuilds it;
-//  - the node lane: every other file, longest first (by the last run's times when .cache has
-//    them), one at a time.
-// Each file's output is printed whole when it ends (lanes do not interleave lines). Exit 1 when
-// any file fails; every file still runs.
+// `npm test`: every test file (dist/test/*.test.js, uvu) in its own process, two at a time on a
+// 2-core machine, then one summary with each file's wall time.
+//  - first, one at a time, the files that build dist/browser/ and dist/wasm/ (the bundle and the
+//    precompiled kernels), so that no file reads them while they are rebuilt;
+//  - then every other file, on two workers that each take the longest file left (the times of the
+//    last run on this machine, from .cache/test-times.json, else EXPECTED_SECONDS: a fresh clone,
+//    as in CI, has no cache), so the two finish close together.
+// Each file's output is printed whole when it ends (lines of two files do not interleave). Exit 1
+// when any file fails; every file still runs.
 //   node dist/test/run.js [REGEX]          only the files whose name matches
-//   RETINAFACE_TEST_LANES=1 node dist/test/run.js   one lane: every file in turn (timing a file alone)
+//   RETINAFACE_TEST_LANES=1 node dist/test/run.js   one worker: every file in turn (timing a file alone)
 //   RETINAFACE_TEST_STAMPS=1 node dist/test/run.js  each output line stamped with its file's elapsed seconds
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -18,11 +18,18 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
 
-/** The files that share dist/browser/ or the packed package: one at a time, in this order. */
-export const BROWSER_LANE = [
-  'browser_build.test.js', 'precompiled.test.js', 'first_minutes.test.js',
-  'browser.test.js', 'browser_inputs.test.js', 'browser_worker.test.js', 'demo.test.js',
-];
+/** The files that rebuild dist/browser/ or dist/wasm/: run first, one at a time. */
+export const BUILD_FIRST = ['browser_build.test.js', 'precompiled.test.js'];
+
+/**
+ * Seconds per file on a fresh clone of this 2-core machine with two files running (CI's case),
+ * for the order when .cache has no times of its own: the longest go first.
+ */
+const EXPECTED_SECONDS: Record<string, number> = {
+  'browser.test.js': 270, 'demo.test.js': 210, 'gpu_network.test.js': 170, 'first_minutes.test.js': 86,
+  'backend_ops.test.js': 70, 'runtimes.test.js': 58, 'network.test.js': 55, 'fuzz.test.js': 50,
+  'detect_parity.test.js': 46, 'browser_worker.test.js': 45, 'reference.test.js': 28,
+};
 
 interface Result {
   file: string;
@@ -65,13 +72,19 @@ function runFile(file: string, lane: string): Promise<Result> {
   });
 }
 
-async function runLane(name: string, files: string[], report: (r: Result) => void): Promise<Result[]> {
+/** Runs `files` in turn, or, with `workers` > 1, that many at a time, each worker taking the next file of the list. */
+async function runQueue(name: string, files: string[], workers: number, report: (r: Result) => void): Promise<Result[]> {
   const out: Result[] = [];
-  for (const f of files) {
-    const r = await runFile(f, name);
-    report(r);
-    out.push(r);
-  }
+  let next = 0;
+  const worker = async (k: number) => {
+    while (next < files.length) {
+      const f = files[next++]!;
+      const r = await runFile(f, workers > 1 ? `${name} ${k + 1}` : name);
+      report(r);
+      out.push(r);
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, (_, k) => worker(k)));
   return out;
 }
 
@@ -83,21 +96,18 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const previous = lastTimes();
-  const browser = BROWSER_LANE.filter((f) => files.includes(f));
-  const node = files.filter((f) => !browser.includes(f)).sort((a, b) => (previous[b] ?? 0) - (previous[a] ?? 0) || a.localeCompare(b));
-  const serial = process.env.RETINAFACE_TEST_LANES === '1';
+  const expected = (f: string) => previous[f] ?? EXPECTED_SECONDS[f] ?? 5;
+  const first = BUILD_FIRST.filter((f) => files.includes(f));
+  const rest = files.filter((f) => !first.includes(f)).sort((a, b) => expected(b) - expected(a) || a.localeCompare(b));
+  const workers = process.env.RETINAFACE_TEST_LANES === '1' ? 1 : 2;
   const started = performance.now();
   const clock = () => `${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s`;
   const report = (r: Result) => {
     const status = r.code === 0 ? 'passed' : `FAILED (exit ${r.code ?? 'by signal'})`;
-    process.stdout.write(`\n=== ${r.file} [${r.lane} lane] ${status} in ${r.seconds.toFixed(1)} s (at ${clock()})\n${r.output.trimEnd()}\n`);
+    process.stdout.write(`\n=== ${r.file} [${r.lane}] ${status} in ${r.seconds.toFixed(1)} s (at ${clock()})\n${r.output.trimEnd()}\n`);
   };
-  console.log(serial
-    ? `test/run: ${files.length} files, one at a time`
-    : `test/run: ${files.length} files in two lanes: browser (${browser.length}, in turn) beside node (${node.length}, longest first)`);
-  const results = serial
-    ? await runLane('single', [...browser, ...node], report)
-    : (await Promise.all([runLane('browser', browser, report), runLane('node', node, report)])).flat();
+  console.log(`test/run: ${files.length} files: ${first.length} that build first, then ${rest.length} on ${workers} worker${workers === 1 ? '' : 's'}, longest first`);
+  const results = [...await runQueue('build', first, 1, report), ...await runQueue('worker', rest, workers, report)];
   const wall = (performance.now() - started) / 1000;
 
   const times = { ...previous, ...Object.fromEntries(results.map((r) => [r.file, Math.round(r.seconds * 10) / 10])) };
@@ -107,12 +117,12 @@ async function main(argv: string[]): Promise<number> {
   renameSync(tmp, timesFile);
 
   const failed = results.filter((r) => r.code !== 0);
-  const laneTotal = (lane: string) => results.filter((r) => r.lane === lane).reduce((s, r) => s + r.seconds, 0);
   console.log('\n=== wall time per file (s)');
   for (const r of [...results].sort((a, b) => b.seconds - a.seconds)) {
     console.log(`${r.seconds.toFixed(1).padStart(7)}  ${r.file} [${r.lane}]${r.code === 0 ? '' : '  FAILED'}`);
   }
-  const lanes = serial ? `one lane ${laneTotal('single').toFixed(0)} s` : `browser lane ${laneTotal('browser').toFixed(0)} s, node lane ${laneTotal('node').toFixed(0)} s`;
+  const busy = (lane: string) => results.filter((r) => r.lane === lane).reduce((s, r) => s + r.seconds, 0);
+  const lanes = [...new Set(results.map((r) => r.lane))].map((l) => `${l} ${busy(l).toFixed(0)} s`).join(', ');
   console.log(`\n${results.length - failed.length} of ${results.length} files passed; ${lanes}; wall ${wall.toFixed(0)} s`);
   if (failed.length > 0) console.log(`FAILED: ${failed.map((r) => r.file).join(', ')}`);
   return failed.length > 0 ? 1 : 0;

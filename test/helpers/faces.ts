@@ -1,7 +1,7 @@
 // Detections of a gpu.js mode against the CPU backend's on the same input tensor: the same
 // count, each face paired with the CPU face it overlaps most (IoU >= 0.9), boxes and landmarks
 // within `px`, scores within `score`. Pure (no Node built-in): the browser page could use it too.
-import { CpuBackend } from '../../src/backends/cpu.js';
+import { CpuSimdBackend } from '../../src/backends/cpu_simd.js';
 import { postprocess, type Face } from '../../src/detect/postprocess.js';
 import { type RetinaFace } from '../../src/model/retinaface.js';
 import { runNetwork } from '../../src/model/run.js';
@@ -55,9 +55,9 @@ export function facesOf(out: { loc: Tensor; conf: Tensor; landms: Tensor }, inpu
   return postprocess(out.loc, out.conf, out.landms, { height: input.shape[1]!, width: input.shape[2]! });
 }
 
-/** The CPU backend's faces ('fast': proven against PyTorch's detections in test/detect_parity.test.ts). */
+/** The default CPU backend's faces (cpu-simd: proven against PyTorch's detections in test/detect_parity.test.ts). */
 export async function cpuFaces(model: RetinaFace, input: Tensor): Promise<Face[]> {
-  const cpu = new CpuBackend('fast');
+  const cpu = new CpuSimdBackend({ threads: 2 });
   await cpu.prepare(model);
   try {
     return facesOf(await runNetwork(cpu, model, input), input);

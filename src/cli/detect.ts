@@ -42,7 +42,7 @@ export const detectCommand: CommandSpec = {
     { group: THRESHOLDS, name: 'top_k', value: 'N', help: `anchors entering NMS (default ${DEFAULT_DETECT_OPTIONS.topK})` },
     { group: THRESHOLDS, name: 'nms_threshold', value: 'T', help: `IoU above which NMS suppresses (default ${DEFAULT_DETECT_OPTIONS.nmsThreshold})` },
     { group: THRESHOLDS, name: 'keep_top_k', value: 'N', help: `faces kept after NMS (default ${DEFAULT_DETECT_OPTIONS.keepTopK})` },
-    { group: SCALES, name: 'scales', value: 'LIST', help: 'run the network at these scales of the image and merge, e.g. 1,2 (default 1); 2 finds faces down to ~8 px, at ~4x the forward time per added scale 2' },
+    { group: SCALES, name: 'scales', value: 'LIST', help: 'run the network on the image at these scales and merge the faces, e.g. 1,2 (default 1); scale 2 brings 8 px faces to the smallest anchor (16 px) and costs 4x the pixels of scale 1' },
     { group: SCALES, name: 'flip', help: 'also run each scale on the image mirrored left-right, and merge (twice the forward time)' },
     { group: SCALES, name: 'merge', value: 'MODE', choices: MERGE_MODES, help: 'how the runs of --scales/--flip merge: nms (default, the reference\'s suppression) or vote (box voting: each kept box the score-weighted mean of those it suppresses)' },
     { group: THRESHOLDS, name: 'clip', help: 'clip boxes and landmarks to the image (default: not clipped, as the reference)' },
@@ -166,6 +166,8 @@ function facesJson(file: string, d: Detection, faces: Face[], arch: Arch, backen
     arch,
     backend,
     vis_thres: threshold,
+    // multi-scale and flip testing: the network runs that were merged
+    ...(d.runs.length > 1 ? { runs: d.runs.map((r) => ({ scale: r.scale, flip: r.flip, width: r.inputWidth, height: r.inputHeight })) } : {}),
     faces: faces.map((f) => ({ score: round(f.score), box: f.box.map(round), landmarks: f.landmarks.map((p) => p.map(round)) })),
   });
 }

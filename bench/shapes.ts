@@ -7,24 +7,17 @@ import { traceForward } from '../src/model/trace.js';
 import type { ConvBnAct } from '../src/model/modules.js';
 import { RetinaFace } from '../src/model/retinaface.js';
 import type { Slope } from '../src/ops/activation.js';
+import type { ConvSpec } from '../src/harness/cases.js';
 import type { Resolution } from './config.js';
 
 /** A conv's group in the reports: ops/conv2d.ts convLabel ('depthwise 3x3/2', 'pointwise 1x1', 'stem 7x7/2', 'head 1x1', ...). */
 export type ConvKind = string;
 
-export interface ConvCall {
+/** One conv of the network: its hyper-parameters (the harness's ConvSpec) where the trace met it. */
+export interface ConvCall extends ConvSpec {
   op: 'conv';
   path: string;
   kind: ConvKind;
-  cIn: number;
-  cOut: number;
-  kernel: number;
-  stride: number;
-  padding: number;
-  groups: number;
-  bias: boolean;
-  batchNorm: boolean;
-  slope: Slope;
   inShape: [number, number, number];
   outShape: [number, number, number];
   /** The input's stride relative to the network input (1, 2, 4, 8, 16, 32). */
@@ -100,18 +93,9 @@ export function networkMacs(arch: Arch, res: Resolution): number {
  * A benchmark row: one convolution shape at one pyramid level. The same row exists at every
  * resolution (its spatial size scales with the input), so rows x resolutions is a table.
  */
-export interface ConvShape {
+export interface ConvShape extends ConvSpec {
   id: string;
   kind: ConvKind;
-  cIn: number;
-  cOut: number;
-  kernel: number;
-  stride: number;
-  padding: number;
-  groups: number;
-  bias: boolean;
-  batchNorm: boolean;
-  slope: Slope;
   level: number;
   inShape: [number, number, number];
   macs: number;

@@ -7,6 +7,7 @@ import { argsortDescending, nms } from '../src/detect/nms.js';
 import { DEFAULT_DETECT_OPTIONS, postprocess, resolveDetectOptions, type DetectOptions, type Face } from '../src/detect/postprocess.js';
 import { priorBoxes, priorCount } from '../src/detect/priors.js';
 import { RetinaFaceError } from '../src/errors.js';
+import { rng } from '../src/harness/random.js';
 import { tensor } from '../src/tensor.js';
 import { cacheDir, repoRoot, runTorchPython } from './helpers/paths.js';
 
@@ -139,17 +140,6 @@ test('options are validated with the option name', () => {
 
 // ---------------------------------------------------------------- against the reference
 
-/** Deterministic uniform [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Same float32 steps as torch except exp (Sleef's vs V8's, each within 1 ulp): a box side can

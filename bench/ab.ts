@@ -1,0 +1,83 @@
+// Before/after: the forward pass of two builds of this repository in one process, pass for pass.
+// Each pair runs the two builds back to back (alternating which goes first), so that a shared
+// machine's slow spells hit both sides of a pair; the figure is the median of the per-pair ratios
+// (after / before), with its interquartile range. Random weights (seeded), cpu-simd.
+//   node dist/bench/ab.js --before DIR --after DIR [--arch ARCH] [--size WxH] [--threads N] [--pairs N]
+// DIR: a checkout with `dist/` built (e.g. `git worktree add ../before REV`, node_modules
+// linked, `npx tsc -p .` there).
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+interface Side {
+  pass(): Promise<{ ms: number; probe: number }>;
+}
+
+/** Loads one build's model, backend and runner (before and after the move of runNetwork to model/run.ts). */
+async function loadSide(root: string, arch: string, width: number, height: number, threads: number): Promise<Side> {
+  const d = path.join(path.resolve(root), 'dist');
+  const url = (rel: string) => pathToFileURL(path.join(d, rel)).href;
+  const pick = (...rels: string[]) => rels.find((r) => existsSync(path.join(d, r)));
+  const runFile = pick('src/model/run.js', 'src/model/retinaface.js');
+  const randomFile = pick('src/harness/random_model.js', 'test/helpers/random_model.js');
+  if (runFile === undefined || randomFile === undefined) throw new Error(`${root}: no built dist/ (run npx tsc -p . there)`);
+  const { buildRetinaFace } = await import(url('src/model/retinaface.js'));
+  const { runNetwork } = await import(url(runFile));
+  const { randomizeModel } = await import(url(randomFile));
+  const { createBackend } = await import(url('src/backends/index.js'));
+  const { tensor } = await import(url('src/tensor.js'));
+  const model = buildRetinaFace(arch);
+  randomizeModel(model, 7);
+  const be = await createBackend('cpu-simd', { threads });
+  await be.prepare(model);
+  const x = tensor([3, height, width]);
+  for (let i = 0; i < x.data.length; i++) x.data[i] = ((i * 2654435761) % 1000) / 10 - 50;
+  return {
+    async pass() {
+      const t0 = performance.now();
+      const out = await runNetwork(be, model, x);
+      return { ms: performance.now() - t0, probe: out.conf.data[5] + out.loc.data[100] };
+    },
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const quartile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * xs.length)]!;
+
+async function main(argv: readonly string[]): Promise<void> {
+  const o = { before: '', after: '', arch: 'mobile0.25', size: '640x640', threads: 1, pairs: 40 };
+  for (let i = 0; i < argv.length; i++) {
+    const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${argv[i - 1]} needs a value`); return x; };
+    switch (argv[i]) {
+      case '--before': o.before = v(); break;
+      case '--after': o.after = v(); break;
+      case '--arch': o.arch = v(); break;
+      case '--size': o.size = v(); break;
+      case '--threads': o.threads = Number(v()); break;
+      case '--pairs': o.pairs = Number(v()); break;
+      default: throw new Error(`unknown option ${argv[i]} (see the header of bench/ab.ts)`);
+    }
+  }
+  const m = /^(\d+)x(\d+)$/.exec(o.size);
+  if (o.before === '' || o.after === '' || m === null) throw new Error('--before DIR and --after DIR are required; --size is WxH');
+  const [width, height] = [Number(m[1]), Number(m[2])];
+  const before = await loadSide(o.before, o.arch, width, height, o.threads);
+  const after = await loadSide(o.after, o.arch, width, height, o.threads);
+  for (let i = 0; i < 2; i++) { await before.pass(); await after.pass(); } // warm-up: JIT, arenas at size
+  const ratios: number[] = [], tb: number[] = [], ta: number[] = [];
+  for (let i = 0; i < o.pairs; i++) {
+    let a, b;
+    if (i % 2) { a = await after.pass(); b = await before.pass(); } else { b = await before.pass(); a = await after.pass(); }
+    if (a.probe !== b.probe) throw new Error(`the two builds' outputs differ (${b.probe} vs ${a.probe})`);
+    ratios.push(a.ms / b.ms); tb.push(b.ms); ta.push(a.ms);
+  }
+  console.log(`${o.arch} ${o.size} cpu-simd ${o.threads} thread(s), ${o.pairs} pairs: before ${median(tb).toFixed(1)} ms, after ${median(ta).toFixed(1)} ms; ` +
+    `after / before ${median(ratios).toFixed(3)} (interquartile ${quartile(ratios, 0.25).toFixed(3)}-${quartile(ratios, 0.75).toFixed(3)})`);
+}
+
+if (process.argv[1] !== undefined && process.argv[1].endsWith(`${path.sep}ab.js`)) {
+  main(process.argv.slice(2)).then(() => process.exit(0), (e: unknown) => {
+    console.error(`bench/ab: ${(e as Error).message}`);
+    process.exit(1);
+  });
+}

@@ -303,9 +303,11 @@ export class RetinaFaceDetector {
     let first: NetworkOutput | undefined;
     let preprocess = 0, forward = 0, post = 0;
     for (const s of multi.scales) {
+      const ts = now();
+      const scaled = scaleImage(img, s); // once per scale: the flipped run mirrors it
+      preprocess += now() - ts;
       for (const mirrored of multi.flip ? [false, true] : [false]) {
         const ta = now();
-        const scaled = scaleImage(img, s);
         const net = mirrored ? mirrorImage(scaled) : scaled;
         const x = this.upload(net);
         const tb = now();

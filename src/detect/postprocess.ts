@@ -111,6 +111,8 @@ export interface Proposals {
   landmarks: Float32Array;
   /** (n) */
   scores: Float32Array;
+  /** (n) the anchor of each candidate (its row of loc, conf, landms and priorBoxes): one run's, absent once runs are pooled */
+  anchors?: Int32Array;
 }
 
 /**
@@ -159,7 +161,7 @@ export function proposals(
   });
   const boxes = decodeBoxes({ shape: [n, 4], data: candLoc }, candPriors, size, cfg.variance);
   const landmarks = decodeLandmarks({ shape: [n, 10], data: candLandms }, candPriors, size, cfg.variance);
-  return { boxes, landmarks, scores };
+  return { boxes, landmarks, scores, anchors: Int32Array.from(order) };
 }
 
 /** The faces of one run: proposals(), then suppress(). */

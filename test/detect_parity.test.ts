@@ -7,24 +7,9 @@ import * as assert from 'uvu/assert';
 import { RetinaFace } from '../src/index.js';
 import type { Face } from '../src/detect/postprocess.js';
 import { INPUTS, type Crop } from './helpers/inputs.js';
-import { compareDetections, describeParity, parityPng, torchDetections, type ParityTolerance, type TorchDetections } from './helpers/parity.js';
+import { compareDetections, DETECTION_PARITY, describeParity, parityPng, torchDetections, type ParityTolerance, type TorchDetections } from './helpers/parity.js';
 import { officialCheckpoint } from './helpers/paths.js';
 import { randomCheckpoint, type Arch } from './helpers/reference.js';
-
-/**
- * The issue's tolerances. Pixels: the box and landmark coordinates are the head outputs times
- * ~0.1-0.2 prior widths (tens of pixels) plus exact prior centres, so the ~1e-5 relative float32
- * difference of the two forwards gives ~1e-3 px; 0.05 px is far under anything visible. Score:
- * a softmax of logits that differ by ~1e-5.
- */
-const TOL: ParityTolerance = {
-  px: 0.05,
-  score: 1e-4,
-  /** the IoU of two boxes >= 8 px wide moves by < 1e-3 when their corners move by 1e-3 px */
-  iou: 1e-3,
-  /** the same face on both sides has IoU > 0.99 at 0.05 px; two kept faces have IoU <= nms_threshold (0.4) */
-  matchIou: 0.9,
-};
 
 /** detect.py --vis_thres: the faces a user sees; their count is checked on its own. */
 const VISIBLE = 0.6;
@@ -66,23 +51,23 @@ function torchList(faces: Face[]): TorchDetections {
 test('compareDetections: matches, worst differences, and which lone faces are knife edges', () => {
   const a = face(0.9, [0, 0, 9, 9]);
   const moved = face(0.90002, [0, 0.01, 9, 9.03]);
-  const same = compareDetections([moved], torchList([a]), TOL);
+  const same = compareDetections([moved], torchList([a]), DETECTION_PARITY);
   assert.equal(same.pairs, [[0, 0]]);
   assert.equal(same.unmatched, []);
   assert.ok(Math.abs(same.worstBox - 0.03) < 1e-9 && Math.abs(same.worstLandmark - 0.02) < 1e-9, `${same.worstBox} ${same.worstLandmark}`);
   assert.ok(Math.abs(same.worstScore - 2e-5) < 1e-9);
 
   // a face just over the confidence threshold on one side: a cut-off; a confident one: a real difference
-  const edge = compareDetections([a], torchList([a, face(0.02005, [50, 50, 60, 60])]), TOL);
+  const edge = compareDetections([a], torchList([a, face(0.02005, [50, 50, 60, 60])]), DETECTION_PARITY);
   assert.match(edge.unmatched[0]!.reason ?? '', /cut-off 0.02/);
-  const real = compareDetections([a, face(0.5, [50, 50, 60, 60])], torchList([a]), TOL);
+  const real = compareDetections([a, face(0.5, [50, 50, 60, 60])], torchList([a]), DETECTION_PARITY);
   assert.is(real.unmatched[0]!.reason, undefined);
 
   // b has IoU 0.4 with a (kept by one side's NMS only); c, suppressed by b, survives where b does not
   const x = 30 / 7; // overlap 10 - x columns: 10 (10 - x) / (200 - 10 (10 - x)) = 0.4
   const b = face(0.7, [x, 0, x + 9, 9]);
   const c = face(0.6, [x + 3, 0, x + 12, 9]);
-  const tie = compareDetections([a, c], torchList([a, b]), TOL);
+  const tie = compareDetections([a, c], torchList([a, b]), DETECTION_PARITY);
   assert.equal(tie.unmatched.map((u) => [u.side, u.index]), [['torch', 1], ['ours', 1]]);
   assert.match(tie.unmatched[0]!.reason ?? '', /NMS tie: IoU 0.4/);
   assert.match(tie.unmatched[1]!.reason ?? '', /cascade: overlaps torch #1/);
@@ -90,7 +75,7 @@ test('compareDetections: matches, worst differences, and which lone faces are kn
   // a full list (keep_top_k) moves the floor to its last score
   const full = torchList([a, face(0.3, [50, 50, 60, 60])]);
   full.options.keep_top_k = 2;
-  assert.is(compareDetections([a], full, TOL).floor, 0.3);
+  assert.is(compareDetections([a], full, DETECTION_PARITY).floor, 0.3);
 });
 
 // ------------------------------------------------------------ the photos
@@ -122,7 +107,7 @@ for (const c of CASES) {
     const ref = torchDetections(c.arch, await weightsFor(c.arch), png);
     // visThreshold 0: every face the reference keeps (confidence 0.02, NMS 0.4, top 750), not only the visible ones.
     const ours = await (await detector(c.arch)).detect(png, { visThreshold: 0 });
-    const r = compareDetections(ours, ref, TOL);
+    const r = compareDetections(ours, ref, DETECTION_PARITY);
     console.log(`${describeParity(label, ours, ref, r)}; ${visible(ours)} ours / ${visible(ref.faces)} torch with score >= ${VISIBLE}`);
     for (const u of r.unmatched) console.log(`  ${u.side} #${u.index} score ${u.face.score}: ${u.reason ?? 'UNEXPLAINED'}`);
 
@@ -130,9 +115,9 @@ for (const c of CASES) {
     assert.equal(real.map((u) => `${u.side} #${u.index} score ${u.face.score} box ${u.face.box.join(', ')}`), [],
       `${label}: faces on one side only with no knife-edge reason`);
     assert.ok(r.pairs.length > 0, `${label}: no faces at all, the comparison would prove nothing`);
-    assert.ok(r.worstBox <= TOL.px, `${label}: box differs by ${r.worstBox} px > ${TOL.px}`);
-    assert.ok(r.worstLandmark <= TOL.px, `${label}: landmark differs by ${r.worstLandmark} px > ${TOL.px}`);
-    assert.ok(r.worstScore <= TOL.score, `${label}: score differs by ${r.worstScore} > ${TOL.score}`);
+    assert.ok(r.worstBox <= DETECTION_PARITY.px, `${label}: box differs by ${r.worstBox} px > ${DETECTION_PARITY.px}`);
+    assert.ok(r.worstLandmark <= DETECTION_PARITY.px, `${label}: landmark differs by ${r.worstLandmark} px > ${DETECTION_PARITY.px}`);
+    assert.ok(r.worstScore <= DETECTION_PARITY.score, `${label}: score differs by ${r.worstScore} > ${DETECTION_PARITY.score}`);
     assert.is(visible(ours), visible(ref.faces), `${label}: faces with score >= ${VISIBLE}`);
     if (c.visible !== null) assert.is(visible(ref.faces), c.visible, `${label}: visible faces of the official model`);
   });

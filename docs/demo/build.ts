@@ -9,8 +9,13 @@
 //   docs/demo/weights/       converted weights (mobile0.25, and resnet50 when its checkpoint is found)
 //   docs/demo/samples/       sample photos (from --images, default ../shared/images)
 //   docs/demo/assets.json    what the page may offer: weights with size and sha256, samples
+//   docs/explore/lib/        the architecture explorer's script (docs/explore/explore.ts) with the
+//   docs/kernels/lib/        library code it uses, and the kernel benchmark page's (docs/kernels/):
+//                            each page bundles its own copy, chunks, simd_worker.js and gpu.js's
+//                            browser build, so that rebuilding one never touches another's files.
+//                            The explorer reads the demo's weights and samples (../demo/).
 //
-// docs/demo/{lib,weights,samples,assets.json} are generated and git-ignored: the weights are
+// docs/demo/{lib,weights,samples,assets.json} and docs/{explore,kernels}/lib are generated and git-ignored: the weights are
 // converted from a checkpoint that is not ours to ship, the photos are not ours either. After
 // this step docs/demo/ works from any static file server (threads need COOP/COEP headers).
 import * as esbuild from 'esbuild';
@@ -23,6 +28,7 @@ import { RetinaFaceError } from '../../src/errors.js';
 import { ARCHS, type Arch } from '../../src/model/config.js';
 import { OFFICIAL_CHECKPOINTS, resolveWeights } from '../../src/weights/resolve.js';
 import { buildSimdModule, SIMD_MEMORY, SIMD_WASM_FILES } from '../../src/ops/simd/module.js';
+import { markdownPage } from '../explore/markdown.js';
 
 /** The repository root (this file runs compiled from dist/docs/demo/). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -55,31 +61,36 @@ export interface BundleReport {
   lazy: Record<'cpu' | 'cpu-simd' | 'gpujs', string[]>;
 }
 
+/** How the library is bundled for pages: ESM chunks beside their entries, gpu.js through the shim. */
+const LIBRARY_BUILD = {
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'browser', // honours package.json "browser": png_codec and simd_host.node get their browser twins
+  target: 'es2022',
+  // No syntax minification: gpu.js compiles kernels from their JavaScript source
+  // (Function.prototype.toString), and its webasm and webgpu translators refuse the comma
+  // sequences that esbuild's syntax pass writes. Whitespace and local names are safe.
+  minifyWhitespace: true,
+  minifyIdentifiers: true,
+  sourcemap: 'linked',
+  entryNames: '[name]',
+  // Chunks beside the entries: simd_host.browser and the gpu.js shim resolve their neighbours
+  // (simd_worker.js, gpu-browser.min.js) relative to their own chunk's URL.
+  chunkNames: '[name]-[hash]',
+  plugins: [gpujsShim],
+  logLevel: 'warning',
+} satisfies esbuild.BuildOptions;
+
 /** The bundle into dist/browser/; returns its files, sizes and what each kind of page loads. */
 export async function buildBundle(): Promise<BundleReport> {
   rmSync(bundleDir, { recursive: true, force: true });
   const result = await esbuild.build({
+    ...LIBRARY_BUILD,
     absWorkingDir: repoRoot,
     entryPoints: { retinaface: 'dist/src/browser.js', simd_worker: 'dist/src/backends/simd_worker.js', detector_worker: 'dist/src/worker/detector_worker.js' },
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'browser', // honours package.json "browser": png_codec and simd_host.node get their browser twins
-    target: 'es2022',
-    // No syntax minification: gpu.js compiles kernels from their JavaScript source
-    // (Function.prototype.toString), and its webasm and webgpu translators refuse the comma
-    // sequences that esbuild's syntax pass writes. Whitespace and local names are safe.
-    minifyWhitespace: true,
-    minifyIdentifiers: true,
-    sourcemap: 'linked',
     outdir: bundleDir,
-    entryNames: '[name]',
-    // Chunks beside the entries: simd_host.browser and the gpu.js shim resolve their neighbours
-    // (simd_worker.js, gpu-browser.min.js) relative to their own chunk's URL.
-    chunkNames: '[name]-[hash]',
-    plugins: [gpujsShim],
     metafile: true,
-    logLevel: 'warning',
   });
   copyFileSync(path.join(repoRoot, 'node_modules', 'gpu.js', 'dist', 'gpu-browser.min.js'), path.join(bundleDir, 'gpu-browser.min.js'));
   writeFileSync(path.join(bundleDir, 'retinaface.d.ts'), "// Types of the browser bundle: those of the library's browser entry.\nexport * from '../src/browser.js';\n");
@@ -113,6 +124,34 @@ export async function buildBundle(): Promise<BundleReport> {
       gpujs: [...beyond([...chunk('gpujs'), ...chunk('gpu_instance')]), 'gpu-browser.min.js'],
     },
   };
+}
+
+/** The pages beside the demo that bundle library internals (not only the public entry): the architecture explorer and the kernel benchmark. */
+export const PAGES = ['explore'] as const;
+export type PageName = (typeof PAGES)[number];
+
+/**
+ * One page's script (dist/docs/NAME/NAME.js, compiled by tsc) with the library code it imports
+ * into docs/NAME/lib/: chunks, cpu-simd's worker and gpu.js's browser build beside them, as in
+ * dist/browser/. Each page has its own copy, so a rebuild of one never touches another's files.
+ */
+export async function buildPage(name: PageName): Promise<void> {
+  const out = path.join(repoRoot, 'docs', name, 'lib');
+  rmSync(out, { recursive: true, force: true });
+  await esbuild.build({
+    ...LIBRARY_BUILD,
+    absWorkingDir: repoRoot,
+    entryPoints: { [name]: `dist/docs/${name}/${name}.js`, simd_worker: 'dist/src/backends/simd_worker.js' },
+    outdir: out,
+  });
+  copyFileSync(path.join(repoRoot, 'node_modules', 'gpu.js', 'dist', 'gpu-browser.min.js'), path.join(out, 'gpu-browser.min.js'));
+  if (name === 'explore') {
+    // The explorer links its descriptions to docs/architecture.md's sections: the doc as a page beside it, with its diagrams.
+    const docs = path.join(repoRoot, 'docs');
+    writeFileSync(path.join(out, 'architecture.html'), markdownPage(readFileSync(path.join(docs, 'architecture.md'), 'utf8'), 'retinaface-ts: the network, as a reader studies it'));
+    mkdirSync(path.join(out, 'diagrams'));
+    for (const f of readdirSync(path.join(docs, 'diagrams'))) copyFileSync(path.join(docs, 'diagrams', f), path.join(out, 'diagrams', f));
+  }
 }
 
 /** Where the Node package keeps cpu-simd's precompiled module (package.json "files"). */
@@ -178,6 +217,15 @@ function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/**
+ * Copies unless `to` already holds the same bytes: a page being served (or a test reading it
+ * while another test builds) never sees a file of the generated assets rewritten under it.
+ */
+function copyIfChanged(from: string, to: string): void {
+  if (existsSync(to) && statSync(to).size === statSync(from).size && readFileSync(to).equals(readFileSync(from))) return;
+  copyFileSync(from, to);
+}
+
 /** Converted weights into docs/demo/weights/ for every arch whose checkpoint resolves (downloading mobile0.25's when allowed). */
 async function demoWeights(download: boolean, log: (line: string) => void): Promise<Pick<DemoAssets, 'weights' | 'missing'>> {
   const dir = path.join(demoDir, 'weights');
@@ -189,7 +237,7 @@ async function demoWeights(download: boolean, log: (line: string) => void): Prom
       // ResNet-50 only when its checkpoint or conversion is already here: its download is ~105 MB.
       const w = await resolveWeights(arch, { download: download && arch === 'mobile0.25', onProgress: log });
       const name = `retinaface-${arch}.safetensors`;
-      copyFileSync(w.file, path.join(dir, name));
+      copyIfChanged(w.file, path.join(dir, name));
       const bytes = readFileSync(path.join(dir, name));
       weights.push({ arch, url: `weights/${name}`, bytes: bytes.length, gzip: gzipSync(bytes).length, sha256: sha256(bytes) });
     } catch (e) {
@@ -203,11 +251,11 @@ async function demoWeights(download: boolean, log: (line: string) => void): Prom
 
 function demoSamples(imagesDir: string): string[] {
   const dir = path.join(demoDir, 'samples');
-  rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  if (!existsSync(imagesDir)) return [];
-  const names = readdirSync(imagesDir).filter((f) => /\.(jpe?g|png)$/i.test(f) && statSync(path.join(imagesDir, f)).isFile()).sort();
-  for (const f of names) copyFileSync(path.join(imagesDir, f), path.join(dir, f));
+  const names = !existsSync(imagesDir) ? []
+    : readdirSync(imagesDir).filter((f) => /\.(jpe?g|png)$/i.test(f) && statSync(path.join(imagesDir, f)).isFile()).sort();
+  for (const f of readdirSync(dir)) if (!names.includes(f)) rmSync(path.join(dir, f), { recursive: true, force: true });
+  for (const f of names) copyIfChanged(path.join(imagesDir, f), path.join(dir, f));
   return names.map((f) => `samples/${f}`);
 }
 
@@ -217,20 +265,29 @@ export interface DemoBuildOptions {
   log?: (line: string) => void;
 }
 
-/** Everything under docs/demo/ that the page loads; returns the manifest it wrote. */
-export async function buildDemo(opts: DemoBuildOptions = {}): Promise<{ bundle: BundleReport; assets: DemoAssets }> {
+/** The demo's weights, samples and assets.json (the explorer reads them too); a file already up to date is not rewritten. */
+export async function buildDemoAssets(opts: DemoBuildOptions = {}): Promise<DemoAssets> {
   const log = opts.log ?? ((line: string) => console.log(line));
+  const assets: DemoAssets = {
+    ...(await demoWeights(opts.download ?? true, log)),
+    samples: demoSamples(opts.imagesDir ?? path.join(repoRoot, '..', 'shared', 'images')),
+  };
+  const manifest = JSON.stringify(assets, null, 2) + '\n';
+  const at = path.join(demoDir, 'assets.json');
+  if (!existsSync(at) || readFileSync(at, 'utf8') !== manifest) writeFileSync(at, manifest);
+  return assets;
+}
+
+/** Everything under docs/demo/ that the page loads, and the pages beside it (PAGES); returns the manifest it wrote. */
+export async function buildDemo(opts: DemoBuildOptions = {}): Promise<{ bundle: BundleReport; assets: DemoAssets }> {
   const bundle = await buildBundle();
   const lib = path.join(demoDir, 'lib');
   rmSync(lib, { recursive: true, force: true });
   mkdirSync(lib, { recursive: true });
   for (const f of readdirSync(bundleDir)) copyFileSync(path.join(bundleDir, f), path.join(lib, f));
   await buildDemoScript();
-  const assets: DemoAssets = {
-    ...(await demoWeights(opts.download ?? true, log)),
-    samples: demoSamples(opts.imagesDir ?? path.join(repoRoot, '..', 'shared', 'images')),
-  };
-  writeFileSync(path.join(demoDir, 'assets.json'), JSON.stringify(assets, null, 2) + '\n');
+  const assets = await buildDemoAssets(opts);
+  for (const page of PAGES) await buildPage(page);
   return { bundle, assets };
 }
 

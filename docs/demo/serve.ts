@@ -1,13 +1,15 @@
-// `npm run demo`: builds the bundle and the demo's assets (build.ts), then serves docs/demo/ on
-// 127.0.0.1 with the headers that let cpu-simd use threads, until Ctrl-C.
+// `npm run demo`: builds the bundle, the demo's assets and the pages beside it (build.ts), then
+// serves them on 127.0.0.1 with the headers that let cpu-simd use threads, until Ctrl-C:
+// /demo/ (also at /), /explore/ (the architecture explorer), /kernels/ (the kernel benchmark).
 //
 //   npm run demo -- [--port 8642] [--images DIR] [--build-only]
 //
 // --images: the sample photos offered by the page (default ../shared/images). --build-only: stop
-// after the build (then serve docs/demo/ with any static file server).
-import * as path from 'node:path';
+// after the build (then serve docs/ with any static file server: docs/demo/, docs/explore/ and
+// docs/kernels/ are static files).
 import { RetinaFaceError } from '../../src/errors.js';
-import { buildDemo, bundleSummary, demoDir } from './build.js';
+import * as path from 'node:path';
+import { buildDemo, bundleSummary, demoDir, PAGES } from './build.js';
 import { serveStatic } from './static_server.js';
 
 const DEFAULT_PORT = 8642;
@@ -46,8 +48,8 @@ try {
   for (const [arch, why] of Object.entries(assets.missing)) console.log(`weights ${arch}: none (${why})`);
   console.log(`samples: ${assets.samples.length === 0 ? 'none (--images DIR)' : assets.samples.join(', ')}`);
   if (args.buildOnly) process.exit(0);
-  const server = await serveStatic(demoDir, { allowed: [''], port: args.port, index: 'index.html' });
-  console.log(`demo: ${server.url}/  (Ctrl-C stops)`);
+  const server = await serveStatic(path.dirname(demoDir), { allowed: ['demo/', ...PAGES.map((p) => `${p}/`)], port: args.port, home: '/demo/' });
+  console.log(`demo: ${server.url}/demo/\nexplorer: ${server.url}/explore/\nkernel benchmark: ${server.url}/kernels/\n(Ctrl-C stops)`);
   process.on('SIGINT', () => void server.close().then(() => process.exit(0)));
 } catch (e) {
   if (e instanceof RetinaFaceError) {

@@ -25,6 +25,8 @@ export interface StaticOptions {
   port?: number;
   /** what '/' serves (default: 404) */
   index?: string;
+  /** where '/' redirects instead (a path such as '/demo/': pages whose relative URLs need their own folder) */
+  home?: string;
   /** send COOP/COEP (default true); false plays a plain static host, where pages cannot share memory */
   isolate?: boolean;
 }
@@ -38,6 +40,10 @@ export async function serveStatic(root: string, opts: StaticOptions): Promise<St
       rel = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname).replace(/^\/+/, '');
     } catch {
       res.writeHead(400).end('bad path');
+      return;
+    }
+    if (rel === '' && opts.home !== undefined) {
+      res.writeHead(302, { location: opts.home }).end();
       return;
     }
     if (rel === '' && opts.index !== undefined) rel = opts.index;

@@ -133,6 +133,21 @@ export interface ParityTolerance {
   matchIou: number;
 }
 
+/**
+ * Detections against PyTorch's pipeline (and any two CPU backends'), the first wave's bounds. Pixels: the box and landmark coordinates are the head outputs times
+ * ~0.1-0.2 prior widths (tens of pixels) plus exact prior centres, so the ~1e-5 relative float32
+ * difference of the two forwards gives ~1e-3 px; 0.05 px is far under anything visible. Score:
+ * a softmax of logits that differ by ~1e-5.
+ */
+export const DETECTION_PARITY: ParityTolerance = {
+  px: 0.05,
+  score: 1e-4,
+  /** the IoU of two boxes >= 8 px wide moves by < 1e-3 when their corners move by 1e-3 px */
+  iou: 1e-3,
+  /** the same face on both sides has IoU > 0.99 at 0.05 px; two kept faces have IoU <= nms_threshold (0.4) */
+  matchIou: 0.9,
+};
+
 export interface Unmatched {
   side: 'ours' | 'torch';
   index: number;

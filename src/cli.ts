@@ -12,6 +12,7 @@ import { parseArgs, stringOption, UsageError, type CommandSpec, type Io, type Op
 import { detectCommand } from './cli/detect.js';
 import { alignCommand } from './cli/align.js';
 import { summaryCommand } from './cli/summary.js';
+import { evalCommand } from './cli/eval.js';
 
 export type { CommandSpec, Io, OptionSpec, ParsedArgs } from './cli/args.js';
 export { parseArgs, UsageError } from './cli/args.js';
@@ -41,6 +42,7 @@ export const COMMANDS: CommandSpec[] = [
   detectCommand,
   alignCommand,
   summaryCommand,
+  evalCommand,
 ];
 
 const GLOBAL_OPTIONS: OptionSpec[] = [

@@ -32,6 +32,7 @@ export const detectCommand: CommandSpec = {
     { group: IO, name: 'savepath', short: 's', value: 'PATH', help: `the drawn image (.png/.jpg); a directory for several inputs (default ${DEFAULT_SAVEPATH} for one input); with --video the drawn video (.mp4 H.264, else by extension)` },
     { group: IO, name: 'write_json', short: 'w', help: 'also write the faces as JSON beside each saved image (same name, .json)' },
     { group: IO, name: 'json_format', value: 'FORMAT', choices: ['retinaface', 'ailia'], help: 'the --write_json layout: ours (default), or ailia-models\' list of { bbox_xyxy, prob, landmarks }' },
+    { group: IO, name: 'wider_out', value: 'DIR', help: 'also write every kept face (score > confidence_threshold) of each image as DIR/<its folder>/<its name>.txt in the WIDER FACE submission format (retinaface eval reads it)' },
     { group: IO, name: 'raw', value: 'FILE', help: 'write the network outputs loc/conf/landms (one input) as a tensor file' },
     { group: IO, name: 'max_pixels', value: 'N', help: `refuse images over N pixels before decoding (default ${DEFAULT_MAX_PIXELS})` },
     { group: IO, name: 'quiet', short: 'q', help: 'no progress lines on stderr' },
@@ -141,6 +142,33 @@ async function plan(args: ParsedArgs, inputs: string[]): Promise<Plan> {
     }
   });
   return { inputs, outputs };
+}
+
+/** A float32 as NumPy prints it: the shortest decimal that reads back to the same float32. */
+export function float32Text(x: number): string {
+  for (let p = 1; p < 9; p++) {
+    const v = Number(x.toPrecision(p));
+    if (Math.fround(v) === x) return String(v);
+  }
+  return String(Number(x.toPrecision(9)));
+}
+
+/**
+ * The reference's test_widerface.py output for one image: its name, the count, then per face
+ * "x y w h score " with x = int(x1), w = int(x2) - int(x1) (truncated, as Python's int()).
+ */
+export function widerText(file: string, faces: readonly Face[]): string {
+  const stem = path.basename(file).replace(/\.[^.]*$/, '');
+  const lines = faces.map((f) => {
+    const [x1, y1, x2, y2] = f.box.map(Math.trunc) as [number, number, number, number];
+    return `${x1} ${y1} ${x2 - x1} ${y2 - y1} ${float32Text(f.score)} `;
+  });
+  return `${stem}\n${faces.length}\n${lines.map((l) => `${l}\n`).join('')}`;
+}
+
+/** Where --wider_out puts an image's predictions: DIR/<the image's folder>/<its name>.txt. */
+export function widerPath(dir: string, file: string): string {
+  return path.join(dir, path.basename(path.dirname(path.resolve(file))), `${path.basename(file).replace(/\.[^.]*$/, '')}.txt`);
 }
 
 /** Where --write_json puts the faces of a drawn image: the same name, .json. */
@@ -279,6 +307,7 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
   const benchmark = flag(args, 'benchmark');
   const quiet = flag(args, 'quiet');
   const rawFile = stringOption(args, 'raw');
+  const widerOut = stringOption(args, 'wider_out');
   const defined = { ...thresholds.defined, ...(maxPixels === undefined ? {} : { maxPixels }) };
 
   // flags that would do nothing: said, not ignored
@@ -292,6 +321,15 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
   }
   if (rawFile !== undefined && inputs.length !== 1) throw new UsageError('--raw takes exactly one input image');
   const { outputs } = await plan(args, inputs);
+  if (widerOut !== undefined) {
+    await writableDir(widerOut, 'the --wider_out');
+    const seen = new Map<string, string>();
+    for (const i of inputs) {
+      const w = widerPath(widerOut, i);
+      if (seen.has(w)) throw new RetinaFaceError(`${seen.get(w)} and ${i} would both be written under this name`, { file: w, code: 'EEXIST' });
+      seen.set(w, i);
+    }
+  }
   for (let i = 0; i < inputs.length; i++) {
     const o = outputs[i];
     if (o !== undefined && path.resolve(o) === path.resolve(inputs[i]!)) {
@@ -325,6 +363,11 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
         const text = stringOption(args, 'json_format') === 'ailia' ? ailiaJson(shown) : facesJson(file, d, shown, arch, detector.backend.name, visThreshold);
         await writeFileAtomic(json, new TextEncoder().encode(text));
       }
+    }
+    if (widerOut !== undefined) {
+      const w = widerPath(widerOut, file);
+      await fs.mkdir(path.dirname(w), { recursive: true });
+      await writeFileAtomic(w, new TextEncoder().encode(widerText(file, d.candidates)));
     }
     if (rawFile !== undefined) {
       await writeTensorFile(rawFile, [['loc', d.raw.loc], ['conf', d.raw.conf], ['landms', d.raw.landms]],

@@ -88,6 +88,13 @@ export const BUDGETS: Record<Mode, Budget> = {
  */
 export const BENNY_BELOW_MS = 2;
 
+/**
+ * Where benny is not at hand (the kernel page), a steady sample of such a call is the mean of as
+ * many calls as last this long (stats.ts sampleBatched): 200 ticks of a cross-origin isolated
+ * page's 5 us clock.
+ */
+export const BATCH_MIN_MS = 1;
+
 /** Thread counts the multi-threaded contestants run with (ours are single-threaded unless named). */
 export const PEER_THREADS: readonly number[] = [1, 2];
 

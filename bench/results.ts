@@ -66,13 +66,36 @@ export interface ProbeResult {
   threads: number;
 }
 
+/**
+ * What a run was measured on: from the OS in Node (bench/run.ts); on the kernel page
+ * (docs/kernels/) from what the browser reports, which has no CPU model, host name or exact memory
+ * but names the GPU.
+ */
+export interface Machine {
+  cpu: string;
+  /** logical cores (a page: navigator.hardwareConcurrency) */
+  cores: number;
+  /** a page: navigator.deviceMemory (coarse: a power of two, capped by the browser), absent where the browser does not tell */
+  memoryGB?: number;
+  os: string;
+  /** sha256 of the host name, 8 hex digits: Node only */
+  hostHash?: string;
+  /** the kernel page: navigator.userAgent */
+  browser?: string;
+  /** the kernel page: the WebGL renderer (WEBGL_debug_renderer_info's unmasked one where the browser gives it) */
+  webgl?: string;
+  /** the kernel page: the WebGPU adapter's info (vendor, architecture, device, description) */
+  webgpu?: string;
+}
+
 export interface RunResult {
   schema: number;
-  mode: 'quick' | 'full';
+  /** 'page': the kernel page (docs/kernels/), with its own time budget */
+  mode: 'quick' | 'full' | 'page';
   started: string;
   durationS: number;
   command: string;
-  machine: { cpu: string; cores: number; memoryGB: number; os: string; hostHash: string };
+  machine: Machine;
   versions: Record<string, string>;
   probe?: ProbeResult;
   backends: Participant[];

@@ -1,6 +1,8 @@
 // Timing: the first call (compile, upload, allocation) kept apart from the steady state, whose
 // median and spread are reported. Nothing here asserts a duration; tests check the arithmetic.
-import { performance } from 'node:perf_hooks';
+// No node: modules (the kernel page bundles this file): `performance` is the global of Node and
+// of pages; benny's sampler, Node only, is in benny.ts.
+import { BATCH_MIN_MS } from './config.js';
 
 export interface Timing {
   firstMs: number;
@@ -47,7 +49,10 @@ export interface SamplePlan {
   budgetMs: number;
 }
 
-/** Steady-state samples of fn (the first call must already have run). */
+/** Steady-state samples of fn (the first call must already have run), as ms per call. */
+export type Sampler = (fn: () => unknown, plan: SamplePlan) => Promise<number[]>;
+
+/** One call per sample. */
 export async function sampleSteady(fn: () => unknown, plan: SamplePlan): Promise<number[]> {
   const out: number[] = [];
   const start = performance.now();
@@ -71,24 +76,23 @@ export const gflops = (macs: number, ms: number): number => (2 * macs) / (ms * 1
 export const gbps = (bytes: number, ms: number): number => bytes / (ms * 1e6);
 
 /**
- * Steady-state samples through benny (benchmark.js underneath): each sample is the mean of as
- * many calls as benchmark.js needs for a clean reading, so sub-millisecond kernels get a
- * resolution our one-call-per-sample loop cannot give. benny announces every suite on
- * console.log; that one line per case is silenced here, the harness prints its own.
+ * Each sample the mean of as many calls as fill BATCH_MIN_MS (doubled until they do): what a
+ * sub-millisecond kernel needs where benny is not at hand (a page), as benny averages many calls
+ * per sample in Node.
  */
-export async function sampleWithBenny(fn: () => unknown, plan: SamplePlan): Promise<number[]> {
-  const benny = await import('benny');
-  const log = console.log;
-  console.log = () => {};
-  try {
-    const summary = await benny.suite('case',
-      benny.add('case', () => async () => { await fn(); }),
-      benny.configure({ cases: { minSamples: plan.minSamples, maxTime: plan.budgetMs / 1000, delay: 0, initCount: 1 } }));
-    return summary.results[0]!.details.sampleResults.map((s) => s * 1000);
-  } finally {
-    console.log = log;
+export async function sampleBatched(fn: () => unknown, plan: SamplePlan): Promise<number[]> {
+  const out: number[] = [];
+  const start = performance.now();
+  let calls = 1;
+  while (out.length < plan.maxSamples && (out.length < plan.minSamples || performance.now() - start < plan.budgetMs)) {
+    const t0 = performance.now();
+    for (let i = 0; i < calls; i++) await fn();
+    const ms = performance.now() - t0;
+    if (ms < BATCH_MIN_MS && calls < 1 << 16) { calls *= 2; continue; }
+    out.push(ms / calls);
   }
+  return out;
 }
 
+/** The steady-state sampler of the Node bench's kernel suites: benny (benchmark.js, benny.ts) or one call per sample. */
 export type Engine = 'benny' | 'plain';
-export const steadySampler = (engine: Engine) => (engine === 'benny' ? sampleWithBenny : sampleSteady);

@@ -1,14 +1,14 @@
 // The benchmark harness's pieces that can be wrong, without timing anything: MAC counts against
 // hand counts, the validation step rejecting wrong kernels, the report generator, the options,
 // the generated SIMD probe module, and the Chromium proxy carrying a forward pass faithfully.
-// (The only test file that imports bench/: layers.test.ts checks it.)
+// (With test/kernels_page.test.ts, the only test files that import bench/: layers.test.ts checks it.)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Backend } from '../src/backend.js';
 import { CpuBackend } from '../src/backends/cpu.js';
 import type { ConvBnAct } from '../src/model/modules.js';
 import type { Tensor } from '../src/tensor.js';
-import { BUDGETS, type Budget } from '../bench/config.js';
+import { BATCH_MIN_MS, BUDGETS, type Budget } from '../bench/config.js';
 import { byKindRoundRobin, convShapeCase, runKernelSuite } from '../bench/kernels.js';
 import { headlineFirst, overCap } from '../bench/e2e.js';
 import { RESOLUTIONS } from '../bench/config.js';
@@ -19,11 +19,11 @@ import type { E2EResult } from '../bench/results.js';
 import { parseRun, serializeRun, type RunResult } from '../bench/results.js';
 import { parseArgs } from '../bench/run.js';
 import { convCalls, distinctConvShapes, networkMacs, traceNetwork } from '../bench/shapes.js';
-import { summarize } from '../bench/stats.js';
+import { sampleBatched, summarize } from '../bench/stats.js';
 import { spreadChannels } from '../src/harness/conv_reference.js';
 import { toleranceFor } from '../src/harness/tolerances.js';
 import { BrowserProxyBackend } from '../bench/browser_proxy.js';
-import { Unavailable } from '../bench/backends.js';
+import { openBackends, Unavailable } from '../bench/backends.js';
 import { fillRandomWeights, syntheticInput } from '../src/harness/weights.js';
 import { buildRetinaFace } from '../src/model/retinaface.js';
 import { runNetwork } from '../src/model/run.js';
@@ -172,6 +172,32 @@ function fakeRun(): RunResult {
     notes: ['mobile0.25: checked against PyTorch'],
   };
 }
+
+test('kernel suite: op cases alone run on a backend that needs prepare() first (cpu-simd); a page-mode run renders without a headline', async () => {
+  const budget: Budget = { ...BUDGETS.quick, resolutions: [{ width: 40, height: 32 }], minSamples: 1, maxSamples: 1, caseSeconds: 0 };
+  const simd = await openBackends((n) => n === 'cpu-simd-1t');
+  const res = await runKernelSuite(simd, { budget, only: (id) => /^(cat\+relu|head permute)/.test(id), deadline: Infinity, log: () => {}, engine: 'plain' });
+  simd.forEach((o) => o.backend?.dispose());
+  const cells = res.filter((r) => r.backend === 'cpu-simd-1t');
+  assert.ok(cells.length >= 2, `${cells.length} cells`);
+  for (const r of cells) assert.ok(r.check?.ok === true && r.timing !== undefined, `${r.id}: ${r.skipped}`);
+  const page: RunResult = { ...fakeRun(), mode: 'page', probe: undefined, peers: [], e2e: fakeRun().e2e.filter((r) => r.kind === 'ours'),
+    machine: { cpu: 'not reported by browsers', cores: 8, os: 'Linux', browser: 'Chrome', webgl: 'ANGLE (NVIDIA)', webgpu: 'nvidia, ampere' } };
+  const md = renderMarkdown(parseRun(serializeRun(page)), 'page.json');
+  assert.ok(md.includes('a run of the kernel page') && md.includes('| WebGL renderer | ANGLE (NVIDIA) |') && md.includes('| WebGPU adapter | nvidia, ampere |'), md.slice(0, 800));
+  assert.ok(md.includes('| CPU | not reported by browsers, 8 cores |'), 'no memory figure when the browser gives none');
+  assert.not.ok(md.includes('## Headline'), 'no peers, no headline');
+  assert.not.ok(md.includes('## Measuring on your own GPU'), 'the kernel page section is for the Node runs\' report');
+  assert.ok(renderMarkdown(fakeRun(), 'run.json').includes('## Measuring on your own GPU: the kernel page'));
+});
+
+test('stats: sampleBatched averages calls until a sample lasts BATCH_MIN_MS', async () => {
+  let calls = 0;
+  const samples = await sampleBatched(() => { calls++; }, { minSamples: 3, maxSamples: 5, budgetMs: 0 });
+  assert.is(samples.length, 3);
+  assert.ok(calls > 3, `${calls} calls: many per sample`);
+  for (const s of samples) assert.ok(s >= 0 && s < BATCH_MIN_MS, String(s));
+});
 
 test('report: ratios are ours / peer on the forward median', () => {
   assert.equal(ratios(fakeRun().e2e), [{ arch: 'mobile0.25', resolution: '320x320', ours: 'cpu-fast', peer: 'onnxruntime-node-1t', ratio: 0.5 }]);

@@ -28,7 +28,7 @@ export const BUILD_FIRST = ['browser_build.test.js', 'precompiled.test.js'];
 const EXPECTED_SECONDS: Record<string, number> = {
   'browser.test.js': 270, 'demo.test.js': 210, 'gpu_network.test.js': 170, 'first_minutes.test.js': 86,
   'backend_ops.test.js': 70, 'runtimes.test.js': 58, 'network.test.js': 55, 'fuzz.test.js': 50,
-  'detect_parity.test.js': 46, 'browser_worker.test.js': 45, 'reference.test.js': 28,
+  'detect_parity.test.js': 46, 'browser_worker.test.js': 45, 'reference.test.js': 28, 'explore.test.js': 110, 'kernels_page.test.js': 35, 'eval.test.js': 21,
 };
 
 interface Result {

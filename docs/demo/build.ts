@@ -20,7 +20,7 @@
 // this step docs/demo/ works from any static file server (threads need COOP/COEP headers).
 import * as esbuild from 'esbuild';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -127,7 +127,7 @@ export async function buildBundle(): Promise<BundleReport> {
 }
 
 /** The pages beside the demo that bundle library internals (not only the public entry): the architecture explorer and the kernel benchmark. */
-export const PAGES = ['explore'] as const;
+export const PAGES = ['explore', 'kernels'] as const;
 export type PageName = (typeof PAGES)[number];
 
 /**
@@ -137,21 +137,41 @@ export type PageName = (typeof PAGES)[number];
  */
 export async function buildPage(name: PageName): Promise<void> {
   const out = path.join(repoRoot, 'docs', name, 'lib');
-  rmSync(out, { recursive: true, force: true });
+  // Built beside, then swapped in only when something changed: a test (or a browser) loading the
+  // page's chunks while another build runs never sees its files vanish.
+  const next = `${out}.next-${process.pid}`;
+  rmSync(next, { recursive: true, force: true });
   await esbuild.build({
     ...LIBRARY_BUILD,
     absWorkingDir: repoRoot,
     entryPoints: { [name]: `dist/docs/${name}/${name}.js`, simd_worker: 'dist/src/backends/simd_worker.js' },
-    outdir: out,
+    outdir: next,
   });
-  copyFileSync(path.join(repoRoot, 'node_modules', 'gpu.js', 'dist', 'gpu-browser.min.js'), path.join(out, 'gpu-browser.min.js'));
+  copyFileSync(path.join(repoRoot, 'node_modules', 'gpu.js', 'dist', 'gpu-browser.min.js'), path.join(next, 'gpu-browser.min.js'));
   if (name === 'explore') {
     // The explorer links its descriptions to docs/architecture.md's sections: the doc as a page beside it, with its diagrams.
     const docs = path.join(repoRoot, 'docs');
-    writeFileSync(path.join(out, 'architecture.html'), markdownPage(readFileSync(path.join(docs, 'architecture.md'), 'utf8'), 'retinaface-ts: the network, as a reader studies it'));
-    mkdirSync(path.join(out, 'diagrams'));
-    for (const f of readdirSync(path.join(docs, 'diagrams'))) copyFileSync(path.join(docs, 'diagrams', f), path.join(out, 'diagrams', f));
+    writeFileSync(path.join(next, 'architecture.html'), markdownPage(readFileSync(path.join(docs, 'architecture.md'), 'utf8'), 'retinaface-ts: the network, as a reader studies it'));
+    mkdirSync(path.join(next, 'diagrams'));
+    for (const f of readdirSync(path.join(docs, 'diagrams'))) copyFileSync(path.join(docs, 'diagrams', f), path.join(next, 'diagrams', f));
   }
+  if (sameTree(next, out)) {
+    rmSync(next, { recursive: true, force: true });
+    return;
+  }
+  const old = `${out}.old-${process.pid}`;
+  if (existsSync(out)) renameSync(out, old);
+  renameSync(next, out);
+  rmSync(old, { recursive: true, force: true });
+}
+
+/** Whether two folders hold the same files with the same bytes. */
+function sameTree(a: string, b: string): boolean {
+  if (!existsSync(b)) return false;
+  const list = (d: string): string[] => readdirSync(d, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
+    .map((e) => path.relative(d, path.join((e as { parentPath?: string }).parentPath ?? e.path, e.name))).sort();
+  const fa = list(a), fb = list(b);
+  return fa.length === fb.length && fa.every((f, i) => f === fb[i] && readFileSync(path.join(a, f)).equals(readFileSync(path.join(b, f))));
 }
 
 /** Where the Node package keeps cpu-simd's precompiled module (package.json "files"). */

@@ -16,12 +16,7 @@
 // whenIdle() / camera controls.
 import * as lib from '../../src/browser.js';
 import type { Arch, BackendAvailability, BackendSpec, Face, Pixels, TrackedFace, Tracker, WorkerDetectCallOptions, WorkerDetection } from '../../src/browser.js';
-
-interface Assets {
-  weights: { arch: Arch; url: string; bytes: number; gzip: number; sha256: string }[];
-  missing: Partial<Record<Arch, string>>;
-  samples: string[];
-}
+import type { DemoAssets as Assets } from './build.js';
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);

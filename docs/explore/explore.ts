@@ -21,17 +21,12 @@ import type { RgbImage } from '../../src/image/image.js';
 import { quantize, scaleOf, stats, type Maps, type Stats } from './activations.js';
 import { showModule, renderTree, type ModuleView } from './modules_view.js';
 import { chooseFace, renderHeads, shownDecode, type HeadsRun } from './heads_view.js';
+import type { DemoAssets as Assets } from '../demo/build.js';
 
 /** Float bytes of observed outputs read back per pass at most (`?tap_mb=N` sets another). */
 const TAP_BUDGET_BYTES = (Number(new URLSearchParams(location.search).get('tap_mb')) || 64) * 1024 * 1024;
 /** Untapped passes timed per run (each module's time is the median). */
 const TIMED_PASSES = 3;
-
-interface Assets {
-  weights: { arch: Arch; url: string; sha256: string }[];
-  missing: Partial<Record<Arch, string>>;
-  samples: string[];
-}
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);

@@ -61,6 +61,8 @@ const BAD: [string, () => string[], RegExp][] = [
   ['zero width', () => ['-i', file('zero.png', pngHeaderOnly(0, 10))], /zero\.png: .*(zero|width)/i],
   ['missing file', () => ['-i', path.join(dir, 'nope.jpg')], /nope\.jpg: no such file/],
   ['directory with no images', () => { mkdirSync(path.join(dir, 'empty dir'), { recursive: true }); return ['-i', path.join(dir, 'empty dir')]; }, /empty dir: directory holds no/],
+  // WIDER FACE's images/<event>/ layout: the folders are named with how to pass them
+  ['directory of folders', () => { file('images/0--Parade/a.jpg', smallJpeg); return ['-i', path.join(dir, 'images')]; }, /images: directory holds no .*its folder is not searched: pass it, e\.g\. --input .*images.\*/],
   ['missing save directory', () => ['-i', file('ok.png', rgbPng(8, 8, () => [1, 2, 3])), '-s', path.join(dir, 'no such dir', 'out.png')], /no such dir: the savepath directory does not exist/],
   ['savepath under a file', () => ['-i', file('ok.png', rgbPng(8, 8, () => [1, 2, 3])), '-s', path.join(dir, 'ok.png', 'out.png')], /ok\.png: the savepath is not a directory/],
   ['savepath with an unknown extension', () => ['-i', file('ok.png', rgbPng(8, 8, () => [1, 2, 3])), '-s', path.join(dir, 'out.gif')], /out\.gif: .*(extension|format)/i],

@@ -94,8 +94,14 @@ export async function expandInputs(given: string[]): Promise<string[]> {
       out.push(p);
       continue;
     }
-    const names = (await fs.readdir(p)).filter((n) => IMAGE_EXTENSIONS.has(path.extname(n).toLowerCase())).sort();
-    if (names.length === 0) throw new RetinaFaceError('directory holds no .jpg, .jpeg or .png file', { file: p, code: 'ENOENT' });
+    const entries = await fs.readdir(p, { withFileTypes: true });
+    const names = entries.filter((e) => !e.isDirectory() && IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase())).map((e) => e.name).sort();
+    if (names.length === 0) {
+      // WIDER FACE's layout (images/<event>/*.jpg): folders are not walked, but say how to pass them.
+      const dirs = entries.filter((e) => e.isDirectory()).length;
+      const hint = dirs > 0 ? ` (its ${dirs === 1 ? 'folder is' : `${dirs} folders are`} not searched: pass ${dirs === 1 ? 'it' : 'them'}, e.g. --input ${path.join(p, '*')})` : '';
+      throw new RetinaFaceError(`directory holds no .jpg, .jpeg or .png file${hint}`, { file: p, code: 'ENOENT' });
+    }
     out.push(...names.map((n) => path.join(p, n)));
   }
   if (readable === 0 && firstError !== null) throw firstError;

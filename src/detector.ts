@@ -7,10 +7,12 @@ import type { Backend } from './backend.js';
 import { proposals, resolveDetectOptions, suppress, type DetectOptions, type Face, type Proposals } from './detect/postprocess.js';
 import { mergeProposals, poolProposals, toOriginal } from './detect/merge.js';
 import { isSingleRun, mirrorImage, resolveMultiScale, scaleImage, type MultiScaleOptions } from './detect/multiscale.js';
+import { keepCore, memoryBands, notLargerThan, resolveTileOptions, streamBands, tileGrid, type Bands, type TileGrid, type TileOptions } from './detect/tiles.js';
+import type { RowSource } from './image/jpeg_rows.js';
 import { decodeImage, resolveMaxPixels, type DecodeOptions } from './image/decode.js';
 import { domSourceKind, readDomSource, type DomImageSource } from './image/dom_source.js';
 import { rgbImage, type RgbImage } from './image/image.js';
-import { rescaleSize, resizeForRescale, toNetworkInputInto } from './image/preprocess.js';
+import { cropToNetworkInputInto, rescaleSize, resizeForRescale, toNetworkInputInto } from './image/preprocess.js';
 import { RetinaFaceError } from './errors.js';
 import { alignFace, alignTemplate, type AlignedFace, type AlignOptions } from './align/align.js';
 import { ARCHS, isArch, type Arch } from './model/config.js';
@@ -33,7 +35,7 @@ export interface Pixels {
  */
 export type ImageInput = Uint8Array | ArrayBuffer | Pixels | DomImageSource;
 
-export interface DetectCallOptions extends Partial<Omit<DetectOptions, 'scale'>>, Partial<MultiScaleOptions>, DecodeOptions {
+export interface DetectCallOptions extends Partial<Omit<DetectOptions, 'scale'>>, Partial<MultiScaleOptions>, DecodeOptions, TileOptions {
   /** Downscale the image by this factor (>= 1) before the network, as ailia's --rescale; faces stay in original pixels. */
   rescale?: number;
   /**
@@ -41,6 +43,8 @@ export interface DetectCallOptions extends Partial<Omit<DetectOptions, 'scale'>>
    * neither clips nor rounds, so a face cut by the border may reach past it).
    */
   clip?: boolean;
+  /** Called after each tile of a tiled run (maxNetworkPixels) with the tiles done and the tiles of that run. */
+  onTile?: (done: number, total: number) => void;
 }
 
 export interface StageTimings {
@@ -82,8 +86,12 @@ export interface NetworkRun {
   inputHeight: number;
   /** milliseconds of this run's forward pass */
   forward: number;
-  /** the candidates this run put into the merge (score above confidenceThreshold, at most topK) */
+  /** the candidates this run put into the merge (score above confidenceThreshold, at most topK; of a tiled run, each tile's in its core) */
   proposals: number;
+  /** the tiles it ran on (maxNetworkPixels): 1 when the image fitted, else their count and size */
+  tiles: number;
+  tileWidth: number;
+  tileHeight: number;
 }
 
 export interface DetectorOptions {
@@ -97,6 +105,16 @@ export interface DetectorOptions {
 }
 
 const now = () => globalThis.performance.now();
+
+/** What every run of one detect() call shares: its options, and the clock. */
+interface RunContext {
+  options: DetectOptions;
+  tiling: { maxNetworkPixels: number | undefined; overlap: number };
+  clip: boolean;
+  onTile: ((done: number, total: number) => void) | undefined;
+  t0: number;
+  decode: number;
+}
 
 function toRgb(p: Pixels, what: string): RgbImage {
   const { width, height, data } = p;
@@ -254,17 +272,23 @@ export class RetinaFaceDetector {
   }
 
   private async detectNow(image: ImageInput | RgbImage, opts: DetectCallOptions, name: string): Promise<Detection> {
-    const { rescale, maxPixels, clip = false, scales, flip, merge, ...detectOpts } = opts;
+    const { rescale, maxPixels, clip = false, scales, flip, merge, maxNetworkPixels, tileOverlap, onTile, ...detectOpts } = opts;
     const options = resolveDetectOptions(detectOpts); // validate before any work
     const multi = resolveMultiScale({ scales, flip, merge });
+    const tiling = resolveTileOptions({ maxNetworkPixels, tileOverlap });
     if (typeof clip !== 'boolean') throw new RetinaFaceError(`invalid option clip: ${String(clip)} (expected true or false)`, { code: 'EOPTION' });
+    if (onTile !== undefined && typeof onTile !== 'function') throw new RetinaFaceError('invalid option onTile: expected a function', { code: 'EOPTION' });
     if (rescale !== undefined && rescale !== 1 && !isSingleRun(multi)) {
       throw new RetinaFaceError('invalid options: rescale and scales/flip together (rescale R is scales [1/R] with ailia\'s sizes: use one)', { code: 'EOPTION' });
     }
     const t0 = now();
     const img = this.decode(image, maxPixels === undefined ? {} : { maxPixels }, name);
     const t1 = now();
-    if (!isSingleRun(multi)) return this.detectRuns(img, options, multi, clip, t0, t1);
+    const ctx: RunContext = { options, tiling, clip, onTile, t0, decode: t1 - t0 };
+    if (!isSingleRun(multi)) {
+      const nets = multi.scales.map((s) => ({ scale: s, make: () => scaleImage(img, s) }));
+      return this.detectRuns(img, nets, multi, ctx);
+    }
     let net = img;
     if (rescale !== undefined && rescale !== 1) {
       try {
@@ -273,6 +297,10 @@ export class RetinaFaceDetector {
         throw new RetinaFaceError(`invalid option rescale: ${(e as Error).message}`, { code: 'EOPTION' });
       }
       net = resizeForRescale(img, rescale);
+    }
+    if (tiling.maxNetworkPixels !== undefined && net.width * net.height > tiling.maxNetworkPixels) {
+      const scale = net === img ? 1 : 1 / rescale!;
+      return this.detectRuns(img, [{ scale, make: () => net }], multi, ctx);
     }
     const x = this.upload(net);
     const t2 = now();
@@ -284,7 +312,10 @@ export class RetinaFaceDetector {
     if (clip) candidates = candidates.map((f) => clipFace(f, img.width, img.height));
     const faces = visibleFaces(candidates, options.visThreshold);
     const t4 = now();
-    const run: NetworkRun = { scale: net.width === img.width ? 1 : 1 / rescale!, flip: false, inputWidth: net.width, inputHeight: net.height, forward: t3 - t2, proposals: p.scores.length };
+    const run: NetworkRun = {
+      scale: net.width === img.width ? 1 : 1 / rescale!, flip: false, inputWidth: net.width, inputHeight: net.height, forward: t3 - t2,
+      proposals: p.scores.length, tiles: 1, tileWidth: net.width, tileHeight: net.height,
+    };
     return {
       faces, candidates, width: img.width, height: img.height, inputWidth: net.width, inputHeight: net.height, raw, runs: [run],
       timings: { decode: t1 - t0, preprocess: t2 - t1, forward: t3 - t2, postprocess: t4 - t3, total: t4 - t0 },
@@ -296,42 +327,132 @@ export class RetinaFaceDetector {
     return uploadInput(this.backend, { shape: [3, net.height, net.width], write: (dst) => toNetworkInputInto(net, dst) });
   }
 
-  /** Multi-scale and flip testing: one run per (scale, flip), the proposals pooled in original pixels and merged. */
-  private async detectRuns(img: RgbImage, options: DetectOptions, multi: MultiScaleOptions, clip: boolean, t0: number, t1: number): Promise<Detection> {
+  /**
+   * The network over every tile of `grid`, band by band: each tile's proposals in its core, pooled,
+   * in pixels of the image the bands hold. `time` gathers where the milliseconds went (reading a
+   * band is 'decode' for a streamed image).
+   */
+  private async runTiles(bands: Bands, grid: TileGrid, options: DetectOptions, time: { decode: number; preprocess: number; forward: number; postprocess: number }, onTile?: (done: number, total: number) => void): Promise<{ p: Proposals; raw: NetworkOutput }> {
+    const pooled: Proposals[] = [];
+    let first: NetworkOutput | undefined;
+    let done = 0;
+    for (const row of grid.rows) {
+      const ta = now();
+      const band = bands.band(row.y, row.height);
+      time.decode += now() - ta;
+      for (const tile of grid.tiles.filter((t) => t.y === row.y)) {
+        const tb = now();
+        const x = uploadInput(this.backend, { shape: [3, tile.height, tile.width], write: (dst) => cropToNetworkInputInto(band, tile.x, 0, tile.width, tile.height, dst) });
+        const tc = now();
+        const raw = await runUploaded(this.backend, this.model, x);
+        const td = now();
+        first ??= raw;
+        pooled.push(keepCore(proposals(raw.loc, raw.conf, raw.landms, { height: tile.height, width: tile.width }, options), tile));
+        time.preprocess += tc - tb; time.forward += td - tc; time.postprocess += now() - td;
+        onTile?.(++done, grid.tiles.length);
+      }
+    }
+    return { p: poolProposals(pooled), raw: first! };
+  }
+
+  /**
+   * Several runs (scales, flips, or one run in tiles), their proposals pooled in original pixels
+   * and merged. A tiled run that is not the smallest scale keeps faces up to the tile overlap
+   * only: larger ones could be cut by a tile's edge, and a smaller scale sees them whole.
+   */
+  private async detectRuns(img: RgbImage, nets: readonly { scale: number; make: () => RgbImage }[], multi: MultiScaleOptions, ctx: RunContext): Promise<Detection> {
+    const { options, tiling } = ctx;
     const runs: NetworkRun[] = [];
     const pooled: Proposals[] = [];
     let first: NetworkOutput | undefined;
-    let preprocess = 0, forward = 0, post = 0;
-    for (const s of multi.scales) {
+    const time = { decode: ctx.decode, preprocess: 0, forward: 0, postprocess: 0 };
+    const smallest = Math.min(...nets.map((n) => n.scale));
+    for (const { scale: s, make } of nets) {
       const ts = now();
-      const scaled = scaleImage(img, s); // once per scale: the flipped run mirrors it
-      preprocess += now() - ts;
+      const scaled = make(); // once per scale: the flipped run mirrors it
+      time.preprocess += now() - ts;
       for (const mirrored of multi.flip ? [false, true] : [false]) {
         const ta = now();
         const net = mirrored ? mirrorImage(scaled) : scaled;
-        const x = this.upload(net);
-        const tb = now();
-        const raw = await runUploaded(this.backend, this.model, x);
-        const tc = now();
+        time.preprocess += now() - ta;
+        const grid = tiling.maxNetworkPixels === undefined ? undefined : tileGrid(net.width, net.height, tiling.maxNetworkPixels, tiling.overlap);
+        const before = time.forward;
+        let p: Proposals, raw: NetworkOutput;
+        if (grid === undefined) {
+          const tb = now();
+          const x = this.upload(net);
+          const tc = now();
+          raw = await runUploaded(this.backend, this.model, x);
+          const td = now();
+          p = proposals(raw.loc, raw.conf, raw.landms, { height: net.height, width: net.width }, options);
+          time.preprocess += tc - tb; time.forward += td - tc; time.postprocess += now() - td;
+        } else {
+          ({ p, raw } = await this.runTiles(memoryBands(net), grid, options, time, ctx.onTile));
+          if (s !== smallest) p = notLargerThan(p, grid.overlap);
+        }
         first ??= raw;
-        const size = { height: net.height, width: net.width };
-        const p = proposals(raw.loc, raw.conf, raw.landms, size, options);
+        const tp = now();
         pooled.push(toOriginal(p, img.width / net.width, img.height / net.height, mirrored ? net.width : undefined));
-        const td = now();
-        preprocess += tb - ta; forward += tc - tb; post += td - tc;
-        runs.push({ scale: s, flip: mirrored, inputWidth: net.width, inputHeight: net.height, forward: tc - tb, proposals: p.scores.length });
+        time.postprocess += now() - tp;
+        runs.push({
+          scale: s, flip: mirrored, inputWidth: net.width, inputHeight: net.height, forward: time.forward - before, proposals: p.scores.length,
+          tiles: grid?.tiles.length ?? 1, tileWidth: grid?.tileWidth ?? net.width, tileHeight: grid?.tileHeight ?? net.height,
+        });
       }
     }
+    return this.merged(img.width, img.height, pooled, runs, first!, multi.merge, ctx, time);
+  }
+
+  /** The runs' pooled proposals suppressed once (merge.ts), clipped if asked, and the Detection around them. */
+  private merged(width: number, height: number, pooled: Proposals[], runs: NetworkRun[], raw: NetworkOutput, merge: MultiScaleOptions['merge'], ctx: RunContext, time: { decode: number; preprocess: number; forward: number; postprocess: number }): Detection {
     const te = now();
-    let candidates = mergeProposals(poolProposals(pooled), { nmsThreshold: options.nmsThreshold, keepTopK: options.keepTopK, merge: multi.merge });
-    if (clip) candidates = candidates.map((f) => clipFace(f, img.width, img.height));
+    const { options } = ctx;
+    let candidates = mergeProposals(poolProposals(pooled), { nmsThreshold: options.nmsThreshold, keepTopK: options.keepTopK, merge });
+    if (ctx.clip) candidates = candidates.map((f) => clipFace(f, width, height));
     const faces = visibleFaces(candidates, options.visThreshold);
     const t4 = now();
-    post += t4 - te;
     return {
-      faces, candidates, width: img.width, height: img.height, inputWidth: runs[0]!.inputWidth, inputHeight: runs[0]!.inputHeight, raw: first!, runs,
-      timings: { decode: t1 - t0, preprocess, forward, postprocess: post, total: t4 - t0 },
+      faces, candidates, width, height, inputWidth: runs[0]!.inputWidth, inputHeight: runs[0]!.inputHeight, raw, runs,
+      timings: { ...time, postprocess: time.postprocess + (t4 - te), total: t4 - ctx.t0 },
     };
+  }
+
+  /**
+   * detect() on an image read a band of rows at a time (a streamed decode: src/image/jpeg_rows.ts
+   * jpegRows), for photos too large to hold: with maxNetworkPixels set and the image over it, only
+   * one band of tile rows (the tile height times the image width) is ever in memory. One run at
+   * the image's own size: scales, flip and rescale need the whole image and are refused here.
+   */
+  async detectRows(src: RowSource, opts: DetectCallOptions = {}, name = '<image>'): Promise<Detection> {
+    return this.exclusive(async () => {
+      const { scales, flip, rescale, maxNetworkPixels, tileOverlap, clip = false, onTile, maxPixels: _m, merge, ...detectOpts } = opts;
+      const options = resolveDetectOptions(detectOpts);
+      const multi = resolveMultiScale({ scales, flip, merge });
+      if (!isSingleRun(multi) || (rescale !== undefined && rescale !== 1)) {
+        throw new RetinaFaceError('invalid options: a streamed image runs at its own size (scales, flip and rescale need the whole image)', { code: 'EOPTION' });
+      }
+      const tiling = resolveTileOptions({ maxNetworkPixels, tileOverlap });
+      const t0 = now();
+      const grid = tiling.maxNetworkPixels === undefined ? undefined : tileGrid(src.width, src.height, tiling.maxNetworkPixels, tiling.overlap);
+      const ctx: RunContext = { options, tiling, clip, onTile, t0, decode: 0 };
+      if (grid === undefined) {
+        // it fits in one run: read whole, detected as any image
+        const img = rgbImage(src.width, src.height);
+        if (src.read(img.data, src.height) !== src.height) throw new RetinaFaceError(`${name}: the image ended early`, { code: 'EDECODE' });
+        const read = now() - t0;
+        const d = await this.detectNow(img, opts, name);
+        d.timings.decode += read;
+        d.timings.total += read;
+        return d;
+      }
+      const time = { decode: 0, preprocess: 0, forward: 0, postprocess: 0 };
+      const { p, raw } = await this.runTiles(streamBands(src, grid.tileHeight), grid, options, time, onTile);
+      const run: NetworkRun = {
+        scale: 1, flip: false, inputWidth: src.width, inputHeight: src.height, forward: time.forward, proposals: p.scores.length,
+        tiles: grid.tiles.length, tileWidth: grid.tileWidth, tileHeight: grid.tileHeight,
+      };
+      return this.merged(src.width, src.height, [p], [run], raw, multi.merge, ctx, time);
+    });
   }
 
   /**

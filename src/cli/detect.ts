@@ -7,6 +7,10 @@ import { BACKEND_SPECS, DEFAULT_BACKEND, type BackendSpec } from '../backend.js'
 import { DEFAULT_DETECT_OPTIONS, type Face } from '../detect/postprocess.js';
 import { MERGE_MODES, type MergeMode } from '../detect/merge.js';
 import { MAX_SCALE, MIN_SCALE } from '../detect/multiscale.js';
+import { DEFAULT_TILE_OVERLAP, MIN_NETWORK_PIXELS } from '../detect/tiles.js';
+import { jpegRows, jpegStreamRefusal } from '../image/jpeg_rows.js';
+import { writePngBands } from '../image/png_stream.js';
+import { probeImage } from '../image/decode.js';
 import type { Detection } from '../detector.js';
 import { RetinaFaceError } from '../errors.js';
 import { drawDetections } from '../image/draw.js';
@@ -49,6 +53,8 @@ export const detectCommand: CommandSpec = {
     { group: THRESHOLDS, name: 'clip', help: 'clip boxes and landmarks to the image (default: not clipped, as the reference)' },
     { group: PERFORMANCE, name: 'backend', value: 'NAME', choices: BACKEND_SPECS, help: `what runs the network (default ${DEFAULT_BACKEND}: cpu-simd where WebAssembly SIMD runs, else cpu)` },
     { group: PERFORMANCE, name: 'threads', value: 'N', help: 'worker threads of the cpu-simd backend (default: all cores)' },
+    { group: PERFORMANCE, name: 'max_network_pixels', value: 'N', help: `run the network on overlapping tiles of at most N pixels when an image (at a scale) has more, e.g. 4000000: memory then follows the tile; a baseline JPEG at its own size is also decoded and drawn (.png) band by band, never whole (min ${MIN_NETWORK_PIXELS})` },
+    { group: PERFORMANCE, name: 'tile_overlap', value: 'PX', help: `overlap of neighbouring tiles in network pixels, a multiple of 32 (default ${DEFAULT_TILE_OVERLAP}, the largest anchor: faces up to it are seen whole)` },
     { group: PERFORMANCE, name: 'rescale', short: 'r', value: 'R', help: 'downscale the image by R >= 1 before the network; results stay in original pixels' },
     { group: PERFORMANCE, name: 'benchmark', short: 'b', help: 'time each stage (decode, preprocess, forward, post-process) over several runs; with --video, the median per frame of each stage' },
     { group: PERFORMANCE, name: 'benchmark_count', short: 'c', value: 'N', help: 'runs for --benchmark (default 5)' },
@@ -240,6 +246,8 @@ export function thresholdOptions(args: ParsedArgs) {
     scales: scalesOption(args),
     flip: flag(args, 'flip') ? true : undefined,
     merge: stringOption(args, 'merge') as MergeMode | undefined,
+    maxNetworkPixels: numberOption(args, 'max_network_pixels', { min: MIN_NETWORK_PIXELS, integer: true }),
+    tileOverlap: numberOption(args, 'tile_overlap', { min: 0, integer: true }),
   };
   return { ...o, defined: Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) };
 }
@@ -301,6 +309,40 @@ export async function forEachInput(inputs: string[], detector: RetinaFace, io: I
   return failed > 0 ? 1 : 0;
 }
 
+/** Rows drawn and written at a time when a streamed image is drawn (a 16384-px-wide band: 12.6 MB). */
+const DRAW_BAND_ROWS = 256;
+
+/**
+ * The file's bytes when it goes the streamed way: --max_network_pixels set, one run at the image's
+ * own size (no --scales, --flip, --rescale), a JPEG that streams (jpeg_rows.ts: baseline, 1 or 3
+ * components, one scan) without an EXIF rotation, and more pixels than the budget. Such an image
+ * is never decoded whole, so --max_pixels (whose default guards whole decodes) applies only when
+ * given.
+ */
+async function streamedJpeg(file: string, o: { maxNetworkPixels?: number; maxPixels?: number; scales?: number[]; flip?: boolean; rescale?: number }): Promise<Uint8Array | undefined> {
+  if (o.maxNetworkPixels === undefined || o.scales !== undefined || o.flip === true || (o.rescale !== undefined && o.rescale !== 1)) return undefined;
+  let bytes: Uint8Array;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (e) {
+    throw new RetinaFaceError(describeFsError(e), { file, code: 'EREAD' });
+  }
+  const info = probeImage(bytes, file, { maxPixels: o.maxPixels ?? Number.MAX_SAFE_INTEGER });
+  if (info.format !== 'jpeg' || info.orientation !== 1 || info.width * info.height <= o.maxNetworkPixels) return undefined;
+  return jpegStreamRefusal(bytes, file) === undefined ? bytes : undefined;
+}
+
+/** A progress line on stderr every 5 s of a tiled run. */
+function tileProgress(file: string, io: Io): (done: number, total: number) => void {
+  let last = Date.now();
+  return (done, total) => {
+    if (done < total && Date.now() - last >= 5000) {
+      last = Date.now();
+      io.err(`retinaface: ${file}: tile ${done} of ${total}`);
+    }
+  };
+}
+
 async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
   if (args.options.has('video')) return (await import('./video.js')).runVideo(args, io);
   const given = args.options.get('input') as string[] | undefined;
@@ -347,11 +389,16 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
   const progress = quiet ? () => undefined : (line: string) => io.err(line);
   const detector = await loadDetector(args, progress);
   const backendLine = describeBackend(detector);
+  if (args.options.has('tile_overlap') && options.maxNetworkPixels === undefined) throw new UsageError('--tile_overlap is the overlap of --max_network_pixels\'s tiles: add --max_network_pixels');
   return forEachInput(inputs, detector, io, quiet, async (file, i) => {
-    let d = await detector.detectDetailed(file, defined);
+    const streamed = await streamedJpeg(file, options);
+    const onTile = quiet ? undefined : tileProgress(file, io);
+    const detectOnce = async () => streamed === undefined ? detector.detectDetailed(file, { ...defined, onTile })
+      : detector.detectRows(jpegRows(streamed, file), { ...defined, onTile }, file);
+    let d = await detectOnce();
     if (benchmark) {
       const runs: Detection[] = [];
-      for (let r = 0; r < count; r++) runs.push(await detector.detectDetailed(file, defined));
+      for (let r = 0; r < count; r++) runs.push(await detectOnce());
       const stages = ['decode', 'preprocess', 'forward', 'postprocess', 'total'] as const;
       const network = d.runs.length === 1 ? `network ${d.inputWidth}x${d.inputHeight}`
         : `${d.runs.length} network runs (${d.runs.map((r) => `${r.inputWidth}x${r.inputHeight}${r.flip ? ' flipped' : ''}`).join(', ')})`;
@@ -361,9 +408,19 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
     }
     const shown = d.faces; // score >= visThreshold
     const out = outputs[i];
-    if (out !== undefined) {
+    if (out !== undefined && streamed !== undefined && formatFromPath(out) === 'png') {
+      // drawn band by band from a second streamed decode: the image is never whole in memory
+      const src = jpegRows(streamed, file);
+      const buf = new Uint8Array(DRAW_BAND_ROWS * 3 * src.width);
+      await writePngBands(out, src.width, src.height, DRAW_BAND_ROWS, (y, rows) => {
+        src.read(buf, rows);
+        return drawDetections({ width: src.width, height: rows, data: buf.subarray(0, 3 * rows * src.width) }, d.faces, visThreshold, y);
+      });
+    } else if (out !== undefined) {
       const img = detector.decode(await fs.readFile(file), options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels }, file);
       await writeFileAtomic(out, encodeImage(drawDetections(img, d.faces, visThreshold), out));
+    }
+    if (out !== undefined) {
       if (flag(args, 'write_json')) {
         const json = jsonPath(out);
         const text = stringOption(args, 'json_format') === 'ailia' ? ailiaJson(shown) : facesJson(file, d, shown, arch, detector.backend.name, visThreshold);

@@ -90,18 +90,23 @@ export function drawText(img: RgbImage, text: string, x: number, y: number, c: R
 /**
  * A copy of `img` with the faces drawn as detect.py draws them (see the file header), in the
  * order given; faces with score < visThreshold are skipped (`if b[4] < args.vis_thres: continue`,
- * a float32 comparison).
+ * a float32 comparison). `top`: the image is rows [top, top + height) of a taller one, which the
+ * faces' coordinates refer to (a band of a streamed image, drawn band by band with the same
+ * pixels as the whole).
  */
-export function drawDetections(img: RgbImage, faces: readonly Face[], visThreshold = DEFAULT_DETECT_OPTIONS.visThreshold): RgbImage {
+export function drawDetections(img: RgbImage, faces: readonly Face[], visThreshold = DEFAULT_DETECT_OPTIONS.visThreshold, top = 0): RgbImage {
   const out: RgbImage = { width: img.width, height: img.height, data: img.data.slice() };
   const vis = Math.fround(visThreshold);
   for (const face of faces) {
     if (face.score < vis) continue;
     const text = face.score.toFixed(4);
     const [x1, y1, x2, y2] = face.box.map(Math.trunc) as [number, number, number, number]; // int(b)
-    drawRectangle(out, x1, y1, x2, y2, BOX_COLOR);
-    drawText(out, text, x1, y1 + 12, TEXT_COLOR);
-    face.landmarks.forEach(([x, y], i) => drawLandmarkDot(out, Math.trunc(x), Math.trunc(y), LANDMARK_COLORS[i]!));
+    // what this face draws spans rows y1 - 1 .. y2 + 1 (box), y1 + 3 .. y1 + 12 (text) and the dots' +-3
+    const ys = face.landmarks.map(([, y]) => Math.trunc(y));
+    if (Math.max(y2 + 1, y1 + 12, ...ys.map((y) => y + 3)) < top || Math.min(y1 - 1, ...ys.map((y) => y - 3)) >= top + img.height) continue;
+    drawRectangle(out, x1, y1 - top, x2, y2 - top, BOX_COLOR);
+    drawText(out, text, x1, y1 + 12 - top, TEXT_COLOR);
+    face.landmarks.forEach(([x], i) => drawLandmarkDot(out, Math.trunc(x), ys[i]! - top, LANDMARK_COLORS[i]!));
   }
   return out;
 }

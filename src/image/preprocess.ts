@@ -34,6 +34,23 @@ export function toNetworkInputInto(img: RgbImage, o: Float32Array): void {
   }
 }
 
+/** toNetworkInputInto for the w x h rectangle of `img` at (x, y): a tile's input (src/detect/tiles.ts). */
+export function cropToNetworkInputInto(img: RgbImage, x: number, y: number, w: number, h: number, o: Float32Array): void {
+  if (x < 0 || y < 0 || x + w > img.width || y + h > img.height) throw new RangeError(`crop ${w}x${h} at (${x}, ${y}) leaves the ${img.width}x${img.height} image`);
+  const plane = h * w;
+  if (o.length < 3 * plane) throw new RangeError(`network input: ${o.length} floats for a ${w}x${h} crop, need ${3 * plane}`);
+  const b = o.subarray(0, plane), g = o.subarray(plane, 2 * plane), r = o.subarray(2 * plane, 3 * plane);
+  const [meanB, meanG, meanR] = BGR_MEAN;
+  const data = img.data;
+  for (let row = 0, p = 0; row < h; row++) {
+    for (let q = 3 * ((y + row) * img.width + x), end = q + 3 * w; q < end; p++, q += 3) {
+      b[p] = data[q + 2]! - meanB;
+      g[p] = data[q + 1]! - meanG;
+      r[p] = data[q]! - meanR;
+    }
+  }
+}
+
 /**
  * The network-input size for `--rescale r`: ailia-models face_detection/retinaface/retinaface.py
  * computes `int(org_img.shape[1] / resize)` (truncation) for the width, likewise the height.

@@ -2,7 +2,8 @@
 // tiny generated functions; every SIMD kernel called directly with its work split as 1, 2 and 3
 // threads would split it, against the naive loops over a grid of shapes (odd sizes, stride 2,
 // 1..2048 channels, 1x1 images, channel counts not a multiple of 4), Winograd's error bound; the
-// arena; the whole network. The cpu-simd backend on the harness's op grid: test/backend_ops.test.ts.
+// arena; the whole network; the thread pool's profile. The cpu-simd backend on the harness's op
+// grid: test/backend_ops.test.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { batchNorm2dNaive, foldBatchNorm } from '../src/ops/batch_norm2d.cpu.js';
@@ -22,7 +23,9 @@ import { Code, encodeName, ModuleBuilder, sleb128, uleb128 } from '../src/wasm/e
 import type { Tensor } from '../src/tensor.js';
 import { CpuBackend } from '../src/backends/cpu.js';
 import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
-import { buildRetinaFace } from '../src/model/retinaface.js';
+import { PROFILE_TASKS } from '../src/backends/simd_pool.js';
+import { anatomy } from '../src/model/anatomy.js';
+import { buildRetinaFace, type RetinaFace } from '../src/model/retinaface.js';
 import { runNetwork } from '../src/model/run.js';
 import { randomizeModel } from '../src/harness/random_model.js';
 import { assertClose, type Tolerance } from './helpers/compare.js';
@@ -329,6 +332,66 @@ test('cpu-simd equals cpu-naive on mobile0.25 (random weights, 61x47), every mod
     assert.is(bytes[1], bytes[0], `arena grew from ${bytes[0]} to ${bytes[1]} bytes on the second frame`);
     be.dispose();
   }
+});
+
+/** The pool tasks a forward runs, counted from the network's trace by how cpu_simd.ts maps each op to tasks. */
+async function expectedTasks(model: RetinaFace, height: number, width: number): Promise<Map<string, number>> {
+  const count = new Map<string, number>();
+  const add = (name: string, n = 1) => count.set(name, (count.get(name) ?? 0) + n);
+  for (const op of (await anatomy(model, height, width)).ops) {
+    if (op.op === 'conv' && op.kind === 'dense 3x3/1') { add('winogradPad'); add('winograd'); }
+    else if (op.op === 'conv') add(op.kind!.startsWith('depthwise') ? 'depthwise' : 'dense');
+    // every torch.cat of RetinaFace has 3 inputs (SSH's three branches, the heads' three levels), one task each
+    else if (op.op === 'cat' || op.op === 'catRows') add('elementwise', 3);
+    else if (op.op === 'add') add('elementwise');
+    else if (op.op === 'headPermute') add('headPermute');
+  }
+  return count;
+}
+
+test('cpu-simd profile: one record per pool task, stamps in order on one clock, outputs bit-identical with it on and off', async () => {
+  const model = buildRetinaFace('mobile0.25');
+  randomizeModel(model, 7);
+  const input = randomTensor([3, 61, 47], 8, -120, 150);
+  const be = new CpuSimdBackend({ threads: 2 });
+  await be.prepare(model);
+  assert.is(be.threads, 2);
+  assert.throws(() => be.stopProfile(), /without startProfile/);
+  const plain = await runNetwork(be, model, input);
+  be.startProfile();
+  const profiled = await runNetwork(be, model, input);
+  const records = be.stopProfile();
+  for (const k of ['loc', 'conf', 'landms'] as const) {
+    const a = plain[k].data, b = profiled[k].data;
+    const i = a.findIndex((v, j) => !Object.is(v, b[j]));
+    assert.is(i, -1, `${k}[${i}]: ${a[i]} without the profile, ${b[i]} with it`);
+  }
+
+  const byName = new Map<string, number>();
+  for (const r of records) byName.set(r.name, (byName.get(r.name) ?? 0) + 1);
+  assert.equal([...byName].sort(), [...await expectedTasks(model, 61, 47)].sort());
+  assert.is(records.length, 102, 'mobile0.25 runs 102 pool tasks a forward');
+  // At 61x47 every conv is split over both threads; adds, cats and permutes are too small to be.
+  const parallel = records.filter((r) => r.parallel);
+  assert.ok(parallel.length > 0 && parallel.length < records.length, `${parallel.length} of ${records.length} tasks dispatched`);
+  let previousDone = -Infinity;
+  for (const [i, r] of records.entries()) {
+    const where = `task ${i} (${r.name}, ${r.parallel ? 'parallel' : 'caller alone'})`;
+    assert.is(r.shares.length, r.parallel ? 2 : 1, `${where}: shares`);
+    assert.ok(r.posted >= previousDone, `${where}: posted at ${r.posted} before the previous task was done (${previousDone})`);
+    for (const [t, [start, end]] of r.shares.entries()) {
+      // A worker cannot start before the task is posted nor end after the caller saw it done: this checks the shared clock too.
+      assert.ok(r.posted <= start && start <= end && end <= r.done, `${where}, thread ${t}: posted ${r.posted}, share [${start}, ${end}], done ${r.done}`);
+    }
+    previousDone = r.done;
+  }
+
+  be.startProfile();
+  assert.equal(be.stopProfile(), [], 'a profile with no forward in it is empty');
+  be.startProfile();
+  for (let pass = 0; pass <= PROFILE_TASKS / 102; pass++) await runNetwork(be, model, input);
+  assert.throws(() => be.stopProfile(), (e: Error) => e.message.includes(`holds ${PROFILE_TASKS} tasks`) && e.message.includes('profile fewer forwards'));
+  be.dispose();
 });
 
 test('arena: first fit, coalescing, and a free block at the top grows upward instead of leaving a hole', () => {

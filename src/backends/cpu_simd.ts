@@ -26,7 +26,7 @@ import { formatShape, numel, shapeEquals, type Tensor } from '../tensor.js';
 import { Arena } from '../wasm/arena.js';
 import { lowerModel, type LoweredConv } from './lowering.js';
 import type { SimdModules } from '../ops/simd_files.js';
-import { TASKS, ThreadPool, type ThreadHost } from './simd_pool.js';
+import { TASKS, ThreadPool, type TaskRecord, type ThreadHost } from './simd_pool.js';
 
 export interface CpuSimdOptions {
   /** Threads including the caller's; default: all cores (os.availableParallelism / hardwareConcurrency). */
@@ -88,6 +88,21 @@ export class CpuSimdBackend implements Backend<Tensor> {
   /** Threads in use (known after prepare()). */
   get threads(): number {
     return this.pool?.threads ?? 0;
+  }
+
+  /**
+   * Starts recording every task of the thread pool: when each thread began and ended its share,
+   * and when the caller saw them all done (simd_pool.ts TaskRecord; bench/profile.ts reads them).
+   */
+  startProfile(): void {
+    if (this.pool === null) throw new Error('cpu-simd: call prepare() first');
+    this.pool.startProfile();
+  }
+
+  /** The tasks run since startProfile(), in dispatch order; recording stops. */
+  stopProfile(): TaskRecord[] {
+    if (this.pool === null) throw new Error('cpu-simd: call prepare() first');
+    return this.pool.stopProfile();
   }
 
   async prepare(model: Module): Promise<void> {

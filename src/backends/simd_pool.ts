@@ -9,6 +9,13 @@
 // thread may not block and spins instead). Spinning a few microseconds before blocking was tried:
 // with the cores shared by other jobs it made a dispatch 3x slower (157 vs 52 us), so it is out.
 //
+// Profiling (issue #16: where each thread's time goes): off by default, and then the pool's only
+// cost is a check of one number per task. startProfile() makes every task record, in a second
+// SharedArrayBuffer the workers were handed at start, when it was posted, when each thread began
+// and ended its share and when the caller saw the last one finish; stopProfile() reads them back
+// (no messages: a worker blocked in Atomics.wait does not read its port). All stamps are on the
+// caller's performance.now() clock: a worker adds the difference of the two timeOrigins.
+//
 // How a worker is started (Node worker_threads, browser Web Workers) is the host's business:
 // simd_host.node.ts and simd_host.browser.ts; the workers' entries are simd_worker.node.ts and simd_worker.ts.
 import type { SimdExports } from '../ops/simd/common.js';
@@ -19,10 +26,17 @@ import { instantiateSimd } from '../ops/simd/module.js';
 import { winogradPadPart, winogradPart, type WinogradArgs } from '../ops/simd/winograd.js';
 
 /** Int32 slots of the control buffer; float64 arguments follow at ARGS_BYTE. */
-const SLOT = { generation: 0, pending: 1, task: 2, failed: 3 } as const;
+const SLOT = { generation: 0, pending: 1, task: 2, failed: 3, record: 4 } as const;
 const ARGS_BYTE = 64;
 const MAX_ARGS = 32;
 export const CONTROL_BYTES = ARGS_BYTE + 8 * MAX_ARGS;
+
+/**
+ * Tasks one profile can hold (startProfile to stopProfile): a forward runs 102 on mobile0.25 and
+ * 157 on ResNet-50, at any input size. The buffer takes PROFILE_TASKS * (2 threads + 2) float64s
+ * (24 KB with 2 threads); a profile that runs past it says so in stopProfile().
+ */
+export const PROFILE_TASKS = 512;
 
 /** The task number that tells the workers to return. */
 const EXIT = 0;
@@ -76,11 +90,42 @@ export const TASKS = {
 /** A worker's lookup of the number in the control buffer. */
 const TASK_BY_ID = new Map(Object.values(TASKS).map((t) => [t.id, t]));
 
+/** The name of each task number: its key in TASKS. */
+const TASK_NAME = new Map(Object.entries(TASKS).map(([name, t]) => [t.id, name]));
+
+/**
+ * One task as profiled, in ms on the caller's performance.now() clock. A task run on the caller
+ * alone (parallel = false, or a one-thread pool) has one share and done = its end.
+ */
+export interface TaskRecord {
+  /** its key in TASKS */
+  name: string;
+  id: number;
+  parallel: boolean;
+  /** when the caller began posting it (its own share's start when it runs alone) */
+  posted: number;
+  /** [start, end] of each thread's share, thread 0 the caller's */
+  shares: [number, number][];
+  /** when the caller saw every share finished */
+  done: number;
+}
+
+/**
+ * Where a record's stamps sit in the profile buffer (float64 offsets from the record's start):
+ * posted, done, then [start, end] per thread.
+ */
+const STAMP = { posted: 0, done: 1, shares: 2 } as const;
+const recordFloats = (nThreads: number) => STAMP.shares + 2 * nThreads;
+
 /** What a started worker receives first. */
 export interface WorkerInit {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   control: SharedArrayBuffer;
+  /** the profile's stamps (PROFILE_TASKS records), written only while a profile runs */
+  stamps: SharedArrayBuffer;
+  /** the caller's performance.timeOrigin: a worker's stamps are put on the caller's clock */
+  timeOrigin: number;
   index: number;
   nThreads: number;
 }
@@ -106,6 +151,9 @@ export async function workerMain(init: WorkerInit, post: (msg: string) => void):
   const k = await instantiateSimd(init.module, init.memory);
   const ctrl = new Int32Array(init.control, 0, ARGS_BYTE / 4);
   const args = new Float64Array(init.control, ARGS_BYTE, MAX_ARGS);
+  const stamps = new Float64Array(init.stamps);
+  const share = STAMP.shares + 2 * init.index;
+  const clockOffset = performance.timeOrigin - init.timeOrigin;
   let seen = Atomics.load(ctrl, SLOT.generation);
   post('ready');
   for (;;) {
@@ -118,7 +166,14 @@ export async function workerMain(init: WorkerInit, post: (msg: string) => void):
     try {
       const task = TASK_BY_ID.get(id);
       if (task === undefined) throw new Error(`simd pool: unknown task ${id}`);
-      task.run(k, args, init.index, init.nThreads);
+      const record = Atomics.load(ctrl, SLOT.record); // -1 unless a profile runs
+      if (record < 0) {
+        task.run(k, args, init.index, init.nThreads);
+      } else {
+        stamps[record + share] = performance.now() + clockOffset;
+        task.run(k, args, init.index, init.nThreads);
+        stamps[record + share + 1] = performance.now() + clockOffset;
+      }
     } catch (e) {
       Atomics.store(ctrl, SLOT.failed, 1);
       post(`error: ${e instanceof Error ? e.message : String(e)}`);
@@ -131,16 +186,21 @@ export async function workerMain(init: WorkerInit, post: (msg: string) => void):
 export class ThreadPool {
   private readonly ctrl: Int32Array;
   private readonly args: Float64Array;
+  private readonly stamps: Float64Array;
+  /** The profile's task numbers in dispatch order, and whether each ran parallel; null: not profiling. */
+  private profile: { ids: number[]; parallel: boolean[]; overflow: number } | null = null;
 
   private constructor(
     private readonly k: SimdExports,
     private readonly workers: WorkerHandle[],
     control: SharedArrayBuffer | null,
+    stamps: SharedArrayBuffer | null,
     private readonly canBlock: boolean,
   ) {
     const buf = control ?? new ArrayBuffer(CONTROL_BYTES);
     this.ctrl = new Int32Array(buf, 0, ARGS_BYTE / 4);
     this.args = new Float64Array(buf, ARGS_BYTE, MAX_ARGS);
+    this.stamps = new Float64Array(stamps ?? new ArrayBuffer(8 * PROFILE_TASKS * recordFloats(1)));
   }
 
   get threads(): number {
@@ -149,12 +209,13 @@ export class ThreadPool {
 
   /** A pool of `threads` threads; with 1 (or no host) every task runs on the caller. */
   static async start(k: SimdExports, module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number, host: ThreadHost | null): Promise<ThreadPool> {
-    if (threads <= 1 || host === null) return new ThreadPool(k, [], null, true);
+    if (threads <= 1 || host === null) return new ThreadPool(k, [], null, null, true);
     const control = new SharedArrayBuffer(CONTROL_BYTES);
+    const stamps = new SharedArrayBuffer(8 * PROFILE_TASKS * recordFloats(threads));
     const workers: WorkerHandle[] = [];
     for (let index = 1; index < threads; index++) {
       const w = host.spawn();
-      w.post({ module, memory, control, index, nThreads: threads });
+      w.post({ module, memory, control, stamps, timeOrigin: performance.timeOrigin, index, nThreads: threads });
       workers.push(w);
     }
     try {
@@ -163,7 +224,7 @@ export class ThreadPool {
       for (const w of workers) w.terminate();
       throw e;
     }
-    return new ThreadPool(k, workers, control, host.canBlock);
+    return new ThreadPool(k, workers, control, stamps, host.canBlock);
   }
 
   /**
@@ -173,20 +234,73 @@ export class ThreadPool {
   run<A extends Record<keyof A, number>>(task: Task<A>, a: A, parallel = true): void {
     const args = this.args;
     task.keys.forEach((key, i) => { args[i] = a[key]; });
-    if (this.workers.length === 0 || !parallel) {
-      task.run(this.k, args, 0, 1);
+    const alone = this.workers.length === 0 || !parallel;
+    const record = this.profile === null ? -1 : this.nextRecord(task.id, !alone);
+    if (record >= 0) this.stamps[record + STAMP.posted] = performance.now();
+    if (alone) {
+      this.callerShare(task, 1, record);
+    } else {
+      const ctrl = this.ctrl;
+      Atomics.store(ctrl, SLOT.task, task.id);
+      Atomics.store(ctrl, SLOT.record, record);
+      Atomics.store(ctrl, SLOT.pending, this.workers.length);
+      Atomics.add(ctrl, SLOT.generation, 1);
+      Atomics.notify(ctrl, SLOT.generation);
+      this.callerShare(task, this.threads, record);
+      for (let p = Atomics.load(ctrl, SLOT.pending); p !== 0; p = Atomics.load(ctrl, SLOT.pending)) {
+        if (this.canBlock) Atomics.wait(ctrl, SLOT.pending, p);
+      }
+      if (Atomics.load(ctrl, SLOT.failed) !== 0) throw new Error('cpu-simd: a worker thread failed its task (see its error message)');
+    }
+    if (record >= 0) this.stamps[record + STAMP.done] = performance.now();
+  }
+
+  /** Thread 0's share of a task split `nThreads` ways, stamped into `record` unless it is -1. */
+  private callerShare<A>(task: Task<A>, nThreads: number, record: number): void {
+    if (record < 0) {
+      task.run(this.k, this.args, 0, nThreads);
       return;
     }
-    const ctrl = this.ctrl;
-    Atomics.store(ctrl, SLOT.task, task.id);
-    Atomics.store(ctrl, SLOT.pending, this.workers.length);
-    Atomics.add(ctrl, SLOT.generation, 1);
-    Atomics.notify(ctrl, SLOT.generation);
-    task.run(this.k, args, 0, this.threads);
-    for (let p = Atomics.load(ctrl, SLOT.pending); p !== 0; p = Atomics.load(ctrl, SLOT.pending)) {
-      if (this.canBlock) Atomics.wait(ctrl, SLOT.pending, p);
+    this.stamps[record + STAMP.shares] = performance.now();
+    task.run(this.k, this.args, 0, nThreads);
+    this.stamps[record + STAMP.shares + 1] = performance.now();
+  }
+
+  /** Records every task from now on (see TaskRecord), until stopProfile(). */
+  startProfile(): void {
+    this.stamps.fill(NaN); // a stamp never written reads NaN, not an older profile's
+    this.profile = { ids: [], parallel: [], overflow: 0 };
+  }
+
+  /** The tasks since startProfile(), in dispatch order; profiling stops. */
+  stopProfile(): TaskRecord[] {
+    const profile = this.profile;
+    if (profile === null) throw new Error('simd pool: stopProfile() without startProfile()');
+    this.profile = null;
+    if (profile.overflow > 0) {
+      throw new Error(`simd pool: a profile holds ${PROFILE_TASKS} tasks and this one ran ${PROFILE_TASKS + profile.overflow}: profile fewer forwards at a time`);
     }
-    if (Atomics.load(ctrl, SLOT.failed) !== 0) throw new Error('cpu-simd: a worker thread failed its task (see its error message)');
+    const floats = recordFloats(this.threads);
+    return profile.ids.map((id, i) => {
+      const at = i * floats, parallel = profile.parallel[i]!;
+      const shares: [number, number][] = [];
+      for (let t = 0; t < (parallel ? this.threads : 1); t++) {
+        shares.push([this.stamps[at + STAMP.shares + 2 * t]!, this.stamps[at + STAMP.shares + 2 * t + 1]!]);
+      }
+      return { name: TASK_NAME.get(id)!, id, parallel, posted: this.stamps[at + STAMP.posted]!, shares, done: this.stamps[at + STAMP.done]! };
+    });
+  }
+
+  /** The offset of the next task's record in the stamps, or -1 when the profile is full. */
+  private nextRecord(id: number, parallel: boolean): number {
+    const profile = this.profile!;
+    if (profile.ids.length === PROFILE_TASKS) {
+      profile.overflow++;
+      return -1;
+    }
+    profile.ids.push(id);
+    profile.parallel.push(parallel);
+    return (profile.ids.length - 1) * recordFloats(this.threads);
   }
 
   dispose(): void {

@@ -17,6 +17,10 @@ export const SETTINGS: { name: string; flags: string[] }[] = [
   { name: '--scales 1,2 --flip', flags: ['--scales', '1,2', '--flip'] },
   { name: '--scales 1,2,3 --flip', flags: ['--scales', '1,2,3', '--flip'] },
   { name: '--scales 1,2,3 --flip --merge vote', flags: ['--scales', '1,2,3', '--flip', '--merge', 'vote'] },
+  { name: '--scales 1,2 --top_k 20000', flags: ['--scales', '1,2', '--top_k', '20000'] },
+  { name: '--scales 1,2 --max_network_pixels 4000000', flags: ['--scales', '1,2', '--max_network_pixels', '4000000'] },
+  { name: '--scales 1,2,3 --flip --max_network_pixels 4000000', flags: ['--scales', '1,2,3', '--flip', '--max_network_pixels', '4000000'] },
+  { name: '--scales 1,2,3 --flip --max_network_pixels 4000000 --keep_top_k 2000', flags: ['--scales', '1,2,3', '--flip', '--max_network_pixels', '4000000', '--keep_top_k', '2000'] },
 ];
 
 /** Box widths in pixels of the original image: [lo, hi). */

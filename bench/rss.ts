@@ -4,9 +4,12 @@
 // onnxruntime-node's for the same forward pass plus the decoded image (bench/rss_peer.ts, same
 // decoder), and no stage but the forward pass and JPEG decoding takes over 10% of the total.
 //   node dist/bench/rss.js [--image FILE] [--arch ARCH] [--threads N] [--runs N] [--out FILE]
+// With --tiled (issue 18): the CLI's peak RSS on the selfie upscaled 2x and 8x (16384x9200) under a
+// 4 MP tile budget (--max_network_pixels), and untiled where that fits the whole-image path:
+//   node dist/bench/rss.js --tiled [--budget N] [--factors 2,8] [--threads N] [--out FILE]
 // Every process is measured alone, one after the other, three times (the median is reported).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -61,7 +64,81 @@ export function parseStages(line: string): Record<string, number> {
   }));
 }
 
-export async function main(argv: readonly string[]): Promise<CliRssResult> {
+export interface TiledRssRow {
+  image: string;
+  width: number;
+  height: number;
+  /** --max_network_pixels, or null for the untiled run */
+  budget: number | null;
+  peakRssMB: number;
+  wallS: number;
+  faces: number;
+}
+
+/** The selfie upscaled `factor` times (ffmpeg, bilinear, baseline JPEG), made once into the cache. */
+function upscaledSelfie(factor: number, cache: string): string {
+  const file = path.join(cache, `selfie-x${factor}.jpg`);
+  if (existsSync(file)) return file;
+  mkdirSync(cache, { recursive: true });
+  const selfie = path.join(repoRoot, '..', 'shared', 'images', 'selfie.jpg');
+  const r = spawnSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', selfie, '-vf', `scale=iw*${factor}:ih*${factor}:flags=bilinear`, '-q:v', '3', `${file}.tmp.jpg`], { encoding: 'utf8' });
+  if (r.error !== undefined || r.status !== 0) throw new Error(`ffmpeg could not make ${path.basename(file)} (apt-get install -y ffmpeg): ${(r.stderr || String(r.error)).trim().split('\n').pop()}`);
+  renameSync(`${file}.tmp.jpg`, file);
+  return file;
+}
+
+/**
+ * --tiled (issue 18): the CLI's peak RSS on the selfie upscaled by each --factors (8: 16384x9200,
+ * 150.7 MP) under --budget network pixels per tile, drawn to a PNG with its JSON; and untiled
+ * where the image is at most 50 MP (the whole-image path's default limit).
+ */
+async function tiledMain(argv: readonly string[]): Promise<TiledRssRow[]> {
+  let budget = 4_000_000, factors = [2, 8], threads = os.availableParallelism(), out: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${argv[i - 1]} needs a value`); return x; };
+    switch (argv[i]) {
+      case '--tiled': break;
+      case '--budget': budget = Number(v()); break;
+      case '--factors': factors = v().split(',').map(Number); break;
+      case '--threads': threads = Number(v()); break;
+      case '--out': out = path.resolve(v()); break;
+      default: throw new Error(`unknown option ${argv[i]} with --tiled (see the header of bench/rss.ts)`);
+    }
+  }
+  const cache = path.join(repoRoot, '.cache', 'bench');
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'retinaface-rss-tiled-'));
+  const rows: TiledRssRow[] = [];
+  try {
+    for (const factor of factors) {
+      const image = upscaledSelfie(factor, cache);
+      const width = 2048 * factor, height = 1150 * factor;
+      for (const b of width * height <= 50_000_000 ? [null, budget] : [budget]) {
+        const png = path.join(tmp, `x${factor}-${b ?? 'whole'}.png`);
+        const args = [path.join(dist, 'src', 'cli.js'), '-i', image, '-a', 'mobile0.25', '--backend', 'cpu-simd', '--threads', String(threads), '-q', '-w', '-s', png,
+          ...(b === null ? [] : ['--max_network_pixels', String(b)])];
+        const t0 = Date.now();
+        const { peakMB } = measured(args, true);
+        const faces = (JSON.parse(readFileSync(png.replace(/\.png$/, '.json'), 'utf8')) as { faces: unknown[] }).faces.length;
+        rows.push({ image: path.basename(image), width, height, budget: b, peakRssMB: peakMB, wallS: (Date.now() - t0) / 1000, faces });
+        console.log(`${path.basename(image)} ${width}x${height}, ${b === null ? 'whole image' : `tiles of <= ${b} px`}: peak RSS ${peakMB.toFixed(0)} MB, ${rows.at(-1)!.wallS.toFixed(1)} s, ${faces} faces`);
+      }
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  console.log('\n| image | size | network | peak RSS | wall | faces (score >= 0.6) |\n|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(`| ${r.image} | ${r.width}x${r.height} (${(r.width * r.height / 1e6).toFixed(1)} MP) | ${r.budget === null ? 'whole image' : `tiles, --max_network_pixels ${r.budget}`} | ${r.peakRssMB.toFixed(0)} MB | ${r.wallS.toFixed(1)} s | ${r.faces} |`);
+  }
+  if (out !== undefined) {
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, JSON.stringify({ command: `node dist/bench/rss.js ${argv.join(' ')}`, threads, started: new Date().toISOString(), rows }, null, 1) + '\n');
+  }
+  return rows;
+}
+
+export async function main(argv: readonly string[]): Promise<CliRssResult | TiledRssRow[]> {
+  if (argv.includes('--tiled')) return tiledMain(argv);
   let image = path.join(repoRoot, '..', 'shared', 'images', 'selfie.jpg');
   let arch: Arch = 'mobile0.25', threads = os.availableParallelism(), runs = 5, out: string | undefined;
   for (let i = 0; i < argv.length; i++) {

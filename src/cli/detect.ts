@@ -207,7 +207,9 @@ function facesJson(file: string, d: Detection, faces: Face[], arch: Arch, backen
     backend,
     vis_thres: threshold,
     // multi-scale and flip testing: the network runs that were merged
-    ...(d.runs.length > 1 ? { runs: d.runs.map((r) => ({ scale: r.scale, flip: r.flip, width: r.inputWidth, height: r.inputHeight })) } : {}),
+    ...(d.runs.length > 1 || d.runs[0]!.tiles > 1 ? {
+      runs: d.runs.map((r) => ({ scale: r.scale, flip: r.flip, width: r.inputWidth, height: r.inputHeight, ...(r.tiles > 1 ? { tiles: r.tiles, tile_width: r.tileWidth, tile_height: r.tileHeight } : {}) })),
+    } : {}),
     faces: faces.map((f) => ({ score: round(f.score), box: f.box.map(round), landmarks: f.landmarks.map((p) => p.map(round)) })),
   });
 }
@@ -400,8 +402,9 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
       const runs: Detection[] = [];
       for (let r = 0; r < count; r++) runs.push(await detectOnce());
       const stages = ['decode', 'preprocess', 'forward', 'postprocess', 'total'] as const;
-      const network = d.runs.length === 1 ? `network ${d.inputWidth}x${d.inputHeight}`
-        : `${d.runs.length} network runs (${d.runs.map((r) => `${r.inputWidth}x${r.inputHeight}${r.flip ? ' flipped' : ''}`).join(', ')})`;
+      const tiles = (r: Detection['runs'][number]) => (r.tiles > 1 ? ` in ${r.tiles} tiles of up to ${r.tileWidth}x${r.tileHeight}` : '');
+      const network = d.runs.length === 1 ? `network ${d.inputWidth}x${d.inputHeight}${tiles(d.runs[0]!)}`
+        : `${d.runs.length} network runs (${d.runs.map((r) => `${r.inputWidth}x${r.inputHeight}${r.flip ? ' flipped' : ''}${tiles(r)}`).join(', ')})`;
       io.out(`${file}: ${d.width}x${d.height} -> ${network}, ${backendLine}, ` +
         `median of ${count} runs after one warm-up: ` + stages.map((s) => `${s} ${median(runs.map((r) => r.timings[s])).toFixed(1)} ms`).join(', '));
       d = runs[runs.length - 1]!;

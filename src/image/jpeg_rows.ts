@@ -198,6 +198,7 @@ function parseHeaders(b: Uint8Array, fail: (m: string) => never): Frame | string
     if (pos + 4 > b.length) fail('the file ends before the scan');
     if (b[pos] !== 0xff) fail(`expected a marker at byte ${pos}`);
     while (pos < b.length && b[pos] === 0xff) pos++;
+    if (pos >= b.length) fail('the file ends before the scan');
     const marker = b[pos++]!;
     if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) continue;
     if (marker === 0xd9) fail('end of image before the scan');
@@ -230,7 +231,7 @@ function parseHeaders(b: Uint8Array, fail: (m: string) => never): Frame | string
     } else if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
       if (frame !== undefined) return 'it has several frames';
       if (marker !== 0xc0 && marker !== 0xc1) return marker === 0xc2 ? 'it is progressive' : `its coding is SOF${marker - 0xc0}`;
-      if (seg.length < 6 || seg.length < 6 + 3 * seg[5]!) fail('frame header too short');
+      if (seg.length < 6 || seg.length !== 6 + 3 * seg[5]!) fail(`a frame header of ${seg.length + 2} bytes for ${seg[5] ?? 0} components`);
       if (seg[0] !== 8) return `its samples are ${seg[0]}-bit`;
       const n = seg[5]!;
       if (n !== 1 && n !== 3) return `it has ${n} components`;
@@ -248,14 +249,19 @@ function parseHeaders(b: Uint8Array, fail: (m: string) => never): Frame | string
       if (frame === undefined) fail('scan data before any frame header');
       const ns = seg[0] ?? 0;
       if (ns !== frame.components.length) return 'its components are in separate scans';
-      if (seg.length < 1 + 2 * ns + 3) fail('scan header too short');
+      if (seg.length !== 1 + 2 * ns + 3) fail(`a scan header of ${seg.length + 2} bytes for ${ns} components`);
+      const named = new Set<Component>();
       for (let i = 0; i < ns; i++) {
         const c = frame.components.find((k) => k.id === seg[1 + 2 * i]);
         if (c === undefined) fail(`the scan names component ${seg[1 + 2 * i]}, which the frame does not have`);
+        if (named.has(c)) return 'its scan names a component twice';
+        named.add(c);
         c.dc = dcTables[seg[2 + 2 * i]! >> 4];
         c.ac = acTables[seg[2 + 2 * i]! & 15];
         if (c.dc === undefined || c.ac === undefined) fail('the scan uses a Huffman table that was never defined');
       }
+      const later = markerAfterScan(b, pos);
+      if (later !== undefined) return later;
       for (const c of frame.components) {
         const q = quant[c.qid];
         if (q === undefined) fail(`quantization table ${c.qid} was never defined`);
@@ -264,6 +270,24 @@ function parseHeaders(b: Uint8Array, fail: (m: string) => never): Frame | string
       return { ...frame, restartInterval, scanStart: pos };
     }
   }
+}
+
+/**
+ * What, after the first scan, would make the whole-image decoder (jpeg-js) see other pixels than
+ * this one: a second scan (jpeg-js decodes it over the first's coefficients), a quantization
+ * table (jpeg-js binds tables once all headers are read) or a second frame. One pass over the
+ * entropy-coded bytes (a marker is 0xFF followed by neither 0x00 nor a restart marker).
+ */
+function markerAfterScan(b: Uint8Array, from: number): string | undefined {
+  for (let i = b.indexOf(0xff, from); i >= 0 && i + 1 < b.length; i = b.indexOf(0xff, i + 1)) {
+    const m = b[i + 1]!;
+    if (m === 0x00 || m === 0xff || (m >= 0xd0 && m <= 0xd7)) continue;
+    if (m === 0xd9) return undefined; // end of image
+    if (m === 0xda) return 'it has several scans';
+    if (m === 0xdb) return 'it redefines a quantization table after the scan';
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return 'it has several frames';
+  }
+  return undefined;
 }
 
 /**

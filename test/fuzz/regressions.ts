@@ -4,6 +4,7 @@
 // stored as opaque bytes, so that a reader sees what made the parser fail.
 import { deflateSync } from 'node:zlib';
 import { concat, pngChunk } from '../helpers/images.js';
+import { seedJpegs } from './seeds_images.js';
 import { legacyCheckpoint, Pickler, tensorFileSeed, zipArchive, zipCheckpointFiles, type SeedCheckpoint } from './seeds_weights.js';
 import { serialize, type Unit } from './structure.js';
 import type { FuzzInput } from './targets.js';
@@ -54,7 +55,46 @@ function unitDimsPickle(ones: number, n: number): Unit[] {
 /** A one-storage legacy checkpoint whose pickles the regressions below replace. */
 const SEED_LEGACY: SeedCheckpoint = { storages: [{ key: '0', type: 'Float', numel: 1 }], tensors: [{ key: 'w', storage: '0', offset: 0, size: [2], stride: [0] }] };
 
+/** A seed JPEG (16x16, three components in one scan) and where its scan and its end are. */
+function seedScan(): { bytes: Uint8Array; sos: number; eoi: number } {
+  const bytes = seedJpegs()[2]!;
+  const at = (m: number) => bytes.findIndex((b, i) => b === 0xff && bytes[i + 1] === m);
+  return { bytes, sos: at(0xda), eoi: bytes.length - 2 };
+}
+
 export const REGRESSIONS: Regression[] = [
+  {
+    target: 'jpeg-rows',
+    name: 'the scan twice',
+    finding: 'jpeg-js decodes a second scan over the first one\'s coefficients, jpegRows read only the first: different pixels (the differential oracle, in its first minute)',
+    fix: 'src/image/jpeg_rows.ts markerAfterScan: a second scan, a later DQT or frame is not streamed (decoded whole instead)',
+    input: () => { const { bytes, sos, eoi } = seedScan(); return concat(bytes.subarray(0, eoi), bytes.subarray(sos, eoi), bytes.subarray(eoi)); },
+  },
+  {
+    target: 'jpeg-rows',
+    name: 'a scan naming one component three times',
+    finding: 'the two components the scan never named had no Huffman tables: TypeError in decodeSymbol (its first minute)',
+    fix: 'src/image/jpeg_rows.ts parseHeaders: a component named twice is not streamed',
+    input: () => { const { bytes, sos } = seedScan(); const b = Uint8Array.from(bytes); b[sos + 7] = b[sos + 5]!; b[sos + 9] = b[sos + 5]!; return b; },
+  },
+  {
+    target: 'jpeg-rows',
+    name: 'fill bytes to the end of the file',
+    finding: 'the marker after the fill bytes was read past the end: TypeError (its first minute)',
+    fix: 'src/image/jpeg_rows.ts parseHeaders: the end of the file after fill bytes is "the file ends before the scan"',
+    input: () => Uint8Array.from([0xff, 0xd8, 0xff, 0xff, 0xff]),
+  },
+  {
+    target: 'jpeg-rows',
+    name: 'a scan header longer than its fields',
+    finding: 'jpeg-js starts the entropy-coded data right after the fields, jpegRows after the declared length: different pixels (the differential oracle)',
+    fix: 'src/image/jpeg_rows.ts parseHeaders: frame and scan headers must be exactly as long as their fields',
+    input: () => {
+      const { bytes, sos } = seedScan();
+      const len = (bytes[sos + 2]! << 8) | bytes[sos + 3]!;
+      return concat(bytes.subarray(0, sos + 2), Uint8Array.from([(len + 2) >> 8, (len + 2) & 255]), bytes.subarray(sos + 4, sos + 2 + len), Uint8Array.from([0, 0]), bytes.subarray(sos + 2 + len));
+    },
+  },
   {
     target: 'image-decode',
     name: 'second IHDR larger than the first',

@@ -12,6 +12,7 @@ import { videoInfoFromProbe } from '../../src/cli/video_probe.js';
 import { numberOption, parseArgs, UsageError, type CommandSpec } from '../../src/cli/args.js';
 import { RetinaFaceError } from '../../src/errors.js';
 import { decodeImage, DEFAULT_MAX_PIXELS, probeImage } from '../../src/image/decode.js';
+import { jpegRows, jpegStreamRefusal } from '../../src/image/jpeg_rows.js';
 import { readPngBytes } from '../../src/image/png_read.js';
 import { ARCHS } from '../../src/model/config.js';
 import { expectedShapes } from '../../src/model/retinaface.js';
@@ -426,6 +427,42 @@ const decodeTarget: Target = {
   smokeRuns: 14400,
 };
 
+const jpegRowsTarget: Target = {
+  name: 'jpeg-rows',
+  entry: 'jpegRows(bytes, file).read(...) (the streaming baseline decoder of --max_network_pixels)',
+  files: ['src/image/jpeg_rows.ts'],
+  arbitrary: () => withRegressions('jpeg-rows', jpegArb()),
+  run: (input) => {
+    const bytes = bytesOf(input);
+    const refusal = jpegStreamRefusal(bytes, 'fuzz-image');
+    if (refusal !== undefined) return { refusal };
+    const src = jpegRows(bytes, 'fuzz-image');
+    const data = new Uint8Array(3 * src.width * src.height);
+    const band = new Uint8Array(3 * src.width * 16);
+    for (let y = 0, n = 0; (n = src.read(band, 16)) > 0; y += n) data.set(band.subarray(0, 3 * src.width * n), 3 * src.width * y);
+    return { width: src.width, height: src.height, data };
+  },
+  check: (input, result) => {
+    const r = result as { refusal: string } | { width: number; height: number; data: Uint8Array };
+    if ('refusal' in r) return;
+    const bytes = bytesOf(input);
+    must(r.width * r.height <= 256 * bytes.length, 'at most 256 pixels a byte');
+    // the same pixels as jpeg-js wherever it decodes the file too, unrotated (jpegRows ignores EXIF)
+    let theirs: ReturnType<typeof decodeImage> | undefined;
+    try {
+      theirs = probeImage(bytes, 'fuzz-image', { maxPixels: FUZZ_MAX_PIXELS }).orientation === 1 ? decodeImage(bytes, 'fuzz-image', { maxPixels: FUZZ_MAX_PIXELS }) : undefined;
+    } catch {
+      theirs = undefined;
+    }
+    if (theirs !== undefined) {
+      must(theirs.width === r.width && theirs.height === r.height, `size ${r.width}x${r.height}, jpeg-js ${theirs.width}x${theirs.height}`);
+      must(r.data.every((v, i) => v === theirs!.data[i]), 'same pixels as jpeg-js');
+    }
+  },
+  errorType: RetinaFaceError,
+  smokeRuns: 10000,
+};
+
 const pngReadTarget: Target = {
   name: 'png-read',
   entry: 'readPngBytes(bytes) (the browser build\'s inflate + PNG reader)',
@@ -571,7 +608,7 @@ const videoProbeTarget: Target = {
 };
 
 export const TARGETS: readonly Target[] = [
-  pickleTarget, zipTarget, pthLegacyTarget, pthZipTarget, tensorFileTarget, weightsTarget, probeTarget, decodeTarget, pngReadTarget, argsTarget,
+  pickleTarget, zipTarget, pthLegacyTarget, pthZipTarget, tensorFileTarget, weightsTarget, probeTarget, decodeTarget, jpegRowsTarget, pngReadTarget, argsTarget,
   videoProbeTarget,
 ];
 

@@ -7,6 +7,7 @@
 // With --tiled (issue 18): the CLI's peak RSS on the selfie upscaled 2x and 8x (16384x9200) under a
 // 4 MP tile budget (--max_network_pixels), and untiled where that fits the whole-image path:
 //   node dist/bench/rss.js --tiled [--budget N] [--factors 2,8] [--threads N] [--out FILE]
+// (each --tiled row is one process, measured once: the 16384x9200 run takes minutes).
 // Every process is measured alone, one after the other, three times (the median is reported).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';

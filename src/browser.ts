@@ -46,8 +46,10 @@ export async function loadDetector(weights: WeightsSource, opts: LoadDetectorOpt
 }
 
 export { loadWorkerDetector, probeWorkerBackends, WorkerDetector, type WorkerDetectCallOptions, type WorkerDetection, type WorkerDetectorOptions } from './worker/worker_detector.js';
-export { RetinaFaceDetector, type DetectCallOptions, type Detection, type ImageInput, type Pixels, type StageTimings } from './detector.js';
+export { RetinaFaceDetector, type DetectCallOptions, type Detection, type ImageInput, type NetworkRun, type Pixels, type StageTimings } from './detector.js';
 export type { DomImageSource } from './image/dom_source.js';
+export { imageRows, jpegRows, jpegStreamRefusal, type RowSource } from './image/jpeg_rows.js';
+export { DEFAULT_TILE_OVERLAP, MIN_NETWORK_PIXELS, tileGrid, type Tile, type TileGrid, type TileOptions } from './detect/tiles.js';
 export { BACKEND_SPECS, DEFAULT_BACKEND, type Backend, type BackendSpec } from './backend.js';
 export { createBackend, GPUJS_MISSING } from './backends/index.js';
 export { BROWSER_BACKENDS, probeBackend, probeBackends, type BackendAvailability } from './backends/availability.js';

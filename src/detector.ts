@@ -6,8 +6,8 @@ import { createBackend } from './backends/index.js';
 import type { Backend } from './backend.js';
 import { proposals, resolveDetectOptions, suppress, type DetectOptions, type Face, type Proposals } from './detect/postprocess.js';
 import { mergeProposals, poolProposals, toOriginal } from './detect/merge.js';
-import { isSingleRun, mirrorImage, resolveMultiScale, scaleImage, type MultiScaleOptions } from './detect/multiscale.js';
-import { keepCore, memoryBands, notLargerThan, resolveTileOptions, streamBands, tileGrid, type Bands, type TileGrid, type TileOptions } from './detect/tiles.js';
+import { isSingleRun, mirrorImage, resolveMultiScale, scaledSize, scaleImage, type MultiScaleOptions } from './detect/multiscale.js';
+import { BoxDownscale, coarseFactor, keepCore, largerThan, maxWholeFace, memoryBands, resolveTileOptions, streamBands, tileGrid, type Bands, type TileGrid, type TileOptions } from './detect/tiles.js';
 import type { RowSource } from './image/jpeg_rows.js';
 import { decodeImage, resolveMaxPixels, type DecodeOptions } from './image/decode.js';
 import { domSourceKind, readDomSource, type DomImageSource } from './image/dom_source.js';
@@ -92,6 +92,8 @@ export interface NetworkRun {
   tiles: number;
   tileWidth: number;
   tileHeight: number;
+  /** the coarse run beside a tiled one: the tiled image box-averaged to fit, keeping only the faces larger than a tile keeps */
+  coarse?: true;
 }
 
 export interface DetectorOptions {
@@ -105,6 +107,9 @@ export interface DetectorOptions {
 }
 
 const now = () => globalThis.performance.now();
+
+/** Milliseconds per stage, gathered over a call's runs. */
+type StageTime = Omit<StageTimings, 'total'>;
 
 /** What every run of one detect() call shares: its options, and the clock. */
 interface RunContext {
@@ -271,37 +276,44 @@ export class RetinaFaceDetector {
     return this.exclusive(() => this.detectNow(image, opts, name));
   }
 
-  private async detectNow(image: ImageInput | RgbImage, opts: DetectCallOptions, name: string): Promise<Detection> {
+  /** Every option of one call checked (one RetinaFaceError naming the option), before any work. */
+  private resolveCall(opts: DetectCallOptions): RunContext & { multi: MultiScaleOptions; rescale: number | undefined; maxPixels: number | undefined } {
     const { rescale, maxPixels, clip = false, scales, flip, merge, maxNetworkPixels, tileOverlap, onTile, ...detectOpts } = opts;
-    const options = resolveDetectOptions(detectOpts); // validate before any work
+    const options = resolveDetectOptions(detectOpts);
     const multi = resolveMultiScale({ scales, flip, merge });
     const tiling = resolveTileOptions({ maxNetworkPixels, tileOverlap });
     if (typeof clip !== 'boolean') throw new RetinaFaceError(`invalid option clip: ${String(clip)} (expected true or false)`, { code: 'EOPTION' });
     if (onTile !== undefined && typeof onTile !== 'function') throw new RetinaFaceError('invalid option onTile: expected a function', { code: 'EOPTION' });
+    if (maxPixels !== undefined) resolveMaxPixels({ maxPixels });
     if (rescale !== undefined && rescale !== 1 && !isSingleRun(multi)) {
       throw new RetinaFaceError('invalid options: rescale and scales/flip together (rescale R is scales [1/R] with ailia\'s sizes: use one)', { code: 'EOPTION' });
     }
+    return { options, multi, tiling, clip, onTile, rescale, maxPixels, t0: now(), decode: 0 };
+  }
+
+  private async detectNow(image: ImageInput | RgbImage, opts: DetectCallOptions, name: string): Promise<Detection> {
+    const call = this.resolveCall(opts);
+    const { options, multi, tiling, rescale, maxPixels, clip } = call;
     const t0 = now();
     const img = this.decode(image, maxPixels === undefined ? {} : { maxPixels }, name);
     const t1 = now();
-    const ctx: RunContext = { options, tiling, clip, onTile, t0, decode: t1 - t0 };
+    const ctx: RunContext = { ...call, t0, decode: t1 - t0 };
     if (!isSingleRun(multi)) {
-      const nets = multi.scales.map((s) => ({ scale: s, make: () => scaleImage(img, s) }));
-      return this.detectRuns(img, nets, multi, ctx);
+      return this.detectRuns(img, multi.scales.map((s) => ({ scale: s, size: scaledSize(img.width, img.height, s), make: () => scaleImage(img, s) })), multi, ctx);
     }
-    let net = img;
+    let size = { width: img.width, height: img.height };
     if (rescale !== undefined && rescale !== 1) {
       try {
-        rescaleSize(img.width, img.height, rescale);
+        size = rescaleSize(img.width, img.height, rescale);
       } catch (e) {
         throw new RetinaFaceError(`invalid option rescale: ${(e as Error).message}`, { code: 'EOPTION' });
       }
-      net = resizeForRescale(img, rescale);
     }
-    if (tiling.maxNetworkPixels !== undefined && net.width * net.height > tiling.maxNetworkPixels) {
-      const scale = net === img ? 1 : 1 / rescale!;
-      return this.detectRuns(img, [{ scale, make: () => net }], multi, ctx);
+    const rescaled = size.width !== img.width || size.height !== img.height;
+    if (tiling.maxNetworkPixels !== undefined && size.width * size.height > tiling.maxNetworkPixels) {
+      return this.detectRuns(img, [{ scale: rescaled ? 1 / rescale! : 1, size, make: () => (rescaled ? resizeForRescale(img, rescale!) : img) }], multi, ctx);
     }
+    const net = rescaled ? resizeForRescale(img, rescale!) : img;
     const x = this.upload(net);
     const t2 = now();
     const raw = await runUploaded(this.backend, this.model, x);
@@ -313,7 +325,7 @@ export class RetinaFaceDetector {
     const faces = visibleFaces(candidates, options.visThreshold);
     const t4 = now();
     const run: NetworkRun = {
-      scale: net.width === img.width ? 1 : 1 / rescale!, flip: false, inputWidth: net.width, inputHeight: net.height, forward: t3 - t2,
+      scale: rescaled ? 1 / rescale! : 1, flip: false, inputWidth: net.width, inputHeight: net.height, forward: t3 - t2,
       proposals: p.scores.length, tiles: 1, tileWidth: net.width, tileHeight: net.height,
     };
     return {
@@ -327,46 +339,81 @@ export class RetinaFaceDetector {
     return uploadInput(this.backend, { shape: [3, net.height, net.width], write: (dst) => toNetworkInputInto(net, dst) });
   }
 
+  /** One untiled run over `net`: its proposals in net pixels. */
+  private async runWhole(net: RgbImage, options: DetectOptions, time: StageTime): Promise<{ p: Proposals; raw: NetworkOutput }> {
+    const tb = now();
+    const x = this.upload(net);
+    const tc = now();
+    const raw = await runUploaded(this.backend, this.model, x);
+    const td = now();
+    const p = proposals(raw.loc, raw.conf, raw.landms, { height: net.height, width: net.width }, options);
+    time.preprocess += tc - tb; time.forward += td - tc; time.postprocess += now() - td;
+    return { p, raw };
+  }
+
   /**
-   * The network over every tile of `grid`, band by band: each tile's proposals in its core, pooled,
-   * in pixels of the image the bands hold. `time` gathers where the milliseconds went (reading a
-   * band is 'decode' for a streamed image).
+   * The network over every tile of `grid`, band by band: each tile's proposals in its core (and
+   * up to the largest whole face, tiles.ts), pooled, in pixels of the image the bands hold.
+   * Reading a band is 'decode' time for a streamed image.
    */
-  private async runTiles(bands: Bands, grid: TileGrid, options: DetectOptions, time: { decode: number; preprocess: number; forward: number; postprocess: number }, onTile?: (done: number, total: number) => void): Promise<{ p: Proposals; raw: NetworkOutput }> {
+  private async runTiles(bands: Bands, grid: TileGrid, ctx: RunContext, time: StageTime, progress: { done: number; total: number }): Promise<{ p: Proposals; raw: NetworkOutput }> {
     const pooled: Proposals[] = [];
     let first: NetworkOutput | undefined;
-    let done = 0;
     for (const row of grid.rows) {
       const ta = now();
       const band = bands.band(row.y, row.height);
       time.decode += now() - ta;
-      for (const tile of grid.tiles.filter((t) => t.y === row.y)) {
+      for (const tile of row.tiles) {
         const tb = now();
         const x = uploadInput(this.backend, { shape: [3, tile.height, tile.width], write: (dst) => cropToNetworkInputInto(band, tile.x, 0, tile.width, tile.height, dst) });
         const tc = now();
         const raw = await runUploaded(this.backend, this.model, x);
         const td = now();
         first ??= raw;
-        pooled.push(keepCore(proposals(raw.loc, raw.conf, raw.landms, { height: tile.height, width: tile.width }, options), tile));
+        pooled.push(keepCore(proposals(raw.loc, raw.conf, raw.landms, { height: tile.height, width: tile.width }, ctx.options), tile, grid.overlap));
         time.preprocess += tc - tb; time.forward += td - tc; time.postprocess += now() - td;
-        onTile?.(++done, grid.tiles.length);
+        ctx.onTile?.(++progress.done, progress.total);
       }
     }
     return { p: poolProposals(pooled), raw: first! };
   }
 
   /**
-   * Several runs (scales, flips, or one run in tiles), their proposals pooled in original pixels
-   * and merged. A tiled run that is not the smallest scale keeps faces up to the tile overlap
-   * only: larger ones could be cut by a tile's edge, and a smaller scale sees them whole.
+   * The coarse run beside a tiled one: `coarse` is the tiled image box-averaged k x k; only its
+   * faces larger than half what a tile keeps (maxWholeFace) are taken, mapped to original pixels through
+   * the tiled image's scale (sx, sy) times k.
    */
-  private async detectRuns(img: RgbImage, nets: readonly { scale: number; make: () => RgbImage }[], multi: MultiScaleOptions, ctx: RunContext): Promise<Detection> {
+  private async runCoarse(coarse: RgbImage, k: number, overlap: number, sx: number, sy: number, scale: number, ctx: RunContext, time: StageTime): Promise<{ p: Proposals; run: NetworkRun }> {
+    const before = time.forward;
+    const { p } = await this.runWhole(coarse, ctx.options, time);
+    // from half the largest whole face up: the two runs measure a face a little differently, and a
+    // face a tile drops as too large must not be one the coarse run finds too small; in between
+    // both keep it and the suppression merges the two boxes
+    const large = largerThan(p, maxWholeFace(overlap) / 2 / k);
+    return {
+      p: toOriginal(large, sx * k, sy * k),
+      run: {
+        scale: scale / k, flip: false, inputWidth: coarse.width, inputHeight: coarse.height, forward: time.forward - before,
+        proposals: large.scores.length, tiles: 1, tileWidth: coarse.width, tileHeight: coarse.height, coarse: true,
+      },
+    };
+  }
+
+  /**
+   * Several runs (scales, flips, or one run in tiles), their proposals pooled in original pixels
+   * and merged. A tiled run keeps faces up to tiles.ts's maxWholeFace; when the smallest scale is
+   * tiled, a coarse run of its image (box-averaged to fit the budget) finds the larger ones.
+   */
+  private async detectRuns(img: RgbImage, nets: readonly { scale: number; size: { width: number; height: number }; make: () => RgbImage }[], multi: MultiScaleOptions, ctx: RunContext): Promise<Detection> {
     const { options, tiling } = ctx;
     const runs: NetworkRun[] = [];
     const pooled: Proposals[] = [];
     let first: NetworkOutput | undefined;
-    const time = { decode: ctx.decode, preprocess: 0, forward: 0, postprocess: 0 };
+    const time: StageTime = { decode: ctx.decode, preprocess: 0, forward: 0, postprocess: 0 };
     const smallest = Math.min(...nets.map((n) => n.scale));
+    const gridOf = (size: { width: number; height: number }) => (tiling.maxNetworkPixels === undefined ? undefined : tileGrid(size.width, size.height, tiling.maxNetworkPixels, tiling.overlap));
+    // every run's tiles, from the sizes alone: the progress count
+    const progress = { done: 0, total: nets.reduce((sum, n) => sum + (gridOf(n.size)?.tiles.length ?? 0) * (multi.flip ? 2 : 1), 0) };
     for (const { scale: s, make } of nets) {
       const ts = now();
       const scaled = make(); // once per scale: the flipped run mirrors it
@@ -375,36 +422,35 @@ export class RetinaFaceDetector {
         const ta = now();
         const net = mirrored ? mirrorImage(scaled) : scaled;
         time.preprocess += now() - ta;
-        const grid = tiling.maxNetworkPixels === undefined ? undefined : tileGrid(net.width, net.height, tiling.maxNetworkPixels, tiling.overlap);
+        const grid = gridOf(net);
         const before = time.forward;
-        let p: Proposals, raw: NetworkOutput;
-        if (grid === undefined) {
-          const tb = now();
-          const x = this.upload(net);
-          const tc = now();
-          raw = await runUploaded(this.backend, this.model, x);
-          const td = now();
-          p = proposals(raw.loc, raw.conf, raw.landms, { height: net.height, width: net.width }, options);
-          time.preprocess += tc - tb; time.forward += td - tc; time.postprocess += now() - td;
-        } else {
-          ({ p, raw } = await this.runTiles(memoryBands(net), grid, options, time, ctx.onTile));
-          if (s !== smallest) p = notLargerThan(p, grid.overlap);
-        }
+        const { p, raw } = grid === undefined ? await this.runWhole(net, options, time) : await this.runTiles(memoryBands(net), grid, ctx, time, progress);
         first ??= raw;
         const tp = now();
-        pooled.push(toOriginal(p, img.width / net.width, img.height / net.height, mirrored ? net.width : undefined));
+        const sx = img.width / net.width, sy = img.height / net.height;
+        pooled.push(toOriginal(p, sx, sy, mirrored ? net.width : undefined));
         time.postprocess += now() - tp;
         runs.push({
           scale: s, flip: mirrored, inputWidth: net.width, inputHeight: net.height, forward: time.forward - before, proposals: p.scores.length,
           tiles: grid?.tiles.length ?? 1, tileWidth: grid?.tileWidth ?? net.width, tileHeight: grid?.tileHeight ?? net.height,
         });
+        if (grid !== undefined && s === smallest && !mirrored) {
+          const tc = now();
+          const k = coarseFactor(net.width, net.height, tiling.maxNetworkPixels!);
+          const down = new BoxDownscale(net.width, net.height, k);
+          down.push(net.data, net.height);
+          time.preprocess += now() - tc;
+          const c = await this.runCoarse(down.image(), k, grid.overlap, sx, sy, s, ctx, time);
+          pooled.push(c.p);
+          runs.push(c.run);
+        }
       }
     }
     return this.merged(img.width, img.height, pooled, runs, first!, multi.merge, ctx, time);
   }
 
   /** The runs' pooled proposals suppressed once (merge.ts), clipped if asked, and the Detection around them. */
-  private merged(width: number, height: number, pooled: Proposals[], runs: NetworkRun[], raw: NetworkOutput, merge: MultiScaleOptions['merge'], ctx: RunContext, time: { decode: number; preprocess: number; forward: number; postprocess: number }): Detection {
+  private merged(width: number, height: number, pooled: Proposals[], runs: NetworkRun[], raw: NetworkOutput, merge: MultiScaleOptions['merge'], ctx: RunContext, time: StageTime): Detection {
     const te = now();
     const { options } = ctx;
     let candidates = mergeProposals(poolProposals(pooled), { nmsThreshold: options.nmsThreshold, keepTopK: options.keepTopK, merge });
@@ -420,38 +466,50 @@ export class RetinaFaceDetector {
   /**
    * detect() on an image read a band of rows at a time (a streamed decode: src/image/jpeg_rows.ts
    * jpegRows), for photos too large to hold: with maxNetworkPixels set and the image over it, only
-   * one band of tile rows (the tile height times the image width) is ever in memory. One run at
-   * the image's own size: scales, flip and rescale need the whole image and are refused here.
+   * one band of tile rows (the tile height times the image width) and the coarse run's image
+   * (at most maxNetworkPixels) are ever in memory. One run at the image's own size: scales, flip
+   * and rescale need the whole image and are refused here. maxPixels, when given, limits the
+   * image's size (there is no default: the image is never whole in memory).
    */
   async detectRows(src: RowSource, opts: DetectCallOptions = {}, name = '<image>'): Promise<Detection> {
     return this.exclusive(async () => {
-      const { scales, flip, rescale, maxNetworkPixels, tileOverlap, clip = false, onTile, maxPixels: _m, merge, ...detectOpts } = opts;
-      const options = resolveDetectOptions(detectOpts);
-      const multi = resolveMultiScale({ scales, flip, merge });
-      if (!isSingleRun(multi) || (rescale !== undefined && rescale !== 1)) {
+      const call = this.resolveCall(opts);
+      if (!isSingleRun(call.multi) || (call.rescale !== undefined && call.rescale !== 1)) {
         throw new RetinaFaceError('invalid options: a streamed image runs at its own size (scales, flip and rescale need the whole image)', { code: 'EOPTION' });
       }
-      const tiling = resolveTileOptions({ maxNetworkPixels, tileOverlap });
-      const t0 = now();
-      const grid = tiling.maxNetworkPixels === undefined ? undefined : tileGrid(src.width, src.height, tiling.maxNetworkPixels, tiling.overlap);
-      const ctx: RunContext = { options, tiling, clip, onTile, t0, decode: 0 };
+      const { width: W, height: H } = src;
+      if (call.maxPixels !== undefined && W * H > call.maxPixels) {
+        throw new RetinaFaceError(`image is ${W}x${H} (${(W * H / 1e6).toFixed(1)} megapixels), over the limit of ${(call.maxPixels / 1e6).toFixed(1)} megapixels (option maxPixels)`, { file: name, code: 'ETOOBIG' });
+      }
+      const { tiling } = call;
+      const grid = tiling.maxNetworkPixels === undefined ? undefined : tileGrid(W, H, tiling.maxNetworkPixels, tiling.overlap);
       if (grid === undefined) {
         // it fits in one run: read whole, detected as any image
-        const img = rgbImage(src.width, src.height);
-        if (src.read(img.data, src.height) !== src.height) throw new RetinaFaceError(`${name}: the image ended early`, { code: 'EDECODE' });
+        const t0 = now();
+        const img = rgbImage(W, H);
+        if (src.read(img.data, H) !== H) throw new RetinaFaceError('the image ended early', { file: name, code: 'EDECODE' });
         const read = now() - t0;
         const d = await this.detectNow(img, opts, name);
         d.timings.decode += read;
         d.timings.total += read;
         return d;
       }
-      const time = { decode: 0, preprocess: 0, forward: 0, postprocess: 0 };
-      const { p, raw } = await this.runTiles(streamBands(src, grid.tileHeight), grid, options, time, onTile);
+      const ctx: RunContext = { ...call, t0: now() };
+      const time: StageTime = { decode: 0, preprocess: 0, forward: 0, postprocess: 0 };
+      const k = coarseFactor(W, H, tiling.maxNetworkPixels!);
+      const down = new BoxDownscale(W, H, k);
+      const bands = streamBands(src, grid.tileHeight, (data, rows) => {
+        const t = now();
+        down.push(data, rows);
+        time.preprocess += now() - t;
+      });
+      const { p, raw } = await this.runTiles(bands, grid, ctx, time, { done: 0, total: grid.tiles.length });
       const run: NetworkRun = {
-        scale: 1, flip: false, inputWidth: src.width, inputHeight: src.height, forward: time.forward, proposals: p.scores.length,
+        scale: 1, flip: false, inputWidth: W, inputHeight: H, forward: time.forward, proposals: p.scores.length,
         tiles: grid.tiles.length, tileWidth: grid.tileWidth, tileHeight: grid.tileHeight,
       };
-      return this.merged(src.width, src.height, [p], [run], raw, multi.merge, ctx, time);
+      const c = await this.runCoarse(down.image(), k, grid.overlap, 1, 1, 1, ctx, time);
+      return this.merged(W, H, [p, c.p], [run, c.run], raw, call.multi.merge, ctx, time);
     });
   }
 

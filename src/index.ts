@@ -78,7 +78,7 @@ async function readImageFile(file: string): Promise<Uint8Array> {
 }
 
 export { RetinaFaceDetector } from './detector.js';
-export type { DetectCallOptions, Detection, ImageInput, Pixels, StageTimings } from './detector.js';
+export type { DetectCallOptions, Detection, ImageInput, NetworkRun, Pixels, StageTimings } from './detector.js';
 export { DEFAULT_DETECT_OPTIONS, type DetectOptions, type Face, type Point } from './detect/postprocess.js';
 export { RetinaFaceError } from './errors.js';
 export type { Arch } from './model/config.js';
@@ -91,6 +91,8 @@ export { defaultCacheDir, OFFICIAL_CHECKPOINTS, resolveWeights } from './weights
 export { drawDetections } from './image/draw.js';
 export { encodeImage } from './image/encode.js';
 export { decodeImage, DEFAULT_MAX_PIXELS } from './image/decode.js';
+export { imageRows, jpegRows, jpegStreamRefusal, type RowSource } from './image/jpeg_rows.js';
+export { DEFAULT_TILE_OVERLAP, MIN_NETWORK_PIXELS, tileGrid, type Tile, type TileGrid, type TileOptions } from './detect/tiles.js';
 export { alignFace, alignFaces, alignTemplate, ARCFACE_TEMPLATE, DEFAULT_ALIGN_SIZE, type AlignedFace, type AlignOptions } from './align/align.js';
 export { estimateSimilarity, type Matrix2x3 } from './align/similarity.js';
 export { warpAffine } from './align/warp.js';

@@ -7,7 +7,7 @@ import { BACKEND_SPECS, DEFAULT_BACKEND, type BackendSpec } from '../backend.js'
 import { DEFAULT_DETECT_OPTIONS, type Face } from '../detect/postprocess.js';
 import { MERGE_MODES, type MergeMode } from '../detect/merge.js';
 import { MAX_SCALE, MIN_SCALE } from '../detect/multiscale.js';
-import { DEFAULT_TILE_OVERLAP, MIN_NETWORK_PIXELS } from '../detect/tiles.js';
+import { DEFAULT_TILE_OVERLAP, MIN_NETWORK_PIXELS, MIN_TILE_OVERLAP, resolveTileOptions } from '../detect/tiles.js';
 import { jpegRows, jpegStreamRefusal } from '../image/jpeg_rows.js';
 import { writePngBands } from '../image/png_stream.js';
 import { probeImage } from '../image/decode.js';
@@ -249,8 +249,14 @@ export function thresholdOptions(args: ParsedArgs) {
     flip: flag(args, 'flip') ? true : undefined,
     merge: stringOption(args, 'merge') as MergeMode | undefined,
     maxNetworkPixels: numberOption(args, 'max_network_pixels', { min: MIN_NETWORK_PIXELS, integer: true }),
-    tileOverlap: numberOption(args, 'tile_overlap', { min: 0, integer: true }),
+    tileOverlap: numberOption(args, 'tile_overlap', { min: MIN_TILE_OVERLAP, integer: true }),
   };
+  if (o.tileOverlap !== undefined && o.maxNetworkPixels === undefined) throw new UsageError('--tile_overlap is the overlap of --max_network_pixels\'s tiles: add --max_network_pixels');
+  try {
+    resolveTileOptions({ maxNetworkPixels: o.maxNetworkPixels, tileOverlap: o.tileOverlap });
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace('invalid option tileOverlap', '--tile_overlap').replace('invalid option maxNetworkPixels', '--max_network_pixels'));
+  }
   return { ...o, defined: Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) };
 }
 
@@ -311,6 +317,14 @@ export async function forEachInput(inputs: string[], detector: RetinaFace, io: I
   return failed > 0 ? 1 : 0;
 }
 
+/**
+ * The largest streamed image without --max_pixels: a gigapixel (about 1000 tiles of 1 MP). A
+ * streamed image is never whole in memory, so the default whole-image limit does not apply; this
+ * one bounds the time a header can ask for (jpeg_rows.ts already refuses more pixels than the
+ * file's bytes can code).
+ */
+const DEFAULT_MAX_STREAM_PIXELS = 1_000_000_000;
+
 /** Rows drawn and written at a time when a streamed image is drawn (a 16384-px-wide band: 12.6 MB). */
 const DRAW_BAND_ROWS = 256;
 
@@ -318,10 +332,10 @@ const DRAW_BAND_ROWS = 256;
  * The file's bytes when it goes the streamed way: --max_network_pixels set, one run at the image's
  * own size (no --scales, --flip, --rescale), a JPEG that streams (jpeg_rows.ts: baseline, 1 or 3
  * components, one scan) without an EXIF rotation, and more pixels than the budget. Such an image
- * is never decoded whole, so --max_pixels (whose default guards whole decodes) applies only when
- * given.
+ * is never decoded whole, so --max_pixels's default (which guards whole decodes) gives way to
+ * DEFAULT_MAX_STREAM_PIXELS.
  */
-async function streamedJpeg(file: string, o: { maxNetworkPixels?: number; maxPixels?: number; scales?: number[]; flip?: boolean; rescale?: number }): Promise<Uint8Array | undefined> {
+export async function streamedJpeg(file: string, o: { maxNetworkPixels?: number; maxPixels?: number; scales?: number[]; flip?: boolean; rescale?: number }): Promise<Uint8Array | undefined> {
   if (o.maxNetworkPixels === undefined || o.scales !== undefined || o.flip === true || (o.rescale !== undefined && o.rescale !== 1)) return undefined;
   let bytes: Uint8Array;
   try {
@@ -329,7 +343,7 @@ async function streamedJpeg(file: string, o: { maxNetworkPixels?: number; maxPix
   } catch (e) {
     throw new RetinaFaceError(describeFsError(e), { file, code: 'EREAD' });
   }
-  const info = probeImage(bytes, file, { maxPixels: o.maxPixels ?? Number.MAX_SAFE_INTEGER });
+  const info = probeImage(bytes, file, { maxPixels: o.maxPixels ?? DEFAULT_MAX_STREAM_PIXELS });
   if (info.format !== 'jpeg' || info.orientation !== 1 || info.width * info.height <= o.maxNetworkPixels) return undefined;
   return jpegStreamRefusal(bytes, file) === undefined ? bytes : undefined;
 }
@@ -370,6 +384,7 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
     throw new UsageError(`-w/--write_json writes beside each drawn image, and ${inputs.length} inputs are drawn only with --savepath DIR`);
   }
   if (rawFile !== undefined && inputs.length !== 1) throw new UsageError('--raw takes exactly one input image');
+  if (rawFile !== undefined && options.maxNetworkPixels !== undefined) throw new UsageError('--raw writes one network pass\'s outputs, and --max_network_pixels may split it into tiles: use one');
   const { outputs } = await plan(args, inputs);
   if (widerOut !== undefined) {
     await writableDir(widerOut, 'the --wider_out');
@@ -391,12 +406,20 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
   const progress = quiet ? () => undefined : (line: string) => io.err(line);
   const detector = await loadDetector(args, progress);
   const backendLine = describeBackend(detector);
-  if (args.options.has('tile_overlap') && options.maxNetworkPixels === undefined) throw new UsageError('--tile_overlap is the overlap of --max_network_pixels\'s tiles: add --max_network_pixels');
   return forEachInput(inputs, detector, io, quiet, async (file, i) => {
     const streamed = await streamedJpeg(file, options);
+    const out = outputs[i];
+    if (streamed !== undefined && out !== undefined && formatFromPath(out) === 'jpeg') {
+      // decided before the run: a .jpg is drawn on the whole image, which a streamed one may be too large to hold
+      const { width, height } = probeImage(streamed, file, { maxPixels: Number.MAX_SAFE_INTEGER });
+      const limit = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+      if (width * height > limit) {
+        throw new RetinaFaceError(`drawing ${width}x${height} into a .jpg needs the whole image in memory, over --max_pixels ${limit}: use a .png savepath (drawn band by band)`, { file: out, code: 'ETOOBIG' });
+      }
+    }
     const onTile = quiet ? undefined : tileProgress(file, io);
     const detectOnce = async () => streamed === undefined ? detector.detectDetailed(file, { ...defined, onTile })
-      : detector.detectRows(jpegRows(streamed, file), { ...defined, onTile }, file);
+      : detector.detectRows(jpegRows(streamed, file), { ...defined, onTile, maxPixels: options.maxPixels ?? DEFAULT_MAX_STREAM_PIXELS }, file);
     let d = await detectOnce();
     if (benchmark) {
       const runs: Detection[] = [];
@@ -410,7 +433,6 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
       d = runs[runs.length - 1]!;
     }
     const shown = d.faces; // score >= visThreshold
-    const out = outputs[i];
     if (out !== undefined && streamed !== undefined && formatFromPath(out) === 'png') {
       // drawn band by band from a second streamed decode: the image is never whole in memory
       const src = jpegRows(streamed, file);

@@ -10,17 +10,24 @@
 //     the whole image's anchors shifted by whole cells (priors.ts lays them from the top-left
 //     corner: cell j of stride s is centred at (j + 0.5) s). Their side is a multiple of 32 too;
 //     only the last tile of a row or column is cut by the image's edge, as the whole image is.
-//   - Neighbouring tiles overlap by `overlap` pixels (a multiple of 32). The seam between two tiles
-//     runs through the middle of their overlap, and a candidate is kept only by the tile whose
-//     share (the region between its seams: its "core") holds the centre of its box. A face of
-//     side at most `overlap` whose centre is in a core lies wholly inside that core's tile: from
-//     the seam to the tile's edge is overlap / 2, at least half the face. So such a face is seen
-//     whole, and kept by exactly one tile; the final suppression merges the two boxes a face
-//     straddling a seam can get from the tiles on either side (their centres fall on either side).
-//   - Default overlap 512 px: the network's largest anchor (min_sizes 256 and 512 at stride 32),
-//     the largest face its regression is trained around. A tiled run keeps larger faces too when
-//     it is the only scale (cut by a tile's edge, their boxes may be off); when a smaller,
-//     untiled scale runs beside it, it leaves them to that one (src/detector.ts).
+//   - Neighbouring tiles overlap by `overlap` pixels (a multiple of 32, at least 64). The seam
+//     between two tiles runs through the middle of their overlap, and a tile keeps a candidate
+//     when the centre of its box lies in the tile's share (the region between its seams: its
+//     "core") widened by CORE_MARGIN = 16 px. The margin matters for a face on a seam: the two
+//     tiles predict its centre from different context, and without it one could put the centre
+//     in the other's core and the other back in the first's, and the face would be lost; with it
+//     both keep it and the final suppression merges the two whole-face boxes.
+//   - A face of side s <= overlap - 2 CORE_MARGIN (`maxWholeFace`: 480 px at the default overlap)
+//     whose centre a tile keeps lies wholly inside that tile: from the widened core's edge to the
+//     tile's edge is overlap / 2 - CORE_MARGIN >= s / 2. A half face cut by a tile's edge has its
+//     centre farther out, so no tile keeps a half of such a face.
+//   - A tiled run therefore keeps faces up to maxWholeFace only. Larger faces come from a coarse
+//     run: when a scale's image needs tiles and no smaller scale runs, the whole image is also run
+//     box-averaged by an integer factor k until it fits the budget (`coarseFactor`), and from it
+//     only faces larger than maxWholeFace / 2 are kept (the two runs overlap in size, so that a face
+//     one measures just too large for it is not one the other measures just too small) (src/detector.ts). Default overlap 512 px: the
+//     network's largest anchor (min_sizes 256 and 512 at stride 32); a face larger than that is
+//     found more reliably at a coarser scale anyway.
 //   - What "identical" holds for: a candidate's outputs depend on the pixels within the network's
 //     receptive field around it. Where that field lies inside the tile, the tile computes exactly
 //     the whole image's numbers; nearer a tile's edge the tile sees zeros (the mean colour) where
@@ -35,8 +42,27 @@ import type { Proposals } from './postprocess.js';
 export const TILE_ALIGN = 32;
 /** The default overlap of neighbouring tiles: the largest anchor (see the file header). */
 export const DEFAULT_TILE_OVERLAP = 512;
+/** The smallest overlap accepted: two cells of the coarsest stride, so that maxWholeFace is positive. */
+export const MIN_TILE_OVERLAP = 64;
 /** The smallest budget accepted: 1 MP. Below it tiles shrink towards their overlap and most of the work is repeated. */
 export const MIN_NETWORK_PIXELS = 1 << 20;
+/** How far past its seams a tile still keeps a candidate's centre (see the file header). */
+export const CORE_MARGIN = 16;
+
+/** The largest face (longer box side, network pixels) a tiled run keeps: it is whole in the tile that keeps it. */
+export function maxWholeFace(overlap: number): number {
+  return overlap - 2 * CORE_MARGIN;
+}
+
+/**
+ * The integer factor k by which a width x height image, box-averaged k x k, fits in `maxPixels`
+ * (the coarse run that finds the faces larger than a tiled run keeps).
+ */
+export function coarseFactor(width: number, height: number, maxPixels: number): number {
+  let k = Math.max(2, Math.ceil(Math.sqrt((width * height) / maxPixels)));
+  while (Math.floor(width / k) * Math.floor(height / k) > maxPixels) k++;
+  return k;
+}
 
 export interface TileOptions {
   /** Run the network on tiles when an image it would see has more pixels than this (default: never). */
@@ -58,8 +84,8 @@ export interface Tile {
 export interface TileGrid {
   /** one row of tiles after the other, left to right: the order the tiles run in */
   tiles: Tile[];
-  /** the tile rows' top edges and heights (a streamed image is read one such band at a time) */
-  rows: { y: number; height: number }[];
+  /** the tile rows: top edge, height and tiles (a streamed image is read one such band at a time) */
+  rows: { y: number; height: number; tiles: Tile[] }[];
   /** the largest tile's size (every tile fits in it) */
   tileWidth: number;
   tileHeight: number;
@@ -77,8 +103,8 @@ export function resolveTileOptions(o: TileOptions): { maxNetworkPixels: number |
     throw bad('maxNetworkPixels', m, `an integer >= ${MIN_NETWORK_PIXELS} (1 MP)`);
   }
   const overlap = o.tileOverlap ?? DEFAULT_TILE_OVERLAP;
-  if (!(typeof overlap === 'number' && Number.isSafeInteger(overlap) && overlap >= 0 && overlap % TILE_ALIGN === 0)) {
-    throw bad('tileOverlap', overlap, `a multiple of ${TILE_ALIGN} >= 0, e.g. ${DEFAULT_TILE_OVERLAP}`);
+  if (!(typeof overlap === 'number' && Number.isSafeInteger(overlap) && overlap >= MIN_TILE_OVERLAP && overlap % TILE_ALIGN === 0)) {
+    throw bad('tileOverlap', overlap, `a multiple of ${TILE_ALIGN} >= ${MIN_TILE_OVERLAP}, e.g. ${DEFAULT_TILE_OVERLAP}`);
   }
   if (m !== undefined && (Math.floor(Math.sqrt(m) / TILE_ALIGN) * TILE_ALIGN) - overlap < TILE_ALIGN) {
     throw bad('tileOverlap', overlap, `at most ${Math.floor(Math.sqrt(m) / TILE_ALIGN) * TILE_ALIGN - TILE_ALIGN} for tiles of ${m} pixels`);
@@ -106,8 +132,7 @@ export function tileGrid(width: number, height: number, maxPixels: number, overl
   let tw = Math.min(side, width), th = side;
   if (width <= side) th = Math.min(height, floor32(maxPixels / width));
   else if (height <= side) { th = height; tw = Math.min(width, floor32(maxPixels / height)); }
-  if (tw < width && tw - overlap < TILE_ALIGN) throw bad('tileOverlap', overlap, `less than the tile width ${tw} minus ${TILE_ALIGN}`);
-  if (th < height && th - overlap < TILE_ALIGN) throw bad('tileOverlap', overlap, `less than the tile height ${th} minus ${TILE_ALIGN}`);
+  // resolveTileOptions keeps overlap <= side - 32, and neither side is below `side` unless it is the image's
   const xs = axis(width, tw, overlap), ys = axis(height, th, overlap);
   const half = overlap / 2;
   const edge = (starts: number[], i: number, size: number, length: number) => ({
@@ -119,46 +144,97 @@ export function tileGrid(width: number, height: number, maxPixels: number, overl
   const rows: TileGrid['rows'] = [];
   ys.forEach((y, j) => {
     const ey = edge(ys, j, th, height);
-    rows.push({ y, height: ey.size });
-    xs.forEach((x, i) => {
+    const row = xs.map((x, i): Tile => {
       const ex = edge(xs, i, tw, width);
-      tiles.push({ x, y, width: ex.size, height: ey.size, core: { x0: ex.from, y0: ey.from, x1: ex.to, y1: ey.to } });
+      return { x, y, width: ex.size, height: ey.size, core: { x0: ex.from, y0: ey.from, x1: ex.to, y1: ey.to } };
     });
+    rows.push({ y, height: ey.size, tiles: row });
+    tiles.push(...row);
   });
   return { tiles, rows, tileWidth: tw, tileHeight: th, overlap };
 }
 
-/**
- * A tile's proposals (tile pixels) -> the ones whose box centre lies in its core, in pixels of
- * the whole image (shifted by the tile's corner). Order (best first) is kept.
- */
-export function keepCore(p: Proposals, tile: Tile): Proposals {
-  const keep: number[] = [];
-  for (let k = 0; k < p.scores.length; k++) {
-    const cx = tile.x + (p.boxes[4 * k]! + p.boxes[4 * k + 2]!) / 2, cy = tile.y + (p.boxes[4 * k + 1]! + p.boxes[4 * k + 3]!) / 2;
-    if (cx >= tile.core.x0 && cx < tile.core.x1 && cy >= tile.core.y0 && cy < tile.core.y1) keep.push(k);
-  }
-  const n = keep.length;
+/** The candidates `keep(k)` selects, in order, shifted by (dx, dy). */
+function select(p: Proposals, keep: (k: number) => boolean, dx = 0, dy = 0): Proposals {
+  const kept: number[] = [];
+  for (let k = 0; k < p.scores.length; k++) if (keep(k)) kept.push(k);
+  const n = kept.length;
   const out: Proposals = { boxes: new Float32Array(4 * n), landmarks: new Float32Array(10 * n), scores: new Float32Array(n) };
-  keep.forEach((k, i) => {
-    for (let c = 0; c < 4; c++) out.boxes[4 * i + c] = p.boxes[4 * k + c]! + (c % 2 === 0 ? tile.x : tile.y);
-    for (let c = 0; c < 10; c++) out.landmarks[10 * i + c] = p.landmarks[10 * k + c]! + (c % 2 === 0 ? tile.x : tile.y);
+  kept.forEach((k, i) => {
+    for (let c = 0; c < 4; c++) out.boxes[4 * i + c] = p.boxes[4 * k + c]! + (c % 2 === 0 ? dx : dy);
+    for (let c = 0; c < 10; c++) out.landmarks[10 * i + c] = p.landmarks[10 * k + c]! + (c % 2 === 0 ? dx : dy);
     out.scores[i] = p.scores[k]!;
   });
   return out;
 }
 
-/** Proposals whose box is at most `side` pixels on its longer side. */
-export function notLargerThan(p: Proposals, side: number): Proposals {
-  const keep: number[] = [];
-  for (let k = 0; k < p.scores.length; k++) {
-    if (Math.max(p.boxes[4 * k + 2]! - p.boxes[4 * k]!, p.boxes[4 * k + 3]! - p.boxes[4 * k + 1]!) <= side) keep.push(k);
+/**
+ * A tile's proposals (tile pixels) -> the ones whose box centre lies in its core widened by
+ * CORE_MARGIN and whose longer side is at most maxWholeFace(overlap), in pixels of the whole image
+ * (shifted by the tile's corner). Order (best first) is kept.
+ */
+export function keepCore(p: Proposals, tile: Tile, overlap: number): Proposals {
+  const { x0, y0, x1, y1 } = tile.core, m = CORE_MARGIN, side = maxWholeFace(overlap);
+  return select(p, (k) => {
+    const b = p.boxes.subarray(4 * k, 4 * k + 4);
+    const cx = tile.x + (b[0]! + b[2]!) / 2, cy = tile.y + (b[1]! + b[3]!) / 2;
+    return cx >= x0 - m && cx < x1 + m && cy >= y0 - m && cy < y1 + m && Math.max(b[2]! - b[0]!, b[3]! - b[1]!) <= side;
+  }, tile.x, tile.y);
+}
+
+/** Proposals whose box is larger than `side` pixels on its longer side (a coarse run's share). */
+export function largerThan(p: Proposals, side: number): Proposals {
+  return select(p, (k) => Math.max(p.boxes[4 * k + 2]! - p.boxes[4 * k]!, p.boxes[4 * k + 3]! - p.boxes[4 * k + 1]!) > side);
+}
+
+/**
+ * A k x k box average, fed rows top to bottom (push) and read once at the end (image): output
+ * pixel (x, y) is the rounded mean of input pixels [k x, k x + k) x [k y, k y + k); the last
+ * width % k columns and height % k rows are left out (the mapping back is exactly x k). The coarse
+ * run's image, built from the same rows whether the image is in memory or streamed.
+ */
+export class BoxDownscale {
+  readonly width: number;
+  readonly height: number;
+  private readonly out: Uint8Array;
+  private readonly sums: Uint32Array;
+  private row = 0;
+
+  constructor(readonly srcWidth: number, readonly srcHeight: number, readonly k: number) {
+    this.width = Math.floor(srcWidth / k);
+    this.height = Math.floor(srcHeight / k);
+    this.out = new Uint8Array(3 * this.width * this.height);
+    this.sums = new Uint32Array(3 * this.width);
   }
-  return {
-    boxes: Float32Array.from(keep.flatMap((k) => Array.from(p.boxes.subarray(4 * k, 4 * k + 4)))),
-    landmarks: Float32Array.from(keep.flatMap((k) => Array.from(p.landmarks.subarray(10 * k, 10 * k + 10)))),
-    scores: Float32Array.from(keep.map((k) => p.scores[k]!)),
-  };
+
+  /** The next `rows` rows of the source image (RGB, srcWidth * 3 bytes each). */
+  push(data: Uint8Array, rows: number): void {
+    const { k, width: w, sums } = this;
+    const area = k * k, half = area >> 1;
+    for (let r = 0; r < rows; r++, this.row++) {
+      const y = Math.floor(this.row / k);
+      if (y >= this.height) return;
+      const src = 3 * this.srcWidth * r;
+      for (let x = 0; x < w; x++) {
+        for (let dx = 0; dx < k; dx++) {
+          const s = src + 3 * (k * x + dx);
+          sums[3 * x] += data[s]!;
+          sums[3 * x + 1] += data[s + 1]!;
+          sums[3 * x + 2] += data[s + 2]!;
+        }
+      }
+      if (this.row % k === k - 1) {
+        const o = 3 * w * y;
+        for (let i = 0; i < 3 * w; i++) this.out[o + i] = Math.floor((sums[i]! + half) / area);
+        sums.fill(0);
+      }
+    }
+  }
+
+  image(): RgbImage {
+    if (this.row < this.height * this.k) throw new RangeError(`BoxDownscale: ${this.row} rows pushed of ${this.height * this.k}`);
+    return { width: this.width, height: this.height, data: this.out };
+  }
 }
 
 /**
@@ -183,9 +259,10 @@ export function memoryBands(img: RgbImage): Bands {
 
 /**
  * A streamed image as bands of at most `maxRows` rows, in one buffer of maxRows rows: rows the
- * next band shares with the last are moved up, the rest read from the source.
+ * next band shares with the last are moved up, the rest read from the source (and shown to
+ * `onRows` once each, in order: the coarse run's BoxDownscale).
  */
-export function streamBands(src: RowSource, maxRows: number): Bands {
+export function streamBands(src: RowSource, maxRows: number, onRows?: (data: Uint8Array, rows: number) => void): Bands {
   const stride = 3 * src.width;
   const buf = new Uint8Array(Math.min(maxRows, src.height) * stride);
   let top = 0, rowsIn = 0; // the buffer holds rows [top, top + rowsIn)
@@ -202,6 +279,7 @@ export function streamBands(src: RowSource, maxRows: number): Bands {
       while (rowsIn < rows) {
         const n = src.read(buf.subarray(rowsIn * stride), rows - rowsIn);
         if (n === 0) throw new RangeError(`streamBands: the source ended at row ${top + rowsIn}`);
+        onRows?.(buf.subarray(rowsIn * stride, (rowsIn + n) * stride), n);
         rowsIn += n;
       }
       return { width: src.width, height: rows, data: buf.subarray(0, rows * stride) };

@@ -3,7 +3,7 @@
 // drawing writes it out band by band, and neither ever holds the whole image. jpeg-js (decode.ts)
 // holds every block of every component (about 32 bytes per pixel: 4.8 GB for 150 megapixels).
 //
-// The pixels are exactly jpeg-js's, byte for byte (test/jpeg_rows.test.ts compares them), so a
+// The pixels are exactly jpeg-js's, byte for byte (test/tiles.test.ts compares them), so a
 // streamed detection sees what a whole-image one sees:
 //   - the same integer IDCT (Loeffler, Ligtenberg and Moschytz 1989, "Practical fast 1-D DCT
 //     algorithms with 11 multiplications", in the fixed-point form poppler and jpeg-js use: the
@@ -17,7 +17,7 @@
 // one scan holding every component (interleaved; one component is one non-interleaved scan),
 // restart intervals allowed. Anything else (progressive, several scans, CMYK) is decoded whole by
 // decode.ts instead; streamableJpeg says why not. Memory: one MCU row of each component (16 rows
-// of the image width at 4:2:0) and four Huffman lookup tables of 64k entries.
+// of the image width at 4:2:0) and up to eight Huffman lookup tables of 64k entries (2 MB).
 //
 // Errors: a RetinaFaceError (code EDECODE) with one line, "corrupt JPEG: ..." or "truncated
 // JPEG: ...". Every loop consumes input or output, so no file can make it hang.
@@ -366,9 +366,16 @@ export function jpegRows(bytes: Uint8Array, file: string): RowSource {
   const decodeBlock = (c: Component, out: Uint8Array, at: number) => {
     coef.fill(0);
     const t = decodeSymbol(c.dc!);
-    if (t > 16) fail('a DC difference longer than 16 bits');
-    c.pred += t === 0 ? 0 : extend(take(t), t);
-    coef[0] = c.pred * c.quant[0]!;
+    let diff = t === 0 ? 0 : t <= 16 ? extend(take(t), t) : 0;
+    if (t > 16) {
+      // a damaged table's length (up to 255): read and extended as jpeg-js does, bit by bit into a
+      // 32-bit integer and with JavaScript's shift counts (mod 32), so that both decoders agree
+      let n = 0;
+      for (let i = 0; i < t; i++) n = (n << 1) | take(1);
+      diff = n >= 1 << (t - 1) ? n : n + (-1 << t) + 1;
+    }
+    c.pred += diff;
+    coef[0] = (c.pred | 0) * c.quant[0]!; // jpeg-js keeps the prediction in an Int32Array block first
     for (let k = 1; k < 64;) {
       const rs = decodeSymbol(c.ac!);
       const s = rs & 15, r = rs >> 4;
@@ -378,7 +385,10 @@ export function jpegRows(bytes: Uint8Array, file: string): RowSource {
         continue;
       }
       k += r;
-      if (k > 63) fail('a coefficient past the 64th of its block');
+      if (k > 63) {
+        take(s); // as jpeg-js: the value is read and dropped, and the block ends
+        break;
+      }
       const z = ZIGZAG[k]!;
       coef[z] = extend(take(s), s) * c.quant[z]!;
       k++;

@@ -33,6 +33,8 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
 export async function writePngBands(file: string, width: number, height: number, bandRows: number, band: (y: number, rows: number) => RgbImage | Promise<RgbImage>): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   let fh: fs.FileHandle | undefined;
+  const z = zlib.createDeflate({ level: 6 });
+  z.on('error', () => undefined); // surfaced by once() below; without a listener it would be thrown at the process
   try {
     fh = await fs.open(tmp, 'wx');
     const ihdr = new Uint8Array(13);
@@ -42,7 +44,6 @@ export async function writePngBands(file: string, width: number, height: number,
     ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit, RGB, deflate, adaptive filtering, no interlace
     await fh.write(SIGNATURE);
     await fh.write(chunk('IHDR', ihdr));
-    const z = zlib.createDeflate({ level: 6 });
     const out: Buffer[] = [];
     z.on('data', (c: Buffer) => out.push(c));
     const drain = async () => {
@@ -60,6 +61,7 @@ export async function writePngBands(file: string, width: number, height: number,
         for (let i = 0; i < 3; i++) filtered[o + 1 + i] = src[i]!;
         for (let i = 3; i < stride; i++) filtered[o + 1 + i] = src[i]! - src[i - 3]!;
       }
+      // a copy: deflate reads it later, while `filtered` takes the next band
       if (!z.write(filtered.slice(0, rows * (stride + 1)))) await once(z, 'drain');
       await drain();
     }
@@ -71,9 +73,13 @@ export async function writePngBands(file: string, width: number, height: number,
     fh = undefined;
     await fs.rename(tmp, file);
   } catch (e) {
+    z.destroy();
     await fh?.close().catch(() => undefined);
     await fs.rm(tmp, { force: true }).catch(() => undefined);
-    if (e instanceof RetinaFaceError) throw e;
-    throw new RetinaFaceError(`cannot write: ${describeFsError(e)}`, { file, code: 'EWRITE', cause: e });
+    // the file system's errors (they carry an errno code) say what went wrong with the file; anything else is the caller's
+    if (typeof (e as { code?: unknown }).code === 'string' && !(e instanceof RetinaFaceError)) {
+      throw new RetinaFaceError(`cannot write: ${describeFsError(e)}`, { file, code: 'EWRITE', cause: e });
+    }
+    throw e;
   }
 }

@@ -3,7 +3,8 @@
 // checkpoint on the same photo (test/torch/reference.py, as test/network.test.ts does for the CPU
 // backends), for mobile0.25 (official weights) and resnet50 (seeded weights PyTorch saved); only
 // the three outputs are read back (taps aside); the launch count per pass; no device object
-// outlives its pass; and the detections on the 2048x1150 selfie equal the CPU backend's.
+// outlives its pass; and the detections on a whole photo equal the CPU backend's (the group photo at
+// 640x640; the 2048x1150 selfie with RETINAFACE_GPU_FULL=1).
 // Chromium's modes (webgl2, webgpu, webgl) run the same checks in test/browser.test.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -27,7 +28,7 @@ import { referenceModuleNames, torchReference } from './helpers/reference.js';
 const required = requiredModes();
 
 /**
- * The gpu.js mode that carries the heaviest default case (the 2048x1150 selfie's faces):
+ * The gpu.js mode that carries the heaviest default case (a whole photo's faces):
  * WebAssembly, the quickest of the Node modes on two cores. The others run it with
  * RETINAFACE_GPU_FULL=1.
  */
@@ -36,8 +37,8 @@ const REPRESENTATIVE: GpuJsMode = 'webasm';
 /**
  * Inputs per arch and mode: a small odd crop (49x65: maps of 7x9, 4x5, 2x3) on every mode, for
  * both archs; mobile0.25 at 640x640 (16800 anchors) and 333x517 run against PyTorch on the CPU
- * backends (test/network.test.ts), and the 2048x1150 selfie's faces on the representative mode
- * below. resnet50 is ~50x the work: one pass at 333x517 takes 98 s on headlessgl (llvmpipe) and
+ * backends (test/network.test.ts), and a whole photo's faces on the representative mode below
+ * (FACES_INPUT). resnet50 is ~50x the work: one pass at 333x517 takes 98 s on headlessgl (llvmpipe) and
  * minutes on gpu.js 'cpu'. RETINAFACE_GPU_FULL=1 runs 49x65, 333x517 and 640x640 on every mode,
  * for both archs.
  */
@@ -115,10 +116,19 @@ for (const mode of NODE_MODES) {
   }
 }
 
+/**
+ * A whole photo's faces on gpu.js against the CPU backend's: the group photo at 640x640 (16800
+ * anchors) on the representative mode by default; the 2048x1150 selfie (53 s of gpu.js
+ * WebAssembly here) on every mode with RETINAFACE_GPU_FULL=1.
+ */
+const FACES_INPUT: InputId = GPU_FULL ? 'selfie' : 'group640';
+const FACES_SIZE = GPU_FULL ? '2048x1150' : '640x640';
+
 for (const mode of GPU_FULL ? NODE_MODES : [REPRESENTATIVE]) {
-  test(`gpujs ${mode}: the faces on the 2048x1150 selfie equal the CPU backend's (boxes ${GPU_FACES_TOLERANCE.px} px, scores ${GPU_FACES_TOLERANCE.score})`, () => withMode(mode, async () => {
+  const size = FACES_SIZE;
+  test(`gpujs ${mode}: the faces on the ${FACES_INPUT} photo (${size}) equal the CPU backend's (boxes ${GPU_FACES_TOLERANCE.px} px, scores ${GPU_FACES_TOLERANCE.score})`, () => withMode(mode, async () => {
     const m = await loadGpuTestModel('mobile0.25');
-    const x = namedInput('selfie');
+    const x = namedInput(FACES_INPUT);
     const want = await cpuFaces(m, x);
     const be = await GpuJsBackend.create(mode);
     try {
@@ -128,7 +138,7 @@ for (const mode of GPU_FULL ? NODE_MODES : [REPRESENTATIVE]) {
       const ms = performance.now() - t0;
       const d = compareFaces(got, want);
       if (d.failures.length > 0) assert.unreachable(`${d.failures.length} differences:\n  ${d.failures.slice(0, 8).join('\n  ')}`);
-      console.log(`  [gpujs ${mode} selfie 2048x1150] ${got.length} faces as on the CPU; max ${d.maxPx.toExponential(2)} px, score ${d.maxScore.toExponential(2)}; forward ${ms.toFixed(0)} ms`);
+      console.log(`  [gpujs ${mode} ${FACES_INPUT} ${size}] ${got.length} faces as on the CPU; max ${d.maxPx.toExponential(2)} px, score ${d.maxScore.toExponential(2)}; forward ${ms.toFixed(0)} ms`);
     } finally {
       be.dispose();
     }

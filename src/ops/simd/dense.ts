@@ -111,18 +111,21 @@ function isPointwise(kSize: number, stride: number, pad: number): boolean {
   return kSize === 1 && stride === 1 && pad === 0;
 }
 
-/** Thread t's part of a dense convolution: whole GEMM tiles of output pixels. */
+/**
+ * Thread t's part of a dense convolution: an equal share of the output pixels (in whole panels of
+ * GEMM_NR), run as GEMM tiles of at most T pixels. Splitting by whole tiles instead gave 1024 of
+ * 1600 pixels to one thread of two at 40x40 with 128 input channels (T = 512): the other waited
+ * 0.7 ms in each of six such layers (bench/profile.ts's per-thread wait).
+ */
 export function denseConvPart(k: SimdExports, a: DenseConvArgs, t: number, nThreads: number): void {
   const K = a.cIn * a.kSize * a.kSize;
   const P = a.hOut * a.wOut;
-  // Smaller tiles on small maps, so that every thread gets some (im2col's row stride stays T).
-  const T = gemmTile(K);
-  const tile = Math.min(T, Math.ceil(P / nThreads / GEMM_NR) * GEMM_NR);
-  const [lo, hi] = share(P, tile, t, nThreads);
+  const T = gemmTile(K); // im2col's row stride
+  const [lo, hi] = share(P, GEMM_NR, t, nThreads);
   const pointwise = isPointwise(a.kSize, a.stride, a.pad);
   const col = a.scratch + t * a.scratchBytes;
-  for (let p0 = lo; p0 < hi; p0 += tile) {
-    const n = Math.min(tile, hi - p0);
+  for (let p0 = lo; p0 < hi; p0 += T) {
+    const n = Math.min(T, hi - p0);
     if (pointwise) {
       k.packB(a.x + 4 * p0, P, K, n, col);
       k.gemm(a.weights, col, GEMM_NR, a.y + 4 * p0, P, a.bias, K, a.cOut, n, a.slope, a.hasSlope, 4 * GEMM_NR * K);

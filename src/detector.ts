@@ -72,7 +72,7 @@ export interface Detection {
   inputHeight: number;
   /** milliseconds per stage (forward: all runs together) */
   timings: StageTimings;
-  /** the network's raw outputs (loc, conf, landms); of the first run when there are several */
+  /** the network's raw outputs (loc, conf, landms); of the first run when there are several (its first tile when tiled) */
   raw: NetworkOutput;
   /** one entry per network run: one, or one per scale and flip (options scales, flip) */
   runs: NetworkRun[];

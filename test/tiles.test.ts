@@ -11,7 +11,7 @@
 //     CLI's streamed drawing equals the whole image drawn.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { main } from '../src/cli.js';
@@ -23,6 +23,7 @@ import { rgbImage } from '../src/image/image.js';
 import { streamedJpeg } from '../src/cli/detect.js';
 import { decodeImage } from '../src/image/decode.js';
 import { drawDetections } from '../src/image/draw.js';
+import { encodeImage } from '../src/image/encode.js';
 import { imageRows, jpegRows, jpegStreamRefusal, type RowSource } from '../src/image/jpeg_rows.js';
 import { anatomy } from '../src/model/anatomy.js';
 import { RetinaFace as RetinaFaceModel } from '../src/model/retinaface.js';
@@ -119,7 +120,8 @@ test('tileGrid: an image within the budget is one run; a narrow one gets full-wi
   refused({ maxNetworkPixels: 5000 }, /maxNetworkPixels: 5000 .*1048576/);
   refused({ maxNetworkPixels: 4_000_000, tileOverlap: 100 }, /tileOverlap: 100 .*multiple of 32/);
   refused({ maxNetworkPixels: 4_000_000, tileOverlap: 0 }, /tileOverlap: 0 .*>= 64/);
-  refused({ maxNetworkPixels: 1 << 20, tileOverlap: 1024 }, /tileOverlap: 1024 .*at most 992/);
+  refused({ maxNetworkPixels: 1 << 20, tileOverlap: 544 }, /tileOverlap: 544 .*at most 512, half the side/);
+  refused({ tileOverlap: 64 }, /tileOverlap is the overlap of maxNetworkPixels's tiles/);
 });
 
 test('keepCore: a candidate is its tile\'s when its box centre is in the core widened by 16 px and it is at most overlap - 32 wide, shifted to image pixels', () => {
@@ -351,6 +353,16 @@ test('CLI --max_network_pixels: a baseline JPEG streamed, its faces the library\
     await usage(['--tile_overlap', '64'], /--tile_overlap .*add --max_network_pixels/);
     await usage(['--max_network_pixels', '4000000', '--tile_overlap', '100'], /--tile_overlap: 100 .*multiple of 32/);
     await usage(['--max_network_pixels', '4000000', '--raw', path.join(dir, 'raw.bin')], /--raw .*--max_network_pixels/);
+    // an image that cannot stream is decoded whole: over --max_pixels the message says why and what to pass
+    const png = path.join(dir, 'big.png');
+    writeFileSync(png, encodeImage(rgbImage(1100, 1000), 'png'));
+    const pngErr: string[] = [];
+    assert.is(await main(['-i', png, '-s', path.join(dir, 'p.png'), '--max_network_pixels', String(1 << 20), '--max_pixels', '1000000', '--weights', officialCheckpoint()], { out: () => undefined, err: (l) => pngErr.push(l) }), 1);
+    assert.match(pngErr.join('\n'), /big\.png: image is 1100x1000 .*over --max_pixels 1000000; it cannot be read in bands \(it is a PNG\), so it is decoded whole .*pass --max_pixels 1100000/);
+    // a run that fills --top_k says so
+    const topErr: string[] = [];
+    assert.is(await main(['-i', sharedImage('wider_group.jpg'), '-s', path.join(dir, 'g.png'), '--top_k', '10', '--weights', officialCheckpoint()], { out: () => undefined, err: (l) => topErr.push(l) }), 0);
+    assert.match(topErr.join('\n'), /wider_group\.jpg: a network run reached its --top_k of 10 candidates/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

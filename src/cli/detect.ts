@@ -208,7 +208,10 @@ function facesJson(file: string, d: Detection, faces: Face[], arch: Arch, backen
     vis_thres: threshold,
     // multi-scale and flip testing: the network runs that were merged
     ...(d.runs.length > 1 || d.runs[0]!.tiles > 1 ? {
-      runs: d.runs.map((r) => ({ scale: r.scale, flip: r.flip, width: r.inputWidth, height: r.inputHeight, ...(r.tiles > 1 ? { tiles: r.tiles, tile_width: r.tileWidth, tile_height: r.tileHeight } : {}) })),
+      runs: d.runs.map((r) => ({
+        scale: Number(r.scale.toFixed(6)), flip: r.flip, width: r.inputWidth, height: r.inputHeight,
+        ...(r.tiles > 1 ? { tiles: r.tiles, tile_width: r.tileWidth, tile_height: r.tileHeight } : {}), ...(r.coarse ? { coarse: true } : {}),
+      })),
     } : {}),
     faces: faces.map((f) => ({ score: round(f.score), box: f.box.map(round), landmarks: f.landmarks.map((p) => p.map(round)) })),
   });
@@ -343,9 +346,24 @@ export async function streamedJpeg(file: string, o: { maxNetworkPixels?: number;
   } catch (e) {
     throw new RetinaFaceError(describeFsError(e), { file, code: 'EREAD' });
   }
-  const info = probeImage(bytes, file, { maxPixels: o.maxPixels ?? DEFAULT_MAX_STREAM_PIXELS });
-  if (info.format !== 'jpeg' || info.orientation !== 1 || info.width * info.height <= o.maxNetworkPixels) return undefined;
-  return jpegStreamRefusal(bytes, file) === undefined ? bytes : undefined;
+  const info = probeImage(bytes, file, { maxPixels: Number.MAX_SAFE_INTEGER }); // the header only: the limits follow
+  const pixels = info.width * info.height;
+  if (pixels <= o.maxNetworkPixels) return undefined;
+  const whyWhole = info.format !== 'jpeg' ? 'it is a PNG' : info.orientation !== 1 ? `its EXIF orientation is ${info.orientation}` : jpegStreamRefusal(bytes, file);
+  if (whyWhole === undefined) {
+    const limit = o.maxPixels ?? DEFAULT_MAX_STREAM_PIXELS;
+    if (pixels > limit) {
+      throw new RetinaFaceError(`image is ${info.width}x${info.height} (${(pixels / 1e6).toFixed(1)} megapixels), over ${o.maxPixels === undefined ? 'the streamed images\' limit of' : '--max_pixels'} ${limit}: pass --max_pixels ${pixels} to allow it`, { file, code: 'ETOOBIG' });
+    }
+    return bytes;
+  }
+  // decoded whole: the whole-image limit applies, said in the CLI's words
+  const limit = o.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (info.width * info.height > limit) {
+    throw new RetinaFaceError(`image is ${info.width}x${info.height} (${(info.width * info.height / 1e6).toFixed(1)} megapixels), over --max_pixels ${limit}; ` +
+      `it cannot be read in bands (${whyWhole}), so it is decoded whole (about 32 bytes a pixel): pass --max_pixels ${info.width * info.height} to allow it`, { file, code: 'ETOOBIG' });
+  }
+  return undefined;
 }
 
 /** A progress line on stderr every 5 s of a tiled run. */
@@ -421,6 +439,9 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
     const detectOnce = async () => streamed === undefined ? detector.detectDetailed(file, { ...defined, onTile })
       : detector.detectRows(jpegRows(streamed, file), { ...defined, onTile, maxPixels: options.maxPixels ?? DEFAULT_MAX_STREAM_PIXELS }, file);
     let d = await detectOnce();
+    if (!quiet && d.runs.some((r) => r.tiles === 1 && !r.coarse && r.proposals >= (options.topK ?? DEFAULT_DETECT_OPTIONS.topK))) {
+      io.err(`retinaface: ${file}: a network run reached its --top_k of ${options.topK ?? DEFAULT_DETECT_OPTIONS.topK} candidates: a crowd this large may lose faces; raise --top_k or tile it (--max_network_pixels)`);
+    }
     if (benchmark) {
       const runs: Detection[] = [];
       for (let r = 0; r < count; r++) runs.push(await detectOnce());

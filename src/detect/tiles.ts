@@ -106,9 +106,12 @@ export function resolveTileOptions(o: TileOptions): { maxNetworkPixels: number |
   if (!(typeof overlap === 'number' && Number.isSafeInteger(overlap) && overlap >= MIN_TILE_OVERLAP && overlap % TILE_ALIGN === 0)) {
     throw bad('tileOverlap', overlap, `a multiple of ${TILE_ALIGN} >= ${MIN_TILE_OVERLAP}, e.g. ${DEFAULT_TILE_OVERLAP}`);
   }
-  if (m !== undefined && (Math.floor(Math.sqrt(m) / TILE_ALIGN) * TILE_ALIGN) - overlap < TILE_ALIGN) {
-    throw bad('tileOverlap', overlap, `at most ${Math.floor(Math.sqrt(m) / TILE_ALIGN) * TILE_ALIGN - TILE_ALIGN} for tiles of ${m} pixels`);
+  if (o.tileOverlap !== undefined && m === undefined) {
+    throw new RetinaFaceError('invalid options: tileOverlap is the overlap of maxNetworkPixels\'s tiles (add maxNetworkPixels)', { code: 'EOPTION' });
   }
+  // at most half the tile's side: beyond it most of every tile is repeated work
+  const half = Math.floor(Math.floor(Math.sqrt(m ?? 0) / TILE_ALIGN) * TILE_ALIGN / 2 / TILE_ALIGN) * TILE_ALIGN;
+  if (m !== undefined && overlap > half) throw bad('tileOverlap', overlap, `at most ${half}, half the side of tiles of ${m} pixels`);
   return { maxNetworkPixels: m, overlap };
 }
 

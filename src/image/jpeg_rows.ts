@@ -188,7 +188,8 @@ const u16 = (b: Uint8Array, i: number) => (b[i]! << 8) | b[i + 1]!;
  * Parses the headers up to the first scan. Returns the frame, or a sentence saying why this file
  * does not stream (it is then decoded whole). Structural damage throws.
  */
-function parseHeaders(b: Uint8Array, fail: (m: string) => never): Frame | string {
+function parseHeaders(b: Uint8Array, file: string, fail: (m: string) => never): Frame | string {
+  if (b[0] !== 0xff || b[1] !== 0xd8) throw new RetinaFaceError('not a JPEG (no start-of-image marker)', { file, code: 'EFORMAT' });
   const quant: (Int32Array | undefined)[] = [];
   const dcTables: (Uint32Array | undefined)[] = [], acTables: (Uint32Array | undefined)[] = [];
   let frame: Omit<Frame, 'scanStart'> | undefined;
@@ -295,7 +296,7 @@ function markerAfterScan(b: Uint8Array, from: number): string | undefined {
  * not decoded; a damaged header throws a RetinaFaceError naming `file`.
  */
 export function jpegStreamRefusal(bytes: Uint8Array, file: string): string | undefined {
-  const f = parseHeaders(bytes, (m) => { throw new RetinaFaceError(`corrupt JPEG: ${m}`, { file, code: 'EDECODE' }); });
+  const f = parseHeaders(bytes, file, (m) => { throw new RetinaFaceError(`corrupt JPEG: ${m}`, { file, code: 'EDECODE' }); });
   return typeof f === 'string' ? f : undefined;
 }
 
@@ -307,7 +308,7 @@ export function jpegStreamRefusal(bytes: Uint8Array, file: string): string | und
 export function jpegRows(bytes: Uint8Array, file: string): RowSource {
   const fail = (m: string): never => { throw new RetinaFaceError(`corrupt JPEG: ${m}`, { file, code: 'EDECODE' }); };
   const truncated = (): never => { throw new RetinaFaceError('truncated JPEG: the entropy-coded data ends early', { file, code: 'EDECODE' }); };
-  const f = parseHeaders(bytes, fail);
+  const f = parseHeaders(bytes, file, fail);
   if (typeof f === 'string') throw new RetinaFaceError(`this JPEG does not stream: ${f}`, { file, code: 'EUNSUPPORTED' });
   const { width: W, height: H, components, maxH, maxV } = f;
   // every 8x8 block costs at least 2 bits (a DC code and an end of block): a header declaring more

@@ -42,7 +42,8 @@ export interface WorkerDetectorOptions extends WorkerLoadOptions {
   workerUrl?: string | URL;
 }
 
-export interface WorkerDetectCallOptions extends DetectCallOptions {
+/** detect()'s options, less onTile (a function cannot be posted to the worker). */
+export interface WorkerDetectCallOptions extends Omit<DetectCallOptions, 'onTile'> {
   /**
    * Hand the pixel or byte buffer of an ImageData, pixels or bytes over to the worker instead of
    * copying it (the caller's buffer is detached afterwards). ImageBitmaps and VideoFrames are
@@ -199,6 +200,7 @@ export class WorkerDetector {
   async detectDetailed(image: ImageInput, opts: WorkerDetectCallOptions = {}, name = '<image>'): Promise<WorkerDetection> {
     if (this.disposed) throw new RetinaFaceError('the detector was disposed', { code: 'EDISPOSED' });
     const { transfer = false, ...options } = opts;
+    if ('onTile' in options) throw new RetinaFaceError('invalid option onTile: a worker detector cannot call back per tile (functions do not cross to the worker)', { code: 'EOPTION' });
     const [sent, handOver] = await workerImage(image, transfer);
     return this.channel.request<WorkerDetection>({ op: 'detect', image: sent, options, name }, handOver);
   }

@@ -54,7 +54,7 @@ export const detectCommand: CommandSpec = {
     { group: PERFORMANCE, name: 'backend', value: 'NAME', choices: BACKEND_SPECS, help: `what runs the network (default ${DEFAULT_BACKEND}: cpu-simd where WebAssembly SIMD runs, else cpu)` },
     { group: PERFORMANCE, name: 'threads', value: 'N', help: 'worker threads of the cpu-simd backend (default: all cores)' },
     { group: PERFORMANCE, name: 'max_network_pixels', value: 'N', help: `run the network on overlapping tiles of at most N pixels when an image (at a scale) has more, e.g. 4000000: memory then follows the tile; a baseline JPEG at its own size is also decoded and drawn (.png) band by band, never whole (min ${MIN_NETWORK_PIXELS})` },
-    { group: PERFORMANCE, name: 'tile_overlap', value: 'PX', help: `overlap of neighbouring tiles in network pixels, a multiple of 32 (default ${DEFAULT_TILE_OVERLAP}, the largest anchor: faces up to it are seen whole)` },
+    { group: PERFORMANCE, name: 'tile_overlap', value: 'PX', help: `overlap of neighbouring tiles in network pixels, a multiple of 32 from ${MIN_TILE_OVERLAP} to half the tile's side (default ${DEFAULT_TILE_OVERLAP}, the largest anchor: tiles keep faces up to it minus 32, a coarse run the larger ones)` },
     { group: PERFORMANCE, name: 'rescale', short: 'r', value: 'R', help: 'downscale the image by R >= 1 before the network; results stay in original pixels' },
     { group: PERFORMANCE, name: 'benchmark', short: 'b', help: 'time each stage (decode, preprocess, forward, post-process) over several runs; with --video, the median per frame of each stage' },
     { group: PERFORMANCE, name: 'benchmark_count', short: 'c', value: 'N', help: 'runs for --benchmark (default 5)' },

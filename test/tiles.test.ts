@@ -327,8 +327,8 @@ test('CLI --max_network_pixels: a baseline JPEG streamed, its faces the library\
   const dir = mkdtempSync(path.join(os.tmpdir(), 'retinaface-tiles-'));
   try {
     const input = path.join(variants, 'selfie-baseline.jpg');
-    assert.ok((await streamedJpeg(input, { maxNetworkPixels: 1 << 20 })) !== undefined, 'the CLI streams this file');
-    assert.is(await streamedJpeg(sharedImage('selfie.jpg'), { maxNetworkPixels: 1 << 20 }), undefined, 'a progressive JPEG is decoded whole');
+    assert.is((await streamedJpeg(input, { maxNetworkPixels: 1 << 20 }))?.streamed, true, 'the CLI streams this file');
+    assert.is((await streamedJpeg(sharedImage('selfie.jpg'), { maxNetworkPixels: 1 << 20 }))?.streamed, false, 'a progressive JPEG is decoded whole');
     const out = path.join(dir, 'drawn.png');
     const err: string[] = [], lines: string[] = [];
     const code = await main(['-i', input, '-s', out, '-w', '-q', '--max_network_pixels', String(1 << 20), '--weights', officialCheckpoint(), '--threads', '2'], { out: (l) => lines.push(l), err: (l) => err.push(l) });

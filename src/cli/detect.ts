@@ -332,30 +332,32 @@ const DEFAULT_MAX_STREAM_PIXELS = 1_000_000_000;
 const DRAW_BAND_ROWS = 256;
 
 /**
- * The file's bytes when it goes the streamed way: --max_network_pixels set, one run at the image's
+ * With --max_network_pixels: the file's bytes (read once here, detected from them after) and
+ * whether it goes the streamed way (undefined without tiling: the file is not read here). Streamed: one run at the image's
  * own size (no --scales, --flip, --rescale), a JPEG that streams (jpeg_rows.ts: baseline, 1 or 3
  * components, one scan) without an EXIF rotation, and more pixels than the budget. Such an image
  * is never decoded whole, so --max_pixels's default (which guards whole decodes) gives way to
  * DEFAULT_MAX_STREAM_PIXELS.
  */
-export async function streamedJpeg(file: string, o: { maxNetworkPixels?: number; maxPixels?: number; scales?: number[]; flip?: boolean; rescale?: number }): Promise<Uint8Array | undefined> {
-  if (o.maxNetworkPixels === undefined || o.scales !== undefined || o.flip === true || (o.rescale !== undefined && o.rescale !== 1)) return undefined;
+export async function streamedJpeg(file: string, o: { maxNetworkPixels?: number; maxPixels?: number; scales?: number[]; flip?: boolean; rescale?: number }): Promise<{ bytes: Uint8Array; streamed: boolean } | undefined> {
+  if (o.maxNetworkPixels === undefined) return undefined;
   let bytes: Uint8Array;
   try {
     bytes = await fs.readFile(file);
   } catch (e) {
     throw new RetinaFaceError(describeFsError(e), { file, code: 'EREAD' });
   }
+  if (o.scales !== undefined || o.flip === true || (o.rescale !== undefined && o.rescale !== 1)) return { bytes, streamed: false };
   const info = probeImage(bytes, file, { maxPixels: Number.MAX_SAFE_INTEGER }); // the header only: the limits follow
   const pixels = info.width * info.height;
-  if (pixels <= o.maxNetworkPixels) return undefined;
+  if (pixels <= o.maxNetworkPixels) return { bytes, streamed: false };
   const whyWhole = info.format !== 'jpeg' ? 'it is a PNG' : info.orientation !== 1 ? `its EXIF orientation is ${info.orientation}` : jpegStreamRefusal(bytes, file);
   if (whyWhole === undefined) {
     const limit = o.maxPixels ?? DEFAULT_MAX_STREAM_PIXELS;
     if (pixels > limit) {
       throw new RetinaFaceError(`image is ${info.width}x${info.height} (${(pixels / 1e6).toFixed(1)} megapixels), over ${o.maxPixels === undefined ? 'the streamed images\' limit of' : '--max_pixels'} ${limit}: pass --max_pixels ${pixels} to allow it`, { file, code: 'ETOOBIG' });
     }
-    return bytes;
+    return { bytes, streamed: true };
   }
   // decoded whole: the whole-image limit applies, said in the CLI's words
   const limit = o.maxPixels ?? DEFAULT_MAX_PIXELS;
@@ -363,7 +365,7 @@ export async function streamedJpeg(file: string, o: { maxNetworkPixels?: number;
     throw new RetinaFaceError(`image is ${info.width}x${info.height} (${(info.width * info.height / 1e6).toFixed(1)} megapixels), over --max_pixels ${limit}; ` +
       `it cannot be read in bands (${whyWhole}), so it is decoded whole (about 32 bytes a pixel): pass --max_pixels ${info.width * info.height} to allow it`, { file, code: 'ETOOBIG' });
   }
-  return undefined;
+  return { bytes, streamed: false };
 }
 
 /** A progress line on stderr every 5 s of a tiled run. */
@@ -425,7 +427,8 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
   const detector = await loadDetector(args, progress);
   const backendLine = describeBackend(detector);
   return forEachInput(inputs, detector, io, quiet, async (file, i) => {
-    const streamed = await streamedJpeg(file, options);
+    const read = await streamedJpeg(file, options);
+    const streamed = read?.streamed === true ? read.bytes : undefined;
     const out = outputs[i];
     if (streamed !== undefined && out !== undefined && formatFromPath(out) === 'jpeg') {
       // decided before the run: a .jpg is drawn on the whole image, which a streamed one may be too large to hold
@@ -436,7 +439,7 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
       }
     }
     const onTile = quiet ? undefined : tileProgress(file, io);
-    const detectOnce = async () => streamed === undefined ? detector.detectDetailed(file, { ...defined, onTile })
+    const detectOnce = async () => streamed === undefined ? detector.detectDetailed(read?.bytes ?? file, { ...defined, onTile }, file)
       : detector.detectRows(jpegRows(streamed, file), { ...defined, onTile, maxPixels: options.maxPixels ?? DEFAULT_MAX_STREAM_PIXELS }, file);
     let d = await detectOnce();
     if (!quiet && d.runs.some((r) => r.tiles === 1 && !r.coarse && r.proposals >= (options.topK ?? DEFAULT_DETECT_OPTIONS.topK))) {

@@ -11,6 +11,7 @@ import { conv2dNaive } from '../src/ops/conv2d.cpu.js';
 import { conv2dOutputShape } from '../src/ops/conv2d.js';
 import { denseConvPart, denseScratchBytes } from '../src/ops/simd/dense.js';
 import { depthwisePart, depthwisePlaneFloats } from '../src/ops/simd/depthwise.js';
+import { dwPwBandRows, dwPwPart, dwPwScratchBytes } from '../src/ops/simd/dwpw.js';
 import { elementwisePart, headPermutePart } from '../src/ops/simd/elementwise.js';
 import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../src/ops/simd/gemm.js';
 import { compileSimdModule, instantiateSimd } from '../src/ops/simd/module.js';
@@ -25,6 +26,8 @@ import { CpuBackend } from '../src/backends/cpu.js';
 import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
 import { PROFILE_TASKS } from '../src/backends/simd_pool.js';
 import { anatomy } from '../src/model/anatomy.js';
+import type { ConvDw } from '../src/model/blocks.js';
+import type { MobileNetV1 } from '../src/model/mobilenet_v1.js';
 import { buildRetinaFace, type RetinaFace } from '../src/model/retinaface.js';
 import { runNetwork } from '../src/model/run.js';
 import { randomizeModel } from '../src/harness/random_model.js';
@@ -270,6 +273,84 @@ test('depthwise 3x3 SIMD (stride 1 and 2) equals the naive grouped convolution +
 });
 
 
+test('fused depthwise + pointwise (dwPw) equals naive depthwise -> leaky -> 1x1 -> leaky: odd widths, stride 2, several bands, 1-3 threads', async () => {
+  const { k, arena, put, get } = await kernels();
+  // [C, C_out, stride, H, W]: widths below, at and past a panel (8) and not a multiple of 4;
+  // 64 x 161 columns gives bands of 6 rows (dwPwBandRows), so 33 rows run as several bands.
+  const cases: [number, number, number, number, number][] = [
+    [8, 16, 1, 5, 3], [16, 32, 2, 9, 17], [32, 32, 1, 12, 9], [64, 128, 2, 33, 41], [64, 64, 1, 33, 161],
+    [3, 5, 1, 1, 1], [5, 7, 2, 2, 2], [128, 256, 1, 3, 4],
+  ];
+  assert.ok(dwPwBandRows(64, 161) < 33, 'one case runs several bands');
+  for (const [i, [c, cOut, stride, h, w]] of cases.entries()) {
+    const seed = 450 + i;
+    const x = randomTensor([c, h, w], seed);
+    const dw = randomTensor([c, 1, 3, 3], seed + 1), dwB = randomTensor([c], seed + 2);
+    const pw = randomTensor([cOut, c, 1, 1], seed + 3), pwB = randomTensor([cOut], seed + 4);
+    const dAttrs = { stride, padding: 1, groups: c };
+    const [, hOut, wOut] = conv2dOutputShape(x.shape, dw.shape, dAttrs);
+    const packed = new Float32Array(packedDenseFloats(cOut, c));
+    packDenseWeights(pw.data, cOut, packed);
+    const bias = new Float32Array(Math.ceil(cOut / GEMM_MR) * GEMM_MR);
+    bias.set(pwB.data);
+    const xp = put(x.data), dwp = put(dw.data), dbp = put(dwB.data), pwp = put(packed), pbp = put(bias);
+    for (const slope of [0.1, null]) {
+      const act = (t: Tensor) => (slope === null ? t : leakyReluNaive(t, slope));
+      const ref = act(conv2dNaive(act(conv2dNaive(x, dw, dwB, dAttrs)), pw, pwB, { stride: 1, padding: 0, groups: 1 }));
+      for (const threads of THREAD_SPLITS) {
+        const scratchBytes = dwPwScratchBytes(c, w, wOut);
+        const scratch = arena.alloc((scratchBytes * threads) / 4);
+        arena.f32().fill(NaN, scratch / 4, (scratch + scratchBytes * threads) / 4);
+        const y = arena.alloc(cOut * hOut * wOut);
+        const a = {
+          x: xp, c, h, w, stride, hOut, wOut, dwWeights: dwp, dwBias: dbp, dwSlope: slope ?? 0, dwHasSlope: slope === null ? 0 : 1,
+          pwWeights: pwp, pwBias: pbp, cOut, y, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
+          bandRows: dwPwBandRows(c, wOut), scratch, scratchBytes,
+        };
+        for (let t = 0; t < threads; t++) dwPwPart(k, a, t, threads);
+        assertClose(`simd dwPw [${c}->${cOut} s${stride} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [cOut, hOut, wOut]), ref, SIMD_TWIN);
+        arena.release(y);
+        arena.release(scratch);
+      }
+    }
+    for (const p of [xp, dwp, dbp, pwp, pbp]) arena.release(p);
+  }
+});
+
+test('cpu-simd: fused depthwise-separable blocks give the unfused outputs bit for bit (mobile0.25, 1 and 2 threads), and a tap of a deferred output computes it', async () => {
+  const model = buildRetinaFace('mobile0.25');
+  randomizeModel(model, 11);
+  const input = randomTensor([3, 75, 53], 12, -120, 150);
+  for (const threads of [1, 2]) {
+    const outs = [];
+    for (const fuse of [false, true]) {
+      const be = new CpuSimdBackend({ threads, fuse });
+      await be.prepare(model);
+      outs.push(await runNetwork(be, model, input, true));
+      be.dispose();
+    }
+    const [plain, fused] = outs as [Awaited<ReturnType<typeof runNetwork>>, Awaited<ReturnType<typeof runNetwork>>];
+    for (const [name, t] of plain.taps) {
+      const a = t.data, b = fused.taps.get(name)!.data;
+      const i = a.findIndex((v, j) => !Object.is(v, b[j]));
+      assert.is(i, -1, `${name}[${i}] (threads ${threads}): ${a[i]} unfused, ${b[i]} fused`);
+    }
+  }
+  // A deferred depthwise output read directly (not by its partner) is computed then: the naive depthwise's values.
+  const be = new CpuSimdBackend({ threads: 2 });
+  await be.prepare(model);
+  const unit = (model.body as MobileNetV1).stage1.items[1] as ConvDw;
+  const dwUnit = unit.depthwise;
+  const x = be.upload(randomTensor([8, 19, 23], 13));
+  const d = be.convBnAct(x, dwUnit);
+  be.release(x); // the deferred output keeps its input alive
+  const naive = new CpuBackend('naive');
+  await naive.prepare(model);
+  assertClose('deferred depthwise, read', await be.read(d), naive.convBnAct(randomTensor([8, 19, 23], 13), dwUnit), SIMD_TWIN);
+  be.release(d);
+  be.dispose();
+});
+
 test('elementwise (add, copy, + leaky) and head permute kernels equal the naive ops', async () => {
   const { k, arena, put, get } = await kernels();
   for (const [i, n] of [1, 3, 4, 5, 17, 64, 1023].entries()) {
@@ -340,7 +421,9 @@ async function expectedTasks(model: RetinaFace, height: number, width: number): 
   const add = (name: string, n = 1) => count.set(name, (count.get(name) ?? 0) + n);
   for (const op of (await anatomy(model, height, width)).ops) {
     if (op.op === 'conv' && op.kind === 'dense 3x3/1') { add('winogradPad'); add('winograd'); }
-    else if (op.op === 'conv') add(op.kind!.startsWith('depthwise') ? 'depthwise' : 'dense');
+    // a depthwise conv and the pointwise after it (a conv_dw block) run fused: one task
+    else if (op.op === 'conv' && op.kind!.startsWith('depthwise')) { add('dwPw'); add('dense', -1); }
+    else if (op.op === 'conv') add('dense');
     // every torch.cat of RetinaFace has 3 inputs (SSH's three branches, the heads' three levels), one task each
     else if (op.op === 'cat' || op.op === 'catRows') add('elementwise', 3);
     else if (op.op === 'add') add('elementwise');
@@ -370,7 +453,7 @@ test('cpu-simd profile: one record per pool task, stamps in order on one clock, 
   const byName = new Map<string, number>();
   for (const r of records) byName.set(r.name, (byName.get(r.name) ?? 0) + 1);
   assert.equal([...byName].sort(), [...await expectedTasks(model, 61, 47)].sort());
-  assert.is(records.length, 102, 'mobile0.25 runs 102 pool tasks a forward');
+  assert.is(records.length, 89, 'mobile0.25 runs 89 pool tasks a forward (13 conv_dw blocks fused)');
   // At 61x47 every conv is split over both threads; adds, cats and permutes are too small to be.
   const parallel = records.filter((r) => r.parallel);
   assert.ok(parallel.length > 0 && parallel.length < records.length, `${parallel.length} of ${records.length} tasks dispatched`);
@@ -393,7 +476,7 @@ test('cpu-simd profile: one record per pool task, stamps in order on one clock, 
   be.startProfile();
   assert.equal(be.stopProfile(), [], 'a profile with no forward in it is empty');
   be.startProfile();
-  for (let pass = 0; pass <= PROFILE_TASKS / 102; pass++) await runNetwork(be, model, input);
+  for (let pass = 0; pass <= PROFILE_TASKS / 89; pass++) await runNetwork(be, model, input);
   assert.throws(() => be.stopProfile(), (e: Error) => e.message.includes(`holds ${PROFILE_TASKS} tasks`) && e.message.includes('profile fewer forwards'));
   be.dispose();
 });

@@ -6,6 +6,12 @@
 // allocates and releases in the same order every frame, the arena grows on the first frame at a
 // new input size and is reused from then on (nothing allocated per frame but small handles).
 //
+// Depthwise-separable blocks (MobileNet's conv_dw) run fused: convBnAct on a depthwise unit that
+// lowering.ts pairs with a pointwise one returns a deferred tensor (nothing computed, its input
+// kept alive), and convBnAct of that pointwise unit on it runs both as one task (ops/simd/dwpw.ts,
+// bit-identical to the two kernels). Any other use of a deferred tensor computes it first, so the
+// network definition and every other caller see ordinary tensors (option fuse: false turns it off).
+//
 // Threads: `threads` (default: the machine's parallelism) share the memory (shared
 // WebAssembly.Memory); convolutions are split by output pixels (dense) or channels
 // (depthwise);
@@ -24,7 +30,8 @@ import { winogradScratchBytes, winogradWeights, type WinogradArgs } from '../ops
 import { nearestSourceIndex } from '../ops/interpolate_nearest.js';
 import { formatShape, numel, shapeEquals, type Tensor } from '../tensor.js';
 import { Arena } from '../wasm/arena.js';
-import { lowerModel, type LoweredConv } from './lowering.js';
+import { depthwiseSeparablePairs, lowerModel, type LoweredConv } from './lowering.js';
+import { dwPwBandRows, dwPwScratchBytes, type DwPwArgs } from '../ops/simd/dwpw.js';
 import type { SimdModules } from '../ops/simd_files.js';
 import { TASKS, ThreadPool, type TaskRecord, type ThreadHost } from './simd_pool.js';
 
@@ -43,6 +50,11 @@ export interface CpuSimdOptions {
    * backend runs on one thread.
    */
   modules?: SimdModules;
+  /**
+   * Depthwise-separable blocks as one fused task (default true): the depthwise output stays in
+   * the thread's cache and the block is one dispatch instead of two. Results are bit-identical.
+   */
+  fuse?: boolean;
 }
 
 export type { SimdModules } from '../ops/simd_files.js';
@@ -50,11 +62,26 @@ export type { SimdModules } from '../ops/simd_files.js';
 /** Memory-bound jobs below this many floats run on the calling thread: a dispatch costs more. */
 const PARALLEL_MIN_FLOATS = 65536;
 
-/** An activation in the arena. `data` is a fresh view each time (the memory may have grown). */
+/** A depthwise convolution not run yet: its input (kept alive) and its pointwise partner. */
+interface Deferred {
+  x: SimdTensor;
+  unit: ConvBnAct;
+  partner: ConvBnAct;
+}
+
+/**
+ * An activation in the arena. `data` is a fresh view each time (the memory may have grown).
+ * A deferred one (a depthwise output that its pointwise partner may consume fused) has no block
+ * yet: `settle` computes it when anything else needs it.
+ */
 export class SimdTensor implements Tensor {
   released = false;
-  constructor(readonly shape: number[], readonly ptr: number, private readonly arena: Arena) {}
+  /** Deferred tensors that read this one: its block is returned to the arena only when they are done. */
+  holds = 0;
+  constructor(readonly shape: number[], public ptr: number, private readonly arena: Arena,
+    public deferred: Deferred | null = null, private readonly settle: ((t: SimdTensor) => void) | null = null) {}
   get data(): Float32Array {
+    if (this.deferred !== null) this.settle!(this);
     return this.arena.floats(this.ptr, numel(this.shape));
   }
 }
@@ -76,6 +103,8 @@ export class CpuSimdBackend implements Backend<Tensor> {
   private arena: Arena | null = null;
   private pool: ThreadPool | null = null;
   private prepared = new Map<ConvBnAct, Prepared>();
+  /** depthwise unit -> its pointwise partner (lowering.ts), when fusing */
+  private pairs = new Map<ConvBnAct, ConvBnAct>();
   private columnMaps = new Map<string, Int32Array>();
 
   constructor(private readonly options: CpuSimdOptions = {}) {}
@@ -119,6 +148,13 @@ export class CpuSimdBackend implements Backend<Tensor> {
     this.arena = new Arena(memory);
 
     for (const [unit, l] of lowerModel(model)) this.prepared.set(unit, this.pack(l));
+    if (this.options.fuse !== false) {
+      for (const [dw, pw] of depthwiseSeparablePairs(model)) {
+        const p = this.prepared.get(pw);
+        // The fused task's gemm reads the band as packB's panels: a 1x1 stride-1 unpadded conv.
+        if (p?.kind === 'dense' && p.kSize === 1 && p.stride === 1 && p.pad === 0) this.pairs.set(dw, pw);
+      }
+    }
   }
 
   private store(data: Float32Array): number {
@@ -151,9 +187,30 @@ export class CpuSimdBackend implements Backend<Tensor> {
     return new SimdTensor(shape, arena.alloc(numel(shape)), arena);
   }
 
+  /** A live tensor of this backend, computed (a deferred one is settled here). */
   private handle(x: Tensor): SimdTensor {
+    const h = this.live(x);
+    if (h.deferred !== null) this.settle(h);
+    return h;
+  }
+
+  private live(x: Tensor): SimdTensor {
     if (!(x instanceof SimdTensor) || x.released) throw new Error(`cpu-simd: ${formatShape(x.shape)} is not a live tensor of this backend`);
     return x;
+  }
+
+  /** Runs a deferred depthwise convolution into a block of its own (its partner will not fuse it). */
+  private settle(t: SimdTensor): void {
+    const d = t.deferred!;
+    t.deferred = null;
+    t.ptr = this.arena!.alloc(numel(t.shape));
+    this.runConv(d.x, d.unit, t);
+    this.unhold(d.x);
+  }
+
+  private unhold(x: SimdTensor): void {
+    x.holds--;
+    if (x.holds === 0 && x.released) this.arena!.release(x.ptr);
   }
 
   upload(x: Tensor): Tensor {
@@ -173,19 +230,61 @@ export class CpuSimdBackend implements Backend<Tensor> {
     return x.shape;
   }
   release(x: Tensor): void {
-    const h = this.handle(x);
+    const h = this.live(x);
     h.released = true;
-    this.arena!.release(h.ptr);
+    if (h.deferred !== null) {
+      const d = h.deferred;
+      h.deferred = null;
+      this.unhold(d.x);
+    } else if (h.holds === 0) this.arena!.release(h.ptr);
   }
 
   convBnAct(x: Tensor, unit: ConvBnAct): Tensor {
     const p = this.prepared.get(unit);
     if (p === undefined) throw new Error(`${this.name}: ${unit.path} was not prepared (call prepare() with the model)`);
-    const { conv, slope } = unit;
-    const xh = this.handle(x);
+    const { conv } = unit;
+    const xh = this.live(x);
     const [, hOut, wOut] = conv2dOutputShape(x.shape, conv.weight.shape, { stride: conv.stride, padding: conv.padding, groups: conv.groups });
-    const [, h, w] = x.shape as [number, number, number];
+    const partner = this.pairs.get(unit);
+    if (partner !== undefined && xh.deferred === null) {
+      xh.holds++;
+      return new SimdTensor([conv.out_channels, hOut, wOut], -1, this.arena!, { x: xh, unit, partner }, (t) => this.settle(t));
+    }
+    if (xh.deferred !== null && xh.deferred.partner === unit) return this.dwPw(xh, unit);
+    if (xh.deferred !== null) this.settle(xh);
     const y = this.alloc([conv.out_channels, hOut, wOut]);
+    this.runConv(xh, unit, y);
+    return y;
+  }
+
+  /** A deferred depthwise output d consumed by its pointwise partner: both as one task (dwpw.ts). */
+  private dwPw(d: SimdTensor, pw: ConvBnAct): Tensor {
+    const { x, unit: dw } = d.deferred!;
+    const pd = this.prepared.get(dw)!, pp = this.prepared.get(pw)!;
+    if (pd.kind !== 'depthwise' || pp.kind !== 'dense') throw new Error(`${this.name}: ${dw.path} and ${pw.path} are not a depthwise-separable pair`);
+    const [c, hOut, wOut] = d.shape as [number, number, number];
+    const [, h, w] = x.shape as [number, number, number];
+    const y = this.alloc([pp.cOut, hOut, wOut]);
+    const arena = this.arena!, pool = this.pool!;
+    const scratchBytes = dwPwScratchBytes(c, w, wOut);
+    const scratch = arena.alloc((scratchBytes * pool.threads) / 4);
+    const args: DwPwArgs = {
+      x: x.ptr, c, h, w, stride: pd.stride, hOut, wOut,
+      dwWeights: pd.weights, dwBias: pd.bias, dwSlope: dw.slope ?? 0, dwHasSlope: dw.slope === null ? 0 : 1,
+      pwWeights: pp.weights, pwBias: pp.bias, cOut: pp.cOut, y: y.ptr, slope: pw.slope ?? 0, hasSlope: pw.slope === null ? 0 : 1,
+      bandRows: dwPwBandRows(c, wOut), scratch, scratchBytes,
+    };
+    pool.run(TASKS.dwPw, args);
+    arena.release(scratch);
+    return y;
+  }
+
+  /** One convolution of x (computed) into y's block. */
+  private runConv(xh: SimdTensor, unit: ConvBnAct, y: SimdTensor): void {
+    const p = this.prepared.get(unit)!;
+    const { slope } = unit;
+    const [, hOut, wOut] = y.shape as [number, number, number];
+    const [, h, w] = xh.shape as [number, number, number];
     const arena = this.arena!, pool = this.pool!;
     const act = { slope: slope ?? 0, hasSlope: slope === null ? 0 : 1 };
     if (p.kind === 'winograd') {
@@ -218,7 +317,6 @@ export class CpuSimdBackend implements Backend<Tensor> {
       pool.run(TASKS.depthwise, args);
       arena.release(scratch);
     }
-    return y;
   }
 
   add(a: Tensor, b: Tensor, slope: Slope): Tensor {
@@ -338,5 +436,6 @@ export class CpuSimdBackend implements Backend<Tensor> {
     this.pool = null;
     this.arena = null;
     this.prepared.clear();
+    this.pairs.clear();
   }
 }

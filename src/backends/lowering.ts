@@ -6,7 +6,8 @@
 //
 // Folding (eval-mode BatchNorm2d after a bias-free conv, eps 1e-5):
 //   s = gamma / sqrt(running_var + eps),  w' = w * s (per output channel),  b' = (b - running_mean) * s + beta.
-import { convUnits, type ConvBnAct, type Module } from '../model/modules.js';
+import { ConvDw } from '../model/blocks.js';
+import { convUnits, namedModules, type ConvBnAct, type Module } from '../model/modules.js';
 import type { Slope } from '../ops/activation.js';
 import { foldBatchNorm } from '../ops/batch_norm2d.cpu.js';
 import { convKind, convLabel, type ConvAttrs, type ConvKind } from '../ops/conv2d.js';
@@ -55,4 +56,18 @@ export function lowerConv(unit: ConvBnAct): LoweredConv {
 /** Every unit of the model, lowered, keyed by unit (the handle a forward pass passes to convBnAct). */
 export function lowerModel(model: Module): Map<ConvBnAct, LoweredConv> {
   return new Map(convUnits(model).map((u) => [u, lowerConv(u)]));
+}
+
+/**
+ * The depthwise-separable blocks (models/net.py conv_dw, blocks.ts ConvDw) of the model: each
+ * depthwise unit mapped to the pointwise unit that consumes its output and nothing else. A backend
+ * may run such a pair as one fused op (cpu-simd: ops/simd/dwpw.ts); the network definition still
+ * calls convBnAct twice.
+ */
+export function depthwiseSeparablePairs(model: Module): Map<ConvBnAct, ConvBnAct> {
+  const pairs = new Map<ConvBnAct, ConvBnAct>();
+  for (const [, m] of namedModules(model)) {
+    if (m instanceof ConvDw) pairs.set(m.depthwise, m.pointwise);
+  }
+  return pairs;
 }

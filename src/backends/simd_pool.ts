@@ -21,6 +21,7 @@
 import type { SimdExports } from '../ops/simd/common.js';
 import { denseConvPart, type DenseConvArgs } from '../ops/simd/dense.js';
 import { depthwisePart, type DepthwiseArgs } from '../ops/simd/depthwise.js';
+import { dwPwPart, type DwPwArgs } from '../ops/simd/dwpw.js';
 import { elementwisePart, headPermutePart, type ElementwiseArgs, type PermuteArgs } from '../ops/simd/elementwise.js';
 import { instantiateSimd } from '../ops/simd/module.js';
 import { winogradPadPart, winogradPart, type WinogradArgs } from '../ops/simd/winograd.js';
@@ -85,6 +86,10 @@ export const TASKS = {
   headPermute: task(4, headPermutePart, ['x', 'y', 'c', 'hw']),
   winogradPad: task(5, winogradPadPart, WINOGRAD_KEYS),
   winograd: task(6, winogradPart, WINOGRAD_KEYS),
+  dwPw: task(7, dwPwPart, [
+    'x', 'c', 'h', 'w', 'stride', 'hOut', 'wOut', 'dwWeights', 'dwBias', 'dwSlope', 'dwHasSlope',
+    'pwWeights', 'pwBias', 'cOut', 'y', 'slope', 'hasSlope', 'bandRows', 'scratch', 'scratchBytes',
+  ]),
 };
 
 /** A worker's lookup of the number in the control buffer. */

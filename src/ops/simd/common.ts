@@ -17,10 +17,11 @@ export interface SimdExports {
   winoInput(xpad: number, rowsP: number, wP: number, cIn: number, ty0: number, ty1: number, tW4: number, v: number): void;
   winoOutput(m: number, cOut: number, ty0: number, ty1: number, tW4: number, y: number, h: number, w: number,
     bias: number, slope: number, hasSlope: number): void;
-  depthwise3x3s1(x: number, w: number, bias: number, y: number, h: number, wd: number, hOut: number, wOut: number,
-    cStart: number, cEnd: number, plane: number, slope: number, hasSlope: number): void;
-  depthwise3x3s2(x: number, w: number, bias: number, y: number, h: number, wd: number, hOut: number, wOut: number,
-    cStart: number, cEnd: number, plane: number, slope: number, hasSlope: number): void;
+  /** Output rows [rowStart, rowEnd); the vector at (ch, oh, ow) is stored at y + ch chBytes + (oh - rowStart) rowBytes + (ow >> 3) panelBytes + (ow & 4) 4. */
+  depthwise3x3s1(x: number, w: number, bias: number, y: number, h: number, wd: number, rowStart: number, rowEnd: number, wOut: number,
+    cStart: number, cEnd: number, plane: number, slope: number, hasSlope: number, chBytes: number, rowBytes: number, panelBytes: number): void;
+  depthwise3x3s2(x: number, w: number, bias: number, y: number, h: number, wd: number, rowStart: number, rowEnd: number, wOut: number,
+    cStart: number, cEnd: number, plane: number, slope: number, hasSlope: number, chBytes: number, rowBytes: number, panelBytes: number): void;
 }
 
 /** Emits `dst = max(dst, dst * slope)` (LeakyReLU for 0 <= slope <= 1) for each v128 local. */

@@ -2,7 +2,11 @@
 // depthwise3x3s1 / depthwise3x3s2: per channel and band of DW_BAND output rows, the input rows
 //   are copied into a zero-bordered scratch (no bounds checks in the inner loop), then 4 output
 //   pixels per vector; stride 2 gathers the even/odd columns with shuffles. Split over threads
-//   by channels.
+//   by channels. The kernel computes output rows [rowStart, rowEnd) and stores the vector of
+//   channel ch, row oh, columns ow..ow+3 (ow a multiple of 4) at
+//     y + ch chBytes + (oh - rowStart) rowBytes + (ow >> 3) panelBytes + (ow & 4) 4:
+//   a planar (C, H_out, W_out) tensor (panelBytes 32) or gemm's NR-pixel panels of a band of rows
+//   (dwpw.ts: the depthwise half of a fused depthwise-separable block).
 import { Code } from '../../wasm/emitter.js';
 import { emitLeaky, emitStoreVectors, share, type SimdExports } from './common.js';
 
@@ -21,11 +25,12 @@ export function depthwisePlaneFloats(w: number): number {
 }
 
 export function emitDepthwise(stride: 1 | 2): Code {
-  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32']);
-  const [x, w, bias, y, H, W, hOut, wOut, cStart, cEnd, plane, slope, hasSlope] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32', 'i32', 'i32', 'i32']);
+  const [x, w, bias, y, H, W, rowStart, rowEnd, wOut, cStart, cEnd, plane, slope, hasSlope, chBytes, yRowBytes, panelBytes] =
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
   const ch = c.local('i32'), r = c.local('i32'), rowBytes = c.local('i32'), src = c.local('i32'), dst = c.local('i32');
   const oh = c.local('i32'), ow = c.local('i32'), r0 = c.local('i32'), p = c.local('i32'), yRow = c.local('i32'), rem = c.local('i32');
-  const oh0 = c.local('i32'), ohEnd = c.local('i32'), ih = c.local('i32');
+  const oh0 = c.local('i32'), ohEnd = c.local('i32'), ih = c.local('i32'), yCh = c.local('i32');
   const wv = Array.from({ length: 9 }, () => c.local('v128'));
   const bv = c.local('v128'), acc = c.local('v128'), slopeV = c.local('v128');
   const va = c.local('v128'), vb = c.local('v128'), vc = c.local('v128'), vd = c.local('v128');
@@ -36,10 +41,12 @@ export function emitDepthwise(stride: 1 | 2): Code {
     wv.forEach((v, i) => c.localGet(w).localGet(ch).i32Const(36).i32Mul().i32Add().v128Load32Splat(4 * i).localSet(v));
     c.localGet(bias).localGet(ch).i32Const(2).i32Shl().i32Add().v128Load32Splat().localSet(bv);
     c.localGet(x).localGet(ch).localGet(H).i32Mul().localGet(W).i32Mul().i32Const(2).i32Shl().i32Add().localSet(src);
-    c.forRange(oh0, () => c.i32Const(0), () => c.localGet(hOut), DW_BAND, () => {
-      // The band's input rows ih = oh0 s - 1 + q, q < (DW_BAND - 1) s + 3, zero-bordered
+    c.localGet(y).localGet(ch).localGet(chBytes).i32Mul().i32Add().localSet(yCh);
+    c.forRange(oh0, () => c.localGet(rowStart), () => c.localGet(rowEnd), DW_BAND, () => {
+      c.localGet(oh0).i32Const(DW_BAND).i32Add().localTee(ohEnd).localGet(rowEnd).localGet(ohEnd).localGet(rowEnd).i32LtS().select().localSet(ohEnd);
+      // The band's input rows ih = oh0 s - 1 + q, q < (ohEnd - oh0 - 1) s + 3, zero-bordered
       // (columns 0 and W + 1), rows outside the image all zero.
-      c.forRange(r, () => c.i32Const(0), () => c.i32Const((DW_BAND - 1) * stride + 3), 1, () => {
+      c.forRange(r, () => c.i32Const(0), () => c.localGet(ohEnd).localGet(oh0).i32Sub().i32Const(stride).i32Mul().i32Const(3 - stride).i32Add(), 1, () => {
         c.localGet(oh0).i32Const(stride).i32Mul().i32Const(1).i32Sub().localGet(r).i32Add().localSet(ih);
         c.localGet(plane).localGet(r).localGet(rowBytes).i32Mul().i32Add().localSet(dst);
         c.localGet(ih).localGet(H).i32LtU().if(() => {
@@ -51,10 +58,9 @@ export function emitDepthwise(stride: 1 | 2): Code {
           c.localGet(dst).i32Const(0).localGet(W).i32Const(2).i32Add().i32Const(2).i32Shl().memoryFill();
         });
       });
-      c.localGet(oh0).i32Const(DW_BAND).i32Add().localTee(ohEnd).localGet(hOut).localGet(ohEnd).localGet(hOut).i32LtS().select().localSet(ohEnd);
       c.forRange(oh, () => c.localGet(oh0), () => c.localGet(ohEnd), 1, () => {
         c.localGet(plane).localGet(oh).localGet(oh0).i32Sub().i32Const(stride).i32Mul().localGet(rowBytes).i32Mul().i32Add().localSet(r0);
-        c.localGet(y).localGet(ch).localGet(hOut).i32Mul().localGet(oh).i32Add().localGet(wOut).i32Mul().i32Const(2).i32Shl().i32Add().localSet(yRow);
+        c.localGet(yCh).localGet(oh).localGet(rowStart).i32Sub().localGet(yRowBytes).i32Mul().i32Add().localSet(yRow);
         c.forRange(ow, () => c.i32Const(0), () => c.localGet(wOut), 4, () => {
           c.localGet(bv).localSet(acc);
           for (let kh = 0; kh < 3; kh++) {
@@ -75,7 +81,8 @@ export function emitDepthwise(stride: 1 | 2): Code {
           }
           c.localGet(hasSlope).if(() => emitLeaky(c, [acc], slopeV));
           c.localGet(wOut).localGet(ow).i32Sub().localSet(rem);
-          c.localGet(yRow).localGet(ow).i32Const(2).i32Shl().i32Add().localSet(p);
+          c.localGet(yRow).localGet(ow).i32Const(3).i32ShrU().localGet(panelBytes).i32Mul().i32Add()
+            .localGet(ow).i32Const(4).i32And().i32Const(2).i32Shl().i32Add().localSet(p);
           emitStoreVectors(c, p, [acc], rem);
         });
       });
@@ -96,5 +103,6 @@ export function depthwisePart(k: SimdExports, a: DepthwiseArgs, t: number, nThre
   const [lo, hi] = share(a.c, 1, t, nThreads);
   if (lo >= hi) return;
   const f = a.stride === 1 ? k.depthwise3x3s1 : k.depthwise3x3s2;
-  f(a.x, a.weights, a.bias, a.y, a.h, a.w, a.hOut, a.wOut, lo, hi, a.scratch + t * a.scratchBytes, a.slope, a.hasSlope);
+  const plane = a.hOut * a.wOut * 4;
+  f(a.x, a.weights, a.bias, a.y, a.h, a.w, 0, a.hOut, a.wOut, lo, hi, a.scratch + t * a.scratchBytes, a.slope, a.hasSlope, plane, a.wOut * 4, 32);
 }

@@ -1,0 +1,66 @@
+// x: (C, H, W) -> depthwise 3x3 (stride 1 or 2, padding 1) + bias + act -> (C, H_out, W_out)
+//   -> pointwise 1x1 (C -> C_out) + bias + act -> y: (C_out, H_out, W_out)
+// A depthwise-separable block (models/net.py conv_dw) as one task: each thread takes an equal share
+// of the output rows and runs it band by band; a band's depthwise output goes straight into the
+// thread's scratch in gemm's NR-pixel panels (each row padded to a whole number of panels), where
+// the pointwise gemm reads it while it is still in cache. Unfused, the depthwise output makes a
+// round trip through memory (written, then read and copied into panels by packB) and the block
+// costs two dispatches instead of one (issue #16: 13 of mobile0.25's 80 sync points).
+// The arithmetic is the unfused kernels', in the same order: the result is bit-identical.
+import { share, type SimdExports } from './common.js';
+import { depthwisePlaneFloats } from './depthwise.js';
+import { GEMM_NR } from './gemm.js';
+
+/** Floats of one band's panels, at most: a band stays within L2 while gemm reads it GEMM_MR output channels at a time. */
+const BAND_FLOATS = 65536;
+
+/** The block's geometry and where its folded weights live. */
+export interface DwPwArgs {
+  x: number; c: number; h: number; w: number; stride: number; hOut: number; wOut: number;
+  dwWeights: number; dwBias: number; dwSlope: number; dwHasSlope: number;
+  pwWeights: number; pwBias: number; cOut: number; y: number; slope: number; hasSlope: number;
+  /** Rows per band (dwPwBandRows). */
+  bandRows: number;
+  /** Per-thread scratch (dwPwScratchBytes): thread t uses scratch + t * scratchBytes. */
+  scratch: number; scratchBytes: number;
+}
+
+/** An output row as whole NR-pixel panels (the depthwise kernel stores full vectors up to there). */
+const paddedRow = (wOut: number) => Math.ceil(wOut / GEMM_NR) * GEMM_NR;
+
+/** Output rows per band: as many as fit BAND_FLOATS with all C channels, at least one. */
+export function dwPwBandRows(c: number, wOut: number): number {
+  return Math.max(1, Math.floor(BAND_FLOATS / (c * paddedRow(wOut))));
+}
+
+/** Bytes of scratch one thread needs: a band's panels, then the depthwise kernel's input plane. */
+export function dwPwScratchBytes(c: number, w: number, wOut: number): number {
+  return 4 * (c * paddedRow(wOut) * dwPwBandRows(c, wOut) + GEMM_NR + depthwisePlaneFloats(w));
+}
+
+/**
+ * Thread t's part: output rows [lo, hi) in bands. Band pixel q = (oh - band start) * rowPad + ow
+ * sits in panel q / NR: the depthwise kernel stores channel ch's vector of that panel at
+ * ((q / NR) * C + ch) * NR floats (packB's layout, so gemm reads each panel front to back), and
+ * gemm then runs once per row on that row's panels.
+ */
+export function dwPwPart(k: SimdExports, a: DwPwArgs, t: number, nThreads: number): void {
+  const [lo, hi] = share(a.hOut, 1, t, nThreads);
+  if (lo >= hi) return;
+  const rowPad = paddedRow(a.wOut);
+  const panelBytes = 4 * GEMM_NR * a.c; // one NR-pixel panel of all C channels
+  const rowBytes = (rowPad / GEMM_NR) * panelBytes;
+  const band = a.scratch + t * a.scratchBytes;
+  const plane = band + 4 * (a.c * rowPad * a.bandRows + GEMM_NR);
+  const dw = a.stride === 1 ? k.depthwise3x3s1 : k.depthwise3x3s2;
+  const P = a.hOut * a.wOut;
+  for (let r0 = lo; r0 < hi; r0 += a.bandRows) {
+    const r1 = Math.min(hi, r0 + a.bandRows);
+    dw(a.x, a.dwWeights, a.dwBias, band, a.h, a.w, r0, r1, a.wOut, 0, a.c, plane, a.dwSlope, a.dwHasSlope,
+      4 * GEMM_NR, rowBytes, panelBytes);
+    for (let r = r0; r < r1; r++) {
+      k.gemm(a.pwWeights, band + (r - r0) * rowBytes, GEMM_NR, a.y + 4 * r * a.wOut, P, a.pwBias,
+        a.c, a.cOut, a.wOut, a.slope, a.hasSlope, panelBytes);
+    }
+  }
+}

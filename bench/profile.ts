@@ -22,6 +22,7 @@ import { buildRetinaFace } from '../src/model/retinaface.js';
 import { runNetwork } from '../src/model/run.js';
 import { fillRandomWeights, syntheticInput } from '../src/harness/weights.js';
 import { SEED } from './config.js';
+import type { ProfileRun } from './results.js';
 
 /** A dispatch whose longest share is under this is "tiny": its time is mostly the dispatch's own. */
 const TINY_SHARE_MS = 0.1;
@@ -198,7 +199,7 @@ console.log(`\n${forward.tasks} pool tasks per forward, ${forward.dispatches} of
   (dispatchUs === null ? '' : '.'));
 
 if (jsonFile !== '') {
-  writeFileSync(jsonFile, `${JSON.stringify({
+  const out: ProfileRun = {
     arch, width, height, threads: nThreads, passes, forwardMs: total, profiledForwardMs: profiledTotal,
     modules: rows.map((r) => ({
       path: r.path, ops: r.ops, macs: r.macs, ms: r.ms, tasks: r.threads.tasks, dispatches: r.threads.dispatches,
@@ -206,6 +207,7 @@ if (jsonFile !== '') {
     })),
     forward: { tasks: forward.tasks, dispatches: forward.dispatches, stampedMs: forward.wall, busyMs: forward.busy, waitMs: forward.wait },
     perThread: threadRows, callerWaitShare, dispatchOverheadUs: dispatchUs, tinyDispatchOverheadUs: tinyUs,
-  }, null, 1)}\n`);
+  };
+  writeFileSync(jsonFile, `${JSON.stringify(out, null, 1)}\n`);
   console.log(`wrote ${jsonFile}`);
 }

@@ -115,13 +115,38 @@ fastest and why it was skipped, and the figures marked "predicted" are its predi
 measured ms per MAC times this size's MACs) over the peers' measured ones: estimates, not
 measurements.
 
-${table(['arch', 'resolution', 'ours (fastest of its family)', 'forward ms', ...HEADLINE_PEERS.map((p) => `ours / ${p}`)],
+${table(['arch', 'resolution', 'ours (fastest of its family)', 'forward ms', 'two-thread speed-up', ...HEADLINE_PEERS.map((p) => `ours / ${p}`)],
   rows.map((h) => [h.arch, h.resolution, h.ours === undefined ? `${h.family === 'cpu' ? 'CPU' : 'gpu.js'}: not timed${h.note !== undefined ? ` (${h.note})` : ''}` : h.ours,
     h.predictedMs !== undefined ? `~${fmtMs(h.predictedMs)} (predicted)` : fmtMs(h.oursMs),
+    h.family === 'cpu' ? fmtSpeedup(ourSpeedup(run.e2e, h.arch, h.resolution)) : '',
     ...HEADLINE_PEERS.map((p) => (h.ratio[p] !== undefined ? h.ratio[p]!.toFixed(2)
       : h.predictedRatio?.[p] !== undefined ? `~${h.predictedRatio[p]! >= 10 ? h.predictedRatio[p]!.toFixed(0) : h.predictedRatio[p]!.toFixed(1)} (predicted)` : '—'))]))}
+
+**Two-thread speed-up**: our fastest CPU path's forward on 1 thread over its forward on 2 threads
+(same run); the peers' own speed-ups are in the thread-for-thread table below.
 `;
 }
+
+/** Forward median of one contestant at one cell, when it has steady samples. */
+function forwardMs(e2e: readonly E2EResult[], arch: string, resolution: string, contestant: string): number | undefined {
+  const r = e2e.find((x) => x.arch === arch && x.resolution === resolution && x.contestant === contestant && x.skipped === undefined);
+  return r?.stages.forward !== undefined && r.stages.forward.samples > 0 ? r.stages.forward.medianMs : undefined;
+}
+
+/** Our fastest CPU path on 1 thread over our fastest on 2 threads (threadForThread's rows). */
+export function ourSpeedup(e2e: readonly E2EResult[], arch: string, resolution: string): number | undefined {
+  const rows = threadForThread(e2e).filter((r) => r.arch === arch && r.resolution === resolution);
+  const one = rows.find((r) => r.threads === 1)?.oursMs, two = rows.find((r) => r.threads === 2)?.oursMs;
+  return one !== undefined && two !== undefined ? one / two : undefined;
+}
+
+/** A peer's 1-thread forward over its 2-thread one. */
+function peerSpeedup(e2e: readonly E2EResult[], arch: string, resolution: string, peer: string): number | undefined {
+  const one = forwardMs(e2e, arch, resolution, `${peer}-1t`), two = forwardMs(e2e, arch, resolution, `${peer}-2t`);
+  return one !== undefined && two !== undefined ? one / two : undefined;
+}
+
+const fmtSpeedup = (x: number | undefined) => (x === undefined ? '—' : `${x.toFixed(2)}x`);
 
 /** Per arch, headline resolution and thread count: our fastest CPU path on that many threads against the ONNX peers on as many. */
 export function threadForThread(e2e: readonly E2EResult[]): { arch: string; resolution: string; threads: number; ours?: string; oursMs?: number; ratio: Record<string, number> }[] {
@@ -156,9 +181,11 @@ function threadSection(run: RunResult): string {
   return `Thread for thread: our fastest CPU path on *t* threads against each peer on *t* threads (the
 same forward medians):
 
-${table(['arch', 'resolution', 'threads', 'ours', 'forward ms', ...peers.map((p) => `ours / ${p}`)],
+${table(['arch', 'resolution', 'threads', 'ours', 'forward ms', ...peers.map((p) => `ours / ${p}`), 'two-thread speed-up: ours', ...peers.map((p) => `two-thread speed-up: ${p}`)],
   rows.map((r) => [r.arch, r.resolution, String(r.threads), r.ours ?? 'not timed', fmtMs(r.oursMs),
-    ...peers.map((p) => (r.ratio[`${p}-${r.threads}t`] !== undefined ? r.ratio[`${p}-${r.threads}t`]!.toFixed(2) : '—'))]))}
+    ...peers.map((p) => (r.ratio[`${p}-${r.threads}t`] !== undefined ? r.ratio[`${p}-${r.threads}t`]!.toFixed(2) : '—')),
+    r.threads === 2 ? fmtSpeedup(ourSpeedup(run.e2e, r.arch, r.resolution)) : '',
+    ...peers.map((p) => (r.threads === 2 ? fmtSpeedup(peerSpeedup(run.e2e, r.arch, r.resolution, p)) : ''))]))}
 `;
 }
 
@@ -248,6 +275,38 @@ ${table(['', ...stages, 'total'], [
   ['ms', ...stages.map((k) => fmtMs(c.stagesMs[k])), fmtMs(c.stagesMs.total)],
   ['share', ...stages.map((k) => pct(c.shares[k] ?? NaN)), ''],
 ])}
+`;
+}
+
+/** Where one forward's time goes, per module and per thread (the run's 'profile' section, bench/profile.ts). */
+export function profileSection(run: RunResult): string {
+  const p = run.profile;
+  if (p === undefined) return '';
+  const names = Array.from({ length: p.threads }, (_, t) => (t === 0 ? 'caller' : `worker ${t}`));
+  const ms = (v: number) => v.toFixed(2);
+  const threadCells = (busy: number[], wait: number[]) => busy.flatMap((b, t) => [ms(b), ms(wait[t]!)]);
+  return `## Per-layer profile: ${p.arch} at ${p.width}x${p.height}, cpu-simd on ${p.threads} threads
+
+From the run's profile section (\`node dist/bench/profile.js --arch ${p.arch} --size ${p.width}x${p.height} --threads ${p.threads} --passes ${p.passes} --json FILE\`,
+seeded weights): each module's own ops (src/model/anatomy.ts), their median time over ${p.passes} passes
+without the pool's stamps (forward ${ms(p.forwardMs)} ms), and, from passes with the thread pool's
+stamps on (forward ${ms(p.profiledForwardMs)} ms), each thread's time in the module: **busy** running its shares,
+**wait** for the caller from the end of its share to the last one's (the others' imbalance and
+wake-up), for a worker the rest of the module's wall time (idle between its shares). Tasks:
+pool tasks the module ran (in brackets: those dispatched to every thread, the sync points).
+
+${table(['module', 'own ops', 'MMAC', 'ms', 'GFLOP/s', 'tasks (dispatched)', 'wall ms (stamped)', ...names.flatMap((n) => [`${n} busy`, `${n} wait`])],
+  [...p.modules.map((m) => [`\`${m.path}\``, m.ops, (m.macs / 1e6).toFixed(1), ms(m.ms), m.macs > 0 ? ((2 * m.macs) / (m.ms * 1e6)).toFixed(1) : '',
+    `${m.tasks} (${m.dispatches})`, ms(m.profiledMs), ...threadCells(m.busyMs, m.waitMs)]),
+  ['**forward**', '', (p.modules.reduce((a, m) => a + m.macs, 0) / 1e6).toFixed(1), ms(p.forwardMs), '', `${p.forward.tasks} (${p.forward.dispatches})`,
+    ms(p.forward.stampedMs), ...threadCells(p.forward.busyMs, p.forward.waitMs)]])}
+
+The forward per thread (ms; medians per column, so they add up only roughly):
+
+${table(['thread', 'busy', 'posted -> its share starts', 'after its share, until the last one is done', 'the rest: a worker idle between tasks, the caller outside the pool'],
+  p.perThread.map((t) => [t.name, ms(t.busy), ms(t.starting), ms(t.afterShare), ms(t.rest)]))}
+
+The caller waits ${(100 * p.callerWaitShare).toFixed(1)} % of the forward for the others.${p.dispatchOverheadUs !== null ? ` A dispatch costs ${p.dispatchOverheadUs.toFixed(0)} us (median of posted -> last one done, minus the longest share${p.tinyDispatchOverheadUs !== null ? `; ${p.tinyDispatchOverheadUs.toFixed(0)} us where the longest share is under 0.1 ms` : ''}).` : ''}
 `;
 }
 
@@ -346,6 +405,7 @@ ${peersTimed ? headlineSection(run) : ''}
 ${peersTimed ? threadSection(run) : ''}
 ${cli !== undefined ? cliSection(cli.result, cli.source) : ''}
 ${techniquesSection(techniques)}
+${profileSection(run)}
 ${run.mode === 'page' ? '' : KERNEL_PAGE_SECTION}
 ## External reference (not measured here)
 

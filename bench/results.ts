@@ -88,6 +88,24 @@ export interface Machine {
   webgpu?: string;
 }
 
+/** bench/profile.ts's --json: one forward's time per module and per thread (cpu-simd, seeded weights). */
+export interface ProfileRun {
+  arch: string; width: number; height: number; threads: number; passes: number;
+  /** median forward without the pool's stamps, and with them */
+  forwardMs: number; profiledForwardMs: number;
+  modules: {
+    path: string; ops: string; macs: number;
+    /** median ms of the module's own ops (unprofiled passes) */
+    ms: number;
+    tasks: number; dispatches: number;
+    /** wall, and per thread (0 = the caller) busy and waiting, medians of the profiled passes */
+    profiledMs: number; busyMs: number[]; waitMs: number[];
+  }[];
+  forward: { tasks: number; dispatches: number; stampedMs: number; busyMs: number[]; waitMs: number[] };
+  perThread: { name: string; busy: number; starting: number; afterShare: number; rest: number }[];
+  callerWaitShare: number; dispatchOverheadUs: number | null; tinyDispatchOverheadUs: number | null;
+}
+
 export interface RunResult {
   schema: number;
   /** 'page': the kernel page (docs/kernels/), with its own time budget */
@@ -102,6 +120,8 @@ export interface RunResult {
   peers: Participant[];
   kernels: KernelResult[];
   e2e: E2EResult[];
+  /** the per-layer, per-thread profile (section 'profile': bench/profile.ts on mobile0.25 at 640x640, 2 threads) */
+  profile?: ProfileRun;
   notes: string[];
 }
 

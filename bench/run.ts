@@ -4,16 +4,19 @@
 // per case. Options:
 //   --only REGEX       kernel cases whose id matches (e.g. 'depthwise|head')
 //   --backends REGEX   backends and peers whose name matches (e.g. 'cpu-fast|onnxruntime-node')
-//   --sections LIST    probe,kernels,e2e (default all)
+//   --sections LIST    probe,kernels,e2e,profile (default all; profile: bench/profile.ts on mobile0.25
+//                      at 640x640, 2 threads, in a child process, its JSON kept in the run)
 //   --archs LIST       mobile0.25,resnet50 (default both; --quick: mobile0.25)
 //   --res LIST         override the resolution grid, e.g. 96x64,320x320 (development)
 //   --out FILE         where to write the JSON
 //   --publish          write bench/results/published.json
 //   --engine E         steady-state sampler of the kernel suites: benny (default) or plain (one call per sample)
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { ARCHS, isArch, type Arch } from '../src/model/config.js';
 import { openBackends } from './backends.js';
@@ -22,7 +25,7 @@ import { runEndToEnd } from './e2e.js';
 import { runKernelSuite } from './kernels.js';
 import { repoRoot, torchPython } from './peers/torch.js';
 import { probeMachine } from './probe.js';
-import { SCHEMA_VERSION, serializeRun, type RunResult } from './results.js';
+import { SCHEMA_VERSION, serializeRun, type ProfileRun, type RunResult } from './results.js';
 import type { Engine } from './stats.js';
 
 export interface Args {
@@ -38,7 +41,7 @@ export interface Args {
 }
 
 export function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { mode: 'quick', only: /.*/, backends: /.*/, sections: new Set(['probe', 'kernels', 'e2e']), archs: [...ARCHS], publish: false, engine: 'benny' };
+  const a: Args = { mode: 'quick', only: /.*/, backends: /.*/, sections: new Set(['probe', 'kernels', 'e2e', 'profile']), archs: [...ARCHS], publish: false, engine: 'benny' };
   let modeSet = false, archsSet = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -72,7 +75,7 @@ export function parseArgs(argv: readonly string[]): Args {
   if (!modeSet) throw new Error('say --quick or --full');
   // --quick times mobile0.25 end to end only (resnet50's forward passes alone would take the two minutes).
   if (!archsSet && a.mode === 'quick') a.archs = ['mobile0.25'];
-  for (const s of a.sections) if (!['probe', 'kernels', 'e2e'].includes(s)) throw new Error(`unknown section ${s}`);
+  for (const s of a.sections) if (!['probe', 'kernels', 'e2e', 'profile'].includes(s)) throw new Error(`unknown section ${s}`);
   return a;
 }
 
@@ -91,6 +94,19 @@ function versions(): Record<string, string> {
   }
   try { v.torch = torchPython().version; } catch { /* reported as a skipped peer */ }
   return v;
+}
+
+/** The per-layer profile the headline asks for: mobile0.25 at 640x640 on 2 threads (bench/profile.ts, its own process). */
+function profileSection(cache: string, log: (s: string) => void): ProfileRun | undefined {
+  const file = path.join(cache, 'profile.json');
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'profile.js');
+  const args = ['--arch', 'mobile0.25', '--size', '640x640', '--threads', '2', '--passes', '20', '--json', file];
+  log(`profile: node ${path.relative(repoRoot, script)} ${args.join(' ')}`);
+  const r = spawnSync(process.execPath, [script, ...args], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000 });
+  if (r.status !== 0) return undefined;
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as ProfileRun;
+  log(`profile: forward ${profile.forwardMs.toFixed(1)} ms, ${profile.forward.tasks} tasks (${profile.forward.dispatches} dispatched), caller waiting ${(100 * profile.callerWaitShare).toFixed(1)} %`);
+  return profile;
 }
 
 export async function main(argv: readonly string[]): Promise<RunResult> {
@@ -139,6 +155,11 @@ export async function main(argv: readonly string[]): Promise<RunResult> {
     result.peers = e2e.participants.filter((p) => !result.backends.some((b) => b.name === p.name));
     result.notes.push(...e2e.notes);
     for (const p of result.peers) if (p.skipped !== undefined) log(`peer ${p.name} skipped: ${p.skipped}`);
+  }
+
+  if (args.sections.has('profile')) {
+    result.profile = profileSection(cache, log);
+    if (result.profile === undefined) result.notes.push('profile: bench/profile.ts failed (see the run\'s output)');
   }
 
   result.durationS = (performance.now() - t0) / 1000;

@@ -223,13 +223,19 @@ test('report: headline picks the fastest of each family and divides by each ONNX
   // 2048x1150 was not run: both families listed, neither timed.
   assert.equal(rows.filter((r) => r.resolution === '2048x1150').map((r) => [r.family, r.ours]), [['cpu', undefined], ['gpujs', undefined]]);
   const md = renderMarkdown({ ...fakeRun(), e2e: [e('cpu-simd-2t', 'ours', 50), e('onnxruntime-web-2t', 'peer', 100)] }, 'x.json');
-  assert.ok(md.includes('| mobile0.25 | 640x640 | cpu-simd-2t | 50.0 | — | 0.50 | — | — |'), md.split('\n').find((l) => l.startsWith('| mobile0.25 | 640x640 | cpu-simd')));
+  // no 1-thread run of ours: no two-thread speed-up
+  assert.ok(md.includes('| mobile0.25 | 640x640 | cpu-simd-2t | 50.0 | — | — | 0.50 | — | — |'), md.split('\n').find((l) => l.startsWith('| mobile0.25 | 640x640 | cpu-simd')));
   assert.ok(md.includes('| mobile0.25 | 2048x1150 | CPU: not timed |'));
   // Thread for thread: 1-thread ours against 1-thread peers only.
   const tt = threadForThread([{ ...e('cpu-simd-1t', 'ours', 80), threads: 1 }, { ...e('cpu-simd-2t', 'ours', 50), threads: 2 },
     { ...e('onnxruntime-web-1t', 'peer', 160), threads: 1 }, { ...e('onnxruntime-web-2t', 'peer', 100), threads: 2 }, { ...e('onnxruntime-node-2t', 'peer', 25), threads: 2 }]);
   assert.equal(tt.filter((r) => r.resolution === '640x640').map((r) => [r.threads, r.ours, r.ratio]),
     [[1, 'cpu-simd-1t', { 'onnxruntime-web-1t': 0.5 }], [2, 'cpu-simd-2t', { 'onnxruntime-web-2t': 0.5, 'onnxruntime-node-2t': 2 }]]);
+  // The two-thread speed-up: ours 80 / 50 in the headline and the thread-for-thread table, each peer's own beside it.
+  const md3 = renderMarkdown({ ...fakeRun(), e2e: [{ ...e('cpu-simd-1t', 'ours', 80), threads: 1 }, { ...e('cpu-simd-2t', 'ours', 50), threads: 2 },
+    { ...e('onnxruntime-node-1t', 'peer', 40), threads: 1 }, { ...e('onnxruntime-node-2t', 'peer', 25), threads: 2 }] }, 'x.json');
+  assert.ok(md3.includes('| mobile0.25 | 640x640 | cpu-simd-2t | 50.0 | 1.60x | — | — | 1.25 | 2.00 |'), md3.split('\n').find((l) => l.startsWith('| mobile0.25 | 640x640 | cpu-simd-2t')));
+  assert.ok(md3.includes('| mobile0.25 | 640x640 | 2 | cpu-simd-2t | 50.0 | — | 2.00 | 1.60x | — | 1.60x |'), md3.split('\n').filter((l) => l.includes('| 2 | cpu-simd-2t')).join('\n'));
   // A family not timed names the member predicted fastest and why it was skipped.
   const slow = (contestant: string, s: number): E2EResult => ({ ...e(contestant, 'ours', null), skipped: `predicted ${s} s per forward (from its 160x123 check pass) > cap 40 s` });
   const none = headline([slow('chromium-webgpu', 480), slow('gpujs-headlessgl', 75), slow('gpujs-cpu', 150), e('cpu-simd-2t', 'ours', 50)])
@@ -240,7 +246,7 @@ test('report: headline picks the fastest of each family and divides by each ONNX
   assert.equal(withPeer.predictedRatio, { 'onnxruntime-web-2t': 750 });
   assert.equal(withPeer.ratio, {}, 'a prediction is never reported as a measured ratio');
   const md2 = renderMarkdown({ ...fakeRun(), e2e: [slow('gpujs-headlessgl', 75), e('onnxruntime-web-2t', 'peer', 100)] }, 'x.json');
-  assert.ok(md2.includes('| ~75000 (predicted) | — | ~750 (predicted) |'), md2.split('\n').find((l) => l.includes('gpu.js: not timed')));
+  assert.ok(md2.includes('| ~75000 (predicted) |  | — | ~750 (predicted) |'), md2.split('\n').find((l) => l.includes('gpu.js: not timed')));
 });
 
 test('e2e: a contestant is capped by its predicted forward, and the reason says where the rate came from', () => {

@@ -4,7 +4,8 @@
 // One file per kernel, each with its shapes and its thread split:
 //   gemm.ts         gemm, packB: the matrix product every dense convolution runs
 //   dense.ts        im2col and a dense convolution's tiles (denseConvPart)
-//   depthwise.ts    depthwise3x3s1, depthwise3x3s2
+//   depthwise.ts    depthwise3x3s1, depthwise3x3s2 (rows [rowStart, rowEnd), planar or panel output)
+//   dwpw.ts         a depthwise-separable block fused: depthwise into gemm's panels, then gemm
 //   winograd.ts     winoPad, winoInput, winoOutput: F(2x2, 3x3) around gemm
 //   elementwise.ts  actCopy, addAct (add, cat), headPermute
 //   common.ts       the exports (SimdExports), inline LeakyReLU and partial stores, share()

@@ -15,8 +15,8 @@
 // Threads: `threads` (default: the machine's parallelism) share the memory (shared
 // WebAssembly.Memory); convolutions are split by output pixels (dense) or channels
 // (depthwise);
-// add, cat (with its activation) and the heads' permute are split likewise; upsampling, max
-// pooling and softmax are small and run on the calling thread in JS over arena views.
+// add, cat (with its activation), the heads' permute and nearest upsampling are split likewise;
+// max pooling and softmax are small and run on the calling thread in JS over arena views.
 // With threads = 1, or where memory cannot be shared, the memory is a plain one.
 import type { Backend } from '../backend.js';
 import type { ConvBnAct, Module } from '../model/modules.js';
@@ -105,7 +105,8 @@ export class CpuSimdBackend implements Backend<Tensor> {
   private prepared = new Map<ConvBnAct, Prepared>();
   /** depthwise unit -> its pointwise partner (lowering.ts), when fusing */
   private pairs = new Map<ConvBnAct, ConvBnAct>();
-  private columnMaps = new Map<string, Int32Array>();
+  /** nearestMap's blocks, by `${n}:${nOut}` */
+  private nearestMaps = new Map<string, number>();
 
   constructor(private readonly options: CpuSimdOptions = {}) {}
 
@@ -329,31 +330,24 @@ export class CpuSimdBackend implements Backend<Tensor> {
     return y;
   }
 
-  /** Source column of each output column, computed once per (w, wOut) pair. */
-  private nearestColumns(w: number, wOut: number): Int32Array {
-    const key = `${w}x${wOut}`;
-    let cols = this.columnMaps.get(key);
-    if (cols === undefined) {
-      cols = Int32Array.from({ length: wOut }, (_, ow) => nearestSourceIndex(ow, w, wOut));
-      this.columnMaps.set(key, cols);
+  /** The int32 source index of each output row or column (n -> nOut), in the arena, made once per pair. */
+  private nearestMap(n: number, nOut: number): number {
+    const key = `${n}:${nOut}`;
+    let p = this.nearestMaps.get(key);
+    if (p === undefined) {
+      p = this.arena!.alloc(nOut);
+      new Int32Array(this.arena!.memory.buffer, p, nOut).set(Int32Array.from({ length: nOut }, (_, o) => nearestSourceIndex(o, n, nOut)));
+      this.nearestMaps.set(key, p);
     }
-    return cols;
+    return p;
   }
 
   interpolateNearest(x: Tensor, hOut: number, wOut: number): Tensor {
     const [c, h, w] = x.shape as [number, number, number];
+    const xh = this.handle(x);
+    const rows = this.nearestMap(h, hOut), cols = this.nearestMap(w, wOut);
     const y = this.alloc([c, hOut, wOut]);
-    const X = this.handle(x).data, Y = y.data;
-    const cols = this.nearestColumns(w, wOut);
-    for (let ch = 0; ch < c; ch++) {
-      for (let oh = 0; oh < hOut; oh++) {
-        const ih = nearestSourceIndex(oh, h, hOut), dst = (ch * hOut + oh) * wOut;
-        // An output row whose source row is the previous one's (upsampling) is a copy of it.
-        if (oh > 0 && ih === nearestSourceIndex(oh - 1, h, hOut)) { Y.copyWithin(dst, dst - wOut, dst); continue; }
-        const src = (ch * h + ih) * w;
-        for (let ow = 0; ow < wOut; ow++) Y[dst + ow] = X[src + cols[ow]!]!;
-      }
-    }
+    this.pool!.run(TASKS.nearest, { x: xh.ptr, c, h, w, y: y.ptr, hOut, wOut, rows, cols }, c * hOut * wOut >= PARALLEL_MIN_FLOATS);
     return y;
   }
 
@@ -437,5 +431,6 @@ export class CpuSimdBackend implements Backend<Tensor> {
     this.arena = null;
     this.prepared.clear();
     this.pairs.clear();
+    this.nearestMaps.clear();
   }
 }

@@ -8,6 +8,9 @@
 // Backend ops are synchronous, so the caller blocks (Atomics.wait in Node; a browser's main
 // thread may not block and spins instead). Spinning a few microseconds before blocking was tried:
 // with the cores shared by other jobs it made a dispatch 3x slower (157 vs 52 us), so it is out.
+// Tried again with a 50 us bound on both sides (issue #16, paired forwards of mobile0.25 640x640 on
+// 2 threads): 0.979 of the time without it on an idle host (interquartile 0.93-1.04), 1.036
+// (1.01-1.13) with one core taken by another process: no gain worth the risk.
 //
 // Profiling (issue #16: where each thread's time goes): off by default, and then the pool's only
 // cost is a check of one number per task. startProfile() makes every task record, in a second
@@ -22,7 +25,7 @@ import type { SimdExports } from '../ops/simd/common.js';
 import { denseConvPart, type DenseConvArgs } from '../ops/simd/dense.js';
 import { depthwisePart, type DepthwiseArgs } from '../ops/simd/depthwise.js';
 import { dwPwPart, type DwPwArgs } from '../ops/simd/dwpw.js';
-import { elementwisePart, headPermutePart, type ElementwiseArgs, type PermuteArgs } from '../ops/simd/elementwise.js';
+import { elementwisePart, headPermutePart, nearestPart, type ElementwiseArgs, type PermuteArgs } from '../ops/simd/elementwise.js';
 import { instantiateSimd } from '../ops/simd/module.js';
 import { winogradPadPart, winogradPart, type WinogradArgs } from '../ops/simd/winograd.js';
 
@@ -90,6 +93,7 @@ export const TASKS = {
     'x', 'c', 'h', 'w', 'stride', 'hOut', 'wOut', 'dwWeights', 'dwBias', 'dwSlope', 'dwHasSlope',
     'pwWeights', 'pwBias', 'cOut', 'y', 'slope', 'hasSlope', 'bandRows', 'scratch', 'scratchBytes',
   ]),
+  nearest: task(8, nearestPart, ['x', 'c', 'h', 'w', 'y', 'hOut', 'wOut', 'rows', 'cols']),
 };
 
 /** A worker's lookup of the number in the control buffer. */

@@ -13,6 +13,7 @@ export interface SimdExports {
   actCopy(a: number, y: number, n: number, slope: number, hasSlope: number): void;
   addAct(a: number, b: number, y: number, n: number, slope: number, hasSlope: number): void;
   headPermute(x: number, y: number, c: number, hw: number, pStart: number, pEnd: number): void;
+  nearest(x: number, h: number, w: number, y: number, hOut: number, wOut: number, rows: number, cols: number, cStart: number, cEnd: number): void;
   winoPad(x: number, h: number, w: number, xpad: number, rowsP: number, wP: number, cStart: number, cEnd: number): void;
   winoInput(xpad: number, rowsP: number, wP: number, cIn: number, ty0: number, ty1: number, tW4: number, v: number): void;
   winoOutput(m: number, cOut: number, ty0: number, ty1: number, tW4: number, y: number, h: number, w: number,

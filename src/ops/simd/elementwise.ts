@@ -2,6 +2,9 @@
 // actCopy / addAct: y = leaky(a) or leaky(a + b), the backend's add (with its activation) and
 //   cat (each input copied, activated, into its slice of the output), split by 16-float chunks.
 // headPermute: a head's (A k, H, W) -> (H W A, k), the transpose of (C, HW), split by pixels.
+// nearest: F.interpolate(x, size=(H_out, W_out), mode='nearest') through the backend's row and
+//   column source maps (interpolate_nearest.ts nearestSourceIndex, int32 in the arena); an output
+//   row whose source row is the previous one's is a copy of it. Split by channels.
 import { Code } from '../../wasm/emitter.js';
 import { emitLeaky, share, type SimdExports } from './common.js';
 
@@ -52,6 +55,47 @@ export function emitHeadPermute(): Code {
     });
   });
   return c;
+}
+
+/**
+ * nearest(x, h, w, y, hOut, wOut, rows, cols, cStart, cEnd): y[ch][oh][ow] = x[ch][rows[oh]][cols[ow]]
+ * for channels [cStart, cEnd); rows and cols are int32 source indices.
+ */
+export function emitNearest(): Code {
+  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
+  const [x, h, w, y, hOut, wOut, rows, cols, cStart, cEnd] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const ch = c.local('i32'), oh = c.local('i32'), ow = c.local('i32'), ih = c.local('i32'), prev = c.local('i32');
+  const src = c.local('i32'), dst = c.local('i32'), rowBytes = c.local('i32');
+  c.localGet(wOut).i32Const(2).i32Shl().localSet(rowBytes);
+  c.forRange(ch, () => c.localGet(cStart), () => c.localGet(cEnd), 1, () => {
+    c.i32Const(-1).localSet(prev);
+    c.forRange(oh, () => c.i32Const(0), () => c.localGet(hOut), 1, () => {
+      c.localGet(rows).localGet(oh).i32Const(2).i32Shl().i32Add().i32Load().localSet(ih);
+      c.localGet(y).localGet(ch).localGet(hOut).i32Mul().localGet(oh).i32Add().localGet(rowBytes).i32Mul().i32Add().localSet(dst);
+      c.localGet(ih).localGet(prev).i32Eq().if(() => {
+        c.localGet(dst).localGet(dst).localGet(rowBytes).i32Sub().localGet(rowBytes).memoryCopy();
+      }, () => {
+        c.localGet(x).localGet(ch).localGet(h).i32Mul().localGet(ih).i32Add().localGet(w).i32Mul().i32Const(2).i32Shl().i32Add().localSet(src);
+        c.forRange(ow, () => c.i32Const(0), () => c.localGet(wOut), 1, () => {
+          c.localGet(dst).localGet(ow).i32Const(2).i32Shl().i32Add();
+          c.localGet(src).localGet(cols).localGet(ow).i32Const(2).i32Shl().i32Add().i32Load().i32Const(2).i32Shl().i32Add().f32Load();
+          c.f32Store();
+        });
+      });
+      c.localGet(ih).localSet(prev);
+    });
+  });
+  return c;
+}
+
+/** F.interpolate nearest of x (C, H, W) to (C, H_out, W_out) through int32 source maps in the arena. */
+export interface NearestArgs {
+  x: number; c: number; h: number; w: number; y: number; hOut: number; wOut: number; rows: number; cols: number;
+}
+
+export function nearestPart(k: SimdExports, a: NearestArgs, t: number, nThreads: number): void {
+  const [lo, hi] = share(a.c, 1, t, nThreads);
+  if (lo < hi) k.nearest(a.x, a.h, a.w, a.y, a.hOut, a.wOut, a.rows, a.cols, lo, hi);
 }
 
 /** y = leaky(a) (b = 0) or leaky(a + b), over n floats; split in 64-byte-aligned chunks. */

@@ -7,7 +7,7 @@
 //   depthwise.ts    depthwise3x3s1, depthwise3x3s2 (rows [rowStart, rowEnd), planar or panel output)
 //   dwpw.ts         a depthwise-separable block fused: depthwise into gemm's panels, then gemm
 //   winograd.ts     winoPad, winoInput, winoOutput: F(2x2, 3x3) around gemm
-//   elementwise.ts  actCopy, addAct (add, cat), headPermute
+//   elementwise.ts  actCopy, addAct (add, cat), headPermute, nearest (F.interpolate)
 //   common.ts       the exports (SimdExports), inline LeakyReLU and partial stores, share()
 // The tasks the backend's threads run are listed once, in src/backends/simd_pool.ts (TASKS).
 // Relaxed SIMD's FMA is not available everywhere: multiply then add (two roundings, as the
@@ -16,7 +16,7 @@ import { ModuleBuilder, type MemoryImport } from '../../wasm/emitter.js';
 import type { SimdExports } from './common.js';
 import { emitIm2col } from './dense.js';
 import { emitDepthwise } from './depthwise.js';
-import { emitElementwise, emitHeadPermute } from './elementwise.js';
+import { emitElementwise, emitHeadPermute, emitNearest } from './elementwise.js';
 import { emitGemm, emitPackB } from './gemm.js';
 import { emitWinoInput, emitWinoOutput, emitWinoPad } from './winograd.js';
 
@@ -31,6 +31,7 @@ export function buildSimdModule(memory: MemoryImport): Uint8Array<ArrayBuffer> {
   m.addFunction('actCopy', emitElementwise(false));
   m.addFunction('addAct', emitElementwise(true));
   m.addFunction('headPermute', emitHeadPermute());
+  m.addFunction('nearest', emitNearest());
   m.addFunction('winoPad', emitWinoPad());
   m.addFunction('winoInput', emitWinoInput());
   m.addFunction('winoOutput', emitWinoOutput());

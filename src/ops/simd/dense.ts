@@ -1,7 +1,8 @@
 // x: (C_in, H, W), w: (C_out, C_in, kH, kW), b: (C_out) -> (C_out, H_out, W_out)
 // A dense convolution as GEMM (gemm.ts) over tiles of output pixels, split over threads by tiles.
 // im2col: the tile of output pixels [p0, p0 + n) as B (K x n, row stride T), K = C_in kH kW,
-//   zero padding. A 1x1 stride-1 convolution's input is B already: packB copies its tile into
+//   zero padding; an input row is one memory.copy at stride 1, a gather of even lanes by
+//   shuffles at stride 2 (the stems, ResNet-50's strided 3x3), element by element otherwise. A 1x1 stride-1 convolution's input is B already: packB copies its tile into
 //   gemm's panels instead (isPointwise says why).
 import { Code } from '../../wasm/emitter.js';
 import { share, type SimdExports } from './common.js';
@@ -54,6 +55,18 @@ export function emitIm2col(): Code {
                 c.localGet(q).localGet(cnt).i32Add().localSet(q);
                 c.localGet(iw).localGet(cnt).i32Add().localSet(iw);
               });
+            });
+            // stride 2: 4 outputs per vector, the even lanes of 8 input columns, while all 8 are inside
+            c.localGet(stride).i32Const(2).i32Eq().if(() => {
+              c.block(() => c.loop(() => {
+                c.localGet(q).i32Const(4).i32Add().localGet(run).i32GtS().brIf(1);
+                c.localGet(iw).i32Const(8).i32Add().localGet(W).i32GtS().brIf(1);
+                c.localGet(dst).localGet(jj).localGet(q).i32Add().i32Const(2).i32Shl().i32Add();
+                c.localGet(src).localGet(iw).i32Const(2).i32Shl().i32Add().localTee(cnt).v128Load(0);
+                c.localGet(cnt).v128Load(16).f32x4Shuffle(0, 2, 4, 6).v128Store();
+                c.localGet(q).i32Const(4).i32Add().localSet(q);
+                c.localGet(iw).i32Const(8).i32Add().localSet(iw).br(0);
+              }));
             });
             c.block(() => c.loop(() => {
               c.localGet(q).localGet(run).i32GeS().brIf(1);

@@ -22,7 +22,7 @@ import type { Backend } from '../backend.js';
 import type { ConvBnAct, Module } from '../model/modules.js';
 import type { Slope } from '../ops/activation.js';
 import { conv2dOutputShape, convOutputSize } from '../ops/conv2d.js';
-import { denseScratchBytes, type DenseConvArgs } from '../ops/simd/dense.js';
+import { denseScratchBytes, isPointwise, type DenseConvArgs } from '../ops/simd/dense.js';
 import { depthwisePlaneFloats, type DepthwiseArgs } from '../ops/simd/depthwise.js';
 import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../ops/simd/gemm.js';
 import { compileSimdModule, instantiateSimd, SIMD_MEMORY } from '../ops/simd/module.js';
@@ -153,7 +153,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
       for (const [dw, pw] of depthwiseSeparablePairs(model)) {
         const p = this.prepared.get(pw);
         // The fused task's gemm reads the band as packB's panels: a 1x1 stride-1 unpadded conv.
-        if (p?.kind === 'dense' && p.kSize === 1 && p.stride === 1 && p.pad === 0) this.pairs.set(dw, pw);
+        if (p?.kind === 'dense' && isPointwise(p.kSize, p.stride, p.pad)) this.pairs.set(dw, pw);
       }
     }
   }

@@ -120,7 +120,7 @@ export interface DenseConvArgs {
  * 128 -> 128 at 40x40 29.5 / 24.3 / 18.3, 256 -> 64 at 160x160 9.5 / 6.2 / 7.9; never worse.
  * Rows of a whole number of pages apart share cache sets, which the copy avoids.
  */
-function isPointwise(kSize: number, stride: number, pad: number): boolean {
+export function isPointwise(kSize: number, stride: number, pad: number): boolean {
   return kSize === 1 && stride === 1 && pad === 0;
 }
 

@@ -2,7 +2,9 @@
 // Each pair runs the two builds back to back (alternating which goes first), so that a shared
 // machine's slow spells hit both sides of a pair; the figure is the median of the per-pair ratios
 // (after / before), with its interquartile range. Random weights (seeded), cpu-simd.
-//   node dist/bench/ab.js --before DIR --after DIR [--arch ARCH] [--size WxH] [--threads N] [--pairs N]
+//   node dist/bench/ab.js --before DIR --after DIR [--arch ARCH] [--size WxH] [--threads N] [--pairs N] [--tolerance R]
+// The two builds' outputs must agree bit for bit, or within the relative tolerance R where the
+// change is meant to round differently (e.g. the fused multiply-add: --tolerance 1e-5).
 // DIR: a checkout with `dist/` built (e.g. `git worktree add ../before REV`, node_modules
 // linked, `npx tsc -p .` there).
 import { existsSync } from 'node:fs';
@@ -45,7 +47,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const quartile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * xs.length)]!;
 
 async function main(argv: readonly string[]): Promise<void> {
-  const o = { before: '', after: '', arch: 'mobile0.25', size: '640x640', threads: 1, pairs: 40 };
+  const o = { before: '', after: '', arch: 'mobile0.25', size: '640x640', threads: 1, pairs: 40, tolerance: 0 };
   for (let i = 0; i < argv.length; i++) {
     const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${argv[i - 1]} needs a value`); return x; };
     switch (argv[i]) {
@@ -55,6 +57,7 @@ async function main(argv: readonly string[]): Promise<void> {
       case '--size': o.size = v(); break;
       case '--threads': o.threads = Number(v()); break;
       case '--pairs': o.pairs = Number(v()); break;
+      case '--tolerance': o.tolerance = Number(v()); break;
       default: throw new Error(`unknown option ${argv[i]} (see the header of bench/ab.ts)`);
     }
   }
@@ -68,7 +71,7 @@ async function main(argv: readonly string[]): Promise<void> {
   for (let i = 0; i < o.pairs; i++) {
     let a, b;
     if (i % 2) { a = await after.pass(); b = await before.pass(); } else { b = await before.pass(); a = await after.pass(); }
-    if (a.probe !== b.probe) throw new Error(`the two builds' outputs differ (${b.probe} vs ${a.probe})`);
+    if (!(Math.abs(a.probe - b.probe) <= o.tolerance * Math.abs(b.probe))) throw new Error(`the two builds' outputs differ (${b.probe} vs ${a.probe}; --tolerance ${o.tolerance})`);
     ratios.push(a.ms / b.ms); tb.push(b.ms); ta.push(a.ms);
   }
   console.log(`${o.arch} ${o.size} cpu-simd ${o.threads} thread(s), ${o.pairs} pairs: before ${median(tb).toFixed(1)} ms, after ${median(ta).toFixed(1)} ms; ` +

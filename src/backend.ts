@@ -75,6 +75,12 @@ export interface BackendOptions {
    * or imported as modules), for runtimes that forbid compiling WebAssembly from bytes.
    */
   simdModules?: SimdModules;
+  /**
+   * cpu-simd's multiply-adds by relaxed SIMD's fused relaxed_madd (default: where the engine has
+   * it, turning on V8's flag on Node 20); false: plain multiply then add, the same bits on every
+   * machine.
+   */
+  fma?: boolean;
 }
 
 /** The default backend. */

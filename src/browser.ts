@@ -33,13 +33,17 @@ export interface LoadDetectorOptions extends FetchWeightsOptions {
    * compiling WebAssembly from bytes but imports .wasm modules (Cloudflare Workers, edge functions)
    */
   simdModules?: SimdModules;
+  /** cpu-simd's fused multiply-add (relaxed SIMD; default: where the browser has it) */
+  fma?: boolean;
 }
 
 /** A detector whose weights load from `weights` (checked: see fetchWeights) onto `backend`. */
 export async function loadDetector(weights: WeightsSource, opts: LoadDetectorOptions = {}): Promise<RetinaFaceDetector & { weights: FetchedWeights }> {
-  const { backend = DEFAULT_BACKEND, threads, simdModules, ...fetchOpts } = opts;
+  const { backend = DEFAULT_BACKEND, threads, simdModules, fma, ...fetchOpts } = opts;
   const w = await fetchWeights(weights, fetchOpts);
-  const d = await RetinaFaceDetector.fromTensors(w.tensors, { arch: w.arch, backend, ...(threads === undefined ? {} : { threads }), ...(simdModules === undefined ? {} : { simdModules }) },
+  const d = await RetinaFaceDetector.fromTensors(w.tensors, {
+    arch: w.arch, backend, ...(threads === undefined ? {} : { threads }), ...(simdModules === undefined ? {} : { simdModules }), ...(fma === undefined ? {} : { fma }),
+  },
     typeof weights === 'string' || weights instanceof URL ? String(weights) : '<weights>');
   // The tensors now live in the backend (packed, folded, uploaded); keep only the description.
   return Object.assign(d, { weights: { ...w, tensors: new Map() } });

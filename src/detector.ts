@@ -104,6 +104,8 @@ export interface DetectorOptions {
   threads?: number;
   /** cpu-simd's kernel module precompiled (see BackendOptions.simdModules) */
   simdModules?: BackendOptions['simdModules'];
+  /** cpu-simd's fused multiply-add (see BackendOptions.fma; default: where the engine has it) */
+  fma?: boolean;
 }
 
 const now = () => globalThis.performance.now();
@@ -175,6 +177,7 @@ export function checkDetectorOptions(opts: Partial<DetectorOptions>): void {
   if (opts.arch !== undefined && !isArch(opts.arch)) bad('arch', opts.arch, ARCHS.map((a) => `'${a}'`).join(' or '));
   if (opts.backend !== undefined && !(BACKEND_SPECS as readonly unknown[]).includes(opts.backend)) bad('backend', opts.backend, `one of ${BACKEND_SPECS.join(', ')}`);
   if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1 && opts.threads <= MAX_THREADS)) bad('threads', opts.threads, `an integer 1..${MAX_THREADS}`);
+  if (opts.fma !== undefined && typeof opts.fma !== 'boolean') bad('fma', opts.fma, 'true or false');
 }
 
 /** Builds the model from checked weights and prepares a backend for it. */
@@ -185,6 +188,7 @@ export async function prepareModel(tensors: Map<string, Tensor>, opts: DetectorO
   const backendOptions: BackendOptions = {
     ...(opts.threads === undefined ? {} : { threads: opts.threads }),
     ...(opts.simdModules === undefined ? {} : { simdModules: opts.simdModules }),
+    ...(opts.fma === undefined ? {} : { fma: opts.fma }),
   };
   const backend = await createBackend(spec, backendOptions);
   try {

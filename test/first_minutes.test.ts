@@ -76,7 +76,7 @@ test('auto falls back to cpu where WebAssembly SIMD does not compile, and says s
 test('the CLI says which backend runs and why on stderr (not with -q), and in the -b line', async () => {
   const r = await cli('-i', group, '-s', path.join(dir, 'line.png'), '-b', '-c', '1', '--threads', '2');
   assert.is(r.code, 0, r.err.join('\n'));
-  const line = 'cpu-simd, 2 threads (auto chose cpu-simd: WebAssembly SIMD compiles here)';
+  const line = 'cpu-simd, 2 threads, fused multiply-add (auto chose cpu-simd: WebAssembly SIMD compiles here)';
   assert.ok(r.err.includes(`retinaface: backend ${line}`), `stderr: ${JSON.stringify(r.err)}`);
   assert.ok(r.out[0]!.includes(`-> network 1024x624, ${line}, median of 1 runs`), r.out[0]);
   const quiet = await cli('-i', group, '-s', path.join(dir, 'quiet.png'), '-q', '--backend', 'cpu');

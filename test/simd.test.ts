@@ -24,6 +24,7 @@ import { Code, encodeName, ModuleBuilder, sleb128, uleb128 } from '../src/wasm/e
 import type { Tensor } from '../src/tensor.js';
 import { CpuBackend } from '../src/backends/cpu.js';
 import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
+import { nodeHost } from '../src/backends/simd_host.node.js';
 import { PROFILE_TASKS } from '../src/backends/simd_pool.js';
 import { anatomy } from '../src/model/anatomy.js';
 import type { ConvDw } from '../src/model/blocks.js';
@@ -125,9 +126,18 @@ test('generated functions run: loops, locals, f32 and f32x4 arithmetic, lane sto
 
 // --- kernels ----------------------------------------------------------------------------------
 
-async function kernels() {
+/**
+ * The kernel module's two builds, each tested against the naive loops: multiply then add (plain
+ * SIMD), and relaxed SIMD's relaxed_madd (fused on this CPU). The second needs relaxed SIMD,
+ * which the backend's Node host turns on (V8's flag on Node 20): a test, not a skip, if it cannot.
+ */
+const BUILDS = [false, true] as const;
+const buildName = (fma: boolean) => (fma ? 'relaxed_madd build' : 'mul + add build');
+
+async function kernels(fma: boolean) {
+  if (fma) assert.ok(nodeHost.relaxedSimd?.(), 'relaxed SIMD (f32x4.relaxed_madd) is available, with V8\'s flag where needed');
   const memory = new WebAssembly.Memory({ initial: 1 });
-  const k = await instantiateSimd(await compileSimdModule({ initial: 1 }), memory);
+  const k = await instantiateSimd(await compileSimdModule({ initial: 1 }, { fma }), memory);
   const arena = new Arena(memory);
   const put = (data: Float32Array): number => {
     const p = arena.alloc(data.length);
@@ -161,161 +171,170 @@ const DENSE: [number, number, number, number, number, number][] = [
   [6, 3, 3, 1, 4, 50], // a row longer than one micro-tile, 3 output channels
 ];
 
-test('dense SIMD convolution (GEMM, im2col) equals naive conv -> bn -> leaky', async () => {
-  const { k, arena, put, get } = await kernels();
-  for (const [i, [cin, cout, ks, stride, h, w]] of DENSE.entries()) {
-    const seed = 300 + i;
-    const x = randomTensor([cin, h, w], seed);
-    const wt = randomTensor([cout, cin, ks, ks], seed + 1, -1 / Math.sqrt(cin * ks * ks), 1 / Math.sqrt(cin * ks * ks));
-    const bn = {
-      weight: randomTensor([cout], seed + 2, 0.5, 1.5), bias: randomTensor([cout], seed + 3),
-      running_mean: randomTensor([cout], seed + 4, -0.5, 0.5), running_var: randomTensor([cout], seed + 5, 0.5, 1.5),
-    };
-    const pad = (ks - 1) / 2;
-    const attrs = { stride, padding: pad, groups: 1 };
-    const [, hOut, wOut] = conv2dOutputShape(x.shape, wt.shape, attrs);
-    const f = foldBatchNorm(wt, null, bn);
-    const packed = new Float32Array(packedDenseFloats(cout, cin * ks * ks));
-    packDenseWeights(f.w.data, cout, packed);
-    const bias = new Float32Array(Math.ceil(cout / GEMM_MR) * GEMM_MR);
-    bias.set(f.b.data);
-    const xp = put(x.data), wp = put(packed), bp = put(bias);
-    const conv = batchNorm2dNaive(conv2dNaive(x, wt, null, attrs), bn);
-    for (const slope of [0.1, 0, null]) {
-      const ref = slope === null ? conv : leakyReluNaive(conv, slope);
-      for (const threads of THREAD_SPLITS) {
-        const scratchBytes = denseScratchBytes(cin, ks, stride);
-        const scratch = arena.alloc((scratchBytes * threads) / 4);
-        const y = arena.alloc(cout * hOut * wOut);
-        arena.f32().fill(NaN, y / 4, y / 4 + cout * hOut * wOut);
-        const args = {
-          x: xp, cIn: cin, h, w, kSize: ks, stride, pad, hOut, wOut, weights: wp, bias: bp, cOut: cout, y,
-          slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, scratch, scratchBytes,
-        };
-        for (let t = 0; t < threads; t++) denseConvPart(k, args, t, threads);
-        assertClose(`simd dense [${cin}->${cout} k${ks} s${stride} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`,
-          get(y, [cout, hOut, wOut]), ref, SIMD_TWIN);
-        arena.release(y);
-        arena.release(scratch);
-      }
-    }
-    arena.release(xp); arena.release(wp); arena.release(bp);
-  }
-});
-
-test('Winograd F(2x2, 3x3) equals the naive 3x3 stride-1 convolution + bias + leaky (odd sizes, 1x1 images)', async () => {
-  const { k, arena, put, get } = await kernels();
-  const cases: [number, number, number, number][] = [
-    [64, 64, 20, 13], [64, 32, 9, 23], [16, 16, 11, 7], [256, 128, 7, 5], [5, 7, 1, 1], [1, 1, 2, 3], [6, 3, 4, 50], [3, 9, 17, 2], [2048, 4, 3, 3],
-  ];
-  for (const [i, [cin, cout, h, w]] of cases.entries()) {
-    const seed = 800 + i;
-    const x = randomTensor([cin, h, w], seed);
-    const wt = randomTensor([cout, cin, 3, 3], seed + 1, -1 / Math.sqrt(cin * 9), 1 / Math.sqrt(cin * 9));
-    const b = randomTensor([cout], seed + 2);
-    const conv = conv2dNaive(x, wt, b, { stride: 1, padding: 1, groups: 1 });
-    const bias = new Float32Array(Math.ceil(cout / GEMM_MR) * GEMM_MR);
-    bias.set(b.data);
-    const xp = put(x.data), wp = put(winogradWeights(wt.data, cout, cin)), bp = put(bias), zp = put(new Float32Array(bias.length));
-    for (const threads of THREAD_SPLITS) {
-      const bytes = winogradScratchBytes(cin, cout, h, w);
-      const xpad = arena.alloc(bytes.xpad / 4), scratch = arena.alloc((bytes.perThread * threads) / 4);
-      arena.f32().fill(NaN, scratch / 4, scratch / 4 + (bytes.perThread * threads) / 4);
-      for (const slope of [0.1, null]) {
-        const y = arena.alloc(cout * h * w);
-        const args = {
-          x: xp, cIn: cin, h, w, cOut: cout, y, weights: wp, zeros: zp, bias: bp, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
-          xpad, scratch, scratchBytes: bytes.perThread,
-        };
-        for (let t = 0; t < threads; t++) winogradPadPart(k, args, t, threads);
-        for (let t = 0; t < threads; t++) winogradPart(k, args, t, threads);
+for (const fma of BUILDS) {
+  test(`dense SIMD convolution (GEMM, im2col) equals naive conv -> bn -> leaky (${buildName(fma)})`, async () => {
+    const { k, arena, put, get } = await kernels(fma);
+    for (const [i, [cin, cout, ks, stride, h, w]] of DENSE.entries()) {
+      const seed = 300 + i;
+      const x = randomTensor([cin, h, w], seed);
+      const wt = randomTensor([cout, cin, ks, ks], seed + 1, -1 / Math.sqrt(cin * ks * ks), 1 / Math.sqrt(cin * ks * ks));
+      const bn = {
+        weight: randomTensor([cout], seed + 2, 0.5, 1.5), bias: randomTensor([cout], seed + 3),
+        running_mean: randomTensor([cout], seed + 4, -0.5, 0.5), running_var: randomTensor([cout], seed + 5, 0.5, 1.5),
+      };
+      const pad = (ks - 1) / 2;
+      const attrs = { stride, padding: pad, groups: 1 };
+      const [, hOut, wOut] = conv2dOutputShape(x.shape, wt.shape, attrs);
+      const f = foldBatchNorm(wt, null, bn);
+      const packed = new Float32Array(packedDenseFloats(cout, cin * ks * ks));
+      packDenseWeights(f.w.data, cout, packed);
+      const bias = new Float32Array(Math.ceil(cout / GEMM_MR) * GEMM_MR);
+      bias.set(f.b.data);
+      const xp = put(x.data), wp = put(packed), bp = put(bias);
+      const conv = batchNorm2dNaive(conv2dNaive(x, wt, null, attrs), bn);
+      for (const slope of [0.1, 0, null]) {
         const ref = slope === null ? conv : leakyReluNaive(conv, slope);
-        assertClose(`winograd [${cin}->${cout} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [cout, h, w]), ref, SIMD_TWIN);
-        arena.release(y);
+        for (const threads of THREAD_SPLITS) {
+          const scratchBytes = denseScratchBytes(cin, ks, stride);
+          const scratch = arena.alloc((scratchBytes * threads) / 4);
+          const y = arena.alloc(cout * hOut * wOut);
+          arena.f32().fill(NaN, y / 4, y / 4 + cout * hOut * wOut);
+          const args = {
+            x: xp, cIn: cin, h, w, kSize: ks, stride, pad, hOut, wOut, weights: wp, bias: bp, cOut: cout, y,
+            slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, scratch, scratchBytes,
+          };
+          for (let t = 0; t < threads; t++) denseConvPart(k, args, t, threads);
+          assertClose(`simd dense [${cin}->${cout} k${ks} s${stride} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`,
+            get(y, [cout, hOut, wOut]), ref, SIMD_TWIN);
+          arena.release(y);
+          arena.release(scratch);
+        }
       }
-      arena.release(scratch); arena.release(xpad);
+      arena.release(xp); arena.release(wp); arena.release(bp);
     }
-    for (const p of [xp, wp, bp, zp]) arena.release(p);
-  }
-});
+  });
+}
 
-test('depthwise 3x3 SIMD (stride 1 and 2) equals the naive grouped convolution + leaky', async () => {
-  const { k, arena, put, get } = await kernels();
-  const cases: [number, number, number, number][] = [
-    [8, 1, 1, 1], [8, 2, 2, 2], [16, 1, 3, 5], [33, 2, 17, 33], [128, 2, 9, 8], [3, 1, 1, 7], [5, 1, 13, 4], [7, 2, 6, 9], [2, 2, 1, 1],
-    [8, 2, 33, 17], [4, 1, 37, 6], // several bands of output rows
-  ];
-  for (const [i, [c, stride, h, w]] of cases.entries()) {
-    const seed = 400 + i;
-    const x = randomTensor([c, h, w], seed);
-    const wt = randomTensor([c, 1, 3, 3], seed + 1);
-    const b = randomTensor([c], seed + 2);
-    const attrs = { stride, padding: 1, groups: c };
-    const [, hOut, wOut] = conv2dOutputShape(x.shape, wt.shape, attrs);
-    const xp = put(x.data), wp = put(wt.data), bp = put(b.data);
-    const conv = conv2dNaive(x, wt, b, attrs);
-    for (const slope of [0.1, null]) {
-      const ref = slope === null ? conv : leakyReluNaive(conv, slope);
+for (const fma of BUILDS) {
+  test(`Winograd F(2x2, 3x3) equals the naive 3x3 stride-1 convolution + bias + leaky (odd sizes, 1x1 images) (${buildName(fma)})`, async () => {
+    const { k, arena, put, get } = await kernels(fma);
+    const cases: [number, number, number, number][] = [
+      [64, 64, 20, 13], [64, 32, 9, 23], [16, 16, 11, 7], [256, 128, 7, 5], [5, 7, 1, 1], [1, 1, 2, 3], [6, 3, 4, 50], [3, 9, 17, 2], [2048, 4, 3, 3],
+    ];
+    for (const [i, [cin, cout, h, w]] of cases.entries()) {
+      const seed = 800 + i;
+      const x = randomTensor([cin, h, w], seed);
+      const wt = randomTensor([cout, cin, 3, 3], seed + 1, -1 / Math.sqrt(cin * 9), 1 / Math.sqrt(cin * 9));
+      const b = randomTensor([cout], seed + 2);
+      const conv = conv2dNaive(x, wt, b, { stride: 1, padding: 1, groups: 1 });
+      const bias = new Float32Array(Math.ceil(cout / GEMM_MR) * GEMM_MR);
+      bias.set(b.data);
+      const xp = put(x.data), wp = put(winogradWeights(wt.data, cout, cin)), bp = put(bias), zp = put(new Float32Array(bias.length));
       for (const threads of THREAD_SPLITS) {
-        const scratchBytes = depthwisePlaneFloats(w) * 4;
-        const scratch = arena.alloc((scratchBytes * threads) / 4);
-        arena.f32().fill(NaN, scratch / 4, (scratch + scratchBytes * threads) / 4);
-        const y = arena.alloc(c * hOut * wOut);
-        const args = { x: xp, c, h, w, stride, hOut, wOut, weights: wp, bias: bp, y, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, scratch, scratchBytes };
-        for (let t = 0; t < threads; t++) depthwisePart(k, args, t, threads);
-        assertClose(`simd depthwise [${c} s${stride} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [c, hOut, wOut]), ref, SIMD_TWIN);
-        arena.release(y);
-        arena.release(scratch);
+        const bytes = winogradScratchBytes(cin, cout, h, w);
+        const xpad = arena.alloc(bytes.xpad / 4), scratch = arena.alloc((bytes.perThread * threads) / 4);
+        arena.f32().fill(NaN, scratch / 4, scratch / 4 + (bytes.perThread * threads) / 4);
+        for (const slope of [0.1, null]) {
+          const y = arena.alloc(cout * h * w);
+          const args = {
+            x: xp, cIn: cin, h, w, cOut: cout, y, weights: wp, zeros: zp, bias: bp, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
+            xpad, scratch, scratchBytes: bytes.perThread,
+          };
+          for (let t = 0; t < threads; t++) winogradPadPart(k, args, t, threads);
+          for (let t = 0; t < threads; t++) winogradPart(k, args, t, threads);
+          const ref = slope === null ? conv : leakyReluNaive(conv, slope);
+          assertClose(`winograd [${cin}->${cout} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [cout, h, w]), ref, SIMD_TWIN);
+          arena.release(y);
+        }
+        arena.release(scratch); arena.release(xpad);
       }
+      for (const p of [xp, wp, bp, zp]) arena.release(p);
     }
-    arena.release(xp); arena.release(wp); arena.release(bp);
-  }
-});
+  });
+}
+
+for (const fma of BUILDS) {
+  test(`depthwise 3x3 SIMD (stride 1 and 2) equals the naive grouped convolution + leaky (${buildName(fma)})`, async () => {
+    const { k, arena, put, get } = await kernels(fma);
+    const cases: [number, number, number, number][] = [
+      [8, 1, 1, 1], [8, 2, 2, 2], [16, 1, 3, 5], [33, 2, 17, 33], [128, 2, 9, 8], [3, 1, 1, 7], [5, 1, 13, 4], [7, 2, 6, 9], [2, 2, 1, 1],
+      [8, 2, 33, 17], [4, 1, 37, 6], // several bands of output rows
+      [5, 1, 9, 8], [6, 1, 7, 23], [3, 1, 5, 16], [2, 2, 4, 31], // 8 pixels a step, with and without the rest of a row
+    ];
+    for (const [i, [c, stride, h, w]] of cases.entries()) {
+      const seed = 400 + i;
+      const x = randomTensor([c, h, w], seed);
+      const wt = randomTensor([c, 1, 3, 3], seed + 1);
+      const b = randomTensor([c], seed + 2);
+      const attrs = { stride, padding: 1, groups: c };
+      const [, hOut, wOut] = conv2dOutputShape(x.shape, wt.shape, attrs);
+      const xp = put(x.data), wp = put(wt.data), bp = put(b.data);
+      const conv = conv2dNaive(x, wt, b, attrs);
+      for (const slope of [0.1, null]) {
+        const ref = slope === null ? conv : leakyReluNaive(conv, slope);
+        for (const threads of THREAD_SPLITS) {
+          const scratchBytes = depthwisePlaneFloats(w) * 4;
+          const scratch = arena.alloc((scratchBytes * threads) / 4);
+          arena.f32().fill(NaN, scratch / 4, (scratch + scratchBytes * threads) / 4);
+          const y = arena.alloc(c * hOut * wOut);
+          const args = { x: xp, c, h, w, stride, hOut, wOut, weights: wp, bias: bp, y, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, scratch, scratchBytes };
+          for (let t = 0; t < threads; t++) depthwisePart(k, args, t, threads);
+          assertClose(`simd depthwise [${c} s${stride} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [c, hOut, wOut]), ref, SIMD_TWIN);
+          arena.release(y);
+          arena.release(scratch);
+        }
+      }
+      arena.release(xp); arena.release(wp); arena.release(bp);
+    }
+  });
+}
 
 
-test('fused depthwise + pointwise (dwPw) equals naive depthwise -> leaky -> 1x1 -> leaky: odd widths, stride 2, several bands, 1-3 threads', async () => {
-  const { k, arena, put, get } = await kernels();
-  // [C, C_out, stride, H, W]: widths below, at and past a panel (8) and not a multiple of 4;
-  // 64 x 161 columns gives bands of 6 rows (dwPwBandRows), so 33 rows run as several bands.
-  const cases: [number, number, number, number, number][] = [
-    [8, 16, 1, 5, 3], [16, 32, 2, 9, 17], [32, 32, 1, 12, 9], [64, 128, 2, 33, 41], [64, 64, 1, 33, 161],
-    [3, 5, 1, 1, 1], [5, 7, 2, 2, 2], [128, 256, 1, 3, 4],
-  ];
-  assert.ok(dwPwBandRows(64, 161) < 33, 'one case runs several bands');
-  for (const [i, [c, cOut, stride, h, w]] of cases.entries()) {
-    const seed = 450 + i;
-    const x = randomTensor([c, h, w], seed);
-    const dw = randomTensor([c, 1, 3, 3], seed + 1), dwB = randomTensor([c], seed + 2);
-    const pw = randomTensor([cOut, c, 1, 1], seed + 3), pwB = randomTensor([cOut], seed + 4);
-    const dAttrs = { stride, padding: 1, groups: c };
-    const [, hOut, wOut] = conv2dOutputShape(x.shape, dw.shape, dAttrs);
-    const packed = new Float32Array(packedDenseFloats(cOut, c));
-    packDenseWeights(pw.data, cOut, packed);
-    const bias = new Float32Array(Math.ceil(cOut / GEMM_MR) * GEMM_MR);
-    bias.set(pwB.data);
-    const xp = put(x.data), dwp = put(dw.data), dbp = put(dwB.data), pwp = put(packed), pbp = put(bias);
-    for (const slope of [0.1, null]) {
-      const act = (t: Tensor) => (slope === null ? t : leakyReluNaive(t, slope));
-      const ref = act(conv2dNaive(act(conv2dNaive(x, dw, dwB, dAttrs)), pw, pwB, { stride: 1, padding: 0, groups: 1 }));
-      for (const threads of THREAD_SPLITS) {
-        const scratchBytes = dwPwScratchBytes(c, w, wOut);
-        const scratch = arena.alloc((scratchBytes * threads) / 4);
-        arena.f32().fill(NaN, scratch / 4, (scratch + scratchBytes * threads) / 4);
-        const y = arena.alloc(cOut * hOut * wOut);
-        const a = {
-          x: xp, c, h, w, stride, hOut, wOut, dwWeights: dwp, dwBias: dbp, dwSlope: slope ?? 0, dwHasSlope: slope === null ? 0 : 1,
-          pwWeights: pwp, pwBias: pbp, cOut, y, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
-          bandRows: dwPwBandRows(c, wOut), scratch, scratchBytes,
-        };
-        for (let t = 0; t < threads; t++) dwPwPart(k, a, t, threads);
-        assertClose(`simd dwPw [${c}->${cOut} s${stride} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [cOut, hOut, wOut]), ref, SIMD_TWIN);
-        arena.release(y);
-        arena.release(scratch);
+for (const fma of BUILDS) {
+  test(`fused depthwise + pointwise (dwPw) equals naive depthwise -> leaky -> 1x1 -> leaky: odd widths, stride 2, several bands, 1-3 threads (${buildName(fma)})`, async () => {
+    const { k, arena, put, get } = await kernels(fma);
+    // [C, C_out, stride, H, W]: widths below, at and past a panel (8) and not a multiple of 4;
+    // 64 x 161 columns gives bands of 6 rows (dwPwBandRows), so 33 rows run as several bands.
+    const cases: [number, number, number, number, number][] = [
+      [8, 16, 1, 5, 3], [16, 32, 2, 9, 17], [32, 32, 1, 12, 9], [64, 128, 2, 33, 41], [64, 64, 1, 33, 161],
+      [3, 5, 1, 1, 1], [5, 7, 2, 2, 2], [128, 256, 1, 3, 4],
+    ];
+    assert.ok(dwPwBandRows(64, 161) < 33, 'one case runs several bands');
+    for (const [i, [c, cOut, stride, h, w]] of cases.entries()) {
+      const seed = 450 + i;
+      const x = randomTensor([c, h, w], seed);
+      const dw = randomTensor([c, 1, 3, 3], seed + 1), dwB = randomTensor([c], seed + 2);
+      const pw = randomTensor([cOut, c, 1, 1], seed + 3), pwB = randomTensor([cOut], seed + 4);
+      const dAttrs = { stride, padding: 1, groups: c };
+      const [, hOut, wOut] = conv2dOutputShape(x.shape, dw.shape, dAttrs);
+      const packed = new Float32Array(packedDenseFloats(cOut, c));
+      packDenseWeights(pw.data, cOut, packed);
+      const bias = new Float32Array(Math.ceil(cOut / GEMM_MR) * GEMM_MR);
+      bias.set(pwB.data);
+      const xp = put(x.data), dwp = put(dw.data), dbp = put(dwB.data), pwp = put(packed), pbp = put(bias);
+      for (const slope of [0.1, null]) {
+        const act = (t: Tensor) => (slope === null ? t : leakyReluNaive(t, slope));
+        const ref = act(conv2dNaive(act(conv2dNaive(x, dw, dwB, dAttrs)), pw, pwB, { stride: 1, padding: 0, groups: 1 }));
+        for (const threads of THREAD_SPLITS) {
+          const scratchBytes = dwPwScratchBytes(c, w, wOut);
+          const scratch = arena.alloc((scratchBytes * threads) / 4);
+          arena.f32().fill(NaN, scratch / 4, (scratch + scratchBytes * threads) / 4);
+          const y = arena.alloc(cOut * hOut * wOut);
+          const a = {
+            x: xp, c, h, w, stride, hOut, wOut, dwWeights: dwp, dwBias: dbp, dwSlope: slope ?? 0, dwHasSlope: slope === null ? 0 : 1,
+            pwWeights: pwp, pwBias: pbp, cOut, y, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
+            bandRows: dwPwBandRows(c, wOut), scratch, scratchBytes,
+          };
+          for (let t = 0; t < threads; t++) dwPwPart(k, a, t, threads);
+          assertClose(`simd dwPw [${c}->${cOut} s${stride} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [cOut, hOut, wOut]), ref, SIMD_TWIN);
+          arena.release(y);
+          arena.release(scratch);
+        }
       }
+      for (const p of [xp, dwp, dbp, pwp, pbp]) arena.release(p);
     }
-    for (const p of [xp, dwp, dbp, pwp, pbp]) arena.release(p);
-  }
-});
+  });
+}
 
 test('cpu-simd: fused depthwise-separable blocks give the unfused outputs bit for bit (mobile0.25, 1 and 2 threads), and a tap of a deferred output computes it', async () => {
   const model = buildRetinaFace('mobile0.25');
@@ -352,7 +371,7 @@ test('cpu-simd: fused depthwise-separable blocks give the unfused outputs bit fo
 });
 
 test('elementwise (add, copy, + leaky) and head permute kernels equal the naive ops', async () => {
-  const { k, arena, put, get } = await kernels();
+  const { k, arena, put, get } = await kernels(false); // no multiply-adds: one build suffices
   for (const [i, n] of [1, 3, 4, 5, 17, 64, 1023].entries()) {
     const a = randomTensor([n], 500 + i), b = randomTensor([n], 600 + i);
     const ap = put(a.data), bp = put(b.data), y = arena.alloc(n);
@@ -389,23 +408,24 @@ test('elementwise (add, copy, + leaky) and head permute kernels equal the naive 
  */
 const NETWORK: Tolerance = { abs: 1e-4, rel: 1e-4 };
 
-test('cpu-simd equals cpu-naive on mobile0.25 (random weights, 61x47), every module output, 1 and 2 threads, with and without Winograd', async () => {
+test('cpu-simd equals cpu-naive on mobile0.25 (random weights, 61x47), every module output, 1 and 2 threads, with and without Winograd, both builds', async () => {
   const model = buildRetinaFace('mobile0.25');
   randomizeModel(model, 7);
   const input = randomTensor([3, 61, 47], 8, -120, 150);
   const naive = new CpuBackend('naive');
   await naive.prepare(model);
   const ref = await runNetwork(naive, model, input, true);
-  for (const [threads, winograd] of [[1, true], [2, true], [2, false]] as const) {
-    const be = new CpuSimdBackend({ threads, winograd });
+  for (const [threads, winograd, fma] of [[1, true, false], [2, true, false], [2, false, false], [1, true, true], [2, true, true]] as const) {
+    const be = new CpuSimdBackend({ threads, winograd, fma });
     await be.prepare(model);
     assert.is(be.threads, threads);
+    assert.is(be.fma, fma);
     const bytes: number[] = [];
     for (let frame = 0; frame < 3; frame++) {
       const got = await runNetwork(be, model, input, true);
       bytes.push(be.memoryBytes);
       assert.equal([...got.taps.keys()].sort(), [...ref.taps.keys()].sort());
-      for (const [name, t] of ref.taps) assertClose(`${name} (threads ${threads}, winograd ${winograd}, frame ${frame})`, got.taps.get(name)!, t, NETWORK);
+      for (const [name, t] of ref.taps) assertClose(`${name} (threads ${threads}, winograd ${winograd}, fma ${fma}, frame ${frame})`, got.taps.get(name)!, t, NETWORK);
       for (const k of ['loc', 'conf', 'landms'] as const) assertClose(`${k} (threads ${threads})`, got[k], ref[k], NETWORK);
     }
     // The arena is sized by the first frame and reused: later frames do not grow it.

@@ -25,7 +25,7 @@ import { conv2dOutputShape, convOutputSize } from '../ops/conv2d.js';
 import { denseScratchBytes, isPointwise, type DenseConvArgs } from '../ops/simd/dense.js';
 import { depthwisePlaneFloats, type DepthwiseArgs } from '../ops/simd/depthwise.js';
 import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../ops/simd/gemm.js';
-import { compileSimdModule, instantiateSimd, SIMD_MEMORY } from '../ops/simd/module.js';
+import { compileSimdModule, instantiateSimd, relaxedSimdSupported, SIMD_MEMORY } from '../ops/simd/module.js';
 import { winogradScratchBytes, winogradWeights, type WinogradArgs } from '../ops/simd/winograd.js';
 import { nearestSourceIndex } from '../ops/interpolate_nearest.js';
 import { formatShape, numel, shapeEquals, type Tensor } from '../tensor.js';
@@ -55,6 +55,14 @@ export interface CpuSimdOptions {
    * the thread's cache and the block is one dispatch instead of two. Results are bit-identical.
    */
   fuse?: boolean;
+  /**
+   * Multiply-adds by relaxed SIMD's fused f32x4.relaxed_madd (default: where the engine has it;
+   * on Node 20 the backend turns on V8's --experimental-wasm-relaxed-simd for it). false: plain
+   * SIMD's multiply then add everywhere, the same bits on every machine (relaxed_madd is fused on
+   * CPUs with FMA and not on others). Precompiled `modules` are plain SIMD builds: with them this
+   * option is false. Results stay within the parity bounds either way (test/simd.test.ts).
+   */
+  fma?: boolean;
 }
 
 export type { SimdModules } from '../ops/simd_files.js';
@@ -115,6 +123,9 @@ export class CpuSimdBackend implements Backend<Tensor> {
     return this.arena?.memory.buffer.byteLength ?? 0;
   }
 
+  /** Whether the kernels multiply-add by relaxed SIMD's relaxed_madd (known after prepare(); option fma). */
+  fma = false;
+
   /** Threads in use (known after prepare()). */
   get threads(): number {
     return this.pool?.threads ?? 0;
@@ -143,7 +154,13 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const shared = wanted > 1 && host !== null && typeof SharedArrayBuffer !== 'undefined' && (given === undefined || given.shared !== undefined);
     const limits = shared ? SIMD_MEMORY.shared : SIMD_MEMORY.plain;
     const memory = new WebAssembly.Memory(limits);
-    const module = (given?.[shared ? 'shared' : 'plain'] as WebAssembly.Module | undefined) ?? await compileSimdModule(limits);
+    const precompiled = given?.[shared ? 'shared' : 'plain'] as WebAssembly.Module | undefined;
+    this.fma = precompiled === undefined && this.options.fma !== false && (host?.relaxedSimd?.() ?? relaxedSimdSupported());
+    if (this.options.fma === true && !this.fma) {
+      throw new Error(precompiled !== undefined ? 'cpu-simd: fma needs the kernels compiled here, not precompiled modules'
+        : 'cpu-simd: fma needs relaxed SIMD (f32x4.relaxed_madd), which this engine does not validate');
+    }
+    const module = precompiled ?? await compileSimdModule(limits, { fma: this.fma });
     const k = await instantiateSimd(module, memory);
     this.pool = await ThreadPool.start(k, module, memory, shared ? wanted : 1, shared ? host : null);
     this.arena = new Arena(memory);

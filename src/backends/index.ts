@@ -69,6 +69,7 @@ export async function createBackend(spec: BackendSpec, options: BackendOptions =
       return new CpuSimdBackend({
         ...(options.threads === undefined ? {} : { threads: options.threads }),
         ...(options.simdModules === undefined ? {} : { modules: options.simdModules }),
+        ...(options.fma === undefined ? {} : { fma: options.fma }),
       }) as Backend<unknown>;
     }
     default:

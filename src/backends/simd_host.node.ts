@@ -1,8 +1,12 @@
-// Node's thread host for the 'cpu-simd' backend: worker_threads and os.availableParallelism().
-// The only file of the backend that imports Node modules (loaded by a dynamic import in Node only).
+// Node's thread host for the 'cpu-simd' backend: worker_threads and os.availableParallelism(),
+// and relaxed SIMD on Node 20 (V8 11.3 has it behind --experimental-wasm-relaxed-simd; V8 ships
+// it on from 11.4, Node 22). The only file of the backend that imports Node modules (loaded by a
+// dynamic import in Node only).
 import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { ThreadHost, WorkerHandle, WorkerInit } from './simd_pool.js';
+import { relaxedSimdSupported } from '../ops/simd/module.js';
 
 function spawn(): WorkerHandle {
   const worker = new Worker(new URL('./simd_worker.node.js', import.meta.url));
@@ -25,4 +29,19 @@ function spawn(): WorkerHandle {
   };
 }
 
-export const nodeHost: ThreadHost = { defaultThreads: () => availableParallelism(), spawn, canBlock: true };
+/**
+ * Relaxed SIMD, turning on V8's flag where that is what it takes. The flag only lets the engine
+ * accept relaxed SIMD's instructions (a finished proposal, on by default in later V8), in this
+ * process and its workers, for modules compiled from then on: nothing else changes.
+ */
+function relaxedSimd(): boolean {
+  if (relaxedSimdSupported()) return true;
+  try {
+    setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    return false; // a runtime whose node:v8 is a stub (Bun's engine is not V8)
+  }
+  return relaxedSimdSupported();
+}
+
+export const nodeHost: ThreadHost = { defaultThreads: () => availableParallelism(), spawn, canBlock: true, relaxedSimd };

@@ -153,6 +153,11 @@ export interface ThreadHost {
   spawn(): WorkerHandle;
   /** Whether this thread may block in Atomics.wait (a browser's main thread may not). */
   canBlock: boolean;
+  /**
+   * Makes relaxed SIMD available where the engine has it behind a flag (Node 20's V8:
+   * --experimental-wasm-relaxed-simd); says whether it is available now.
+   */
+  relaxedSimd?(): boolean;
 }
 
 /** The worker side: instantiate, say ready, then run tasks until EXIT. Blocks its thread. */

@@ -223,11 +223,12 @@ function ailiaJson(faces: Face[]): string {
   return compactJson(faces.map((f) => ({ bbox_xyxy: f.box.map(round), prob: round(f.score), landmarks: f.landmarks.map((p) => p.map(round)) })));
 }
 
-/** e.g. "cpu-simd, 2 threads (auto chose cpu-simd: WebAssembly SIMD compiles here)". */
+/** e.g. "cpu-simd, 2 threads, fused multiply-add (auto chose cpu-simd: WebAssembly SIMD compiles here)". */
 export function describeBackend(detector: RetinaFace): string {
-  const be = detector.backend as { threads?: unknown };
+  const be = detector.backend as { threads?: unknown; fma?: unknown };
   const threads = typeof be.threads === 'number' ? `, ${be.threads} thread${be.threads === 1 ? '' : 's'}` : '';
-  return `${detector.backendName}${threads}${detector.backendWhy === 'requested' ? '' : ` (${detector.backendWhy})`}`;
+  const fma = be.fma === true ? ', fused multiply-add' : '';
+  return `${detector.backendName}${threads}${fma}${detector.backendWhy === 'requested' ? '' : ` (${detector.backendWhy})`}`;
 }
 
 function median(xs: number[]): number {

@@ -83,6 +83,8 @@ export const SIMD = {
   v128Load: 0x00, v128Load32Splat: 0x09, v128Store: 0x0b, v128Const: 0x0c, i8x16Shuffle: 0x0d,
   f32x4Splat: 0x13, f32x4ExtractLane: 0x1f, f32x4ReplaceLane: 0x20, v128Store32Lane: 0x5a,
   f32x4Add: 0xe4, f32x4Sub: 0xe5, f32x4Mul: 0xe6, f32x4Min: 0xe8, f32x4Max: 0xe9,
+  /** Relaxed SIMD (a later proposal): a * b + c, fused where the CPU has FMA (one rounding), else mul then add. */
+  f32x4RelaxedMadd: 0x105,
 } as const;
 
 const BLOCK_EMPTY = 0x40;
@@ -223,6 +225,8 @@ export class Code {
   f32x4Mul(): this { return this.simd(SIMD.f32x4Mul); }
   f32x4Min(): this { return this.simd(SIMD.f32x4Min); }
   f32x4Max(): this { return this.simd(SIMD.f32x4Max); }
+  /** [a, b, c] -> a * b + c (relaxed SIMD: engines without it refuse the module). */
+  f32x4RelaxedMadd(): this { return this.simd(SIMD.f32x4RelaxedMadd); }
 
   /** The function body as the code section stores it (without the size prefix). */
   body(): number[] {

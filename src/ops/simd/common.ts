@@ -25,6 +25,20 @@ export interface SimdExports {
     cStart: number, cEnd: number, plane: number, slope: number, hasSlope: number, chBytes: number, rowBytes: number, panelBytes: number): void;
 }
 
+/**
+ * The kernels' one multiply-accumulate, `sum = sum + a * b` (a and b each push one v128): with
+ * `fma`, relaxed SIMD's f32x4.relaxed_madd (one fused instruction and one rounding on a CPU with
+ * FMA, V8's x64 and arm64 code); without, f32x4.mul then f32x4.add (two roundings, every engine).
+ */
+export function emitMulAdd(c: Code, fma: boolean, sum: number, a: () => void, b: () => void): void {
+  if (fma) {
+    a(); b(); c.localGet(sum).f32x4RelaxedMadd();
+  } else {
+    c.localGet(sum); a(); b(); c.f32x4Mul().f32x4Add();
+  }
+  c.localSet(sum);
+}
+
 /** Emits `dst = max(dst, dst * slope)` (LeakyReLU for 0 <= slope <= 1) for each v128 local. */
 export function emitLeaky(c: Code, locals: number[], slopeV: number): void {
   for (const v of locals) c.localGet(v).localGet(v).localGet(slopeV).f32x4Mul().f32x4Max().localSet(v);

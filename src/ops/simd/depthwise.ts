@@ -8,7 +8,7 @@
 //   a planar (C, H_out, W_out) tensor (panelBytes 32) or gemm's NR-pixel panels of a band of rows
 //   (dwpw.ts: the depthwise half of a fused depthwise-separable block).
 import { Code } from '../../wasm/emitter.js';
-import { emitLeaky, emitStoreVectors, share, type SimdExports } from './common.js';
+import { emitLeaky, emitMulAdd, emitStoreVectors, share, type SimdExports } from './common.js';
 
 /** Columns of slack right of a depthwise scratch plane row: the last vector's reads (stride 2: 10 floats). */
 export const DW_PLANE_SLACK = 12;
@@ -24,7 +24,8 @@ export function depthwisePlaneFloats(w: number): number {
   return ((DW_BAND - 1) * 2 + 3) * (w + 2 + DW_PLANE_SLACK);
 }
 
-export function emitDepthwise(stride: 1 | 2): Code {
+/** The depthwise kernel of one stride; `fma`: multiply-adds by relaxed SIMD's relaxed_madd (emitMulAdd). */
+export function emitDepthwise(stride: 1 | 2, fma: boolean): Code {
   const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32', 'i32', 'i32', 'i32']);
   const [x, w, bias, y, H, W, rowStart, rowEnd, wOut, cStart, cEnd, plane, slope, hasSlope, chBytes, yRowBytes, panelBytes] =
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
@@ -35,6 +36,27 @@ export function emitDepthwise(stride: 1 | 2): Code {
   const bv = c.local('v128'), acc = c.local('v128'), slopeV = c.local('v128');
   const va = c.local('v128'), vb = c.local('v128'), vc = c.local('v128'), vd = c.local('v128');
 
+  const acc1 = c.local('v128'), q = c.local('i32'), yp = c.local('i32');
+  /** acc += the 3x3 taps of the output vector whose kh = 0 plane row starts at p + off bytes. */
+  const emitTap = (sum: number, off: number) => {
+    for (let kh = 0; kh < 3; kh++) {
+      if (kh === 0) c.localGet(p).localSet(q);
+      else c.localGet(q).localGet(rowBytes).i32Add().localSet(q);
+      if (stride === 1) {
+        for (let kw = 0; kw < 3; kw++) {
+          emitMulAdd(c, fma, sum, () => c.localGet(wv[kh * 3 + kw]!), () => c.localGet(q).v128Load(off + 4 * kw));
+        }
+      } else {
+        // Output ow + l reads plane columns 2 (ow + l) + kw: kw 0 = even lanes of [q, q + 8),
+        // kw 1 = odd lanes, kw 2 = even lanes of [q + 2, q + 10).
+        c.localGet(q).v128Load(off).localSet(va).localGet(q).v128Load(off + 16).localSet(vb);
+        c.localGet(q).v128Load(off + 8).localSet(vc).localGet(q).v128Load(off + 24).localSet(vd);
+        emitMulAdd(c, fma, sum, () => c.localGet(wv[kh * 3]!), () => c.localGet(va).localGet(vb).f32x4Shuffle(0, 2, 4, 6));
+        emitMulAdd(c, fma, sum, () => c.localGet(wv[kh * 3 + 1]!), () => c.localGet(va).localGet(vb).f32x4Shuffle(1, 3, 5, 7));
+        emitMulAdd(c, fma, sum, () => c.localGet(wv[kh * 3 + 2]!), () => c.localGet(vc).localGet(vd).f32x4Shuffle(0, 2, 4, 6));
+      }
+    }
+  };
   c.localGet(slope).f32x4Splat().localSet(slopeV);
   c.localGet(W).i32Const(2 + DW_PLANE_SLACK).i32Add().i32Const(2).i32Shl().localSet(rowBytes);
   c.forRange(ch, () => c.localGet(cStart), () => c.localGet(cEnd), 1, () => {
@@ -61,29 +83,31 @@ export function emitDepthwise(stride: 1 | 2): Code {
       c.forRange(oh, () => c.localGet(oh0), () => c.localGet(ohEnd), 1, () => {
         c.localGet(plane).localGet(oh).localGet(oh0).i32Sub().i32Const(stride).i32Mul().localGet(rowBytes).i32Mul().i32Add().localSet(r0);
         c.localGet(yCh).localGet(oh).localGet(rowStart).i32Sub().localGet(yRowBytes).i32Mul().i32Add().localSet(yRow);
-        c.forRange(ow, () => c.i32Const(0), () => c.localGet(wOut), 4, () => {
+        // Two vectors (8 output pixels) per step while they fit the row, two independent sums.
+        c.localGet(r0).localSet(p);
+        c.localGet(yRow).localSet(yp);
+        c.i32Const(0).localSet(ow);
+        c.block(() => c.loop(() => {
+          c.localGet(ow).i32Const(8).i32Add().localGet(wOut).i32GtS().brIf(1);
+          c.localGet(bv).localSet(acc).localGet(bv).localSet(acc1);
+          emitTap(acc, 0);
+          emitTap(acc1, 16 * stride);
+          c.localGet(hasSlope).if(() => emitLeaky(c, [acc, acc1], slopeV));
+          c.localGet(yp).localGet(acc).v128Store(0).localGet(yp).localGet(acc1).v128Store(16);
+          c.localGet(p).i32Const(32 * stride).i32Add().localSet(p);
+          c.localGet(yp).localGet(panelBytes).i32Add().localSet(yp);
+          c.localGet(ow).i32Const(8).i32Add().localSet(ow).br(0);
+        }));
+        // The rest of the row (1 to 7 pixels), a vector at a time, the last one partial.
+        c.forRange(ow, () => c.localGet(ow), () => c.localGet(wOut), 4, () => {
           c.localGet(bv).localSet(acc);
-          for (let kh = 0; kh < 3; kh++) {
-            c.localGet(r0).localGet(rowBytes).i32Const(kh).i32Mul().i32Add().localGet(ow).i32Const(stride === 1 ? 2 : 3).i32Shl().i32Add().localSet(p);
-            if (stride === 1) {
-              for (let kw = 0; kw < 3; kw++) {
-                c.localGet(acc).localGet(wv[kh * 3 + kw]!).localGet(p).v128Load(4 * kw).f32x4Mul().f32x4Add().localSet(acc);
-              }
-            } else {
-              // Output ow + l reads plane columns 2 (ow + l) + kw: kw 0 = even lanes of [p, p + 8),
-              // kw 1 = odd lanes, kw 2 = even lanes of [p + 2, p + 10).
-              c.localGet(p).v128Load(0).localSet(va).localGet(p).v128Load(16).localSet(vb);
-              c.localGet(p).v128Load(8).localSet(vc).localGet(p).v128Load(24).localSet(vd);
-              c.localGet(acc).localGet(wv[kh * 3]!).localGet(va).localGet(vb).f32x4Shuffle(0, 2, 4, 6).f32x4Mul().f32x4Add().localSet(acc);
-              c.localGet(acc).localGet(wv[kh * 3 + 1]!).localGet(va).localGet(vb).f32x4Shuffle(1, 3, 5, 7).f32x4Mul().f32x4Add().localSet(acc);
-              c.localGet(acc).localGet(wv[kh * 3 + 2]!).localGet(vc).localGet(vd).f32x4Shuffle(0, 2, 4, 6).f32x4Mul().f32x4Add().localSet(acc);
-            }
-          }
+          c.localGet(r0).localGet(ow).i32Const(stride === 1 ? 2 : 3).i32Shl().i32Add().localSet(p);
+          emitTap(acc, 0);
           c.localGet(hasSlope).if(() => emitLeaky(c, [acc], slopeV));
           c.localGet(wOut).localGet(ow).i32Sub().localSet(rem);
           c.localGet(yRow).localGet(ow).i32Const(3).i32ShrU().localGet(panelBytes).i32Mul().i32Add()
-            .localGet(ow).i32Const(4).i32And().i32Const(2).i32Shl().i32Add().localSet(p);
-          emitStoreVectors(c, p, [acc], rem);
+            .localGet(ow).i32Const(4).i32And().i32Const(2).i32Shl().i32Add().localSet(yp);
+          emitStoreVectors(c, yp, [acc], rem);
         });
       });
     });

@@ -8,7 +8,7 @@
 // The one matrix product of the module: dense convolutions (dense.ts) and Winograd's 16
 // products per chunk (winograd.ts) both run it.
 import { Code } from '../../wasm/emitter.js';
-import { emitLeaky, emitStoreVectors } from './common.js';
+import { emitLeaky, emitMulAdd, emitStoreVectors } from './common.js';
 import { PANEL_ROWS } from '../gemm_panels.js';
 
 /** Output channels per packed weight panel (the micro-tile's rows): the panels of gemm_panels.ts. */
@@ -20,7 +20,8 @@ export const GEMM_NR = 4 * GEMM_COLS;
 /** gemm's blockBytes for a row-major B (pixel blocks side by side): NR floats. */
 export const ROW_MAJOR_BLOCK = 4 * GEMM_NR;
 
-export function emitGemm(): Code {
+/** The gemm kernel; `fma`: multiply-adds by relaxed SIMD's relaxed_madd (emitMulAdd). */
+export function emitGemm(fma: boolean): Code {
   const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32', 'i32']);
   const [w, x, xStride, y, yStride, bias, K, ocCount, n, slope, hasSlope, blockBytes] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   const ob = c.local('i32'), j = c.local('i32'), wp = c.local('i32'), xp = c.local('i32'), wEnd = c.local('i32');
@@ -45,7 +46,7 @@ export function emitGemm(): Code {
         b.forEach((v, i) => c.localGet(xp).v128Load(16 * i).localSet(v));
         for (let r = 0; r < GEMM_MR; r++) {
           c.localGet(wp).v128Load32Splat(4 * r).localSet(a);
-          acc[r]!.forEach((v, i) => c.localGet(v).localGet(a).localGet(b[i]!).f32x4Mul().f32x4Add().localSet(v));
+          acc[r]!.forEach((v, i) => emitMulAdd(c, fma, v, () => c.localGet(a), () => c.localGet(b[i]!)));
         }
         c.localGet(xp).localGet(xStep).i32Add().localSet(xp);
         c.localGet(wp).i32Const(4 * GEMM_MR).i32Add().localTee(wp).localGet(wEnd).i32LtU().brIf(0);

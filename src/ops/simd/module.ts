@@ -10,9 +10,12 @@
 //   elementwise.ts  actCopy, addAct (add, cat), headPermute, nearest (F.interpolate)
 //   common.ts       the exports (SimdExports), inline LeakyReLU and partial stores, share()
 // The tasks the backend's threads run are listed once, in src/backends/simd_pool.ts (TASKS).
-// Relaxed SIMD's FMA is not available everywhere: multiply then add (two roundings, as the
-// naive loop's float64 accumulation is not either: see the tolerances in the test).
-import { ModuleBuilder, type MemoryImport } from '../../wasm/emitter.js';
+// Two builds of the same kernels (SimdBuild): every multiply-accumulate as f32x4.mul then
+// f32x4.add (plain SIMD, every engine), or as relaxed SIMD's f32x4.relaxed_madd (`fma`: one
+// instruction where the CPU fuses; Chrome >= 114, Node >= 22, Deno; Node 20 only behind V8's flag,
+// which the backend's Node host sets: simd_host.node.ts). They round differently (the naive
+// loops' float64 sums are the reference of both: see the tolerances in the test).
+import { Code, ModuleBuilder, type MemoryImport } from '../../wasm/emitter.js';
 import type { SimdExports } from './common.js';
 import { emitIm2col } from './dense.js';
 import { emitDepthwise } from './depthwise.js';
@@ -22,10 +25,16 @@ import { emitWinoInput, emitWinoOutput, emitWinoPad } from './winograd.js';
 
 export { SIMD_MEMORY, SIMD_WASM_FILES } from '../simd_files.js';
 
+/** How the kernels are built: `fma` = multiply-adds by relaxed SIMD's relaxed_madd (default false: plain SIMD). */
+export interface SimdBuild {
+  fma?: boolean;
+}
+
 /** The kernel module's bytes, importing the given memory as ("env", "memory"). */
-export function buildSimdModule(memory: MemoryImport): Uint8Array<ArrayBuffer> {
+export function buildSimdModule(memory: MemoryImport, build: SimdBuild = {}): Uint8Array<ArrayBuffer> {
+  const fma = build.fma === true;
   const m = new ModuleBuilder({ memory });
-  m.addFunction('gemm', emitGemm());
+  m.addFunction('gemm', emitGemm(fma));
   m.addFunction('im2col', emitIm2col());
   m.addFunction('packB', emitPackB());
   m.addFunction('actCopy', emitElementwise(false));
@@ -35,14 +44,24 @@ export function buildSimdModule(memory: MemoryImport): Uint8Array<ArrayBuffer> {
   m.addFunction('winoPad', emitWinoPad());
   m.addFunction('winoInput', emitWinoInput());
   m.addFunction('winoOutput', emitWinoOutput());
-  m.addFunction('depthwise3x3s1', emitDepthwise(1));
-  m.addFunction('depthwise3x3s2', emitDepthwise(2));
+  m.addFunction('depthwise3x3s1', emitDepthwise(1, fma));
+  m.addFunction('depthwise3x3s2', emitDepthwise(2, fma));
   return m.toBytes();
 }
 
 /** Compiles the kernel module for a memory of this kind (async: browsers refuse big sync compiles). */
-export function compileSimdModule(memory: MemoryImport): Promise<WebAssembly.Module> {
-  return WebAssembly.compile(buildSimdModule(memory));
+export function compileSimdModule(memory: MemoryImport, build: SimdBuild = {}): Promise<WebAssembly.Module> {
+  return WebAssembly.compile(buildSimdModule(memory, build));
+}
+
+/** Whether this engine validates relaxed SIMD's f32x4.relaxed_madd (what the `fma` build needs). */
+export function relaxedSimdSupported(): boolean {
+  if (typeof WebAssembly === 'undefined') return false;
+  const c = new Code(['v128', 'v128', 'v128'], ['v128']);
+  c.localGet(0).localGet(1).localGet(2).f32x4RelaxedMadd();
+  const m = new ModuleBuilder();
+  m.addFunction('madd', c);
+  return WebAssembly.validate(m.toBytes());
 }
 
 /** An instance over the given memory; every thread instantiates the same module over the same memory. */

@@ -12,6 +12,15 @@ import { Code } from '../../wasm/emitter.js';
 import { emitLeaky, emitStoreVectors, share, type SimdExports } from './common.js';
 import { packDenseWeights, packedDenseFloats, ROW_MAJOR_BLOCK } from './gemm.js';
 
+/**
+ * Floats of padding after each transform position's matrix in V and M (so V[xi] starts at
+ * xi (C_in nt + WINO_XI_PAD)): without it the 16 matrices' strides are often whole multiples of
+ * 4 KiB (nt C = 80 x 64 floats at 80x80), so the input transform's 16 stores of a tile (and the
+ * output transform's 16 loads) fall into one L1 set, more lines than its ways, and evict each
+ * other. One cache line apart, they spread over 16 sets.
+ */
+export const WINO_XI_PAD = 16;
+
 /** Geometry of a Winograd convolution on an (H, W) input. */
 export function winogradGeometry(h: number, w: number): { tH: number; tW4: number; rowsP: number; wP: number } {
   const tH = Math.ceil(h / 2), tW = Math.ceil(w / 2);
@@ -39,7 +48,7 @@ export function emitWinoPad(): Code {
   return c;
 }
 
-/** winoInput(xpad, rowsP, wP, cIn, ty0, ty1, tW4, v): V[xi][ic][t], t = (ty - ty0) tW4 + tx. */
+/** winoInput(xpad, rowsP, wP, cIn, ty0, ty1, tW4, v): V[xi][ic][t], t = (ty - ty0) tW4 + tx, at v + 4 (xi (cIn nt + WINO_XI_PAD) + ic nt + t). */
 export function emitWinoInput(): Code {
   const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
   const [xpad, rowsP, wP, cIn, ty0, ty1, tW4, v] = [0, 1, 2, 3, 4, 5, 6, 7];
@@ -51,7 +60,7 @@ export function emitWinoInput(): Code {
   const sub = (x: number, y: number) => c.localGet(x).localGet(y).f32x4Sub();
   const add = (x: number, y: number) => c.localGet(x).localGet(y).f32x4Add();
   c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW4).i32Mul().localSet(nt);
-  c.localGet(nt).localGet(cIn).i32Mul().i32Const(2).i32Shl().localSet(xiBytes);
+  c.localGet(nt).localGet(cIn).i32Mul().i32Const(WINO_XI_PAD).i32Add().i32Const(2).i32Shl().localSet(xiBytes);
   c.localGet(wP).i32Const(2).i32Shl().localSet(rowBytes);
   c.forRange(ic, () => c.i32Const(0), () => c.localGet(cIn), 1, () => {
     c.forRange(ty, () => c.localGet(ty0), () => c.localGet(ty1), 1, () => {
@@ -105,7 +114,7 @@ export function emitWinoOutput(): Code {
   const lo = c.local('v128'), hi = c.local('v128'), bv = c.local('v128'), slopeV = c.local('v128');
   c.localGet(slope).f32x4Splat().localSet(slopeV);
   c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW4).i32Mul().localSet(nt);
-  c.localGet(nt).localGet(cOut).i32Mul().i32Const(2).i32Shl().localSet(xiBytes);
+  c.localGet(nt).localGet(cOut).i32Mul().i32Const(WINO_XI_PAD).i32Add().i32Const(2).i32Shl().localSet(xiBytes);
   c.forRange(oc, () => c.i32Const(0), () => c.localGet(cOut), 1, () => {
     c.localGet(bias).localGet(oc).i32Const(2).i32Shl().i32Add().v128Load32Splat().localSet(bv);
     c.forRange(ty, () => c.localGet(ty0), () => c.localGet(ty1), 1, () => {
@@ -186,7 +195,7 @@ export interface WinogradArgs {
 export function winogradScratchBytes(cIn: number, cOut: number, h: number, w: number): { xpad: number; perThread: number } {
   const g = winogradGeometry(h, w);
   const nt = winogradChunkRows(g.tW4) * g.tW4;
-  return { xpad: cIn * g.rowsP * g.wP * 4, perThread: 16 * (cIn + cOut) * nt * 4 };
+  return { xpad: cIn * g.rowsP * g.wP * 4, perThread: 16 * ((cIn + cOut) * nt + 2 * WINO_XI_PAD) * 4 };
 }
 
 export function winogradPadPart(k: SimdExports, a: WinogradArgs, t: number, nThreads: number): void {
@@ -204,10 +213,11 @@ export function winogradPart(k: SimdExports, a: WinogradArgs, t: number, nThread
   for (let ty0 = lo; ty0 < hi; ty0 += rows) {
     const ty1 = Math.min(hi, ty0 + rows);
     const nt = (ty1 - ty0) * g.tW4;
-    const m = v + 16 * a.cIn * nt * 4;
+    const vXi = (a.cIn * nt + WINO_XI_PAD) * 4, mXi = (a.cOut * nt + WINO_XI_PAD) * 4;
+    const m = v + 16 * vXi;
     k.winoInput(a.xpad, g.rowsP, g.wP, a.cIn, ty0, ty1, g.tW4, v);
     for (let xi = 0; xi < 16; xi++) {
-      k.gemm(a.weights + xi * perXi, v + xi * a.cIn * nt * 4, nt, m + xi * a.cOut * nt * 4, nt, a.zeros, a.cIn, a.cOut, nt, 0, 0, ROW_MAJOR_BLOCK);
+      k.gemm(a.weights + xi * perXi, v + xi * vXi, nt, m + xi * mXi, nt, a.zeros, a.cIn, a.cOut, nt, 0, 0, ROW_MAJOR_BLOCK);
     }
     k.winoOutput(m, a.cOut, ty0, ty1, g.tW4, a.y, a.h, a.w, a.bias, a.slope, a.hasSlope);
   }

@@ -45,6 +45,8 @@ export interface TechniqueResult {
 export interface TechniquesRun {
   arch: Arch;
   resolution: string;
+  /** --runs (default 5): the steady calls per step; absent in files written before it was recorded */
+  runs?: number;
   results: TechniqueResult[];
 }
 
@@ -88,7 +90,7 @@ export async function main(argv: readonly string[]): Promise<TechniquesRun> {
       be.dispose();
     }
   }
-  const result: TechniquesRun = { arch, resolution: `${width}x${height}`, results };
+  const result: TechniquesRun = { arch, resolution: `${width}x${height}`, runs, results };
   if (out !== undefined) {
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, JSON.stringify(result, null, 1) + '\n');

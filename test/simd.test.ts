@@ -18,6 +18,7 @@ import { compileSimdModule, instantiateSimd } from '../src/ops/simd/module.js';
 import { winogradPadPart, winogradPart, winogradScratchBytes, winogradWeights } from '../src/ops/simd/winograd.js';
 import { addNaive } from '../src/ops/add.cpu.js';
 import { headPermuteNaive } from '../src/ops/head_permute.cpu.js';
+import { softmaxNaive } from '../src/ops/softmax.cpu.js';
 import { leakyReluNaive } from '../src/ops/leaky_relu.cpu.js';
 import { Arena } from '../src/wasm/arena.js';
 import { Code, encodeName, ModuleBuilder, sleb128, uleb128 } from '../src/wasm/emitter.js';
@@ -396,6 +397,22 @@ test('elementwise (add, copy, + leaky) and head permute kernels equal the naive 
     }
     arena.release(xp); arena.release(y);
   }
+});
+
+test('cpu-simd softmax over 2 classes (one exp a row) equals the naive softmax bit for bit, infinities and NaN included', async () => {
+  const be = new CpuSimdBackend({ threads: 1 });
+  await be.prepare(buildRetinaFace('mobile0.25'));
+  const edge = [0, 1, -1, 3.5, -20, 100, -100, 1e-30, 88.7, -88.7, Infinity, -Infinity, NaN];
+  const rows = edge.length ** 2 + 500;
+  const x = randomTensor([rows, 2], 901, -20, 20);
+  edge.forEach((a, i) => edge.forEach((b, j) => x.data.set([a, b], 2 * (i * edge.length + j))));
+  for (const k of [2, 3]) { // 3: the general loop, for comparison
+    const xk = k === 2 ? x : randomTensor([rows, 3], 902, -20, 20);
+    const got = (await be.read(be.softmax(be.upload(xk)))).data, want = softmaxNaive(xk).data;
+    const i = got.findIndex((v, j) => !Object.is(v, want[j]));
+    assert.is(i, -1, `k ${k} [${i}]: ${got[i]} vs ${want[i]} (input ${xk.data[i]})`);
+  }
+  be.dispose();
 });
 
 // --- the whole backend --------------------------------------------------------------------------

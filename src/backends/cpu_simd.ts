@@ -427,6 +427,18 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const k = x.shape[x.shape.length - 1]!;
     const y = this.alloc([...x.shape]);
     const X = this.handle(x).data, Y = y.data;
+    if (k === 2) {
+      // RetinaFace's ClassHead: the larger of two finite scores gives exp(0) = 1 exactly, so one
+      // exp a row gives the general loop's values bit for bit (NaN and infinities included: x - m
+      // is then not 0 and goes through exp as there).
+      for (let r = 0; r < X.length; r += 2) {
+        const a = X[r]!, b = X[r + 1]!, m = Math.max(a, b);
+        const ea = a - m === 0 ? 1 : Math.exp(a - m), eb = b - m === 0 ? 1 : Math.exp(b - m), s = ea + eb;
+        Y[r] = ea / s;
+        Y[r + 1] = eb / s;
+      }
+      return y;
+    }
     const ex = new Float64Array(k);
     for (let r = 0; r < X.length; r += k) {
       let m = -Infinity;

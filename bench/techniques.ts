@@ -29,7 +29,7 @@ export const TECHNIQUES: readonly Technique[] = [
   { step: 'cpu-fast', adds: 'batch norm folded, bias + activation fused, packed JS GEMM, direct depthwise 3x3', create: () => new CpuBackend('fast') },
   { step: 'cpu-simd-1t, no Winograd, no fusion, no FMA', adds: 'WebAssembly SIMD kernels generated at run time (multiply then add), one arena for every activation', create: () => new CpuSimdBackend({ threads: 1, winograd: false, fuse: false, fma: false }) },
   { step: 'cpu-simd-1t, no fusion, no FMA', adds: 'Winograd F(2x2,3x3) for the dense 3x3 stride-1 convolutions', create: () => new CpuSimdBackend({ threads: 1, fuse: false, fma: false }) },
-  { step: 'cpu-simd-1t, no FMA', adds: 'each depthwise-separable block as one task: a band of rows\' depthwise output stays in cache for the pointwise GEMM (no effect on ResNet-50)', create: () => new CpuSimdBackend({ threads: 1, fma: false }) },
+  { step: 'cpu-simd-1t, no FMA', adds: 'each depthwise-separable block as one task: a band of rows\' depthwise output stays in cache for the pointwise GEMM; SSH\'s conv3X3 and conv5X5_1 as one Winograd', create: () => new CpuSimdBackend({ threads: 1, fma: false }) },
   { step: 'cpu-simd-1t', adds: 'relaxed SIMD\'s fused multiply-add (f32x4.relaxed_madd) in the GEMM and depthwise kernels, where the engine has it', create: () => new CpuSimdBackend({ threads: 1 }) },
   { step: 'cpu-simd-2t', adds: 'a second thread (worker_threads over shared memory), convolutions split in equal shares of pixels or rows', create: () => new CpuSimdBackend({ threads: 2 }) },
 ];

@@ -11,6 +11,10 @@
 // kept alive), and convBnAct of that pointwise unit on it runs both as one task (ops/simd/dwpw.ts,
 // bit-identical to the two kernels). Any other use of a deferred tensor computes it first, so the
 // network definition and every other caller see ordinary tensors (option fuse: false turns it off).
+// Likewise each SSH's conv3X3 and conv5X5_1 (lowering.ts sharedInputPairs: two dense 3x3 on one
+// input): conv3X3's call runs one Winograd over both units' channels (one pad and input
+// transform, one GEMM) and keeps conv5X5_1's output for its call on the same input; on any
+// other input conv5X5_1 is computed alone. Bit-identical too (fuse: false turns it off).
 //
 // Threads: `threads` (default: the machine's parallelism) share the memory (shared
 // WebAssembly.Memory); convolutions are split by output pixels (dense) or channels
@@ -30,7 +34,7 @@ import { winogradScratchBytes, winogradWeights, type WinogradArgs } from '../ops
 import { nearestSourceIndex } from '../ops/interpolate_nearest.js';
 import { formatShape, numel, shapeEquals, type Tensor } from '../tensor.js';
 import { Arena } from '../wasm/arena.js';
-import { depthwiseSeparablePairs, lowerModel, type LoweredConv } from './lowering.js';
+import { depthwiseSeparablePairs, lowerModel, sharedInputPairs, type LoweredConv } from './lowering.js';
 import { dwPwBandRows, dwPwScratchBytes, type DwPwArgs } from '../ops/simd/dwpw.js';
 import type { SimdModules } from '../ops/simd_files.js';
 import { TASKS, ThreadPool, type TaskRecord, type ThreadHost } from './simd_pool.js';
@@ -113,6 +117,13 @@ export class CpuSimdBackend implements Backend<Tensor> {
   private prepared = new Map<ConvBnAct, Prepared>();
   /** depthwise unit -> its pointwise partner (lowering.ts), when fusing */
   private pairs = new Map<ConvBnAct, ConvBnAct>();
+  /**
+   * first unit -> the pair run as one Winograd (sharedInputPairs): the combined weights and bias
+   * of both units' output channels, the first's first
+   */
+  private shared = new Map<ConvBnAct, { partner: ConvBnAct; cOut1: number; cOut2: number; weights: number; zeros: number; bias: number }>();
+  /** the second unit of a shared pair -> its output, computed with the first's, and the input it is for */
+  private pendingShared = new Map<ConvBnAct, { x: SimdTensor; y: SimdTensor }>();
   /** nearestMap's blocks, by `${n}:${nOut}` */
   private nearestMaps = new Map<string, number>();
 
@@ -165,8 +176,29 @@ export class CpuSimdBackend implements Backend<Tensor> {
     this.pool = await ThreadPool.start(k, module, memory, shared ? wanted : 1, shared ? host : null);
     this.arena = new Arena(memory);
 
-    for (const [unit, l] of lowerModel(model)) this.prepared.set(unit, this.pack(l));
+    const lowered = new Map<ConvBnAct, LoweredConv>();
+    for (const [unit, l] of lowerModel(model)) {
+      lowered.set(unit, l);
+      this.prepared.set(unit, this.pack(l));
+    }
     if (this.options.fuse !== false) {
+      for (const [first, second] of sharedInputPairs(model)) {
+        const p1 = this.prepared.get(first), p2 = this.prepared.get(second);
+        // One GEMM over both units' channels: the second's rows start on a panel of GEMM_MR.
+        if (p1?.kind !== 'winograd' || p2?.kind !== 'winograd' || p1.cIn !== p2.cIn || p1.cOut % GEMM_MR !== 0) continue;
+        const f1 = lowered.get(first)!.folded(), f2 = lowered.get(second)!.folded();
+        const cOut = p1.cOut + p2.cOut;
+        const weight = new Float32Array(cOut * p1.cIn * 9);
+        weight.set(f1.weight);
+        weight.set(f2.weight, f1.weight.length);
+        const bias = new Float32Array(Math.ceil(cOut / GEMM_MR) * GEMM_MR);
+        bias.set(f1.bias);
+        bias.set(f2.bias, p1.cOut);
+        this.shared.set(first, {
+          partner: second, cOut1: p1.cOut, cOut2: p2.cOut, weights: this.store(winogradWeights(weight, cOut, p1.cIn)),
+          zeros: this.store(new Float32Array(bias.length)), bias: this.store(bias),
+        });
+      }
       for (const [dw, pw] of depthwiseSeparablePairs(model)) {
         const p = this.prepared.get(pw);
         // The fused task's gemm reads the band as packB's panels: a 1x1 stride-1 unpadded conv.
@@ -263,6 +295,17 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const { conv } = unit;
     const xh = this.live(x);
     const [, hOut, wOut] = conv2dOutputShape(x.shape, conv.weight.shape, { stride: conv.stride, padding: conv.padding, groups: conv.groups });
+    const shared = this.shared.get(unit);
+    if (shared !== undefined) {
+      if (xh.deferred !== null) this.settle(xh);
+      return this.winogradShared(xh, unit, shared);
+    }
+    const pending = this.pendingShared.get(unit);
+    if (pending !== undefined) {
+      this.pendingShared.delete(unit);
+      if (pending.x === xh && !xh.released) return pending.y;
+      this.release(pending.y); // computed for another input: not this call's
+    }
     const partner = this.pairs.get(unit);
     if (partner !== undefined && xh.deferred === null) {
       xh.holds++;
@@ -297,6 +340,40 @@ export class CpuSimdBackend implements Backend<Tensor> {
     return y;
   }
 
+  /**
+   * The first unit of a shared-input pair on x, with the second's output computed alongside (one
+   * Winograd pad and input transform, one GEMM over both units' channels; each output channel's
+   * sum in the same order as alone, so the outputs are the unshared ones bit for bit) and kept
+   * for the second unit's call on the same x.
+   */
+  private winogradShared(xh: SimdTensor, first: ConvBnAct, s: { partner: ConvBnAct; cOut1: number; cOut2: number; weights: number; zeros: number; bias: number }): Tensor {
+    const stale = this.pendingShared.get(s.partner);
+    if (stale !== undefined) {
+      this.pendingShared.delete(s.partner);
+      this.release(stale.y);
+    }
+    const [cIn, h, w] = xh.shape as [number, number, number];
+    const y1 = this.alloc([s.cOut1, h, w]), y2 = this.alloc([s.cOut2, h, w]);
+    const arena = this.arena!, pool = this.pool!;
+    const cOut = s.cOut1 + s.cOut2;
+    const bytes = winogradScratchBytes(cIn, cOut, h, w);
+    const xpad = arena.alloc(bytes.xpad / 4);
+    const scratch = arena.alloc((bytes.perThread * pool.threads) / 4);
+    const { slope } = first, slope2 = s.partner.slope;
+    const args: WinogradArgs = {
+      x: xh.ptr, cIn, h, w, cOut, y: y1.ptr, weights: s.weights, zeros: s.zeros, bias: s.bias,
+      slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
+      cOut1: s.cOut1, y2: y2.ptr, bias2: s.bias + 4 * s.cOut1, slope2: slope2 ?? 0, hasSlope2: slope2 === null ? 0 : 1,
+      xpad, scratch, scratchBytes: bytes.perThread,
+    };
+    pool.run(TASKS.winogradPad, args);
+    pool.run(TASKS.winograd, args);
+    arena.release(scratch);
+    arena.release(xpad);
+    this.pendingShared.set(s.partner, { x: xh, y: y2 });
+    return y1;
+  }
+
   /** One convolution of x (computed) into y's block. */
   private runConv(xh: SimdTensor, unit: ConvBnAct, y: SimdTensor): void {
     const p = this.prepared.get(unit)!;
@@ -311,7 +388,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
       const scratch = arena.alloc((bytes.perThread * pool.threads) / 4);
       const args: WinogradArgs = {
         x: xh.ptr, cIn: p.cIn, h, w, cOut: p.cOut, y: y.ptr, weights: p.weights, zeros: p.zeros, bias: p.bias, ...act,
-        xpad, scratch, scratchBytes: bytes.perThread,
+        cOut1: 0, y2: 0, bias2: 0, slope2: 0, hasSlope2: 0, xpad, scratch, scratchBytes: bytes.perThread,
       };
       pool.run(TASKS.winogradPad, args);
       pool.run(TASKS.winograd, args);
@@ -460,6 +537,8 @@ export class CpuSimdBackend implements Backend<Tensor> {
     this.arena = null;
     this.prepared.clear();
     this.pairs.clear();
+    this.shared.clear();
+    this.pendingShared.clear();
     this.nearestMaps.clear();
   }
 }

@@ -7,6 +7,7 @@
 // Folding (eval-mode BatchNorm2d after a bias-free conv, eps 1e-5):
 //   s = gamma / sqrt(running_var + eps),  w' = w * s (per output channel),  b' = (b - running_mean) * s + beta.
 import { ConvDw } from '../model/blocks.js';
+import { SSH } from '../model/ssh.js';
 import { convUnits, namedModules, type ConvBnAct, type Module } from '../model/modules.js';
 import type { Slope } from '../ops/activation.js';
 import { foldBatchNorm } from '../ops/batch_norm2d.cpu.js';
@@ -68,6 +69,19 @@ export function depthwiseSeparablePairs(model: Module): Map<ConvBnAct, ConvBnAct
   const pairs = new Map<ConvBnAct, ConvBnAct>();
   for (const [, m] of namedModules(model)) {
     if (m instanceof ConvDw) pairs.set(m.depthwise, m.pointwise);
+  }
+  return pairs;
+}
+
+/**
+ * Convolutions of one input, the first called first: each SSH's conv3X3 and conv5X5_1 (models/net.py
+ * runs both on the module's input, conv3X3 first). A backend may run such a pair as one
+ * (cpu-simd: one Winograd input transform, one GEMM over both units' output channels).
+ */
+export function sharedInputPairs(model: Module): Map<ConvBnAct, ConvBnAct> {
+  const pairs = new Map<ConvBnAct, ConvBnAct>();
+  for (const [, m] of namedModules(model)) {
+    if (m instanceof SSH) pairs.set(m.conv3X3.unit, m.conv5X5_1.unit);
   }
   return pairs;
 }

@@ -74,7 +74,8 @@ function task<A extends Record<keyof A, number>, const K extends readonly (keyof
 }
 
 const WINOGRAD_KEYS = [
-  'x', 'cIn', 'h', 'w', 'cOut', 'y', 'weights', 'zeros', 'bias', 'slope', 'hasSlope', 'xpad', 'scratch', 'scratchBytes',
+  'x', 'cIn', 'h', 'w', 'cOut', 'y', 'weights', 'zeros', 'bias', 'slope', 'hasSlope',
+  'cOut1', 'y2', 'bias2', 'slope2', 'hasSlope2', 'xpad', 'scratch', 'scratchBytes',
 ] as const;
 
 /** Every task the threads run, each spelled once: its number (distinct, not EXIT), its arguments' order, its part. */

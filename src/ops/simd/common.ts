@@ -16,7 +16,7 @@ export interface SimdExports {
   nearest(x: number, h: number, w: number, y: number, hOut: number, wOut: number, rows: number, cols: number, cStart: number, cEnd: number): void;
   winoPad(x: number, h: number, w: number, xpad: number, rowsP: number, wP: number, cStart: number, cEnd: number): void;
   winoInput(xpad: number, rowsP: number, wP: number, cIn: number, ty0: number, ty1: number, tW4: number, v: number): void;
-  winoOutput(m: number, cOut: number, ty0: number, ty1: number, tW4: number, y: number, h: number, w: number,
+  winoOutput(m: number, cOut: number, ldm: number, ty0: number, ty1: number, tW4: number, y: number, h: number, w: number,
     bias: number, slope: number, hasSlope: number): void;
   /** Output rows [rowStart, rowEnd); the vector at (ch, oh, ow) is stored at y + ch chBytes + (oh - rowStart) rowBytes + (ow >> 3) panelBytes + (ow & 4) 4. */
   depthwise3x3s1(x: number, w: number, bias: number, y: number, h: number, wd: number, rowStart: number, rowEnd: number, wOut: number,

@@ -102,10 +102,13 @@ export function emitWinoInput(): Code {
   return c;
 }
 
-/** winoOutput(m, cOut, ty0, ty1, tW4, y, H, W, bias, slope, hasSlope): Y tiles = A^T M A + bias, leaky. */
+/**
+ * winoOutput(m, cOut, ldm, ty0, ty1, tW4, y, H, W, bias, slope, hasSlope): Y tiles = A^T M A + bias, leaky, for
+ * cOut rows of M matrices of ldm rows each (ldm > cOut: a part of a GEMM over two convolutions' channels).
+ */
 export function emitWinoOutput(): Code {
-  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32']);
-  const [m, cOut, ty0, ty1, tW4, y, H, W, bias, slope, hasSlope] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32']);
+  const [m, cOut, ldm, ty0, ty1, tW4, y, H, W, bias, slope, hasSlope] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   const oc = c.local('i32'), ty = c.local('i32'), tx = c.local('i32'), p = c.local('i32'), nt = c.local('i32'), xiBytes = c.local('i32');
   const oh = c.local('i32'), yp = c.local('i32'), rem = c.local('i32');
   const mv = Array.from({ length: 16 }, () => c.local('v128'));
@@ -114,7 +117,7 @@ export function emitWinoOutput(): Code {
   const lo = c.local('v128'), hi = c.local('v128'), bv = c.local('v128'), slopeV = c.local('v128');
   c.localGet(slope).f32x4Splat().localSet(slopeV);
   c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW4).i32Mul().localSet(nt);
-  c.localGet(nt).localGet(cOut).i32Mul().i32Const(WINO_XI_PAD).i32Add().i32Const(2).i32Shl().localSet(xiBytes);
+  c.localGet(nt).localGet(ldm).i32Mul().i32Const(WINO_XI_PAD).i32Add().i32Const(2).i32Shl().localSet(xiBytes);
   c.forRange(oc, () => c.i32Const(0), () => c.localGet(cOut), 1, () => {
     c.localGet(bias).localGet(oc).i32Const(2).i32Shl().i32Add().v128Load32Splat().localSet(bv);
     c.forRange(ty, () => c.localGet(ty0), () => c.localGet(ty1), 1, () => {
@@ -187,6 +190,11 @@ export interface WinogradArgs {
   /** winogradWeights in the arena, a zero bias of ceil(C_out / 4) * 4 floats, the folded bias. */
   weights: number; zeros: number; bias: number;
   slope: number; hasSlope: number;
+  /**
+   * cOut1 > 0: the GEMM's first cOut1 channels go to y (bias, slope), the other cOut - cOut1 to y2
+   * with bias2, slope2 (two convolutions of one input, sharedInputPairs); 0: all to y.
+   */
+  cOut1: number; y2: number; bias2: number; slope2: number; hasSlope2: number;
   /** The padded input (shared), then per thread: V and M of one chunk. */
   xpad: number; scratch: number; scratchBytes: number;
 }
@@ -219,6 +227,11 @@ export function winogradPart(k: SimdExports, a: WinogradArgs, t: number, nThread
     for (let xi = 0; xi < 16; xi++) {
       k.gemm(a.weights + xi * perXi, v + xi * vXi, nt, m + xi * mXi, nt, a.zeros, a.cIn, a.cOut, nt, 0, 0, ROW_MAJOR_BLOCK);
     }
-    k.winoOutput(m, a.cOut, ty0, ty1, g.tW4, a.y, a.h, a.w, a.bias, a.slope, a.hasSlope);
+    if (a.cOut1 === 0) {
+      k.winoOutput(m, a.cOut, a.cOut, ty0, ty1, g.tW4, a.y, a.h, a.w, a.bias, a.slope, a.hasSlope);
+    } else {
+      k.winoOutput(m, a.cOut1, a.cOut, ty0, ty1, g.tW4, a.y, a.h, a.w, a.bias, a.slope, a.hasSlope);
+      k.winoOutput(m + a.cOut1 * nt * 4, a.cOut - a.cOut1, a.cOut, ty0, ty1, g.tW4, a.y2, a.h, a.w, a.bias2, a.slope2, a.hasSlope2);
+    }
   }
 }

@@ -98,6 +98,9 @@ export class SimdTensor implements Tensor {
   }
 }
 
+/** The first unit of a shared-input pair (sharedInputPairs): its partner and the pair's combined Winograd weights and bias, the first's channels first. */
+interface SharedPair { partner: ConvBnAct; cOut1: number; cOut2: number; weights: number; zeros: number; bias: number }
+
 type Prepared =
   | { kind: 'winograd'; cIn: number; cOut: number; weights: number; zeros: number; bias: number }
   | { kind: 'dense'; cIn: number; cOut: number; kSize: number; stride: number; pad: number; weights: number; bias: number }
@@ -121,7 +124,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
    * first unit -> the pair run as one Winograd (sharedInputPairs): the combined weights and bias
    * of both units' output channels, the first's first
    */
-  private shared = new Map<ConvBnAct, { partner: ConvBnAct; cOut1: number; cOut2: number; weights: number; zeros: number; bias: number }>();
+  private shared = new Map<ConvBnAct, SharedPair>();
   /** the second unit of a shared pair -> its output, computed with the first's, and the input it is for */
   private pendingShared = new Map<ConvBnAct, { x: SimdTensor; y: SimdTensor }>();
   /** nearestMap's blocks, by `${n}:${nOut}` */
@@ -346,32 +349,36 @@ export class CpuSimdBackend implements Backend<Tensor> {
    * sum in the same order as alone, so the outputs are the unshared ones bit for bit) and kept
    * for the second unit's call on the same x.
    */
-  private winogradShared(xh: SimdTensor, first: ConvBnAct, s: { partner: ConvBnAct; cOut1: number; cOut2: number; weights: number; zeros: number; bias: number }): Tensor {
+  private winogradShared(xh: SimdTensor, first: ConvBnAct, s: SharedPair): Tensor {
     const stale = this.pendingShared.get(s.partner);
     if (stale !== undefined) {
       this.pendingShared.delete(s.partner);
       this.release(stale.y);
     }
-    const [cIn, h, w] = xh.shape as [number, number, number];
+    const [, h, w] = xh.shape as [number, number, number];
     const y1 = this.alloc([s.cOut1, h, w]), y2 = this.alloc([s.cOut2, h, w]);
-    const arena = this.arena!, pool = this.pool!;
-    const cOut = s.cOut1 + s.cOut2;
-    const bytes = winogradScratchBytes(cIn, cOut, h, w);
-    const xpad = arena.alloc(bytes.xpad / 4);
-    const scratch = arena.alloc((bytes.perThread * pool.threads) / 4);
     const { slope } = first, slope2 = s.partner.slope;
-    const args: WinogradArgs = {
-      x: xh.ptr, cIn, h, w, cOut, y: y1.ptr, weights: s.weights, zeros: s.zeros, bias: s.bias,
+    this.runWinograd(xh, {
+      cOut: s.cOut1 + s.cOut2, y: y1.ptr, weights: s.weights, zeros: s.zeros, bias: s.bias,
       slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
       cOut1: s.cOut1, y2: y2.ptr, bias2: s.bias + 4 * s.cOut1, slope2: slope2 ?? 0, hasSlope2: slope2 === null ? 0 : 1,
-      xpad, scratch, scratchBytes: bytes.perThread,
-    };
+    });
+    this.pendingShared.set(s.partner, { x: xh, y: y2 });
+    return y1;
+  }
+
+  /** A Winograd convolution of x (pad, then transforms and GEMMs, winograd.ts) with its scratch; `a` says where its channels go. */
+  private runWinograd(xh: SimdTensor, a: Omit<WinogradArgs, 'x' | 'cIn' | 'h' | 'w' | 'xpad' | 'scratch' | 'scratchBytes'>): void {
+    const [cIn, h, w] = xh.shape as [number, number, number];
+    const arena = this.arena!, pool = this.pool!;
+    const bytes = winogradScratchBytes(cIn, a.cOut, h, w);
+    const xpad = arena.alloc(bytes.xpad / 4);
+    const scratch = arena.alloc((bytes.perThread * pool.threads) / 4);
+    const args: WinogradArgs = { ...a, x: xh.ptr, cIn, h, w, xpad, scratch, scratchBytes: bytes.perThread };
     pool.run(TASKS.winogradPad, args);
     pool.run(TASKS.winograd, args);
     arena.release(scratch);
     arena.release(xpad);
-    this.pendingShared.set(s.partner, { x: xh, y: y2 });
-    return y1;
   }
 
   /** One convolution of x (computed) into y's block. */
@@ -383,17 +390,9 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const arena = this.arena!, pool = this.pool!;
     const act = { slope: slope ?? 0, hasSlope: slope === null ? 0 : 1 };
     if (p.kind === 'winograd') {
-      const bytes = winogradScratchBytes(p.cIn, p.cOut, h, w);
-      const xpad = arena.alloc(bytes.xpad / 4);
-      const scratch = arena.alloc((bytes.perThread * pool.threads) / 4);
-      const args: WinogradArgs = {
-        x: xh.ptr, cIn: p.cIn, h, w, cOut: p.cOut, y: y.ptr, weights: p.weights, zeros: p.zeros, bias: p.bias, ...act,
-        cOut1: 0, y2: 0, bias2: 0, slope2: 0, hasSlope2: 0, xpad, scratch, scratchBytes: bytes.perThread,
-      };
-      pool.run(TASKS.winogradPad, args);
-      pool.run(TASKS.winograd, args);
-      arena.release(scratch);
-      arena.release(xpad);
+      this.runWinograd(xh, {
+        cOut: p.cOut, y: y.ptr, weights: p.weights, zeros: p.zeros, bias: p.bias, ...act, cOut1: 0, y2: 0, bias2: 0, slope2: 0, hasSlope2: 0,
+      });
     } else if (p.kind === 'dense') {
       const scratchBytes = denseScratchBytes(p.cIn, p.kSize, p.stride);
       const scratch = arena.alloc((scratchBytes * pool.threads) / 4);

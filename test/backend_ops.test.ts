@@ -104,8 +104,8 @@ const ENTRIES: Entry[] = [
   { name: 'cpu-naive', cases: SMALL, create: async () => new CpuBackend('naive') },
   { name: 'cpu-fast', cases: FULL, create: async () => new CpuBackend('fast') },
   { name: 'cpu-simd 1 thread', cases: FULL, create: async () => new CpuSimdBackend({ threads: 1 }) },
-  { name: 'cpu-simd 2 threads', cases: FULL, create: async () => new CpuSimdBackend({ threads: 2 }) },
-  { name: 'cpu-simd 2 threads, no Winograd', cases: FULL, create: async () => new CpuSimdBackend({ threads: 2, winograd: false }) },
+  { name: 'cpu-simd 2 threads', cases: FULL, create: async () => new CpuSimdBackend({ threads: 2, parallelMinMacs: 0 }) },
+  { name: 'cpu-simd 2 threads, no Winograd', cases: FULL, create: async () => new CpuSimdBackend({ threads: 2, winograd: false, parallelMinMacs: 0 }) },
   // Both kernel variants on webasm, the fused kernels (what the detector runs) on the other modes;
   // every mode's reference variant with RETINAFACE_GPU_FULL=1.
   ...NODE_MODES.flatMap((mode) => ((GPU_FULL || mode === 'webasm' ? ['fused', 'reference'] : ['fused']) as GpuJsVariant[]).map((variant): Entry => ({

@@ -24,7 +24,7 @@ import { Arena } from '../src/wasm/arena.js';
 import { Code, encodeName, ModuleBuilder, sleb128, uleb128 } from '../src/wasm/emitter.js';
 import type { Tensor } from '../src/tensor.js';
 import { CpuBackend } from '../src/backends/cpu.js';
-import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
+import { CpuSimdBackend, PARALLEL_MIN_MACS } from '../src/backends/cpu_simd.js';
 import { nodeHost } from '../src/backends/simd_host.node.js';
 import { PROFILE_TASKS } from '../src/backends/simd_pool.js';
 import { anatomy } from '../src/model/anatomy.js';
@@ -434,7 +434,8 @@ test('cpu-simd equals cpu-naive on mobile0.25 (random weights, 61x47), every mod
   await naive.prepare(model);
   const ref = await runNetwork(naive, model, input, true);
   for (const [threads, winograd, fma] of [[1, true, false], [2, true, false], [2, false, false], [1, true, true], [2, true, true]] as const) {
-    const be = new CpuSimdBackend({ threads, winograd, fma });
+    // parallelMinMacs 0: every convolution split over the threads (at 61x47 all are below the default threshold)
+    const be = new CpuSimdBackend({ threads, winograd, fma, parallelMinMacs: 0 });
     await be.prepare(model);
     assert.is(be.threads, threads);
     assert.is(be.fma, fma);
@@ -453,29 +454,46 @@ test('cpu-simd equals cpu-naive on mobile0.25 (random weights, 61x47), every mod
   }
 });
 
-/** The pool tasks a forward runs, counted from the network's trace by how cpu_simd.ts maps each op to tasks. */
-async function expectedTasks(model: RetinaFace, height: number, width: number): Promise<Map<string, number>> {
-  const count = new Map<string, number>();
-  const add = (name: string, n = 1) => count.set(name, (count.get(name) ?? 0) + n);
-  for (const op of (await anatomy(model, height, width)).ops) {
+/**
+ * The pool tasks a forward runs, counted from the network's trace by how cpu_simd.ts maps each op to
+ * tasks, and how many of them are dispatched to every thread: the convolutions of at least
+ * PARALLEL_MIN_MACS multiply-adds (adds, cats, permutes and upsamplings are under
+ * PARALLEL_MIN_FLOATS at the sizes tested here).
+ */
+async function expectedTasks(model: RetinaFace, height: number, width: number): Promise<{ all: Map<string, number>; parallel: Map<string, number> }> {
+  const all = new Map<string, number>(), parallel = new Map<string, number>();
+  const add = (name: string, n = 1, macs = 0) => {
+    all.set(name, (all.get(name) ?? 0) + n);
+    if (macs >= PARALLEL_MIN_MACS) parallel.set(name, (parallel.get(name) ?? 0) + n);
+  };
+  const ops = (await anatomy(model, height, width)).ops;
+  const macsOf = (path: string) => ops.find((o) => o.path === path)!.macs;
+  for (const [i, op] of ops.entries()) {
     // SSH's conv5X5_1 runs with its conv3X3 (one Winograd over both: sharedInputPairs)
-    if (op.op === 'conv' && op.kind === 'dense 3x3/1') { if (!/\.conv5X5_1\.0$/.test(op.path!)) { add('winogradPad'); add('winograd'); } }
+    if (op.op === 'conv' && op.kind === 'dense 3x3/1') {
+      if (/\.conv5X5_1\.0$/.test(op.path!)) continue;
+      const partner = /\.conv3X3\.0$/.test(op.path!) ? macsOf(op.path!.replace('conv3X3', 'conv5X5_1')) : 0;
+      add('winogradPad', 1, op.macs + partner);
+      add('winograd', 1, op.macs + partner);
+    }
     // a depthwise conv and the pointwise after it (a conv_dw block) run fused: one task
-    else if (op.op === 'conv' && op.kind!.startsWith('depthwise')) { add('dwPw'); add('dense', -1); }
-    else if (op.op === 'conv') add('dense');
+    else if (op.op === 'conv' && op.kind!.startsWith('depthwise')) { add('dwPw', 1, op.macs + ops[i + 1]!.macs); add('dense', -1, ops[i + 1]!.macs); }
+    else if (op.op === 'conv') add('dense', 1, op.macs);
     // every torch.cat of RetinaFace has 3 inputs (SSH's three branches, the heads' three levels), one task each
     else if (op.op === 'cat' || op.op === 'catRows') add('elementwise', 3);
     else if (op.op === 'add') add('elementwise');
     else if (op.op === 'headPermute') add('headPermute');
     else if (op.op === 'interpolate') add('nearest');
   }
-  return count;
+  for (const [k, v] of parallel) if (v === 0) parallel.delete(k);
+  return { all, parallel };
 }
 
 test('cpu-simd profile: one record per pool task, stamps in order on one clock, outputs bit-identical with it on and off', async () => {
   const model = buildRetinaFace('mobile0.25');
   randomizeModel(model, 7);
-  const input = randomTensor([3, 61, 47], 8, -120, 150);
+  // 161x127: the larger convolutions are over PARALLEL_MIN_MACS, the heads and SSH3 under it
+  const input = randomTensor([3, 161, 127], 8, -120, 150);
   const be = new CpuSimdBackend({ threads: 2 });
   await be.prepare(model);
   assert.is(be.threads, 2);
@@ -492,11 +510,14 @@ test('cpu-simd profile: one record per pool task, stamps in order on one clock, 
 
   const byName = new Map<string, number>();
   for (const r of records) byName.set(r.name, (byName.get(r.name) ?? 0) + 1);
-  assert.equal([...byName].sort(), [...await expectedTasks(model, 61, 47)].sort());
+  const expected = await expectedTasks(model, 161, 127);
+  assert.equal([...byName].sort(), [...expected.all].sort());
   assert.is(records.length, 85, 'mobile0.25 runs 85 pool tasks a forward (13 conv_dw blocks fused, 3 SSH input pairs shared, 2 upsamplings)');
-  // At 61x47 every conv is split over both threads; adds, cats and permutes are too small to be.
-  const parallel = records.filter((r) => r.parallel);
-  assert.ok(parallel.length > 0 && parallel.length < records.length, `${parallel.length} of ${records.length} tasks dispatched`);
+  // Dispatched to both threads: the convolutions of at least PARALLEL_MIN_MACS, nothing else.
+  const parallelByName = new Map<string, number>();
+  for (const r of records) if (r.parallel) parallelByName.set(r.name, (parallelByName.get(r.name) ?? 0) + 1);
+  assert.equal([...parallelByName].sort(), [...expected.parallel].sort());
+  assert.ok(parallelByName.size > 0 && records.some((r) => !r.parallel && /^(winograd|dense|dwPw)$/.test(r.name)), 'some convolutions on both threads, some on the caller alone');
   const CLOCK_MS = 1e-3;
   let previousDone = -Infinity;
   for (const [i, r] of records.entries()) {

@@ -48,6 +48,11 @@ export interface CpuSimdOptions {
    */
   winograd?: boolean;
   /**
+   * Convolutions of fewer multiply-adds run on the calling thread alone (default
+   * PARALLEL_MIN_MACS); 0 splits every convolution over all threads (the tests of the split).
+   */
+  parallelMinMacs?: number;
+  /**
    * The kernel module already compiled (e.g. imported from dist/wasm/retinaface-simd.wasm where
    * compiling from bytes is forbidden): `plain` for one thread, `shared` for worker threads.
    * Without the one needed, it is generated and compiled at prepare(); given only `plain`, the
@@ -73,6 +78,16 @@ export type { SimdModules } from '../ops/simd_files.js';
 
 /** Memory-bound jobs below this many floats run on the calling thread: a dispatch costs more. */
 const PARALLEL_MIN_FLOATS = 65536;
+
+/**
+ * Convolutions below this many multiply-adds (counted as the direct convolution's, Winograd's
+ * included) run on the calling thread alone. A dispatch to the other threads costs ~50-100 us of
+ * wake-up and of waiting for the slowest share (docs/profile.md), and the kernels run at ~20 GMAC/s
+ * a thread, so splitting a convolution two ways pays only above ~2-4 MMAC. At 640x640 this keeps
+ * SSH3's and SSH2's small 3x3 convolutions and the class and box heads of every level on the
+ * caller. Chosen by the paired A/B in docs/profile.md ("The ninth").
+ */
+export const PARALLEL_MIN_MACS = 4_000_000;
 
 /** A depthwise convolution not run yet: its input (kept alive) and its pointwise partner. */
 interface Deferred {
@@ -338,7 +353,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
       pwWeights: pp.weights, pwBias: pp.bias, cOut: pp.cOut, y: y.ptr, slope: pw.slope ?? 0, hasSlope: pw.slope === null ? 0 : 1,
       bandRows: dwPwBandRows(c, wOut), scratch, scratchBytes,
     };
-    pool.run(TASKS.dwPw, args);
+    pool.run(TASKS.dwPw, args, this.splits(c * (9 + pp.cOut) * hOut * wOut));
     arena.release(scratch);
     return y;
   }
@@ -375,10 +390,16 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const xpad = arena.alloc(bytes.xpad / 4);
     const scratch = arena.alloc((bytes.perThread * pool.threads) / 4);
     const args: WinogradArgs = { ...a, x: xh.ptr, cIn, h, w, xpad, scratch, scratchBytes: bytes.perThread };
-    pool.run(TASKS.winogradPad, args);
-    pool.run(TASKS.winograd, args);
+    const parallel = this.splits(cIn * a.cOut * 9 * h * w);
+    pool.run(TASKS.winogradPad, args, parallel);
+    pool.run(TASKS.winograd, args, parallel);
     arena.release(scratch);
     arena.release(xpad);
+  }
+
+  /** Whether a convolution of `macs` multiply-adds is worth a dispatch to every thread. */
+  private splits(macs: number): boolean {
+    return macs >= (this.options.parallelMinMacs ?? PARALLEL_MIN_MACS);
   }
 
   /** One convolution of x (computed) into y's block. */
@@ -400,7 +421,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
         x: xh.ptr, cIn: p.cIn, h, w, kSize: p.kSize, stride: p.stride, pad: p.pad, hOut, wOut,
         weights: p.weights, bias: p.bias, cOut: p.cOut, y: y.ptr, ...act, scratch, scratchBytes,
       };
-      pool.run(TASKS.dense, args);
+      pool.run(TASKS.dense, args, this.splits(p.cIn * p.cOut * p.kSize * p.kSize * hOut * wOut));
       arena.release(scratch);
     } else {
       const scratchBytes = depthwisePlaneFloats(w) * 4;
@@ -408,7 +429,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
       const args: DepthwiseArgs = {
         x: xh.ptr, c: p.c, h, w, stride: p.stride, hOut, wOut, weights: p.weights, bias: p.bias, y: y.ptr, ...act, scratch, scratchBytes,
       };
-      pool.run(TASKS.depthwise, args);
+      pool.run(TASKS.depthwise, args, this.splits(p.c * 9 * hOut * wOut));
       arena.release(scratch);
     }
   }

@@ -14,7 +14,8 @@ import { depthwisePart, depthwisePlaneFloats } from '../src/ops/simd/depthwise.j
 import { dwPwBandRows, dwPwPart, dwPwScratchBytes } from '../src/ops/simd/dwpw.js';
 import { elementwisePart, headPermutePart } from '../src/ops/simd/elementwise.js';
 import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../src/ops/simd/gemm.js';
-import { compileSimdModule, instantiateSimd } from '../src/ops/simd/module.js';
+import { compileSimdModule, instantiateSimd, SIMD_MEMORY } from '../src/ops/simd/module.js';
+import { RetinaFaceError } from '../src/errors.js';
 import { winogradPadPart, winogradPart, winogradScratchBytes, winogradWeights } from '../src/ops/simd/winograd.js';
 import { addNaive } from '../src/ops/add.cpu.js';
 import { headPermuteNaive } from '../src/ops/head_permute.cpu.js';

@@ -37,6 +37,7 @@ import { Arena } from '../wasm/arena.js';
 import { depthwiseSeparablePairs, lowerModel, sharedInputPairs, type LoweredConv } from './lowering.js';
 import { dwPwBandRows, dwPwScratchBytes, type DwPwArgs } from '../ops/simd/dwpw.js';
 import type { SimdModules } from '../ops/simd_files.js';
+import { RetinaFaceError } from '../errors.js';
 import { TASKS, ThreadPool, type TaskRecord, type ThreadHost } from './simd_pool.js';
 
 export interface CpuSimdOptions {
@@ -186,8 +187,8 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const precompiled = given?.[shared ? 'shared' : 'plain'] as WebAssembly.Module | undefined;
     this.fma = precompiled === undefined && this.options.fma !== false && (host?.relaxedSimd?.() ?? relaxedSimdSupported());
     if (this.options.fma === true && !this.fma) {
-      throw new Error(precompiled !== undefined ? 'cpu-simd: fma needs the kernels compiled here, not precompiled modules'
-        : 'cpu-simd: fma needs relaxed SIMD (f32x4.relaxed_madd), which this engine does not validate');
+      throw new RetinaFaceError(precompiled !== undefined ? 'invalid option fma: true needs the kernels compiled here, not precompiled modules'
+        : 'invalid option fma: true needs relaxed SIMD (f32x4.relaxed_madd), which this engine does not validate (pass fma: false or leave it out)', { code: 'EOPTION' });
     }
     const module = precompiled ?? await compileSimdModule(limits, { fma: this.fma });
     const k = await instantiateSimd(module, memory);

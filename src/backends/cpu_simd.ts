@@ -119,6 +119,8 @@ interface SharedPair { partner: ConvBnAct; cOut1: number; cOut2: number; weights
 
 type Prepared =
   | { kind: 'winograd'; cIn: number; cOut: number; weights: number; zeros: number; bias: number }
+  /** the first unit of a shared pair: it only runs with its partner (SharedPair), its own weights are let go */
+  | { kind: 'sharedFirst' }
   | { kind: 'dense'; cIn: number; cOut: number; kSize: number; stride: number; pad: number; weights: number; bias: number }
   | { kind: 'depthwise'; c: number; stride: number; weights: number; bias: number };
 
@@ -217,6 +219,10 @@ export class CpuSimdBackend implements Backend<Tensor> {
           partner: second, cOut1: p1.cOut, cOut2: p2.cOut, weights: this.store(winogradWeights(weight, cOut, p1.cIn)),
           zeros: this.store(new Float32Array(bias.length)), bias: this.store(bias),
         });
+        // The first unit always runs as the pair (convBnAct): its own transformed weights would
+        // only take arena space (resnet50: 2 MB an SSH).
+        for (const ptr of [p1.weights, p1.zeros, p1.bias]) this.arena.release(ptr);
+        this.prepared.set(first, { kind: 'sharedFirst' });
       }
       for (const [dw, pw] of depthwiseSeparablePairs(model)) {
         const p = this.prepared.get(pw);
@@ -406,6 +412,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
   /** One convolution of x (computed) into y's block. */
   private runConv(xh: SimdTensor, unit: ConvBnAct, y: SimdTensor): void {
     const p = this.prepared.get(unit)!;
+    if (p.kind === 'sharedFirst') throw new Error(`${this.name}: ${unit.path} runs only with its shared-input partner`);
     const { slope } = unit;
     const [, hOut, wOut] = y.shape as [number, number, number];
     const [, h, w] = xh.shape as [number, number, number];

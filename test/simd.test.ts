@@ -373,6 +373,23 @@ test('cpu-simd: fused depthwise-separable blocks and SSH\'s shared-input Winogra
   be.dispose();
 });
 
+test('leaky (f32x4.pmax of x and slope x) is bit for bit the naive LeakyReLU on -0, +-0 products, subnormals, the extremes and infinities; NaN stays NaN', async () => {
+  const { k, arena, put, get } = await kernels(false);
+  const specials = [-0, 0, 1, -1, -1.5, 2.5, 1e-45, -1e-45, 1.2e-38, -1.2e-38, 3.4e38, -3.4e38, Infinity, -Infinity, NaN, -NaN];
+  const x = new Float32Array(specials);
+  const xp = put(x), y = arena.alloc(x.length);
+  for (const slope of [0.1, 0.2, 0.5, 1]) {
+    elementwisePart(k, { a: xp, b: 0, y, n: x.length, slope, hasSlope: 1 }, 0, 1);
+    const got = get(y, [x.length]).data;
+    const want = leakyReluNaive({ shape: [x.length], data: x } as Tensor, slope).data;
+    for (let i = 0; i < x.length; i++) {
+      if (Number.isNaN(want[i]!)) assert.ok(Number.isNaN(got[i]!), `slope ${slope}, x = ${x[i]}: NaN expected, got ${got[i]}`);
+      else assert.ok(Object.is(got[i], want[i]), `slope ${slope}, x = ${x[i]}: ${want[i]} expected, got ${got[i]}`);
+    }
+  }
+  arena.release(xp); arena.release(y);
+});
+
 test('elementwise (add, copy, + leaky) and head permute kernels equal the naive ops', async () => {
   const { k, arena, put, get } = await kernels(false); // no multiply-adds: one build suffices
   for (const [i, n] of [1, 3, 4, 5, 17, 64, 1023].entries()) {

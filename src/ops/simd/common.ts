@@ -39,9 +39,15 @@ export function emitMulAdd(c: Code, fma: boolean, sum: number, a: () => void, b:
   c.localSet(sum);
 }
 
-/** Emits `dst = max(dst, dst * slope)` (LeakyReLU for 0 <= slope <= 1) for each v128 local. */
+/**
+ * Emits `dst = dst < dst * slope ? dst * slope : dst` (LeakyReLU for 0 <= slope <= 1) for each
+ * v128 local, as f32x4.pmax: one instruction on x64, where f32x4.max (which must return a
+ * canonical NaN for a NaN operand and order -0 below +0) compiles to ~9 in V8. The same values as
+ * max(dst, dst * slope) wherever dst * slope is not NaN; a NaN dst stays NaN (its own payload, not
+ * the canonical one), and -Infinity with slope 0 stays -Infinity (max gave NaN).
+ */
 export function emitLeaky(c: Code, locals: number[], slopeV: number): void {
-  for (const v of locals) c.localGet(v).localGet(v).localGet(slopeV).f32x4Mul().f32x4Max().localSet(v);
+  for (const v of locals) c.localGet(v).localGet(v).localGet(slopeV).f32x4Mul().f32x4Pmax().localSet(v);
 }
 
 /**

@@ -389,19 +389,14 @@ export class CpuSimdBackend implements Backend<Tensor> {
     return y1;
   }
 
-  /** A Winograd convolution of x (pad, then transforms and GEMMs, winograd.ts) with its scratch; `a` says where its channels go. */
-  private runWinograd(xh: SimdTensor, a: Omit<WinogradArgs, 'x' | 'cIn' | 'h' | 'w' | 'xpad' | 'scratch' | 'scratchBytes'>): void {
+  /** A Winograd convolution of x (one task: each chunk of tile rows padded, transformed, multiplied; winograd.ts) with its scratch; `a` says where its channels go. */
+  private runWinograd(xh: SimdTensor, a: Omit<WinogradArgs, 'x' | 'cIn' | 'h' | 'w' | 'scratch' | 'scratchBytes'>): void {
     const [cIn, h, w] = xh.shape as [number, number, number];
     const arena = this.arena!, pool = this.pool!;
-    const bytes = winogradScratchBytes(cIn, a.cOut, h, w);
-    const xpad = arena.alloc(bytes.xpad / 4);
-    const scratch = arena.alloc((bytes.perThread * pool.threads) / 4);
-    const args: WinogradArgs = { ...a, x: xh.ptr, cIn, h, w, xpad, scratch, scratchBytes: bytes.perThread };
-    const parallel = this.splits(cIn * a.cOut * 9 * h * w);
-    pool.run(TASKS.winogradPad, args, parallel);
-    pool.run(TASKS.winograd, args, parallel);
+    const scratchBytes = winogradScratchBytes(cIn, a.cOut, h, w);
+    const scratch = arena.alloc((scratchBytes * pool.threads) / 4);
+    pool.run(TASKS.winograd, { ...a, x: xh.ptr, cIn, h, w, scratch, scratchBytes }, this.splits(cIn * a.cOut * 9 * h * w));
     arena.release(scratch);
-    arena.release(xpad);
   }
 
   /** Whether a convolution of `macs` multiply-adds is worth a dispatch to every thread. */

@@ -27,7 +27,7 @@ import { depthwisePart, type DepthwiseArgs } from '../ops/simd/depthwise.js';
 import { dwPwPart, type DwPwArgs } from '../ops/simd/dwpw.js';
 import { elementwisePart, headPermutePart, nearestPart, type ElementwiseArgs, type PermuteArgs } from '../ops/simd/elementwise.js';
 import { instantiateSimd } from '../ops/simd/module.js';
-import { winogradPadPart, winogradPart, type WinogradArgs } from '../ops/simd/winograd.js';
+import { winogradPart, type WinogradArgs } from '../ops/simd/winograd.js';
 
 /** Int32 slots of the control buffer; float64 arguments follow at ARGS_BYTE. */
 const SLOT = { generation: 0, pending: 1, task: 2, failed: 3, record: 4 } as const;
@@ -75,7 +75,7 @@ function task<A extends Record<keyof A, number>, const K extends readonly (keyof
 
 const WINOGRAD_KEYS = [
   'x', 'cIn', 'h', 'w', 'cOut', 'y', 'weights', 'zeros', 'bias', 'slope', 'hasSlope',
-  'cOut1', 'y2', 'bias2', 'slope2', 'hasSlope2', 'xpad', 'scratch', 'scratchBytes',
+  'cOut1', 'y2', 'bias2', 'slope2', 'hasSlope2', 'scratch', 'scratchBytes',
 ] as const;
 
 /** Every task the threads run, each spelled once: its number (distinct, not EXIT), its arguments' order, its part. */
@@ -88,7 +88,6 @@ export const TASKS = {
   ]),
   elementwise: task(3, elementwisePart, ['a', 'b', 'y', 'n', 'slope', 'hasSlope']),
   headPermute: task(4, headPermutePart, ['x', 'y', 'c', 'hw']),
-  winogradPad: task(5, winogradPadPart, WINOGRAD_KEYS),
   winograd: task(6, winogradPart, WINOGRAD_KEYS),
   dwPw: task(7, dwPwPart, [
     'x', 'c', 'h', 'w', 'stride', 'hOut', 'wOut', 'dwWeights', 'dwBias', 'dwSlope', 'dwHasSlope',

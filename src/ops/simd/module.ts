@@ -6,7 +6,7 @@
 //   dense.ts        im2col and a dense convolution's tiles (denseConvPart)
 //   depthwise.ts    depthwise3x3s1, depthwise3x3s2 (rows [rowStart, rowEnd), planar or panel output)
 //   dwpw.ts         a depthwise-separable block fused: depthwise into gemm's panels, then gemm
-//   winograd.ts     winoPad, winoInput, winoOutput: F(2x2, 3x3) around gemm
+//   winograd.ts     winoPadRows, winoInput, winoOutput: F(2x2, 3x3) around gemm
 //   elementwise.ts  actCopy, addAct (add, cat), headPermute, nearest (F.interpolate)
 //   common.ts       the exports (SimdExports), inline LeakyReLU and partial stores, share()
 // The tasks the backend's threads run are listed once, in src/backends/simd_pool.ts (TASKS).
@@ -21,7 +21,7 @@ import { emitIm2col } from './dense.js';
 import { emitDepthwise } from './depthwise.js';
 import { emitElementwise, emitHeadPermute, emitNearest } from './elementwise.js';
 import { emitGemm, emitPackB } from './gemm.js';
-import { emitWinoInput, emitWinoOutput, emitWinoPad } from './winograd.js';
+import { emitWinoInput, emitWinoOutput, emitWinoPadRows } from './winograd.js';
 
 export { SIMD_MEMORY, SIMD_WASM_FILES } from '../simd_files.js';
 
@@ -41,7 +41,7 @@ export function buildSimdModule(memory: MemoryImport, build: SimdBuild = {}): Ui
   m.addFunction('addAct', emitElementwise(true));
   m.addFunction('headPermute', emitHeadPermute());
   m.addFunction('nearest', emitNearest());
-  m.addFunction('winoPad', emitWinoPad());
+  m.addFunction('winoPadRows', emitWinoPadRows());
   m.addFunction('winoInput', emitWinoInput());
   m.addFunction('winoOutput', emitWinoOutput());
   m.addFunction('depthwise3x3s1', emitDepthwise(1, fma));

@@ -22,27 +22,39 @@ import { packDenseWeights, packedDenseFloats, ROW_MAJOR_BLOCK } from './gemm.js'
 export const WINO_XI_PAD = 16;
 
 /** Geometry of a Winograd convolution on an (H, W) input. */
-export function winogradGeometry(h: number, w: number): { tH: number; tW4: number; rowsP: number; wP: number } {
+export function winogradGeometry(h: number, w: number): { tH: number; tW4: number; wP: number } {
   const tH = Math.ceil(h / 2), tW = Math.ceil(w / 2);
   const tW4 = Math.ceil(tW / 4) * 4;
-  // Padded plane: zero row and column before the input, zeros after up to the last tile's
-  // 4x4 window (row 2 tH + 1) and the last vector's column reads (2 tW4 + 1).
-  return { tH, tW4, rowsP: 2 * tH + 2, wP: 2 * tW4 + 4 };
+  // Padded rows: a zero column before the input, zeros after it up to the last vector's column
+  // reads (2 tW4 + 1). Tile row ty reads padded rows 2 ty .. 2 ty + 3 (input rows 2 ty - 1 ..).
+  return { tH, tW4, wP: 2 * tW4 + 4 };
 }
 
-/** winoPad(x, H, W, xpad, rowsP, wP, cStart, cEnd): channels of x into zeroed (rowsP, wP) planes at (1, 1). */
-export function emitWinoPad(): Code {
+/**
+ * winoPadRows(x, H, W, cIn, r0, r1, xpad, wP): padded rows [r0, r1) of every channel (padded row
+ * r is input row r - 1; rows outside the image are zeros) into xpad, channel c's row r at
+ * xpad + ((c (r1 - r0) + r - r0) wP) 4: the band one chunk of tile rows reads, padded by the
+ * thread that transforms it, just before (it is still in cache when read).
+ */
+export function emitWinoPadRows(): Code {
   const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
-  const [x, H, W, xpad, rowsP, wP, cStart, cEnd] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const ch = c.local('i32'), r = c.local('i32'), src = c.local('i32'), plane = c.local('i32'), planeBytes = c.local('i32');
-  c.localGet(rowsP).localGet(wP).i32Mul().i32Const(2).i32Shl().localSet(planeBytes);
-  c.forRange(ch, () => c.localGet(cStart), () => c.localGet(cEnd), 1, () => {
-    c.localGet(xpad).localGet(ch).localGet(planeBytes).i32Mul().i32Add().localTee(plane).i32Const(0).localGet(planeBytes).memoryFill();
-    c.localGet(x).localGet(ch).localGet(H).i32Mul().localGet(W).i32Mul().i32Const(2).i32Shl().i32Add().localSet(src);
-    c.forRange(r, () => c.i32Const(0), () => c.localGet(H), 1, () => {
-      c.localGet(plane).localGet(r).i32Const(1).i32Add().localGet(wP).i32Mul().i32Const(1).i32Add().i32Const(2).i32Shl().i32Add();
-      c.localGet(src).localGet(W).i32Const(2).i32Shl().memoryCopy();
-      c.localGet(src).localGet(W).i32Const(2).i32Shl().i32Add().localSet(src);
+  const [x, H, W, cIn, r0, r1, xpad, wP] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const ch = c.local('i32'), r = c.local('i32'), dst = c.local('i32'), ih = c.local('i32'), rowBytes = c.local('i32'), wBytes = c.local('i32');
+  c.localGet(wP).i32Const(2).i32Shl().localSet(rowBytes);
+  c.localGet(W).i32Const(2).i32Shl().localSet(wBytes);
+  c.localGet(xpad).localSet(dst);
+  c.forRange(ch, () => c.i32Const(0), () => c.localGet(cIn), 1, () => {
+    c.forRange(r, () => c.localGet(r0), () => c.localGet(r1), 1, () => {
+      c.localGet(r).i32Const(1).i32Sub().localTee(ih).localGet(H).i32LtU().if(() => {
+        c.localGet(dst).f32Const(0).f32Store();
+        c.localGet(dst).i32Const(4).i32Add();
+        c.localGet(x).localGet(ch).localGet(H).i32Mul().localGet(ih).i32Add().localGet(wBytes).i32Mul().i32Add();
+        c.localGet(wBytes).memoryCopy();
+        c.localGet(dst).localGet(wBytes).i32Add().i32Const(4).i32Add().i32Const(0).localGet(rowBytes).localGet(wBytes).i32Sub().i32Const(4).i32Sub().memoryFill();
+      }, () => {
+        c.localGet(dst).i32Const(0).localGet(rowBytes).memoryFill();
+      });
+      c.localGet(dst).localGet(rowBytes).i32Add().localSet(dst);
     });
   });
   return c;
@@ -195,35 +207,37 @@ export interface WinogradArgs {
    * with bias2, slope2 (two convolutions of one input, sharedInputPairs); 0: all to y.
    */
   cOut1: number; y2: number; bias2: number; slope2: number; hasSlope2: number;
-  /** The padded input (shared), then per thread: V and M of one chunk. */
-  xpad: number; scratch: number; scratchBytes: number;
+  /** Per thread: one chunk's padded input rows, V and M. */
+  scratch: number; scratchBytes: number;
 }
 
-/** Bytes of the padded input, and of one thread's V + M chunk scratch. */
-export function winogradScratchBytes(cIn: number, cOut: number, h: number, w: number): { xpad: number; perThread: number } {
+/** Bytes of one thread's scratch: a chunk's padded rows of every channel, then its V and M. */
+export function winogradScratchBytes(cIn: number, cOut: number, h: number, w: number): number {
   const g = winogradGeometry(h, w);
-  const nt = winogradChunkRows(g.tW4) * g.tW4;
-  return { xpad: cIn * g.rowsP * g.wP * 4, perThread: 16 * ((cIn + cOut) * nt + 2 * WINO_XI_PAD) * 4 };
+  const rows = winogradChunkRows(g.tW4), nt = rows * g.tW4;
+  return 4 * (cIn * (2 * rows + 2) * g.wP + 16 * ((cIn + cOut) * nt + 2 * WINO_XI_PAD));
 }
 
-export function winogradPadPart(k: SimdExports, a: WinogradArgs, t: number, nThreads: number): void {
-  const g = winogradGeometry(a.h, a.w);
-  const [lo, hi] = share(a.cIn, 1, t, nThreads);
-  if (lo < hi) k.winoPad(a.x, a.h, a.w, a.xpad, g.rowsP, g.wP, lo, hi);
-}
-
+/**
+ * Thread t's part: a share of the tile rows, by chunks; each chunk pads its own input rows (the
+ * rows of its neighbours' chunks are padded again by them: 2 rows of 2 rows + 2), so no thread
+ * waits for another's padding and the one task needs no barrier inside.
+ */
 export function winogradPart(k: SimdExports, a: WinogradArgs, t: number, nThreads: number): void {
   const g = winogradGeometry(a.h, a.w);
   const rows = Math.min(winogradChunkRows(g.tW4), Math.ceil(g.tH / nThreads));
   const [lo, hi] = share(g.tH, rows, t, nThreads);
-  const v = a.scratch + t * a.scratchBytes;
+  const xpad = a.scratch + t * a.scratchBytes;
+  const v = xpad + 4 * a.cIn * (2 * winogradChunkRows(g.tW4) + 2) * g.wP;
   const perXi = packedDenseFloats(a.cOut, a.cIn) * 4;
   for (let ty0 = lo; ty0 < hi; ty0 += rows) {
     const ty1 = Math.min(hi, ty0 + rows);
     const nt = (ty1 - ty0) * g.tW4;
     const vXi = (a.cIn * nt + WINO_XI_PAD) * 4, mXi = (a.cOut * nt + WINO_XI_PAD) * 4;
     const m = v + 16 * vXi;
-    k.winoInput(a.xpad, g.rowsP, g.wP, a.cIn, ty0, ty1, g.tW4, v);
+    const rowsP = 2 * (ty1 - ty0) + 2;
+    k.winoPadRows(a.x, a.h, a.w, a.cIn, 2 * ty0, 2 * ty0 + rowsP, xpad, g.wP);
+    k.winoInput(xpad, rowsP, g.wP, a.cIn, 0, ty1 - ty0, g.tW4, v);
     for (let xi = 0; xi < 16; xi++) {
       k.gemm(a.weights + xi * perXi, v + xi * vXi, nt, m + xi * mXi, nt, a.zeros, a.cIn, a.cOut, nt, 0, 0, ROW_MAJOR_BLOCK);
     }

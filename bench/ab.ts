@@ -2,11 +2,15 @@
 // Each pair runs the two builds back to back (alternating which goes first), so that a shared
 // machine's slow spells hit both sides of a pair; the figure is the median of the per-pair ratios
 // (after / before), with its interquartile range. Random weights (seeded), cpu-simd.
-//   node dist/bench/ab.js --before DIR --after DIR [--arch ARCH] [--size WxH] [--threads N] [--pairs N] [--tolerance R]
+//   node dist/bench/ab.js --before DIR --after DIR [--arch ARCH] [--size WxH] [--threads N] [--pairs N] [--tolerance R] [--pause MS]
+// --pause MS: a pause before each pass, longer than a build's threads poll for work after a task
+// (simd_pool.ts SPIN_MS): without it, one build's polling worker takes a core from the other's
+// first millisecond, and the A/B of a change to the polling measures that instead.
 // The two builds' outputs must agree bit for bit, or within the relative tolerance R where the
 // change is meant to round differently (e.g. the fused multiply-add: --tolerance 1e-5).
 // DIR: a checkout with `dist/` built (e.g. `git worktree add ../before REV`, node_modules
 // linked, `npx tsc -p .` there).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -47,7 +51,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const quartile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * xs.length)]!;
 
 async function main(argv: readonly string[]): Promise<void> {
-  const o = { before: '', after: '', arch: 'mobile0.25', size: '640x640', threads: 1, pairs: 40, tolerance: 0 };
+  const o = { before: '', after: '', arch: 'mobile0.25', size: '640x640', threads: 1, pairs: 40, tolerance: 0, pause: 0 };
   for (let i = 0; i < argv.length; i++) {
     const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${argv[i - 1]} needs a value`); return x; };
     switch (argv[i]) {
@@ -58,6 +62,7 @@ async function main(argv: readonly string[]): Promise<void> {
       case '--threads': o.threads = Number(v()); break;
       case '--pairs': o.pairs = Number(v()); break;
       case '--tolerance': o.tolerance = Number(v()); break;
+      case '--pause': o.pause = Number(v()); break;
       default: throw new Error(`unknown option ${argv[i]} (see the header of bench/ab.ts)`);
     }
   }
@@ -70,7 +75,8 @@ async function main(argv: readonly string[]): Promise<void> {
   const ratios: number[] = [], tb: number[] = [], ta: number[] = [];
   for (let i = 0; i < o.pairs; i++) {
     let a, b;
-    if (i % 2) { a = await after.pass(); b = await before.pass(); } else { b = await before.pass(); a = await after.pass(); }
+    const pause = () => (o.pause > 0 ? sleep(o.pause) : Promise.resolve());
+    if (i % 2) { await pause(); a = await after.pass(); await pause(); b = await before.pass(); } else { await pause(); b = await before.pass(); await pause(); a = await after.pass(); }
     if (!(Math.abs(a.probe - b.probe) <= o.tolerance * Math.abs(b.probe))) throw new Error(`the two builds' outputs differ (${b.probe} vs ${a.probe}; --tolerance ${o.tolerance})`);
     ratios.push(a.ms / b.ms); tb.push(b.ms); ta.push(a.ms);
   }

@@ -27,7 +27,7 @@ import type { Tensor } from '../src/tensor.js';
 import { CpuBackend } from '../src/backends/cpu.js';
 import { CpuSimdBackend, PARALLEL_MIN_MACS } from '../src/backends/cpu_simd.js';
 import { nodeHost } from '../src/backends/simd_host.node.js';
-import { PROFILE_TASKS } from '../src/backends/simd_pool.js';
+import { PROFILE_TASKS, SPIN_MS } from '../src/backends/simd_pool.js';
 import { anatomy } from '../src/model/anatomy.js';
 import type { ConvDw } from '../src/model/blocks.js';
 import type { MobileNetV1 } from '../src/model/mobilenet_v1.js';
@@ -470,6 +470,39 @@ test('cpu-simd equals cpu-naive on mobile0.25 (random weights, 61x47), every mod
     assert.is(bytes[1], bytes[0], `arena grew from ${bytes[0]} to ${bytes[1]} bytes on the second frame`);
     be.dispose();
   }
+});
+
+test('cpu-simd: fma: true with precompiled (plain SIMD) modules is an option error (RetinaFaceError, EOPTION), not a crash', async () => {
+  const model = buildRetinaFace('mobile0.25');
+  const plain = await compileSimdModule(SIMD_MEMORY.plain);
+  const be = new CpuSimdBackend({ threads: 1, fma: true, modules: { plain } });
+  try {
+    await be.prepare(model);
+    assert.unreachable('prepare() accepted fma: true with precompiled modules');
+  } catch (e) {
+    assert.instance(e, RetinaFaceError);
+    assert.is((e as RetinaFaceError).code, 'EOPTION');
+    assert.match((e as Error).message, /^invalid option fma: true needs the kernels compiled here/);
+  }
+});
+
+test('cpu-simd pool: threads poll for work only briefly (SPIN_MS) after a task, then block: an idle 2-thread backend takes no CPU', async () => {
+  const model = buildRetinaFace('mobile0.25');
+  randomizeModel(model, 7);
+  const be = new CpuSimdBackend({ threads: 2, parallelMinMacs: 0 });
+  await be.prepare(model);
+  await runNetwork(be, model, randomTensor([3, 61, 47], 8, -120, 150));
+  // 50 ms after its last task (SPIN_MS = 1), every thread of a pool at rest blocks
+  assert.ok(SPIN_MS <= 10, `SPIN_MS ${SPIN_MS}: threads would poll for long after the last task`);
+  await new Promise((r) => setTimeout(r, 50));
+  const cpu0 = process.cpuUsage(), t0 = performance.now();
+  await new Promise((r) => setTimeout(r, 300));
+  const cpu = process.cpuUsage(cpu0), wallMs = performance.now() - t0;
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  // A worker still polling would take a whole core: ~300 ms of CPU in 300 ms. Idle, the process
+  // takes a few ms (timers, the GC); 100 ms leaves room for a loaded machine's scheduling noise.
+  assert.ok(cpuMs < 100, `an idle pool took ${cpuMs.toFixed(0)} ms of CPU in ${wallMs.toFixed(0)} ms`);
+  be.dispose();
 });
 
 /**

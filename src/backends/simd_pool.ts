@@ -31,6 +31,25 @@ import { winogradPart, type WinogradArgs } from '../ops/simd/winograd.js';
 
 /** Int32 slots of the control buffer; float64 arguments follow at ARGS_BYTE. */
 const SLOT = { generation: 0, pending: 1, task: 2, failed: 3, record: 4 } as const;
+
+/**
+ * How long (ms) a worker polls for the next task, and the caller for the workers' shares, before
+ * blocking in Atomics.wait. A forward posts a task every ~0.1-1 ms (the tasks the caller runs
+ * alone in between take up to ~0.5 ms at 640x640); a thread that blocks between them is woken by
+ * a futex, and on a VM its idle vCPU by the hypervisor: measured ~50-100 us a dispatch
+ * (docs/profile.md), paid ~40 times a forward. Polling keeps both threads awake through a
+ * forward; a thread idle longer than this (between frames) blocks and takes no CPU.
+ */
+export const SPIN_MS = 1;
+
+/** Polls `slot` until it differs from `value` or SPIN_MS pass; true if it changed. */
+function spinWhile(ctrl: Int32Array, slot: number, value: number): boolean {
+  const end = performance.now() + SPIN_MS;
+  for (;;) {
+    for (let i = 0; i < 256; i++) if (Atomics.load(ctrl, slot) !== value) return true;
+    if (performance.now() > end) return false;
+  }
+}
 const ARGS_BYTE = 64;
 const MAX_ARGS = 32;
 export const CONTROL_BYTES = ARGS_BYTE + 8 * MAX_ARGS;
@@ -171,7 +190,7 @@ export async function workerMain(init: WorkerInit, post: (msg: string) => void):
   let seen = Atomics.load(ctrl, SLOT.generation);
   post('ready');
   for (;;) {
-    Atomics.wait(ctrl, SLOT.generation, seen);
+    if (!spinWhile(ctrl, SLOT.generation, seen)) Atomics.wait(ctrl, SLOT.generation, seen);
     const gen = Atomics.load(ctrl, SLOT.generation);
     if (gen === seen) continue;
     seen = gen;
@@ -262,7 +281,7 @@ export class ThreadPool {
       Atomics.notify(ctrl, SLOT.generation);
       this.callerShare(task, this.threads, record);
       for (let p = Atomics.load(ctrl, SLOT.pending); p !== 0; p = Atomics.load(ctrl, SLOT.pending)) {
-        if (this.canBlock) Atomics.wait(ctrl, SLOT.pending, p);
+        if (this.canBlock && !spinWhile(ctrl, SLOT.pending, p)) Atomics.wait(ctrl, SLOT.pending, p);
       }
       if (Atomics.load(ctrl, SLOT.failed) !== 0) throw new Error('cpu-simd: a worker thread failed its task (see its error message)');
     }

@@ -12,7 +12,8 @@ import { conv2dOutputShape } from '../src/ops/conv2d.js';
 import { denseConvPart, denseScratchBytes } from '../src/ops/simd/dense.js';
 import { depthwisePart, depthwisePlaneFloats } from '../src/ops/simd/depthwise.js';
 import { dwPwBandRows, dwPwPart, dwPwScratchBytes } from '../src/ops/simd/dwpw.js';
-import { elementwisePart, headPermutePart } from '../src/ops/simd/elementwise.js';
+import { elementwisePart, headPermutePart, maxPoolPart } from '../src/ops/simd/elementwise.js';
+import { maxPool2dNaive } from '../src/ops/max_pool2d.cpu.js';
 import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../src/ops/simd/gemm.js';
 import { compileSimdModule, instantiateSimd, SIMD_MEMORY } from '../src/ops/simd/module.js';
 import { RetinaFaceError } from '../src/errors.js';
@@ -388,6 +389,28 @@ test('leaky (f32x4.pmax of x and slope x) is bit for bit the naive LeakyReLU on 
     }
   }
   arena.release(xp); arena.release(y);
+});
+
+test('max pool 3x3 stride 2 pad 1 (ResNet-50\'s stem) equals the naive nn.MaxPool2d exactly: odd and even sizes, 1x1 to 2 vectors and tails, NaN propagated', async () => {
+  const { k, arena, put, get } = await kernels(false);
+  const shapes: [number, number, number][] = [[1, 1, 1], [2, 2, 3], [3, 7, 9], [2, 8, 16], [3, 17, 33], [5, 18, 34], [4, 9, 8], [2, 31, 30], [1, 3, 64]];
+  for (const [i, [c, h, w]] of shapes.entries()) {
+    const x = randomTensor([c, h, w], 900 + i, -3, 3);
+    if (i % 2 === 1) x.data[(c * h * w) >> 1] = NaN; // one NaN: every window holding it is NaN
+    const ref = maxPool2dNaive(x, 3, 2, 1);
+    const [, hOut, wOut] = ref.shape as [number, number, number];
+    const xp = put(x.data), y = arena.alloc(c * hOut * wOut);
+    for (const threads of THREAD_SPLITS) {
+      arena.f32().fill(-7, y / 4, y / 4 + c * hOut * wOut);
+      for (let t = 0; t < threads; t++) maxPoolPart(k, { x: xp, c, h, w, y, hOut, wOut }, t, threads);
+      const got = get(y, ref.shape).data;
+      for (let j = 0; j < got.length; j++) {
+        const same = Number.isNaN(ref.data[j]!) ? Number.isNaN(got[j]!) : got[j] === ref.data[j];
+        assert.ok(same, `max pool (${c}, ${h}, ${w}) threads ${threads}: output ${j} is ${got[j]}, expected ${ref.data[j]}`);
+      }
+    }
+    arena.release(xp); arena.release(y);
+  }
 });
 
 test('elementwise (add, copy, + leaky) and head permute kernels equal the naive ops', async () => {

@@ -491,6 +491,10 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const [c, h, w] = x.shape as [number, number, number];
     const hOut = convOutputSize(h, kernel, stride, padding), wOut = convOutputSize(w, kernel, stride, padding);
     const y = this.alloc([c, hOut, wOut]);
+    if (kernel === 3 && stride === 2 && padding === 1) { // ResNet-50's stem: the SIMD kernel
+      this.pool!.run(TASKS.maxPool, { x: this.handle(x).ptr, c, h, w, y: y.ptr, hOut, wOut }, c * hOut * wOut >= PARALLEL_MIN_FLOATS);
+      return y;
+    }
     const X = this.handle(x).data, Y = y.data;
     for (let ch = 0; ch < c; ch++) {
       for (let oh = 0; oh < hOut; oh++) {

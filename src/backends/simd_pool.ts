@@ -25,7 +25,7 @@ import type { SimdExports } from '../ops/simd/common.js';
 import { denseConvPart, type DenseConvArgs } from '../ops/simd/dense.js';
 import { depthwisePart, type DepthwiseArgs } from '../ops/simd/depthwise.js';
 import { dwPwPart, type DwPwArgs } from '../ops/simd/dwpw.js';
-import { elementwisePart, headPermutePart, nearestPart, type ElementwiseArgs, type PermuteArgs } from '../ops/simd/elementwise.js';
+import { elementwisePart, headPermutePart, maxPoolPart, nearestPart, type ElementwiseArgs, type PermuteArgs } from '../ops/simd/elementwise.js';
 import { instantiateSimd } from '../ops/simd/module.js';
 import { winogradPart, type WinogradArgs } from '../ops/simd/winograd.js';
 
@@ -113,6 +113,7 @@ export const TASKS = {
     'pwWeights', 'pwBias', 'cOut', 'y', 'slope', 'hasSlope', 'bandRows', 'scratch', 'scratchBytes',
   ]),
   nearest: task(8, nearestPart, ['x', 'c', 'h', 'w', 'y', 'hOut', 'wOut', 'rows', 'cols']),
+  maxPool: task(9, maxPoolPart, ['x', 'c', 'h', 'w', 'y', 'hOut', 'wOut']),
 };
 
 /** A worker's lookup of the number in the control buffer. */

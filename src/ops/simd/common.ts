@@ -14,6 +14,7 @@ export interface SimdExports {
   addAct(a: number, b: number, y: number, n: number, slope: number, hasSlope: number): void;
   headPermute(x: number, y: number, c: number, hw: number, pStart: number, pEnd: number): void;
   nearest(x: number, h: number, w: number, y: number, hOut: number, wOut: number, rows: number, cols: number, cStart: number, cEnd: number): void;
+  maxPool3x3s2(x: number, h: number, w: number, y: number, hOut: number, wOut: number, cStart: number, cEnd: number): void;
   winoPadRows(x: number, h: number, w: number, cIn: number, r0: number, r1: number, xpad: number, wP: number): void;
   winoInput(xpad: number, rowsP: number, wP: number, cIn: number, ty0: number, ty1: number, tW4: number, v: number): void;
   winoOutput(m: number, cOut: number, ldm: number, ty0: number, ty1: number, tW4: number, y: number, h: number, w: number,

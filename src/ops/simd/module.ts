@@ -19,7 +19,7 @@ import { Code, ModuleBuilder, type MemoryImport } from '../../wasm/emitter.js';
 import type { SimdExports } from './common.js';
 import { emitIm2col } from './dense.js';
 import { emitDepthwise } from './depthwise.js';
-import { emitElementwise, emitHeadPermute, emitNearest } from './elementwise.js';
+import { emitElementwise, emitHeadPermute, emitMaxPool3x3s2, emitNearest } from './elementwise.js';
 import { emitGemm, emitPackB } from './gemm.js';
 import { emitWinoInput, emitWinoOutput, emitWinoPadRows } from './winograd.js';
 
@@ -41,6 +41,7 @@ export function buildSimdModule(memory: MemoryImport, build: SimdBuild = {}): Ui
   m.addFunction('addAct', emitElementwise(true));
   m.addFunction('headPermute', emitHeadPermute());
   m.addFunction('nearest', emitNearest());
+  m.addFunction('maxPool3x3s2', emitMaxPool3x3s2());
   m.addFunction('winoPadRows', emitWinoPadRows());
   m.addFunction('winoInput', emitWinoInput());
   m.addFunction('winoOutput', emitWinoOutput());

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { CpuBackend } from '../src/backends/cpu.js';
 import type { Arch } from '../src/model/config.js';
@@ -17,7 +18,7 @@ import { runNetwork } from '../src/model/run.js';
 import type { Tensor } from '../src/tensor.js';
 import { writeTensorFile } from '../src/weights/files.js';
 import { BACKENDS, optionalModule, Unavailable } from './backends.js';
-import { CHECK_SIZE, E2E_TOLERANCE, HEADLINE_PEERS, HEADLINE_RESOLUTIONS, PEER_THREADS, SEED, megapixels, resolutionName, type Budget, type Resolution } from './config.js';
+import { CHECK_SIZE, E2E_TOLERANCE, HEADLINE_PEERS, HEADLINE_RESOLUTIONS, PEER_THREADS, SEED, SETTLE_MS, megapixels, resolutionName, type Budget, type Resolution } from './config.js';
 import { startTorch, torchPython, torchScripts, type LineProcess } from './peers/torch.js';
 import type { ContestantSpec, InitReply, Reply, Request, StopReply } from './protocol.js';
 import type { E2EResult, Participant, Stage } from './results.js';
@@ -253,6 +254,7 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
         if (round > 1 && performance.now() > resDeadline) break; // the first call and one steady sample at least
         for (const e of running) {
           if (e.r.skipped !== undefined) continue;
+          await sleep(SETTLE_MS); // the previous contestant's threads at rest (SETTLE_MS)
           const reply: Reply = await e.ch.request(job);
           if (reply.type !== 'run' || reply.error !== undefined) {
             e.r.skipped = `run failed: ${reply.type === 'run' ? reply.error : reply.type === 'init' ? reply.skipped : 'no reply'}`;

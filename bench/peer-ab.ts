@@ -3,8 +3,9 @@
 // seeded weights and onnxruntime-node (CPU EP, intra-op threads = --threads) on the same network
 // exported by bench/torch/export_onnx.py (bench/e2e.ts prepareArch: needs PyTorch, cached in
 // .cache/bench). Each pair runs one forward of each (alternating which goes first) with a pause
-// before each pass, so that onnxruntime's threads, which spin for a while after a run, are idle
-// when ours runs; a shared host's slow spells then hit both sides of a pair. Prints the median of
+// of SETTLE_MS before each pass, so that onnxruntime's threads, which spin for tens of ms after a
+// run (bench/peer-spin.ts), are idle when ours runs; a shared host's slow spells then hit both
+// sides of a pair. Prints the median of
 // the per-pair ratios (ours / onnxruntime-node) with its interquartile range, and each side's
 // median forward.
 //   node dist/bench/peer-ab.js [--arch ARCH] [--size WxH] [--threads N] [--pairs N]
@@ -16,13 +17,13 @@ import { isArch, type Arch } from '../src/model/config.js';
 import { buildRetinaFace } from '../src/model/retinaface.js';
 import { runNetwork } from '../src/model/run.js';
 import { fillRandomWeights, syntheticInput } from '../src/harness/weights.js';
-import { SEED } from './config.js';
+import { SEED, SETTLE_MS } from './config.js';
 import { prepareArch } from './e2e.js';
 import { openOnnxNode, runOnnxNode } from './peers/onnx_node.js';
 import { repoRoot } from './peers/torch.js';
 
 /** Pause before each pass (ms): longer than onnxruntime's spin after a run. */
-const PAUSE_MS = 20;
+const PAUSE_MS = SETTLE_MS;
 
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const at = (xs: number[], q: number) => sorted(xs)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;

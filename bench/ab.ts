@@ -6,6 +6,9 @@
 // --pause MS: a pause before each pass, longer than a build's threads poll for work after a task
 // (simd_pool.ts SPIN_MS): without it, one build's polling worker takes a core from the other's
 // first millisecond, and the A/B of a change to the polling measures that instead.
+// --threads-after N: the after side on N threads (default --threads): with --before . --after .
+// --threads 1 --threads-after 2 the ratio is one build's 2-thread forward over its 1-thread one,
+// paired (its inverse is the two-thread speed-up).
 // The two builds' outputs must agree bit for bit, or within the relative tolerance R where the
 // change is meant to round differently (e.g. the fused multiply-add: --tolerance 1e-5).
 // DIR: a checkout with `dist/` built (e.g. `git worktree add ../before REV`, node_modules
@@ -51,7 +54,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const quartile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * xs.length)]!;
 
 async function main(argv: readonly string[]): Promise<void> {
-  const o = { before: '', after: '', arch: 'mobile0.25', size: '640x640', threads: 1, pairs: 40, tolerance: 0, pause: 0 };
+  const o = { before: '', after: '', arch: 'mobile0.25', size: '640x640', threads: 1, pairs: 40, tolerance: 0, pause: 0, threadsAfter: 0 };
   for (let i = 0; i < argv.length; i++) {
     const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${argv[i - 1]} needs a value`); return x; };
     switch (argv[i]) {
@@ -63,6 +66,7 @@ async function main(argv: readonly string[]): Promise<void> {
       case '--pairs': o.pairs = Number(v()); break;
       case '--tolerance': o.tolerance = Number(v()); break;
       case '--pause': o.pause = Number(v()); break;
+      case '--threads-after': o.threadsAfter = Number(v()); break;
       default: throw new Error(`unknown option ${argv[i]} (see the header of bench/ab.ts)`);
     }
   }
@@ -70,7 +74,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (o.before === '' || o.after === '' || m === null) throw new Error('--before DIR and --after DIR are required; --size is WxH');
   const [width, height] = [Number(m[1]), Number(m[2])];
   const before = await loadSide(o.before, o.arch, width, height, o.threads);
-  const after = await loadSide(o.after, o.arch, width, height, o.threads);
+  const after = await loadSide(o.after, o.arch, width, height, o.threadsAfter || o.threads);
   for (let i = 0; i < 2; i++) { await before.pass(); await after.pass(); } // warm-up: JIT, arenas at size
   const ratios: number[] = [], tb: number[] = [], ta: number[] = [];
   for (let i = 0; i < o.pairs; i++) {
@@ -80,7 +84,7 @@ async function main(argv: readonly string[]): Promise<void> {
     if (!(Math.abs(a.probe - b.probe) <= o.tolerance * Math.abs(b.probe))) throw new Error(`the two builds' outputs differ (${b.probe} vs ${a.probe}; --tolerance ${o.tolerance})`);
     ratios.push(a.ms / b.ms); tb.push(b.ms); ta.push(a.ms);
   }
-  console.log(`${o.arch} ${o.size} cpu-simd ${o.threads} thread(s), ${o.pairs} pairs: before ${median(tb).toFixed(1)} ms, after ${median(ta).toFixed(1)} ms; ` +
+  console.log(`${o.arch} ${o.size} cpu-simd ${o.threads}${o.threadsAfter && o.threadsAfter !== o.threads ? ` -> ${o.threadsAfter}` : ''} thread(s), ${o.pairs} pairs: before ${median(tb).toFixed(1)} ms, after ${median(ta).toFixed(1)} ms; ` +
     `after / before ${median(ratios).toFixed(3)} (interquartile ${quartile(ratios, 0.25).toFixed(3)}-${quartile(ratios, 0.75).toFixed(3)})`);
 }
 

@@ -4,11 +4,14 @@
 // exported by bench/torch/export_onnx.py (bench/e2e.ts prepareArch: needs PyTorch, cached in
 // .cache/bench). Each pair runs one forward of each (alternating which goes first) with a pause
 // of SETTLE_MS before each pass, so that onnxruntime's threads, which spin for tens of ms after a
-// run (bench/peer-spin.ts), are idle when ours runs; a shared host's slow spells then hit both
+// run (--spin), are idle when ours runs; a shared host's slow spells then hit both
 // sides of a pair. Prints the median of
 // the per-pair ratios (ours / onnxruntime-node) with its interquartile range, and each side's
 // median forward.
-//   node dist/bench/peer-ab.js [--arch ARCH] [--size WxH] [--threads N] [--pairs N]
+//   node dist/bench/peer-ab.js [--arch ARCH] [--size WxH] [--threads N] [--pairs N] [--spin]
+// --spin: instead, how long onnxruntime-node's threads keep a core after a run: our forward timed
+// right after an onnxruntime-node forward and 2, 10, 30 and 100 ms after, against ours alone (a
+// 5 ms pause before each), --pairs passes each (what bench/config.ts SETTLE_MS is set from).
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,7 +32,7 @@ const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const at = (xs: number[], q: number) => sorted(xs)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
 async function main(argv: readonly string[]): Promise<void> {
-  let arch: Arch = 'mobile0.25', size = '640x640', threads = 1, pairs = 21;
+  let arch: Arch = 'mobile0.25', size = '640x640', threads = 1, pairs = 21, spin = false;
   for (let i = 0; i < argv.length; i++) {
     const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${argv[i - 1]} needs a value`); return x; };
     switch (argv[i]) {
@@ -37,6 +40,7 @@ async function main(argv: readonly string[]): Promise<void> {
       case '--size': size = v(); break;
       case '--threads': threads = Number(v()); break;
       case '--pairs': pairs = Number(v()); break;
+      case '--spin': spin = true; break;
       default: throw new Error(`unknown option ${argv[i]} (see the header of bench/peer-ab.ts)`);
     }
   }
@@ -58,6 +62,20 @@ async function main(argv: readonly string[]): Promise<void> {
   // Warm-up, and the two agree: the same network on the same input.
   let a = await passOurs(), b = await passPeer();
   a = await passOurs(); b = await passPeer();
+  if (spin) {
+    for (const gap of [-1, 0, 2, 10, 30, 100]) {
+      const ms: number[] = [];
+      for (let i = 0; i < pairs; i++) {
+        if (gap < 0) await sleep(5);
+        else { await passPeer(); if (gap > 0) await sleep(gap); }
+        ms.push((await passOurs()).ms);
+      }
+      console.log(`${arch} ${size} cpu-simd ${threads} thread(s) ${gap < 0 ? 'alone (5 ms pause before each)' : `${gap} ms after an onnxruntime-node run`}: median ${at(ms, 0.5).toFixed(1)} ms (${pairs} passes)`);
+    }
+    ours.dispose();
+    await peer.session.release?.();
+    return;
+  }
   let worst = 0;
   for (let i = 0; i < a.o.conf.data.length; i++) worst = Math.max(worst, Math.abs(a.o.conf.data[i]! - b.o.conf.data[i]!));
   if (!(worst < 1e-3)) throw new Error(`ours and onnxruntime-node disagree: max |conf difference| ${worst}`);

@@ -38,6 +38,7 @@ import { depthwiseSeparablePairs, lowerModel, sharedInputPairs, type LoweredConv
 import { dwPwBandRows, dwPwScratchBytes, type DwPwArgs } from '../ops/simd/dwpw.js';
 import type { SimdModules } from '../ops/simd_files.js';
 import { RetinaFaceError } from '../errors.js';
+import { maxPool2dNaive } from '../ops/max_pool2d.cpu.js';
 import { TASKS, ThreadPool, type TaskRecord, type ThreadHost } from './simd_pool.js';
 
 export interface CpuSimdOptions {
@@ -82,11 +83,11 @@ const PARALLEL_MIN_FLOATS = 65536;
 
 /**
  * Convolutions below this many multiply-adds (counted as the direct convolution's, Winograd's
- * included) run on the calling thread alone. A dispatch to the other threads costs ~50-100 us of
- * wake-up and of waiting for the slowest share (docs/profile.md), and the kernels run at ~20 GMAC/s
- * a thread, so splitting a convolution two ways pays only above ~2-4 MMAC. At 640x640 this keeps
- * SSH3's and SSH2's small 3x3 convolutions and the class and box heads of every level on the
- * caller. Chosen by the paired A/B in docs/profile.md ("The ninth").
+ * included) run on the calling thread alone: splitting them two ways gains less than the dispatch
+ * and the wait for the slower of two short shares. For mobile0.25 at 640x640 this keeps SSH2's and
+ * SSH3's small 3x3 convolutions and most heads on the caller. Chosen by paired A/Bs
+ * (docs/profile.md, "The ninth"): 4 MMAC against splitting every convolution 0.969, and once the
+ * threads polled for work (dispatch ~2 us), 1 MMAC against 4 0.999, 16 against 4 1.093.
  */
 export const PARALLEL_MIN_MACS = 4_000_000;
 
@@ -492,25 +493,9 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const hOut = convOutputSize(h, kernel, stride, padding), wOut = convOutputSize(w, kernel, stride, padding);
     const y = this.alloc([c, hOut, wOut]);
     if (kernel === 3 && stride === 2 && padding === 1) { // ResNet-50's stem: the SIMD kernel
-      this.pool!.run(TASKS.maxPool, { x: this.handle(x).ptr, c, h, w, y: y.ptr, hOut, wOut }, c * hOut * wOut >= PARALLEL_MIN_FLOATS);
-      return y;
-    }
-    const X = this.handle(x).data, Y = y.data;
-    for (let ch = 0; ch < c; ch++) {
-      for (let oh = 0; oh < hOut; oh++) {
-        const ih0 = Math.max(0, oh * stride - padding), ih1 = Math.min(h, oh * stride - padding + kernel);
-        for (let ow = 0; ow < wOut; ow++) {
-          const iw0 = Math.max(0, ow * stride - padding), iw1 = Math.min(w, ow * stride - padding + kernel);
-          let m = -Infinity;
-          for (let ih = ih0; ih < ih1; ih++) {
-            for (let iw = iw0; iw < iw1; iw++) {
-              const v = X[(ch * h + ih) * w + iw]!;
-              if (v > m || Number.isNaN(v)) m = v;
-            }
-          }
-          Y[(ch * hOut + oh) * wOut + ow] = m;
-        }
-      }
+      this.pool!.run(TASKS.maxPool2d, { x: this.handle(x).ptr, c, h, w, y: y.ptr, hOut, wOut }, c * hOut * wOut >= PARALLEL_MIN_FLOATS);
+    } else { // no model here has another: the reference loops
+      y.data.set(maxPool2dNaive(this.handle(x), kernel, stride, padding).data);
     }
     return y;
   }

@@ -25,7 +25,8 @@ import type { SimdExports } from '../ops/simd/common.js';
 import { denseConvPart, type DenseConvArgs } from '../ops/simd/dense.js';
 import { depthwisePart, type DepthwiseArgs } from '../ops/simd/depthwise.js';
 import { dwPwPart, type DwPwArgs } from '../ops/simd/dwpw.js';
-import { elementwisePart, headPermutePart, maxPoolPart, nearestPart, type ElementwiseArgs, type PermuteArgs } from '../ops/simd/elementwise.js';
+import { elementwisePart, headPermutePart, nearestPart, type ElementwiseArgs, type PermuteArgs } from '../ops/simd/elementwise.js';
+import { maxPool2dPart } from '../ops/simd/max_pool2d.js';
 import { instantiateSimd } from '../ops/simd/module.js';
 import { winogradPart, type WinogradArgs } from '../ops/simd/winograd.js';
 
@@ -34,13 +35,14 @@ const SLOT = { generation: 0, pending: 1, task: 2, failed: 3, record: 4 } as con
 
 /**
  * How long (ms) a worker polls for the next task, and the caller for the workers' shares, before
- * blocking in Atomics.wait. A forward posts a task every ~0.1-1 ms (the tasks the caller runs
- * alone in between take up to ~0.5 ms at 640x640); a thread that blocks between them is woken by
- * a futex, and on a VM its idle vCPU by the hypervisor: measured ~50-100 us a dispatch
- * (docs/profile.md), paid ~40 times a forward. Polling keeps both threads awake through a
- * forward; a thread idle longer than this (between frames) blocks and takes no CPU.
+ * blocking in Atomics.wait. A thread that blocks between a forward's tasks is woken by a futex,
+ * and on a VM its idle vCPU by the hypervisor: ~50 us a dispatch, paid 35 times a forward
+ * (mobile0.25, 640x640, 2 threads; docs/profile.md, "The twelfth"). Polling costs the CPU it
+ * takes from other work: with one core of two busy with another process, a 1 ms poll made the
+ * forward 2.1x slower, 0.1 ms 1.14x, while on an idle host 0.1 ms gained as much as 1 ms (0.90).
+ * Between frames the threads block and take no CPU.
  */
-export const SPIN_MS = 1;
+export const SPIN_MS = 0.1;
 
 /** Polls `slot` until it differs from `value` or SPIN_MS pass; true if it changed. */
 function spinWhile(ctrl: Int32Array, slot: number, value: number): boolean {
@@ -113,7 +115,7 @@ export const TASKS = {
     'pwWeights', 'pwBias', 'cOut', 'y', 'slope', 'hasSlope', 'bandRows', 'scratch', 'scratchBytes',
   ]),
   nearest: task(8, nearestPart, ['x', 'c', 'h', 'w', 'y', 'hOut', 'wOut', 'rows', 'cols']),
-  maxPool: task(9, maxPoolPart, ['x', 'c', 'h', 'w', 'y', 'hOut', 'wOut']),
+  maxPool2d: task(9, maxPool2dPart, ['x', 'c', 'h', 'w', 'y', 'hOut', 'wOut']),
 };
 
 /** A worker's lookup of the number in the control buffer. */

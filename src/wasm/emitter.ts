@@ -225,7 +225,7 @@ export class Code {
   f32x4Mul(): this { return this.simd(SIMD.f32x4Mul); }
   f32x4Min(): this { return this.simd(SIMD.f32x4Min); }
   f32x4Max(): this { return this.simd(SIMD.f32x4Max); }
-  /** Pseudo-maximum, `a < b ? b : a` per lane (a below b on the stack): one maxps on x64, where f32x4.max's NaN and -0 rules take ~8 instructions. */
+  /** Pseudo-maximum, `a < b ? b : a` per lane (a below b on the stack): one maxps on x64, where f32x4.max's NaN and -0 rules take 8 instructions in V8. */
   f32x4Pmax(): this { return this.simd(SIMD.f32x4Pmax); }
   /** [a, b, c] -> a * b + c (relaxed SIMD: engines without it refuse the module). */
   f32x4RelaxedMadd(): this { return this.simd(SIMD.f32x4RelaxedMadd); }

@@ -14,7 +14,7 @@ export interface SimdExports {
   addAct(a: number, b: number, y: number, n: number, slope: number, hasSlope: number): void;
   headPermute(x: number, y: number, c: number, hw: number, pStart: number, pEnd: number): void;
   nearest(x: number, h: number, w: number, y: number, hOut: number, wOut: number, rows: number, cols: number, cStart: number, cEnd: number): void;
-  maxPool3x3s2(x: number, h: number, w: number, y: number, hOut: number, wOut: number, cStart: number, cEnd: number): void;
+  maxPool2d3x3s2(x: number, h: number, w: number, y: number, hOut: number, wOut: number, cStart: number, cEnd: number): void;
   winoPadRows(x: number, h: number, w: number, cIn: number, r0: number, r1: number, xpad: number, wP: number): void;
   winoInput(xpad: number, rowsP: number, wP: number, cIn: number, ty0: number, ty1: number, tW4: number, v: number): void;
   winoOutput(m: number, cOut: number, ldm: number, ty0: number, ty1: number, tW4: number, y: number, h: number, w: number,
@@ -43,9 +43,10 @@ export function emitMulAdd(c: Code, fma: boolean, sum: number, a: () => void, b:
 /**
  * Emits `dst = dst < dst * slope ? dst * slope : dst` (LeakyReLU for 0 <= slope <= 1) for each
  * v128 local, as f32x4.pmax: one instruction on x64, where f32x4.max (which must return a
- * canonical NaN for a NaN operand and order -0 below +0) compiles to ~9 in V8. The same values as
+ * canonical NaN for a NaN operand and order -0 below +0) compiles to 8 in V8. The same values as
  * max(dst, dst * slope) wherever dst * slope is not NaN; a NaN dst stays NaN (its own payload, not
- * the canonical one), and -Infinity with slope 0 stays -Infinity (max gave NaN).
+ * the canonical one), and -Infinity with slope 0 stays -Infinity (max, PyTorch and the naive loop
+ * give NaN: the one difference, which finite activations never meet).
  */
 export function emitLeaky(c: Code, locals: number[], slopeV: number): void {
   for (const v of locals) c.localGet(v).localGet(v).localGet(slopeV).f32x4Mul().f32x4Pmax().localSet(v);

@@ -8,6 +8,7 @@
 //   dwpw.ts         a depthwise-separable block fused: depthwise into gemm's panels, then gemm
 //   winograd.ts     winoPadRows, winoInput, winoOutput: F(2x2, 3x3) around gemm
 //   elementwise.ts  actCopy, addAct (add, cat), headPermute, nearest (F.interpolate)
+//   max_pool2d.ts   maxPool2d3x3s2: nn.MaxPool2d(3, 2, 1), ResNet-50's stem
 //   common.ts       the exports (SimdExports), inline LeakyReLU and partial stores, share()
 // The tasks the backend's threads run are listed once, in src/backends/simd_pool.ts (TASKS).
 // Two builds of the same kernels (SimdBuild): every multiply-accumulate as f32x4.mul then
@@ -19,7 +20,8 @@ import { Code, ModuleBuilder, type MemoryImport } from '../../wasm/emitter.js';
 import type { SimdExports } from './common.js';
 import { emitIm2col } from './dense.js';
 import { emitDepthwise } from './depthwise.js';
-import { emitElementwise, emitHeadPermute, emitMaxPool3x3s2, emitNearest } from './elementwise.js';
+import { emitElementwise, emitHeadPermute, emitNearest } from './elementwise.js';
+import { emitMaxPool2d3x3s2 } from './max_pool2d.js';
 import { emitGemm, emitPackB } from './gemm.js';
 import { emitWinoInput, emitWinoOutput, emitWinoPadRows } from './winograd.js';
 
@@ -41,7 +43,7 @@ export function buildSimdModule(memory: MemoryImport, build: SimdBuild = {}): Ui
   m.addFunction('addAct', emitElementwise(true));
   m.addFunction('headPermute', emitHeadPermute());
   m.addFunction('nearest', emitNearest());
-  m.addFunction('maxPool3x3s2', emitMaxPool3x3s2());
+  m.addFunction('maxPool2d3x3s2', emitMaxPool2d3x3s2());
   m.addFunction('winoPadRows', emitWinoPadRows());
   m.addFunction('winoInput', emitWinoInput());
   m.addFunction('winoOutput', emitWinoOutput());

@@ -63,7 +63,7 @@ async function main(argv: readonly string[]): Promise<void> {
   let a = await passOurs(), b = await passPeer();
   a = await passOurs(); b = await passPeer();
   if (spin) {
-    for (const gap of [-1, 0, 2, 10, 30, 100]) {
+    for (const gap of [-1, 0, 10, 30, 100, 150, 300, 1000]) {
       const ms: number[] = [];
       for (let i = 0; i < pairs; i++) {
         if (gap < 0) await sleep(5);

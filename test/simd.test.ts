@@ -525,7 +525,7 @@ test('cpu-simd pool: threads poll for work only briefly (SPIN_MS) after a task, 
   await be.prepare(model);
   assert.is(be.threads, 2, 'a worker thread to poll');
   await runNetwork(be, model, randomTensor([3, 61, 47], 8, -120, 150));
-  // 50 ms after its last task (SPIN_MS is 0.1), every thread of a pool at rest blocks
+  // 50 ms after its last task (SPIN_MS is 1), every thread of a pool at rest blocks
   await new Promise((r) => setTimeout(r, 50));
   const cpu0 = process.cpuUsage(), t0 = performance.now();
   await new Promise((r) => setTimeout(r, 300));

@@ -112,7 +112,7 @@ export const CHECK_SIZE: Resolution = { width: 160, height: 123 };
  * Pause (ms) before each timed call of a contestant. onnxruntime's intra-op threads (node and
  * web) keep spinning for tens of ms after a run, on the cores the next contestant needs:
  * `node dist/bench/peer-ab.js --threads 2 --pairs 15 --spin` (2026-12-04, this 2-core VM) timed cpu-simd's 2-thread forward
- * at 640x640 at 22.7 ms alone, 56.9 / 53.4 / 45.8 ms 0 / 2 / 10 ms after an onnxruntime-node
+ * at 640x640 at 22.7 ms alone, 56.9 / 45.8 ms 0 / 10 ms after an onnxruntime-node
  * 2-thread run, 37.2 ms 30 ms after, 27.7 ms 100 ms after. Every contestant gets the same pause.
  */
 export const SETTLE_MS = 150;

@@ -10,7 +10,7 @@
 // median forward.
 //   node dist/bench/peer-ab.js [--arch ARCH] [--size WxH] [--threads N] [--pairs N] [--spin]
 // --spin: instead, how long onnxruntime-node's threads keep a core after a run: our forward timed
-// right after an onnxruntime-node forward and 2, 10, 30 and 100 ms after, against ours alone (a
+// right after an onnxruntime-node forward and 10 to 1000 ms after, against ours alone (a
 // 5 ms pause before each), --pairs passes each (what bench/config.ts SETTLE_MS is set from).
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';

@@ -25,7 +25,7 @@
 import type { Backend } from '../backend.js';
 import type { ConvBnAct, Module } from '../model/modules.js';
 import type { Slope } from '../ops/activation.js';
-import { conv2dOutputShape, convOutputSize } from '../ops/conv2d.js';
+import { conv2dMacs, conv2dOutputShape, convOutputSize } from '../ops/conv2d.js';
 import { denseScratchBytes, isPointwise, type DenseConvArgs } from '../ops/simd/dense.js';
 import { depthwisePlaneFloats, type DepthwiseArgs } from '../ops/simd/depthwise.js';
 import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../ops/simd/gemm.js';
@@ -361,7 +361,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
       pwWeights: pp.weights, pwBias: pp.bias, cOut: pp.cOut, y: y.ptr, slope: pw.slope ?? 0, hasSlope: pw.slope === null ? 0 : 1,
       bandRows: dwPwBandRows(c, wOut), scratch, scratchBytes,
     };
-    pool.run(TASKS.dwPw, args, this.splits(c * (9 + pp.cOut) * hOut * wOut));
+    pool.run(TASKS.dwPw, args, this.splits(conv2dMacs(d.shape, dw.conv.weight.shape) + conv2dMacs(y.shape, pw.conv.weight.shape)));
     arena.release(scratch);
     return y;
   }
@@ -396,7 +396,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const arena = this.arena!, pool = this.pool!;
     const scratchBytes = winogradScratchBytes(cIn, a.cOut, h, w);
     const scratch = arena.alloc((scratchBytes * pool.threads) / 4);
-    pool.run(TASKS.winograd, { ...a, x: xh.ptr, cIn, h, w, scratch, scratchBytes }, this.splits(cIn * a.cOut * 9 * h * w));
+    pool.run(TASKS.winograd, { ...a, x: xh.ptr, cIn, h, w, scratch, scratchBytes }, this.splits(conv2dMacs([a.cOut, h, w], [a.cOut, cIn, 3, 3])));
     arena.release(scratch);
   }
 
@@ -425,7 +425,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
         x: xh.ptr, cIn: p.cIn, h, w, kSize: p.kSize, stride: p.stride, pad: p.pad, hOut, wOut,
         weights: p.weights, bias: p.bias, cOut: p.cOut, y: y.ptr, ...act, scratch, scratchBytes,
       };
-      pool.run(TASKS.dense, args, this.splits(p.cIn * p.cOut * p.kSize * p.kSize * hOut * wOut));
+      pool.run(TASKS.dense, args, this.splits(conv2dMacs(y.shape, unit.conv.weight.shape)));
       arena.release(scratch);
     } else {
       const scratchBytes = depthwisePlaneFloats(w) * 4;
@@ -433,7 +433,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
       const args: DepthwiseArgs = {
         x: xh.ptr, c: p.c, h, w, stride: p.stride, hOut, wOut, weights: p.weights, bias: p.bias, y: y.ptr, ...act, scratch, scratchBytes,
       };
-      pool.run(TASKS.depthwise, args, this.splits(p.c * 9 * hOut * wOut));
+      pool.run(TASKS.depthwise, args, this.splits(conv2dMacs(y.shape, unit.conv.weight.shape)));
       arena.release(scratch);
     }
   }

@@ -32,45 +32,6 @@ import { winogradPart, type WinogradArgs } from '../ops/simd/winograd.js';
 
 /** Int32 slots of the control buffer; float64 arguments follow at ARGS_BYTE. */
 const SLOT = { generation: 0, pending: 1, task: 2, failed: 3, record: 4 } as const;
-
-/**
- * How long (ms) a worker polls for the next task, and the caller for the workers' shares, before
- * blocking in Atomics.wait. A thread that blocks between a forward's tasks is woken by a futex,
- * and on a VM its idle vCPU by the hypervisor: ~50 us a dispatch, paid 35 times a forward
- * (mobile0.25, 640x640, 2 threads), more after the vCPU has idled a while. Polling takes a core
- * another process may want: so a thread that finds itself descheduled while polling (a gap of
- * PREEMPTED_MS between two clock reads) stops polling for BACKOFF_MS. Paired on this 2-core VM
- * (docs/profile.md, "The twelfth"): idle 0.911, one core busy elsewhere 1.126 (a plain 1 ms poll:
- * 2.135). Between frames the threads block and take no CPU.
- */
-export const SPIN_MS = 1;
-
-/**
- * A gap this long (ms) between two of spinWhile's clock reads (256 loads apart, well under a
- * microsecond) means the thread was descheduled while polling: another process wants this core.
- */
-const PREEMPTED_MS = 0.05;
-/** After a preemption, a thread blocks at once for this long (ms): polling would take the core from the other process, and the other process would then take it from our next share. */
-const BACKOFF_MS = 100;
-/** Per thread (module state: one copy per worker): until when polling is off. */
-let backoffUntil = 0;
-
-/** Polls `slot` until it differs from `value` or SPIN_MS pass; true if it changed. */
-function spinWhile(ctrl: Int32Array, slot: number, value: number): boolean {
-  let now = performance.now();
-  if (now < backoffUntil) return false;
-  const end = now + SPIN_MS;
-  for (;;) {
-    for (let i = 0; i < 256; i++) if (Atomics.load(ctrl, slot) !== value) return true;
-    const t = performance.now();
-    if (t - now > PREEMPTED_MS) {
-      backoffUntil = t + BACKOFF_MS;
-      return false;
-    }
-    if (t > end) return false;
-    now = t;
-  }
-}
 const ARGS_BYTE = 64;
 const MAX_ARGS = 32;
 export const CONTROL_BYTES = ARGS_BYTE + 8 * MAX_ARGS;
@@ -199,6 +160,45 @@ export interface ThreadHost {
    * --experimental-wasm-relaxed-simd); says whether it is available now.
    */
   relaxedSimd?(): boolean;
+}
+
+/**
+ * How long (ms) a worker polls for the next task, and the caller for the workers' shares, before
+ * blocking in Atomics.wait. A thread that blocks between a forward's tasks is woken by a futex,
+ * and on a VM its idle vCPU by the hypervisor: ~50 us a dispatch, paid 35 times a forward
+ * (mobile0.25, 640x640, 2 threads), more after the vCPU has idled a while. Polling takes a core
+ * another process may want: so a thread that finds itself descheduled while polling (a gap of
+ * PREEMPTED_MS between two clock reads) stops polling for BACKOFF_MS. Paired on this 2-core VM
+ * (docs/profile.md, "The twelfth"): idle 0.911, one core busy elsewhere 1.126 (a plain 1 ms poll:
+ * 2.135). Between frames the threads block and take no CPU.
+ */
+export const SPIN_MS = 1;
+
+/**
+ * A gap this long (ms) between two of spinWhile's clock reads (256 loads apart, well under a
+ * microsecond) means the thread was descheduled while polling: another process wants this core.
+ */
+const PREEMPTED_MS = 0.05;
+/** After a preemption, a thread blocks at once for this long (ms): polling would take the core from the other process, and the other process would then take it from our next share. */
+const BACKOFF_MS = 100;
+/** Per thread (module state: one copy per worker): until when polling is off. */
+let backoffUntil = 0;
+
+/** Polls `slot` until it differs from `value` or SPIN_MS pass; true if it changed. */
+function spinWhile(ctrl: Int32Array, slot: number, value: number): boolean {
+  let now = performance.now();
+  if (now < backoffUntil) return false;
+  const end = now + SPIN_MS;
+  for (;;) {
+    for (let i = 0; i < 256; i++) if (Atomics.load(ctrl, slot) !== value) return true;
+    const t = performance.now();
+    if (t - now > PREEMPTED_MS) {
+      backoffUntil = t + BACKOFF_MS;
+      return false;
+    }
+    if (t > end) return false;
+    now = t;
+  }
 }
 
 /** The worker side: instantiate, say ready, then run tasks until EXIT. Blocks its thread. */

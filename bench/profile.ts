@@ -55,8 +55,8 @@ interface ThreadSplit {
 function split(records: readonly TaskRecord[], wall: number, nThreads: number): ThreadSplit {
   const busy = new Array<number>(nThreads).fill(0), wait = new Array<number>(nThreads).fill(0);
   for (const r of records) {
-    r.shares.forEach(([start, end], t) => { busy[t]! += end - start; });
-    if (r.parallel) wait[0]! += r.done - r.shares[0]![1];
+    r.shares.forEach((s, t) => { if (s !== null) busy[t]! += s[1] - s[0]; });
+    if (r.parallel) wait[0]! += r.done - (r.shares[0]?.[1] ?? r.posted);
   }
   for (let t = 1; t < nThreads; t++) wait[t] = wall - busy[t]!;
   return { wall, tasks: records.length, dispatches: records.filter((r) => r.parallel).length, busy, wait };
@@ -88,16 +88,17 @@ function threadTotals(records: readonly TaskRecord[], wall: number, nThreads: nu
   return busy.map((b, t) => {
     let starting = 0, afterShare = 0;
     for (const r of records) {
-      if (!r.parallel) continue;
-      starting += r.shares[t]![0] - r.posted;
-      afterShare += r.done - r.shares[t]![1];
+      const s = r.shares[t];
+      if (!r.parallel || s === null || s === undefined) continue; // a thread that ran no piece: a worker idle, the caller waiting
+      starting += s[0] - r.posted;
+      afterShare += r.done - s[1];
     }
     return { busy: b, starting, afterShare, rest: wall - b - starting - afterShare };
   });
 }
 
 /** ms the dispatch costs beyond its longest share: posting, waking, and the caller seeing the last one done. */
-const overhead = (r: TaskRecord) => r.done - r.posted - Math.max(...r.shares.map(([s, e]) => e - s));
+const overhead = (r: TaskRecord) => r.done - r.posted - Math.max(...r.shares.map((s) => (s === null ? 0 : s[1] - s[0])));
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
@@ -136,7 +137,7 @@ for (let i = 0; i < passes; i++) {
   perThread.push(threadTotals(records, span, nThreads));
   for (const r of records.filter((r) => r.parallel)) {
     overheads.push(overhead(r));
-    if (Math.max(...r.shares.map(([s, e]) => e - s)) < TINY_SHARE_MS) tinyOverheads.push(overhead(r));
+    if (Math.max(...r.shares.map((s) => (s === null ? 0 : s[1] - s[0]))) < TINY_SHARE_MS) tinyOverheads.push(overhead(r));
   }
 }
 be.dispose();

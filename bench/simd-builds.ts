@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   for (const [c, stride, h, w] of [[32, 1, 160, 160], [128, 1, 40, 40], [16, 2, 160, 160], [64, 2, 80, 80]] as const) {
     const hOut = Math.ceil(h / stride), wOut = Math.ceil(w / stride);
     const args = { x: 0, c, h, w, stride, hOut, wOut, weights: 60 << 20, bias: 61 << 20, y: 20 << 20, slope: 0.1, hasSlope: 1, scratch: 62 << 20, scratchBytes: depthwisePlaneFloats(w) * 4 };
-    cases.push({ name: `depthwise ${c} x ${h}x${w} stride ${stride}`, flops: 2 * 9 * c * hOut * wOut, run: (k) => depthwisePart(k, args, 0, 1) });
+    cases.push({ name: `depthwise ${c} x ${h}x${w} stride ${stride}`, flops: 2 * 9 * c * hOut * wOut, run: (k) => depthwisePart(k, args, 0, 0, 1) });
   }
 
   for (const cs of cases) {

@@ -46,7 +46,7 @@ async function main() {
     if (dw) {
       const scratchBytes = depthwisePlaneFloats(w) * 4;
       const args = { x: xp, c: cin, h, w, stride, hOut, wOut, weights: put(f.w.data), bias: put(f.b.data), y, slope: 0.1, hasSlope: 1, scratch: arena.alloc(scratchBytes / 4), scratchBytes };
-      runSimd = () => depthwisePart(k, args, 0, 1);
+      runSimd = () => depthwisePart(k, args, 0, 0, 1);
       runJs = () => depthwiseConv3x3(x, f.w, f.b, stride, 0.1);
     } else {
       const packed = new Float32Array(packedDenseFloats(cout, cin * ks * ks));
@@ -54,7 +54,7 @@ async function main() {
       const bias = new Float32Array(Math.ceil(cout / GEMM_MR) * GEMM_MR); bias.set(f.b.data);
       const scratchBytes = denseScratchBytes(cin, ks, stride);
       const args = { x: xp, cIn: cin, h, w, kSize: ks, stride, pad, hOut, wOut, weights: put(packed), bias: put(bias), cOut: cout, y, slope: 0.1, hasSlope: 1, scratch: arena.alloc(scratchBytes / 4 + 1), scratchBytes };
-      runSimd = () => denseConvPart(k, args, 0, 1);
+      runSimd = () => denseConvPart(k, args, 0, 0, 1);
       const pj = packConvWeights(f.w, f.b, attrs);
       runJs = () => conv2dGemm(x, pj, 0.1);
     }

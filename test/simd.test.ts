@@ -29,7 +29,7 @@ import type { Tensor } from '../src/tensor.js';
 import { CpuBackend } from '../src/backends/cpu.js';
 import { CpuSimdBackend, PARALLEL_MIN_MACS } from '../src/backends/cpu_simd.js';
 import { nodeHost } from '../src/backends/simd_host.node.js';
-import { PROFILE_TASKS } from '../src/backends/simd_pool.js';
+import { PIECES_PER_THREAD, PROFILE_TASKS } from '../src/backends/simd_pool.js';
 import { anatomy } from '../src/model/anatomy.js';
 import type { ConvDw } from '../src/model/blocks.js';
 import type { MobileNetV1 } from '../src/model/mobilenet_v1.js';
@@ -154,6 +154,15 @@ async function kernels(fma: boolean) {
 
 const THREAD_SPLITS = [1, 2, 3];
 
+/**
+ * Runs a task's pieces as the pool cuts them for `threads` threads (simd_pool.ts
+ * PIECES_PER_THREAD each), piece p on thread p mod threads's scratch; one thread: one piece.
+ */
+function runPieces(threads: number, part: (slot: number, piece: number, pieces: number) => void): void {
+  const pieces = threads === 1 ? 1 : threads * PIECES_PER_THREAD;
+  for (let p = 0; p < pieces; p++) part(p % threads, p, pieces);
+}
+
 // [C_in, C_out, k, stride, H, W]: shapes of both architectures plus edge cases.
 const DENSE: [number, number, number, number, number, number][] = [
   [3, 8, 3, 2, 33, 17], // mobile0.25 stem, odd size
@@ -207,7 +216,7 @@ for (const fma of BUILDS) {
             x: xp, cIn: cin, h, w, kSize: ks, stride, pad, hOut, wOut, weights: wp, bias: bp, cOut: cout, y,
             slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, scratch, scratchBytes,
           };
-          for (let t = 0; t < threads; t++) denseConvPart(k, args, t, threads);
+          runPieces(threads, (slot, piece, pieces) => denseConvPart(k, args, slot, piece, pieces));
           assertClose(`simd dense [${cin}->${cout} k${ks} s${stride} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`,
             get(y, [cout, hOut, wOut]), ref, SIMD_TWIN);
           arena.release(y);
@@ -248,7 +257,7 @@ for (const fma of BUILDS) {
             x: xp, cIn: cin, h, w, cOut: cout, y, weights: wp, zeros: zp, bias: bp, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
             cOut1: 0, y2: 0, bias2: 0, slope2: 0, hasSlope2: 0, scratch, scratchBytes: bytes,
           };
-          for (let t = 0; t < threads; t++) winogradPart(k, args, t, threads);
+          runPieces(threads, (slot, piece, pieces) => winogradPart(k, args, slot, piece, pieces));
           const ref = slope === null ? conv : leakyReluNaive(conv, slope);
           assertClose(`winograd [${cin}->${cout} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [cout, h, w]), ref, SIMD_TWIN);
           arena.release(y);
@@ -285,7 +294,7 @@ for (const fma of BUILDS) {
           arena.f32().fill(NaN, scratch / 4, (scratch + scratchBytes * threads) / 4);
           const y = arena.alloc(c * hOut * wOut);
           const args = { x: xp, c, h, w, stride, hOut, wOut, weights: wp, bias: bp, y, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, scratch, scratchBytes };
-          for (let t = 0; t < threads; t++) depthwisePart(k, args, t, threads);
+          runPieces(threads, (slot, piece, pieces) => depthwisePart(k, args, slot, piece, pieces));
           assertClose(`simd depthwise [${c} s${stride} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [c, hOut, wOut]), ref, SIMD_TWIN);
           arena.release(y);
           arena.release(scratch);
@@ -332,7 +341,7 @@ for (const fma of BUILDS) {
             pwWeights: pwp, pwBias: pbp, cOut, y, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
             bandRows: dwPwBandRows(c, wOut), scratch, scratchBytes,
           };
-          for (let t = 0; t < threads; t++) dwPwPart(k, a, t, threads);
+          runPieces(threads, (slot, piece, pieces) => dwPwPart(k, a, slot, piece, pieces));
           assertClose(`simd dwPw [${c}->${cOut} s${stride} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [cOut, hOut, wOut]), ref, SIMD_TWIN);
           arena.release(y);
           arena.release(scratch);
@@ -383,7 +392,7 @@ test('leaky (f32x4.pmax of x and slope x) is bit for bit the naive LeakyReLU on 
   const x = new Float32Array(specials);
   const xp = put(x), y = arena.alloc(x.length);
   for (const slope of [0.1, 0.2, 0.5, 1, 0]) {
-    elementwisePart(k, { a: xp, b: 0, y, n: x.length, slope, hasSlope: 1 }, 0, 1);
+    elementwisePart(k, { a: xp, b: 0, y, n: x.length, slope, hasSlope: 1 }, 0, 0, 1);
     const got = get(y, [x.length]).data;
     const want = leakyReluNaive({ shape: [x.length], data: x } as Tensor, slope).data;
     // The one known difference: slope 0 on -Infinity, where slope x is NaN (the naive loop and
@@ -411,7 +420,7 @@ test('max pool 3x3 stride 2 pad 1 (ResNet-50\'s stem) equals the naive nn.MaxPoo
     const xp = put(x.data), y = arena.alloc(c * hOut * wOut);
     for (const threads of THREAD_SPLITS) {
       arena.f32().fill(-7, y / 4, y / 4 + c * hOut * wOut);
-      for (let t = 0; t < threads; t++) maxPool2dPart(k, { x: xp, c, h, w, y, hOut, wOut }, t, threads);
+      runPieces(threads, (slot, piece, pieces) => maxPool2dPart(k, { x: xp, c, h, w, y, hOut, wOut }, slot, piece, pieces));
       const got = get(y, ref.shape).data;
       for (let j = 0; j < got.length; j++) {
         const same = Number.isNaN(ref.data[j]!) ? Number.isNaN(got[j]!) : got[j] === ref.data[j];
@@ -430,10 +439,10 @@ test('elementwise (add, copy, + leaky) and head permute kernels equal the naive 
     for (const threads of THREAD_SPLITS) {
       for (const slope of [0.1, 0, null]) {
         const act = { slope: slope ?? 0, hasSlope: slope === null ? 0 : 1 };
-        for (let t = 0; t < threads; t++) elementwisePart(k, { a: ap, b: bp, y, n, ...act }, t, threads);
+        runPieces(threads, (slot, piece, pieces) => elementwisePart(k, { a: ap, b: bp, y, n, ...act }, slot, piece, pieces));
         const sum = addNaive(a, b);
         assertClose(`add n=${n} slope ${slope} threads ${threads}`, get(y, [n]), slope === null ? sum : leakyReluNaive(sum, slope), SIMD_TWIN);
-        for (let t = 0; t < threads; t++) elementwisePart(k, { a: ap, b: 0, y, n, ...act }, t, threads);
+        runPieces(threads, (slot, piece, pieces) => elementwisePart(k, { a: ap, b: 0, y, n, ...act }, slot, piece, pieces));
         assertClose(`copy n=${n} slope ${slope} threads ${threads}`, get(y, [n]), slope === null ? a : leakyReluNaive(a, slope), SIMD_TWIN);
       }
     }
@@ -443,7 +452,7 @@ test('elementwise (add, copy, + leaky) and head permute kernels equal the naive 
     const x = randomTensor([c, h, w], 700 + i);
     const xp = put(x.data), y = arena.alloc(c * h * w);
     for (const threads of THREAD_SPLITS) {
-      for (let t = 0; t < threads; t++) headPermutePart(k, { x: xp, y, c, hw: h * w }, t, threads);
+      runPieces(threads, (slot, piece, pieces) => headPermutePart(k, { x: xp, y, c, hw: h * w }, slot, piece, pieces));
       assertClose(`head permute (${c}, ${h}, ${w}) k ${kk} threads ${threads}`, get(y, [(h * w * c) / kk, kk]), headPermuteNaive(x, kk), SIMD_TWIN);
     }
     arena.release(xp); arena.release(y);
@@ -605,8 +614,12 @@ test('cpu-simd profile: one record per pool task, stamps in order on one clock, 
   for (const [i, r] of records.entries()) {
     const where = `task ${i} (${r.name}, ${r.parallel ? 'parallel' : 'caller alone'})`;
     assert.is(r.shares.length, r.parallel ? 2 : 1, `${where}: shares`);
+    assert.is(r.pieces.reduce((a, b) => a + b, 0), r.parallel ? 2 * PIECES_PER_THREAD : 1, `${where}: pieces run ${r.pieces.join(' + ')}`);
     assert.ok(r.posted >= previousDone, `${where}: posted at ${r.posted} before the previous task was done (${previousDone})`);
-    for (const [t, [start, end]] of r.shares.entries()) {
+    for (const [t, s] of r.shares.entries()) {
+      assert.is(s === null, r.pieces[t] === 0, `${where}, thread ${t}: a share stamped exactly when it ran pieces`);
+      if (s === null) continue;
+      const [start, end] = s;
       // A worker cannot start before the task is posted nor end after the caller saw it done: this checks the shared clock too.
       // A worker's stamp is moved onto the caller's clock by the difference of two timeOrigins (~1.7e12 ms, where a double's
       // spacing is 0.24 us): its comparisons with the caller's own stamps hold to CLOCK_MS.

@@ -1,16 +1,16 @@
 // The worker threads of the 'cpu-simd' backend, environment-neutral: every thread (the caller
 // and N - 1 workers) instantiates the same kernel module over the same shared WebAssembly.Memory,
-// and a task is one kernel call split by thread index (TASKS below; each thread's part is in
-// src/ops/simd/, e.g. dense.ts denseConvPart). Tasks are posted through a small
-// SharedArrayBuffer, not messages: the caller writes the task and its arguments, bumps a
-// generation counter and notifies; each worker runs its share and decrements a pending counter;
-// the caller runs share 0 and waits for zero.
+// and a task is one kernel call cut into pieces (TASKS below; a piece's code is in src/ops/simd/,
+// e.g. dense.ts denseConvPart). Tasks are posted through a small SharedArrayBuffer, not messages:
+// the caller writes the task and its arguments, resets the claim counter, bumps a generation
+// counter and notifies. Then every thread, the caller included, claims the next unclaimed piece
+// and runs it until none is left, and counts each piece done; the caller waits until all are.
+// Pieces go to whoever asks, not by thread index: a worker that wakes late, or that the OS
+// preempts, takes fewer and the others take the rest (docs/profile.md, "The fourteenth"); one
+// that sleeps through a whole task costs it nothing. A claim carries the task's generation, so a
+// late worker cannot claim a piece of a task it did not read.
 // Backend ops are synchronous, so the caller blocks (Atomics.wait in Node; a browser's main
-// thread may not block and spins instead). Spinning a few microseconds before blocking was tried:
-// with the cores shared by other jobs it made a dispatch 3x slower (157 vs 52 us), so it is out.
-// Tried again with a 50 us bound on both sides (issue #16, paired forwards of mobile0.25 640x640 on
-// 2 threads): 0.979 of the time without it on an idle host (interquartile 0.93-1.04), 1.036
-// (1.01-1.13) with one core taken by another process: no gain worth the risk.
+// thread may not block and spins instead); threads poll briefly before blocking (SPIN_MS).
 //
 // Profiling (issue #16: where each thread's time goes): off by default, and then the pool's only
 // cost is a check of one number per task. startProfile() makes every task record, in a second
@@ -30,8 +30,37 @@ import { maxPool2dPart } from '../ops/simd/max_pool2d.js';
 import { instantiateSimd } from '../ops/simd/module.js';
 import { winogradPart, type WinogradArgs } from '../ops/simd/winograd.js';
 
-/** Int32 slots of the control buffer; float64 arguments follow at ARGS_BYTE. */
-const SLOT = { generation: 0, pending: 1, task: 2, failed: 3, record: 4 } as const;
+/**
+ * Int32 slots of the control buffer; float64 arguments follow at ARGS_BYTE. claim: the task's
+ * generation tag (claimTag) plus the next unclaimed piece; done: pieces finished.
+ */
+const SLOT = { generation: 0, claim: 1, done: 2, task: 3, failed: 4, record: 5, pieces: 6 } as const;
+
+/** A claim word is the generation's low bits above PIECE_BITS bits of piece index. */
+const PIECE_BITS = 12;
+/** The most pieces one task may have. */
+export const MAX_PIECES = (1 << PIECE_BITS) - 1;
+const claimTag = (generation: number) => (generation << PIECE_BITS) | 0;
+
+/**
+ * Pieces a parallel task is cut into, per thread. More pieces even out the threads' ends (a late
+ * or preempted thread leaves less for the others to wait for) at the cost of more, smaller calls
+ * (a Winograd chunk re-pads 2 input rows, a GEMM runs shorter tiles).
+ */
+export const PIECES_PER_THREAD = 4;
+
+/**
+ * The next piece of the task whose claim word carries `tag`, or -1 when every piece is claimed or
+ * that task is over (the word carries a later generation's tag).
+ */
+function claim(ctrl: Int32Array, tag: number, pieces: number): number {
+  for (;;) {
+    const v = Atomics.load(ctrl, SLOT.claim);
+    const piece = v - tag;
+    if (piece < 0 || piece >= pieces) return -1; // another generation's word, or all claimed
+    if (Atomics.compareExchange(ctrl, SLOT.claim, v, v + 1) === v) return piece;
+  }
+}
 const ARGS_BYTE = 64;
 const MAX_ARGS = 32;
 export const CONTROL_BYTES = ARGS_BYTE + 8 * MAX_ARGS;
@@ -47,14 +76,15 @@ export const PROFILE_TASKS = 512;
 const EXIT = 0;
 
 /**
- * A task of the pool: one kernel call split by thread index. `id` is the number the control
- * buffer carries, `keys` the order of its arguments there (a float64 each), `run` thread t's part
- * with its arguments read back from there (on the caller too, so one thread runs what N run).
+ * A task of the pool: one kernel call cut into pieces. `id` is the number the control buffer
+ * carries, `keys` the order of its arguments there (a float64 each), `run` one piece with its
+ * arguments read back from there, on thread `slot`'s scratch (the caller is slot 0; every piece
+ * may run on any thread, so one thread runs what N run).
  */
 export interface Task<A> {
   readonly id: number;
   readonly keys: readonly (keyof A)[];
-  readonly run: (k: SimdExports, args: Float64Array, t: number, nThreads: number) => void;
+  readonly run: (k: SimdExports, args: Float64Array, slot: number, piece: number, pieces: number) => void;
 }
 
 /** The keys K when they list every key of A; else a type naming the keys left out (a compile error). */
@@ -68,10 +98,10 @@ function decode<A>(keys: readonly (keyof A)[], src: Float64Array): A {
 }
 
 function task<A extends Record<keyof A, number>, const K extends readonly (keyof A)[]>(
-  id: number, part: (k: SimdExports, a: A, t: number, nThreads: number) => void, keys: EveryKey<A, K>,
+  id: number, part: (k: SimdExports, a: A, slot: number, piece: number, pieces: number) => void, keys: EveryKey<A, K>,
 ): Task<A> {
   const order = keys as K; // EveryKey<A, K> is K wherever this compiles
-  return { id, keys: order, run: (k, args, t, nThreads) => part(k, decode<A>(order, args), t, nThreads) };
+  return { id, keys: order, run: (k, args, slot, piece, pieces) => part(k, decode<A>(order, args), slot, piece, pieces) };
 }
 
 const WINOGRAD_KEYS = [
@@ -115,18 +145,24 @@ export interface TaskRecord {
   parallel: boolean;
   /** when the caller began posting it (its own share's start when it runs alone) */
   posted: number;
-  /** [start, end] of each thread's share, thread 0 the caller's */
-  shares: [number, number][];
+  /**
+   * [start, end] of each thread's share (from its first piece's start to its last one's end),
+   * thread 0 the caller's; null for a thread that ran no piece of it
+   */
+  shares: ([number, number] | null)[];
+  /** pieces each thread ran */
+  pieces: number[];
   /** when the caller saw every share finished */
   done: number;
 }
 
 /**
  * Where a record's stamps sit in the profile buffer (float64 offsets from the record's start):
- * posted, done, then [start, end] per thread.
+ * posted, done, then [start, end, pieces run] per thread.
  */
 const STAMP = { posted: 0, done: 1, shares: 2 } as const;
-const recordFloats = (nThreads: number) => STAMP.shares + 2 * nThreads;
+const SHARE_FLOATS = 3;
+const recordFloats = (nThreads: number) => STAMP.shares + SHARE_FLOATS * nThreads;
 
 /** What a started worker receives first. */
 export interface WorkerInit {
@@ -207,7 +243,6 @@ export async function workerMain(init: WorkerInit, post: (msg: string) => void):
   const ctrl = new Int32Array(init.control, 0, ARGS_BYTE / 4);
   const args = new Float64Array(init.control, ARGS_BYTE, MAX_ARGS);
   const stamps = new Float64Array(init.stamps);
-  const share = STAMP.shares + 2 * init.index;
   const clockOffset = performance.timeOrigin - init.timeOrigin;
   let seen = Atomics.load(ctrl, SLOT.generation);
   post('ready');
@@ -216,25 +251,44 @@ export async function workerMain(init: WorkerInit, post: (msg: string) => void):
     const gen = Atomics.load(ctrl, SLOT.generation);
     if (gen === seen) continue;
     seen = gen;
+    // Read before the claim: if the claim succeeds, the task is still this generation's (it
+    // cannot end before the claimed piece is done), so these and the arguments are its own.
     const id = Atomics.load(ctrl, SLOT.task);
     if (id === EXIT) return;
-    try {
-      const task = TASK_BY_ID.get(id);
-      if (task === undefined) throw new Error(`simd pool: unknown task ${id}`);
-      const record = Atomics.load(ctrl, SLOT.record); // -1 unless a profile runs
-      if (record < 0) {
-        task.run(k, args, init.index, init.nThreads);
-      } else {
-        stamps[record + share] = performance.now() + clockOffset;
-        task.run(k, args, init.index, init.nThreads);
-        stamps[record + share + 1] = performance.now() + clockOffset;
+    const pieces = Atomics.load(ctrl, SLOT.pieces);
+    const record = Atomics.load(ctrl, SLOT.record); // -1 unless a profile runs
+    const task = TASK_BY_ID.get(id);
+    runPieces(ctrl, claimTag(gen), pieces, (piece) => {
+      try {
+        if (task === undefined) throw new Error(`simd pool: unknown task ${id}`);
+        task.run(k, args, init.index, piece, pieces);
+      } catch (e) {
+        Atomics.store(ctrl, SLOT.failed, 1);
+        post(`error: ${e instanceof Error ? e.message : String(e)}`);
       }
-    } catch (e) {
-      Atomics.store(ctrl, SLOT.failed, 1);
-      post(`error: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    if (Atomics.sub(ctrl, SLOT.pending, 1) === 1) Atomics.notify(ctrl, SLOT.pending);
+    }, record < 0 ? null : (at, value) => { stamps[record + STAMP.shares + SHARE_FLOATS * init.index + at] = value + (at < 2 ? clockOffset : 0); });
   }
+}
+
+/**
+ * Claims and runs pieces of the task tagged `tag` until none is left, counting each one done (the
+ * thread that finishes the last one wakes the caller). With `stamp`, writes this thread's share:
+ * its first piece's start (0), its last one's end (1), the pieces run (2). Returns the pieces run.
+ */
+function runPieces(ctrl: Int32Array, tag: number, pieces: number, run: (piece: number) => void,
+  stamp: ((at: number, value: number) => void) | null): number {
+  let ran = 0;
+  for (let piece = claim(ctrl, tag, pieces); piece >= 0; piece = claim(ctrl, tag, pieces)) {
+    if (ran === 0 && stamp !== null) stamp(0, performance.now());
+    run(piece);
+    ran++;
+    if (Atomics.add(ctrl, SLOT.done, 1) === pieces - 1) Atomics.notify(ctrl, SLOT.done);
+  }
+  if (ran > 0 && stamp !== null) {
+    stamp(1, performance.now());
+    stamp(2, ran);
+  }
+  return ran;
 }
 
 /** The caller's side: N - 1 workers plus the calling thread. */
@@ -283,42 +337,41 @@ export class ThreadPool {
   }
 
   /**
-   * Runs a task (an entry of TASKS) on every thread with these arguments and waits for all;
-   * with parallel = false (jobs too small to repay a dispatch) on the calling thread alone.
+   * Runs a task (an entry of TASKS) with these arguments, cut into PIECES_PER_THREAD pieces per
+   * thread that every thread claims, and waits for all; with parallel = false (jobs too small to
+   * repay a dispatch) as one piece on the calling thread alone.
    */
   run<A extends Record<keyof A, number>>(task: Task<A>, a: A, parallel = true): void {
     const args = this.args;
     task.keys.forEach((key, i) => { args[i] = a[key]; });
     const alone = this.workers.length === 0 || !parallel;
     const record = this.profile === null ? -1 : this.nextRecord(task.id, !alone);
+    const stamp = record < 0 ? null : (at: number, value: number) => { this.stamps[record + STAMP.shares + at] = value; };
     if (record >= 0) this.stamps[record + STAMP.posted] = performance.now();
     if (alone) {
-      this.callerShare(task, 1, record);
+      stamp?.(0, performance.now());
+      task.run(this.k, args, 0, 0, 1);
+      stamp?.(1, performance.now());
+      stamp?.(2, 1);
     } else {
       const ctrl = this.ctrl;
+      const pieces = this.threads * PIECES_PER_THREAD;
+      const generation = (Atomics.load(ctrl, SLOT.generation) + 1) | 0;
+      const tag = claimTag(generation);
       Atomics.store(ctrl, SLOT.task, task.id);
       Atomics.store(ctrl, SLOT.record, record);
-      Atomics.store(ctrl, SLOT.pending, this.workers.length);
-      Atomics.add(ctrl, SLOT.generation, 1);
+      Atomics.store(ctrl, SLOT.pieces, pieces);
+      Atomics.store(ctrl, SLOT.done, 0);
+      Atomics.store(ctrl, SLOT.claim, tag);
+      Atomics.store(ctrl, SLOT.generation, generation);
       Atomics.notify(ctrl, SLOT.generation);
-      this.callerShare(task, this.threads, record);
-      for (let p = Atomics.load(ctrl, SLOT.pending); p !== 0; p = Atomics.load(ctrl, SLOT.pending)) {
-        if (this.canBlock && !spinWhile(ctrl, SLOT.pending, p)) Atomics.wait(ctrl, SLOT.pending, p);
+      runPieces(ctrl, tag, pieces, (piece) => task.run(this.k, args, 0, piece, pieces), stamp);
+      for (let d = Atomics.load(ctrl, SLOT.done); d !== pieces; d = Atomics.load(ctrl, SLOT.done)) {
+        if (this.canBlock && !spinWhile(ctrl, SLOT.done, d)) Atomics.wait(ctrl, SLOT.done, d);
       }
       if (Atomics.load(ctrl, SLOT.failed) !== 0) throw new Error('cpu-simd: a worker thread failed its task (see its error message)');
     }
     if (record >= 0) this.stamps[record + STAMP.done] = performance.now();
-  }
-
-  /** Thread 0's share of a task split `nThreads` ways, stamped into `record` unless it is -1. */
-  private callerShare<A>(task: Task<A>, nThreads: number, record: number): void {
-    if (record < 0) {
-      task.run(this.k, this.args, 0, nThreads);
-      return;
-    }
-    this.stamps[record + STAMP.shares] = performance.now();
-    task.run(this.k, this.args, 0, nThreads);
-    this.stamps[record + STAMP.shares + 1] = performance.now();
   }
 
   /** Records every task from now on (see TaskRecord), until stopProfile(). */
@@ -338,11 +391,14 @@ export class ThreadPool {
     const floats = recordFloats(this.threads);
     return profile.ids.map((id, i) => {
       const at = i * floats, parallel = profile.parallel[i]!;
-      const shares: [number, number][] = [];
+      const shares: ([number, number] | null)[] = [], pieces: number[] = [];
       for (let t = 0; t < (parallel ? this.threads : 1); t++) {
-        shares.push([this.stamps[at + STAMP.shares + 2 * t]!, this.stamps[at + STAMP.shares + 2 * t + 1]!]);
+        const s = at + STAMP.shares + SHARE_FLOATS * t;
+        const ran = this.stamps[s + 2]!; // NaN: never written, the thread ran no piece
+        shares.push(Number.isNaN(ran) ? null : [this.stamps[s]!, this.stamps[s + 1]!]);
+        pieces.push(Number.isNaN(ran) ? 0 : ran);
       }
-      return { name: TASK_NAME.get(id)!, id, parallel, posted: this.stamps[at + STAMP.posted]!, shares, done: this.stamps[at + STAMP.done]! };
+      return { name: TASK_NAME.get(id)!, id, parallel, posted: this.stamps[at + STAMP.posted]!, shares, pieces, done: this.stamps[at + STAMP.done]! };
     });
   }
 

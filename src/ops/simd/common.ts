@@ -1,6 +1,6 @@
 // What every kernel of the 'cpu-simd' module (module.ts) shares: the module's exports, with all
 // addresses byte offsets into the one memory; the two pieces of code each kernel emits inline
-// (LeakyReLU, the store of a partial tile); and how a task's work is split over threads.
+// (LeakyReLU, the store of a partial tile); and how a task's work is cut into pieces.
 import type { Code } from '../../wasm/emitter.js';
 
 /** The generated module's exports (all addresses are byte offsets into the shared memory). */
@@ -68,10 +68,14 @@ export function emitStoreVectors(c: Code, addr: number, vecs: number[], rem: num
   });
 }
 
-/** The share [start, end) of n items for thread t of nThreads, in whole units of `grain`. */
-export function share(n: number, grain: number, t: number, nThreads: number): [number, number] {
+/**
+ * Piece `piece` of `pieces`: its range [start, end) of n items, in whole units of `grain` (empty
+ * when there are more pieces than units). The pool (simd_pool.ts) hands a task's pieces to
+ * whichever thread asks next; the pieces of one task cover the n items once.
+ */
+export function share(n: number, grain: number, piece: number, pieces: number): [number, number] {
   const units = Math.ceil(n / grain);
-  const lo = Math.floor((units * t) / nThreads) * grain;
-  const hi = Math.min(n, Math.floor((units * (t + 1)) / nThreads) * grain);
+  const lo = Math.floor((units * piece) / pieces) * grain;
+  const hi = Math.min(n, Math.floor((units * (piece + 1)) / pieces) * grain);
   return [lo, Math.max(lo, hi)];
 }

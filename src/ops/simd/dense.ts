@@ -109,7 +109,7 @@ export interface DenseConvArgs {
   kSize: number; stride: number; pad: number; hOut: number; wOut: number;
   weights: number; bias: number; cOut: number; y: number;
   slope: number; hasSlope: number;
-  /** Per-thread im2col / packB scratch: thread t uses scratch + t * scratchBytes. */
+  /** Per-thread im2col / packB scratch: thread `slot` uses scratch + slot * scratchBytes. */
   scratch: number; scratchBytes: number;
 }
 
@@ -125,18 +125,18 @@ export function isPointwise(kSize: number, stride: number, pad: number): boolean
 }
 
 /**
- * Thread t's part of a dense convolution: an equal share of the output pixels (in whole panels of
- * GEMM_NR), run as GEMM tiles of at most T pixels. Splitting by whole tiles instead gave 1024 of
+ * One piece of a dense convolution, on thread `slot`'s scratch: an equal share of the output
+ * pixels (in whole panels of GEMM_NR), run as GEMM tiles of at most T pixels. Splitting by whole tiles instead gave 1024 of
  * 1600 pixels to one thread of two at 40x40 with 128 input channels (T = 512): the other waited
  * 0.7 ms in each of six such layers (bench/profile.ts's per-thread wait).
  */
-export function denseConvPart(k: SimdExports, a: DenseConvArgs, t: number, nThreads: number): void {
+export function denseConvPart(k: SimdExports, a: DenseConvArgs, slot: number, piece: number, pieces: number): void {
   const K = a.cIn * a.kSize * a.kSize;
   const P = a.hOut * a.wOut;
   const T = gemmTile(K); // im2col's row stride
-  const [lo, hi] = share(P, GEMM_NR, t, nThreads);
+  const [lo, hi] = share(P, GEMM_NR, piece, pieces);
   const pointwise = isPointwise(a.kSize, a.stride, a.pad);
-  const col = a.scratch + t * a.scratchBytes;
+  const col = a.scratch + slot * a.scratchBytes;
   for (let p0 = lo; p0 < hi; p0 += T) {
     const n = Math.min(T, hi - p0);
     if (pointwise) {

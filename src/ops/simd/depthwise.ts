@@ -118,15 +118,15 @@ export function emitDepthwise(stride: 1 | 2, fma: boolean): Code {
 export interface DepthwiseArgs {
   x: number; c: number; h: number; w: number; stride: number; hOut: number; wOut: number;
   weights: number; bias: number; y: number; slope: number; hasSlope: number;
-  /** Per-thread plane scratch: thread t uses scratch + t * scratchBytes. */
+  /** Per-thread plane scratch: thread `slot` uses scratch + slot * scratchBytes. */
   scratch: number; scratchBytes: number;
 }
 
-/** Thread t's part of a depthwise 3x3 convolution: a range of channels. */
-export function depthwisePart(k: SimdExports, a: DepthwiseArgs, t: number, nThreads: number): void {
-  const [lo, hi] = share(a.c, 1, t, nThreads);
+/** One piece of a depthwise 3x3 convolution, on thread `slot`'s scratch: a range of channels. */
+export function depthwisePart(k: SimdExports, a: DepthwiseArgs, slot: number, piece: number, pieces: number): void {
+  const [lo, hi] = share(a.c, 1, piece, pieces);
   if (lo >= hi) return;
   const f = a.stride === 1 ? k.depthwise3x3s1 : k.depthwise3x3s2;
   const plane = a.hOut * a.wOut * 4;
-  f(a.x, a.weights, a.bias, a.y, a.h, a.w, 0, a.hOut, a.wOut, lo, hi, a.scratch + t * a.scratchBytes, a.slope, a.hasSlope, plane, a.wOut * 4, 32);
+  f(a.x, a.weights, a.bias, a.y, a.h, a.w, 0, a.hOut, a.wOut, lo, hi, a.scratch + slot * a.scratchBytes, a.slope, a.hasSlope, plane, a.wOut * 4, 32);
 }

@@ -1,7 +1,7 @@
 // x: (C, H, W) -> depthwise 3x3 (stride 1 or 2, padding 1) + bias + act -> (C, H_out, W_out)
 //   -> pointwise 1x1 (C -> C_out) + bias + act -> y: (C_out, H_out, W_out)
-// A depthwise-separable block (models/net.py conv_dw) as one task: each thread takes an equal share
-// of the output rows and runs it band by band; a band's depthwise output goes straight into the
+// A depthwise-separable block (models/net.py conv_dw) as one task: each piece is a range of the output
+// rows, run band by band; a band's depthwise output goes straight into the
 // thread's scratch in gemm's NR-pixel panels (each row padded to a whole number of panels), where
 // the pointwise gemm reads it while it is still in cache. Unfused, the depthwise output makes a
 // round trip through memory (written, then read and copied into panels by packB) and the block
@@ -21,7 +21,7 @@ export interface DwPwArgs {
   pwWeights: number; pwBias: number; cOut: number; y: number; slope: number; hasSlope: number;
   /** Rows per band (dwPwBandRows). */
   bandRows: number;
-  /** Per-thread scratch (dwPwScratchBytes): thread t uses scratch + t * scratchBytes. */
+  /** Per-thread scratch (dwPwScratchBytes): thread `slot` uses scratch + slot * scratchBytes. */
   scratch: number; scratchBytes: number;
 }
 
@@ -39,18 +39,18 @@ export function dwPwScratchBytes(c: number, w: number, wOut: number): number {
 }
 
 /**
- * Thread t's part: output rows [lo, hi) in bands. Band pixel q = (oh - band start) * rowPad + ow
+ * One piece, on thread `slot`'s scratch: output rows [lo, hi) in bands. Band pixel q = (oh - band start) * rowPad + ow
  * sits in panel q / NR: the depthwise kernel stores channel ch's vector of that panel at
  * ((q / NR) * C + ch) * NR floats (packB's layout, so gemm reads each panel front to back), and
  * gemm then runs once per row on that row's panels.
  */
-export function dwPwPart(k: SimdExports, a: DwPwArgs, t: number, nThreads: number): void {
-  const [lo, hi] = share(a.hOut, 1, t, nThreads);
+export function dwPwPart(k: SimdExports, a: DwPwArgs, slot: number, piece: number, pieces: number): void {
+  const [lo, hi] = share(a.hOut, 1, piece, pieces);
   if (lo >= hi) return;
   const rowPad = paddedRow(a.wOut);
   const panelBytes = 4 * GEMM_NR * a.c; // one NR-pixel panel of all C channels
   const rowBytes = (rowPad / GEMM_NR) * panelBytes;
-  const band = a.scratch + t * a.scratchBytes;
+  const band = a.scratch + slot * a.scratchBytes;
   const plane = band + 4 * (a.c * rowPad * a.bandRows + GEMM_NR);
   const dw = a.stride === 1 ? k.depthwise3x3s1 : k.depthwise3x3s2;
   const P = a.hOut * a.wOut;

@@ -93,8 +93,8 @@ export interface NearestArgs {
   x: number; c: number; h: number; w: number; y: number; hOut: number; wOut: number; rows: number; cols: number;
 }
 
-export function nearestPart(k: SimdExports, a: NearestArgs, t: number, nThreads: number): void {
-  const [lo, hi] = share(a.c, 1, t, nThreads);
+export function nearestPart(k: SimdExports, a: NearestArgs, _slot: number, piece: number, pieces: number): void {
+  const [lo, hi] = share(a.c, 1, piece, pieces);
   if (lo < hi) k.nearest(a.x, a.h, a.w, a.y, a.hOut, a.wOut, a.rows, a.cols, lo, hi);
 }
 
@@ -103,8 +103,8 @@ export interface ElementwiseArgs {
   a: number; b: number; y: number; n: number; slope: number; hasSlope: number;
 }
 
-export function elementwisePart(k: SimdExports, e: ElementwiseArgs, t: number, nThreads: number): void {
-  const [lo, hi] = share(e.n, 16, t, nThreads);
+export function elementwisePart(k: SimdExports, e: ElementwiseArgs, _slot: number, piece: number, pieces: number): void {
+  const [lo, hi] = share(e.n, 16, piece, pieces);
   if (lo >= hi) return;
   if (e.b === 0) k.actCopy(e.a + 4 * lo, e.y + 4 * lo, hi - lo, e.slope, e.hasSlope);
   else k.addAct(e.a + 4 * lo, e.b + 4 * lo, e.y + 4 * lo, hi - lo, e.slope, e.hasSlope);
@@ -115,7 +115,7 @@ export interface PermuteArgs {
   x: number; y: number; c: number; hw: number;
 }
 
-export function headPermutePart(k: SimdExports, a: PermuteArgs, t: number, nThreads: number): void {
-  const [lo, hi] = share(a.hw, 16, t, nThreads);
+export function headPermutePart(k: SimdExports, a: PermuteArgs, _slot: number, piece: number, pieces: number): void {
+  const [lo, hi] = share(a.hw, 16, piece, pieces);
   if (lo < hi) k.headPermute(a.x, a.y, a.c, a.hw, lo, hi);
 }

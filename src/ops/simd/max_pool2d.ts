@@ -77,7 +77,7 @@ export interface MaxPool2dArgs {
   x: number; c: number; h: number; w: number; y: number; hOut: number; wOut: number;
 }
 
-export function maxPool2dPart(k: SimdExports, a: MaxPool2dArgs, t: number, nThreads: number): void {
-  const [lo, hi] = share(a.c, 1, t, nThreads);
+export function maxPool2dPart(k: SimdExports, a: MaxPool2dArgs, _slot: number, piece: number, pieces: number): void {
+  const [lo, hi] = share(a.c, 1, piece, pieces);
   if (lo < hi) k.maxPool2d3x3s2(a.x, a.h, a.w, a.y, a.hOut, a.wOut, lo, hi);
 }

@@ -225,15 +225,16 @@ export function winogradScratchBytes(cIn: number, cOut: number, h: number, w: nu
 }
 
 /**
- * Thread t's part: a share of the tile rows, by chunks. A chunk of n tile rows reads 2 n + 2
- * padded input rows and pads them itself (its last 2 are the next chunk's first 2, padded again
- * there), so no thread waits for another's padding and the one task needs no barrier inside.
+ * One piece, on thread `slot`'s scratch: a share of the tile rows, by chunks. A chunk of n tile
+ * rows reads 2 n + 2 padded input rows and pads them itself (its last 2 are the next chunk's first
+ * 2, padded again there), so no thread waits for another's padding and the one task needs no
+ * barrier inside.
  */
-export function winogradPart(k: SimdExports, a: WinogradArgs, t: number, nThreads: number): void {
+export function winogradPart(k: SimdExports, a: WinogradArgs, slot: number, piece: number, pieces: number): void {
   const g = winogradGeometry(a.h, a.w);
-  const rows = Math.min(winogradChunkRows(g.tW4), Math.ceil(g.tH / nThreads));
-  const [lo, hi] = share(g.tH, rows, t, nThreads);
-  const xpad = a.scratch + t * a.scratchBytes;
+  const rows = Math.min(winogradChunkRows(g.tW4), Math.ceil(g.tH / pieces));
+  const [lo, hi] = share(g.tH, rows, piece, pieces);
+  const xpad = a.scratch + slot * a.scratchBytes;
   const v = xpad + 4 * padBandFloats(a.cIn, g);
   const perXi = packedDenseFloats(a.cOut, a.cIn) * 4;
   for (let ty0 = lo; ty0 < hi; ty0 += rows) {

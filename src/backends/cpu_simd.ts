@@ -11,10 +11,13 @@
 // kept alive), and convBnAct of that pointwise unit on it runs both as one task (ops/simd/dwpw.ts,
 // bit-identical to the two kernels). Any other use of a deferred tensor computes it first, so the
 // network definition and every other caller see ordinary tensors (option fuse: false turns it off).
-// Likewise each SSH's conv3X3 and conv5X5_1 (lowering.ts sharedInputPairs: two dense 3x3 on one
+// Likewise each SSH's conv3X3 and conv5X5_1 (lowering.ts sharedInputGroups: two dense 3x3 on one
 // input): conv3X3's call runs one Winograd over both units' channels (one pad and input
 // transform, one GEMM) and keeps conv5X5_1's output for its call on the same input; on any
-// other input conv5X5_1 is computed alone. Bit-identical too (fuse: false turns it off).
+// other input conv5X5_1 is computed alone. And each level's three heads (three 1x1 convs of one
+// feature map): BboxHead.i's call runs one dense 1x1 over all 32 channels (one packing of the
+// input, one task) into one block, and the three outputs are views of it (the block is freed
+// with the last view). Bit-identical too (fuse: false turns both off).
 //
 // Threads: `threads` (default: the machine's parallelism) share the memory (shared
 // WebAssembly.Memory); convolutions are split by output pixels (dense) or channels
@@ -34,7 +37,7 @@ import { winogradScratchBytes, winogradWeights, type WinogradArgs } from '../ops
 import { nearestSourceIndex } from '../ops/interpolate_nearest.js';
 import { formatShape, numel, shapeEquals, type Tensor } from '../tensor.js';
 import { Arena } from '../wasm/arena.js';
-import { depthwiseSeparablePairs, lowerModel, sharedInputPairs, type LoweredConv } from './lowering.js';
+import { depthwiseSeparablePairs, lowerModel, sharedInputGroups, type LoweredConv } from './lowering.js';
 import { dwPwBandRows, dwPwScratchBytes, type DwPwArgs } from '../ops/simd/dwpw.js';
 import type { SimdModules } from '../ops/simd_files.js';
 import { RetinaFaceError } from '../errors.js';
@@ -107,6 +110,8 @@ export class SimdTensor implements Tensor {
   released = false;
   /** Deferred tensors that read this one: its block is returned to the arena only when they are done. */
   holds = 0;
+  /** A view's block (a head group's output): the view holds it, and frees it with the last view. */
+  parent: SimdTensor | null = null;
   constructor(readonly shape: number[], public ptr: number, private readonly arena: Arena,
     public deferred: Deferred | null = null, private readonly settle: ((t: SimdTensor) => void) | null = null) {}
   get data(): Float32Array {
@@ -115,12 +120,19 @@ export class SimdTensor implements Tensor {
   }
 }
 
-/** The first unit of a shared-input pair (sharedInputPairs): its partner and the pair's combined Winograd weights and bias, the first's channels first. */
+/** The first unit of a shared-input pair (sharedInputGroups, SSH's): its partner and the pair's combined Winograd weights and bias, the first's channels first. */
 interface SharedPair { partner: ConvBnAct; cOut1: number; cOut2: number; weights: number; zeros: number; bias: number }
+
+/**
+ * The first unit of a group of 1x1 convolutions of one input (sharedInputGroups, a level's heads):
+ * every unit in call order with its output channels, and the group's packed weights and bias (each
+ * unit's channels in turn, each a whole number of GEMM_MR panels).
+ */
+interface SharedDense { units: ConvBnAct[]; cOuts: number[]; cIn: number; weights: number; bias: number }
 
 type Prepared =
   | { kind: 'winograd'; cIn: number; cOut: number; weights: number; zeros: number; bias: number }
-  /** the first unit of a shared pair: it only runs with its partner (SharedPair), its own weights are let go */
+  /** the first unit of a shared group: it only runs with the rest (SharedPair, SharedDense), its own weights are let go */
   | { kind: 'sharedFirst' }
   | { kind: 'dense'; cIn: number; cOut: number; kSize: number; stride: number; pad: number; weights: number; bias: number }
   | { kind: 'depthwise'; c: number; stride: number; weights: number; bias: number };
@@ -140,11 +152,13 @@ export class CpuSimdBackend implements Backend<Tensor> {
   /** depthwise unit -> its pointwise partner (lowering.ts), when fusing */
   private pairs = new Map<ConvBnAct, ConvBnAct>();
   /**
-   * first unit -> the pair run as one Winograd (sharedInputPairs): the combined weights and bias
+   * first unit -> the pair run as one Winograd (sharedInputGroups): the combined weights and bias
    * of both units' output channels, the first's first
    */
   private shared = new Map<ConvBnAct, SharedPair>();
-  /** the second unit of a shared pair -> its output, computed with the first's, and the input it is for */
+  /** first unit -> its group of 1x1 convolutions run as one (a level's heads) */
+  private sharedDense = new Map<ConvBnAct, SharedDense>();
+  /** a later unit of a shared group -> its output, computed with the first's, and the input it is for */
   private pendingShared = new Map<ConvBnAct, { x: SimdTensor; y: SimdTensor }>();
   /** nearestMap's blocks, by `${n}:${nOut}` */
   private nearestMaps = new Map<string, number>();
@@ -204,26 +218,9 @@ export class CpuSimdBackend implements Backend<Tensor> {
       this.prepared.set(unit, this.pack(l));
     }
     if (this.options.fuse !== false) {
-      for (const [first, second] of sharedInputPairs(model)) {
-        const p1 = this.prepared.get(first), p2 = this.prepared.get(second);
-        // One GEMM over both units' channels: the second's rows start on a panel of GEMM_MR.
-        if (p1?.kind !== 'winograd' || p2?.kind !== 'winograd' || p1.cIn !== p2.cIn || p1.cOut % GEMM_MR !== 0) continue;
-        const f1 = lowered.get(first)!.folded(), f2 = lowered.get(second)!.folded();
-        const cOut = p1.cOut + p2.cOut;
-        const weight = new Float32Array(cOut * p1.cIn * 9);
-        weight.set(f1.weight);
-        weight.set(f2.weight, f1.weight.length);
-        const bias = new Float32Array(Math.ceil(cOut / GEMM_MR) * GEMM_MR);
-        bias.set(f1.bias);
-        bias.set(f2.bias, p1.cOut);
-        this.shared.set(first, {
-          partner: second, cOut1: p1.cOut, cOut2: p2.cOut, weights: this.store(winogradWeights(weight, cOut, p1.cIn)),
-          zeros: this.store(new Float32Array(bias.length)), bias: this.store(bias),
-        });
-        // The first unit always runs as the pair (convBnAct): its own transformed weights would
-        // only take arena space (resnet50: 2 MB an SSH).
-        for (const ptr of [p1.weights, p1.zeros, p1.bias]) this.arena.release(ptr);
-        this.prepared.set(first, { kind: 'sharedFirst' });
+      for (const [first, rest] of sharedInputGroups(model)) {
+        if (rest.length === 1 && this.shareWinograd(first, rest[0]!, lowered)) continue;
+        this.shareDense([first, ...rest], lowered);
       }
       for (const [dw, pw] of depthwiseSeparablePairs(model)) {
         const p = this.prepared.get(pw);
@@ -231,6 +228,63 @@ export class CpuSimdBackend implements Backend<Tensor> {
         if (p?.kind === 'dense' && isPointwise(p.kSize, p.stride, p.pad)) this.pairs.set(dw, pw);
       }
     }
+  }
+
+  /** Two Winograd convolutions of one input (SSH's conv3X3 and conv5X5_1) as one; false if they are not such a pair. */
+  private shareWinograd(first: ConvBnAct, second: ConvBnAct, lowered: Map<ConvBnAct, LoweredConv>): boolean {
+    const p1 = this.prepared.get(first), p2 = this.prepared.get(second);
+    // One GEMM over both units' channels: the second's rows start on a panel of GEMM_MR.
+    if (p1?.kind !== 'winograd' || p2?.kind !== 'winograd' || p1.cIn !== p2.cIn || p1.cOut % GEMM_MR !== 0) return false;
+    const f1 = lowered.get(first)!.folded(), f2 = lowered.get(second)!.folded();
+    const cOut = p1.cOut + p2.cOut;
+    const weight = new Float32Array(cOut * p1.cIn * 9);
+    weight.set(f1.weight);
+    weight.set(f2.weight, f1.weight.length);
+    const bias = new Float32Array(Math.ceil(cOut / GEMM_MR) * GEMM_MR);
+    bias.set(f1.bias);
+    bias.set(f2.bias, p1.cOut);
+    this.shared.set(first, {
+      partner: second, cOut1: p1.cOut, cOut2: p2.cOut, weights: this.store(winogradWeights(weight, cOut, p1.cIn)),
+      zeros: this.store(new Float32Array(bias.length)), bias: this.store(bias),
+    });
+    // The first unit always runs as the pair (convBnAct): its own transformed weights would
+    // only take arena space (resnet50: 2 MB an SSH).
+    for (const ptr of [p1.weights, p1.zeros, p1.bias]) this.arena!.release(ptr);
+    this.prepared.set(first, { kind: 'sharedFirst' });
+    return true;
+  }
+
+  /**
+   * 1x1 convolutions of one input with one activation (a level's heads) as one dense 1x1 over all
+   * their channels, if every unit is such a conv with a whole number of GEMM_MR output channels
+   * (each unit's rows then start on a panel of the GEMM, and each output channel's sum is the one
+   * it has alone).
+   */
+  private shareDense(units: ConvBnAct[], lowered: Map<ConvBnAct, LoweredConv>): void {
+    const ps = units.map((u) => this.prepared.get(u));
+    const first = ps[0];
+    if (first?.kind !== 'dense') return;
+    const cOuts: number[] = [];
+    for (const [i, p] of ps.entries()) {
+      if (p?.kind !== 'dense' || !isPointwise(p.kSize, p.stride, p.pad) || p.cIn !== first.cIn || p.cOut % GEMM_MR !== 0) return;
+      if (units[i]!.slope !== units[0]!.slope) return;
+      cOuts.push(p.cOut);
+    }
+    const cOut = cOuts.reduce((a, b) => a + b, 0);
+    const weight = new Float32Array(cOut * first.cIn), bias = new Float32Array(cOut);
+    let at = 0;
+    for (const [i, u] of units.entries()) {
+      const f = lowered.get(u)!.folded();
+      weight.set(f.weight, at * first.cIn);
+      bias.set(f.bias, at);
+      at += cOuts[i]!;
+    }
+    const packed = new Float32Array(packedDenseFloats(cOut, first.cIn));
+    packDenseWeights(weight, cOut, packed);
+    this.sharedDense.set(units[0]!, { units, cOuts, cIn: first.cIn, weights: this.store(packed), bias: this.store(bias) });
+    this.arena!.release(first.weights); // as shareWinograd's first unit: it always runs with its group
+    this.arena!.release(first.bias);
+    this.prepared.set(units[0]!, { kind: 'sharedFirst' });
   }
 
   private store(data: Float32Array): number {
@@ -286,7 +340,13 @@ export class CpuSimdBackend implements Backend<Tensor> {
 
   private unhold(x: SimdTensor): void {
     x.holds--;
-    if (x.holds === 0 && x.released) this.arena!.release(x.ptr);
+    if (x.holds === 0 && x.released) this.free(x);
+  }
+
+  /** Returns a released tensor's block to the arena; a view lets go of its parent's block instead. */
+  private free(x: SimdTensor): void {
+    if (x.parent !== null) this.unhold(x.parent);
+    else this.arena!.release(x.ptr);
   }
 
   upload(x: Tensor): Tensor {
@@ -312,7 +372,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
       const d = h.deferred;
       h.deferred = null;
       this.unhold(d.x);
-    } else if (h.holds === 0) this.arena!.release(h.ptr);
+    } else if (h.holds === 0) this.free(h);
   }
 
   convBnAct(x: Tensor, unit: ConvBnAct): Tensor {
@@ -325,6 +385,11 @@ export class CpuSimdBackend implements Backend<Tensor> {
     if (shared !== undefined) {
       if (xh.deferred !== null) this.settle(xh);
       return this.winogradShared(xh, unit, shared);
+    }
+    const group = this.sharedDense.get(unit);
+    if (group !== undefined) {
+      if (xh.deferred !== null) this.settle(xh);
+      return this.denseShared(xh, group);
     }
     const pending = this.pendingShared.get(unit);
     if (pending !== undefined) {
@@ -390,6 +455,36 @@ export class CpuSimdBackend implements Backend<Tensor> {
     return y1;
   }
 
+  /**
+   * The first unit of a group of 1x1 convolutions on x (a level's heads), with the others' outputs
+   * computed alongside: one dense task over all their channels into one block, handed out as one
+   * view per unit (each output channel's sum in the same order as alone: the unshared outputs bit
+   * for bit). The later units' views are kept for their calls on the same x.
+   */
+  private denseShared(xh: SimdTensor, g: SharedDense): Tensor {
+    for (const u of g.units.slice(1)) {
+      const stale = this.pendingShared.get(u);
+      if (stale === undefined) continue;
+      this.pendingShared.delete(u);
+      this.release(stale.y);
+    }
+    const [, h, w] = xh.shape as [number, number, number];
+    const cOut = g.cOuts.reduce((a, b) => a + b, 0);
+    const block = this.alloc([cOut, h, w]);
+    this.runDense(xh, block, { cIn: g.cIn, cOut, kSize: 1, stride: 1, pad: 0, weights: g.weights, bias: g.bias }, g.units[0]!.slope);
+    block.released = true; // never handed out: freed when its last view is
+    block.holds = g.units.length;
+    let at = 0;
+    const views = g.units.map((u, i) => {
+      const v = new SimdTensor([g.cOuts[i]!, h, w], block.ptr + 4 * at * h * w, this.arena!);
+      v.parent = block;
+      at += g.cOuts[i]!;
+      if (i > 0) this.pendingShared.set(u, { x: xh, y: v });
+      return v;
+    });
+    return views[0]!;
+  }
+
   /** A Winograd convolution of x (one task: each chunk of tile rows padded, transformed, multiplied; winograd.ts) with its scratch; `a` says where its channels go. */
   private runWinograd(xh: SimdTensor, a: Omit<WinogradArgs, 'x' | 'cIn' | 'h' | 'w' | 'scratch' | 'scratchBytes'>): void {
     const [cIn, h, w] = xh.shape as [number, number, number];
@@ -403,6 +498,21 @@ export class CpuSimdBackend implements Backend<Tensor> {
   /** Whether a convolution of `macs` multiply-adds is worth a dispatch to every thread. */
   private splits(macs: number): boolean {
     return macs >= (this.options.parallelMinMacs ?? PARALLEL_MIN_MACS);
+  }
+
+  /** A dense convolution of x (im2col or packed 1x1, then GEMM tiles: one task) into y's block, with its scratch. */
+  private runDense(xh: SimdTensor, y: SimdTensor, p: { cIn: number; cOut: number; kSize: number; stride: number; pad: number; weights: number; bias: number }, slope: Slope): void {
+    const [, hOut, wOut] = y.shape as [number, number, number];
+    const [, h, w] = xh.shape as [number, number, number];
+    const arena = this.arena!, pool = this.pool!;
+    const scratchBytes = denseScratchBytes(p.cIn, p.kSize, p.stride);
+    const scratch = arena.alloc((scratchBytes * pool.threads) / 4);
+    const args: DenseConvArgs = {
+      x: xh.ptr, cIn: p.cIn, h, w, kSize: p.kSize, stride: p.stride, pad: p.pad, hOut, wOut,
+      weights: p.weights, bias: p.bias, cOut: p.cOut, y: y.ptr, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, scratch, scratchBytes,
+    };
+    pool.run(TASKS.dense, args, this.splits(conv2dMacs(y.shape, [p.cOut, p.cIn, p.kSize, p.kSize])));
+    arena.release(scratch);
   }
 
   /** One convolution of x (computed) into y's block. */
@@ -419,14 +529,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
         cOut: p.cOut, y: y.ptr, weights: p.weights, zeros: p.zeros, bias: p.bias, ...act, cOut1: 0, y2: 0, bias2: 0, slope2: 0, hasSlope2: 0,
       });
     } else if (p.kind === 'dense') {
-      const scratchBytes = denseScratchBytes(p.cIn, p.kSize, p.stride);
-      const scratch = arena.alloc((scratchBytes * pool.threads) / 4);
-      const args: DenseConvArgs = {
-        x: xh.ptr, cIn: p.cIn, h, w, kSize: p.kSize, stride: p.stride, pad: p.pad, hOut, wOut,
-        weights: p.weights, bias: p.bias, cOut: p.cOut, y: y.ptr, ...act, scratch, scratchBytes,
-      };
-      pool.run(TASKS.dense, args, this.splits(conv2dMacs(y.shape, unit.conv.weight.shape)));
-      arena.release(scratch);
+      this.runDense(xh, y, p, slope);
     } else {
       const scratchBytes = depthwisePlaneFloats(w) * 4;
       const scratch = arena.alloc((scratchBytes * pool.threads) / 4);
@@ -550,6 +653,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     this.prepared.clear();
     this.pairs.clear();
     this.shared.clear();
+    this.sharedDense.clear();
     this.pendingShared.clear();
     this.nearestMaps.clear();
   }

@@ -7,6 +7,7 @@
 // Folding (eval-mode BatchNorm2d after a bias-free conv, eps 1e-5):
 //   s = gamma / sqrt(running_var + eps),  w' = w * s (per output channel),  b' = (b - running_mean) * s + beta.
 import { ConvDw } from '../model/blocks.js';
+import { RetinaFace } from '../model/retinaface.js';
 import { SSH } from '../model/ssh.js';
 import { convUnits, namedModules, type ConvBnAct, type Module } from '../model/modules.js';
 import type { Slope } from '../ops/activation.js';
@@ -74,14 +75,20 @@ export function depthwiseSeparablePairs(model: Module): Map<ConvBnAct, ConvBnAct
 }
 
 /**
- * Convolutions of one input, the first called first: each SSH's conv3X3 and conv5X5_1 (models/net.py
- * runs both on the module's input, conv3X3 first). A backend may run such a pair as one
- * (cpu-simd: one Winograd input transform, one GEMM over both units' output channels).
+ * Convolutions of one input, each group's first called first, mapped to the rest in call order:
+ * each SSH's conv3X3 and conv5X5_1 (models/net.py runs both on the module's input, conv3X3
+ * first), and each pyramid level's three heads, BboxHead.i, ClassHead.i, LandmarkHead.i (the
+ * reference calls BboxHead on every level, then ClassHead, then LandmarkHead). A backend may run
+ * a group as one (cpu-simd: one GEMM over every unit's output channels, after one Winograd input
+ * transform for SSH's pair, one packing of the input for the heads).
  */
-export function sharedInputPairs(model: Module): Map<ConvBnAct, ConvBnAct> {
-  const pairs = new Map<ConvBnAct, ConvBnAct>();
+export function sharedInputGroups(model: Module): Map<ConvBnAct, ConvBnAct[]> {
+  const groups = new Map<ConvBnAct, ConvBnAct[]>();
   for (const [, m] of namedModules(model)) {
-    if (m instanceof SSH) pairs.set(m.conv3X3.unit, m.conv5X5_1.unit);
+    if (m instanceof SSH) groups.set(m.conv3X3.unit, [m.conv5X5_1.unit]);
+    if (m instanceof RetinaFace) {
+      m.BboxHead.items.forEach((bbox, i) => groups.set(bbox.unit, [m.ClassHead.at(i).unit, m.LandmarkHead.at(i).unit]));
+    }
   }
-  return pairs;
+  return groups;
 }

@@ -7,7 +7,7 @@ import { Conv2d, ConvBnAct, Module } from './modules.js';
 
 export class Head extends Module {
   readonly conv1x1: Conv2d;
-  private readonly unit: ConvBnAct;
+  readonly unit: ConvBnAct;
   constructor(inchannels: number, readonly k: 2 | 4 | 10) {
     super();
     this.conv1x1 = new Conv2d(inchannels, NUM_ANCHORS * k, 1, 1, 0, 1, true);

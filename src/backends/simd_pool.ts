@@ -282,11 +282,11 @@ function runPieces(ctrl: Int32Array, tag: number, pieces: number, run: (piece: n
     if (ran === 0 && stamp !== null) stamp(0, performance.now());
     run(piece);
     ran++;
+    if (stamp !== null) { // before the piece counts as done: the caller may stamp `done` right after
+      stamp(1, performance.now());
+      stamp(2, ran);
+    }
     if (Atomics.add(ctrl, SLOT.done, 1) === pieces - 1) Atomics.notify(ctrl, SLOT.done);
-  }
-  if (ran > 0 && stamp !== null) {
-    stamp(1, performance.now());
-    stamp(2, ran);
   }
   return ran;
 }

@@ -69,13 +69,17 @@ export function emitStoreVectors(c: Code, addr: number, vecs: number[], rem: num
 }
 
 /**
- * Piece `piece` of `pieces`: its range [start, end) of n items, in whole units of `grain` (empty
- * when there are more pieces than units). The pool (simd_pool.ts) hands a task's pieces to
- * whichever thread asks next; the pieces of one task cover the n items once.
+ * Piece `piece` of `pieces`: its range [start, end) of n items, in whole units of `grain` (possibly
+ * empty). The pool (simd_pool.ts) hands a task's pieces out in order to whichever thread asks
+ * next; the pieces of one task cover the n items once. Their sizes fall linearly (piece i of P
+ * takes about (2 (P - i) - 1) / P^2 of the items: 15/64 down to 1/64 for P = 8), as guided
+ * self-scheduling: the first claims are large, and the last piece, which the other threads may
+ * wait for, is small.
  */
 export function share(n: number, grain: number, piece: number, pieces: number): [number, number] {
   const units = Math.ceil(n / grain);
-  const lo = Math.floor((units * piece) / pieces) * grain;
-  const hi = Math.min(n, Math.floor((units * (piece + 1)) / pieces) * grain);
+  const at = (i: number) => (i >= pieces ? units : Math.floor(units * (1 - ((pieces - i) / pieces) ** 2)));
+  const lo = at(piece) * grain;
+  const hi = Math.min(n, at(piece + 1) * grain);
   return [lo, Math.max(lo, hi)];
 }

@@ -77,15 +77,19 @@ export function depthwiseSeparablePairs(model: Module): Map<ConvBnAct, ConvBnAct
 /**
  * Convolutions of one input, each group's first called first, mapped to the rest in call order:
  * each SSH's conv3X3 and conv5X5_1 (models/net.py runs both on the module's input, conv3X3
- * first), and each pyramid level's three heads, BboxHead.i, ClassHead.i, LandmarkHead.i (the
- * reference calls BboxHead on every level, then ClassHead, then LandmarkHead). A backend may run
- * a group as one (cpu-simd: one GEMM over every unit's output channels, after one Winograd input
- * transform for SSH's pair, one packing of the input for the heads).
+ * first) and its conv5X5_2 and conv7X7_2 (both on conv5X5_1's output, in that order), and each
+ * pyramid level's three heads, BboxHead.i, ClassHead.i, LandmarkHead.i (the reference calls
+ * BboxHead on every level, then ClassHead, then LandmarkHead). A backend may run a group as one
+ * (cpu-simd: one GEMM over every unit's output channels, after one Winograd input transform for
+ * SSH's pairs, one packing of the input for the heads).
  */
 export function sharedInputGroups(model: Module): Map<ConvBnAct, ConvBnAct[]> {
   const groups = new Map<ConvBnAct, ConvBnAct[]>();
   for (const [, m] of namedModules(model)) {
-    if (m instanceof SSH) groups.set(m.conv3X3.unit, [m.conv5X5_1.unit]);
+    if (m instanceof SSH) {
+      groups.set(m.conv3X3.unit, [m.conv5X5_1.unit]);
+      groups.set(m.conv5X5_2.unit, [m.conv7X7_2.unit]);
+    }
     if (m instanceof RetinaFace) {
       m.BboxHead.items.forEach((bbox, i) => groups.set(bbox.unit, [m.ClassHead.at(i).unit, m.LandmarkHead.at(i).unit]));
     }

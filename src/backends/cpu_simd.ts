@@ -20,10 +20,11 @@
 // with the last view). Bit-identical too (fuse: false turns both off).
 //
 // Threads: `threads` (default: the machine's parallelism) share the memory (shared
-// WebAssembly.Memory); convolutions are split by output pixels (dense) or channels
-// (depthwise);
-// add, cat (with its activation), the heads' permute and nearest upsampling are split likewise;
-// max pooling and softmax are small and run on the calling thread in JS over arena views.
+// WebAssembly.Memory); a convolution is cut into pieces of output pixels (dense), rows (a fused
+// block, Winograd's tile rows) or channels (depthwise), which the threads claim as they come free
+// (simd_pool.ts); add, cat (with its activation), the heads' permute, nearest upsampling and max
+// pooling likewise; work too small to repay a dispatch (PARALLEL_MIN_MACS, PARALLEL_MIN_FLOATS)
+// runs on the calling thread, and so does the softmax (JS over an arena view).
 // With threads = 1, or where memory cannot be shared, the memory is a plain one.
 import type { Backend } from '../backend.js';
 import type { ConvBnAct, Module } from '../model/modules.js';

@@ -205,7 +205,7 @@ export interface WinogradArgs {
   slope: number; hasSlope: number;
   /**
    * cOut1 > 0: the GEMM's first cOut1 channels go to y (bias, slope), the other cOut - cOut1 to y2
-   * with bias2, slope2 (two convolutions of one input, sharedInputPairs); 0: all to y.
+   * with bias2, slope2 (two convolutions of one input, sharedInputGroups); 0: all to y.
    */
   cOut1: number; y2: number; bias2: number; slope2: number; hasSlope2: number;
   /** Per thread: one chunk's padded input rows, V and M. */

@@ -76,7 +76,7 @@ export const BUDGETS: Record<Mode, Budget> = {
     maxCallSeconds: 1.5,
     validationMacs: 5e7,
     sectionSeconds: { probe: 20, kernels: 800, e2e: 800 },
-    rounds: 5,
+    rounds: 11,
     e2eMaxCallSeconds: 40,
   },
 };

@@ -36,10 +36,14 @@ import { winogradPart, type WinogradArgs } from '../ops/simd/winograd.js';
  */
 const SLOT = { generation: 0, claim: 1, done: 2, task: 3, failed: 4, record: 5, pieces: 6 } as const;
 
-/** A claim word is the generation's low bits above PIECE_BITS bits of piece index. */
+/**
+ * A claim word is the generation's low 20 bits above PIECE_BITS bits of piece index. Two tags of
+ * different generations differ by a multiple of 2^PIECE_BITS (modulo 2^32), so a claim with the
+ * wrong tag reads a piece index outside [0, pieces).
+ */
 const PIECE_BITS = 12;
 /** The most pieces one task may have. */
-export const MAX_PIECES = (1 << PIECE_BITS) - 1;
+const MAX_PIECES = (1 << PIECE_BITS) - 1;
 const claimTag = (generation: number) => (generation << PIECE_BITS) | 0;
 
 /**
@@ -273,10 +277,10 @@ export async function workerMain(init: WorkerInit, post: (msg: string) => void):
 /**
  * Claims and runs pieces of the task tagged `tag` until none is left, counting each one done (the
  * thread that finishes the last one wakes the caller). With `stamp`, writes this thread's share:
- * its first piece's start (0), its last one's end (1), the pieces run (2). Returns the pieces run.
+ * its first piece's start (0), its last one's end (1), the pieces run (2).
  */
 function runPieces(ctrl: Int32Array, tag: number, pieces: number, run: (piece: number) => void,
-  stamp: ((at: number, value: number) => void) | null): number {
+  stamp: ((at: number, value: number) => void) | null): void {
   let ran = 0;
   for (let piece = claim(ctrl, tag, pieces); piece >= 0; piece = claim(ctrl, tag, pieces)) {
     if (ran === 0 && stamp !== null) stamp(0, performance.now());
@@ -288,7 +292,6 @@ function runPieces(ctrl: Int32Array, tag: number, pieces: number, run: (piece: n
     }
     if (Atomics.add(ctrl, SLOT.done, 1) === pieces - 1) Atomics.notify(ctrl, SLOT.done);
   }
-  return ran;
 }
 
 /** The caller's side: N - 1 workers plus the calling thread. */
@@ -355,7 +358,7 @@ export class ThreadPool {
       stamp?.(2, 1);
     } else {
       const ctrl = this.ctrl;
-      const pieces = this.threads * PIECES_PER_THREAD;
+      const pieces = Math.min(MAX_PIECES, this.threads * PIECES_PER_THREAD);
       const generation = (Atomics.load(ctrl, SLOT.generation) + 1) | 0;
       const tag = claimTag(generation);
       Atomics.store(ctrl, SLOT.task, task.id);

@@ -14,6 +14,7 @@ import { depthwisePart, depthwisePlaneFloats } from '../src/ops/simd/depthwise.j
 import { dwPwBandRows, dwPwPart, dwPwScratchBytes } from '../src/ops/simd/dwpw.js';
 import { elementwisePart, headPermutePart } from '../src/ops/simd/elementwise.js';
 import { maxPool2dPart } from '../src/ops/simd/max_pool2d.js';
+import { share } from '../src/ops/simd/common.js';
 import { maxPool2dNaive } from '../src/ops/max_pool2d.cpu.js';
 import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../src/ops/simd/gemm.js';
 import { compileSimdModule, instantiateSimd, SIMD_MEMORY } from '../src/ops/simd/module.js';
@@ -156,12 +157,37 @@ const THREAD_SPLITS = [1, 2, 3];
 
 /**
  * Runs a task's pieces as the pool cuts them for `threads` threads (simd_pool.ts
- * PIECES_PER_THREAD each), piece p on thread p mod threads's scratch; one thread: one piece.
+ * PIECES_PER_THREAD each; one thread: one piece), last piece first (the pool runs them in any
+ * order), piece p on thread p mod threads's scratch.
  */
-function runPieces(threads: number, part: (slot: number, piece: number, pieces: number) => void): void {
+function runAllPieces(threads: number, part: (slot: number, piece: number, pieces: number) => void): void {
   const pieces = threads === 1 ? 1 : threads * PIECES_PER_THREAD;
-  for (let p = 0; p < pieces; p++) part(p % threads, p, pieces);
+  for (let p = pieces - 1; p >= 0; p--) part(p % threads, p, pieces);
 }
+
+test('share(): a task\'s pieces cover its items once, in whole grains, largest first', () => {
+  for (const [n, grain] of [[1, 1], [7, 1], [8, 8], [100, 8], [101, 8], [1600, 8], [40, 2], [3, 16], [16800, 16]] as const) {
+    for (const pieces of [1, 2, 3, 8, 12, 64]) {
+      let next = 0, previous = Infinity;
+      for (let piece = 0; piece < pieces; piece++) {
+        const [lo, hi] = share(n, grain, piece, pieces);
+        const where = `n ${n} grain ${grain} piece ${piece} of ${pieces}: [${lo}, ${hi})`;
+        assert.is(lo, next, `${where} starts where the one before ended`);
+        assert.ok(hi >= lo && (lo % grain === 0) && (hi % grain === 0 || hi === n), `${where}: whole grains`);
+        // sizes in grains fall (ties and one grain of rounding up allowed)
+        const units = Math.ceil(hi / grain) - lo / grain;
+        assert.ok(units <= previous + 1, `${where}: ${units} grains after ${previous}`);
+        previous = units;
+        next = hi;
+      }
+      assert.is(next, n, `n ${n} grain ${grain} pieces ${pieces}: the pieces end at n`);
+      if (pieces > 1 && Math.ceil(n / grain) >= 4 * pieces) {
+        const first = share(n, grain, 0, pieces), last = share(n, grain, pieces - 1, pieces);
+        assert.ok(last[1] - last[0] < first[1] - first[0], `n ${n} pieces ${pieces}: the last piece (${last[1] - last[0]}) smaller than the first (${first[1] - first[0]})`);
+      }
+    }
+  }
+});
 
 // [C_in, C_out, k, stride, H, W]: shapes of both architectures plus edge cases.
 const DENSE: [number, number, number, number, number, number][] = [
@@ -216,7 +242,7 @@ for (const fma of BUILDS) {
             x: xp, cIn: cin, h, w, kSize: ks, stride, pad, hOut, wOut, weights: wp, bias: bp, cOut: cout, y,
             slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, scratch, scratchBytes,
           };
-          runPieces(threads, (slot, piece, pieces) => denseConvPart(k, args, slot, piece, pieces));
+          runAllPieces(threads, (slot, piece, pieces) => denseConvPart(k, args, slot, piece, pieces));
           assertClose(`simd dense [${cin}->${cout} k${ks} s${stride} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`,
             get(y, [cout, hOut, wOut]), ref, SIMD_TWIN);
           arena.release(y);
@@ -253,11 +279,12 @@ for (const fma of BUILDS) {
         arena.f32().fill(NaN, scratch / 4, scratch / 4 + (bytes * threads) / 4);
         for (const slope of [0.1, null]) {
           const y = arena.alloc(cout * h * w);
+          arena.f32().fill(NaN, y / 4, y / 4 + cout * h * w);
           const args = {
             x: xp, cIn: cin, h, w, cOut: cout, y, weights: wp, zeros: zp, bias: bp, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
             cOut1: 0, y2: 0, bias2: 0, slope2: 0, hasSlope2: 0, scratch, scratchBytes: bytes,
           };
-          runPieces(threads, (slot, piece, pieces) => winogradPart(k, args, slot, piece, pieces));
+          runAllPieces(threads, (slot, piece, pieces) => winogradPart(k, args, slot, piece, pieces));
           const ref = slope === null ? conv : leakyReluNaive(conv, slope);
           assertClose(`winograd [${cin}->${cout} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [cout, h, w]), ref, SIMD_TWIN);
           arena.release(y);
@@ -293,8 +320,9 @@ for (const fma of BUILDS) {
           const scratch = arena.alloc((scratchBytes * threads) / 4);
           arena.f32().fill(NaN, scratch / 4, (scratch + scratchBytes * threads) / 4);
           const y = arena.alloc(c * hOut * wOut);
+          arena.f32().fill(NaN, y / 4, y / 4 + c * hOut * wOut);
           const args = { x: xp, c, h, w, stride, hOut, wOut, weights: wp, bias: bp, y, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, scratch, scratchBytes };
-          runPieces(threads, (slot, piece, pieces) => depthwisePart(k, args, slot, piece, pieces));
+          runAllPieces(threads, (slot, piece, pieces) => depthwisePart(k, args, slot, piece, pieces));
           assertClose(`simd depthwise [${c} s${stride} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [c, hOut, wOut]), ref, SIMD_TWIN);
           arena.release(y);
           arena.release(scratch);
@@ -336,12 +364,13 @@ for (const fma of BUILDS) {
           const scratch = arena.alloc((scratchBytes * threads) / 4);
           arena.f32().fill(NaN, scratch / 4, (scratch + scratchBytes * threads) / 4);
           const y = arena.alloc(cOut * hOut * wOut);
+          arena.f32().fill(NaN, y / 4, y / 4 + cOut * hOut * wOut);
           const a = {
             x: xp, c, h, w, stride, hOut, wOut, dwWeights: dwp, dwBias: dbp, dwSlope: slope ?? 0, dwHasSlope: slope === null ? 0 : 1,
             pwWeights: pwp, pwBias: pbp, cOut, y, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
             bandRows: dwPwBandRows(c, wOut), scratch, scratchBytes,
           };
-          runPieces(threads, (slot, piece, pieces) => dwPwPart(k, a, slot, piece, pieces));
+          runAllPieces(threads, (slot, piece, pieces) => dwPwPart(k, a, slot, piece, pieces));
           assertClose(`simd dwPw [${c}->${cOut} s${stride} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [cOut, hOut, wOut]), ref, SIMD_TWIN);
           arena.release(y);
           arena.release(scratch);
@@ -352,7 +381,7 @@ for (const fma of BUILDS) {
   });
 }
 
-test('cpu-simd: fused depthwise-separable blocks and SSH\'s shared-input Winograd give the unfused outputs bit for bit (mobile0.25, 1 and 2 threads), and a tap of a deferred output computes it', async () => {
+test('cpu-simd: fused depthwise-separable blocks, SSH\'s shared-input Winograd pairs and each level\'s heads as one give the unfused outputs bit for bit (mobile0.25, 1 and 2 threads); a tap of a deferred output computes it; a head called on another input than its group\'s first runs alone; no memory grows over frames', async () => {
   const model = buildRetinaFace('mobile0.25');
   randomizeModel(model, 11);
   const input = randomTensor([3, 75, 53], 12, -120, 150);
@@ -383,6 +412,22 @@ test('cpu-simd: fused depthwise-separable blocks and SSH\'s shared-input Winogra
   await naive.prepare(model);
   assertClose('deferred depthwise, read', await be.read(d), naive.convBnAct(randomTensor([8, 19, 23], 13), dwUnit), SIMD_TWIN);
   be.release(d);
+  // A level's heads: BboxHead.0 on one input computes the group; ClassHead.0 on another input
+  // does not take that kept output but runs alone, and LandmarkHead.0 on the first input takes its view.
+  const [bbox, cls, ldm] = [model.BboxHead.at(0).unit, model.ClassHead.at(0).unit, model.LandmarkHead.at(0).unit];
+  const f1 = randomTensor([64, 6, 5], 14), f2 = randomTensor([64, 6, 5], 15);
+  const x1 = be.upload(f1), x2 = be.upload(f2);
+  const got = [be.convBnAct(x1, bbox), be.convBnAct(x2, cls), be.convBnAct(x1, ldm)];
+  const want = [naive.convBnAct(f1, bbox), naive.convBnAct(f2, cls), naive.convBnAct(f1, ldm)];
+  for (const [i, t] of got.entries()) assertClose(`head ${i} of level 0, called apart`, await be.read(t), want[i]!, SIMD_TWIN);
+  for (const t of [...got, x1, x2]) be.release(t);
+  // Every block a forward takes (views of the heads' blocks included) is back in the arena after it: the memory stops growing.
+  const sizes: number[] = [];
+  for (let frame = 0; frame < 40; frame++) {
+    await runNetwork(be, model, input);
+    sizes.push(be.memoryBytes);
+  }
+  assert.is(sizes.at(-1), sizes[1], `memory after frame 2 ${sizes[1]} bytes, after frame 40 ${sizes.at(-1)}`);
   be.dispose();
 });
 
@@ -420,7 +465,7 @@ test('max pool 3x3 stride 2 pad 1 (ResNet-50\'s stem) equals the naive nn.MaxPoo
     const xp = put(x.data), y = arena.alloc(c * hOut * wOut);
     for (const threads of THREAD_SPLITS) {
       arena.f32().fill(-7, y / 4, y / 4 + c * hOut * wOut);
-      runPieces(threads, (slot, piece, pieces) => maxPool2dPart(k, { x: xp, c, h, w, y, hOut, wOut }, slot, piece, pieces));
+      runAllPieces(threads, (slot, piece, pieces) => maxPool2dPart(k, { x: xp, c, h, w, y, hOut, wOut }, slot, piece, pieces));
       const got = get(y, ref.shape).data;
       for (let j = 0; j < got.length; j++) {
         const same = Number.isNaN(ref.data[j]!) ? Number.isNaN(got[j]!) : got[j] === ref.data[j];
@@ -439,10 +484,12 @@ test('elementwise (add, copy, + leaky) and head permute kernels equal the naive 
     for (const threads of THREAD_SPLITS) {
       for (const slope of [0.1, 0, null]) {
         const act = { slope: slope ?? 0, hasSlope: slope === null ? 0 : 1 };
-        runPieces(threads, (slot, piece, pieces) => elementwisePart(k, { a: ap, b: bp, y, n, ...act }, slot, piece, pieces));
+        arena.f32().fill(NaN, y / 4, y / 4 + n);
+        runAllPieces(threads, (slot, piece, pieces) => elementwisePart(k, { a: ap, b: bp, y, n, ...act }, slot, piece, pieces));
         const sum = addNaive(a, b);
         assertClose(`add n=${n} slope ${slope} threads ${threads}`, get(y, [n]), slope === null ? sum : leakyReluNaive(sum, slope), SIMD_TWIN);
-        runPieces(threads, (slot, piece, pieces) => elementwisePart(k, { a: ap, b: 0, y, n, ...act }, slot, piece, pieces));
+        arena.f32().fill(NaN, y / 4, y / 4 + n);
+        runAllPieces(threads, (slot, piece, pieces) => elementwisePart(k, { a: ap, b: 0, y, n, ...act }, slot, piece, pieces));
         assertClose(`copy n=${n} slope ${slope} threads ${threads}`, get(y, [n]), slope === null ? a : leakyReluNaive(a, slope), SIMD_TWIN);
       }
     }
@@ -452,7 +499,8 @@ test('elementwise (add, copy, + leaky) and head permute kernels equal the naive 
     const x = randomTensor([c, h, w], 700 + i);
     const xp = put(x.data), y = arena.alloc(c * h * w);
     for (const threads of THREAD_SPLITS) {
-      runPieces(threads, (slot, piece, pieces) => headPermutePart(k, { x: xp, y, c, hw: h * w }, slot, piece, pieces));
+      arena.f32().fill(NaN, y / 4, y / 4 + c * h * w);
+      runAllPieces(threads, (slot, piece, pieces) => headPermutePart(k, { x: xp, y, c, hw: h * w }, slot, piece, pieces));
       assertClose(`head permute (${c}, ${h}, ${w}) k ${kk} threads ${threads}`, get(y, [(h * w * c) / kk, kk]), headPermuteNaive(x, kk), SIMD_TWIN);
     }
     arena.release(xp); arena.release(y);
@@ -568,12 +616,12 @@ async function expectedTasks(model: RetinaFace, height: number, width: number): 
         : /\.conv5X5_2\.0$/.test(op.path!) ? macsOf(op.path!.replace('conv5X5_2', 'conv7X7_2')) : 0;
       add('winograd', 1, op.macs + partner);
     }
-    // a depthwise conv and the pointwise after it (a conv_dw block) run fused: one task
     // a level's ClassHead and LandmarkHead run with its BboxHead (one dense 1x1 over all three: sharedInputGroups)
     else if (op.op === 'conv' && op.kind === 'head 1x1') {
       if (!op.path!.startsWith('BboxHead.')) continue;
       add('dense', 1, op.macs + macsOf(op.path!.replace('BboxHead', 'ClassHead')) + macsOf(op.path!.replace('BboxHead', 'LandmarkHead')));
     }
+    // a depthwise conv and the pointwise after it (a conv_dw block) run fused: one task
     else if (op.op === 'conv' && op.kind!.startsWith('depthwise')) { add('dwPw', 1, op.macs + ops[i + 1]!.macs); add('dense', -1, ops[i + 1]!.macs); }
     else if (op.op === 'conv') add('dense', 1, op.macs);
     // every torch.cat of RetinaFace has 3 inputs (SSH's three branches, the heads' three levels), one task each
@@ -609,7 +657,8 @@ test('cpu-simd profile: one record per pool task, stamps in order on one clock, 
   for (const r of records) byName.set(r.name, (byName.get(r.name) ?? 0) + 1);
   const expected = await expectedTasks(model, 161, 127);
   assert.equal([...byName].sort(), [...expected.all].sort());
-  assert.is(records.length, 62, 'mobile0.25 runs 62 pool tasks a forward (13 conv_dw blocks fused, 6 SSH input pairs shared, 11 Winograd tasks, 2 upsamplings, each level\'s 3 heads as one)');
+  const TASKS_A_FORWARD = 62;
+  assert.is(records.length, TASKS_A_FORWARD, 'mobile0.25 runs 62 pool tasks a forward (13 conv_dw blocks fused, 6 SSH input pairs shared, 11 Winograd tasks, 2 upsamplings, each level\'s 3 heads as one)');
   // Dispatched to both threads: the convolutions of at least PARALLEL_MIN_MACS, nothing else.
   const parallelByName = new Map<string, number>();
   for (const r of records) if (r.parallel) parallelByName.set(r.name, (parallelByName.get(r.name) ?? 0) + 1);
@@ -638,7 +687,7 @@ test('cpu-simd profile: one record per pool task, stamps in order on one clock, 
   be.startProfile();
   assert.equal(be.stopProfile(), [], 'a profile with no forward in it is empty');
   be.startProfile();
-  for (let pass = 0; pass <= PROFILE_TASKS / 62; pass++) await runNetwork(be, model, input);
+  for (let pass = 0; pass <= PROFILE_TASKS / TASKS_A_FORWARD; pass++) await runNetwork(be, model, input);
   assert.throws(() => be.stopProfile(), (e: Error) => e.message.includes(`holds ${PROFILE_TASKS} tasks`) && e.message.includes('profile fewer forwards'));
   be.dispose();
 });

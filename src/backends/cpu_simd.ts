@@ -87,11 +87,12 @@ const PARALLEL_MIN_FLOATS = 65536;
 
 /**
  * Convolutions below this many multiply-adds (counted as the direct convolution's, Winograd's
- * included) run on the calling thread alone: splitting them two ways gains less than the dispatch
- * and the wait for the slower of two short shares. For mobile0.25 at 640x640 this keeps SSH2's and
+ * included) run on the calling thread alone: splitting them gains less than the dispatch and
+ * the pieces' smaller GEMM tiles. For mobile0.25 at 640x640 this keeps SSH2's and
  * SSH3's small 3x3 convolutions and most heads on the caller. Chosen by paired A/Bs
  * (docs/profile.md, "The ninth"): 4 MMAC against splitting every convolution 0.969, and once the
- * threads polled for work (dispatch ~2 us), 1 MMAC against 4 0.999, 16 against 4 1.093.
+ * threads polled for work (dispatch ~2 us), 1 MMAC against 4 0.999, 16 against 4 1.093; with the
+ * pieces ("The fourteenth"), 1 MMAC against 4 0.991.
  */
 export const PARALLEL_MIN_MACS = 4_000_000;
 
@@ -109,7 +110,7 @@ interface Deferred {
  */
 export class SimdTensor implements Tensor {
   released = false;
-  /** Deferred tensors that read this one: its block is returned to the arena only when they are done. */
+  /** Deferred tensors that read this one, or (a view group's block) live views of it: its block is returned to the arena only when they are done. */
   holds = 0;
   /** A view's block (a head group's output): the view holds it, and frees it with the last view. */
   parent: SimdTensor | null = null;
@@ -257,9 +258,9 @@ export class CpuSimdBackend implements Backend<Tensor> {
 
   /**
    * 1x1 convolutions of one input with one activation (a level's heads) as one dense 1x1 over all
-   * their channels, if every unit is such a conv with a whole number of GEMM_MR output channels
-   * (each unit's rows then start on a panel of the GEMM, and each output channel's sum is the one
-   * it has alone).
+   * their channels (each output channel's sum is the one it has alone: the GEMM sums every row on
+   * its own), if every unit is such a conv with a whole number of GEMM_MR output channels: the
+   * group's bias then needs no padding between units.
    */
   private shareDense(units: ConvBnAct[], lowered: Map<ConvBnAct, LoweredConv>): void {
     const ps = units.map((u) => this.prepared.get(u));
@@ -392,9 +393,8 @@ export class CpuSimdBackend implements Backend<Tensor> {
       if (xh.deferred !== null) this.settle(xh);
       return this.denseShared(xh, group);
     }
-    const pending = this.pendingShared.get(unit);
+    const pending = this.takePending(unit);
     if (pending !== undefined) {
-      this.pendingShared.delete(unit);
       if (pending.x === xh && !xh.released) return pending.y;
       this.release(pending.y); // computed for another input: not this call's
     }
@@ -432,6 +432,19 @@ export class CpuSimdBackend implements Backend<Tensor> {
     return y;
   }
 
+  /** A later unit's output kept by its group's first call, taken out (undefined if none). */
+  private takePending(unit: ConvBnAct): { x: SimdTensor; y: SimdTensor } | undefined {
+    const pending = this.pendingShared.get(unit);
+    this.pendingShared.delete(unit);
+    return pending;
+  }
+
+  /** Releases a later unit's kept output that its call never took (a new first call makes it stale). */
+  private dropPending(unit: ConvBnAct): void {
+    const stale = this.takePending(unit);
+    if (stale !== undefined) this.release(stale.y);
+  }
+
   /**
    * The first unit of a shared-input pair on x, with the second's output computed alongside (one
    * Winograd pad and input transform, one GEMM over both units' channels; each output channel's
@@ -439,11 +452,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
    * for the second unit's call on the same x.
    */
   private winogradShared(xh: SimdTensor, first: ConvBnAct, s: SharedPair): Tensor {
-    const stale = this.pendingShared.get(s.partner);
-    if (stale !== undefined) {
-      this.pendingShared.delete(s.partner);
-      this.release(stale.y);
-    }
+    this.dropPending(s.partner);
     const [, h, w] = xh.shape as [number, number, number];
     const y1 = this.alloc([s.cOut1, h, w]), y2 = this.alloc([s.cOut2, h, w]);
     const { slope } = first, slope2 = s.partner.slope;
@@ -463,12 +472,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
    * for bit). The later units' views are kept for their calls on the same x.
    */
   private denseShared(xh: SimdTensor, g: SharedDense): Tensor {
-    for (const u of g.units.slice(1)) {
-      const stale = this.pendingShared.get(u);
-      if (stale === undefined) continue;
-      this.pendingShared.delete(u);
-      this.release(stale.y);
-    }
+    for (const u of g.units.slice(1)) this.dropPending(u);
     const [, h, w] = xh.shape as [number, number, number];
     const cOut = g.cOuts.reduce((a, b) => a + b, 0);
     const block = this.alloc([cOut, h, w]);
@@ -502,7 +506,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
   }
 
   /** A dense convolution of x (im2col or packed 1x1, then GEMM tiles: one task) into y's block, with its scratch. */
-  private runDense(xh: SimdTensor, y: SimdTensor, p: { cIn: number; cOut: number; kSize: number; stride: number; pad: number; weights: number; bias: number }, slope: Slope): void {
+  private runDense(xh: SimdTensor, y: SimdTensor, p: Omit<Extract<Prepared, { kind: 'dense' }>, 'kind'>, slope: Slope): void {
     const [, hOut, wOut] = y.shape as [number, number, number];
     const [, h, w] = xh.shape as [number, number, number];
     const arena = this.arena!, pool = this.pool!;
@@ -519,7 +523,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
   /** One convolution of x (computed) into y's block. */
   private runConv(xh: SimdTensor, unit: ConvBnAct, y: SimdTensor): void {
     const p = this.prepared.get(unit)!;
-    if (p.kind === 'sharedFirst') throw new Error(`${this.name}: ${unit.path} runs only with its shared-input partner`);
+    if (p.kind === 'sharedFirst') throw new Error(`${this.name}: ${unit.path} runs only with the rest of its shared-input group`);
     const { slope } = unit;
     const [, hOut, wOut] = y.shape as [number, number, number];
     const [, h, w] = xh.shape as [number, number, number];

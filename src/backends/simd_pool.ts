@@ -37,9 +37,10 @@ import { winogradPart, type WinogradArgs } from '../ops/simd/winograd.js';
 const SLOT = { generation: 0, claim: 1, done: 2, task: 3, failed: 4, record: 5, pieces: 6 } as const;
 
 /**
- * A claim word is the generation's low 20 bits above PIECE_BITS bits of piece index. Two tags of
- * different generations differ by a multiple of 2^PIECE_BITS (modulo 2^32), so a claim with the
- * wrong tag reads a piece index outside [0, pieces).
+ * A claim word is the generation's low 20 bits above PIECE_BITS bits of piece index. The tags of
+ * two generations less than 2^20 apart differ by a nonzero multiple of 2^PIECE_BITS (modulo 2^32),
+ * so a claim with the wrong tag reads a piece index outside [0, pieces). (A worker would have to
+ * stall between reading a generation and claiming for a million tasks to meet its tag again.)
  */
 const PIECE_BITS = 12;
 /** The most pieces one task may have. */
@@ -262,6 +263,7 @@ export async function workerMain(init: WorkerInit, post: (msg: string) => void):
     const pieces = Atomics.load(ctrl, SLOT.pieces);
     const record = Atomics.load(ctrl, SLOT.record); // -1 unless a profile runs
     const task = TASK_BY_ID.get(id);
+    const share = record < 0 ? null : { stamps, at: record + STAMP.shares + SHARE_FLOATS * init.index, clockOffset };
     runPieces(ctrl, claimTag(gen), pieces, (piece) => {
       try {
         if (task === undefined) throw new Error(`simd pool: unknown task ${id}`);
@@ -270,25 +272,28 @@ export async function workerMain(init: WorkerInit, post: (msg: string) => void):
         Atomics.store(ctrl, SLOT.failed, 1);
         post(`error: ${e instanceof Error ? e.message : String(e)}`);
       }
-    }, record < 0 ? null : (at, value) => { stamps[record + STAMP.shares + SHARE_FLOATS * init.index + at] = value + (at < 2 ? clockOffset : 0); });
+    }, share);
   }
 }
 
+/** Where a profiled task's record keeps one thread's share (STAMP), and the offset onto the caller's clock. */
+interface ShareStamps { stamps: Float64Array; at: number; clockOffset: number }
+
 /**
  * Claims and runs pieces of the task tagged `tag` until none is left, counting each one done (the
- * thread that finishes the last one wakes the caller). With `stamp`, writes this thread's share:
- * its first piece's start (0), its last one's end (1), the pieces run (2).
+ * thread that finishes the last one wakes the caller). `run` must not throw: a piece counts as
+ * done either way. With `share`, writes this thread's share: its first piece's start, its last
+ * one's end, the pieces run.
  */
-function runPieces(ctrl: Int32Array, tag: number, pieces: number, run: (piece: number) => void,
-  stamp: ((at: number, value: number) => void) | null): void {
+function runPieces(ctrl: Int32Array, tag: number, pieces: number, run: (piece: number) => void, share: ShareStamps | null): void {
   let ran = 0;
   for (let piece = claim(ctrl, tag, pieces); piece >= 0; piece = claim(ctrl, tag, pieces)) {
-    if (ran === 0 && stamp !== null) stamp(0, performance.now());
+    if (ran === 0 && share !== null) share.stamps[share.at] = performance.now() + share.clockOffset;
     run(piece);
     ran++;
-    if (stamp !== null) { // before the piece counts as done: the caller may stamp `done` right after
-      stamp(1, performance.now());
-      stamp(2, ran);
+    if (share !== null) { // before the piece counts as done: the caller may stamp `done` right after
+      share.stamps[share.at + 1] = performance.now() + share.clockOffset;
+      share.stamps[share.at + 2] = ran;
     }
     if (Atomics.add(ctrl, SLOT.done, 1) === pieces - 1) Atomics.notify(ctrl, SLOT.done);
   }
@@ -349,13 +354,12 @@ export class ThreadPool {
     task.keys.forEach((key, i) => { args[i] = a[key]; });
     const alone = this.workers.length === 0 || !parallel;
     const record = this.profile === null ? -1 : this.nextRecord(task.id, !alone);
-    const stamp = record < 0 ? null : (at: number, value: number) => { this.stamps[record + STAMP.shares + at] = value; };
+    const share = record < 0 ? null : { stamps: this.stamps, at: record + STAMP.shares, clockOffset: 0 };
     if (record >= 0) this.stamps[record + STAMP.posted] = performance.now();
     if (alone) {
-      stamp?.(0, performance.now());
+      if (share !== null) share.stamps[share.at] = performance.now();
       task.run(this.k, args, 0, 0, 1);
-      stamp?.(1, performance.now());
-      stamp?.(2, 1);
+      if (share !== null) share.stamps.set([performance.now(), 1], share.at + 1);
     } else {
       const ctrl = this.ctrl;
       const pieces = Math.min(MAX_PIECES, this.threads * PIECES_PER_THREAD);
@@ -365,13 +369,24 @@ export class ThreadPool {
       Atomics.store(ctrl, SLOT.record, record);
       Atomics.store(ctrl, SLOT.pieces, pieces);
       Atomics.store(ctrl, SLOT.done, 0);
+      Atomics.store(ctrl, SLOT.failed, 0);
       Atomics.store(ctrl, SLOT.claim, tag);
       Atomics.store(ctrl, SLOT.generation, generation);
       Atomics.notify(ctrl, SLOT.generation);
-      runPieces(ctrl, tag, pieces, (piece) => task.run(this.k, args, 0, piece, pieces), stamp);
+      // A piece that throws here still counts as done, and the caller waits for the others'
+      // pieces before it throws: the next task must not start while this one's pieces run.
+      let error: unknown = null;
+      runPieces(ctrl, tag, pieces, (piece) => {
+        try {
+          task.run(this.k, args, 0, piece, pieces);
+        } catch (e) {
+          error ??= e;
+        }
+      }, share);
       for (let d = Atomics.load(ctrl, SLOT.done); d !== pieces; d = Atomics.load(ctrl, SLOT.done)) {
         if (this.canBlock && !spinWhile(ctrl, SLOT.done, d)) Atomics.wait(ctrl, SLOT.done, d);
       }
+      if (error !== null) throw error;
       if (Atomics.load(ctrl, SLOT.failed) !== 0) throw new Error('cpu-simd: a worker thread failed its task (see its error message)');
     }
     if (record >= 0) this.stamps[record + STAMP.done] = performance.now();

@@ -125,10 +125,10 @@ export function isPointwise(kSize: number, stride: number, pad: number): boolean
 }
 
 /**
- * One piece of a dense convolution, on thread `slot`'s scratch: an equal share of the output
- * pixels (in whole panels of GEMM_NR), run as GEMM tiles of at most T pixels. Splitting by whole tiles instead gave 1024 of
- * 1600 pixels to one thread of two at 40x40 with 128 input channels (T = 512): the other waited
- * 0.7 ms in each of six such layers (bench/profile.ts's per-thread wait).
+ * One piece of a dense convolution, on thread `slot`'s scratch: its range of the output pixels
+ * (share(), in whole panels of GEMM_NR), run as GEMM tiles of at most T pixels. Cutting by whole
+ * tiles instead gave 1024 of 1600 pixels to one thread of two at 40x40 with 128 input channels
+ * (T = 512): the other waited 0.7 ms in each of six such layers (bench/profile.ts's per-thread wait).
  */
 export function denseConvPart(k: SimdExports, a: DenseConvArgs, slot: number, piece: number, pieces: number): void {
   const K = a.cIn * a.kSize * a.kSize;

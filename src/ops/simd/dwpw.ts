@@ -1,9 +1,9 @@
 // x: (C, H, W) -> depthwise 3x3 (stride 1 or 2, padding 1) + bias + act -> (C, H_out, W_out)
 //   -> pointwise 1x1 (C -> C_out) + bias + act -> y: (C_out, H_out, W_out)
-// A depthwise-separable block (models/net.py conv_dw) as one task: each piece is a range of the output
-// rows, run band by band; a band's depthwise output goes straight into the
-// thread's scratch in gemm's NR-pixel panels (each row padded to a whole number of panels), where
-// the pointwise gemm reads it while it is still in cache. Unfused, the depthwise output makes a
+// A depthwise-separable block (models/net.py conv_dw) as one task: each piece is a range of the
+// output rows, run band by band; a band's depthwise output goes straight into the thread's
+// scratch in gemm's NR-pixel panels (each row padded to a whole number of panels), where the
+// pointwise gemm reads it while it is still in cache. Unfused, the depthwise output makes a
 // round trip through memory (written, then read and copied into panels by packB) and the block
 // costs two dispatches instead of one (issue #16: 13 of mobile0.25's 80 sync points).
 // The arithmetic is the unfused kernels', in the same order: the result is bit-identical.

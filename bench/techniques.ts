@@ -1,10 +1,14 @@
 // What each CPU technique buys on one forward pass (issue 7): the same network, weights and input
-// through each step from the reference loops to the fast path, one process, one after the other.
+// through each step from the reference loops to the fast path, one process.
 //   node dist/bench/techniques.js [--arch ARCH] [--res WxH] [--runs N] [--out FILE]
-// Each step: one warm-up call (compilation, arena growth), then the median of N calls (a first call
-// over 5 s is taken as the one sample: the naive loops have nothing to warm up). The ratio columns
-// are against the step above and the first step.
+// Each step: one warm-up call (compilation, arena growth); then N rounds of one call of every step,
+// interleaved, each step's figure the median of its N (a first call over 5 s is taken as the one
+// sample: the naive loops have nothing to warm up). Interleaved since 2026-12-04: one step after
+// the other, a slow spell of this VM made a step look slower than the one before it (Winograd
+// 0.92x, the fused blocks 0.91x in two runs). The ratio columns are against the step above and
+// the first step.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Backend } from '../src/backend.js';
@@ -16,6 +20,9 @@ import { buildRetinaFace } from '../src/model/retinaface.js';
 import { runNetwork } from '../src/model/run.js';
 import { SEED } from './config.js';
 import { networkMacs } from './shapes.js';
+
+/** ms before each timed call: longer than a two-thread step's workers poll after its last task (SPIN_MS). */
+const PAUSE_MS = 5;
 import { fillRandomWeights, syntheticInput } from '../src/harness/weights.js';
 
 export interface Technique {
@@ -68,29 +75,40 @@ export async function main(argv: readonly string[]): Promise<TechniquesRun> {
   fillRandomWeights(model, SEED, true);
   const x = syntheticInput(height, width, SEED + width);
   const macs = networkMacs(arch, { width, height });
-  const results: TechniqueResult[] = [];
-  for (const t of TECHNIQUES) {
-    const be = t.create();
-    try {
+  // Every step prepared and called once, then `runs` rounds with one call of each step a round
+  // (interleaved, so that a slow spell of the host falls on every step alike), PAUSE_MS before
+  // each call (a two-thread step's workers poll for SPIN_MS after a task: not into the next call).
+  const steps: { t: Technique; be: Backend<unknown>; ms: number[]; slow: boolean }[] = [];
+  try {
+    for (const t of TECHNIQUES) {
+      const be = t.create();
+      steps.push({ t, be, ms: [], slow: false });
       await be.prepare(model);
-      let t0 = performance.now();
+      const t0 = performance.now();
       await runNetwork(be, model, x);
       const first = performance.now() - t0;
       // Over 5 s a call is its own steady state (the naive loops compile nothing): the first call is the sample.
-      const ms: number[] = first > 5000 ? [first] : [];
-      for (let r = 0; r < (first > 5000 ? 0 : runs); r++) {
-        t0 = performance.now();
-        await runNetwork(be, model, x);
-        ms.push(performance.now() - t0);
-      }
-      const medianMs = [...ms].sort((a, b) => a - b)[ms.length >> 1]!;
-      results.push({ step: t.step, adds: t.adds, medianMs, samples: ms.length, gflops: (2 * macs) / (medianMs * 1e6) });
-      const prev = results.at(-2);
-      console.log(`${arch} ${width}x${height} ${t.step.padEnd(26)} ${medianMs.toFixed(1).padStart(9)} ms (n ${ms.length}) ` +
-        `${results.at(-1)!.gflops.toFixed(2)} GFLOP/s${prev !== undefined ? `, x${(prev.medianMs / medianMs).toFixed(2)} over ${prev.step}` : ''}`);
-    } finally {
-      be.dispose();
+      if (first > 5000) Object.assign(steps.at(-1)!, { ms: [first], slow: true });
     }
+    for (let r = 0; r < runs; r++) {
+      for (const s of steps) {
+        if (s.slow) continue;
+        await sleep(PAUSE_MS);
+        const t0 = performance.now();
+        await runNetwork(s.be, model, x);
+        s.ms.push(performance.now() - t0);
+      }
+    }
+  } finally {
+    for (const s of steps) s.be.dispose();
+  }
+  const results: TechniqueResult[] = [];
+  for (const { t, ms } of steps) {
+    const medianMs = [...ms].sort((a, b) => a - b)[ms.length >> 1]!;
+    results.push({ step: t.step, adds: t.adds, medianMs, samples: ms.length, gflops: (2 * macs) / (medianMs * 1e6) });
+    const prev = results.at(-2);
+    console.log(`${arch} ${width}x${height} ${t.step.padEnd(26)} ${medianMs.toFixed(1).padStart(9)} ms (n ${ms.length}) ` +
+      `${results.at(-1)!.gflops.toFixed(2)} GFLOP/s${prev !== undefined ? `, x${(prev.medianMs / medianMs).toFixed(2)} over ${prev.step}` : ''}`);
   }
   const result: TechniquesRun = { arch, resolution: `${width}x${height}`, runs, results };
   if (out !== undefined) {

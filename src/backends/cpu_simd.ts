@@ -139,6 +139,25 @@ type Prepared =
   | { kind: 'dense'; cIn: number; cOut: number; kSize: number; stride: number; pad: number; weights: number; bias: number }
   | { kind: 'depthwise'; c: number; stride: number; weights: number; bias: number };
 
+/**
+ * The folded weights of convolutions of one input as one convolution's: each unit's output
+ * channels in turn (OIHW), the bias likewise, padded to whole panels of GEMM_MR.
+ */
+function concatFolded(units: ConvBnAct[], lowered: Map<ConvBnAct, LoweredConv>): { weight: Float32Array; bias: Float32Array; cOut: number } {
+  const folded = units.map((u) => lowered.get(u)!.folded());
+  const cOut = units.reduce((n, u) => n + u.conv.out_channels, 0);
+  const weight = new Float32Array(folded.reduce((n, f) => n + f.weight.length, 0));
+  const bias = new Float32Array(Math.ceil(cOut / GEMM_MR) * GEMM_MR);
+  let w = 0, b = 0;
+  for (const f of folded) {
+    weight.set(f.weight, w);
+    bias.set(f.bias, b);
+    w += f.weight.length;
+    b += f.bias.length;
+  }
+  return { weight, bias, cOut };
+}
+
 async function defaultHost(): Promise<ThreadHost | null> {
   const isNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
   if (isNode) return (await import('./simd_host.node.js')).nodeHost;
@@ -237,23 +256,22 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const p1 = this.prepared.get(first), p2 = this.prepared.get(second);
     // One GEMM over both units' channels: the second's rows start on a panel of GEMM_MR.
     if (p1?.kind !== 'winograd' || p2?.kind !== 'winograd' || p1.cIn !== p2.cIn || p1.cOut % GEMM_MR !== 0) return false;
-    const f1 = lowered.get(first)!.folded(), f2 = lowered.get(second)!.folded();
-    const cOut = p1.cOut + p2.cOut;
-    const weight = new Float32Array(cOut * p1.cIn * 9);
-    weight.set(f1.weight);
-    weight.set(f2.weight, f1.weight.length);
-    const bias = new Float32Array(Math.ceil(cOut / GEMM_MR) * GEMM_MR);
-    bias.set(f1.bias);
-    bias.set(f2.bias, p1.cOut);
+    const { weight, bias, cOut } = concatFolded([first, second], lowered);
     this.shared.set(first, {
       partner: second, cOut1: p1.cOut, cOut2: p2.cOut, weights: this.store(winogradWeights(weight, cOut, p1.cIn)),
       zeros: this.store(new Float32Array(bias.length)), bias: this.store(bias),
     });
-    // The first unit always runs as the pair (convBnAct): its own transformed weights would
-    // only take arena space (resnet50: 2 MB an SSH).
-    for (const ptr of [p1.weights, p1.zeros, p1.bias]) this.arena!.release(ptr);
-    this.prepared.set(first, { kind: 'sharedFirst' });
+    this.retireFirst(first, [p1.weights, p1.zeros, p1.bias]);
     return true;
+  }
+
+  /**
+   * The first unit of a shared group always runs with the rest (convBnAct): its own packed weights
+   * would only take arena space (resnet50: 2 MB an SSH), so they go back, and it is marked.
+   */
+  private retireFirst(first: ConvBnAct, blocks: number[]): void {
+    for (const ptr of blocks) this.arena!.release(ptr);
+    this.prepared.set(first, { kind: 'sharedFirst' });
   }
 
   /**
@@ -272,21 +290,11 @@ export class CpuSimdBackend implements Backend<Tensor> {
       if (units[i]!.slope !== units[0]!.slope) return;
       cOuts.push(p.cOut);
     }
-    const cOut = cOuts.reduce((a, b) => a + b, 0);
-    const weight = new Float32Array(cOut * first.cIn), bias = new Float32Array(cOut);
-    let at = 0;
-    for (const [i, u] of units.entries()) {
-      const f = lowered.get(u)!.folded();
-      weight.set(f.weight, at * first.cIn);
-      bias.set(f.bias, at);
-      at += cOuts[i]!;
-    }
+    const { weight, bias, cOut } = concatFolded(units, lowered);
     const packed = new Float32Array(packedDenseFloats(cOut, first.cIn));
     packDenseWeights(weight, cOut, packed);
     this.sharedDense.set(units[0]!, { units, cOuts, cIn: first.cIn, weights: this.store(packed), bias: this.store(bias) });
-    this.arena!.release(first.weights); // as shareWinograd's first unit: it always runs with its group
-    this.arena!.release(first.bias);
-    this.prepared.set(units[0]!, { kind: 'sharedFirst' });
+    this.retireFirst(units[0]!, [first.weights, first.bias]);
   }
 
   private store(data: Float32Array): number {

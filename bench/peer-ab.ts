@@ -25,9 +25,6 @@ import { prepareArch } from './e2e.js';
 import { openOnnxNode, runOnnxNode } from './peers/onnx_node.js';
 import { repoRoot } from './peers/torch.js';
 
-/** Pause before each pass (ms): longer than onnxruntime's spin after a run. */
-const PAUSE_MS = SETTLE_MS;
-
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const at = (xs: number[], q: number) => sorted(xs)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
@@ -83,8 +80,8 @@ async function main(argv: readonly string[]): Promise<void> {
   const ratios: number[] = [], tOurs: number[] = [], tPeer: number[] = [];
   for (let i = 0; i < pairs; i++) {
     let o, p;
-    if (i % 2 === 0) { await sleep(PAUSE_MS); o = await passOurs(); await sleep(PAUSE_MS); p = await passPeer(); }
-    else { await sleep(PAUSE_MS); p = await passPeer(); await sleep(PAUSE_MS); o = await passOurs(); }
+    if (i % 2 === 0) { await sleep(SETTLE_MS); o = await passOurs(); await sleep(SETTLE_MS); p = await passPeer(); }
+    else { await sleep(SETTLE_MS); p = await passPeer(); await sleep(SETTLE_MS); o = await passOurs(); }
     ratios.push(o.ms / p.ms); tOurs.push(o.ms); tPeer.push(p.ms);
   }
   const fma = (ours as { fma?: boolean }).fma === true ? ', fused multiply-add' : '';

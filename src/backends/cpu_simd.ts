@@ -11,13 +11,13 @@
 // kept alive), and convBnAct of that pointwise unit on it runs both as one task (ops/simd/dwpw.ts,
 // bit-identical to the two kernels). Any other use of a deferred tensor computes it first, so the
 // network definition and every other caller see ordinary tensors (option fuse: false turns it off).
-// Likewise each SSH's conv3X3 and conv5X5_1 (lowering.ts sharedInputGroups: two dense 3x3 on one
-// input): conv3X3's call runs one Winograd over both units' channels (one pad and input
-// transform, one GEMM) and keeps conv5X5_1's output for its call on the same input; on any
-// other input conv5X5_1 is computed alone. And each level's three heads (three 1x1 convs of one
-// feature map): BboxHead.i's call runs one dense 1x1 over all 32 channels (one packing of the
-// input, one task) into one block, and the three outputs are views of it (the block is freed
-// with the last view). Bit-identical too (fuse: false turns both off).
+// Likewise the convolutions of one input (lowering.ts sharedInputGroups): each SSH's two pairs of
+// dense 3x3 run as one Winograd over both units' channels (one pad and input transform, one
+// GEMM), each level's three heads as one dense 1x1 over their 32 channels (one packing of the
+// input). The first unit's call computes the group into one block and hands out each unit's
+// channels as a view of it (the block is freed with its last view); the later units' views are
+// kept for their calls on the same input, and on any other input they are computed alone.
+// Bit-identical too (fuse: false turns both off).
 //
 // Threads: `threads` (default: the machine's parallelism) share the memory (shared
 // WebAssembly.Memory); a convolution is cut into pieces of output pixels (dense), rows (a fused
@@ -110,9 +110,9 @@ interface Deferred {
  */
 export class SimdTensor implements Tensor {
   released = false;
-  /** Deferred tensors that read this one, or (a view group's block) live views of it: its block is returned to the arena only when they are done. */
+  /** Deferred tensors that read this one, or (a shared group's block) its live views: its block is returned to the arena only when they are done. */
   holds = 0;
-  /** A view's block (a head group's output): the view holds it, and frees it with the last view. */
+  /** A view's block (a shared group's output): the view holds it, and frees it with the last view. */
   parent: SimdTensor | null = null;
   constructor(readonly shape: number[], public ptr: number, private readonly arena: Arena,
     public deferred: Deferred | null = null, private readonly settle: ((t: SimdTensor) => void) | null = null) {}
@@ -456,21 +456,39 @@ export class CpuSimdBackend implements Backend<Tensor> {
   /**
    * The first unit of a shared-input pair on x, with the second's output computed alongside (one
    * Winograd pad and input transform, one GEMM over both units' channels; each output channel's
-   * sum in the same order as alone, so the outputs are the unshared ones bit for bit) and kept
-   * for the second unit's call on the same x.
+   * sum in the same order as alone, so the outputs are the unshared ones bit for bit): viewsOf.
    */
   private winogradShared(xh: SimdTensor, first: ConvBnAct, s: SharedPair): Tensor {
     this.dropPending(s.partner);
     const [, h, w] = xh.shape as [number, number, number];
-    const y1 = this.alloc([s.cOut1, h, w]), y2 = this.alloc([s.cOut2, h, w]);
+    const block = this.alloc([s.cOut1 + s.cOut2, h, w]);
     const { slope } = first, slope2 = s.partner.slope;
     this.runWinograd(xh, {
-      cOut: s.cOut1 + s.cOut2, y: y1.ptr, weights: s.weights, zeros: s.zeros, bias: s.bias,
+      cOut: s.cOut1 + s.cOut2, y: block.ptr, weights: s.weights, zeros: s.zeros, bias: s.bias,
       slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
-      cOut1: s.cOut1, y2: y2.ptr, bias2: s.bias + 4 * s.cOut1, slope2: slope2 ?? 0, hasSlope2: slope2 === null ? 0 : 1,
+      cOut1: s.cOut1, y2: block.ptr + 4 * s.cOut1 * h * w, bias2: s.bias + 4 * s.cOut1, slope2: slope2 ?? 0, hasSlope2: slope2 === null ? 0 : 1,
     });
-    this.pendingShared.set(s.partner, { x: xh, y: y2 });
-    return y1;
+    return this.viewsOf(block, xh, [first, s.partner], [s.cOut1, s.cOut2]);
+  }
+
+  /**
+   * A shared group's outputs, each unit's channels of one block in turn, as views of it (the block
+   * is never handed out itself and goes back to the arena with its last view). The later units'
+   * views are kept for their calls on x; the first unit's is returned.
+   */
+  private viewsOf(block: SimdTensor, xh: SimdTensor, units: ConvBnAct[], cOuts: number[]): SimdTensor {
+    const [, h, w] = block.shape as [number, number, number];
+    block.released = true;
+    block.holds = units.length;
+    let at = 0;
+    const views = units.map((u, i) => {
+      const v = new SimdTensor([cOuts[i]!, h, w], block.ptr + 4 * at * h * w, this.arena!);
+      v.parent = block;
+      at += cOuts[i]!;
+      if (i > 0) this.pendingShared.set(u, { x: xh, y: v });
+      return v;
+    });
+    return views[0]!;
   }
 
   /**
@@ -485,17 +503,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const cOut = g.cOuts.reduce((a, b) => a + b, 0);
     const block = this.alloc([cOut, h, w]);
     this.runDense(xh, block, { cIn: g.cIn, cOut, kSize: 1, stride: 1, pad: 0, weights: g.weights, bias: g.bias }, g.units[0]!.slope);
-    block.released = true; // never handed out: freed when its last view is
-    block.holds = g.units.length;
-    let at = 0;
-    const views = g.units.map((u, i) => {
-      const v = new SimdTensor([g.cOuts[i]!, h, w], block.ptr + 4 * at * h * w, this.arena!);
-      v.parent = block;
-      at += g.cOuts[i]!;
-      if (i > 0) this.pendingShared.set(u, { x: xh, y: v });
-      return v;
-    });
-    return views[0]!;
+    return this.viewsOf(block, xh, g.units, g.cOuts);
   }
 
   /** A Winograd convolution of x (one task: each chunk of tile rows padded, transformed, multiplied; winograd.ts) with its scratch; `a` says where its channels go. */

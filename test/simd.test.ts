@@ -259,9 +259,9 @@ for (const fma of BUILDS) {
     const { k, arena, put, get } = await kernels(fma);
     const cases: [number, number, number, number][] = [
       [64, 64, 20, 13], [64, 32, 9, 23], [16, 16, 11, 7], [256, 128, 7, 5], [5, 7, 1, 1], [1, 1, 2, 3], [6, 3, 4, 50], [3, 9, 17, 2], [2048, 4, 3, 3],
-      // chunks of 2 tile rows (tW4 = 48): 10 chunks on one thread, each padding its own rows
+      // chunks of 2 tile rows (tW4 = 48): 10 chunks in the one piece of one thread, each padding its own rows
       [8, 8, 39, 95],
-      // 19 tile rows: the last thread of 3 ends on a 1-row chunk after 2-row ones
+      // 19 tile rows: the last piece ends on a 1-row chunk after 2-row ones
       [8, 8, 37, 95],
     ];
     for (const [i, [cin, cout, h, w]] of cases.entries()) {

@@ -35,6 +35,9 @@ import { winogradPart, type WinogradArgs } from '../ops/simd/winograd.js';
  * generation tag (claimTag) plus the next unclaimed piece; done: pieces finished.
  */
 const SLOT = { generation: 0, claim: 1, done: 2, task: 3, failed: 4, record: 5, pieces: 6 } as const;
+const ARGS_BYTE = 64;
+const MAX_ARGS = 32;
+export const CONTROL_BYTES = ARGS_BYTE + 8 * MAX_ARGS;
 
 /**
  * A claim word is the generation's low 20 bits above PIECE_BITS bits of piece index. The tags of
@@ -66,9 +69,6 @@ function claim(ctrl: Int32Array, tag: number, pieces: number): number {
     if (Atomics.compareExchange(ctrl, SLOT.claim, v, v + 1) === v) return piece;
   }
 }
-const ARGS_BYTE = 64;
-const MAX_ARGS = 32;
-export const CONTROL_BYTES = ARGS_BYTE + 8 * MAX_ARGS;
 
 /**
  * Tasks one profile can hold (startProfile to stopProfile): a forward runs 62 on mobile0.25 and

@@ -16,10 +16,10 @@ import { elementwisePart, headPermutePart } from '../src/ops/simd/elementwise.js
 import { maxPool2dPart } from '../src/ops/simd/max_pool2d.js';
 import { share } from '../src/ops/simd/common.js';
 import { maxPool2dNaive } from '../src/ops/max_pool2d.cpu.js';
-import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../src/ops/simd/gemm.js';
+import { GEMM_K_BLOCK, GEMM_MR, packDenseWeights, packedDenseFloats, ROW_MAJOR_BLOCK } from '../src/ops/simd/gemm.js';
 import { compileSimdModule, instantiateSimd, SIMD_MEMORY } from '../src/ops/simd/module.js';
 import { RetinaFaceError } from '../src/errors.js';
-import { winogradPart, winogradScratchBytes, winogradWeights } from '../src/ops/simd/winograd.js';
+import { WINO4, winogradPart, winogradScratchBytes, winogradWeights, type WinogradTile } from '../src/ops/simd/winograd.js';
 import { addNaive } from '../src/ops/add.cpu.js';
 import { headPermuteNaive } from '../src/ops/head_permute.cpu.js';
 import { softmaxNaive } from '../src/ops/softmax.cpu.js';
@@ -137,6 +137,7 @@ test('generated functions run: loops, locals, f32 and f32x4 arithmetic, lane sto
  * which the backend's Node host turns on (V8's flag on Node 20): a test, not a skip, if it cannot.
  */
 const BUILDS = [false, true] as const;
+const WINOGRAD_TILES: WinogradTile[] = [2, 4];
 const buildName = (fma: boolean) => (fma ? 'relaxed_madd build' : 'mul + add build');
 
 async function kernels(fma: boolean) {
@@ -254,15 +255,72 @@ for (const fma of BUILDS) {
   });
 }
 
+test('WINO4 (F(4x4, 3x3)): A^T ((G g) (.) (B^T d)) is the 3-tap correlation of d, in float64', () => {
+  const { AT, G, BT } = WINO4;
+  for (let seed = 0; seed < 5; seed++) {
+    const d = randomTensor([6], 950 + seed).data, g = randomTensor([3], 960 + seed).data;
+    const u = G.map((row) => row.reduce((acc, gk, k) => acc + gk * g[k]!, 0));
+    const v = BT.map((row) => row.reduce((acc, bj, j) => acc + bj * d[j]!, 0));
+    for (let i = 0; i < 4; i++) {
+      const y = AT[i]!.reduce((acc, a, xi) => acc + a * u[xi]! * v[xi]!, 0);
+      const want = d[i]! * g[0]! + d[i + 1]! * g[1]! + d[i + 2]! * g[2]!;
+      assert.ok(Math.abs(y - want) < 1e-12, `seed ${seed} output ${i}: ${y} against ${want}`);
+    }
+  }
+});
+
 for (const fma of BUILDS) {
-  test(`Winograd F(2x2, 3x3) equals the naive 3x3 stride-1 convolution + bias + leaky (odd sizes, 1x1 images) (${buildName(fma)})`, async () => {
+  test(`gemmBlocked (sums by runs of GEMM_K_BLOCK) equals the naive product + bias + leaky, and gemm bit for bit up to one run (${buildName(fma)})`, async () => {
+    const { k, arena, put, get } = await kernels(fma);
+    // [K, C_out, n]: one run, one run exactly, a short last run, whole runs, many; partial micro-tiles of rows and pixels
+    const cases: [number, number, number][] = [[1, 4, 8], [31, 3, 5], [32, 4, 16], [33, 5, 13], [64, 8, 8], [100, 9, 21], [257, 4, 3]];
+    for (const [i, [K, cout, n]] of cases.entries()) {
+      const seed = 900 + i;
+      const wt = randomTensor([cout, K], seed, -1 / Math.sqrt(K), 1 / Math.sqrt(K));
+      const b = randomTensor([K, n], seed + 1);
+      const bias = new Float32Array(Math.ceil(cout / GEMM_MR) * GEMM_MR);
+      bias.set(randomTensor([cout], seed + 2).data);
+      const packed = new Float32Array(packedDenseFloats(cout, K));
+      packDenseWeights(wt.data, cout, packed);
+      const wp = put(packed), bp = put(b.data), biasp = put(bias);
+      for (const slope of [0.1, null]) {
+        const ref = new Float32Array(cout * n);
+        for (let o = 0; o < cout; o++) {
+          for (let j = 0; j < n; j++) {
+            let acc = bias[o]!;
+            for (let q = 0; q < K; q++) acc += wt.data[o * K + q]! * b.data[q * n + j]!;
+            ref[o * n + j] = slope !== null && acc < 0 ? acc * slope : acc;
+          }
+        }
+        const run = (gemm: typeof k.gemm) => {
+          const y = arena.alloc(cout * n);
+          arena.f32().fill(NaN, y / 4, y / 4 + cout * n);
+          gemm(wp, bp, n, y, n, biasp, K, cout, n, slope ?? 0, slope === null ? 0 : 1, ROW_MAJOR_BLOCK);
+          const out = get(y, [cout, n]);
+          arena.release(y);
+          return out;
+        };
+        const blocked = run(k.gemmBlocked);
+        assertClose(`gemmBlocked K ${K} C_out ${cout} n ${n} slope ${slope}`, blocked, { shape: [cout, n], data: ref }, SIMD_TWIN);
+        if (K <= GEMM_K_BLOCK) assert.equal(blocked.data, run(k.gemm).data, `K ${K} <= ${GEMM_K_BLOCK}: one run, gemm's sums`);
+      }
+      for (const p of [wp, bp, biasp]) arena.release(p);
+    }
+  });
+}
+
+for (const [fma, tile] of BUILDS.flatMap((f) => WINOGRAD_TILES.map((t) => [f, t] as const))) {
+  test(`Winograd F(${tile}x${tile}, 3x3) equals the naive 3x3 stride-1 convolution + bias + leaky (odd sizes, 1x1 images) (${buildName(fma)})`, async () => {
     const { k, arena, put, get } = await kernels(fma);
     const cases: [number, number, number, number][] = [
       [64, 64, 20, 13], [64, 32, 9, 23], [16, 16, 11, 7], [256, 128, 7, 5], [5, 7, 1, 1], [1, 1, 2, 3], [6, 3, 4, 50], [3, 9, 17, 2], [2048, 4, 3, 3],
-      // chunks of 2 tile rows (tW4 = 48): 10 chunks in the one piece of one thread, each padding its own rows
+      // chunks of 2 tile rows (F(2x2): tW4 = 48): 10 chunks in the one piece of one thread, each padding its own rows
       [8, 8, 39, 95],
       // 19 tile rows: the last piece ends on a 1-row chunk after 2-row ones
       [8, 8, 37, 95],
+      // F(4x4): chunks of 4 tile rows (tW4 = 24) over 57 rows; C_in 33 and 96: sums by runs of 32 with a short last run, and
+      // of whole runs; output columns 4 tiles to a vector with 1, 2 and 3 columns of the last tile inside the image
+      [33, 12, 57, 93], [96, 8, 6, 30], [40, 4, 5, 29], [7, 4, 9, 31],
     ];
     for (const [i, [cin, cout, h, w]] of cases.entries()) {
       const seed = 800 + i;
@@ -272,21 +330,21 @@ for (const fma of BUILDS) {
       const conv = conv2dNaive(x, wt, b, { stride: 1, padding: 1, groups: 1 });
       const bias = new Float32Array(Math.ceil(cout / GEMM_MR) * GEMM_MR);
       bias.set(b.data);
-      const xp = put(x.data), wp = put(winogradWeights(wt.data, cout, cin)), bp = put(bias), zp = put(new Float32Array(bias.length));
+      const xp = put(x.data), wp = put(winogradWeights(wt.data, cout, cin, tile)), bp = put(bias), zp = put(new Float32Array(bias.length));
       for (const threads of THREAD_SPLITS) {
-        const bytes = winogradScratchBytes(cin, cout, h, w);
+        const bytes = winogradScratchBytes(cin, cout, h, w, tile);
         const scratch = arena.alloc((bytes * threads) / 4);
         arena.f32().fill(NaN, scratch / 4, scratch / 4 + (bytes * threads) / 4);
         for (const slope of [0.1, null]) {
           const y = arena.alloc(cout * h * w);
           arena.f32().fill(NaN, y / 4, y / 4 + cout * h * w);
           const args = {
-            x: xp, cIn: cin, h, w, cOut: cout, y, weights: wp, zeros: zp, bias: bp, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
+            x: xp, cIn: cin, h, w, cOut: cout, y, tile, weights: wp, zeros: zp, bias: bp, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
             cOut1: 0, y2: 0, bias2: 0, slope2: 0, hasSlope2: 0, scratch, scratchBytes: bytes,
           };
           runAllPieces(threads, (slot, piece, pieces) => winogradPart(k, args, slot, piece, pieces));
           const ref = slope === null ? conv : leakyReluNaive(conv, slope);
-          assertClose(`winograd [${cin}->${cout} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [cout, h, w]), ref, SIMD_TWIN);
+          assertClose(`winograd F(${tile}x${tile}) [${cin}->${cout} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [cout, h, w]), ref, SIMD_TWIN);
           arena.release(y);
         }
         arena.release(scratch);

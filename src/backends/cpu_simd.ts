@@ -34,7 +34,7 @@ import { denseScratchBytes, isPointwise, type DenseConvArgs } from '../ops/simd/
 import { depthwisePlaneFloats, type DepthwiseArgs } from '../ops/simd/depthwise.js';
 import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../ops/simd/gemm.js';
 import { compileSimdModule, instantiateSimd, relaxedSimdSupported, SIMD_MEMORY } from '../ops/simd/module.js';
-import { winogradScratchBytes, winogradWeights, type WinogradArgs } from '../ops/simd/winograd.js';
+import { winogradScratchBytes, winogradWeights, type WinogradArgs, type WinogradTile } from '../ops/simd/winograd.js';
 import { nearestSourceIndex } from '../ops/interpolate_nearest.js';
 import { formatShape, numel, shapeEquals, type Tensor } from '../tensor.js';
 import { Arena } from '../wasm/arena.js';
@@ -53,6 +53,12 @@ export interface CpuSimdOptions {
    * multiply-adds per 2x2 outputs; error within ~2x of the direct sum's (test/simd.test.ts).
    */
   winograd?: boolean;
+  /**
+   * Winograd's output tile: 2 (F(2x2, 3x3)), 4 (F(4x4, 3x3): 36 multiply-adds per 16 outputs
+   * instead of 64, more rounding) or, by default, 4 where the input has at least
+   * WINOGRAD4_MIN_CHANNELS channels and 2 below.
+   */
+  winogradTile?: WinogradTile;
   /**
    * Convolutions of fewer multiply-adds run on the calling thread alone (default
    * PARALLEL_MIN_MACS); 0 splits every convolution over all threads (the tests of the split).
@@ -96,6 +102,13 @@ const PARALLEL_MIN_FLOATS = 65536;
  */
 export const PARALLEL_MIN_MACS = 4_000_000;
 
+/**
+ * Winograd convolutions of at least this many input channels take F(4x4, 3x3) by default (with
+ * gemmBlocked's sums by runs), the others F(2x2, 3x3). The threshold is measured: see
+ * docs/profile.md, "The seventeenth".
+ */
+export const WINOGRAD4_MIN_CHANNELS = 64;
+
 /** A depthwise convolution not run yet: its input (kept alive) and its pointwise partner. */
 interface Deferred {
   x: SimdTensor;
@@ -123,7 +136,7 @@ export class SimdTensor implements Tensor {
 }
 
 /** The first unit of a shared-input pair (sharedInputGroups, SSH's): its partner and the pair's combined Winograd weights and bias, the first's channels first. */
-interface SharedPair { partner: ConvBnAct; cOut1: number; cOut2: number; weights: number; zeros: number; bias: number }
+interface SharedPair { partner: ConvBnAct; tile: WinogradTile; cOut1: number; cOut2: number; weights: number; zeros: number; bias: number }
 
 /**
  * The first unit of a group of 1x1 convolutions of one input (sharedInputGroups, a level's heads):
@@ -133,7 +146,7 @@ interface SharedPair { partner: ConvBnAct; cOut1: number; cOut2: number; weights
 interface SharedDense { units: ConvBnAct[]; cOuts: number[]; cIn: number; weights: number; bias: number }
 
 type Prepared =
-  | { kind: 'winograd'; cIn: number; cOut: number; weights: number; zeros: number; bias: number }
+  | { kind: 'winograd'; tile: WinogradTile; cIn: number; cOut: number; weights: number; zeros: number; bias: number }
   /** the first unit of a shared group: it only runs with the rest (SharedPair, SharedDense), its own weights are let go */
   | { kind: 'sharedFirst' }
   | { kind: 'dense'; cIn: number; cOut: number; kSize: number; stride: number; pad: number; weights: number; bias: number }
@@ -255,10 +268,10 @@ export class CpuSimdBackend implements Backend<Tensor> {
   private shareWinograd(first: ConvBnAct, second: ConvBnAct, lowered: Map<ConvBnAct, LoweredConv>): boolean {
     const p1 = this.prepared.get(first), p2 = this.prepared.get(second);
     // One GEMM over both units' channels: the second's rows start on a panel of GEMM_MR.
-    if (p1?.kind !== 'winograd' || p2?.kind !== 'winograd' || p1.cIn !== p2.cIn || p1.cOut % GEMM_MR !== 0) return false;
+    if (p1?.kind !== 'winograd' || p2?.kind !== 'winograd' || p1.cIn !== p2.cIn || p1.tile !== p2.tile || p1.cOut % GEMM_MR !== 0) return false;
     const { weight, bias, cOut } = concatFolded([first, second], lowered);
     this.shared.set(first, {
-      partner: second, cOut1: p1.cOut, cOut2: p2.cOut, weights: this.store(winogradWeights(weight, cOut, p1.cIn)),
+      partner: second, tile: p1.tile, cOut1: p1.cOut, cOut2: p2.cOut, weights: this.store(winogradWeights(weight, cOut, p1.cIn, p1.tile)),
       zeros: this.store(new Float32Array(bias.length)), bias: this.store(bias),
     });
     this.retireFirst(first, [p1.weights, p1.zeros, p1.bias]);
@@ -311,8 +324,9 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const bias = new Float32Array(Math.ceil(cOut / GEMM_MR) * GEMM_MR);
     bias.set(b);
     if (l.kind === 'dense' && l.kernel === 3 && l.stride === 1 && l.padding === 1 && this.options.winograd !== false) {
+      const tile = this.options.winogradTile ?? (cIn >= WINOGRAD4_MIN_CHANNELS ? 4 : 2);
       return {
-        kind: 'winograd', cIn, cOut, weights: this.store(winogradWeights(weight, cOut, cIn)),
+        kind: 'winograd', tile, cIn, cOut, weights: this.store(winogradWeights(weight, cOut, cIn, tile)),
         zeros: this.store(new Float32Array(bias.length)), bias: this.store(bias),
       };
     }
@@ -464,7 +478,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const block = this.alloc([s.cOut1 + s.cOut2, h, w]);
     const { slope } = first, slope2 = s.partner.slope;
     this.runWinograd(xh, {
-      cOut: s.cOut1 + s.cOut2, y: block.ptr, weights: s.weights, zeros: s.zeros, bias: s.bias,
+      cOut: s.cOut1 + s.cOut2, y: block.ptr, tile: s.tile, weights: s.weights, zeros: s.zeros, bias: s.bias,
       slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
       cOut1: s.cOut1, y2: block.ptr + 4 * s.cOut1 * h * w, bias2: s.bias + 4 * s.cOut1, slope2: slope2 ?? 0, hasSlope2: slope2 === null ? 0 : 1,
     });
@@ -510,7 +524,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
   private runWinograd(xh: SimdTensor, a: Omit<WinogradArgs, 'x' | 'cIn' | 'h' | 'w' | 'scratch' | 'scratchBytes'>): void {
     const [cIn, h, w] = xh.shape as [number, number, number];
     const arena = this.arena!, pool = this.pool!;
-    const scratchBytes = winogradScratchBytes(cIn, a.cOut, h, w);
+    const scratchBytes = winogradScratchBytes(cIn, a.cOut, h, w, a.tile as WinogradTile);
     const scratch = arena.alloc((scratchBytes * pool.threads) / 4);
     pool.run(TASKS.winograd, { ...a, x: xh.ptr, cIn, h, w, scratch, scratchBytes }, this.splits(conv2dMacs([a.cOut, h, w], [a.cOut, cIn, 3, 3])));
     arena.release(scratch);
@@ -547,7 +561,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const act = { slope: slope ?? 0, hasSlope: slope === null ? 0 : 1 };
     if (p.kind === 'winograd') {
       this.runWinograd(xh, {
-        cOut: p.cOut, y: y.ptr, weights: p.weights, zeros: p.zeros, bias: p.bias, ...act, cOut1: 0, y2: 0, bias2: 0, slope2: 0, hasSlope2: 0,
+        cOut: p.cOut, y: y.ptr, tile: p.tile, weights: p.weights, zeros: p.zeros, bias: p.bias, ...act, cOut1: 0, y2: 0, bias2: 0, slope2: 0, hasSlope2: 0,
       });
     } else if (p.kind === 'dense') {
       this.runDense(xh, y, p, slope);

@@ -110,7 +110,7 @@ function task<A extends Record<keyof A, number>, const K extends readonly (keyof
 }
 
 const WINOGRAD_KEYS = [
-  'x', 'cIn', 'h', 'w', 'cOut', 'y', 'weights', 'zeros', 'bias', 'slope', 'hasSlope',
+  'x', 'cIn', 'h', 'w', 'cOut', 'y', 'tile', 'weights', 'zeros', 'bias', 'slope', 'hasSlope',
   'cOut1', 'y2', 'bias2', 'slope2', 'hasSlope2', 'scratch', 'scratchBytes',
 ] as const;
 

@@ -7,6 +7,9 @@ import type { Code } from '../../wasm/emitter.js';
 export interface SimdExports {
   gemm(w: number, x: number, xStride: number, y: number, yStride: number, bias: number,
     k: number, ocCount: number, n: number, slope: number, hasSlope: number, blockBytes: number): void;
+  /** gemm with each output's products summed by runs of GEMM_K_BLOCK (gemm.ts). */
+  gemmBlocked(w: number, x: number, xStride: number, y: number, yStride: number, bias: number,
+    k: number, ocCount: number, n: number, slope: number, hasSlope: number, blockBytes: number): void;
   packB(x: number, xStride: number, k: number, n: number, dst: number): void;
   im2col(x: number, h: number, w: number, cIn: number, kSize: number, stride: number, pad: number,
     wOut: number, p0: number, n: number, rowStride: number, col: number): void;
@@ -18,6 +21,9 @@ export interface SimdExports {
   winoPadRows(x: number, h: number, w: number, cIn: number, r0: number, r1: number, xpad: number, wP: number): void;
   winoInput(xpad: number, rowsP: number, wP: number, cIn: number, ty0: number, ty1: number, tW4: number, v: number): void;
   winoOutput(m: number, cOut: number, ldm: number, ty0: number, ty1: number, tW4: number, y: number, h: number, w: number,
+    bias: number, slope: number, hasSlope: number): void;
+  winoInput4(xpad: number, rowsP: number, wP: number, cIn: number, ty0: number, ty1: number, tW4: number, v: number): void;
+  winoOutput4(m: number, cOut: number, ldm: number, ty0: number, ty1: number, tW4: number, y: number, h: number, w: number,
     bias: number, slope: number, hasSlope: number): void;
   /** Output rows [rowStart, rowEnd); the vector at (ch, oh, ow) is stored at y + ch chBytes + (oh - rowStart) rowBytes + (ow >> 3) panelBytes + (ow & 4) 4. */
   depthwise3x3s1(x: number, w: number, bias: number, y: number, h: number, wd: number, rowStart: number, rowEnd: number, wOut: number,
@@ -63,6 +69,28 @@ export function emitStoreVectors(c: Code, addr: number, vecs: number[], rem: num
     for (let l = 0; l < vecs.length * 4; l++) {
       c.localGet(rem).i32Const(l).i32GtS().if(() => {
         c.localGet(addr).localGet(vecs[l >> 2]!).v128Store32Lane(l & 3, 4 * l);
+      });
+    }
+  });
+}
+
+/**
+ * Adds `count` floats at address local `addr` and consecutive v128 locals, whole vectors when rem
+ * >= count, else lane by lane while lane < rem: into memory (`toMemory`: addr[i] = addr[i] + v) or
+ * into the locals (v = v + addr[i]).
+ */
+export function emitAddToVectors(c: Code, addr: number, vecs: number[], rem: number, toMemory: boolean): void {
+  c.localGet(rem).i32Const(vecs.length * 4).i32GeS().if(() => {
+    vecs.forEach((v, i) => {
+      if (toMemory) c.localGet(addr).localGet(v).localGet(addr).v128Load(16 * i).f32x4Add().v128Store(16 * i);
+      else c.localGet(v).localGet(addr).v128Load(16 * i).f32x4Add().localSet(v);
+    });
+  }, () => {
+    for (let l = 0; l < vecs.length * 4; l++) {
+      const v = vecs[l >> 2]!;
+      c.localGet(rem).i32Const(l).i32GtS().if(() => {
+        if (toMemory) c.localGet(addr).localGet(v).f32x4ExtractLane(l & 3).localGet(addr).f32Load(4 * l).f32Add().f32Store(4 * l);
+        else c.localGet(v).localGet(v).f32x4ExtractLane(l & 3).localGet(addr).f32Load(4 * l).f32Add().f32x4ReplaceLane(l & 3).localSet(v);
       });
     }
   });

@@ -6,7 +6,7 @@
 //   dense.ts        im2col and a dense convolution's tiles (denseConvPart)
 //   depthwise.ts    depthwise3x3s1, depthwise3x3s2 (rows [rowStart, rowEnd), planar or panel output)
 //   dwpw.ts         a depthwise-separable block fused: depthwise into gemm's panels, then gemm
-//   winograd.ts     winoPadRows, winoInput, winoOutput: F(2x2, 3x3) around gemm
+//   winograd.ts     winoPadRows, winoInput(4), winoOutput(4): F(2x2, 3x3) and F(4x4, 3x3) around gemm
 //   elementwise.ts  actCopy, addAct (add, cat), headPermute, nearest (F.interpolate)
 //   max_pool2d.ts   maxPool2d3x3s2: nn.MaxPool2d(3, 2, 1), ResNet-50's stem
 //   common.ts       the exports (SimdExports), inline LeakyReLU and partial stores, share()
@@ -23,7 +23,7 @@ import { emitDepthwise } from './depthwise.js';
 import { emitElementwise, emitHeadPermute, emitNearest } from './elementwise.js';
 import { emitMaxPool2d3x3s2 } from './max_pool2d.js';
 import { emitGemm, emitPackB } from './gemm.js';
-import { emitWinoInput, emitWinoOutput, emitWinoPadRows } from './winograd.js';
+import { emitWinoInput, emitWinoInput4, emitWinoOutput, emitWinoOutput4, emitWinoPadRows } from './winograd.js';
 
 export { SIMD_MEMORY, SIMD_WASM_FILES } from '../simd_files.js';
 
@@ -37,6 +37,7 @@ export function buildSimdModule(memory: MemoryImport, build: SimdBuild = {}): Ui
   const fma = build.fma === true;
   const m = new ModuleBuilder({ memory });
   m.addFunction('gemm', emitGemm(fma));
+  m.addFunction('gemmBlocked', emitGemm(fma, true));
   m.addFunction('im2col', emitIm2col());
   m.addFunction('packB', emitPackB());
   m.addFunction('actCopy', emitElementwise(false));
@@ -47,6 +48,8 @@ export function buildSimdModule(memory: MemoryImport, build: SimdBuild = {}): Ui
   m.addFunction('winoPadRows', emitWinoPadRows());
   m.addFunction('winoInput', emitWinoInput());
   m.addFunction('winoOutput', emitWinoOutput());
+  m.addFunction('winoInput4', emitWinoInput4());
+  m.addFunction('winoOutput4', emitWinoOutput4());
   m.addFunction('depthwise3x3s1', emitDepthwise(1, fma));
   m.addFunction('depthwise3x3s2', emitDepthwise(2, fma));
   return m.toBytes();

@@ -21,13 +21,22 @@ import { packDenseWeights, packedDenseFloats, ROW_MAJOR_BLOCK } from './gemm.js'
  */
 export const WINO_XI_PAD = 16;
 
-/** Geometry of a Winograd convolution on an (H, W) input. */
-export function winogradGeometry(h: number, w: number): { tH: number; tW4: number; wP: number } {
-  const tH = Math.ceil(h / 2), tW = Math.ceil(w / 2);
+/** Output tile side: F(2x2, 3x3) or F(4x4, 3x3). */
+export type WinogradTile = 2 | 4;
+
+/** Transform positions of a tile: (m + 2)^2, the GEMMs a chunk runs. */
+export function winogradPositions(m: WinogradTile): number {
+  return (m + 2) * (m + 2);
+}
+
+/** Geometry of a Winograd convolution with m x m output tiles on an (H, W) input. */
+export function winogradGeometry(h: number, w: number, m: WinogradTile = 2): { tH: number; tW4: number; wP: number } {
+  const tH = Math.ceil(h / m), tW = Math.ceil(w / m);
   const tW4 = Math.ceil(tW / 4) * 4;
   // Padded rows: a zero column before the input, zeros after it up to the last vector's column
-  // reads (2 tW4 + 1). Tile row ty reads padded rows 2 ty .. 2 ty + 3 (input rows 2 ty - 1 ..).
-  return { tH, tW4, wP: 2 * tW4 + 4 };
+  // reads (F(2x2): 2 tW4 + 1; F(4x4): 4 tW4 + 3, five vectors from column 4 tx). Tile row ty
+  // reads padded rows m ty .. m ty + m + 1 (input rows m ty - 1 ..).
+  return { tH, tW4, wP: m * tW4 + 4 };
 }
 
 /**
@@ -171,25 +180,175 @@ export function emitWinoOutput(): Code {
   return c;
 }
 
-/** Winograd weights: U_xi = (G g G^T)[xi] for every (oc, ic), each xi packed into gemm's panels. */
-export function winogradWeights(w: Float32Array, cOut: number, cIn: number): Float32Array {
+/**
+ * F(4x4, 3x3) by Toom-Cook at the points 0, 1, -1, 1/2, -2 and infinity (bench/winograd_points.py
+ * builds them from the points and measures their rounding against float64; of the sets it tries,
+ * these round least): Y = A^T [sum_ic U (.) V] A, U = G g G^T, V = B^T d B, 6x6 input tiles, 36
+ * multiply-adds per 4x4 outputs where F(2x2) takes 64 (and direct 144). A^T's entries are powers
+ * of two (exact products); B^T's 3/2 and 5/2 round.
+ */
+export const WINO4 = {
+  AT: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 1 / 2, -2, 0], [0, 1, 1, 1 / 4, 4, 0], [0, 1, -1, 1 / 8, -8, 1]],
+  G: [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3], [-1 / 3, 1 / 3, -1 / 3], [-16 / 15, -8 / 15, -4 / 15], [1 / 15, -2 / 15, 4 / 15], [0, 0, 1]],
+  BT: [[1, -3 / 2, -2, 3 / 2, 1, 0], [0, -1, 1 / 2, 5 / 2, 1, 0], [0, 1, -5 / 2, 1 / 2, 1, 0], [0, -2, -1, 2, 1, 0], [0, 1 / 2, -1, -1 / 2, 1, 0], [0, 1, -3 / 2, -2, 3 / 2, 1]],
+} as const;
+
+/**
+ * Pushes sum_j coeffs[j] x_j (x_j pushed by get(j)) as a v128: a +1 term first where there is
+ * one, then each nonzero term added, subtracted (+-1) or multiplied by its splat constant and added.
+ */
+function emitCombination(c: Code, coeffs: readonly number[], get: (j: number) => void): void {
+  const terms = coeffs.map((k, j) => ({ k, j })).filter((t) => t.k !== 0);
+  const lead = terms.find((t) => t.k === 1) ?? terms[0]!;
+  get(lead.j);
+  if (lead.k !== 1) c.v128ConstF32(lead.k, lead.k, lead.k, lead.k).f32x4Mul();
+  for (const { k, j } of terms) {
+    if (j === lead.j) continue;
+    get(j);
+    if (k === 1) c.f32x4Add();
+    else if (k === -1) c.f32x4Sub();
+    else c.v128ConstF32(k, k, k, k).f32x4Mul().f32x4Add();
+  }
+}
+
+/** Emits the 4x4 transpose of the v128 locals rows (lane l of out[j] = lane j of rows[l]), through t[0..3]. */
+function emitTranspose4(c: Code, rows: readonly number[], out: readonly number[], t: readonly number[]): void {
+  const [a, b, cc, d] = rows as [number, number, number, number];
+  const sh = (x: number, y: number, l: [number, number, number, number], dst: number) =>
+    c.localGet(x).localGet(y).f32x4Shuffle(...l).localSet(dst);
+  sh(a, b, [0, 4, 1, 5], t[0]!); sh(cc, d, [0, 4, 1, 5], t[1]!);
+  sh(a, b, [2, 6, 3, 7], t[2]!); sh(cc, d, [2, 6, 3, 7], t[3]!);
+  sh(t[0]!, t[1]!, [0, 1, 4, 5], out[0]!); sh(t[0]!, t[1]!, [2, 3, 6, 7], out[1]!);
+  sh(t[2]!, t[3]!, [0, 1, 4, 5], out[2]!); sh(t[2]!, t[3]!, [2, 3, 6, 7], out[3]!);
+}
+
+/** winoInput4(xpad, rowsP, wP, cIn, ty0, ty1, tW4, v): winoInput for F(4x4): V[xi][ic][t], xi < 36. */
+export function emitWinoInput4(): Code {
+  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
+  const [xpad, rowsP, wP, cIn, ty0, ty1, tW4, v] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const ic = c.local('i32'), ty = c.local('i32'), tx = c.local('i32'), p = c.local('i32'), out = c.local('i32');
+  const nt = c.local('i32'), xiBytes = c.local('i32'), rowBytes = c.local('i32');
+  const ld = Array.from({ length: 5 }, () => c.local('v128'));
+  const col = Array.from({ length: 6 }, () => c.local('v128'));
+  const tmp = Array.from({ length: 4 }, () => c.local('v128'));
+  const e = Array.from({ length: 36 }, () => c.local('v128'));
+  const { BT } = WINO4;
+  c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW4).i32Mul().localSet(nt);
+  c.localGet(nt).localGet(cIn).i32Mul().i32Const(WINO_XI_PAD).i32Add().i32Const(2).i32Shl().localSet(xiBytes);
+  c.localGet(wP).i32Const(2).i32Shl().localSet(rowBytes);
+  c.forRange(ic, () => c.i32Const(0), () => c.localGet(cIn), 1, () => {
+    c.forRange(ty, () => c.localGet(ty0), () => c.localGet(ty1), 1, () => {
+      c.forRange(tx, () => c.i32Const(0), () => c.localGet(tW4), 4, () => {
+        // Tile l of the vector reads plane columns 4 (tx + l) .. 4 (tx + l) + 5 of rows 4 ty ..
+        c.localGet(xpad).localGet(ic).localGet(rowsP).i32Mul().localGet(ty).i32Const(2).i32Shl().i32Add().localGet(rowBytes).i32Mul().i32Add()
+          .localGet(tx).i32Const(4).i32Shl().i32Add().localSet(p);
+        for (let i = 0; i < 6; i++) {
+          ld.forEach((x, q) => c.localGet(p).v128Load(16 * q).localSet(x));
+          // col[j] = column j of the 4 tiles: a 4x4 transpose, then columns 4 and 5 (the next tile's 0 and 1).
+          emitTranspose4(c, ld.slice(0, 4), col.slice(0, 4), tmp);
+          c.localGet(col[0]!).localGet(ld[4]!).f32x4Shuffle(1, 2, 3, 4).localSet(col[4]!);
+          c.localGet(col[1]!).localGet(ld[4]!).f32x4Shuffle(1, 2, 3, 5).localSet(col[5]!);
+          // e[i][b] = (d B)[i][b] = sum_j B^T[b][j] d[i][j]
+          for (let b = 0; b < 6; b++) {
+            emitCombination(c, BT[b]!, (j) => c.localGet(col[j]!));
+            c.localSet(e[i * 6 + b]!);
+          }
+          if (i < 5) c.localGet(p).localGet(rowBytes).i32Add().localSet(p);
+        }
+        c.localGet(v).localGet(ic).localGet(nt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW4).i32Mul().i32Add().localGet(tx).i32Add()
+          .i32Const(2).i32Shl().i32Add().localSet(out);
+        // V[a][b] = (B^T e)[a][b], stored at position xi = 6 a + b.
+        for (let a = 0; a < 6; a++) {
+          for (let b = 0; b < 6; b++) {
+            c.localGet(out);
+            emitCombination(c, BT[a]!, (i) => c.localGet(e[i * 6 + b]!));
+            c.v128Store();
+            if (a * 6 + b < 35) c.localGet(out).localGet(xiBytes).i32Add().localSet(out);
+          }
+        }
+      });
+    });
+  });
+  return c;
+}
+
+/** winoOutput4(m, cOut, ldm, ty0, ty1, tW4, y, H, W, bias, slope, hasSlope): winoOutput for F(4x4). */
+export function emitWinoOutput4(): Code {
+  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32']);
+  const [m, cOut, ldm, ty0, ty1, tW4, y, H, W, bias, slope, hasSlope] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const oc = c.local('i32'), ty = c.local('i32'), tx = c.local('i32'), p = c.local('i32'), nt = c.local('i32'), xiBytes = c.local('i32');
+  const oh = c.local('i32'), yp = c.local('i32'), rem = c.local('i32');
+  const mv = Array.from({ length: 6 }, () => c.local('v128'));
+  const t = Array.from({ length: 24 }, () => c.local('v128'));
+  const o = Array.from({ length: 16 }, () => c.local('v128'));
+  const row = Array.from({ length: 4 }, () => c.local('v128'));
+  const tmp = Array.from({ length: 4 }, () => c.local('v128'));
+  const bv = c.local('v128'), slopeV = c.local('v128');
+  const { AT } = WINO4;
+  c.localGet(slope).f32x4Splat().localSet(slopeV);
+  c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW4).i32Mul().localSet(nt);
+  c.localGet(nt).localGet(ldm).i32Mul().i32Const(WINO_XI_PAD).i32Add().i32Const(2).i32Shl().localSet(xiBytes);
+  c.forRange(oc, () => c.i32Const(0), () => c.localGet(cOut), 1, () => {
+    c.localGet(bias).localGet(oc).i32Const(2).i32Shl().i32Add().v128Load32Splat().localSet(bv);
+    c.forRange(ty, () => c.localGet(ty0), () => c.localGet(ty1), 1, () => {
+      c.forRange(tx, () => c.i32Const(0), () => c.localGet(tW4), 4, () => {
+        // t[a][j] = (A^T M)[a][j], column j of M at positions 6 i + j.
+        for (let j = 0; j < 6; j++) {
+          c.localGet(m).localGet(oc).localGet(nt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW4).i32Mul().i32Add().localGet(tx).i32Add()
+            .i32Const(2).i32Shl().i32Add().localGet(xiBytes).i32Const(j).i32Mul().i32Add().localSet(p);
+          mv.forEach((x, i) => {
+            c.localGet(p).v128Load().localSet(x);
+            if (i < 5) c.localGet(p).localGet(xiBytes).i32Const(6).i32Mul().i32Add().localSet(p);
+          });
+          for (let a = 0; a < 4; a++) {
+            emitCombination(c, AT[a]!, (i) => c.localGet(mv[i]!));
+            c.localSet(t[a * 6 + j]!);
+          }
+        }
+        // o[a][b] = (t A)[a][b] + bias
+        for (let a = 0; a < 4; a++) {
+          for (let b = 0; b < 4; b++) {
+            emitCombination(c, AT[b]!, (j) => c.localGet(t[a * 6 + j]!));
+            c.localGet(bv).f32x4Add().localSet(o[a * 4 + b]!);
+          }
+        }
+        c.localGet(hasSlope).if(() => emitLeaky(c, o, slopeV));
+        c.localGet(W).localGet(tx).i32Const(2).i32Shl().i32Sub().localSet(rem);
+        for (let a = 0; a < 4; a++) {
+          // Output row 4 ty + a, columns 4 (tx + l) + b: the transpose of o[a][0..3].
+          c.localGet(ty).i32Const(2).i32Shl().i32Const(a).i32Add().localTee(oh).localGet(H).i32LtS().if(() => {
+            emitTranspose4(c, o.slice(a * 4, a * 4 + 4), row, tmp);
+            c.localGet(y).localGet(oc).localGet(H).i32Mul().localGet(oh).i32Add().localGet(W).i32Mul().localGet(tx).i32Const(2).i32Shl().i32Add()
+              .i32Const(2).i32Shl().i32Add().localSet(yp);
+            emitStoreVectors(c, yp, row, rem);
+          });
+        }
+      });
+    });
+  });
+  return c;
+}
+
+/** Winograd weights: U_xi = (G g G^T)[xi] for every (oc, ic), each xi packed into gemm's panels (float64, rounded once). */
+export function winogradWeights(w: Float32Array, cOut: number, cIn: number, m: WinogradTile = 2): Float32Array {
   const per = packedDenseFloats(cOut, cIn);
-  const out = new Float32Array(16 * per);
-  const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
-  const u = Array.from({ length: 16 }, () => new Float32Array(cOut * cIn));
+  const n = m + 2;
+  const out = new Float32Array(n * n * per);
+  const G: readonly (readonly number[])[] = m === 2 ? [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]] : WINO4.G;
+  const u = Array.from({ length: n * n }, () => new Float32Array(cOut * cIn));
   for (let oc = 0; oc < cOut; oc++) {
     for (let ic = 0; ic < cIn; ic++) {
       const g = (kh: number, kw: number) => w[((oc * cIn + ic) * 3 + kh) * 3 + kw]!;
-      for (let i = 0; i < 4; i++) {
-        for (let j = 0; j < 4; j++) {
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) {
           let acc = 0;
           for (let kh = 0; kh < 3; kh++) for (let kw = 0; kw < 3; kw++) acc += G[i]![kh]! * g(kh, kw) * G[j]![kw]!;
-          u[i * 4 + j]![oc * cIn + ic] = acc;
+          u[i * n + j]![oc * cIn + ic] = acc;
         }
       }
     }
   }
-  u.forEach((m, xi) => packDenseWeights(m, cOut, out.subarray(xi * per, (xi + 1) * per)));
+  u.forEach((mat, xi) => packDenseWeights(mat, cOut, out.subarray(xi * per, (xi + 1) * per)));
   return out;
 }
 
@@ -200,6 +359,8 @@ function winogradChunkRows(tW4: number): number {
 
 export interface WinogradArgs {
   x: number; cIn: number; h: number; w: number; cOut: number; y: number;
+  /** The output tile's side (WinogradTile: 2 or 4; weights transformed for it). */
+  tile: number;
   /** winogradWeights in the arena, a zero bias of ceil(C_out / 4) * 4 floats, the folded bias. */
   weights: number; zeros: number; bias: number;
   slope: number; hasSlope: number;
@@ -213,46 +374,50 @@ export interface WinogradArgs {
 }
 
 /** Floats of a chunk's padded input rows, every channel: the first part of a thread's scratch. */
-function padBandFloats(cIn: number, g: { tW4: number; wP: number }): number {
-  return cIn * (2 * winogradChunkRows(g.tW4) + 2) * g.wP;
+function padBandFloats(cIn: number, g: { tW4: number; wP: number }, m: WinogradTile): number {
+  return cIn * (m * winogradChunkRows(g.tW4) + 2) * g.wP;
 }
 
 /** Bytes of one thread's scratch: a chunk's padded rows of every channel, then its V and M. */
-export function winogradScratchBytes(cIn: number, cOut: number, h: number, w: number): number {
-  const g = winogradGeometry(h, w);
+export function winogradScratchBytes(cIn: number, cOut: number, h: number, w: number, m: WinogradTile = 2): number {
+  const g = winogradGeometry(h, w, m);
   const nt = winogradChunkRows(g.tW4) * g.tW4;
-  return 4 * (padBandFloats(cIn, g) + 16 * ((cIn + cOut) * nt + 2 * WINO_XI_PAD));
+  return 4 * (padBandFloats(cIn, g, m) + winogradPositions(m) * ((cIn + cOut) * nt + 2 * WINO_XI_PAD));
 }
 
 /**
  * One piece, on thread `slot`'s scratch: a share of the tile rows, by chunks. A chunk of n tile
- * rows reads 2 n + 2 padded input rows and pads them itself (its last 2 are the next chunk's first
+ * rows reads m n + 2 padded input rows and pads them itself (its last 2 are the next chunk's first
  * 2, padded again there), so no thread waits for another's padding and the one task needs no
- * barrier inside.
+ * barrier inside. F(2x2) sums each product straight (gemm); F(4x4), whose output transform
+ * magnifies the products' rounding more, by runs (gemmBlocked).
  */
 export function winogradPart(k: SimdExports, a: WinogradArgs, slot: number, piece: number, pieces: number): void {
-  const g = winogradGeometry(a.h, a.w);
+  const tile = a.tile as WinogradTile;
+  const g = winogradGeometry(a.h, a.w, tile);
+  const positions = winogradPositions(tile);
+  const [input, output, gemm] = tile === 4 ? [k.winoInput4, k.winoOutput4, k.gemmBlocked] : [k.winoInput, k.winoOutput, k.gemm];
   const rows = Math.min(winogradChunkRows(g.tW4), Math.ceil(g.tH / pieces));
   const [lo, hi] = share(g.tH, rows, piece, pieces);
   const xpad = a.scratch + slot * a.scratchBytes;
-  const v = xpad + 4 * padBandFloats(a.cIn, g);
+  const v = xpad + 4 * padBandFloats(a.cIn, g, tile);
   const perXi = packedDenseFloats(a.cOut, a.cIn) * 4;
   for (let ty0 = lo; ty0 < hi; ty0 += rows) {
     const ty1 = Math.min(hi, ty0 + rows);
     const nt = (ty1 - ty0) * g.tW4;
     const vXi = (a.cIn * nt + WINO_XI_PAD) * 4, mXi = (a.cOut * nt + WINO_XI_PAD) * 4;
-    const m = v + 16 * vXi;
-    const rowsP = 2 * (ty1 - ty0) + 2;
-    k.winoPadRows(a.x, a.h, a.w, a.cIn, 2 * ty0, 2 * ty0 + rowsP, xpad, g.wP);
-    k.winoInput(xpad, rowsP, g.wP, a.cIn, 0, ty1 - ty0, g.tW4, v);
-    for (let xi = 0; xi < 16; xi++) {
-      k.gemm(a.weights + xi * perXi, v + xi * vXi, nt, m + xi * mXi, nt, a.zeros, a.cIn, a.cOut, nt, 0, 0, ROW_MAJOR_BLOCK);
+    const m = v + positions * vXi;
+    const rowsP = tile * (ty1 - ty0) + 2;
+    k.winoPadRows(a.x, a.h, a.w, a.cIn, tile * ty0, tile * ty0 + rowsP, xpad, g.wP);
+    input(xpad, rowsP, g.wP, a.cIn, 0, ty1 - ty0, g.tW4, v);
+    for (let xi = 0; xi < positions; xi++) {
+      gemm(a.weights + xi * perXi, v + xi * vXi, nt, m + xi * mXi, nt, a.zeros, a.cIn, a.cOut, nt, 0, 0, ROW_MAJOR_BLOCK);
     }
     if (a.cOut1 === 0) {
-      k.winoOutput(m, a.cOut, a.cOut, ty0, ty1, g.tW4, a.y, a.h, a.w, a.bias, a.slope, a.hasSlope);
+      output(m, a.cOut, a.cOut, ty0, ty1, g.tW4, a.y, a.h, a.w, a.bias, a.slope, a.hasSlope);
     } else {
-      k.winoOutput(m, a.cOut1, a.cOut, ty0, ty1, g.tW4, a.y, a.h, a.w, a.bias, a.slope, a.hasSlope);
-      k.winoOutput(m + a.cOut1 * nt * 4, a.cOut - a.cOut1, a.cOut, ty0, ty1, g.tW4, a.y2, a.h, a.w, a.bias2, a.slope2, a.hasSlope2);
+      output(m, a.cOut1, a.cOut, ty0, ty1, g.tW4, a.y, a.h, a.w, a.bias, a.slope, a.hasSlope);
+      output(m + a.cOut1 * nt * 4, a.cOut - a.cOut1, a.cOut, ty0, ty1, g.tW4, a.y2, a.h, a.w, a.bias2, a.slope2, a.hasSlope2);
     }
   }
 }

@@ -28,7 +28,7 @@ import { Arena } from '../src/wasm/arena.js';
 import { Code, encodeName, ModuleBuilder, sleb128, uleb128 } from '../src/wasm/emitter.js';
 import type { Tensor } from '../src/tensor.js';
 import { CpuBackend } from '../src/backends/cpu.js';
-import { CpuSimdBackend, PARALLEL_MIN_MACS } from '../src/backends/cpu_simd.js';
+import { CpuSimdBackend, PARALLEL_MIN_MACS, WINOGRAD4_MIN_CHANNELS } from '../src/backends/cpu_simd.js';
 import { nodeHost } from '../src/backends/simd_host.node.js';
 import { PIECES_PER_THREAD, PROFILE_TASKS } from '../src/backends/simd_pool.js';
 import { anatomy } from '../src/model/anatomy.js';
@@ -631,6 +631,41 @@ test('cpu-simd: fma: true with precompiled (plain SIMD) modules is an option err
     assert.is((e as RetinaFaceError).code, 'EOPTION');
     assert.match((e as Error).message, /^invalid option fma: true needs the kernels compiled here/);
   }
+});
+
+test('cpu-simd: a winogradTile other than 2 or 4 is an option error (RetinaFaceError, EOPTION) naming the value', async () => {
+  for (const tile of [3, 0, '4']) {
+    const be = new CpuSimdBackend({ threads: 1, winogradTile: tile as unknown as 2 });
+    try {
+      await be.prepare(buildRetinaFace('mobile0.25'));
+      assert.unreachable(`prepare() accepted winogradTile ${String(tile)}`);
+    } catch (e) {
+      assert.instance(e, RetinaFaceError);
+      assert.is((e as RetinaFaceError).code, 'EOPTION');
+      assert.match((e as Error).message, new RegExp(`^invalid option winogradTile: ${String(tile)} `));
+    }
+  }
+});
+
+test('cpu-simd: winogradTile 2 and 4 give the same network outputs within the kernels\' tolerance, and the default takes F(4x4) at >= WINOGRAD4_MIN_CHANNELS input channels only', async () => {
+  const model = buildRetinaFace('mobile0.25');
+  randomizeModel(model, 11);
+  const x = randomTensor([3, 37, 45], 12, -100, 100);
+  const outs = [];
+  for (const winogradTile of [2, 4, undefined] as const) {
+    const be = new CpuSimdBackend({ threads: 1, winogradTile });
+    await be.prepare(model);
+    outs.push(await runNetwork(be, model, x, true));
+    be.dispose();
+  }
+  const [two, four, auto] = outs as [Awaited<ReturnType<typeof runNetwork>>, Awaited<ReturnType<typeof runNetwork>>, Awaited<ReturnType<typeof runNetwork>>];
+  for (const k of ['loc', 'conf', 'landms'] as const) assertClose(`winogradTile 4 against 2: ${k}`, four[k], two[k], NETWORK);
+  // mobile0.25's 3x3 convolutions: the FPN merges and SSH's conv3X3 and conv5X5_1 read 64 channels (F(4x4) by default), SSH's
+  // later ones 16 (F(2x2)). Up to conv5X5_1 the default computes what winogradTile 4 does, bit for bit; conv5X5_2, of the same input, not.
+  assert.is(WINOGRAD4_MIN_CHANNELS, 64);
+  for (const name of ['fpn.merge1', 'ssh1.conv3X3', 'ssh1.conv5X5_1']) assert.equal(auto.taps.get(name)!.data, four.taps.get(name)!.data, `${name}: F(4x4) by default`);
+  assert.not.equal(auto.taps.get('ssh1.conv5X5_2')!.data, four.taps.get('ssh1.conv5X5_2')!.data, 'ssh1.conv5X5_2 (16 channels): F(2x2) by default');
+  assertClose('ssh1.conv5X5_2, default against winogradTile 4', auto.taps.get('ssh1.conv5X5_2')!, four.taps.get('ssh1.conv5X5_2')!, NETWORK);
 });
 
 test('cpu-simd pool: threads poll for work only briefly (SPIN_MS) after a task, then block: an idle 2-thread backend takes no CPU', async () => {

@@ -229,6 +229,10 @@ export class CpuSimdBackend implements Backend<Tensor> {
 
   async prepare(model: Module): Promise<void> {
     this.dispose();
+    const tile = this.options.winogradTile;
+    if (tile !== undefined && tile !== 2 && tile !== 4) {
+      throw new RetinaFaceError(`invalid option winogradTile: ${String(tile)} (Winograd's output tile is 2, for F(2x2, 3x3), or 4, for F(4x4, 3x3))`, { code: 'EOPTION' });
+    }
     const host = await defaultHost();
     const wanted = this.options.threads ?? host?.defaultThreads() ?? 1;
     const given = this.options.modules;

@@ -321,6 +321,9 @@ for (const [fma, tile] of BUILDS.flatMap((f) => WINOGRAD_TILES.map((t) => [f, t]
       // F(4x4): chunks of 4 tile rows (tW4 = 24) over 57 rows; C_in 33 and 96: sums by runs of 32 with a short last run, and
       // of whole runs; output columns 4 tiles to a vector with 1, 2 and 3 columns of the last tile inside the image
       [33, 12, 57, 93], [96, 8, 6, 30], [40, 4, 5, 29], [7, 4, 9, 31],
+      // rows of tiles not a multiple of 4 (F(2x2) 50, F(4x4) 25) over several chunks: each row's last vector of V spills
+      // into the next row's first tiles, written after it
+      [12, 8, 40, 99],
     ];
     for (const [i, [cin, cout, h, w]] of cases.entries()) {
       const seed = 800 + i;

@@ -6,8 +6,9 @@
 // V_xi (C_in x tiles), one per transform position xi, run by gemm over chunks of tile rows.
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
 //   A^T = [1 1 1 0; 0 1 -1 -1]
-// Transforms run on 4 horizontally adjacent tiles per vector: tile columns are padded to a
-// multiple of 4 (tW4) so every vector is whole; the output transform stores only pixels inside.
+// Transforms run on 4 horizontally adjacent tiles per vector: the padded input rows reach a
+// multiple of 4 tiles (tW4) so every vector's loads are whole; V and M hold the tW tiles of a row
+// only (the GEMMs skip the rest), and the output transform stores only pixels inside.
 import { Code } from '../../wasm/emitter.js';
 import { emitLeaky, emitStoreVectors, share, type SimdExports } from './common.js';
 import { packDenseWeights, packedDenseFloats, ROW_MAJOR_BLOCK } from './gemm.js';
@@ -30,13 +31,13 @@ export function winogradPositions(m: WinogradTile): number {
 }
 
 /** Geometry of a Winograd convolution with m x m output tiles on an (H, W) input. */
-export function winogradGeometry(h: number, w: number, m: WinogradTile = 2): { tH: number; tW4: number; wP: number } {
+export function winogradGeometry(h: number, w: number, m: WinogradTile = 2): { tH: number; tW: number; tW4: number; wP: number } {
   const tH = Math.ceil(h / m), tW = Math.ceil(w / m);
   const tW4 = Math.ceil(tW / 4) * 4;
   // Padded rows: a zero column before the input, zeros after it up to the last vector's column
   // reads (F(2x2): 2 tW4 + 1; F(4x4): 4 tW4 + 3, five vectors from column 4 tx). Tile row ty
   // reads padded rows m ty .. m ty + m + 1 (input rows m ty - 1 ..).
-  return { tH, tW4, wP: m * tW4 + 4 };
+  return { tH, tW, tW4, wP: m * tW4 + 4 };
 }
 
 /**
@@ -70,10 +71,14 @@ export function emitWinoPadRows(): Code {
   return c;
 }
 
-/** winoInput(xpad, rowsP, wP, cIn, ty0, ty1, tW4, v): V[xi][ic][t], t = (ty - ty0) tW4 + tx, at v + 4 (xi (cIn nt + WINO_XI_PAD) + ic nt + t). */
+/**
+ * winoInput(xpad, rowsP, wP, cIn, ty0, ty1, tW, v): V[xi][ic][t], t = (ty - ty0) tW + tx, at v + 4 (xi (cIn nt + WINO_XI_PAD)
+ * + ic nt + t), nt = (ty1 - ty0) tW. Tiles go 4 to a vector: a row's last vector, when tW is not a multiple of 4, also
+ * stores into the next row's first tiles (written after it, in order) or, after the last row, into the padding.
+ */
 export function emitWinoInput(): Code {
   const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
-  const [xpad, rowsP, wP, cIn, ty0, ty1, tW4, v] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [xpad, rowsP, wP, cIn, ty0, ty1, tW, v] = [0, 1, 2, 3, 4, 5, 6, 7];
   const ic = c.local('i32'), ty = c.local('i32'), tx = c.local('i32'), p = c.local('i32'), out = c.local('i32');
   const nt = c.local('i32'), xiBytes = c.local('i32'), rowBytes = c.local('i32');
   const d = Array.from({ length: 16 }, () => c.local('v128'));
@@ -81,12 +86,12 @@ export function emitWinoInput(): Code {
   const va = c.local('v128'), vb = c.local('v128'), vc = c.local('v128'), vd = c.local('v128');
   const sub = (x: number, y: number) => c.localGet(x).localGet(y).f32x4Sub();
   const add = (x: number, y: number) => c.localGet(x).localGet(y).f32x4Add();
-  c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW4).i32Mul().localSet(nt);
+  c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW).i32Mul().localSet(nt);
   c.localGet(nt).localGet(cIn).i32Mul().i32Const(WINO_XI_PAD).i32Add().i32Const(2).i32Shl().localSet(xiBytes);
   c.localGet(wP).i32Const(2).i32Shl().localSet(rowBytes);
   c.forRange(ic, () => c.i32Const(0), () => c.localGet(cIn), 1, () => {
     c.forRange(ty, () => c.localGet(ty0), () => c.localGet(ty1), 1, () => {
-      c.forRange(tx, () => c.i32Const(0), () => c.localGet(tW4), 4, () => {
+      c.forRange(tx, () => c.i32Const(0), () => c.localGet(tW), 4, () => {
         // d[i][j] for 4 tiles: plane row 2 ty + i, columns 2 (tx + l) + j.
         c.localGet(xpad).localGet(ic).localGet(rowsP).i32Mul().localGet(ty).i32Const(1).i32Shl().i32Add().localGet(rowBytes).i32Mul().i32Add()
           .localGet(tx).i32Const(3).i32Shl().i32Add().localSet(p);
@@ -107,7 +112,7 @@ export function emitWinoInput(): Code {
           sub(dd(2), dd(1)).localSet(e[8 + j]!);
           sub(dd(1), dd(3)).localSet(e[12 + j]!);
         }
-        c.localGet(v).localGet(ic).localGet(nt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW4).i32Mul().i32Add().localGet(tx).i32Add()
+        c.localGet(v).localGet(ic).localGet(nt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW).i32Mul().i32Add().localGet(tx).i32Add()
           .i32Const(2).i32Shl().i32Add().localSet(out);
         for (let i = 0; i < 4; i++) {
           const ee = (j: number) => e[i * 4 + j]!;
@@ -125,12 +130,12 @@ export function emitWinoInput(): Code {
 }
 
 /**
- * winoOutput(m, cOut, ldm, ty0, ty1, tW4, y, H, W, bias, slope, hasSlope): Y tiles = A^T M A + bias, leaky, for
+ * winoOutput(m, cOut, ldm, ty0, ty1, tW, y, H, W, bias, slope, hasSlope): Y tiles = A^T M A + bias, leaky, for
  * cOut rows of M matrices of ldm rows each (ldm > cOut: a part of a GEMM over two convolutions' channels).
  */
 export function emitWinoOutput(): Code {
   const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32']);
-  const [m, cOut, ldm, ty0, ty1, tW4, y, H, W, bias, slope, hasSlope] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const [m, cOut, ldm, ty0, ty1, tW, y, H, W, bias, slope, hasSlope] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   const oc = c.local('i32'), ty = c.local('i32'), tx = c.local('i32'), p = c.local('i32'), nt = c.local('i32'), xiBytes = c.local('i32');
   const oh = c.local('i32'), yp = c.local('i32'), rem = c.local('i32');
   const mv = Array.from({ length: 16 }, () => c.local('v128'));
@@ -138,13 +143,13 @@ export function emitWinoOutput(): Code {
   const o = Array.from({ length: 4 }, () => c.local('v128'));
   const lo = c.local('v128'), hi = c.local('v128'), bv = c.local('v128'), slopeV = c.local('v128');
   c.localGet(slope).f32x4Splat().localSet(slopeV);
-  c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW4).i32Mul().localSet(nt);
+  c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW).i32Mul().localSet(nt);
   c.localGet(nt).localGet(ldm).i32Mul().i32Const(WINO_XI_PAD).i32Add().i32Const(2).i32Shl().localSet(xiBytes);
   c.forRange(oc, () => c.i32Const(0), () => c.localGet(cOut), 1, () => {
     c.localGet(bias).localGet(oc).i32Const(2).i32Shl().i32Add().v128Load32Splat().localSet(bv);
     c.forRange(ty, () => c.localGet(ty0), () => c.localGet(ty1), 1, () => {
-      c.forRange(tx, () => c.i32Const(0), () => c.localGet(tW4), 4, () => {
-        c.localGet(m).localGet(oc).localGet(nt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW4).i32Mul().i32Add().localGet(tx).i32Add()
+      c.forRange(tx, () => c.i32Const(0), () => c.localGet(tW), 4, () => {
+        c.localGet(m).localGet(oc).localGet(nt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW).i32Mul().i32Add().localGet(tx).i32Add()
           .i32Const(2).i32Shl().i32Add().localSet(p);
         mv.forEach((v, xi) => {
           c.localGet(p).v128Load().localSet(v);
@@ -222,10 +227,10 @@ function emitTranspose4(c: Code, rows: readonly number[], out: readonly number[]
   sh(t[2]!, t[3]!, [0, 1, 4, 5], out[2]!); sh(t[2]!, t[3]!, [2, 3, 6, 7], out[3]!);
 }
 
-/** winoInput4(xpad, rowsP, wP, cIn, ty0, ty1, tW4, v): winoInput for F(4x4): V[xi][ic][t], xi < 36. */
+/** winoInput4(xpad, rowsP, wP, cIn, ty0, ty1, tW, v): winoInput for F(4x4): V[xi][ic][t], xi < 36. */
 export function emitWinoInput4(): Code {
   const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
-  const [xpad, rowsP, wP, cIn, ty0, ty1, tW4, v] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [xpad, rowsP, wP, cIn, ty0, ty1, tW, v] = [0, 1, 2, 3, 4, 5, 6, 7];
   const ic = c.local('i32'), ty = c.local('i32'), tx = c.local('i32'), p = c.local('i32'), out = c.local('i32');
   const nt = c.local('i32'), xiBytes = c.local('i32'), rowBytes = c.local('i32');
   const ld = Array.from({ length: 5 }, () => c.local('v128'));
@@ -233,12 +238,12 @@ export function emitWinoInput4(): Code {
   const tmp = Array.from({ length: 4 }, () => c.local('v128'));
   const e = Array.from({ length: 36 }, () => c.local('v128'));
   const { BT } = WINO4;
-  c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW4).i32Mul().localSet(nt);
+  c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW).i32Mul().localSet(nt);
   c.localGet(nt).localGet(cIn).i32Mul().i32Const(WINO_XI_PAD).i32Add().i32Const(2).i32Shl().localSet(xiBytes);
   c.localGet(wP).i32Const(2).i32Shl().localSet(rowBytes);
   c.forRange(ic, () => c.i32Const(0), () => c.localGet(cIn), 1, () => {
     c.forRange(ty, () => c.localGet(ty0), () => c.localGet(ty1), 1, () => {
-      c.forRange(tx, () => c.i32Const(0), () => c.localGet(tW4), 4, () => {
+      c.forRange(tx, () => c.i32Const(0), () => c.localGet(tW), 4, () => {
         // Tile l of the vector reads plane columns 4 (tx + l) .. 4 (tx + l) + 5 of rows 4 ty ..
         c.localGet(xpad).localGet(ic).localGet(rowsP).i32Mul().localGet(ty).i32Const(2).i32Shl().i32Add().localGet(rowBytes).i32Mul().i32Add()
           .localGet(tx).i32Const(4).i32Shl().i32Add().localSet(p);
@@ -255,7 +260,7 @@ export function emitWinoInput4(): Code {
           }
           if (i < 5) c.localGet(p).localGet(rowBytes).i32Add().localSet(p);
         }
-        c.localGet(v).localGet(ic).localGet(nt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW4).i32Mul().i32Add().localGet(tx).i32Add()
+        c.localGet(v).localGet(ic).localGet(nt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW).i32Mul().i32Add().localGet(tx).i32Add()
           .i32Const(2).i32Shl().i32Add().localSet(out);
         // V[a][b] = (B^T e)[a][b], stored at position xi = 6 a + b.
         for (let a = 0; a < 6; a++) {
@@ -272,10 +277,10 @@ export function emitWinoInput4(): Code {
   return c;
 }
 
-/** winoOutput4(m, cOut, ldm, ty0, ty1, tW4, y, H, W, bias, slope, hasSlope): winoOutput for F(4x4). */
+/** winoOutput4(m, cOut, ldm, ty0, ty1, tW, y, H, W, bias, slope, hasSlope): winoOutput for F(4x4). */
 export function emitWinoOutput4(): Code {
   const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32']);
-  const [m, cOut, ldm, ty0, ty1, tW4, y, H, W, bias, slope, hasSlope] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const [m, cOut, ldm, ty0, ty1, tW, y, H, W, bias, slope, hasSlope] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   const oc = c.local('i32'), ty = c.local('i32'), tx = c.local('i32'), p = c.local('i32'), nt = c.local('i32'), xiBytes = c.local('i32');
   const oh = c.local('i32'), yp = c.local('i32'), rem = c.local('i32');
   const mv = Array.from({ length: 6 }, () => c.local('v128'));
@@ -286,15 +291,15 @@ export function emitWinoOutput4(): Code {
   const bv = c.local('v128'), slopeV = c.local('v128');
   const { AT } = WINO4;
   c.localGet(slope).f32x4Splat().localSet(slopeV);
-  c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW4).i32Mul().localSet(nt);
+  c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW).i32Mul().localSet(nt);
   c.localGet(nt).localGet(ldm).i32Mul().i32Const(WINO_XI_PAD).i32Add().i32Const(2).i32Shl().localSet(xiBytes);
   c.forRange(oc, () => c.i32Const(0), () => c.localGet(cOut), 1, () => {
     c.localGet(bias).localGet(oc).i32Const(2).i32Shl().i32Add().v128Load32Splat().localSet(bv);
     c.forRange(ty, () => c.localGet(ty0), () => c.localGet(ty1), 1, () => {
-      c.forRange(tx, () => c.i32Const(0), () => c.localGet(tW4), 4, () => {
+      c.forRange(tx, () => c.i32Const(0), () => c.localGet(tW), 4, () => {
         // t[a][j] = (A^T M)[a][j], column j of M at positions 6 i + j.
         for (let j = 0; j < 6; j++) {
-          c.localGet(m).localGet(oc).localGet(nt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW4).i32Mul().i32Add().localGet(tx).i32Add()
+          c.localGet(m).localGet(oc).localGet(nt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW).i32Mul().i32Add().localGet(tx).i32Add()
             .i32Const(2).i32Shl().i32Add().localGet(xiBytes).i32Const(j).i32Mul().i32Add().localSet(p);
           mv.forEach((x, i) => {
             c.localGet(p).v128Load().localSet(x);
@@ -404,20 +409,20 @@ export function winogradPart(k: SimdExports, a: WinogradArgs, slot: number, piec
   const perXi = packedDenseFloats(a.cOut, a.cIn) * 4;
   for (let ty0 = lo; ty0 < hi; ty0 += rows) {
     const ty1 = Math.min(hi, ty0 + rows);
-    const nt = (ty1 - ty0) * g.tW4;
+    const nt = (ty1 - ty0) * g.tW;
     const vXi = (a.cIn * nt + WINO_XI_PAD) * 4, mXi = (a.cOut * nt + WINO_XI_PAD) * 4;
     const m = v + positions * vXi;
     const rowsP = tile * (ty1 - ty0) + 2;
     k.winoPadRows(a.x, a.h, a.w, a.cIn, tile * ty0, tile * ty0 + rowsP, xpad, g.wP);
-    input(xpad, rowsP, g.wP, a.cIn, 0, ty1 - ty0, g.tW4, v);
+    input(xpad, rowsP, g.wP, a.cIn, 0, ty1 - ty0, g.tW, v);
     for (let xi = 0; xi < positions; xi++) {
       gemm(a.weights + xi * perXi, v + xi * vXi, nt, m + xi * mXi, nt, a.zeros, a.cIn, a.cOut, nt, 0, 0, ROW_MAJOR_BLOCK);
     }
     if (a.cOut1 === 0) {
-      output(m, a.cOut, a.cOut, ty0, ty1, g.tW4, a.y, a.h, a.w, a.bias, a.slope, a.hasSlope);
+      output(m, a.cOut, a.cOut, ty0, ty1, g.tW, a.y, a.h, a.w, a.bias, a.slope, a.hasSlope);
     } else {
-      output(m, a.cOut1, a.cOut, ty0, ty1, g.tW4, a.y, a.h, a.w, a.bias, a.slope, a.hasSlope);
-      output(m + a.cOut1 * nt * 4, a.cOut - a.cOut1, a.cOut, ty0, ty1, g.tW4, a.y2, a.h, a.w, a.bias2, a.slope2, a.hasSlope2);
+      output(m, a.cOut1, a.cOut, ty0, ty1, g.tW, a.y, a.h, a.w, a.bias, a.slope, a.hasSlope);
+      output(m + a.cOut1 * nt * 4, a.cOut - a.cOut1, a.cOut, ty0, ty1, g.tW, a.y2, a.h, a.w, a.bias2, a.slope2, a.hasSlope2);
     }
   }
 }

@@ -338,17 +338,28 @@ for (const [fma, tile] of BUILDS.flatMap((f) => WINOGRAD_TILES.map((t) => [f, t]
         const bytes = winogradScratchBytes(cin, cout, h, w, tile);
         const scratch = arena.alloc((bytes * threads) / 4);
         arena.f32().fill(NaN, scratch / 4, scratch / 4 + (bytes * threads) / 4);
-        for (const slope of [0.1, null]) {
-          const y = arena.alloc(cout * h * w);
-          arena.f32().fill(NaN, y / 4, y / 4 + cout * h * w);
+        // cOut1 > 0: as a shared pair (cpu_simd.ts shareWinograd), the first cOut1 channels to y with slope, the rest to
+        // y2 with the other slope.
+        const splits = cout >= 8 && cout % GEMM_MR === 0 ? [...new Set([0, GEMM_MR, Math.floor(cout / (2 * GEMM_MR)) * GEMM_MR])] : [0];
+        for (const [slope, cOut1] of [0.1, null].flatMap((sl) => splits.map((c1) => [sl, c1] as const))) {
+          const slope2 = slope === null ? 0.1 : null;
+          const c1 = cOut1 === 0 ? cout : cOut1;
+          const plane = h * w;
+          const y = arena.alloc(c1 * plane), y2 = arena.alloc(Math.max(1, (cout - c1) * plane));
+          arena.f32().fill(NaN, y / 4, y / 4 + c1 * plane);
+          arena.f32().fill(NaN, y2 / 4, y2 / 4 + (cout - c1) * plane);
           const args = {
             x: xp, cIn: cin, h, w, cOut: cout, y, tile, weights: wp, zeros: zp, bias: bp, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
-            cOut1: 0, y2: 0, bias2: 0, slope2: 0, hasSlope2: 0, scratch, scratchBytes: bytes,
+            cOut1, y2, bias2: bp + 4 * cOut1, slope2: slope2 ?? 0, hasSlope2: slope2 === null ? 0 : 1, scratch, scratchBytes: bytes,
           };
           runAllPieces(threads, (slot, piece, pieces) => winogradPart(k, args, slot, piece, pieces));
-          const ref = slope === null ? conv : leakyReluNaive(conv, slope);
-          assertClose(`winograd F(${tile}x${tile}) [${cin}->${cout} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`, get(y, [cout, h, w]), ref, SIMD_TWIN);
+          const channels = (t: Tensor, from: number, to: number): Tensor => ({ shape: [to - from, h, w], data: t.data.slice(from * plane, to * plane) });
+          const act = (t: Tensor, sl: number | null) => (sl === null ? t : leakyReluNaive(t, sl));
+          const what = `winograd F(${tile}x${tile}) [${cin}->${cout} ${h}x${w}] cOut1 ${cOut1} slope ${slope} threads ${threads} seed ${seed}`;
+          assertClose(what, get(y, [c1, h, w]), act(channels(conv, 0, c1), slope), SIMD_TWIN);
+          if (cOut1 > 0) assertClose(`${what}, y2`, get(y2, [cout - c1, h, w]), act(channels(conv, c1, cout), slope2), SIMD_TWIN);
           arena.release(y);
+          arena.release(y2);
         }
         arena.release(scratch);
       }

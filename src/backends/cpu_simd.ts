@@ -49,8 +49,9 @@ export interface CpuSimdOptions {
   /** Threads including the caller's; default: all cores (os.availableParallelism / hardwareConcurrency). */
   threads?: number;
   /**
-   * Dense 3x3 stride-1 convolutions by Winograd F(2x2, 3x3) (default true): 16 instead of 36
-   * multiply-adds per 2x2 outputs; error within ~2x of the direct sum's (test/simd.test.ts).
+   * Dense 3x3 stride-1 convolutions by Winograd (default true; the tile: winogradTile): F(2x2, 3x3)
+   * takes 16 instead of 36 multiply-adds per 2x2 outputs, F(4x4, 3x3) 36 instead of 144 per 4x4;
+   * error within ~2x of the direct sum's (test/simd.test.ts).
    */
   winograd?: boolean;
   /**
@@ -104,8 +105,10 @@ export const PARALLEL_MIN_MACS = 4_000_000;
 
 /**
  * Winograd convolutions of at least this many input channels take F(4x4, 3x3) by default (with
- * gemmBlocked's sums by runs), the others F(2x2, 3x3). The threshold is measured: see
- * docs/profile.md, "The seventeenth".
+ * gemmBlocked's sums by runs), the others F(2x2, 3x3). One convolution, one thread, F(4x4) / F(2x2)
+ * (`node dist/bench/winograd-tiles.js`): 0.78 at 64 -> 64 on 160x160, 0.81 on 80x80, 0.65 to 0.76
+ * at 128 to 512 channels; at 16 -> 16 on 80x80, 1.12 (its larger transforms cost more than its
+ * GEMMs save). docs/profile.md, "The seventeenth".
  */
 export const WINOGRAD4_MIN_CHANNELS = 64;
 

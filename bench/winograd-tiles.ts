@@ -1,0 +1,73 @@
+// One Winograd convolution (winogradPart) on one thread, F(2x2, 3x3) against F(4x4, 3x3), at the
+// 3x3 stride-1 shapes of both architectures (docs/profile.md, "The seventeenth"), and what cutting
+// it into the 8 pieces of a 2-thread task costs (all 8 run in turn on this thread: the sum of what
+// two threads would do). Medians of REPS (default 7) calls after one warm-up; relaxed SIMD build
+// where the engine has it, as the backend.
+//   node dist/bench/winograd-tiles.js
+import { nodeHost } from '../src/backends/simd_host.node.js';
+import { PIECES_PER_THREAD } from '../src/backends/simd_pool.js';
+import { GEMM_MR } from '../src/ops/simd/gemm.js';
+import { compileSimdModule, instantiateSimd } from '../src/ops/simd/module.js';
+import { winogradPart, winogradScratchBytes, winogradWeights, type WinogradArgs, type WinogradTile } from '../src/ops/simd/winograd.js';
+import { randomTensor } from '../src/harness/random.js';
+import { Arena } from '../src/wasm/arena.js';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+/** [what, C_in, C_out, H = W] */
+const SHAPES: [string, number, number, number][] = [
+  ['resnet50 layer1 conv2', 64, 64, 160],
+  ['resnet50 layer2 conv2', 128, 128, 80],
+  ['resnet50 layer3 conv2, fpn.merge2', 256, 256, 40],
+  ['resnet50 layer4 conv2', 512, 512, 20],
+  ['resnet50 fpn.merge1', 256, 256, 80],
+  ['mobile0.25 fpn.merge1', 64, 64, 80],
+  ['mobile0.25 fpn.merge2', 64, 64, 40],
+  ['mobile0.25 ssh3.conv3X3', 64, 32, 20],
+  ['mobile0.25 ssh1.conv5X5_2', 16, 16, 80],
+];
+
+async function main(): Promise<void> {
+  const fma = nodeHost.relaxedSimd?.() ?? false;
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const k = await instantiateSimd(await compileSimdModule({ initial: 1 }, { fma }), memory);
+  const arena = new Arena(memory);
+  const put = (d: Float32Array) => { const p = arena.alloc(d.length); arena.f32().set(d, p / 4); return p; };
+  const reps = Number(process.env.REPS ?? 7);
+  const pieces = 2 * PIECES_PER_THREAD;
+  console.log(`winogradPart, one thread (${fma ? 'relaxed_madd' : 'mul + add'} build), median of ${reps}: ms in one piece / in ${pieces} pieces`);
+  console.log('| shape | C_in -> C_out, H x W | F(2x2) | F(4x4) | F(4x4) / F(2x2) | F(2x2), 8 pieces | F(4x4), 8 pieces |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const [what, cIn, cOut, h] of SHAPES) {
+    const x = put(randomTensor([cIn, h, h], 1).data);
+    const w = randomTensor([cOut, cIn, 3, 3], 2, -1 / Math.sqrt(9 * cIn), 1 / Math.sqrt(9 * cIn)).data;
+    const padded = Math.ceil(cOut / GEMM_MR) * GEMM_MR;
+    const bias = put(new Float32Array(padded)), zeros = put(new Float32Array(padded));
+    const y = arena.alloc(cOut * h * h);
+    const ms = new Map<string, number>();
+    for (const tile of [2, 4] as WinogradTile[]) {
+      const weights = put(winogradWeights(w, cOut, cIn, tile));
+      const scratchBytes = winogradScratchBytes(cIn, cOut, h, h, tile);
+      const scratch = arena.alloc(scratchBytes / 4);
+      const a: WinogradArgs = {
+        x, cIn, h, w: h, cOut, y, tile, weights, zeros, bias, slope: 0, hasSlope: 0, cOut1: 0, y2: 0, bias2: 0, slope2: 0, hasSlope2: 0, scratch, scratchBytes,
+      };
+      for (const n of [1, pieces]) {
+        const times: number[] = [];
+        for (let r = 0; r <= reps; r++) {
+          const t0 = performance.now();
+          for (let p = 0; p < n; p++) winogradPart(k, a, 0, p, n);
+          if (r > 0) times.push(performance.now() - t0);
+        }
+        ms.set(`${tile}:${n}`, median(times));
+      }
+      arena.release(weights);
+      arena.release(scratch);
+    }
+    const f = (key: string) => ms.get(key)!.toFixed(2);
+    console.log(`| ${what} | ${cIn} -> ${cOut}, ${h}x${h} | ${f('2:1')} | ${f('4:1')} | ${(ms.get('4:1')! / ms.get('2:1')!).toFixed(2)} | ${f(`2:${pieces}`)} | ${f(`4:${pieces}`)} |`);
+    for (const p of [x, bias, zeros, y]) arena.release(p);
+  }
+}
+
+await main();

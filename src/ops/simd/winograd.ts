@@ -391,7 +391,9 @@ export function winogradScratchBytes(cIn: number, cOut: number, h: number, w: nu
 }
 
 /**
- * One piece, on thread `slot`'s scratch: a share of the tile rows, by chunks. A chunk of n tile
+ * One piece, on thread `slot`'s scratch: a share of the tile rows (in whole rows: the last pieces
+ * of a task are a row or two, so the thread that finishes last does not finish much later; cut in
+ * whole chunks, they had been up to 3 rows), by chunks. A chunk of n tile
  * rows reads m n + 2 padded input rows and pads them itself (its last 2 are the next chunk's first
  * 2, padded again there), so no thread waits for another's padding and the one task needs no
  * barrier inside. F(2x2) sums each product straight (gemm); F(4x4), whose output transform
@@ -402,8 +404,8 @@ export function winogradPart(k: SimdExports, a: WinogradArgs, slot: number, piec
   const g = winogradGeometry(a.h, a.w, tile);
   const positions = winogradPositions(tile);
   const [input, output, gemm] = tile === 4 ? [k.winoInput4, k.winoOutput4, k.gemmBlocked] : [k.winoInput, k.winoOutput, k.gemm];
-  const rows = Math.min(winogradChunkRows(g.tW4), Math.ceil(g.tH / pieces));
-  const [lo, hi] = share(g.tH, rows, piece, pieces);
+  const rows = winogradChunkRows(g.tW4);
+  const [lo, hi] = share(g.tH, 1, piece, pieces);
   const xpad = a.scratch + slot * a.scratchBytes;
   const v = xpad + 4 * padBandFloats(a.cIn, g, tile);
   const perXi = packedDenseFloats(a.cOut, a.cIn) * 4;

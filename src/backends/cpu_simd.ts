@@ -531,7 +531,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
   private runWinograd(xh: SimdTensor, a: Omit<WinogradArgs, 'x' | 'cIn' | 'h' | 'w' | 'scratch' | 'scratchBytes'>): void {
     const [cIn, h, w] = xh.shape as [number, number, number];
     const arena = this.arena!, pool = this.pool!;
-    const scratchBytes = winogradScratchBytes(cIn, a.cOut, h, w, a.tile as WinogradTile);
+    const scratchBytes = winogradScratchBytes(cIn, a.cOut, h, w, a.tile);
     const scratch = arena.alloc((scratchBytes * pool.threads) / 4);
     pool.run(TASKS.winograd, { ...a, x: xh.ptr, cIn, h, w, scratch, scratchBytes }, this.splits(conv2dMacs([a.cOut, h, w], [a.cOut, cIn, 3, 3])));
     arena.release(scratch);

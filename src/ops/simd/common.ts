@@ -19,11 +19,11 @@ export interface SimdExports {
   nearest(x: number, h: number, w: number, y: number, hOut: number, wOut: number, rows: number, cols: number, cStart: number, cEnd: number): void;
   maxPool2d3x3s2(x: number, h: number, w: number, y: number, hOut: number, wOut: number, cStart: number, cEnd: number): void;
   winoPadRows(x: number, h: number, w: number, cIn: number, r0: number, r1: number, xpad: number, wP: number): void;
-  winoInput(xpad: number, rowsP: number, wP: number, cIn: number, ty0: number, ty1: number, tW4: number, v: number): void;
-  winoOutput(m: number, cOut: number, ldm: number, ty0: number, ty1: number, tW4: number, y: number, h: number, w: number,
+  winoInput2(xpad: number, rowsP: number, wP: number, cIn: number, ty0: number, ty1: number, tW: number, v: number): void;
+  winoOutput2(m: number, cOut: number, ldm: number, ty0: number, ty1: number, tW: number, y: number, h: number, w: number,
     bias: number, slope: number, hasSlope: number): void;
-  winoInput4(xpad: number, rowsP: number, wP: number, cIn: number, ty0: number, ty1: number, tW4: number, v: number): void;
-  winoOutput4(m: number, cOut: number, ldm: number, ty0: number, ty1: number, tW4: number, y: number, h: number, w: number,
+  winoInput4(xpad: number, rowsP: number, wP: number, cIn: number, ty0: number, ty1: number, tW: number, v: number): void;
+  winoOutput4(m: number, cOut: number, ldm: number, ty0: number, ty1: number, tW: number, y: number, h: number, w: number,
     bias: number, slope: number, hasSlope: number): void;
   /** Output rows [rowStart, rowEnd); the vector at (ch, oh, ow) is stored at y + ch chBytes + (oh - rowStart) rowBytes + (ow >> 3) panelBytes + (ow & 4) 4. */
   depthwise3x3s1(x: number, w: number, bias: number, y: number, h: number, wd: number, rowStart: number, rowEnd: number, wOut: number,

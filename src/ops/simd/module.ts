@@ -2,11 +2,11 @@
 // src/wasm/emitter.ts, all over one memory (byte offsets as arguments), weights with batch norm
 // folded in, bias and LeakyReLU fused. Tested against the naive loops in test/simd.test.ts.
 // One file per kernel, each with its shapes and its thread split:
-//   gemm.ts         gemm, packB: the matrix product every dense convolution runs
+//   gemm.ts         gemm, gemmBlocked, packB: the matrix product every dense convolution runs
 //   dense.ts        im2col and a dense convolution's tiles (denseConvPart)
 //   depthwise.ts    depthwise3x3s1, depthwise3x3s2 (rows [rowStart, rowEnd), planar or panel output)
 //   dwpw.ts         a depthwise-separable block fused: depthwise into gemm's panels, then gemm
-//   winograd.ts     winoPadRows, winoInput(4), winoOutput(4): F(2x2, 3x3) and F(4x4, 3x3) around gemm
+//   winograd.ts     winoPadRows, winoInput2/4, winoOutput2/4: F(2x2, 3x3) and F(4x4, 3x3) around gemm(Blocked)
 //   elementwise.ts  actCopy, addAct (add, cat), headPermute, nearest (F.interpolate)
 //   max_pool2d.ts   maxPool2d3x3s2: nn.MaxPool2d(3, 2, 1), ResNet-50's stem
 //   common.ts       the exports (SimdExports), inline LeakyReLU and partial stores, share()
@@ -23,7 +23,7 @@ import { emitDepthwise } from './depthwise.js';
 import { emitElementwise, emitHeadPermute, emitNearest } from './elementwise.js';
 import { emitMaxPool2d3x3s2 } from './max_pool2d.js';
 import { emitGemm, emitPackB } from './gemm.js';
-import { emitWinoInput, emitWinoInput4, emitWinoOutput, emitWinoOutput4, emitWinoPadRows } from './winograd.js';
+import { emitWinoInput, emitWinoOutput, emitWinoPadRows } from './winograd.js';
 
 export { SIMD_MEMORY, SIMD_WASM_FILES } from '../simd_files.js';
 
@@ -46,10 +46,10 @@ export function buildSimdModule(memory: MemoryImport, build: SimdBuild = {}): Ui
   m.addFunction('nearest', emitNearest());
   m.addFunction('maxPool2d3x3s2', emitMaxPool2d3x3s2());
   m.addFunction('winoPadRows', emitWinoPadRows());
-  m.addFunction('winoInput', emitWinoInput());
-  m.addFunction('winoOutput', emitWinoOutput());
-  m.addFunction('winoInput4', emitWinoInput4());
-  m.addFunction('winoOutput4', emitWinoOutput4());
+  for (const tile of [2, 4] as const) {
+    m.addFunction(`winoInput${tile}`, emitWinoInput(tile));
+    m.addFunction(`winoOutput${tile}`, emitWinoOutput(tile));
+  }
   m.addFunction('depthwise3x3s1', emitDepthwise(1, fma));
   m.addFunction('depthwise3x3s2', emitDepthwise(2, fma));
   return m.toBytes();

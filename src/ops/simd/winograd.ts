@@ -1,29 +1,53 @@
 // x: (C_in, H, W), w: (C_out, C_in, 3, 3), b: (C_out) -> (C_out, H, W), stride 1, padding 1
-// Winograd F(2x2, 3x3) for dense 3x3 stride-1 convolutions (Lavin & Gray 2016).
-// Each 2x2 output tile comes from a 4x4 input tile d: Y = A^T [sum_ic U (.) V] A with
-// U = G g G^T (weights, transformed at prepare) and V = B^T d B, so the 36 multiply-adds per
-// tile, input and output channel become 16: 16 GEMMs M_xi (C_out x tiles) = U_xi (C_out x C_in)
-// V_xi (C_in x tiles), one per transform position xi, run by gemm over chunks of tile rows.
-//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
-//   A^T = [1 1 1 0; 0 1 -1 -1]
+// Winograd F(m x m, 3x3) for dense 3x3 stride-1 convolutions (Lavin & Gray 2016), m = 2 or 4.
+// Each m x m output tile comes from an n x n input tile d (n = m + 2): Y = A^T [sum_ic U (.) V] A
+// with U = G g G^T (weights, transformed at prepare) and V = B^T d B, so the 9 m^2 multiply-adds
+// per tile, input and output channel become n^2 (F(2x2): 16 for 36; F(4x4): 36 for 144): n^2
+// GEMMs M_xi (C_out x tiles) = U_xi (C_out x C_in) V_xi (C_in x tiles), one per transform
+// position xi, run by gemm over chunks of tile rows. The matrices are WINO2 and WINO4 below.
 // Transforms run on 4 horizontally adjacent tiles per vector: the padded input rows reach a
 // multiple of 4 tiles (tW4) so every vector's loads are whole; V and M hold the tW tiles of a row
 // only (the GEMMs skip the rest), and the output transform stores only pixels inside.
 import { Code } from '../../wasm/emitter.js';
 import { emitLeaky, emitStoreVectors, share, type SimdExports } from './common.js';
-import { packDenseWeights, packedDenseFloats, ROW_MAJOR_BLOCK } from './gemm.js';
+import { GEMM_NR, packDenseWeights, packedDenseFloats, ROW_MAJOR_BLOCK } from './gemm.js';
 
 /**
  * Floats of padding after each transform position's matrix in V and M (so V[xi] starts at
- * xi (C_in nt + WINO_XI_PAD)): without it the 16 matrices' strides are often whole multiples of
- * 4 KiB (nt C = 80 x 64 floats at 80x80), so the input transform's 16 stores of a tile (and the
- * output transform's 16 loads) fall into one L1 set, more lines than its ways, and evict each
- * other. One cache line apart, they spread over 16 sets.
+ * xi (C_in nt + WINO_XI_PAD)). Two reasons:
+ * - Cache sets: without it the n^2 matrices' strides are often whole multiples of 4 KiB (nt C = 80
+ *   x 64 floats at 80x80), so the input transform's stores of a tile (and the output transform's
+ *   loads) fall into one L1 set, more lines than its ways, and evict each other. One cache line
+ *   apart, they spread over as many sets.
+ * - Room past a matrix's end: the input transform's last vector of the last channel's last row
+ *   stores up to 3 tiles past it (winoInput), gemm loads whole NR-pixel blocks of V's last row (up
+ *   to NR - 1 floats past it), and the output transform loads up to 3 tiles past M's.
  */
 export const WINO_XI_PAD = 16;
+if (WINO_XI_PAD < Math.max(3, GEMM_NR - 1)) throw new Error('WINO_XI_PAD must hold the stores and loads past a matrix\'s end');
 
 /** Output tile side: F(2x2, 3x3) or F(4x4, 3x3). */
 export type WinogradTile = 2 | 4;
+
+/** F(2x2, 3x3) at the points 0, 1, -1 and infinity (Lavin & Gray): every transform entry 0, +-1 or +-1/2. */
+export const WINO2 = {
+  AT: [[1, 1, 1, 0], [0, 1, -1, -1]],
+  G: [[1, 0, 0], [1 / 2, 1 / 2, 1 / 2], [1 / 2, -1 / 2, 1 / 2], [0, 0, 1]],
+  BT: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+} as const;
+
+/**
+ * F(4x4, 3x3) by Toom-Cook at the points 0, 1, -1, 1/2, -2 and infinity (bench/winograd_points.py
+ * builds them from the points and measures their rounding against float64; of the sets it tries,
+ * these round least). A^T's entries are powers of two (exact products); B^T's 3/2 and 5/2 round.
+ */
+export const WINO4 = {
+  AT: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 1 / 2, -2, 0], [0, 1, 1, 1 / 4, 4, 0], [0, 1, -1, 1 / 8, -8, 1]],
+  G: [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3], [-1 / 3, 1 / 3, -1 / 3], [-16 / 15, -8 / 15, -4 / 15], [1 / 15, -2 / 15, 4 / 15], [0, 0, 1]],
+  BT: [[1, -3 / 2, -2, 3 / 2, 1, 0], [0, -1, 1 / 2, 5 / 2, 1, 0], [0, 1, -5 / 2, 1 / 2, 1, 0], [0, -2, -1, 2, 1, 0], [0, 1 / 2, -1, -1 / 2, 1, 0], [0, 1, -3 / 2, -2, 3 / 2, 1]],
+} as const;
+
+const TRANSFORMS = { 2: WINO2, 4: WINO4 } as const;
 
 /** Transform positions of a tile: (m + 2)^2, the GEMMs a chunk runs. */
 export function winogradPositions(m: WinogradTile): number {
@@ -31,7 +55,7 @@ export function winogradPositions(m: WinogradTile): number {
 }
 
 /** Geometry of a Winograd convolution with m x m output tiles on an (H, W) input. */
-export function winogradGeometry(h: number, w: number, m: WinogradTile = 2): { tH: number; tW: number; tW4: number; wP: number } {
+export function winogradGeometry(h: number, w: number, m: WinogradTile): { tH: number; tW: number; tW4: number; wP: number } {
   const tH = Math.ceil(h / m), tW = Math.ceil(w / m);
   const tW4 = Math.ceil(tW / 4) * 4;
   // Padded rows: a zero column before the input, zeros after it up to the last vector's column
@@ -72,148 +96,22 @@ export function emitWinoPadRows(): Code {
 }
 
 /**
- * winoInput(xpad, rowsP, wP, cIn, ty0, ty1, tW, v): V[xi][ic][t], t = (ty - ty0) tW + tx, at v + 4 (xi (cIn nt + WINO_XI_PAD)
- * + ic nt + t), nt = (ty1 - ty0) tW. Tiles go 4 to a vector: a row's last vector, when tW is not a multiple of 4, also
- * stores into the next row's first tiles (written after it, in order) or, after the last row, into the padding.
- */
-export function emitWinoInput(): Code {
-  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
-  const [xpad, rowsP, wP, cIn, ty0, ty1, tW, v] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const ic = c.local('i32'), ty = c.local('i32'), tx = c.local('i32'), p = c.local('i32'), out = c.local('i32');
-  const nt = c.local('i32'), xiBytes = c.local('i32'), rowBytes = c.local('i32');
-  const d = Array.from({ length: 16 }, () => c.local('v128'));
-  const e = Array.from({ length: 16 }, () => c.local('v128'));
-  const va = c.local('v128'), vb = c.local('v128'), vc = c.local('v128'), vd = c.local('v128');
-  const sub = (x: number, y: number) => c.localGet(x).localGet(y).f32x4Sub();
-  const add = (x: number, y: number) => c.localGet(x).localGet(y).f32x4Add();
-  c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW).i32Mul().localSet(nt);
-  c.localGet(nt).localGet(cIn).i32Mul().i32Const(WINO_XI_PAD).i32Add().i32Const(2).i32Shl().localSet(xiBytes);
-  c.localGet(wP).i32Const(2).i32Shl().localSet(rowBytes);
-  c.forRange(ic, () => c.i32Const(0), () => c.localGet(cIn), 1, () => {
-    c.forRange(ty, () => c.localGet(ty0), () => c.localGet(ty1), 1, () => {
-      c.forRange(tx, () => c.i32Const(0), () => c.localGet(tW), 4, () => {
-        // d[i][j] for 4 tiles: plane row 2 ty + i, columns 2 (tx + l) + j.
-        c.localGet(xpad).localGet(ic).localGet(rowsP).i32Mul().localGet(ty).i32Const(1).i32Shl().i32Add().localGet(rowBytes).i32Mul().i32Add()
-          .localGet(tx).i32Const(3).i32Shl().i32Add().localSet(p);
-        for (let i = 0; i < 4; i++) {
-          c.localGet(p).v128Load(0).localSet(va).localGet(p).v128Load(16).localSet(vb);
-          c.localGet(p).v128Load(8).localSet(vc).localGet(p).v128Load(24).localSet(vd);
-          c.localGet(va).localGet(vb).f32x4Shuffle(0, 2, 4, 6).localSet(d[i * 4]!);
-          c.localGet(va).localGet(vb).f32x4Shuffle(1, 3, 5, 7).localSet(d[i * 4 + 1]!);
-          c.localGet(vc).localGet(vd).f32x4Shuffle(0, 2, 4, 6).localSet(d[i * 4 + 2]!);
-          c.localGet(vc).localGet(vd).f32x4Shuffle(1, 3, 5, 7).localSet(d[i * 4 + 3]!);
-          if (i < 3) c.localGet(p).localGet(rowBytes).i32Add().localSet(p);
-        }
-        // e = B^T d (rows), then V = e B (columns).
-        for (let j = 0; j < 4; j++) {
-          const dd = (i: number) => d[i * 4 + j]!;
-          sub(dd(0), dd(2)).localSet(e[j]!);
-          add(dd(1), dd(2)).localSet(e[4 + j]!);
-          sub(dd(2), dd(1)).localSet(e[8 + j]!);
-          sub(dd(1), dd(3)).localSet(e[12 + j]!);
-        }
-        c.localGet(v).localGet(ic).localGet(nt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW).i32Mul().i32Add().localGet(tx).i32Add()
-          .i32Const(2).i32Shl().i32Add().localSet(out);
-        for (let i = 0; i < 4; i++) {
-          const ee = (j: number) => e[i * 4 + j]!;
-          const vals: [number, number, 'sub' | 'add'][] = [[ee(0), ee(2), 'sub'], [ee(1), ee(2), 'add'], [ee(2), ee(1), 'sub'], [ee(1), ee(3), 'sub']];
-          vals.forEach(([x, y, op], j) => {
-            c.localGet(out);
-            (op === 'sub' ? sub(x, y) : add(x, y)).v128Store();
-            if (i * 4 + j < 15) c.localGet(out).localGet(xiBytes).i32Add().localSet(out);
-          });
-        }
-      });
-    });
-  });
-  return c;
-}
-
-/**
- * winoOutput(m, cOut, ldm, ty0, ty1, tW, y, H, W, bias, slope, hasSlope): Y tiles = A^T M A + bias, leaky, for
- * cOut rows of M matrices of ldm rows each (ldm > cOut: a part of a GEMM over two convolutions' channels).
- */
-export function emitWinoOutput(): Code {
-  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32']);
-  const [m, cOut, ldm, ty0, ty1, tW, y, H, W, bias, slope, hasSlope] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-  const oc = c.local('i32'), ty = c.local('i32'), tx = c.local('i32'), p = c.local('i32'), nt = c.local('i32'), xiBytes = c.local('i32');
-  const oh = c.local('i32'), yp = c.local('i32'), rem = c.local('i32');
-  const mv = Array.from({ length: 16 }, () => c.local('v128'));
-  const t = Array.from({ length: 8 }, () => c.local('v128'));
-  const o = Array.from({ length: 4 }, () => c.local('v128'));
-  const lo = c.local('v128'), hi = c.local('v128'), bv = c.local('v128'), slopeV = c.local('v128');
-  c.localGet(slope).f32x4Splat().localSet(slopeV);
-  c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW).i32Mul().localSet(nt);
-  c.localGet(nt).localGet(ldm).i32Mul().i32Const(WINO_XI_PAD).i32Add().i32Const(2).i32Shl().localSet(xiBytes);
-  c.forRange(oc, () => c.i32Const(0), () => c.localGet(cOut), 1, () => {
-    c.localGet(bias).localGet(oc).i32Const(2).i32Shl().i32Add().v128Load32Splat().localSet(bv);
-    c.forRange(ty, () => c.localGet(ty0), () => c.localGet(ty1), 1, () => {
-      c.forRange(tx, () => c.i32Const(0), () => c.localGet(tW), 4, () => {
-        c.localGet(m).localGet(oc).localGet(nt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW).i32Mul().i32Add().localGet(tx).i32Add()
-          .i32Const(2).i32Shl().i32Add().localSet(p);
-        mv.forEach((v, xi) => {
-          c.localGet(p).v128Load().localSet(v);
-          if (xi < 15) c.localGet(p).localGet(xiBytes).i32Add().localSet(p);
-        });
-        // t = A^T M (rows): t0 = m0 + m1 + m2, t1 = m1 - m2 - m3, per column j.
-        for (let j = 0; j < 4; j++) {
-          const mm = (i: number) => mv[i * 4 + j]!;
-          c.localGet(mm(0)).localGet(mm(1)).f32x4Add().localGet(mm(2)).f32x4Add().localSet(t[j]!);
-          c.localGet(mm(1)).localGet(mm(2)).f32x4Sub().localGet(mm(3)).f32x4Sub().localSet(t[4 + j]!);
-        }
-        // o[a][b] = (t A)[a][b] + bias
-        for (let a = 0; a < 2; a++) {
-          const tt = (j: number) => t[a * 4 + j]!;
-          c.localGet(tt(0)).localGet(tt(1)).f32x4Add().localGet(tt(2)).f32x4Add().localGet(bv).f32x4Add().localSet(o[a * 2]!);
-          c.localGet(tt(1)).localGet(tt(2)).f32x4Sub().localGet(tt(3)).f32x4Sub().localGet(bv).f32x4Add().localSet(o[a * 2 + 1]!);
-        }
-        c.localGet(hasSlope).if(() => emitLeaky(c, o, slopeV));
-        c.localGet(W).localGet(tx).i32Const(1).i32Shl().i32Sub().localSet(rem);
-        for (let a = 0; a < 2; a++) {
-          // Output row 2 ty + a, columns 2 (tx + l) + b: interleave o[a][0] and o[a][1].
-          c.localGet(ty).i32Const(1).i32Shl().i32Const(a).i32Add().localTee(oh).localGet(H).i32LtS().if(() => {
-            c.localGet(o[a * 2]!).localGet(o[a * 2 + 1]!).f32x4Shuffle(0, 4, 1, 5).localSet(lo);
-            c.localGet(o[a * 2]!).localGet(o[a * 2 + 1]!).f32x4Shuffle(2, 6, 3, 7).localSet(hi);
-            c.localGet(y).localGet(oc).localGet(H).i32Mul().localGet(oh).i32Add().localGet(W).i32Mul().localGet(tx).i32Const(1).i32Shl().i32Add()
-              .i32Const(2).i32Shl().i32Add().localSet(yp);
-            c.localGet(rem).i32Const(0).i32GtS().if(() => emitStoreVectors(c, yp, [lo, hi], rem));
-          });
-        }
-      });
-    });
-  });
-  return c;
-}
-
-/**
- * F(4x4, 3x3) by Toom-Cook at the points 0, 1, -1, 1/2, -2 and infinity (bench/winograd_points.py
- * builds them from the points and measures their rounding against float64; of the sets it tries,
- * these round least): Y = A^T [sum_ic U (.) V] A, U = G g G^T, V = B^T d B, 6x6 input tiles, 36
- * multiply-adds per 4x4 outputs where F(2x2) takes 64 (and direct 144). A^T's entries are powers
- * of two (exact products); B^T's 3/2 and 5/2 round.
- */
-export const WINO4 = {
-  AT: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 1 / 2, -2, 0], [0, 1, 1, 1 / 4, 4, 0], [0, 1, -1, 1 / 8, -8, 1]],
-  G: [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3], [-1 / 3, 1 / 3, -1 / 3], [-16 / 15, -8 / 15, -4 / 15], [1 / 15, -2 / 15, 4 / 15], [0, 0, 1]],
-  BT: [[1, -3 / 2, -2, 3 / 2, 1, 0], [0, -1, 1 / 2, 5 / 2, 1, 0], [0, 1, -5 / 2, 1 / 2, 1, 0], [0, -2, -1, 2, 1, 0], [0, 1 / 2, -1, -1 / 2, 1, 0], [0, 1, -3 / 2, -2, 3 / 2, 1]],
-} as const;
-
-/**
- * Pushes sum_j coeffs[j] x_j (x_j pushed by get(j)) as a v128: a +1 term first where there is
- * one, then each nonzero term added, subtracted (+-1) or multiplied by its splat constant and added.
+ * Pushes sum_j coeffs[j] x_j (x_j pushed by get(j)) as a v128, in the order of j: the first nonzero
+ * term (times its coefficient unless 1; times -1 is exact), then each other added, subtracted
+ * (+-1) or multiplied by its splat constant and added.
  */
 function emitCombination(c: Code, coeffs: readonly number[], get: (j: number) => void): void {
-  const terms = coeffs.map((k, j) => ({ k, j })).filter((t) => t.k !== 0);
-  const lead = terms.find((t) => t.k === 1) ?? terms[0]!;
-  get(lead.j);
-  if (lead.k !== 1) c.v128ConstF32(lead.k, lead.k, lead.k, lead.k).f32x4Mul();
-  for (const { k, j } of terms) {
-    if (j === lead.j) continue;
+  let first = true;
+  coeffs.forEach((k, j) => {
+    if (k === 0) return;
     get(j);
-    if (k === 1) c.f32x4Add();
+    if (first) {
+      if (k !== 1) c.v128ConstF32(k, k, k, k).f32x4Mul();
+    } else if (k === 1) c.f32x4Add();
     else if (k === -1) c.f32x4Sub();
     else c.v128ConstF32(k, k, k, k).f32x4Mul().f32x4Add();
-  }
+    first = false;
+  });
 }
 
 /** Emits the 4x4 transpose of the v128 locals rows (lane l of out[j] = lane j of rows[l]), through t[0..3]. */
@@ -227,48 +125,102 @@ function emitTranspose4(c: Code, rows: readonly number[], out: readonly number[]
   sh(t[2]!, t[3]!, [0, 1, 4, 5], out[2]!); sh(t[2]!, t[3]!, [2, 3, 6, 7], out[3]!);
 }
 
-/** winoInput4(xpad, rowsP, wP, cIn, ty0, ty1, tW, v): winoInput for F(4x4): V[xi][ic][t], xi < 36. */
-export function emitWinoInput4(): Code {
+/**
+ * winoInput2 / winoInput4(xpad, rowsP, wP, cIn, ty0, ty1, tW, v): V[xi][ic][t] = (B^T d B)[xi] of
+ * the tile t = (ty - ty0) tW + tx, at v + 4 (xi (cIn nt + WINO_XI_PAD) + ic nt + t), nt = (ty1 -
+ * ty0) tW, from padded rows of rowsP rows a channel (winoPadRows), wP floats each. Tiles go 4 to a
+ * vector: when tW is not a multiple of 4, a row's last vector also stores up to 3 tiles past it,
+ * on the next row's first tiles (or, after a channel's last row, the next channel's), which the
+ * loops (ic, then ty, then tx) write after it, or after the last channel's last row into
+ * WINO_XI_PAD. So the loop order must stay.
+ */
+export function emitWinoInput(m: WinogradTile): Code {
+  const { BT } = TRANSFORMS[m];
+  const n = m + 2;
   const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
   const [xpad, rowsP, wP, cIn, ty0, ty1, tW, v] = [0, 1, 2, 3, 4, 5, 6, 7];
   const ic = c.local('i32'), ty = c.local('i32'), tx = c.local('i32'), p = c.local('i32'), out = c.local('i32');
   const nt = c.local('i32'), xiBytes = c.local('i32'), rowBytes = c.local('i32');
-  const ld = Array.from({ length: 5 }, () => c.local('v128'));
-  const col = Array.from({ length: 6 }, () => c.local('v128'));
+  const ld = Array.from({ length: m === 2 ? 4 : 5 }, () => c.local('v128'));
+  const col = Array.from({ length: n }, () => c.local('v128'));
   const tmp = Array.from({ length: 4 }, () => c.local('v128'));
-  const e = Array.from({ length: 36 }, () => c.local('v128'));
-  const { BT } = WINO4;
+  const e = Array.from({ length: n * n }, () => c.local('v128'));
+  /** col[j] = column j of row i of the 4 tiles, tile l's at plane column m (tx + l) + j, from p. */
+  const gather = () => {
+    if (m === 2) {
+      // 4 tiles 2 columns apart: the even and odd lanes of columns 0-7 and 2-9
+      const [va, vb, vc, vd] = ld as [number, number, number, number];
+      c.localGet(p).v128Load(0).localSet(va).localGet(p).v128Load(16).localSet(vb);
+      c.localGet(p).v128Load(8).localSet(vc).localGet(p).v128Load(24).localSet(vd);
+      c.localGet(va).localGet(vb).f32x4Shuffle(0, 2, 4, 6).localSet(col[0]!);
+      c.localGet(va).localGet(vb).f32x4Shuffle(1, 3, 5, 7).localSet(col[1]!);
+      c.localGet(vc).localGet(vd).f32x4Shuffle(0, 2, 4, 6).localSet(col[2]!);
+      c.localGet(vc).localGet(vd).f32x4Shuffle(1, 3, 5, 7).localSet(col[3]!);
+    } else {
+      // 4 tiles 4 columns apart: a 4x4 transpose of columns 0-15, then columns 4 and 5 (the next tile's 0 and 1)
+      ld.forEach((x, q) => c.localGet(p).v128Load(16 * q).localSet(x));
+      emitTranspose4(c, ld.slice(0, 4), col.slice(0, 4), tmp);
+      c.localGet(col[0]!).localGet(ld[4]!).f32x4Shuffle(1, 2, 3, 4).localSet(col[4]!);
+      c.localGet(col[1]!).localGet(ld[4]!).f32x4Shuffle(1, 2, 3, 5).localSet(col[5]!);
+    }
+  };
+  // The two halves of V = B^T d B in either order (each tile's order measured fastest, one convolution on one thread against
+  // the other order: F(2x2) at 64 -> 64 on 80x80, B^T d first, 1.20x faster; F(4x4), d B first, resnet50's forward 1.037x faster).
+  /** F(2x2): e = B^T d, summed as the rows of d arrive (e[a][j] += B^T[a][i] d[i][j], in the order of i); then V = e B. */
+  const sumRowsFirst = () => {
+    const firstRow = BT.map((r) => r.findIndex((k) => k !== 0));
+    for (let i = 0; i < n; i++) {
+      gather();
+      for (let a = 0; a < n; a++) {
+        const k = BT[a]![i]!;
+        if (k === 0) continue;
+        for (let j = 0; j < n; j++) {
+          const acc = e[a * n + j]!;
+          if (i === firstRow[a]) {
+            c.localGet(col[j]!);
+            if (k !== 1) c.v128ConstF32(k, k, k, k).f32x4Mul();
+          } else {
+            c.localGet(acc).localGet(col[j]!);
+            if (k === 1) c.f32x4Add();
+            else if (k === -1) c.f32x4Sub();
+            else c.v128ConstF32(k, k, k, k).f32x4Mul().f32x4Add();
+          }
+          c.localSet(acc);
+        }
+      }
+      if (i < n - 1) c.localGet(p).localGet(rowBytes).i32Add().localSet(p);
+    }
+  };
+  /** F(4x4): e = d B, row by row (e[i][b] = sum_j B^T[b][j] d[i][j]); then V = B^T e. */
+  const transformEachRow = () => {
+    for (let i = 0; i < n; i++) {
+      gather();
+      for (let b = 0; b < n; b++) {
+        emitCombination(c, BT[b]!, (j) => c.localGet(col[j]!));
+        c.localSet(e[i * n + b]!);
+      }
+      if (i < n - 1) c.localGet(p).localGet(rowBytes).i32Add().localSet(p);
+    }
+  };
   c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW).i32Mul().localSet(nt);
   c.localGet(nt).localGet(cIn).i32Mul().i32Const(WINO_XI_PAD).i32Add().i32Const(2).i32Shl().localSet(xiBytes);
   c.localGet(wP).i32Const(2).i32Shl().localSet(rowBytes);
   c.forRange(ic, () => c.i32Const(0), () => c.localGet(cIn), 1, () => {
     c.forRange(ty, () => c.localGet(ty0), () => c.localGet(ty1), 1, () => {
       c.forRange(tx, () => c.i32Const(0), () => c.localGet(tW), 4, () => {
-        // Tile l of the vector reads plane columns 4 (tx + l) .. 4 (tx + l) + 5 of rows 4 ty ..
-        c.localGet(xpad).localGet(ic).localGet(rowsP).i32Mul().localGet(ty).i32Const(2).i32Shl().i32Add().localGet(rowBytes).i32Mul().i32Add()
-          .localGet(tx).i32Const(4).i32Shl().i32Add().localSet(p);
-        for (let i = 0; i < 6; i++) {
-          ld.forEach((x, q) => c.localGet(p).v128Load(16 * q).localSet(x));
-          // col[j] = column j of the 4 tiles: a 4x4 transpose, then columns 4 and 5 (the next tile's 0 and 1).
-          emitTranspose4(c, ld.slice(0, 4), col.slice(0, 4), tmp);
-          c.localGet(col[0]!).localGet(ld[4]!).f32x4Shuffle(1, 2, 3, 4).localSet(col[4]!);
-          c.localGet(col[1]!).localGet(ld[4]!).f32x4Shuffle(1, 2, 3, 5).localSet(col[5]!);
-          // e[i][b] = (d B)[i][b] = sum_j B^T[b][j] d[i][j]
-          for (let b = 0; b < 6; b++) {
-            emitCombination(c, BT[b]!, (j) => c.localGet(col[j]!));
-            c.localSet(e[i * 6 + b]!);
-          }
-          if (i < 5) c.localGet(p).localGet(rowBytes).i32Add().localSet(p);
-        }
+        c.localGet(xpad).localGet(ic).localGet(rowsP).i32Mul().localGet(ty).i32Const(m).i32Mul().i32Add().localGet(rowBytes).i32Mul().i32Add()
+          .localGet(tx).i32Const(4 * m).i32Mul().i32Add().localSet(p);
+        if (m === 2) sumRowsFirst(); else transformEachRow();
         c.localGet(v).localGet(ic).localGet(nt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW).i32Mul().i32Add().localGet(tx).i32Add()
           .i32Const(2).i32Shl().i32Add().localSet(out);
-        // V[a][b] = (B^T e)[a][b], stored at position xi = 6 a + b.
-        for (let a = 0; a < 6; a++) {
-          for (let b = 0; b < 6; b++) {
+        // V[a][b], stored at position xi = n a + b
+        for (let a = 0; a < n; a++) {
+          for (let b = 0; b < n; b++) {
             c.localGet(out);
-            emitCombination(c, BT[a]!, (i) => c.localGet(e[i * 6 + b]!));
+            if (m === 2) emitCombination(c, BT[b]!, (j) => c.localGet(e[a * n + j]!)); // V = e B
+            else emitCombination(c, BT[a]!, (i) => c.localGet(e[i * n + b]!)); // V = B^T e
             c.v128Store();
-            if (a * 6 + b < 35) c.localGet(out).localGet(xiBytes).i32Add().localSet(out);
+            if (a * n + b < n * n - 1) c.localGet(out).localGet(xiBytes).i32Add().localSet(out);
           }
         }
       });
@@ -277,19 +229,24 @@ export function emitWinoInput4(): Code {
   return c;
 }
 
-/** winoOutput4(m, cOut, ldm, ty0, ty1, tW, y, H, W, bias, slope, hasSlope): winoOutput for F(4x4). */
-export function emitWinoOutput4(): Code {
+/**
+ * winoOutput2 / winoOutput4(m, cOut, ldm, ty0, ty1, tW, y, H, W, bias, slope, hasSlope): Y tiles
+ * = A^T M A + bias, leaky, for cOut rows of M matrices of ldm rows each (ldm > cOut: a part of a
+ * GEMM over two convolutions' channels); pixels outside (H, W) are not stored.
+ */
+export function emitWinoOutput(mTile: WinogradTile): Code {
+  const { AT } = TRANSFORMS[mTile];
+  const n = mTile + 2;
   const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32']);
   const [m, cOut, ldm, ty0, ty1, tW, y, H, W, bias, slope, hasSlope] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   const oc = c.local('i32'), ty = c.local('i32'), tx = c.local('i32'), p = c.local('i32'), nt = c.local('i32'), xiBytes = c.local('i32');
   const oh = c.local('i32'), yp = c.local('i32'), rem = c.local('i32');
-  const mv = Array.from({ length: 6 }, () => c.local('v128'));
-  const t = Array.from({ length: 24 }, () => c.local('v128'));
-  const o = Array.from({ length: 16 }, () => c.local('v128'));
+  const mv = Array.from({ length: n }, () => c.local('v128'));
+  const t = Array.from({ length: mTile * n }, () => c.local('v128'));
+  const o = Array.from({ length: mTile * mTile }, () => c.local('v128'));
   const row = Array.from({ length: 4 }, () => c.local('v128'));
   const tmp = Array.from({ length: 4 }, () => c.local('v128'));
   const bv = c.local('v128'), slopeV = c.local('v128');
-  const { AT } = WINO4;
   c.localGet(slope).f32x4Splat().localSet(slopeV);
   c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW).i32Mul().localSet(nt);
   c.localGet(nt).localGet(ldm).i32Mul().i32Const(WINO_XI_PAD).i32Add().i32Const(2).i32Shl().localSet(xiBytes);
@@ -297,35 +254,42 @@ export function emitWinoOutput4(): Code {
     c.localGet(bias).localGet(oc).i32Const(2).i32Shl().i32Add().v128Load32Splat().localSet(bv);
     c.forRange(ty, () => c.localGet(ty0), () => c.localGet(ty1), 1, () => {
       c.forRange(tx, () => c.i32Const(0), () => c.localGet(tW), 4, () => {
-        // t[a][j] = (A^T M)[a][j], column j of M at positions 6 i + j.
-        for (let j = 0; j < 6; j++) {
+        // t = A^T M: t[a][j] = sum_i A^T[a][i] M[i][j], column j of M at positions n i + j
+        for (let j = 0; j < n; j++) {
           c.localGet(m).localGet(oc).localGet(nt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW).i32Mul().i32Add().localGet(tx).i32Add()
             .i32Const(2).i32Shl().i32Add().localGet(xiBytes).i32Const(j).i32Mul().i32Add().localSet(p);
           mv.forEach((x, i) => {
             c.localGet(p).v128Load().localSet(x);
-            if (i < 5) c.localGet(p).localGet(xiBytes).i32Const(6).i32Mul().i32Add().localSet(p);
+            if (i < n - 1) c.localGet(p).localGet(xiBytes).i32Const(n).i32Mul().i32Add().localSet(p);
           });
-          for (let a = 0; a < 4; a++) {
+          for (let a = 0; a < mTile; a++) {
             emitCombination(c, AT[a]!, (i) => c.localGet(mv[i]!));
-            c.localSet(t[a * 6 + j]!);
+            c.localSet(t[a * n + j]!);
           }
         }
-        // o[a][b] = (t A)[a][b] + bias
-        for (let a = 0; a < 4; a++) {
-          for (let b = 0; b < 4; b++) {
-            emitCombination(c, AT[b]!, (j) => c.localGet(t[a * 6 + j]!));
-            c.localGet(bv).f32x4Add().localSet(o[a * 4 + b]!);
+        // o = t A + bias: o[a][b] = sum_j A^T[b][j] t[a][j] + bias
+        for (let a = 0; a < mTile; a++) {
+          for (let b = 0; b < mTile; b++) {
+            emitCombination(c, AT[b]!, (j) => c.localGet(t[a * n + j]!));
+            c.localGet(bv).f32x4Add().localSet(o[a * mTile + b]!);
           }
         }
         c.localGet(hasSlope).if(() => emitLeaky(c, o, slopeV));
-        c.localGet(W).localGet(tx).i32Const(2).i32Shl().i32Sub().localSet(rem);
-        for (let a = 0; a < 4; a++) {
-          // Output row 4 ty + a, columns 4 (tx + l) + b: the transpose of o[a][0..3].
-          c.localGet(ty).i32Const(2).i32Shl().i32Const(a).i32Add().localTee(oh).localGet(H).i32LtS().if(() => {
-            emitTranspose4(c, o.slice(a * 4, a * 4 + 4), row, tmp);
-            c.localGet(y).localGet(oc).localGet(H).i32Mul().localGet(oh).i32Add().localGet(W).i32Mul().localGet(tx).i32Const(2).i32Shl().i32Add()
+        c.localGet(W).localGet(tx).i32Const(mTile).i32Mul().i32Sub().localSet(rem);
+        for (let a = 0; a < mTile; a++) {
+          // Output row m ty + a, columns m (tx + l) + b: o[a][b]'s lanes are the tiles l
+          c.localGet(ty).i32Const(mTile).i32Mul().i32Const(a).i32Add().localTee(oh).localGet(H).i32LtS().if(() => {
+            const vecs = row.slice(0, mTile);
+            if (mTile === 2) {
+              // interleave o[a][0] and o[a][1]
+              c.localGet(o[a * 2]!).localGet(o[a * 2 + 1]!).f32x4Shuffle(0, 4, 1, 5).localSet(row[0]!);
+              c.localGet(o[a * 2]!).localGet(o[a * 2 + 1]!).f32x4Shuffle(2, 6, 3, 7).localSet(row[1]!);
+            } else {
+              emitTranspose4(c, o.slice(a * 4, a * 4 + 4), row, tmp);
+            }
+            c.localGet(y).localGet(oc).localGet(H).i32Mul().localGet(oh).i32Add().localGet(W).i32Mul().localGet(tx).i32Const(mTile).i32Mul().i32Add()
               .i32Const(2).i32Shl().i32Add().localSet(yp);
-            emitStoreVectors(c, yp, row, rem);
+            emitStoreVectors(c, yp, vecs, rem);
           });
         }
       });
@@ -335,11 +299,11 @@ export function emitWinoOutput4(): Code {
 }
 
 /** Winograd weights: U_xi = (G g G^T)[xi] for every (oc, ic), each xi packed into gemm's panels (float64, rounded once). */
-export function winogradWeights(w: Float32Array, cOut: number, cIn: number, m: WinogradTile = 2): Float32Array {
+export function winogradWeights(w: Float32Array, cOut: number, cIn: number, m: WinogradTile): Float32Array {
   const per = packedDenseFloats(cOut, cIn);
   const n = m + 2;
   const out = new Float32Array(n * n * per);
-  const G: readonly (readonly number[])[] = m === 2 ? [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]] : WINO4.G;
+  const { G } = TRANSFORMS[m];
   const u = Array.from({ length: n * n }, () => new Float32Array(cOut * cIn));
   for (let oc = 0; oc < cOut; oc++) {
     for (let ic = 0; ic < cIn; ic++) {
@@ -365,7 +329,7 @@ function winogradChunkRows(tW4: number): number {
 export interface WinogradArgs {
   x: number; cIn: number; h: number; w: number; cOut: number; y: number;
   /** The output tile's side (WinogradTile: 2 or 4; weights transformed for it). */
-  tile: number;
+  tile: WinogradTile;
   /** winogradWeights in the arena, a zero bias of ceil(C_out / 4) * 4 floats, the folded bias. */
   weights: number; zeros: number; bias: number;
   slope: number; hasSlope: number;
@@ -384,7 +348,7 @@ function padBandFloats(cIn: number, g: { tW4: number; wP: number }, m: WinogradT
 }
 
 /** Bytes of one thread's scratch: a chunk's padded rows of every channel, then its V and M. */
-export function winogradScratchBytes(cIn: number, cOut: number, h: number, w: number, m: WinogradTile = 2): number {
+export function winogradScratchBytes(cIn: number, cOut: number, h: number, w: number, m: WinogradTile): number {
   const g = winogradGeometry(h, w, m);
   const nt = winogradChunkRows(g.tW4) * g.tW4;
   return 4 * (padBandFloats(cIn, g, m) + winogradPositions(m) * ((cIn + cOut) * nt + 2 * WINO_XI_PAD));
@@ -400,10 +364,10 @@ export function winogradScratchBytes(cIn: number, cOut: number, h: number, w: nu
  * magnifies the products' rounding more, by runs (gemmBlocked).
  */
 export function winogradPart(k: SimdExports, a: WinogradArgs, slot: number, piece: number, pieces: number): void {
-  const tile = a.tile as WinogradTile;
+  const { tile } = a;
   const g = winogradGeometry(a.h, a.w, tile);
   const positions = winogradPositions(tile);
-  const [input, output, gemm] = tile === 4 ? [k.winoInput4, k.winoOutput4, k.gemmBlocked] : [k.winoInput, k.winoOutput, k.gemm];
+  const [input, output, gemm] = tile === 4 ? [k.winoInput4, k.winoOutput4, k.gemmBlocked] : [k.winoInput2, k.winoOutput2, k.gemm];
   const rows = winogradChunkRows(g.tW4);
   const [lo, hi] = share(g.tH, 1, piece, pieces);
   const xpad = a.scratch + slot * a.scratchBytes;

@@ -19,7 +19,7 @@ import { maxPool2dNaive } from '../src/ops/max_pool2d.cpu.js';
 import { GEMM_K_BLOCK, GEMM_MR, packDenseWeights, packedDenseFloats, ROW_MAJOR_BLOCK } from '../src/ops/simd/gemm.js';
 import { compileSimdModule, instantiateSimd, SIMD_MEMORY } from '../src/ops/simd/module.js';
 import { RetinaFaceError } from '../src/errors.js';
-import { WINO4, winogradPart, winogradScratchBytes, winogradWeights, type WinogradTile } from '../src/ops/simd/winograd.js';
+import { WINO2, WINO4, winogradPart, winogradScratchBytes, winogradWeights, type WinogradTile } from '../src/ops/simd/winograd.js';
 import { addNaive } from '../src/ops/add.cpu.js';
 import { headPermuteNaive } from '../src/ops/head_permute.cpu.js';
 import { softmaxNaive } from '../src/ops/softmax.cpu.js';
@@ -28,7 +28,7 @@ import { Arena } from '../src/wasm/arena.js';
 import { Code, encodeName, ModuleBuilder, sleb128, uleb128 } from '../src/wasm/emitter.js';
 import type { Tensor } from '../src/tensor.js';
 import { CpuBackend } from '../src/backends/cpu.js';
-import { CpuSimdBackend, PARALLEL_MIN_MACS, WINOGRAD4_MIN_CHANNELS } from '../src/backends/cpu_simd.js';
+import { CpuSimdBackend, PARALLEL_MIN_MACS, WINOGRAD4_MIN_CHANNELS, winogradTileFor } from '../src/backends/cpu_simd.js';
 import { nodeHost } from '../src/backends/simd_host.node.js';
 import { PIECES_PER_THREAD, PROFILE_TASKS } from '../src/backends/simd_pool.js';
 import { anatomy } from '../src/model/anatomy.js';
@@ -138,6 +138,8 @@ test('generated functions run: loops, locals, f32 and f32x4 arithmetic, lane sto
  */
 const BUILDS = [false, true] as const;
 const WINOGRAD_TILES: WinogradTile[] = [2, 4];
+/** Floats after a kernel's scratch, filled with CANARY_VALUE, that it must leave alone. */
+const CANARY = 64, CANARY_VALUE = 12345.5;
 const buildName = (fma: boolean) => (fma ? 'relaxed_madd build' : 'mul + add build');
 
 async function kernels(fma: boolean) {
@@ -255,16 +257,18 @@ for (const fma of BUILDS) {
   });
 }
 
-test('WINO4 (F(4x4, 3x3)): A^T ((G g) (.) (B^T d)) is the 3-tap correlation of d, in float64', () => {
-  const { AT, G, BT } = WINO4;
-  for (let seed = 0; seed < 5; seed++) {
-    const d = randomTensor([6], 950 + seed).data, g = randomTensor([3], 960 + seed).data;
-    const u = G.map((row) => row.reduce((acc, gk, k) => acc + gk * g[k]!, 0));
-    const v = BT.map((row) => row.reduce((acc, bj, j) => acc + bj * d[j]!, 0));
-    for (let i = 0; i < 4; i++) {
-      const y = AT[i]!.reduce((acc, a, xi) => acc + a * u[xi]! * v[xi]!, 0);
-      const want = d[i]! * g[0]! + d[i + 1]! * g[1]! + d[i + 2]! * g[2]!;
-      assert.ok(Math.abs(y - want) < 1e-12, `seed ${seed} output ${i}: ${y} against ${want}`);
+test('WINO2 (F(2x2, 3x3)) and WINO4 (F(4x4, 3x3)): A^T ((G g) (.) (B^T d)) is the 3-tap correlation of d, in float64', () => {
+  for (const [name, { AT, G, BT }] of [['WINO2', WINO2], ['WINO4', WINO4]] as const) {
+    const n = BT.length, m = AT.length;
+    for (let seed = 0; seed < 5; seed++) {
+      const d = randomTensor([n], 950 + seed).data, g = randomTensor([3], 960 + seed).data;
+      const u = G.map((row) => row.reduce((acc: number, gk, k) => acc + gk * g[k]!, 0));
+      const v = BT.map((row) => row.reduce((acc: number, bj, j) => acc + bj * d[j]!, 0));
+      for (let i = 0; i < m; i++) {
+        const y = AT[i]!.reduce((acc: number, a, xi) => acc + a * u[xi]! * v[xi]!, 0);
+        const want = d[i]! * g[0]! + d[i + 1]! * g[1]! + d[i + 2]! * g[2]!;
+        assert.ok(Math.abs(y - want) < 1e-12, `${name} seed ${seed} output ${i}: ${y} against ${want}`);
+      }
     }
   }
 });
@@ -303,6 +307,23 @@ for (const fma of BUILDS) {
         const blocked = run(k.gemmBlocked);
         assertClose(`gemmBlocked K ${K} C_out ${cout} n ${n} slope ${slope}`, blocked, { shape: [cout, n], data: ref }, SIMD_TWIN);
         if (K <= GEMM_K_BLOCK) assert.equal(blocked.data, run(k.gemm).data, `K ${K} <= ${GEMM_K_BLOCK}: one run, gemm's sums`);
+        if (!fma) {
+          // The mul + add build, float32 step by step: within a run acc = fround(acc + fround(w b)) (the first run from the
+          // bias, the others from 0), each run's sum added to the runs before, then the activation. Bit for bit.
+          const model = new Float32Array(cout * n);
+          for (let o = 0; o < cout; o++) {
+            for (let j = 0; j < n; j++) {
+              let total = 0;
+              for (let k0 = 0; k0 < K; k0 += GEMM_K_BLOCK) {
+                let acc = k0 === 0 ? bias[o]! : 0;
+                for (let q = k0; q < Math.min(K, k0 + GEMM_K_BLOCK); q++) acc = Math.fround(acc + Math.fround(wt.data[o * K + q]! * b.data[q * n + j]!));
+                total = k0 === 0 ? acc : Math.fround(total + acc);
+              }
+              model[o * n + j] = slope !== null ? Math.max(total, Math.fround(total * Math.fround(slope))) : total;
+            }
+          }
+          assert.equal(blocked.data, model, `K ${K} C_out ${cout} n ${n} slope ${slope}: the float32 model of sums by runs`);
+        }
       }
       for (const p of [wp, bp, biasp]) arena.release(p);
     }
@@ -314,17 +335,18 @@ for (const [fma, tile] of BUILDS.flatMap((f) => WINOGRAD_TILES.map((t) => [f, t]
     const { k, arena, put, get } = await kernels(fma);
     const cases: [number, number, number, number][] = [
       [64, 64, 20, 13], [64, 32, 9, 23], [16, 16, 11, 7], [256, 128, 7, 5], [5, 7, 1, 1], [1, 1, 2, 3], [6, 3, 4, 50], [3, 9, 17, 2], [2048, 4, 3, 3],
-      // chunks of 2 tile rows (F(2x2): tW4 = 48): 10 chunks in the one piece of one thread, each padding its own rows
+      // one thread: F(2x2) 20 tile rows of 48 tiles in chunks of 2, each padding its own rows; F(4x4) 10 rows of 24 in chunks of 4, 4, 2
       [8, 8, 39, 95],
-      // 19 tile rows: the last piece ends on a 1-row chunk after 2-row ones
+      // F(2x2): 19 tile rows, the last chunk 1 row after 2-row ones
       [8, 8, 37, 95],
-      // F(4x4): chunks of 4 tile rows (tW4 = 24) over 57 rows; C_in 33 and 96: sums by runs of 32 with a short last run, and
-      // of whole runs; output columns 4 tiles to a vector with 1, 2 and 3 columns of the last tile inside the image
+      // one thread, F(4x4): 15 tile rows of 24 in chunks of 4, 4, 4, 3; C_in 33 and 96: sums by runs of 32 with a short last
+      // run, and whole runs; the output's last tile with 1, 2 and 3 of its 4 columns inside the image (W 93, 30, 29)
       [33, 12, 57, 93], [96, 8, 6, 30], [40, 4, 5, 29], [7, 4, 9, 31],
-      // rows of tiles not a multiple of 4 (F(2x2) 50, F(4x4) 25) over several chunks: each row's last vector of V spills
-      // into the next row's first tiles, written after it
-      [12, 8, 40, 99],
+      // rows of tiles not a multiple of 4 over several chunks (F(2x2) 50 tiles, F(4x4) 25; then F(4x4) 11, F(2x2) 22): each
+      // row's last vector of V stores 1 to 3 tiles past it, on the next row's first tiles or the next channel's, written after
+      [12, 8, 40, 99], [20, 8, 13, 43],
     ];
+    let worst = 0;
     for (const [i, [cin, cout, h, w]] of cases.entries()) {
       const seed = 800 + i;
       const x = randomTensor([cin, h, w], seed);
@@ -336,8 +358,8 @@ for (const [fma, tile] of BUILDS.flatMap((f) => WINOGRAD_TILES.map((t) => [f, t]
       const xp = put(x.data), wp = put(winogradWeights(wt.data, cout, cin, tile)), bp = put(bias), zp = put(new Float32Array(bias.length));
       for (const threads of THREAD_SPLITS) {
         const bytes = winogradScratchBytes(cin, cout, h, w, tile);
-        const scratch = arena.alloc((bytes * threads) / 4);
-        arena.f32().fill(NaN, scratch / 4, scratch / 4 + (bytes * threads) / 4);
+        // The threads' scratch, then CANARY floats that no kernel may write
+        const scratch = arena.alloc((bytes * threads) / 4 + CANARY), canary = scratch + bytes * threads;
         // cOut1 > 0: as a shared pair (cpu_simd.ts shareWinograd), the first cOut1 channels to y with slope, the rest to
         // y2 with the other slope.
         const splits = cout >= 8 && cout % GEMM_MR === 0 ? [...new Set([0, GEMM_MR, Math.floor(cout / (2 * GEMM_MR)) * GEMM_MR])] : [0];
@@ -348,6 +370,8 @@ for (const [fma, tile] of BUILDS.flatMap((f) => WINOGRAD_TILES.map((t) => [f, t]
           const y = arena.alloc(c1 * plane), y2 = arena.alloc(Math.max(1, (cout - c1) * plane));
           arena.f32().fill(NaN, y / 4, y / 4 + c1 * plane);
           arena.f32().fill(NaN, y2 / 4, y2 / 4 + (cout - c1) * plane);
+          arena.f32().fill(NaN, scratch / 4, canary / 4);
+          arena.f32().fill(CANARY_VALUE, canary / 4, canary / 4 + CANARY);
           const args = {
             x: xp, cIn: cin, h, w, cOut: cout, y, tile, weights: wp, zeros: zp, bias: bp, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1,
             cOut1, y2, bias2: bp + 4 * cOut1, slope2: slope2 ?? 0, hasSlope2: slope2 === null ? 0 : 1, scratch, scratchBytes: bytes,
@@ -356,8 +380,9 @@ for (const [fma, tile] of BUILDS.flatMap((f) => WINOGRAD_TILES.map((t) => [f, t]
           const channels = (t: Tensor, from: number, to: number): Tensor => ({ shape: [to - from, h, w], data: t.data.slice(from * plane, to * plane) });
           const act = (t: Tensor, sl: number | null) => (sl === null ? t : leakyReluNaive(t, sl));
           const what = `winograd F(${tile}x${tile}) [${cin}->${cout} ${h}x${w}] cOut1 ${cOut1} slope ${slope} threads ${threads} seed ${seed}`;
-          assertClose(what, get(y, [c1, h, w]), act(channels(conv, 0, c1), slope), SIMD_TWIN);
-          if (cOut1 > 0) assertClose(`${what}, y2`, get(y2, [cout - c1, h, w]), act(channels(conv, c1, cout), slope2), SIMD_TWIN);
+          worst = Math.max(worst, assertClose(what, get(y, [c1, h, w]), act(channels(conv, 0, c1), slope), SIMD_TWIN).maxAbsError);
+          if (cOut1 > 0) worst = Math.max(worst, assertClose(`${what}, y2`, get(y2, [cout - c1, h, w]), act(channels(conv, c1, cout), slope2), SIMD_TWIN).maxAbsError);
+          assert.ok(arena.floats(canary, CANARY).every((v) => v === CANARY_VALUE), `${what}: a kernel wrote past the scratch`);
           arena.release(y);
           arena.release(y2);
         }
@@ -365,6 +390,7 @@ for (const [fma, tile] of BUILDS.flatMap((f) => WINOGRAD_TILES.map((t) => [f, t]
       }
       for (const p of [xp, wp, bp, zp]) arena.release(p);
     }
+    console.error(`  winograd F(${tile}x${tile}), ${buildName(fma)}: worst |error| against the naive loops ${worst.toExponential(2)}`);
   });
 }
 
@@ -656,9 +682,18 @@ test('cpu-simd: a winogradTile other than 2 or 4 is an option error (RetinaFaceE
     } catch (e) {
       assert.instance(e, RetinaFaceError);
       assert.is((e as RetinaFaceError).code, 'EOPTION');
-      assert.match((e as Error).message, new RegExp(`^invalid option winogradTile: ${String(tile)} `));
+      assert.ok((e as Error).message.startsWith(`invalid option winogradTile: ${JSON.stringify(tile)} (expected 2`), (e as Error).message);
     }
   }
+});
+
+test('winogradTileFor: F(4x4) from WINOGRAD4_MIN_CHANNELS input channels, F(2x2) below; the option wins', () => {
+  assert.is(winogradTileFor(WINOGRAD4_MIN_CHANNELS), 4);
+  assert.is(winogradTileFor(WINOGRAD4_MIN_CHANNELS - 1), 2);
+  assert.is(winogradTileFor(1), 2);
+  assert.is(winogradTileFor(2048), 4);
+  assert.is(winogradTileFor(2048, 2), 2);
+  assert.is(winogradTileFor(1, 4), 4);
 });
 
 test('cpu-simd: winogradTile 2 and 4 give the same network outputs within the kernels\' tolerance, and the default takes F(4x4) at >= WINOGRAD4_MIN_CHANNELS input channels only', async () => {
@@ -676,7 +711,8 @@ test('cpu-simd: winogradTile 2 and 4 give the same network outputs within the ke
   for (const k of ['loc', 'conf', 'landms'] as const) assertClose(`winogradTile 4 against 2: ${k}`, four[k], two[k], NETWORK);
   // mobile0.25's 3x3 convolutions: the FPN merges and SSH's conv3X3 and conv5X5_1 read 64 channels (F(4x4) by default), SSH's
   // later ones 16 (F(2x2)). Up to conv5X5_1 the default computes what winogradTile 4 does, bit for bit; conv5X5_2, of the same input, not.
-  assert.is(WINOGRAD4_MIN_CHANNELS, 64);
+  assert.is(winogradTileFor(64), 4);
+  assert.is(winogradTileFor(16), 2);
   for (const name of ['fpn.merge1', 'ssh1.conv3X3', 'ssh1.conv5X5_1']) assert.equal(auto.taps.get(name)!.data, four.taps.get(name)!.data, `${name}: F(4x4) by default`);
   assert.not.equal(auto.taps.get('ssh1.conv5X5_2')!.data, four.taps.get('ssh1.conv5X5_2')!.data, 'ssh1.conv5X5_2 (16 channels): F(2x2) by default');
   assertClose('ssh1.conv5X5_2, default against winogradTile 4', auto.taps.get('ssh1.conv5X5_2')!, four.taps.get('ssh1.conv5X5_2')!, NETWORK);

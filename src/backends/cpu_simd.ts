@@ -112,6 +112,11 @@ export const PARALLEL_MIN_MACS = 4_000_000;
  */
 export const WINOGRAD4_MIN_CHANNELS = 64;
 
+/** The Winograd tile of a 3x3 stride-1 convolution of cIn input channels: the option's, else by WINOGRAD4_MIN_CHANNELS. */
+export function winogradTileFor(cIn: number, option?: WinogradTile): WinogradTile {
+  return option ?? (cIn >= WINOGRAD4_MIN_CHANNELS ? 4 : 2);
+}
+
 /** A depthwise convolution not run yet: its input (kept alive) and its pointwise partner. */
 interface Deferred {
   x: SimdTensor;
@@ -234,7 +239,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     this.dispose();
     const tile = this.options.winogradTile;
     if (tile !== undefined && tile !== 2 && tile !== 4) {
-      throw new RetinaFaceError(`invalid option winogradTile: ${String(tile)} (Winograd's output tile is 2, for F(2x2, 3x3), or 4, for F(4x4, 3x3))`, { code: 'EOPTION' });
+      throw new RetinaFaceError(`invalid option winogradTile: ${JSON.stringify(tile) ?? String(tile)} (expected 2, for F(2x2, 3x3), or 4, for F(4x4, 3x3))`, { code: 'EOPTION' });
     }
     const host = await defaultHost();
     const wanted = this.options.threads ?? host?.defaultThreads() ?? 1;
@@ -275,7 +280,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
   private shareWinograd(first: ConvBnAct, second: ConvBnAct, lowered: Map<ConvBnAct, LoweredConv>): boolean {
     const p1 = this.prepared.get(first), p2 = this.prepared.get(second);
     // One GEMM over both units' channels: the second's rows start on a panel of GEMM_MR.
-    if (p1?.kind !== 'winograd' || p2?.kind !== 'winograd' || p1.cIn !== p2.cIn || p1.tile !== p2.tile || p1.cOut % GEMM_MR !== 0) return false;
+    if (p1?.kind !== 'winograd' || p2?.kind !== 'winograd' || p1.cIn !== p2.cIn || p1.cOut % GEMM_MR !== 0) return false;
     const { weight, bias, cOut } = concatFolded([first, second], lowered);
     this.shared.set(first, {
       partner: second, tile: p1.tile, cOut1: p1.cOut, cOut2: p2.cOut, weights: this.store(winogradWeights(weight, cOut, p1.cIn, p1.tile)),
@@ -331,7 +336,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const bias = new Float32Array(Math.ceil(cOut / GEMM_MR) * GEMM_MR);
     bias.set(b);
     if (l.kind === 'dense' && l.kernel === 3 && l.stride === 1 && l.padding === 1 && this.options.winograd !== false) {
-      const tile = this.options.winogradTile ?? (cIn >= WINOGRAD4_MIN_CHANNELS ? 4 : 2);
+      const tile = winogradTileFor(cIn, this.options.winogradTile);
       return {
         kind: 'winograd', tile, cIn, cOut, weights: this.store(winogradWeights(weight, cOut, cIn, tile)),
         zeros: this.store(new Float32Array(bias.length)), bias: this.store(bias),

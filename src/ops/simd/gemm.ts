@@ -5,8 +5,8 @@
 //   of B and splats 4 weights: 4 * GEMM_COLS multiply-adds of 4 lanes per 4 + GEMM_COLS loads.
 //   B is read either row-major (row stride xStride) from an im2col tile, or from NR-pixel
 //   panels (packB: a 1x1 convolution's input tile copied so that gemm reads it front to back).
-// The one matrix product of the module: dense convolutions (dense.ts) and Winograd's 16
-// products per chunk (winograd.ts) both run it.
+// The one matrix product of the module: dense convolutions (dense.ts) and Winograd's (m + 2)^2
+// products per chunk (winograd.ts; F(4x4)'s as gemmBlocked, its sums by runs) all run it.
 import { Code } from '../../wasm/emitter.js';
 import { emitAddToVectors, emitLeaky, emitMulAdd, emitStoreVectors } from './common.js';
 import { PANEL_ROWS } from '../gemm_panels.js';
@@ -27,17 +27,21 @@ export const ROW_MAJOR_BLOCK = 4 * GEMM_NR;
  * summed by runs, most roundings happen at the size of one run. Winograd F(4x4, 3x3)'s products,
  * one layer against float64 (`/usr/bin/python3 bench/winograd_points.py --runs`), worst |error|:
  * C_in 256, 2.7e-5 summed straight, 9.2e-6 by runs of 32; C_in 512, 4.5e-5 and 1.1e-5 (F(2x2)
- * straight: 4.3e-6 and 6.2e-6). Winograd F(4x4) sums by runs (winograd.ts); the paired forward
- * measured no cost (resnet50 640x640, 1 thread: 0.995).
+ * straight: 4.3e-6 and 6.2e-6; that script models the relaxed_madd build, one rounding a step).
+ * Winograd F(4x4) sums by runs (winograd.ts), at no measured cost: paired forwards against the
+ * same build with F(4x4) on gemm (`node dist/bench/ab.js --before THAT --after . --tolerance 1e-3`,
+ * resnet50 640x640, 1 thread, 5 pairs): 0.995.
  */
 export const GEMM_K_BLOCK = 32;
 
 /**
- * The gemm kernel; `fma`: multiply-adds by relaxed SIMD's relaxed_madd (emitMulAdd); `blocked`:
- * the K products summed by runs of GEMM_K_BLOCK (gemmBlocked: the same arguments, y written
- * after every run and read back before the next is added; the activation after the last).
+ * The gemm kernel; `fma`: multiply-adds by relaxed SIMD's relaxed_madd (emitMulAdd); `sums`:
+ * each output's K products summed straight (gemm) or by runs of GEMM_K_BLOCK (gemmBlocked: the
+ * same arguments, y written after every run and read back before the next is added; the
+ * activation after the last).
  */
-export function emitGemm(fma: boolean, blocked = false): Code {
+export function emitGemm(fma: boolean, sums: 'straight' | 'byRuns' = 'straight'): Code {
+  const blocked = sums === 'byRuns';
   const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32', 'i32']);
   const [w, x, xStride, y, yStride, bias, K, ocCount, n, slope, hasSlope, blockBytes] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   const ob = c.local('i32'), j = c.local('i32'), wp = c.local('i32'), xp = c.local('i32'), wEnd = c.local('i32');
@@ -45,7 +49,7 @@ export function emitGemm(fma: boolean, blocked = false): Code {
   const acc = Array.from({ length: GEMM_MR }, () => Array.from({ length: GEMM_COLS }, () => c.local('v128')));
   const b = Array.from({ length: GEMM_COLS }, () => c.local('v128'));
   const a = c.local('v128'), slopeV = c.local('v128');
-  const first = c.local('i32'), runEnd = c.local('i32');
+  const [first, runEnd] = blocked ? [c.local('i32'), c.local('i32')] : [-1, -1];
 
   c.localGet(xStride).i32Const(2).i32Shl().localSet(xStep);
   c.localGet(K).i32Const(4 * GEMM_MR).i32Mul().localSet(panelBytes);

@@ -37,7 +37,7 @@ export function buildSimdModule(memory: MemoryImport, build: SimdBuild = {}): Ui
   const fma = build.fma === true;
   const m = new ModuleBuilder({ memory });
   m.addFunction('gemm', emitGemm(fma));
-  m.addFunction('gemmBlocked', emitGemm(fma, true));
+  m.addFunction('gemmBlocked', emitGemm(fma, 'byRuns'));
   m.addFunction('im2col', emitIm2col());
   m.addFunction('packB', emitPackB());
   m.addFunction('actCopy', emitElementwise(false));

@@ -81,6 +81,12 @@ export interface BackendOptions {
    * machine.
    */
   fma?: boolean;
+  /**
+   * cpu-simd's Winograd tile for 3x3 stride-1 convolutions: 2 (F(2x2, 3x3) everywhere: a smaller
+   * arena, resnet50's transformed 3x3 weights 75 MB instead of 169) or 4 (F(4x4, 3x3) everywhere);
+   * default: 4 from 64 input channels, 2 below.
+   */
+  winogradTile?: 2 | 4;
 }
 
 /** The default backend. */

@@ -106,6 +106,8 @@ export interface DetectorOptions {
   simdModules?: BackendOptions['simdModules'];
   /** cpu-simd's fused multiply-add (see BackendOptions.fma; default: where the engine has it) */
   fma?: boolean;
+  /** cpu-simd's Winograd tile, 2 or 4 (see BackendOptions.winogradTile; default: by input channels) */
+  winogradTile?: 2 | 4;
 }
 
 const now = () => globalThis.performance.now();
@@ -178,6 +180,7 @@ export function checkDetectorOptions(opts: Partial<DetectorOptions>): void {
   if (opts.backend !== undefined && !(BACKEND_SPECS as readonly unknown[]).includes(opts.backend)) bad('backend', opts.backend, `one of ${BACKEND_SPECS.join(', ')}`);
   if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1 && opts.threads <= MAX_THREADS)) bad('threads', opts.threads, `an integer 1..${MAX_THREADS}`);
   if (opts.fma !== undefined && typeof opts.fma !== 'boolean') bad('fma', opts.fma, 'true or false');
+  if (opts.winogradTile !== undefined && opts.winogradTile !== 2 && opts.winogradTile !== 4) bad('winogradTile', opts.winogradTile, '2 or 4');
 }
 
 /** Builds the model from checked weights and prepares a backend for it. */
@@ -189,6 +192,7 @@ export async function prepareModel(tensors: Map<string, Tensor>, opts: DetectorO
     ...(opts.threads === undefined ? {} : { threads: opts.threads }),
     ...(opts.simdModules === undefined ? {} : { simdModules: opts.simdModules }),
     ...(opts.fma === undefined ? {} : { fma: opts.fma }),
+    ...(opts.winogradTile === undefined ? {} : { winogradTile: opts.winogradTile }),
   };
   const backend = await createBackend(spec, backendOptions);
   try {

@@ -282,12 +282,22 @@ test('load(): a wrong arch, thread count or option name is one RetinaFaceError n
     [{ threads: 0 }, /^invalid option threads: 0 /],
     [{ threads: 1000 }, /^invalid option threads: 1000 /],
     [{ backend: 'simd' }, /^invalid option backend: "simd" \(expected one of auto, cpu, /],
+    [{ winogradTile: 3 }, /^invalid option winogradTile: 3 \(expected 2 or 4\)$/],
     [{ modelPath: 'x' }, /^unknown option modelPath \(expected arch, backend, /],
   ];
   for (const [opts, message] of cases) {
     const e = await RetinaFace.load(opts as never).then(() => null, (x: unknown) => x);
     assert.ok(e instanceof RetinaFaceError && e.code === 'EOPTION', `${JSON.stringify(opts)}: ${String(e)}`);
     assert.match((e as Error).message, message);
+  }
+});
+
+test('load({ winogradTile: 2 }) reaches the cpu-simd backend', async () => {
+  const d = await RetinaFace.load({ backend: 'cpu-simd', threads: 1, winogradTile: 2 });
+  try {
+    assert.is((d.backend as unknown as { winogradTile?: number }).winogradTile, 2);
+  } finally {
+    d.dispose();
   }
 });
 

@@ -56,8 +56,9 @@ export interface CpuSimdOptions {
   winograd?: boolean;
   /**
    * Winograd's output tile: 2 (F(2x2, 3x3)), 4 (F(4x4, 3x3): 36 multiply-adds per 16 outputs
-   * instead of 64, more rounding) or, by default, 4 where the input has at least
-   * WINOGRAD4_MIN_CHANNELS channels and 2 below.
+   * instead of 64, more rounding, 2.25x the transformed weights) or, by default, 4 where the input
+   * has at least WINOGRAD4_MIN_CHANNELS channels and 2 below (winogradTileFor). 2 keeps the arena
+   * smaller: resnet50's Winograd weights 75 MB instead of 169.
    */
   winogradTile?: WinogradTile;
   /**
@@ -106,9 +107,10 @@ export const PARALLEL_MIN_MACS = 4_000_000;
 /**
  * Winograd convolutions of at least this many input channels take F(4x4, 3x3) by default (with
  * gemmBlocked's sums by runs), the others F(2x2, 3x3). One convolution, one thread, F(4x4) / F(2x2)
- * (`node dist/bench/winograd-tiles.js`): 0.78 at 64 -> 64 on 160x160, 0.81 on 80x80, 0.65 to 0.76
- * at 128 to 512 channels; at 16 -> 16 on 80x80, 1.12 (its larger transforms cost more than its
- * GEMMs save). docs/profile.md, "The seventeenth".
+ * (`REPS=15 node dist/bench/winograd-tiles.js`): 0.72 to 0.86 at 64 to 512 channels on 20x20 to
+ * 160x160, except 1.04 at 64 -> 48 on 20x20 (0.01 ms); 0.98 at 16 -> 32 on 80x80. F(4x4) keeps 36
+ * instead of 16 transformed values a 3x3 kernel: resnet50's Winograd weights 169 MB instead of 75.
+ * docs/profile.md, "The seventeenth".
  */
 export const WINOGRAD4_MIN_CHANNELS = 64;
 
@@ -214,6 +216,11 @@ export class CpuSimdBackend implements Backend<Tensor> {
 
   /** Whether the kernels multiply-add by relaxed SIMD's relaxed_madd (known after prepare(); option fma). */
   fma = false;
+
+  /** The option winogradTile as given (undefined: by input channels, winogradTileFor). */
+  get winogradTile(): WinogradTile | undefined {
+    return this.options.winogradTile;
+  }
 
   /** Threads in use (known after prepare()). */
   get threads(): number {

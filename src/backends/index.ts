@@ -70,6 +70,7 @@ export async function createBackend(spec: BackendSpec, options: BackendOptions =
         ...(options.threads === undefined ? {} : { threads: options.threads }),
         ...(options.simdModules === undefined ? {} : { modules: options.simdModules }),
         ...(options.fma === undefined ? {} : { fma: options.fma }),
+        ...(options.winogradTile === undefined ? {} : { winogradTile: options.winogradTile }),
       }) as Backend<unknown>;
     }
     default:

@@ -5,7 +5,7 @@
 
 --runs: the products' sums as cpu-simd's gemm forms them (one float32 multiply-add at a time, in
 order over C_in) against gemmBlocked's (runs of 32 from zero, the runs' sums added in turn), for
-F(2x2) and cpu-simd's F(4x4) points at C_in 64, 256 and 512.
+F(2x2) and cpu-simd's F(4x4) points at C_in 64, 256 and 512, in both builds' rounding.
 
 Builds each transform by Toom-Cook from its points (plus infinity) in exact fractions, checks the
 1-D identity, then runs one layer the way cpu-simd does: weights transformed in float64 and rounded
@@ -57,7 +57,8 @@ def identity_error(at, g, bt, m, r=3):
     return np.max(np.abs(y - ref))
 
 
-def layer_error(at, g, bt, m, cin, seed, cout=16, tiles=64):
+def layer(at, g, bt, m, cin, seed, cout=16, tiles=64):
+    """One layer's transformed weights U and input V in float32 (the weights from float64, as cpu-simd's prepare) and its float64 output."""
     n = m + 2
     rng = np.random.default_rng(seed)
     x = np.maximum(rng.standard_normal((cin, tiles, n, n)) * 2.0, 0)
@@ -65,12 +66,22 @@ def layer_error(at, g, bt, m, cin, seed, cout=16, tiles=64):
     u64 = np.einsum('ak,oikl,bl->oiab', g, w, g)
     y64 = np.einsum('ka,otab,lb->otkl', at, np.einsum('oiab,itab->otab', u64, np.einsum('ak,itkl,bl->itab', bt, x, bt)), at)
     f = np.float32
-    u, x32, bt32, at32 = u64.astype(f), x.astype(f), bt.astype(f), at.astype(f)
-    v = np.einsum('ital,bl->itab', np.einsum('ak,itkl->ital', bt32, x32).astype(f), bt32).astype(f)
-    mm = np.einsum('oiab,itab->otab', u, v).astype(f)
+    bt32 = bt.astype(f)
+    v = np.einsum('ital,bl->itab', np.einsum('ak,itkl->ital', bt32, x.astype(f)).astype(f), bt32).astype(f)
+    return u64.astype(f), v, y64
+
+
+def output_error(at, mm, y64):
+    """The output transform of M in float32, against float64: max |error|, max |y|."""
+    f = np.float32
+    at32 = at.astype(f)
     y = np.einsum('otkb,lb->otkl', np.einsum('ka,otab->otkb', at32, mm).astype(f), at32).astype(f)
     return np.abs(y - y64).max(), np.abs(y64).max()
 
+
+def layer_error(at, g, bt, m, cin, seed):
+    u, v, y64 = layer(at, g, bt, m, cin, seed)
+    return output_error(at, np.einsum('oiab,itab->otab', u, v).astype(np.float32), y64)
 
 SETS = [
     ('F(2x2) 0, 1, -1', 2, [F(0), F(1), F(-1)]),
@@ -81,36 +92,30 @@ SETS = [
     ('F(4x4) 0, 1, -1, 3/2, -1/2', 4, [F(0), F(1), F(-1), F(3, 2), F(-1, 2)]),
 ]
 
-def sequential_error(at, g, bt, m, cin, seed, run, cout=16, tiles=64):
-    """layer_error with M summed one float32 multiply-add at a time, by runs of `run` products."""
-    n = m + 2
-    rng = np.random.default_rng(seed)
-    x = np.maximum(rng.standard_normal((cin, tiles, n, n)) * 2.0, 0)
-    w = rng.standard_normal((cout, cin, 3, 3)) * np.sqrt(2.0 / (cin * 9))
-    u64 = np.einsum('ak,oikl,bl->oiab', g, w, g)
-    y64 = np.einsum('ka,otab,lb->otkl', at, np.einsum('oiab,itab->otab', u64, np.einsum('ak,itkl,bl->itab', bt, x, bt)), at)
-    f = np.float32
-    u, bt32, at32 = u64.astype(f), bt.astype(f), at.astype(f)
-    v = np.einsum('ital,bl->itab', np.einsum('ak,itkl->ital', bt32, x.astype(f)).astype(f), bt32).astype(f)
+def sequential_error(at, g, bt, m, cin, seed, run, fused=True):
+    """layer_error with M summed one float32 multiply-add at a time, by runs of `run` products: fused
+    (relaxed_madd: the product exact in float64, one rounding) or not (mul + add: the product rounded too)."""
+    u, v, y64 = layer(at, g, bt, m, cin, seed)
+    f, d = np.float32, np.float64
     total = None
     for k0 in range(0, cin, run):
-        acc = np.zeros((cout, tiles, n, n), f)
+        acc = np.zeros((u.shape[0],) + v.shape[1:], f)
         for ic in range(k0, min(cin, k0 + run)):
-            # a fused multiply-add: the float32 product is exact in float64, one rounding to float32
-            acc = (acc.astype(np.float64) + u[:, ic, None].astype(np.float64) * v[None, ic].astype(np.float64)).astype(f)
+            product = u[:, ic, None].astype(d) * v[None, ic].astype(d)
+            acc = (acc.astype(d) + (product if fused else product.astype(f).astype(d))).astype(f)
         total = acc if total is None else (total + acc).astype(f)
-    y = np.einsum('otkb,lb->otkl', np.einsum('ka,otab->otkb', at32, total).astype(f), at32).astype(f)
-    return np.abs(y - y64).max()
+    return output_error(at, total, y64)[0]
 
 
 def runs_table():
     print('max |error| of one layer against float64 (worst of 2 seeds), products summed straight / by runs of 32')
-    for name, m, pts in [SETS[0], SETS[3]]:
-        at, g, bt = toom_cook(pts, m)
-        for cin in (64, 256, 512):
-            straight = max(sequential_error(at, g, bt, m, cin, s, cin) for s in (7, 8))
-            runs = max(sequential_error(at, g, bt, m, cin, s, 32) for s in (7, 8))
-            print(f'  {name:34s} C_in {cin:3d}  straight {straight:.2e}  runs of 32 {runs:.2e}')
+    for fused, build in ((True, 'relaxed_madd build'), (False, 'mul + add build')):
+        for name, m, pts in [SETS[0], SETS[3]]:
+            at, g, bt = toom_cook(pts, m)
+            for cin in (64, 256, 512):
+                straight = max(sequential_error(at, g, bt, m, cin, s, cin, fused) for s in (7, 8))
+                runs = max(sequential_error(at, g, bt, m, cin, s, 32, fused) for s in (7, 8))
+                print(f'  {build:18s} {name:26s} C_in {cin:3d}  straight {straight:.2e}  runs of 32 {runs:.2e}')
 
 
 if __name__ == '__main__':

@@ -27,7 +27,7 @@ export const ROW_MAJOR_BLOCK = 4 * GEMM_NR;
  * summed by runs, most roundings happen at the size of one run. Winograd F(4x4, 3x3)'s products,
  * one layer against float64 (`/usr/bin/python3 bench/winograd_points.py --runs`), worst |error|:
  * C_in 256, 2.7e-5 summed straight, 9.2e-6 by runs of 32; C_in 512, 4.5e-5 and 1.1e-5 (F(2x2)
- * straight: 4.3e-6 and 6.2e-6; that script models the relaxed_madd build, one rounding a step).
+ * straight: 4.3e-6 and 6.2e-6; relaxed_madd build; mul + add rounds alike: 9.8e-6 and 1.1e-5 by runs).
  * Winograd F(4x4) sums by runs (winograd.ts), at no measured cost: paired forwards against the
  * same build with F(4x4) on gemm (`node dist/bench/ab.js --before THAT --after . --tolerance 1e-3`,
  * resnet50 640x640, 1 thread, 5 pairs): 0.995.

@@ -74,7 +74,7 @@ const USAGE: [string, string[], RegExp][] = [
   ['no input', ['--savepath', 'x.png'], /--input IMAGE is required/],
   ['input without a value', ['--input'], /--input needs a value/],
   ['rescale below 1', ['-i', 'x.jpg', '--rescale', '0.5'], /--rescale must be a number >= 1, got 0.5/],
-  ['vis_thres above 1', ['-i', 'x.jpg', '--vis_thres', '2'], /--vis_thres must be a number >= 0 <= 1, got 2/],
+  ['vis_thres above 1', ['-i', 'x.jpg', '--vis_thres', '2'], /--vis_thres must be a number from 0 to 1, got 2/],
   ['top_k not an integer', ['-i', 'x.jpg', '--top_k', '1.5'], /--top_k must be an integer >= 1, got 1.5/],
   ['nms_threshold not a number', ['-i', 'x.jpg', '--nms_threshold', 'abc'], /--nms_threshold must be a number/],
   ['unknown arch', ['-i', 'x.jpg', '--arch', 'vgg'], /--arch must be one of mobile0.25, resnet50, got vgg/],

@@ -100,7 +100,9 @@ export function numberOption(args: ParsedArgs, name: string, o: { min?: number; 
   const ok = typeof raw === 'string' && raw.trim() !== '' && Number.isFinite(v) &&
     (o.min === undefined || v >= o.min) && (o.max === undefined || v <= o.max) && (!o.integer || Number.isInteger(v));
   if (!ok) {
-    const range = [o.integer ? 'an integer' : 'a number', o.min !== undefined ? `>= ${o.min}` : '', o.max !== undefined ? `<= ${o.max}` : ''].filter(Boolean).join(' ');
+    const kind = o.integer ? 'an integer' : 'a number';
+    const range = o.min !== undefined && o.max !== undefined ? `${kind} from ${o.min} to ${o.max}`
+      : [kind, o.min !== undefined ? `>= ${o.min}` : '', o.max !== undefined ? `<= ${o.max}` : ''].filter(Boolean).join(' ');
     throw new UsageError(`--${name} must be ${range}, got ${String(raw)}`);
   }
   return v;

@@ -59,40 +59,37 @@ export function emitLeaky(c: Code, locals: number[], slopeV: number): void {
 }
 
 /**
- * Stores `count` floats of consecutive v128 locals at address local `addr` when rem >= count,
- * else lane by lane while lane < rem (the partial tile at the end of a row).
+ * The partial tile at the end of a row: `whole(i)` for each of `count` vectors when rem >= 4
+ * count floats remain, else `lane(l)` for each float l < rem.
  */
-export function emitStoreVectors(c: Code, addr: number, vecs: number[], rem: number): void {
-  c.localGet(rem).i32Const(vecs.length * 4).i32GeS().if(() => {
-    vecs.forEach((v, i) => c.localGet(addr).localGet(v).v128Store(16 * i));
+function emitByVectorsOrLanes(c: Code, rem: number, count: number, whole: (i: number) => void, lane: (l: number) => void): void {
+  c.localGet(rem).i32Const(count * 4).i32GeS().if(() => {
+    for (let i = 0; i < count; i++) whole(i);
   }, () => {
-    for (let l = 0; l < vecs.length * 4; l++) {
-      c.localGet(rem).i32Const(l).i32GtS().if(() => {
-        c.localGet(addr).localGet(vecs[l >> 2]!).v128Store32Lane(l & 3, 4 * l);
-      });
-    }
+    for (let l = 0; l < count * 4; l++) c.localGet(rem).i32Const(l).i32GtS().if(() => lane(l));
   });
 }
 
+/** Stores the floats of consecutive v128 locals at address local `addr`: all of them, or the first rem. */
+export function emitStoreVectors(c: Code, addr: number, vecs: number[], rem: number): void {
+  emitByVectorsOrLanes(c, rem, vecs.length,
+    (i) => c.localGet(addr).localGet(vecs[i]!).v128Store(16 * i),
+    (l) => c.localGet(addr).localGet(vecs[l >> 2]!).v128Store32Lane(l & 3, 4 * l));
+}
+
 /**
- * Adds `count` floats at address local `addr` and consecutive v128 locals, whole vectors when rem
- * >= count, else lane by lane while lane < rem: into memory (`toMemory`: addr[i] = addr[i] + v) or
- * into the locals (v = v + addr[i]).
+ * Adds the floats at address local `addr` and those of consecutive v128 locals (all of them, or
+ * the first rem): into memory (`toMemory`: addr[i] = addr[i] + v) or into the locals (v = v + addr[i]).
  */
 export function emitAddToVectors(c: Code, addr: number, vecs: number[], rem: number, toMemory: boolean): void {
-  c.localGet(rem).i32Const(vecs.length * 4).i32GeS().if(() => {
-    vecs.forEach((v, i) => {
-      if (toMemory) c.localGet(addr).localGet(v).localGet(addr).v128Load(16 * i).f32x4Add().v128Store(16 * i);
-      else c.localGet(v).localGet(addr).v128Load(16 * i).f32x4Add().localSet(v);
-    });
-  }, () => {
-    for (let l = 0; l < vecs.length * 4; l++) {
-      const v = vecs[l >> 2]!;
-      c.localGet(rem).i32Const(l).i32GtS().if(() => {
-        if (toMemory) c.localGet(addr).localGet(v).f32x4ExtractLane(l & 3).localGet(addr).f32Load(4 * l).f32Add().f32Store(4 * l);
-        else c.localGet(v).localGet(v).f32x4ExtractLane(l & 3).localGet(addr).f32Load(4 * l).f32Add().f32x4ReplaceLane(l & 3).localSet(v);
-      });
-    }
+  emitByVectorsOrLanes(c, rem, vecs.length, (i) => {
+    const v = vecs[i]!;
+    if (toMemory) c.localGet(addr).localGet(v).localGet(addr).v128Load(16 * i).f32x4Add().v128Store(16 * i);
+    else c.localGet(v).localGet(addr).v128Load(16 * i).f32x4Add().localSet(v);
+  }, (l) => {
+    const v = vecs[l >> 2]!;
+    if (toMemory) c.localGet(addr).localGet(v).f32x4ExtractLane(l & 3).localGet(addr).f32Load(4 * l).f32Add().f32Store(4 * l);
+    else c.localGet(v).localGet(v).f32x4ExtractLane(l & 3).localGet(addr).f32Load(4 * l).f32Add().f32x4ReplaceLane(l & 3).localSet(v);
   });
 }
 

@@ -105,13 +105,21 @@ function emitCombination(c: Code, coeffs: readonly number[], get: (j: number) =>
   coeffs.forEach((k, j) => {
     if (k === 0) return;
     get(j);
-    if (first) {
-      if (k !== 1) c.v128ConstF32(k, k, k, k).f32x4Mul();
-    } else if (k === 1) c.f32x4Add();
-    else if (k === -1) c.f32x4Sub();
-    else c.v128ConstF32(k, k, k, k).f32x4Mul().f32x4Add();
+    emitTerm(c, k, first);
     first = false;
   });
+}
+
+/**
+ * With a term x on the stack (and, unless `first`, the sum so far under it): pushes k x (`first`),
+ * else sum + k x, as an add or subtract for k = +-1.
+ */
+function emitTerm(c: Code, k: number, first: boolean): void {
+  if (first) {
+    if (k !== 1) c.v128ConstF32(k, k, k, k).f32x4Mul();
+  } else if (k === 1) c.f32x4Add();
+  else if (k === -1) c.f32x4Sub();
+  else c.v128ConstF32(k, k, k, k).f32x4Mul().f32x4Add();
 }
 
 /** Emits the 4x4 transpose of the v128 locals rows (lane l of out[j] = lane j of rows[l]), through t[0..3]. */
@@ -176,15 +184,9 @@ export function emitWinoInput(m: WinogradTile): Code {
         if (k === 0) continue;
         for (let j = 0; j < n; j++) {
           const acc = e[a * n + j]!;
-          if (i === firstRow[a]) {
-            c.localGet(col[j]!);
-            if (k !== 1) c.v128ConstF32(k, k, k, k).f32x4Mul();
-          } else {
-            c.localGet(acc).localGet(col[j]!);
-            if (k === 1) c.f32x4Add();
-            else if (k === -1) c.f32x4Sub();
-            else c.v128ConstF32(k, k, k, k).f32x4Mul().f32x4Add();
-          }
+          if (i !== firstRow[a]) c.localGet(acc);
+          c.localGet(col[j]!);
+          emitTerm(c, k, i === firstRow[a]);
           c.localSet(acc);
         }
       }

@@ -53,7 +53,7 @@ async function main() {
       packDenseWeights(f.w.data, cout, packed);
       const bias = new Float32Array(Math.ceil(cout / GEMM_MR) * GEMM_MR); bias.set(f.b.data);
       const scratchBytes = denseScratchBytes(cin, ks, stride);
-      const args = { x: xp, cIn: cin, h, w, kSize: ks, stride, pad, hOut, wOut, weights: put(packed), bias: put(bias), cOut: cout, y, slope: 0.1, hasSlope: 1, scratch: arena.alloc(scratchBytes / 4 + 1), scratchBytes };
+      const args = { x: xp, cIn: cin, h, w, kSize: ks, stride, pad, hOut, wOut, weights: put(packed), bias: put(bias), cOut: cout, y, slope: 0.1, hasSlope: 1, res: 0, scratch: arena.alloc(scratchBytes / 4 + 1), scratchBytes };
       runSimd = () => denseConvPart(k, args, 0, 0, 1);
       const pj = packConvWeights(f.w, f.b, attrs);
       runJs = () => conv2dGemm(x, pj, 0.1);

@@ -32,6 +32,9 @@ import { CpuSimdBackend, PARALLEL_MIN_MACS, WINOGRAD4_MIN_CHANNELS, winogradTile
 import { nodeHost } from '../src/backends/simd_host.node.js';
 import { PIECES_PER_THREAD, PROFILE_TASKS } from '../src/backends/simd_pool.js';
 import { anatomy } from '../src/model/anatomy.js';
+import { Forward } from '../src/model/forward.js';
+import { assignPaths } from '../src/model/modules.js';
+import { Bottleneck } from '../src/model/resnet50.js';
 import type { ConvDw } from '../src/model/blocks.js';
 import type { MobileNetV1 } from '../src/model/mobilenet_v1.js';
 import { buildRetinaFace, type RetinaFace } from '../src/model/retinaface.js';
@@ -214,7 +217,7 @@ const DENSE: [number, number, number, number, number, number][] = [
 ];
 
 for (const fma of BUILDS) {
-  test(`dense SIMD convolution (GEMM, im2col) equals naive conv -> bn -> leaky (${buildName(fma)})`, async () => {
+  test(`dense SIMD convolution (GEMM, im2col) equals naive conv -> bn (-> + residual) -> leaky (${buildName(fma)})`, async () => {
     const { k, arena, put, get } = await kernels(fma);
     for (const [i, [cin, cout, ks, stride, h, w]] of DENSE.entries()) {
       const seed = 300 + i;
@@ -234,25 +237,31 @@ for (const fma of BUILDS) {
       bias.set(f.b.data);
       const xp = put(x.data), wp = put(packed), bp = put(bias);
       const conv = batchNorm2dNaive(conv2dNaive(x, wt, null, attrs), bn);
+      // A residual (gemmResidual: ResNet's conv3 and its add) added to the sums before the activation.
+      const residual = randomTensor([cout, hOut, wOut], seed + 6, -2, 2);
+      const rp = put(residual.data);
       for (const slope of [0.1, 0, null]) {
-        const ref = slope === null ? conv : leakyReluNaive(conv, slope);
-        for (const threads of THREAD_SPLITS) {
-          const scratchBytes = denseScratchBytes(cin, ks, stride);
-          const scratch = arena.alloc((scratchBytes * threads) / 4);
-          const y = arena.alloc(cout * hOut * wOut);
-          arena.f32().fill(NaN, y / 4, y / 4 + cout * hOut * wOut);
-          const args = {
-            x: xp, cIn: cin, h, w, kSize: ks, stride, pad, hOut, wOut, weights: wp, bias: bp, cOut: cout, y,
-            slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, scratch, scratchBytes,
-          };
-          runAllPieces(threads, (slot, piece, pieces) => denseConvPart(k, args, slot, piece, pieces));
-          assertClose(`simd dense [${cin}->${cout} k${ks} s${stride} ${h}x${w}] slope ${slope} threads ${threads} seed ${seed}`,
-            get(y, [cout, hOut, wOut]), ref, SIMD_TWIN);
-          arena.release(y);
-          arena.release(scratch);
+        for (const withRes of [false, true]) {
+          const sum = withRes ? addNaive(conv, residual) : conv;
+          const ref = slope === null ? sum : leakyReluNaive(sum, slope);
+          for (const threads of THREAD_SPLITS) {
+            const scratchBytes = denseScratchBytes(cin, ks, stride);
+            const scratch = arena.alloc((scratchBytes * threads) / 4);
+            const y = arena.alloc(cout * hOut * wOut);
+            arena.f32().fill(NaN, y / 4, y / 4 + cout * hOut * wOut);
+            const args = {
+              x: xp, cIn: cin, h, w, kSize: ks, stride, pad, hOut, wOut, weights: wp, bias: bp, cOut: cout, y,
+              slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, res: withRes ? rp : 0, scratch, scratchBytes,
+            };
+            runAllPieces(threads, (slot, piece, pieces) => denseConvPart(k, args, slot, piece, pieces));
+            assertClose(`simd dense [${cin}->${cout} k${ks} s${stride} ${h}x${w}] slope ${slope}${withRes ? ' + residual' : ''} threads ${threads} seed ${seed}`,
+              get(y, [cout, hOut, wOut]), ref, SIMD_TWIN);
+            arena.release(y);
+            arena.release(scratch);
+          }
         }
       }
-      arena.release(xp); arena.release(wp); arena.release(bp);
+      arena.release(xp); arena.release(wp); arena.release(bp); arena.release(rp);
     }
   });
 }
@@ -527,6 +536,41 @@ test('cpu-simd: fused depthwise-separable blocks, SSH\'s shared-input Winograd p
   }
   assert.is(sizes.at(-1), sizes[1], `memory after frame 2 ${sizes[1]} bytes, after frame 40 ${sizes.at(-1)}`);
   be.dispose();
+});
+
+test('cpu-simd: a ResNet-50 Bottleneck\'s conv3 and its residual add run as one dense task (gemmResidual) give the unfused output bit for bit (identity and downsample blocks, 1 and 2 threads); a conv3 output read directly is computed then', async () => {
+  // [inplanes, planes, stride, downsample, H, W]: layer2.0's kind (stride 2, downsample) and layer1.1's (identity)
+  const blocks: [number, number, number, boolean, number, number][] = [[64, 32, 2, true, 17, 19], [128, 32, 1, false, 13, 11]];
+  for (const [i, [inplanes, planes, stride, ds, h, w]] of blocks.entries()) {
+    const block = new Bottleneck(inplanes, planes, stride, ds);
+    assignPaths(block, `block${i}`);
+    randomizeModel(block, 70 + i);
+    const input = randomTensor([inplanes, h, w], 80 + i);
+    const naive = new CpuBackend('naive');
+    await naive.prepare(block);
+    const want = block.forward(new Forward(naive, false), input);
+    for (const threads of [1, 2]) {
+      const outs: Tensor[] = [];
+      for (const fuse of [false, true]) {
+        const be = new CpuSimdBackend({ threads, fuse, parallelMinMacs: 0 });
+        await be.prepare(block);
+        const x = be.upload(input);
+        outs.push(await be.read(block.forward(new Forward(be, false), x)));
+        if (fuse) {
+          // The deferred conv3 output read on its own: the conv's values (its add never runs).
+          const u = block.units;
+          const out3 = be.convBnAct(be.convBnAct(be.convBnAct(x, u.conv1), u.conv2), u.conv3);
+          const wantOut3 = naive.convBnAct(naive.convBnAct(naive.convBnAct(input, u.conv1), u.conv2), u.conv3);
+          assertClose(`block ${i} conv3 read (threads ${threads})`, await be.read(out3), wantOut3, SIMD_TWIN);
+        }
+        be.dispose();
+      }
+      const [plain, fused] = outs as [Tensor, Tensor];
+      const j = plain.data.findIndex((v, k) => !Object.is(v, fused.data[k]));
+      assert.is(j, -1, `block ${i} (threads ${threads}) [${j}]: ${plain.data[j]} unfused, ${fused.data[j]} fused`);
+      assertClose(`block ${i} fused against naive (threads ${threads})`, fused, want, SIMD_TWIN);
+    }
+  }
 });
 
 test('leaky (f32x4.pmax of x and slope x) is bit for bit the naive LeakyReLU on -0, +-0 products, subnormals, the extremes and infinities, but -Infinity at slope 0; NaN stays NaN', async () => {

@@ -38,7 +38,7 @@ import { winogradScratchBytes, winogradWeights, type WinogradArgs, type Winograd
 import { nearestSourceIndex } from '../ops/interpolate_nearest.js';
 import { formatShape, numel, shapeEquals, type Tensor } from '../tensor.js';
 import { Arena } from '../wasm/arena.js';
-import { depthwiseSeparablePairs, lowerModel, sharedInputGroups, type LoweredConv } from './lowering.js';
+import { depthwiseSeparablePairs, lowerModel, residualConvs, sharedInputGroups, type LoweredConv } from './lowering.js';
 import { dwPwBandRows, dwPwScratchBytes, type DwPwArgs } from '../ops/simd/dwpw.js';
 import type { SimdModules } from '../ops/simd_files.js';
 import { RetinaFaceError } from '../errors.js';
@@ -119,11 +119,14 @@ export function winogradTileFor(cIn: number, option?: WinogradTile): WinogradTil
   return option ?? (cIn >= WINOGRAD4_MIN_CHANNELS ? 4 : 2);
 }
 
-/** A depthwise convolution not run yet: its input (kept alive) and its pointwise partner. */
+/**
+ * A convolution not run yet: its input (kept alive) and what may consume it fused, a depthwise
+ * unit's pointwise partner or, for a Bottleneck's conv3, 'add' (the residual add).
+ */
 interface Deferred {
   x: SimdTensor;
   unit: ConvBnAct;
-  partner: ConvBnAct;
+  partner: ConvBnAct | 'add';
 }
 
 /**
@@ -195,6 +198,8 @@ export class CpuSimdBackend implements Backend<Tensor> {
   private prepared = new Map<ConvBnAct, Prepared>();
   /** depthwise unit -> its pointwise partner (lowering.ts), when fusing */
   private pairs = new Map<ConvBnAct, ConvBnAct>();
+  /** un-activated 1x1 convolutions that the residual add consumes (lowering.ts residualConvs), when fusing */
+  private residuals = new Set<ConvBnAct>();
   /**
    * first unit -> the pair run as one Winograd (sharedInputGroups): the combined weights and bias
    * of both units' output channels, the first's first
@@ -279,6 +284,9 @@ export class CpuSimdBackend implements Backend<Tensor> {
         const p = this.prepared.get(pw);
         // The fused task's gemm reads the band as packB's panels: a 1x1 stride-1 unpadded conv.
         if (p?.kind === 'dense' && isPointwise(p.kSize, p.stride, p.pad)) this.pairs.set(dw, pw);
+      }
+      for (const unit of residualConvs(model)) {
+        if (this.prepared.get(unit)?.kind === 'dense' && unit.slope === null) this.residuals.add(unit);
       }
     }
   }
@@ -446,6 +454,10 @@ export class CpuSimdBackend implements Backend<Tensor> {
     }
     if (xh.deferred !== null && xh.deferred.partner === unit) return this.dwPw(xh, unit);
     if (xh.deferred !== null) this.settle(xh);
+    if (this.residuals.has(unit)) {
+      xh.holds++;
+      return new SimdTensor([conv.out_channels, hOut, wOut], -1, this.arena!, { x: xh, unit, partner: 'add' }, (t) => this.settle(t));
+    }
     const y = this.alloc([conv.out_channels, hOut, wOut]);
     this.runConv(xh, unit, y);
     return y;
@@ -470,6 +482,21 @@ export class CpuSimdBackend implements Backend<Tensor> {
     };
     pool.run(TASKS.dwPw, args, this.splits(conv2dMacs(d.shape, dw.conv.weight.shape) + conv2dMacs(y.shape, pw.conv.weight.shape)));
     arena.release(scratch);
+    return y;
+  }
+
+  /**
+   * A deferred Bottleneck conv3 d and the residual add on it: y = act(conv(x) + r) as one dense
+   * task, r added to the GEMM's sums before the activation (gemmResidual). Bit-identical to the
+   * conv's output stored, then addAct: the same two roundings, and a + b is b + a.
+   */
+  private convAdd(d: SimdTensor, r: SimdTensor, slope: Slope): Tensor {
+    const { x, unit } = d.deferred!;
+    const p = this.prepared.get(unit)!;
+    if (p.kind !== 'dense') throw new Error(`${this.name}: ${unit.path} is not a dense convolution`);
+    const res = this.handle(r); // computed (settled if deferred) before y is taken
+    const y = this.alloc([...d.shape]);
+    this.runDense(x, y, p, slope, res.ptr);
     return y;
   }
 
@@ -555,7 +582,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
   }
 
   /** A dense convolution of x (im2col or packed 1x1, then GEMM tiles: one task) into y's block, with its scratch. */
-  private runDense(xh: SimdTensor, y: SimdTensor, p: Omit<Extract<Prepared, { kind: 'dense' }>, 'kind'>, slope: Slope): void {
+  private runDense(xh: SimdTensor, y: SimdTensor, p: Omit<Extract<Prepared, { kind: 'dense' }>, 'kind'>, slope: Slope, res = 0): void {
     const [, hOut, wOut] = y.shape as [number, number, number];
     const [, h, w] = xh.shape as [number, number, number];
     const arena = this.arena!, pool = this.pool!;
@@ -563,7 +590,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const scratch = arena.alloc((scratchBytes * pool.threads) / 4);
     const args: DenseConvArgs = {
       x: xh.ptr, cIn: p.cIn, h, w, kSize: p.kSize, stride: p.stride, pad: p.pad, hOut, wOut,
-      weights: p.weights, bias: p.bias, cOut: p.cOut, y: y.ptr, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, scratch, scratchBytes,
+      weights: p.weights, bias: p.bias, cOut: p.cOut, y: y.ptr, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, res, scratch, scratchBytes,
     };
     pool.run(TASKS.dense, args, this.splits(conv2dMacs(y.shape, [p.cOut, p.cIn, p.kSize, p.kSize])));
     arena.release(scratch);
@@ -597,6 +624,9 @@ export class CpuSimdBackend implements Backend<Tensor> {
 
   add(a: Tensor, b: Tensor, slope: Slope): Tensor {
     if (!shapeEquals(a.shape, b.shape)) throw new Error(`add: ${formatShape(a.shape)} != ${formatShape(b.shape)}`);
+    const ah = this.live(a), bh = this.live(b);
+    const conv = ah.deferred?.partner === 'add' ? ah : bh.deferred?.partner === 'add' ? bh : null;
+    if (conv !== null && ah !== bh) return this.convAdd(conv, conv === ah ? bh : ah, slope);
     const y = this.alloc([...a.shape]);
     const n = numel(a.shape);
     this.pool!.run(TASKS.elementwise, {

@@ -7,6 +7,7 @@
 // Folding (eval-mode BatchNorm2d after a bias-free conv, eps 1e-5):
 //   s = gamma / sqrt(running_var + eps),  w' = w * s (per output channel),  b' = (b - running_mean) * s + beta.
 import { ConvDw } from '../model/blocks.js';
+import { Bottleneck } from '../model/resnet50.js';
 import { RetinaFace } from '../model/retinaface.js';
 import { SSH } from '../model/ssh.js';
 import { convUnits, namedModules, type ConvBnAct, type Module } from '../model/modules.js';
@@ -95,4 +96,19 @@ export function sharedInputGroups(model: Module): Map<ConvBnAct, ConvBnAct[]> {
     }
   }
   return groups;
+}
+
+/**
+ * The convolutions whose output only a residual add consumes, un-activated: each ResNet-50
+ * Bottleneck's conv3 (bn3, no ReLU), whose output the block adds to the identity (or the
+ * downsample) under one ReLU. A backend may run such a unit with that add as one op (cpu-simd:
+ * the identity added to the GEMM's sums before the ReLU, gemm.ts gemmResidual); the network
+ * definition still calls convBnAct, then add.
+ */
+export function residualConvs(model: Module): Set<ConvBnAct> {
+  const units = new Set<ConvBnAct>();
+  for (const [, m] of namedModules(model)) {
+    if (m instanceof Bottleneck) units.add(m.units.conv3);
+  }
+  return units;
 }

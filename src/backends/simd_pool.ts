@@ -117,7 +117,7 @@ const WINOGRAD_KEYS = [
 /** Every task the threads run, each spelled once: its number (distinct, not EXIT), its arguments' order, its part. */
 export const TASKS = {
   dense: task(1, denseConvPart, [
-    'x', 'cIn', 'h', 'w', 'kSize', 'stride', 'pad', 'hOut', 'wOut', 'weights', 'bias', 'cOut', 'y', 'slope', 'hasSlope', 'scratch', 'scratchBytes',
+    'x', 'cIn', 'h', 'w', 'kSize', 'stride', 'pad', 'hOut', 'wOut', 'weights', 'bias', 'cOut', 'y', 'slope', 'hasSlope', 'res', 'scratch', 'scratchBytes',
   ]),
   depthwise: task(2, depthwisePart, [
     'x', 'c', 'h', 'w', 'stride', 'hOut', 'wOut', 'weights', 'bias', 'y', 'slope', 'hasSlope', 'scratch', 'scratchBytes',

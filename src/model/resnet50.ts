@@ -14,7 +14,8 @@ export class Bottleneck extends Module {
   readonly conv3: Conv2d;
   readonly bn3: BatchNorm2d;
   readonly downsample: Sequential<Conv2d | BatchNorm2d> | null;
-  private readonly units: { conv1: ConvBnAct; conv2: ConvBnAct; conv3: ConvBnAct; downsample: ConvBnAct | null };
+  /** The block's convolutions with their batch norms and activations, as forward() calls them. */
+  readonly units: { conv1: ConvBnAct; conv2: ConvBnAct; conv3: ConvBnAct; downsample: ConvBnAct | null };
 
   constructor(inplanes: number, planes: number, stride: number, downsample: boolean) {
     super();
@@ -40,7 +41,7 @@ export class Bottleneck extends Module {
     const u = this.units;
     const out1 = f.be.convBnAct(x, u.conv1); //    relu(bn1(conv1(x)))
     const out2 = f.be.convBnAct(out1, u.conv2); // relu(bn2(conv2(out)))
-    const out3 = f.be.convBnAct(out2, u.conv3); // bn3(conv3(out))
+    const out3 = f.be.convBnAct(out2, u.conv3); // bn3(conv3(out)): a backend may defer it to the add (lowering.ts residualConvs)
     const identity = u.downsample === null ? x : f.be.convBnAct(x, u.downsample);
     return f.out(this, f.be.add(out3, identity, 0)); // relu(out + identity)
   }

@@ -10,6 +10,9 @@ export interface SimdExports {
   /** gemm with each output's products summed by runs of GEMM_K_BLOCK (gemm.ts). */
   gemmBlocked(w: number, x: number, xStride: number, y: number, yStride: number, bias: number,
     k: number, ocCount: number, n: number, slope: number, hasSlope: number, blockBytes: number): void;
+  /** gemm plus a tensor laid out as y added before the activation (res: its address at y's first output). */
+  gemmResidual(w: number, x: number, xStride: number, y: number, yStride: number, bias: number,
+    k: number, ocCount: number, n: number, slope: number, hasSlope: number, blockBytes: number, res: number): void;
   packB(x: number, xStride: number, k: number, n: number, dst: number): void;
   im2col(x: number, h: number, w: number, cIn: number, kSize: number, stride: number, pad: number,
     wOut: number, p0: number, n: number, rowStride: number, col: number): void;

@@ -109,6 +109,11 @@ export interface DenseConvArgs {
   kSize: number; stride: number; pad: number; hOut: number; wOut: number;
   weights: number; bias: number; cOut: number; y: number;
   slope: number; hasSlope: number;
+  /**
+   * 0, or a tensor of the output's shape added to the sums before the activation (gemmResidual):
+   * y = act(conv(x) + res), a Bottleneck's conv3 with its residual add (cpu_simd.ts add).
+   */
+  res: number;
   /** Per-thread im2col / packB scratch: thread `slot` uses scratch + slot * scratchBytes. */
   scratch: number; scratchBytes: number;
 }
@@ -137,14 +142,18 @@ export function denseConvPart(k: SimdExports, a: DenseConvArgs, slot: number, pi
   const [lo, hi] = share(P, GEMM_NR, piece, pieces);
   const pointwise = isPointwise(a.kSize, a.stride, a.pad);
   const col = a.scratch + slot * a.scratchBytes;
+  const gemm = (b: number, bStride: number, p0: number, n: number, blockBytes: number) => {
+    if (a.res === 0) k.gemm(a.weights, b, bStride, a.y + 4 * p0, P, a.bias, K, a.cOut, n, a.slope, a.hasSlope, blockBytes);
+    else k.gemmResidual(a.weights, b, bStride, a.y + 4 * p0, P, a.bias, K, a.cOut, n, a.slope, a.hasSlope, blockBytes, a.res + 4 * p0);
+  };
   for (let p0 = lo; p0 < hi; p0 += T) {
     const n = Math.min(T, hi - p0);
     if (pointwise) {
       k.packB(a.x + 4 * p0, P, K, n, col);
-      k.gemm(a.weights, col, GEMM_NR, a.y + 4 * p0, P, a.bias, K, a.cOut, n, a.slope, a.hasSlope, 4 * GEMM_NR * K);
+      gemm(col, GEMM_NR, p0, n, 4 * GEMM_NR * K);
     } else {
       k.im2col(a.x, a.h, a.w, a.cIn, a.kSize, a.stride, a.pad, a.wOut, p0, n, T, col);
-      k.gemm(a.weights, col, T, a.y + 4 * p0, P, a.bias, K, a.cOut, n, a.slope, a.hasSlope, ROW_MAJOR_BLOCK);
+      gemm(col, T, p0, n, ROW_MAJOR_BLOCK);
     }
   }
 }

@@ -38,18 +38,25 @@ export const GEMM_K_BLOCK = 32;
  * The gemm kernel; `fma`: multiply-adds by relaxed SIMD's relaxed_madd (emitMulAdd); `sums`:
  * each output's K products summed straight (gemm) or by runs of GEMM_K_BLOCK (gemmBlocked: the
  * same arguments, y written after every run and read back before the next is added; the
- * activation after the last).
+ * activation after the last). `residual` (gemmResidual, sums straight): one more argument, res,
+ * a tensor laid out as y (same row stride) whose values are added to the sums before the
+ * activation: y = act(W B + bias + res), a ResNet Bottleneck's conv3 and its `relu(out +
+ * identity)` in one pass, the same float operations in the same order as gemm then addAct.
  */
-export function emitGemm(fma: boolean, sums: 'straight' | 'byRuns' = 'straight'): Code {
+export function emitGemm(fma: boolean, sums: 'straight' | 'byRuns' = 'straight', residual = false): Code {
   const blocked = sums === 'byRuns';
-  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32', 'i32']);
-  const [w, x, xStride, y, yStride, bias, K, ocCount, n, slope, hasSlope, blockBytes] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  if (blocked && residual) throw new Error('gemm: a residual is added to straight sums only');
+  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32', 'i32', ...(residual ? ['i32' as const] : [])]);
+  const [w, x, xStride, y, yStride, bias, K, ocCount, n, slope, hasSlope, blockBytes, res] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
   const ob = c.local('i32'), j = c.local('i32'), wp = c.local('i32'), xp = c.local('i32'), wEnd = c.local('i32');
   const xStep = c.local('i32'), panelBytes = c.local('i32'), rem = c.local('i32'), yp = c.local('i32'), oc = c.local('i32');
   const acc = Array.from({ length: GEMM_MR }, () => Array.from({ length: GEMM_COLS }, () => c.local('v128')));
   const b = Array.from({ length: GEMM_COLS }, () => c.local('v128'));
   const a = c.local('v128'), slopeV = c.local('v128');
   const [first, runEnd] = blocked ? [c.local('i32'), c.local('i32')] : [-1, -1];
+  /** res - y: a residual value sits this many bytes from its output's */
+  const [resDelta, rp] = residual ? [c.local('i32'), c.local('i32')] : [-1, -1];
+  if (residual) c.localGet(res).localGet(y).i32Sub().localSet(resDelta);
 
   c.localGet(xStride).i32Const(2).i32Shl().localSet(xStep);
   c.localGet(K).i32Const(4 * GEMM_MR).i32Mul().localSet(panelBytes);
@@ -97,6 +104,7 @@ export function emitGemm(fma: boolean, sums: 'straight' | 'byRuns' = 'straight')
         products(wEnd);
         c.localGet(first).i32Eqz().if(() => eachRow((r) => emitAddToVectors(c, yp, acc[r]!, rem, false)));
       }
+      if (residual) eachRow((r) => { c.localGet(yp).localGet(resDelta).i32Add().localSet(rp); emitAddToVectors(c, rp, acc[r]!, rem, false); });
       c.localGet(hasSlope).if(() => emitLeaky(c, acc.flat(), slopeV));
       eachRow((r) => emitStoreVectors(c, yp, acc[r]!, rem));
     });

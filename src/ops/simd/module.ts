@@ -38,6 +38,7 @@ export function buildSimdModule(memory: MemoryImport, build: SimdBuild = {}): Ui
   const m = new ModuleBuilder({ memory });
   m.addFunction('gemm', emitGemm(fma));
   m.addFunction('gemmBlocked', emitGemm(fma, 'byRuns'));
+  m.addFunction('gemmResidual', emitGemm(fma, 'straight', true));
   m.addFunction('im2col', emitIm2col());
   m.addFunction('packB', emitPackB());
   m.addFunction('actCopy', emitElementwise(false));

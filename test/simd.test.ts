@@ -19,7 +19,10 @@ import { maxPool2dNaive } from '../src/ops/max_pool2d.cpu.js';
 import { GEMM_K_BLOCK, GEMM_MR, packDenseWeights, packedDenseFloats, ROW_MAJOR_BLOCK } from '../src/ops/simd/gemm.js';
 import { compileSimdModule, instantiateSimd, SIMD_MEMORY } from '../src/ops/simd/module.js';
 import { RetinaFaceError } from '../src/errors.js';
-import { WINO2, WINO4, winogradPart, winogradScratchBytes, winogradWeights, type WinogradTile } from '../src/ops/simd/winograd.js';
+import {
+  WINO2, WINO4, winogradGemmPart, winogradInputPart, winogradPart, winogradScratchBytes, winogradTwoTasks, winogradTwoTaskScratchBytes, winogradVFloats,
+  winogradWeights, type WinogradTile,
+} from '../src/ops/simd/winograd.js';
 import { addNaive } from '../src/ops/add.cpu.js';
 import { headPermuteNaive } from '../src/ops/head_permute.cpu.js';
 import { softmaxNaive } from '../src/ops/softmax.cpu.js';
@@ -340,7 +343,7 @@ for (const fma of BUILDS) {
 }
 
 for (const [fma, tile] of BUILDS.flatMap((f) => WINOGRAD_TILES.map((t) => [f, t] as const))) {
-  test(`Winograd F(${tile}x${tile}, 3x3) equals the naive 3x3 stride-1 convolution + bias + leaky (odd sizes, 1x1 images) (${buildName(fma)})`, async () => {
+  test(`Winograd F(${tile}x${tile}, 3x3) equals the naive 3x3 stride-1 convolution + bias + leaky (odd sizes, 1x1 images); as two tasks, bit for bit the one task (${buildName(fma)})`, async () => {
     const { k, arena, put, get } = await kernels(fma);
     const cases: [number, number, number, number][] = [
       [64, 64, 20, 13], [64, 32, 9, 23], [16, 16, 11, 7], [256, 128, 7, 5], [5, 7, 1, 1], [1, 1, 2, 3], [6, 3, 4, 50], [3, 9, 17, 2], [2048, 4, 3, 3],
@@ -392,6 +395,28 @@ for (const [fma, tile] of BUILDS.flatMap((f) => WINOGRAD_TILES.map((t) => [f, t]
           worst = Math.max(worst, assertClose(what, get(y, [c1, h, w]), act(channels(conv, 0, c1), slope), SIMD_TWIN).maxAbsError);
           if (cOut1 > 0) worst = Math.max(worst, assertClose(`${what}, y2`, get(y2, [cout - c1, h, w]), act(channels(conv, c1, cout), slope2), SIMD_TWIN).maxAbsError);
           assert.ok(arena.floats(canary, CANARY).every((v) => v === CANARY_VALUE), `${what}: a kernel wrote past the scratch`);
+          // The same convolution as two tasks (winogradInputPart by input channels, then winogradGemmPart by output
+          // channels, over one whole-map V): bit for bit the one task's outputs; nothing written past V or the scratch.
+          const twoBytes = winogradTwoTaskScratchBytes(cout, h, w, tile), vFloats = winogradVFloats(cin, h, w, tile);
+          const scratch2 = arena.alloc((twoBytes * threads) / 4 + CANARY), canary2 = scratch2 + twoBytes * threads;
+          const v = arena.alloc(vFloats + CANARY), canaryV = v + 4 * vFloats;
+          const yTwo = arena.alloc(c1 * plane), y2Two = arena.alloc(Math.max(1, (cout - c1) * plane));
+          arena.f32().fill(NaN, yTwo / 4, yTwo / 4 + c1 * plane);
+          arena.f32().fill(NaN, y2Two / 4, y2Two / 4 + (cout - c1) * plane);
+          arena.f32().fill(NaN, scratch2 / 4, canary2 / 4);
+          arena.f32().fill(NaN, v / 4, canaryV / 4);
+          for (const c of [canary2, canaryV]) arena.f32().fill(CANARY_VALUE, c / 4, c / 4 + CANARY);
+          const two = { ...args, y: yTwo, y2: y2Two, scratch: scratch2, scratchBytes: twoBytes, v };
+          runAllPieces(threads, (slot, piece, pieces) => winogradInputPart(k, two, slot, piece, pieces));
+          runAllPieces(threads, (slot, piece, pieces) => winogradGemmPart(k, two, slot, piece, pieces));
+          for (const [one, other, n] of [[y, yTwo, c1], [y2, y2Two, cout - c1]] as const) {
+            const a = arena.floats(one, n * plane), b = arena.floats(other, n * plane);
+            const j = a.findIndex((val, q) => !Object.is(val, b[q]));
+            assert.is(j, -1, `${what}, as two tasks [${j}]: ${a[j]} in one task, ${b[j]} in two`);
+          }
+          assert.ok(arena.floats(canary2, CANARY).every((val) => val === CANARY_VALUE), `${what}: two tasks wrote past the scratch`);
+          assert.ok(arena.floats(canaryV, CANARY).every((val) => val === CANARY_VALUE), `${what}: two tasks wrote past V`);
+          for (const p of [scratch2, v, yTwo, y2Two]) arena.release(p);
           arena.release(y);
           arena.release(y2);
         }
@@ -801,7 +826,13 @@ async function expectedTasks(model: RetinaFace, height: number, width: number): 
       if (/\.(conv5X5_1|conv7X7_2)\.0$/.test(op.path!)) continue;
       const partner = /\.conv3X3\.0$/.test(op.path!) ? macsOf(op.path!.replace('conv3X3', 'conv5X5_1'))
         : /\.conv5X5_2\.0$/.test(op.path!) ? macsOf(op.path!.replace('conv5X5_2', 'conv7X7_2')) : 0;
-      add('winograd', 1, op.macs + partner);
+      const cOut = op.output[0]! + (partner > 0 ? (op.output[0]! * partner) / op.macs : 0);
+      const [cIn, h, w] = op.input as [number, number, number];
+      // on 2 threads, a small map's Winograd with large weights is two tasks (winogradTwoTasks; none of mobile0.25's)
+      if (op.macs + partner >= PARALLEL_MIN_MACS && winogradTwoTasks(cIn, cOut, h, w, winogradTileFor(cIn), 2 * PIECES_PER_THREAD, 2)) {
+        add('winogradInput', 1, op.macs + partner);
+        add('winogradGemm', 1, op.macs + partner);
+      } else add('winograd', 1, op.macs + partner);
     }
     // a level's ClassHead and LandmarkHead run with its BboxHead (one dense 1x1 over all three: sharedInputGroups)
     else if (op.op === 'conv' && op.kind === 'head 1x1') {

@@ -34,7 +34,9 @@ import { denseScratchBytes, isPointwise, type DenseConvArgs } from '../ops/simd/
 import { depthwisePlaneFloats, type DepthwiseArgs } from '../ops/simd/depthwise.js';
 import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../ops/simd/gemm.js';
 import { compileSimdModule, instantiateSimd, relaxedSimdSupported, SIMD_MEMORY } from '../ops/simd/module.js';
-import { winogradScratchBytes, winogradWeights, type WinogradArgs, type WinogradTile } from '../ops/simd/winograd.js';
+import {
+  winogradScratchBytes, winogradTwoTasks, winogradTwoTaskScratchBytes, winogradVFloats, winogradWeights, type WinogradArgs, type WinogradTile,
+} from '../ops/simd/winograd.js';
 import { nearestSourceIndex } from '../ops/interpolate_nearest.js';
 import { formatShape, numel, shapeEquals, type Tensor } from '../tensor.js';
 import { Arena } from '../wasm/arena.js';
@@ -43,7 +45,7 @@ import { dwPwBandRows, dwPwScratchBytes, type DwPwArgs } from '../ops/simd/dwpw.
 import type { SimdModules } from '../ops/simd_files.js';
 import { RetinaFaceError } from '../errors.js';
 import { maxPool2dNaive } from '../ops/max_pool2d.cpu.js';
-import { TASKS, ThreadPool, type TaskRecord, type ThreadHost } from './simd_pool.js';
+import { PIECES_PER_THREAD, TASKS, ThreadPool, type TaskRecord, type ThreadHost } from './simd_pool.js';
 
 export interface CpuSimdOptions {
   /** Threads including the caller's; default: all cores (os.availableParallelism / hardwareConcurrency). */
@@ -570,9 +572,22 @@ export class CpuSimdBackend implements Backend<Tensor> {
   private runWinograd(xh: SimdTensor, a: Omit<WinogradArgs, 'x' | 'cIn' | 'h' | 'w' | 'scratch' | 'scratchBytes'>): void {
     const [cIn, h, w] = xh.shape as [number, number, number];
     const arena = this.arena!, pool = this.pool!;
+    const parallel = this.splits(conv2dMacs([a.cOut, h, w], [a.cOut, cIn, 3, 3]));
+    if (parallel && winogradTwoTasks(cIn, a.cOut, h, w, a.tile, pool.threads * PIECES_PER_THREAD, pool.threads)) {
+      // Small maps: the whole input transformed first, then output channels split (winograd.ts, winogradTwoTasks).
+      const scratchBytes = winogradTwoTaskScratchBytes(a.cOut, h, w, a.tile);
+      const scratch = arena.alloc((scratchBytes * pool.threads) / 4);
+      const v = arena.alloc(winogradVFloats(cIn, h, w, a.tile));
+      const args = { ...a, x: xh.ptr, cIn, h, w, scratch, scratchBytes, v };
+      pool.run(TASKS.winogradInput, args);
+      pool.run(TASKS.winogradGemm, args);
+      arena.release(v);
+      arena.release(scratch);
+      return;
+    }
     const scratchBytes = winogradScratchBytes(cIn, a.cOut, h, w, a.tile);
     const scratch = arena.alloc((scratchBytes * pool.threads) / 4);
-    pool.run(TASKS.winograd, { ...a, x: xh.ptr, cIn, h, w, scratch, scratchBytes }, this.splits(conv2dMacs([a.cOut, h, w], [a.cOut, cIn, 3, 3])));
+    pool.run(TASKS.winograd, { ...a, x: xh.ptr, cIn, h, w, scratch, scratchBytes }, parallel);
     arena.release(scratch);
   }
 

@@ -28,7 +28,7 @@ import { dwPwPart, type DwPwArgs } from '../ops/simd/dwpw.js';
 import { elementwisePart, headPermutePart, nearestPart, type ElementwiseArgs, type PermuteArgs } from '../ops/simd/elementwise.js';
 import { maxPool2dPart } from '../ops/simd/max_pool2d.js';
 import { instantiateSimd } from '../ops/simd/module.js';
-import { winogradPart, type WinogradArgs } from '../ops/simd/winograd.js';
+import { winogradGemmPart, winogradInputPart, winogradPart, type WinogradArgs, type WinogradTwoTaskArgs } from '../ops/simd/winograd.js';
 
 /**
  * Int32 slots of the control buffer; float64 arguments follow at ARGS_BYTE. claim: the task's
@@ -131,6 +131,8 @@ export const TASKS = {
   ]),
   nearest: task(8, nearestPart, ['x', 'c', 'h', 'w', 'y', 'hOut', 'wOut', 'rows', 'cols']),
   maxPool2d: task(9, maxPool2dPart, ['x', 'c', 'h', 'w', 'y', 'hOut', 'wOut']),
+  winogradInput: task<WinogradTwoTaskArgs, readonly [...typeof WINOGRAD_KEYS, 'v']>(10, winogradInputPart, [...WINOGRAD_KEYS, 'v']),
+  winogradGemm: task<WinogradTwoTaskArgs, readonly [...typeof WINOGRAD_KEYS, 'v']>(11, winogradGemmPart, [...WINOGRAD_KEYS, 'v']),
 };
 
 /** A worker's lookup of the number in the control buffer. */

@@ -22,10 +22,10 @@ export interface SimdExports {
   nearest(x: number, h: number, w: number, y: number, hOut: number, wOut: number, rows: number, cols: number, cStart: number, cEnd: number): void;
   maxPool2d3x3s2(x: number, h: number, w: number, y: number, hOut: number, wOut: number, cStart: number, cEnd: number): void;
   winoPadRows(x: number, h: number, w: number, cIn: number, r0: number, r1: number, xpad: number, wP: number): void;
-  winoInput2(xpad: number, rowsP: number, wP: number, cIn: number, ty0: number, ty1: number, tW: number, v: number): void;
+  winoInput2(xpad: number, rowsP: number, wP: number, cIn: number, ty0: number, ty1: number, tW: number, v: number, ldt: number, xiFloats: number): void;
   winoOutput2(m: number, cOut: number, ldm: number, ty0: number, ty1: number, tW: number, y: number, h: number, w: number,
     bias: number, slope: number, hasSlope: number): void;
-  winoInput4(xpad: number, rowsP: number, wP: number, cIn: number, ty0: number, ty1: number, tW: number, v: number): void;
+  winoInput4(xpad: number, rowsP: number, wP: number, cIn: number, ty0: number, ty1: number, tW: number, v: number, ldt: number, xiFloats: number): void;
   winoOutput4(m: number, cOut: number, ldm: number, ty0: number, ty1: number, tW: number, y: number, h: number, w: number,
     bias: number, slope: number, hasSlope: number): void;
   /** Output rows [rowStart, rowEnd); the vector at (ch, oh, ow) is stored at y + ch chBytes + (oh - rowStart) rowBytes + (ow >> 3) panelBytes + (ow & 4) 4. */

@@ -10,7 +10,7 @@
 // only (the GEMMs skip the rest), and the output transform stores only pixels inside.
 import { Code } from '../../wasm/emitter.js';
 import { emitLeaky, emitStoreVectors, share, type SimdExports } from './common.js';
-import { GEMM_NR, packDenseWeights, packedDenseFloats, ROW_MAJOR_BLOCK } from './gemm.js';
+import { GEMM_MR, GEMM_NR, packDenseWeights, packedDenseFloats, ROW_MAJOR_BLOCK } from './gemm.js';
 
 /**
  * Floats of padding after each transform position's matrix in V and M (so V[xi] starts at
@@ -134,21 +134,22 @@ function emitTranspose4(c: Code, rows: readonly number[], out: readonly number[]
 }
 
 /**
- * winoInput2 / winoInput4(xpad, rowsP, wP, cIn, ty0, ty1, tW, v): V[xi][ic][t] = (B^T d B)[xi] of
- * the tile t = (ty - ty0) tW + tx, at v + 4 (xi (cIn nt + WINO_XI_PAD) + ic nt + t), nt = (ty1 -
- * ty0) tW, from padded rows of rowsP rows a channel (winoPadRows), wP floats each. Tiles go 4 to a
- * vector: when tW is not a multiple of 4, a row's last vector also stores up to 3 tiles past it,
- * on the next row's first tiles (or, after a channel's last row, the next channel's), which the
- * loops (ic, then ty, then tx) write after it, or after the last channel's last row into
- * WINO_XI_PAD. So the loop order must stay.
+ * winoInput2 / winoInput4(xpad, rowsP, wP, cIn, ty0, ty1, tW, v, ldt, xiFloats): V[xi][ic][t] =
+ * (B^T d B)[xi] of the tile t = (ty - ty0) tW + tx, at v + 4 (xi xiFloats + ic ldt + t) (a chunk's
+ * V: ldt = nt = (ty1 - ty0) tW, xiFloats = cIn nt + WINO_XI_PAD), from padded rows of rowsP rows a
+ * channel (winoPadRows), wP floats each. Tiles go 4 to a vector: when tW is not a multiple of 4, a
+ * row's last vector also stores up to 3 tiles past it, on the next row's first tiles (or, after a
+ * channel's last row, the next channel's, unless ldt leaves room), which the loops (ic, then ty,
+ * then tx) write after it, or after the last channel's last row into WINO_XI_PAD. So the loop
+ * order must stay.
  */
 export function emitWinoInput(m: WinogradTile): Code {
   const { BT } = TRANSFORMS[m];
   const n = m + 2;
-  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
-  const [xpad, rowsP, wP, cIn, ty0, ty1, tW, v] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
+  const [xpad, rowsP, wP, cIn, ty0, ty1, tW, v, ldt, xiFloats] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const ic = c.local('i32'), ty = c.local('i32'), tx = c.local('i32'), p = c.local('i32'), out = c.local('i32');
-  const nt = c.local('i32'), xiBytes = c.local('i32'), rowBytes = c.local('i32');
+  const xiBytes = c.local('i32'), rowBytes = c.local('i32');
   const ld = Array.from({ length: m === 2 ? 4 : 5 }, () => c.local('v128'));
   const col = Array.from({ length: n }, () => c.local('v128'));
   const tmp = Array.from({ length: 4 }, () => c.local('v128'));
@@ -204,8 +205,7 @@ export function emitWinoInput(m: WinogradTile): Code {
       if (i < n - 1) c.localGet(p).localGet(rowBytes).i32Add().localSet(p);
     }
   };
-  c.localGet(ty1).localGet(ty0).i32Sub().localGet(tW).i32Mul().localSet(nt);
-  c.localGet(nt).localGet(cIn).i32Mul().i32Const(WINO_XI_PAD).i32Add().i32Const(2).i32Shl().localSet(xiBytes);
+  c.localGet(xiFloats).i32Const(2).i32Shl().localSet(xiBytes);
   c.localGet(wP).i32Const(2).i32Shl().localSet(rowBytes);
   c.forRange(ic, () => c.i32Const(0), () => c.localGet(cIn), 1, () => {
     c.forRange(ty, () => c.localGet(ty0), () => c.localGet(ty1), 1, () => {
@@ -213,7 +213,7 @@ export function emitWinoInput(m: WinogradTile): Code {
         c.localGet(xpad).localGet(ic).localGet(rowsP).i32Mul().localGet(ty).i32Const(m).i32Mul().i32Add().localGet(rowBytes).i32Mul().i32Add()
           .localGet(tx).i32Const(4 * m).i32Mul().i32Add().localSet(p);
         if (m === 2) sumRowsFirst(); else transformEachRow();
-        c.localGet(v).localGet(ic).localGet(nt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW).i32Mul().i32Add().localGet(tx).i32Add()
+        c.localGet(v).localGet(ic).localGet(ldt).i32Mul().localGet(ty).localGet(ty0).i32Sub().localGet(tW).i32Mul().i32Add().localGet(tx).i32Add()
           .i32Const(2).i32Shl().i32Add().localSet(out);
         // V[a][b], stored at position xi = n a + b
         for (let a = 0; a < n; a++) {
@@ -386,7 +386,7 @@ export function winogradPart(k: SimdExports, a: WinogradArgs, slot: number, piec
     const m = v + positions * vXi;
     const rowsP = tile * (ty1 - ty0) + 2;
     k.winoPadRows(a.x, a.h, a.w, a.cIn, tile * ty0, tile * ty0 + rowsP, xpad, g.wP);
-    input(xpad, rowsP, g.wP, a.cIn, 0, ty1 - ty0, g.tW, v);
+    input(xpad, rowsP, g.wP, a.cIn, 0, ty1 - ty0, g.tW, v, nt, vXi / 4);
     for (let xi = 0; xi < positions; xi++) {
       gemm(a.weights + xi * perXi, v + xi * vXi, nt, m + xi * mXi, nt, a.zeros, a.cIn, a.cOut, nt, 0, 0, ROW_MAJOR_BLOCK);
     }
@@ -395,6 +395,110 @@ export function winogradPart(k: SimdExports, a: WinogradArgs, slot: number, piec
     } else {
       output(m, a.cOut1, a.cOut, ty0, ty1, g.tW, a.y, a.h, a.w, a.bias, a.slope, a.hasSlope);
       output(m + a.cOut1 * nt * 4, a.cOut - a.cOut1, a.cOut, ty0, ty1, g.tW, a.y2, a.h, a.w, a.bias2, a.slope2, a.hasSlope2);
+    }
+  }
+}
+
+// Two tasks for small maps (winogradTwoTasks): one task cut by tile rows (winogradPart) has each
+// piece multiply its few tiles by every position's weights, so the weights (positions C_in C_out
+// floats: 9.4 MB at ResNet-50's 256 -> 256) stream from memory once per piece, up to 8 times a
+// convolution on 2 threads against once or twice on 1 (layer3 on 40x40: 1.4x faster on 2 threads
+// than on 1; the other convolutions 1.8-1.95x). Instead, the first task transforms the whole
+// input into one V in the arena, by channels (winogradInputPart); after the barrier between the
+// two, the second multiplies and transforms back by output channels (winogradGemmPart), so each
+// weight streams once (once per chunk of tile rows, as on one thread). Every sum is the same as
+// in one task, in the same order: the outputs are bit for bit winogradPart's.
+
+/** Floats between two channels' rows in the whole-map V: every tile, and room for the 3 tiles a row's last vector stores past it. */
+function wholeMapLdt(g: { tH: number; tW: number }): number {
+  return g.tH * g.tW + 4;
+}
+
+/**
+ * Two tasks pay where one task's pieces would stream weights that do not stay in a core's cache
+ * (at least WINOGRAD_TWO_TASK_MIN_WEIGHT_BYTES), and where the whole-map V (written by the first
+ * task, read by every thread in the second) is at most WINOGRAD_TWO_TASK_MAX_V_BYTES. Measured per
+ * convolution on 2 threads (resnet50 and mobile0.25 at 640x640, one task -> two tasks, ms):
+ * ResNet-50's 256 -> 256 on 40x40 (weights 9.4 MB, V 3.7 MB) 8.8-9.4 -> 6.9-7.5, 512 -> 512 on 20x20
+ * 10.9 -> 8.1; on 80x80 (V 7.4 MB at 128 channels, 15 MB at 256) 7.5-8.6 -> 8.1-9.2 and 27.3 -> 31.8;
+ * mobile0.25's 64 -> 64 (weights 0.6 MB) on 40x40 0.90 -> 1.07 and on 80x80 2.6 -> 3.5.
+ */
+export const WINOGRAD_TWO_TASK_MIN_WEIGHT_BYTES = 1 << 20;
+export const WINOGRAD_TWO_TASK_MAX_V_BYTES = 4 << 20;
+
+/**
+ * Whether a Winograd convolution on `threads` threads (`pieces` pieces) runs as two tasks: its
+ * weights and V sized as above, and the one task's weights streamed again by its other pieces
+ * (C_out (pieces with tiles - 1) per C_in and position) outweighing the whole V read again by the
+ * other threads (tH tW (threads - 1)).
+ */
+export function winogradTwoTasks(cIn: number, cOut: number, h: number, w: number, tile: WinogradTile, pieces: number, threads: number): boolean {
+  if (threads <= 1) return false;
+  const g = winogradGeometry(h, w, tile);
+  const positions = winogradPositions(tile);
+  return 4 * positions * cIn * cOut >= WINOGRAD_TWO_TASK_MIN_WEIGHT_BYTES && 4 * positions * cIn * g.tH * g.tW <= WINOGRAD_TWO_TASK_MAX_V_BYTES
+    && cOut * (Math.min(pieces, g.tH) - 1) > g.tH * g.tW * (threads - 1);
+}
+
+/** Floats of the whole-map V the two tasks share (in the arena, one per convolution). */
+export function winogradVFloats(cIn: number, h: number, w: number, tile: WinogradTile): number {
+  return winogradPositions(tile) * (cIn * wholeMapLdt(winogradGeometry(h, w, tile)) + WINO_XI_PAD);
+}
+
+/** Bytes of one thread's scratch for the two tasks: one channel's padded rows (the first), a chunk's M of every output channel (the second). */
+export function winogradTwoTaskScratchBytes(cOut: number, h: number, w: number, tile: WinogradTile): number {
+  const g = winogradGeometry(h, w, tile);
+  const nt = winogradChunkRows(g.tW4) * g.tW;
+  return 4 * Math.max((tile * g.tH + 2) * g.wP, winogradPositions(tile) * (cOut * nt + WINO_XI_PAD));
+}
+
+/** The two tasks' arguments: winogradPart's, and where the whole-map V is. */
+export interface WinogradTwoTaskArgs extends WinogradArgs {
+  v: number;
+}
+
+/** The first task's piece: its share of the input channels, each padded then transformed into V. */
+export function winogradInputPart(k: SimdExports, a: WinogradTwoTaskArgs, slot: number, piece: number, pieces: number): void {
+  const g = winogradGeometry(a.h, a.w, a.tile);
+  const input = a.tile === 4 ? k.winoInput4 : k.winoInput2;
+  const [c0, c1] = share(a.cIn, 1, piece, pieces);
+  const xpad = a.scratch + slot * a.scratchBytes;
+  const rowsP = a.tile * g.tH + 2, ldt = wholeMapLdt(g), xiFloats = a.cIn * ldt + WINO_XI_PAD;
+  for (let ic = c0; ic < c1; ic++) {
+    k.winoPadRows(a.x + 4 * ic * a.h * a.w, a.h, a.w, 1, 0, rowsP, xpad, g.wP);
+    input(xpad, rowsP, g.wP, 1, 0, g.tH, g.tW, a.v + 4 * ic * ldt, ldt, xiFloats);
+  }
+}
+
+/**
+ * The second task's piece: its share of the output channels (whole panels of GEMM_MR), by chunks
+ * of tile rows: each position's GEMM on those channels' weights and the chunk's columns of V, then
+ * the output transform of those channels (to y, or to y2 past cOut1).
+ */
+export function winogradGemmPart(k: SimdExports, a: WinogradTwoTaskArgs, slot: number, piece: number, pieces: number): void {
+  const g = winogradGeometry(a.h, a.w, a.tile);
+  const positions = winogradPositions(a.tile);
+  const [output, gemm] = a.tile === 4 ? [k.winoOutput4, k.gemmBlocked] : [k.winoOutput2, k.gemm];
+  const [o0, o1] = share(a.cOut, GEMM_MR, piece, pieces);
+  if (o0 >= o1) return;
+  const count = o1 - o0;
+  const ldt = wholeMapLdt(g), vXi = 4 * (a.cIn * ldt + WINO_XI_PAD);
+  const perXi = packedDenseFloats(a.cOut, a.cIn) * 4, panels = 4 * (o0 / GEMM_MR) * a.cIn * GEMM_MR;
+  const m = a.scratch + slot * a.scratchBytes;
+  // channels [o0, split) go to y, [split, o1) to y2
+  const split = a.cOut1 === 0 ? o1 : Math.min(o1, Math.max(o0, a.cOut1));
+  const rows = winogradChunkRows(g.tW4);
+  for (let ty0 = 0; ty0 < g.tH; ty0 += rows) {
+    const ty1 = Math.min(g.tH, ty0 + rows);
+    const nt = (ty1 - ty0) * g.tW, mXi = 4 * (count * nt + WINO_XI_PAD);
+    for (let xi = 0; xi < positions; xi++) {
+      gemm(a.weights + xi * perXi + panels, a.v + xi * vXi + 4 * ty0 * g.tW, ldt, m + xi * mXi, nt, a.zeros + 4 * o0, a.cIn, count, nt, 0, 0, ROW_MAJOR_BLOCK);
+    }
+    const plane = 4 * a.h * a.w;
+    if (split > o0) output(m, split - o0, count, ty0, ty1, g.tW, a.y + o0 * plane, a.h, a.w, a.bias + 4 * o0, a.slope, a.hasSlope);
+    if (o1 > split) {
+      output(m + 4 * (split - o0) * nt, o1 - split, count, ty0, ty1, g.tW, a.y2 + (split - a.cOut1) * plane, a.h, a.w,
+        a.bias2 + 4 * (split - a.cOut1), a.slope2, a.hasSlope2);
     }
   }
 }

@@ -563,9 +563,10 @@ test('cpu-simd: fused depthwise-separable blocks, SSH\'s shared-input Winograd p
   be.dispose();
 });
 
-test('cpu-simd: a ResNet-50 Bottleneck\'s conv3 and its residual add run as one dense task (gemmResidual) give the unfused output bit for bit (identity and downsample blocks, 1 and 2 threads); a conv3 output read directly is computed then', async () => {
-  // [inplanes, planes, stride, downsample, H, W]: layer2.0's kind (stride 2, downsample) and layer1.1's (identity)
-  const blocks: [number, number, number, boolean, number, number][] = [[64, 32, 2, true, 17, 19], [128, 32, 1, false, 13, 11]];
+test('cpu-simd: a ResNet-50 Bottleneck\'s conv3 and its residual add as one dense task (gemmResidual), and its 3x3 as two Winograd tasks (winogradTwoTasks), give the unfused, one-task outputs bit for bit (1 and 2 threads); a conv3 output read directly is computed then', async () => {
+  // [inplanes, planes, stride, downsample, H, W]: layer2.0's kind (stride 2, downsample), layer1.1's (identity), and
+  // layer3.1's on a small map, whose 256 -> 256 3x3 (F(4x4) weights 9.4 MB, 12 tiles) runs as two tasks on 2 threads
+  const blocks: [number, number, number, boolean, number, number][] = [[64, 32, 2, true, 17, 19], [128, 32, 1, false, 13, 11], [1024, 256, 1, false, 9, 11]];
   for (const [i, [inplanes, planes, stride, ds, h, w]] of blocks.entries()) {
     const block = new Bottleneck(inplanes, planes, stride, ds);
     assignPaths(block, `block${i}`);
@@ -574,14 +575,20 @@ test('cpu-simd: a ResNet-50 Bottleneck\'s conv3 and its residual add run as one 
     const naive = new CpuBackend('naive');
     await naive.prepare(block);
     const want = block.forward(new Forward(naive, false), input);
+    const twoTasks = winogradTwoTasks(planes, planes, h, w, winogradTileFor(planes), 2 * PIECES_PER_THREAD, 2);
+    assert.is(twoTasks, i === 2, `block ${i}: two Winograd tasks on 2 threads`);
     for (const threads of [1, 2]) {
       const outs: Tensor[] = [];
-      for (const fuse of [false, true]) {
-        const be = new CpuSimdBackend({ threads, fuse, parallelMinMacs: 0 });
+      for (const options of [{ fuse: false, twoTaskWinograd: false }, { fuse: true, twoTaskWinograd: false }, { fuse: true }]) {
+        const be = new CpuSimdBackend({ threads, parallelMinMacs: 0, ...options });
         await be.prepare(block);
         const x = be.upload(input);
+        be.startProfile();
         outs.push(await be.read(block.forward(new Forward(be, false), x)));
-        if (fuse) {
+        const names = be.stopProfile().map((r) => r.name);
+        assert.is(names.includes('winogradInput'), threads === 2 && twoTasks && options.twoTaskWinograd !== false, `block ${i} ${JSON.stringify(options)} threads ${threads}: ${names.join(' ')}`);
+        assert.is(names.filter((n) => n === 'elementwise').length, options.fuse ? 0 : 1, `block ${i} ${JSON.stringify(options)}: the residual add fused or not`);
+        if (options.fuse) {
           // The deferred conv3 output read on its own: the conv's values (its add never runs).
           const u = block.units;
           const out3 = be.convBnAct(be.convBnAct(be.convBnAct(x, u.conv1), u.conv2), u.conv3);
@@ -590,10 +597,11 @@ test('cpu-simd: a ResNet-50 Bottleneck\'s conv3 and its residual add run as one 
         }
         be.dispose();
       }
-      const [plain, fused] = outs as [Tensor, Tensor];
-      const j = plain.data.findIndex((v, k) => !Object.is(v, fused.data[k]));
-      assert.is(j, -1, `block ${i} (threads ${threads}) [${j}]: ${plain.data[j]} unfused, ${fused.data[j]} fused`);
-      assertClose(`block ${i} fused against naive (threads ${threads})`, fused, want, SIMD_TWIN);
+      for (const other of outs.slice(1)) {
+        const j = outs[0]!.data.findIndex((v, k) => !Object.is(v, other.data[k]));
+        assert.is(j, -1, `block ${i} (threads ${threads}) [${j}]: ${outs[0]!.data[j]} unfused in one task, ${other.data[j]} otherwise`);
+      }
+      assertClose(`block ${i} against naive (threads ${threads})`, outs[2]!, want, SIMD_TWIN);
     }
   }
 });

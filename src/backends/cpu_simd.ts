@@ -77,9 +77,18 @@ export interface CpuSimdOptions {
   modules?: SimdModules;
   /**
    * Depthwise-separable blocks as one fused task (default true): the depthwise output stays in
-   * the thread's cache and the block is one dispatch instead of two. Results are bit-identical.
+   * the thread's cache and the block is one dispatch instead of two; likewise SSH's convolutions
+   * of one input, a level's three heads, and a ResNet-50 Bottleneck's conv3 with its residual add.
+   * Results are bit-identical.
    */
   fuse?: boolean;
+  /**
+   * On several threads, a Winograd convolution of a small map with large weights as two tasks
+   * (default true; ops/simd/winograd.ts winogradTwoTasks): the input transformed by channels,
+   * then the GEMMs split by output channels, so that each weight streams from memory once instead
+   * of once per piece. false: always one task cut by tile rows. Results are bit-identical.
+   */
+  twoTaskWinograd?: boolean;
   /**
    * Multiply-adds by relaxed SIMD's fused f32x4.relaxed_madd (default: where the engine has it;
    * on Node 20 the backend turns on V8's --experimental-wasm-relaxed-simd for it). false: plain
@@ -573,7 +582,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const [cIn, h, w] = xh.shape as [number, number, number];
     const arena = this.arena!, pool = this.pool!;
     const parallel = this.splits(conv2dMacs([a.cOut, h, w], [a.cOut, cIn, 3, 3]));
-    if (parallel && winogradTwoTasks(cIn, a.cOut, h, w, a.tile, pool.threads * PIECES_PER_THREAD, pool.threads)) {
+    if (parallel && this.options.twoTaskWinograd !== false && winogradTwoTasks(cIn, a.cOut, h, w, a.tile, pool.threads * PIECES_PER_THREAD, pool.threads)) {
       // Small maps: the whole input transformed first, then output channels split (winograd.ts, winogradTwoTasks).
       const scratchBytes = winogradTwoTaskScratchBytes(a.cOut, h, w, a.tile);
       const scratch = arena.alloc((scratchBytes * pool.threads) / 4);

@@ -281,6 +281,7 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
         if (e.r.skipped !== undefined) log(e2eLine(e.r));
         if (e.r.skipped === undefined && e.first !== undefined) {
           for (const k of Object.keys(e.first) as Stage[]) e.r.stages[k] = summarize(e.first[k]!, e.ms[k] ?? []);
+          if ((e.ms.forward?.length ?? 0) > 0) e.r.forwardRounds = e.ms.forward;
           const fwd = e.r.stages.forward!;
           const timed = { msPerMac: (fwd.samples > 0 ? fwd.medianMs : fwd.firstMs) / macs, from: `${arch} ${rname}` };
           rate.set(e.c.name, timed);

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { svgChart } from './chart.js';
+import { median } from './stats.js';
 import { EXTERNAL_REFERENCE, HEADLINE_PEERS, HEADLINE_RESOLUTIONS, resolutionName } from './config.js';
 import type { E2EResult, KernelResult, RunResult, Stage } from './results.js';
 import { STAGES, parseRun } from './results.js';
@@ -27,13 +28,25 @@ function resolutionsOf(items: { resolution: string }[]): string[] {
   return [...new Set(items.map((i) => i.resolution))];
 }
 
-/** Our forward median / the peer's, per arch and resolution: < 1 means ours is faster. */
+/**
+ * a's forward over b's in one cell of one run: the median of the per-round ratios where both have
+ * their samples by round (forwardRounds, as many each: a slow spell of the host spans a round and
+ * falls on both sides of a pair), else the ratio of the two medians (runs recorded before rounds
+ * were kept).
+ */
+export function pairedRatio(a: E2EResult, b: E2EResult): number {
+  const ra = a.forwardRounds, rb = b.forwardRounds;
+  if (ra !== undefined && rb !== undefined && ra.length > 0 && ra.length === rb.length) return median(ra.map((x, i) => x / rb[i]!));
+  return a.stages.forward!.medianMs / b.stages.forward!.medianMs;
+}
+
+/** Our forward / the peer's (pairedRatio), per arch and resolution: < 1 means ours is faster. */
 export function ratios(e2e: readonly E2EResult[]): { arch: string; resolution: string; ours: string; peer: string; ratio: number }[] {
   const timed = e2e.filter((r) => r.skipped === undefined && r.stages.forward !== undefined);
   const out: { arch: string; resolution: string; ours: string; peer: string; ratio: number }[] = [];
   for (const o of timed.filter((r) => r.kind === 'ours')) {
     for (const p of timed.filter((r) => r.kind === 'peer' && r.arch === o.arch && r.resolution === o.resolution)) {
-      out.push({ arch: o.arch, resolution: o.resolution, ours: o.contestant, peer: p.contestant, ratio: o.stages.forward!.medianMs / p.stages.forward!.medianMs });
+      out.push({ arch: o.arch, resolution: o.resolution, ours: o.contestant, peer: p.contestant, ratio: pairedRatio(o, p) });
     }
   }
   return out;
@@ -77,7 +90,7 @@ export function headline(e2e: readonly E2EResult[]): Headline[] {
           h.oursMs = best.stages.forward!.medianMs;
           for (const peer of HEADLINE_PEERS) {
             const p = here.find((r) => r.contestant === peer);
-            if (p !== undefined) h.ratio[peer] = h.oursMs / p.stages.forward!.medianMs;
+            if (p !== undefined) h.ratio[peer] = pairedRatio(best, p);
           }
         } else {
           const skipped = e2e.filter((r) => r.arch === arch && r.resolution === resolution && r.kind === 'ours' && family(r.contestant) === fam && r.skipped !== undefined)
@@ -108,8 +121,10 @@ function headlineSection(run: RunResult): string {
   return `## Headline: ours against onnxruntime (forward pass)
 
 Our fastest CPU path and our fastest gpu.js mode (Node or headless Chromium; Chromium's WebGL and
-WebGPU run on SwiftShader, a software renderer, here) at each headline resolution, as a ratio of
-forward-pass medians measured in the same run: below 1, ours is faster. "not timed" means no
+WebGPU run on SwiftShader, a software renderer, here) at each headline resolution, against each
+peer in the same run: below 1, ours is faster. Each ratio is the median of the per-round ratios
+(every round runs each contestant once, one after the other, so a slow spell of the host falls on
+both sides of a pair); the forward ms is the median of the rounds. "not timed" means no
 contestant of that family finished a steady sample there; the cell then names the one predicted
 fastest and why it was skipped, and the figures marked "predicted" are its predicted forward (its
 measured ms per MAC times this size's MACs) over the peers' measured ones: estimates, not
@@ -123,27 +138,32 @@ ${table(['arch', 'resolution', 'ours (fastest of its family)', 'forward ms', 'tw
       : h.predictedRatio?.[p] !== undefined ? `~${h.predictedRatio[p]! >= 10 ? h.predictedRatio[p]!.toFixed(0) : h.predictedRatio[p]!.toFixed(1)} (predicted)` : '—'))]))}
 
 **Two-thread speed-up**: our fastest CPU path's forward on 1 thread over its forward on 2 threads
-(same run); the peers' own speed-ups are in the thread-for-thread table below.
+(same run, the median of the per-round ratios); the peers' own speed-ups are in the
+thread-for-thread table below.
 `;
 }
 
-/** Forward median of one contestant at one cell, when it has steady samples. */
-function forwardMs(e2e: readonly E2EResult[], arch: string, resolution: string, contestant: string): number | undefined {
+/** One contestant at one cell, when it has steady samples. */
+function timedResult(e2e: readonly E2EResult[], arch: string, resolution: string, contestant: string): E2EResult | undefined {
   const r = e2e.find((x) => x.arch === arch && x.resolution === resolution && x.contestant === contestant && x.skipped === undefined);
-  return r?.stages.forward !== undefined && r.stages.forward.samples > 0 ? r.stages.forward.medianMs : undefined;
+  return r?.stages.forward !== undefined && r.stages.forward.samples > 0 ? r : undefined;
 }
 
-/** Our fastest CPU path on 1 thread over our fastest on 2 threads (threadForThread's rows). */
+/** Our fastest CPU path on 1 thread over our fastest on 2 threads (threadForThread's rows), pairedRatio. */
 export function ourSpeedup(e2e: readonly E2EResult[], arch: string, resolution: string): number | undefined {
   const rows = threadForThread(e2e).filter((r) => r.arch === arch && r.resolution === resolution);
-  const one = rows.find((r) => r.threads === 1)?.oursMs, two = rows.find((r) => r.threads === 2)?.oursMs;
-  return one !== undefined && two !== undefined ? one / two : undefined;
+  const at = (threads: number) => {
+    const name = rows.find((r) => r.threads === threads)?.ours;
+    return name === undefined ? undefined : timedResult(e2e, arch, resolution, name);
+  };
+  const one = at(1), two = at(2);
+  return one !== undefined && two !== undefined ? pairedRatio(one, two) : undefined;
 }
 
-/** A peer's 1-thread forward over its 2-thread one. */
+/** A peer's 1-thread forward over its 2-thread one (pairedRatio). */
 function peerSpeedup(e2e: readonly E2EResult[], arch: string, resolution: string, peer: string): number | undefined {
-  const one = forwardMs(e2e, arch, resolution, `${peer}-1t`), two = forwardMs(e2e, arch, resolution, `${peer}-2t`);
-  return one !== undefined && two !== undefined ? one / two : undefined;
+  const one = timedResult(e2e, arch, resolution, `${peer}-1t`), two = timedResult(e2e, arch, resolution, `${peer}-2t`);
+  return one !== undefined && two !== undefined ? pairedRatio(one, two) : undefined;
 }
 
 const fmtSpeedup = (x: number | undefined) => (x === undefined ? '—' : `${x.toFixed(2)}x`);
@@ -164,7 +184,7 @@ export function threadForThread(e2e: readonly E2EResult[]): { arch: string; reso
           row.oursMs = best.stages.forward!.medianMs;
           for (const peer of HEADLINE_PEERS.filter((p) => p.endsWith(`-${threads}t`))) {
             const p = here.find((r) => r.contestant === peer);
-            if (p !== undefined) row.ratio[peer] = row.oursMs / p.stages.forward!.medianMs;
+            if (p !== undefined) row.ratio[peer] = pairedRatio(best, p);
           }
         }
         out.push(row);
@@ -179,7 +199,7 @@ function threadSection(run: RunResult): string {
   if (rows.length === 0) return '';
   const peers = ['onnxruntime-web', 'onnxruntime-node'];
   return `Thread for thread: our fastest CPU path on *t* threads against each peer on *t* threads (the
-same forward medians):
+same per-round ratios):
 
 ${table(['arch', 'resolution', 'threads', 'ours', 'forward ms', ...peers.map((p) => `ours / ${p}`), 'two-thread speed-up: ours', ...peers.map((p) => `two-thread speed-up: ${p}`)],
   rows.map((r) => [r.arch, r.resolution, String(r.threads), r.ours ?? 'not timed', fmtMs(r.oursMs),
@@ -212,7 +232,7 @@ function e2eSection(run: RunResult): string {
     if (rs.length > 0) {
       const peers = [...new Set(rs.map((r) => r.peer))];
       const keys = [...new Set(rs.map((r) => `${r.resolution}\u0000${r.ours}`))];
-      parts.push('Forward-pass ratio, ours / peer (below 1: ours is faster):');
+      parts.push('Forward-pass ratio, ours / peer, the median of the per-round ratios (below 1: ours is faster):');
       parts.push(table(['resolution', 'ours', ...peers], keys.map((k) => {
         const [res, ours] = k.split('\u0000') as [string, string];
         return [res, ours, ...peers.map((p) => {

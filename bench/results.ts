@@ -42,6 +42,12 @@ export interface E2EResult {
   kind: 'ours' | 'peer';
   threads: number;
   stages: Partial<Record<Stage, Timing>>;
+  /**
+   * The steady forward samples in round order: in one cell every timed contestant ran once a
+   * round, so sample i of two contestants were taken seconds apart (the report's paired ratios).
+   * Absent in runs recorded before 2026-12-04's sixth session.
+   */
+  forwardRounds?: number[];
   /** Stages this contestant does not have (a peer has no decode) or that are not on this branch. */
   missingStages?: string;
   macs: number;

@@ -13,7 +13,7 @@ import { byKindRoundRobin, convShapeCase, runKernelSuite } from '../bench/kernel
 import { headlineFirst, overCap } from '../bench/e2e.js';
 import { RESOLUTIONS } from '../bench/config.js';
 import { simdProbeModule, SIMD_FLOPS_PER_ITER } from '../bench/probe.js';
-import { cliSection, headline, threadForThread, ratios, renderMarkdown, kernelChart, e2eChart, techniquesSection } from '../bench/report.js';
+import { cliSection, headline, ourSpeedup, pairedRatio, threadForThread, ratios, renderMarkdown, kernelChart, e2eChart, techniquesSection } from '../bench/report.js';
 import { parseStages } from '../bench/rss.js';
 import type { E2EResult } from '../bench/results.js';
 import { parseRun, serializeRun, type RunResult } from '../bench/results.js';
@@ -199,8 +199,30 @@ test('stats: sampleBatched averages calls until a sample lasts BATCH_MIN_MS', as
   for (const s of samples) assert.ok(s >= 0 && s < BATCH_MIN_MS, String(s));
 });
 
-test('report: ratios are ours / peer on the forward median', () => {
+test('report: ratios are ours / peer on the forward medians where a run kept no rounds', () => {
   assert.equal(ratios(fakeRun().e2e), [{ arch: 'mobile0.25', resolution: '320x320', ours: 'cpu-fast', peer: 'onnxruntime-node-1t', ratio: 0.5 }]);
+});
+
+test('report: with the samples by round, a ratio is the median of the per-round ratios (pairedRatio), in every table', () => {
+  const r = (contestant: string, kind: 'ours' | 'peer', threads: number, rounds: number[]): E2EResult => ({
+    arch: 'mobile0.25', resolution: '640x640', megapixels: 0.4096, contestant, kind, threads, macs: 1e9,
+    stages: { forward: summarize(100, rounds) }, forwardRounds: rounds,
+  });
+  // Round 2 is a slow spell for both sides of each pair.
+  const one = r('cpu-simd-1t', 'ours', 1, [30, 60, 32]), peer1 = r('onnxruntime-node-1t', 'peer', 1, [20, 40, 20]);
+  const two = r('cpu-simd-2t', 'ours', 2, [16, 40, 20]), peer2 = r('onnxruntime-node-2t', 'peer', 2, [10, 20, 16]);
+  // ours 1t / 1t: 1.5, 1.5, 1.6 -> 1.5 (medians: 32 / 20 = 1.6); 2t: 1.6, 2.0, 1.25 -> 1.6 (medians 20 / 16 = 1.25);
+  // our speed-up 30/16, 60/40, 32/20 = 1.875, 1.5, 1.6 -> 1.6 (medians: 32 / 20 = 1.6); the peer's 2, 2, 1.25 -> 2 (20 / 16 = 1.25).
+  assert.is(pairedRatio(one, peer1), 1.5);
+  assert.is(pairedRatio(two, peer2), 1.6);
+  const e2e = [one, two, peer1, peer2];
+  const tt = threadForThread(e2e).filter((x) => x.resolution === '640x640');
+  assert.equal(tt.map((x) => [x.threads, x.ratio['onnxruntime-node-' + x.threads + 't']]), [[1, 1.5], [2, 1.6]]);
+  assert.is(ourSpeedup(e2e, 'mobile0.25', '640x640'), 1.6);
+  const md = renderMarkdown({ ...fakeRun(), e2e }, 'x.json');
+  assert.ok(md.includes('| mobile0.25 | 640x640 | 2 | cpu-simd-2t | 20.0 | — | 1.60 | 1.60x | — | 2.00x |'), md.split('\n').filter((l) => l.includes('| 2 | cpu-simd-2t')).join('\n'));
+  // Unequal rounds (never in one run): the medians' ratio.
+  assert.is(pairedRatio(one, r('onnxruntime-node-1t', 'peer', 1, [16, 16])), 2);
 });
 
 test('report: headline picks the fastest of each family and divides by each ONNX peer', () => {

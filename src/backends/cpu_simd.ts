@@ -9,8 +9,10 @@
 // Depthwise-separable blocks (MobileNet's conv_dw) run fused: convBnAct on a depthwise unit that
 // lowering.ts pairs with a pointwise one returns a deferred tensor (nothing computed, its input
 // kept alive), and convBnAct of that pointwise unit on it runs both as one task (ops/simd/dwpw.ts,
-// bit-identical to the two kernels). Any other use of a deferred tensor computes it first, so the
-// network definition and every other caller see ordinary tensors (option fuse: false turns it off).
+// bit-identical to the two kernels). A ResNet-50 Bottleneck's conv3 is deferred likewise, and the
+// block's add on it runs the conv with the identity added to the GEMM's sums (gemm.ts
+// gemmResidual). Any other use of a deferred tensor computes it first, so the network definition
+// and every other caller see ordinary tensors (option fuse: false turns it off).
 // Likewise the convolutions of one input (lowering.ts sharedInputGroups): each SSH's two pairs of
 // dense 3x3 run as one Winograd over both units' channels (one pad and input transform, one
 // GEMM), each level's three heads as one dense 1x1 over their 32 channels (one packing of the
@@ -21,7 +23,8 @@
 //
 // Threads: `threads` (default: the machine's parallelism) share the memory (shared
 // WebAssembly.Memory); a convolution is cut into pieces of output pixels (dense), rows (a fused
-// block, Winograd's tile rows) or channels (depthwise), which the threads claim as they come free
+// block, Winograd's tile rows; a small map's Winograd with large weights: input channels, then
+// output channels, in two tasks) or channels (depthwise), which the threads claim as they come free
 // (simd_pool.ts); add, cat (with its activation), the heads' permute, nearest upsampling and max
 // pooling likewise; work too small to repay a dispatch (PARALLEL_MIN_MACS, PARALLEL_MIN_FLOATS)
 // runs on the calling thread, and so does the softmax (JS over an arena view).

@@ -1,6 +1,7 @@
 // The small interface the one network definition (src/model) is written against. The CPU
 // backend (src/backends/cpu.ts) and the gpu.js backend implement it; T is the backend's handle
 // to a tensor that lives on it (a Tensor on the CPU, a texture or buffer on a GPU).
+import { RetinaFaceError } from './errors.js';
 import type { Slope } from './ops/activation.js';
 import type { ConvBnAct, Module } from './model/modules.js';
 import type { Tensor } from './tensor.js';
@@ -87,6 +88,16 @@ export interface BackendOptions {
    * default: 4 from 64 input channels, 2 below.
    */
   winogradTile?: 2 | 4;
+}
+
+/**
+ * Refuses a winogradTile other than 2 or 4 (undefined: the default): the one check and wording,
+ * run by the detector before any file is read and by cpu-simd for a backend made directly.
+ */
+export function checkWinogradTile(value: unknown): void {
+  if (value !== undefined && value !== 2 && value !== 4) {
+    throw new RetinaFaceError(`invalid option winogradTile: ${JSON.stringify(value) ?? String(value)} (expected 2 or 4)`, { code: 'EOPTION' });
+  }
 }
 
 /** The default backend. */

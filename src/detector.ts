@@ -1,7 +1,7 @@
 // The detector: an image in, faces out (box, score, five landmarks, original-image pixels).
 // Pure (no Node built-ins) so that the browser build can use it; src/index.ts adds what Node
 // has (paths, Buffers, weights that resolve themselves).
-import { BACKEND_SPECS, DEFAULT_BACKEND, type BackendOptions, type BackendSpec } from './backend.js';
+import { BACKEND_SPECS, checkWinogradTile, DEFAULT_BACKEND, type BackendOptions, type BackendSpec } from './backend.js';
 import { createBackend } from './backends/index.js';
 import type { Backend } from './backend.js';
 import { proposals, resolveDetectOptions, suppress, type DetectOptions, type Face, type Proposals } from './detect/postprocess.js';
@@ -180,7 +180,7 @@ export function checkDetectorOptions(opts: Partial<DetectorOptions>): void {
   if (opts.backend !== undefined && !(BACKEND_SPECS as readonly unknown[]).includes(opts.backend)) bad('backend', opts.backend, `one of ${BACKEND_SPECS.join(', ')}`);
   if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1 && opts.threads <= MAX_THREADS)) bad('threads', opts.threads, `an integer 1..${MAX_THREADS}`);
   if (opts.fma !== undefined && typeof opts.fma !== 'boolean') bad('fma', opts.fma, 'true or false');
-  if (opts.winogradTile !== undefined && opts.winogradTile !== 2 && opts.winogradTile !== 4) bad('winogradTile', opts.winogradTile, '2 or 4');
+  checkWinogradTile(opts.winogradTile);
 }
 
 /** Builds the model from checked weights and prepares a backend for it. */

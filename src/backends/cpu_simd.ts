@@ -29,7 +29,7 @@
 // pooling likewise; work too small to repay a dispatch (PARALLEL_MIN_MACS, PARALLEL_MIN_FLOATS)
 // runs on the calling thread, and so does the softmax (JS over an arena view).
 // With threads = 1, or where memory cannot be shared, the memory is a plain one.
-import type { Backend } from '../backend.js';
+import { checkWinogradTile, type Backend } from '../backend.js';
 import type { ConvBnAct, Module } from '../model/modules.js';
 import type { Slope } from '../ops/activation.js';
 import { conv2dMacs, conv2dOutputShape, convOutputSize } from '../ops/conv2d.js';
@@ -48,7 +48,7 @@ import { dwPwBandRows, dwPwScratchBytes, type DwPwArgs } from '../ops/simd/dwpw.
 import type { SimdModules } from '../ops/simd_files.js';
 import { RetinaFaceError } from '../errors.js';
 import { maxPool2dNaive } from '../ops/max_pool2d.cpu.js';
-import { PIECES_PER_THREAD, TASKS, ThreadPool, type TaskRecord, type ThreadHost } from './simd_pool.js';
+import { TASKS, ThreadPool, type TaskRecord, type ThreadHost } from './simd_pool.js';
 
 export interface CpuSimdOptions {
   /** Threads including the caller's; default: all cores (os.availableParallelism / hardwareConcurrency). */
@@ -263,10 +263,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
 
   async prepare(model: Module): Promise<void> {
     this.dispose();
-    const tile = this.options.winogradTile;
-    if (tile !== undefined && tile !== 2 && tile !== 4) {
-      throw new RetinaFaceError(`invalid option winogradTile: ${JSON.stringify(tile) ?? String(tile)} (expected 2, for F(2x2, 3x3), or 4, for F(4x4, 3x3))`, { code: 'EOPTION' });
-    }
+    checkWinogradTile(this.options.winogradTile);
     const host = await defaultHost();
     const wanted = this.options.threads ?? host?.defaultThreads() ?? 1;
     const given = this.options.modules;
@@ -585,7 +582,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const [cIn, h, w] = xh.shape as [number, number, number];
     const arena = this.arena!, pool = this.pool!;
     const parallel = this.splits(conv2dMacs([a.cOut, h, w], [a.cOut, cIn, 3, 3]));
-    if (parallel && this.options.twoTaskWinograd !== false && winogradTwoTasks(cIn, a.cOut, h, w, a.tile, pool.threads * PIECES_PER_THREAD, pool.threads)) {
+    if (parallel && this.options.twoTaskWinograd !== false && winogradTwoTasks(cIn, a.cOut, h, w, a.tile, pool.pieces, pool.threads)) {
       // Small maps: the whole input transformed first, then output channels split (winograd.ts, winogradTwoTasks).
       const scratchBytes = winogradTwoTaskScratchBytes(a.cOut, h, w, a.tile);
       const scratch = arena.alloc((scratchBytes * pool.threads) / 4);

@@ -326,6 +326,11 @@ export class ThreadPool {
     return this.workers.length + 1;
   }
 
+  /** Pieces a parallel task is cut into: PIECES_PER_THREAD a thread. */
+  get pieces(): number {
+    return Math.min(MAX_PIECES, this.threads * PIECES_PER_THREAD);
+  }
+
   /** A pool of `threads` threads; with 1 (or no host) every task runs on the caller. */
   static async start(k: SimdExports, module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number, host: ThreadHost | null): Promise<ThreadPool> {
     if (threads <= 1 || host === null) return new ThreadPool(k, [], null, null, true);
@@ -364,7 +369,7 @@ export class ThreadPool {
       if (share !== null) share.stamps.set([performance.now(), 1], share.at + 1);
     } else {
       const ctrl = this.ctrl;
-      const pieces = Math.min(MAX_PIECES, this.threads * PIECES_PER_THREAD);
+      const pieces = this.pieces;
       const generation = (Atomics.load(ctrl, SLOT.generation) + 1) | 0;
       const tag = claimTag(generation);
       Atomics.store(ctrl, SLOT.task, task.id);

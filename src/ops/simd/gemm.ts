@@ -28,9 +28,10 @@ export const ROW_MAJOR_BLOCK = 4 * GEMM_NR;
  * one layer against float64 (`/usr/bin/python3 bench/winograd_points.py --runs`), worst |error|:
  * C_in 256, 2.7e-5 summed straight, 9.2e-6 by runs of 32; C_in 512, 4.5e-5 and 1.1e-5 (F(2x2)
  * straight: 4.3e-6 and 6.2e-6; relaxed_madd build; mul + add rounds alike: 9.8e-6 and 1.1e-5 by runs).
- * Winograd F(4x4) sums by runs (winograd.ts), at no measured cost: paired forwards against the
- * same build with F(4x4) on gemm (`node dist/bench/ab.js --before THAT --after . --tolerance 1e-3`,
- * resnet50 640x640, 1 thread, 5 pairs): 0.995.
+ * Winograd F(4x4) sums by runs (winograd.ts). Paired forwards against the same build with F(4x4)
+ * on gemm (`node dist/bench/ab.js --before THAT --after . --tolerance 1e-3`, resnet50 640x640, 1
+ * thread, 5 pairs): 0.995, within the host's noise; timed alone on ResNet-50's Winograd layers, the
+ * GEMMs by runs take 5-12 % longer than straight ones (docs/profile.md, "What it says to do next").
  */
 export const GEMM_K_BLOCK = 32;
 

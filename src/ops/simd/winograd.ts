@@ -366,36 +366,50 @@ export function winogradScratchBytes(cIn: number, cOut: number, h: number, w: nu
  * whole chunks, they had been up to 3 rows), by chunks. A chunk of n tile
  * rows reads m n + 2 padded input rows and pads them itself (its last 2 are the next chunk's first
  * 2, padded again there), so no thread waits for another's padding and the one task needs no
- * barrier inside. F(2x2) sums each product straight (gemm); F(4x4), whose output transform
- * magnifies the products' rounding more, by runs (gemmBlocked).
+ * barrier inside; then its products and output transform (multiplyAndOutput).
  */
 export function winogradPart(k: SimdExports, a: WinogradArgs, slot: number, piece: number, pieces: number): void {
   const { tile } = a;
   const g = winogradGeometry(a.h, a.w, tile);
   const positions = winogradPositions(tile);
-  const [input, output, gemm] = tile === 4 ? [k.winoInput4, k.winoOutput4, k.gemmBlocked] : [k.winoInput2, k.winoOutput2, k.gemm];
+  const input = tile === 4 ? k.winoInput4 : k.winoInput2;
   const rows = winogradChunkRows(g.tW4);
   const [lo, hi] = share(g.tH, 1, piece, pieces);
   const xpad = a.scratch + slot * a.scratchBytes;
   const v = xpad + 4 * padBandFloats(a.cIn, g, tile);
-  const perXi = packedDenseFloats(a.cOut, a.cIn) * 4;
   for (let ty0 = lo; ty0 < hi; ty0 += rows) {
     const ty1 = Math.min(hi, ty0 + rows);
     const nt = (ty1 - ty0) * g.tW;
-    const vXi = (a.cIn * nt + WINO_XI_PAD) * 4, mXi = (a.cOut * nt + WINO_XI_PAD) * 4;
-    const m = v + positions * vXi;
+    const vXi = (a.cIn * nt + WINO_XI_PAD) * 4;
     const rowsP = tile * (ty1 - ty0) + 2;
     k.winoPadRows(a.x, a.h, a.w, a.cIn, tile * ty0, tile * ty0 + rowsP, xpad, g.wP);
     input(xpad, rowsP, g.wP, a.cIn, 0, ty1 - ty0, g.tW, v, nt, vXi / 4);
-    for (let xi = 0; xi < positions; xi++) {
-      gemm(a.weights + xi * perXi, v + xi * vXi, nt, m + xi * mXi, nt, a.zeros, a.cIn, a.cOut, nt, 0, 0, ROW_MAJOR_BLOCK);
-    }
-    if (a.cOut1 === 0) {
-      output(m, a.cOut, a.cOut, ty0, ty1, g.tW, a.y, a.h, a.w, a.bias, a.slope, a.hasSlope);
-    } else {
-      output(m, a.cOut1, a.cOut, ty0, ty1, g.tW, a.y, a.h, a.w, a.bias, a.slope, a.hasSlope);
-      output(m + a.cOut1 * nt * 4, a.cOut - a.cOut1, a.cOut, ty0, ty1, g.tW, a.y2, a.h, a.w, a.bias2, a.slope2, a.hasSlope2);
-    }
+    multiplyAndOutput(k, a, g.tW, { v, vXi, ldv: nt }, v + positions * vXi, 0, a.cOut, ty0, ty1);
+  }
+}
+
+/**
+ * One chunk (tile rows [ty0, ty1)) of output channels [o0, o1): each transform position's GEMM of
+ * those channels' weights (from panel o0 / GEMM_MR) and V's chunk (v: its first column, rows ldv
+ * floats apart, positions vXi bytes apart) into M at m (those channels' rows only), then their
+ * output transform: channels below cOut1 to y, the others to y2 (cOut1 = 0: all to y). F(2x2)
+ * sums each product straight (gemm); F(4x4), whose output transform magnifies the products'
+ * rounding more, by runs (gemmBlocked).
+ */
+function multiplyAndOutput(k: SimdExports, a: WinogradArgs, tW: number, vChunk: { v: number; vXi: number; ldv: number },
+  m: number, o0: number, o1: number, ty0: number, ty1: number): void {
+  const [output, gemm] = a.tile === 4 ? [k.winoOutput4, k.gemmBlocked] : [k.winoOutput2, k.gemm];
+  const nt = (ty1 - ty0) * tW, count = o1 - o0, mXi = 4 * (count * nt + WINO_XI_PAD);
+  const perXi = packedDenseFloats(a.cOut, a.cIn) * 4, panels = 4 * (o0 / GEMM_MR) * a.cIn * GEMM_MR;
+  for (let xi = 0; xi < winogradPositions(a.tile); xi++) {
+    gemm(a.weights + xi * perXi + panels, vChunk.v + xi * vChunk.vXi, vChunk.ldv, m + xi * mXi, nt, a.zeros + 4 * o0, a.cIn, count, nt, 0, 0, ROW_MAJOR_BLOCK);
+  }
+  const plane = 4 * a.h * a.w;
+  const split = a.cOut1 === 0 ? o1 : Math.min(o1, Math.max(o0, a.cOut1));
+  if (split > o0) output(m, split - o0, count, ty0, ty1, tW, a.y + o0 * plane, a.h, a.w, a.bias + 4 * o0, a.slope, a.hasSlope);
+  if (o1 > split) {
+    output(m + 4 * (split - o0) * nt, o1 - split, count, ty0, ty1, tW, a.y2 + (split - a.cOut1) * plane, a.h, a.w,
+      a.bias2 + 4 * (split - a.cOut1), a.slope2, a.hasSlope2);
   }
 }
 
@@ -477,28 +491,12 @@ export function winogradInputPart(k: SimdExports, a: WinogradTwoTaskArgs, slot: 
  */
 export function winogradGemmPart(k: SimdExports, a: WinogradTwoTaskArgs, slot: number, piece: number, pieces: number): void {
   const g = winogradGeometry(a.h, a.w, a.tile);
-  const positions = winogradPositions(a.tile);
-  const [output, gemm] = a.tile === 4 ? [k.winoOutput4, k.gemmBlocked] : [k.winoOutput2, k.gemm];
   const [o0, o1] = share(a.cOut, GEMM_MR, piece, pieces);
   if (o0 >= o1) return;
-  const count = o1 - o0;
   const ldt = wholeMapLdt(g), vXi = 4 * (a.cIn * ldt + WINO_XI_PAD);
-  const perXi = packedDenseFloats(a.cOut, a.cIn) * 4, panels = 4 * (o0 / GEMM_MR) * a.cIn * GEMM_MR;
-  const m = a.scratch + slot * a.scratchBytes;
-  // channels [o0, split) go to y, [split, o1) to y2
-  const split = a.cOut1 === 0 ? o1 : Math.min(o1, Math.max(o0, a.cOut1));
   const rows = winogradChunkRows(g.tW4);
   for (let ty0 = 0; ty0 < g.tH; ty0 += rows) {
     const ty1 = Math.min(g.tH, ty0 + rows);
-    const nt = (ty1 - ty0) * g.tW, mXi = 4 * (count * nt + WINO_XI_PAD);
-    for (let xi = 0; xi < positions; xi++) {
-      gemm(a.weights + xi * perXi + panels, a.v + xi * vXi + 4 * ty0 * g.tW, ldt, m + xi * mXi, nt, a.zeros + 4 * o0, a.cIn, count, nt, 0, 0, ROW_MAJOR_BLOCK);
-    }
-    const plane = 4 * a.h * a.w;
-    if (split > o0) output(m, split - o0, count, ty0, ty1, g.tW, a.y + o0 * plane, a.h, a.w, a.bias + 4 * o0, a.slope, a.hasSlope);
-    if (o1 > split) {
-      output(m + 4 * (split - o0) * nt, o1 - split, count, ty0, ty1, g.tW, a.y2 + (split - a.cOut1) * plane, a.h, a.w,
-        a.bias2 + 4 * (split - a.cOut1), a.slope2, a.hasSlope2);
-    }
+    multiplyAndOutput(k, a, g.tW, { v: a.v + 4 * ty0 * g.tW, vXi, ldv: ldt }, a.scratch + slot * a.scratchBytes, o0, o1, ty0, ty1);
   }
 }

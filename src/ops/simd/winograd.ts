@@ -401,7 +401,8 @@ function multiplyAndOutput(k: SimdExports, a: WinogradArgs, tW: number, vChunk: 
   const [output, gemm] = a.tile === 4 ? [k.winoOutput4, k.gemmBlocked] : [k.winoOutput2, k.gemm];
   const nt = (ty1 - ty0) * tW, count = o1 - o0, mXi = 4 * (count * nt + WINO_XI_PAD);
   const perXi = packedDenseFloats(a.cOut, a.cIn) * 4, panels = 4 * (o0 / GEMM_MR) * a.cIn * GEMM_MR;
-  for (let xi = 0; xi < winogradPositions(a.tile); xi++) {
+  const positions = winogradPositions(a.tile);
+  for (let xi = 0; xi < positions; xi++) {
     gemm(a.weights + xi * perXi + panels, vChunk.v + xi * vChunk.vXi, vChunk.ldv, m + xi * mXi, nt, a.zeros + 4 * o0, a.cIn, count, nt, 0, 0, ROW_MAJOR_BLOCK);
   }
   const plane = 4 * a.h * a.w;

@@ -15,6 +15,7 @@ import { RESOLUTIONS } from '../bench/config.js';
 import { simdProbeModule, SIMD_FLOPS_PER_ITER } from '../bench/probe.js';
 import { cliSection, headline, ourSpeedup, pairedRatio, threadForThread, ratios, renderMarkdown, kernelChart, e2eChart, techniquesSection } from '../bench/report.js';
 import { parseStages } from '../bench/rss.js';
+import { selfTimes } from '../bench/self_time.js';
 import type { E2EResult } from '../bench/results.js';
 import { parseRun, serializeRun, type RunResult } from '../bench/results.js';
 import { parseArgs } from '../bench/run.js';
@@ -32,6 +33,27 @@ import { networkTolerance } from './helpers/gpu_modes.js';
 import { assertClose } from './helpers/compare.js';
 
 const r640 = { width: 640, height: 640 };
+
+test('cpu profile: self time per function, the kernels named by their index (hand-computed)', () => {
+  const profile = {
+    nodes: [
+      { id: 1, callFrame: { functionName: 'wasm-function[1]', url: 'wasm://wasm/abc' } },
+      { id: 2, callFrame: { functionName: 'run', url: 'file:///x/dist/src/backends/simd_pool.js' } },
+      { id: 3, callFrame: { functionName: 'wasm-function[0]', url: 'wasm://wasm/abc' } },
+      { id: 4, callFrame: { functionName: '(garbage collector)', url: '' } },
+    ],
+    samples: [1, 2, 1, 3, 1, 4],
+    timeDeltas: [100, 200, 300, 400, 500, 500],
+  };
+  const rows = selfTimes(profile, ['gemm', 'packB']);
+  // packB: 100 + 300 + 500 us of 2000; gemm 400; run 200; the collector 500
+  assert.equal(rows.map((r) => [r.name, r.ms, r.share]), [
+    ['packB (wasm)', 0.9, 0.45], ['(garbage collector)', 0.5, 0.25], ['gemm (wasm)', 0.4, 0.2], ['run (backends/simd_pool.js)', 0.2, 0.1],
+  ]);
+  // from 700 us on: the samples at 1000, 1500 and 2000 us (gemm 400, packB 500, the collector 500)
+  assert.equal(selfTimes(profile, ['gemm', 'packB'], 700).map((r) => [r.name, r.ms]), [['packB (wasm)', 0.5], ['(garbage collector)', 0.5], ['gemm (wasm)', 0.4]]);
+  assert.throws(() => selfTimes({ ...profile, samples: [5] }, []), /sample 0 names node 5/);
+});
 
 test('MACs: single layers at 640x640 match hand counts', () => {
   const byId = new Map(distinctConvShapes(r640).map((s) => [s.id, s]));

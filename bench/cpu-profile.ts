@@ -6,24 +6,15 @@
 //   node dist/bench/cpu-profile.js [--arch resnet50] [--size 640x640] [--threads 1] [--passes 4] [--top 16]
 import { Session } from 'node:inspector/promises';
 import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
-import { isArch } from '../src/model/config.js';
 import { buildRetinaFace } from '../src/model/retinaface.js';
 import { runNetwork } from '../src/model/run.js';
 import { fillRandomWeights, syntheticInput } from '../src/harness/weights.js';
 import { buildSimdModule, SIMD_MEMORY } from '../src/ops/simd/module.js';
 import { SEED } from './config.js';
+import { archAndSize, option } from './profile_options.js';
 import { selfTimes, type CpuProfile } from './self_time.js';
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
-const arch = option('arch', 'resnet50');
-if (!isArch(arch)) throw new Error(`--arch ${arch}: mobile0.25 or resnet50`);
-const m = /^(\d+)x(\d+)$/.exec(option('size', '640x640'));
-if (m === null) throw new Error('--size WxH');
-const [width, height] = [Number(m[1]), Number(m[2])];
+const { arch, width, height } = archAndSize('resnet50');
 const threads = Number(option('threads', '1'));
 const passes = Number(option('passes', '4'));
 const top = Number(option('top', '16'));

@@ -17,26 +17,17 @@ import { writeFileSync } from 'node:fs';
 import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
 import type { TaskRecord } from '../src/backends/simd_pool.js';
 import { anatomy, attribute, stamper } from '../src/model/anatomy.js';
-import { isArch, type Arch } from '../src/model/config.js';
 import { buildRetinaFace } from '../src/model/retinaface.js';
 import { runNetwork } from '../src/model/run.js';
 import { fillRandomWeights, syntheticInput } from '../src/harness/weights.js';
 import { SEED } from './config.js';
+import { archAndSize, option } from './profile_options.js';
 import type { ProfileRun } from './results.js';
 
 /** A dispatch whose longest share is under this is "tiny": its time is mostly the dispatch's own. */
 const TINY_SHARE_MS = 0.1;
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
-const arch = option('arch', 'mobile0.25');
-if (!isArch(arch)) throw new Error(`--arch ${arch}: mobile0.25 or resnet50`);
-const m = /^(\d+)x(\d+)$/.exec(option('size', '640x640'));
-if (m === null) throw new Error('--size WxH');
-const [width, height] = [Number(m[1]), Number(m[2])];
+const { arch, width, height } = archAndSize('mobile0.25');
 const threads = Number(option('threads', '2'));
 const passes = Number(option('passes', '20'));
 const jsonFile = option('json', '');
@@ -102,7 +93,7 @@ const overhead = (r: TaskRecord) => r.done - r.posted - Math.max(...r.shares.map
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
-const model = buildRetinaFace(arch as Arch);
+const model = buildRetinaFace(arch);
 fillRandomWeights(model, SEED, true);
 const be = new CpuSimdBackend({ threads });
 await be.prepare(model);

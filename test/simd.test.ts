@@ -10,6 +10,7 @@ import { batchNorm2dNaive, foldBatchNorm } from '../src/ops/batch_norm2d.cpu.js'
 import { conv2dNaive } from '../src/ops/conv2d.cpu.js';
 import { conv2dOutputShape } from '../src/ops/conv2d.js';
 import { denseConvPart, denseScratchBytes } from '../src/ops/simd/dense.js';
+import { STRASSEN_MIN_CHANNELS, strassenApplies, strassenConvPart, strassenScratchBytes, strassenWeights } from '../src/ops/simd/strassen.js';
 import { depthwisePart, depthwisePlaneFloats } from '../src/ops/simd/depthwise.js';
 import { dwPwBandRows, dwPwPart, dwPwScratchBytes } from '../src/ops/simd/dwpw.js';
 import { elementwisePart, headPermutePart } from '../src/ops/simd/elementwise.js';
@@ -269,6 +270,77 @@ for (const fma of BUILDS) {
   });
 }
 
+// [C_in, C_out, k, stride, H, W]: ResNet-50's dense convolutions that run by Strassen
+// (strassenApplies), on maps whose tiles end mid-panel (odd pixel counts, fewer than 16, tiles of
+// 1 to 15 pixels in a piece), and whole tiles.
+const STRASSEN: [number, number, number, number, number, number][] = [
+  [128, 128, 1, 1, 1, 1], // one pixel: the left half holds it, the right half is empty
+  [256, 128, 1, 1, 5, 3], // 15 pixels: halves of 8 and 7
+  [128, 512, 1, 1, 13, 11], // 143 pixels: the last tile's right half partial
+  [1024, 256, 1, 1, 9, 11], // layer3 conv1 on a small map
+  [512, 2048, 1, 1, 3, 5], // layer4 conv3
+  [2048, 256, 1, 1, 7, 7], // FPN output3
+  [130, 136, 1, 1, 40, 41], // channels not multiples of 16, several tiles of STRASSEN_MAX_TILE
+  [128, 128, 3, 2, 17, 19], // layer2.0 conv2: 3x3 stride 2 through im2col
+  [256, 512, 1, 2, 9, 7], // a downsample: 1x1 stride 2 through im2col
+];
+
+for (const fma of BUILDS) {
+  test(`dense convolution by Strassen (im2col or the input in place, packStrassen, gemmStrassenM1-M7) equals naive conv -> bn (-> + residual) -> leaky: odd maps, partial tiles, 1-3 threads (${buildName(fma)})`, async () => {
+    const { k, arena, put, get } = await kernels(fma);
+    for (const [i, [cin, cout, ks, stride, h, w]] of STRASSEN.entries()) {
+      assert.ok(strassenApplies(cin * ks * ks, cout), `${cin} -> ${cout} k${ks} runs by Strassen`);
+      const seed = 1300 + i;
+      const x = randomTensor([cin, h, w], seed);
+      const wt = randomTensor([cout, cin, ks, ks], seed + 1, -1 / Math.sqrt(cin * ks * ks), 1 / Math.sqrt(cin * ks * ks));
+      const bn = {
+        weight: randomTensor([cout], seed + 2, 0.5, 1.5), bias: randomTensor([cout], seed + 3),
+        running_mean: randomTensor([cout], seed + 4, -0.5, 0.5), running_var: randomTensor([cout], seed + 5, 0.5, 1.5),
+      };
+      const pad = (ks - 1) / 2;
+      const attrs = { stride, padding: pad, groups: 1 };
+      const [, hOut, wOut] = conv2dOutputShape(x.shape, wt.shape, attrs);
+      const f = foldBatchNorm(wt, null, bn);
+      const xp = put(x.data), wp = put(strassenWeights(f.w.data, cout, cin * ks * ks)), bp = put(f.b.data);
+      const conv = batchNorm2dNaive(conv2dNaive(x, wt, null, attrs), bn);
+      const residual = randomTensor([cout, hOut, wOut], seed + 6, -2, 2);
+      const rp = put(residual.data);
+      for (const slope of [0.1, 0, null]) {
+        for (const withRes of [false, true]) {
+          const sum = withRes ? addNaive(conv, residual) : conv;
+          const ref = slope === null ? sum : leakyReluNaive(sum, slope);
+          for (const threads of THREAD_SPLITS) {
+            const scratchBytes = strassenScratchBytes(cin, ks, stride, pad);
+            const scratch = arena.alloc((scratchBytes * threads) / 4);
+            arena.f32().fill(NaN, scratch / 4, (scratch + scratchBytes * threads) / 4);
+            const y = arena.alloc(cout * hOut * wOut);
+            arena.f32().fill(NaN, y / 4, y / 4 + cout * hOut * wOut);
+            const args = {
+              x: xp, cIn: cin, h, w, kSize: ks, stride, pad, hOut, wOut, weights: wp, bias: bp, cOut: cout, y,
+              slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, res: withRes ? rp : 0, scratch, scratchBytes,
+            };
+            runAllPieces(threads, (slot, piece, pieces) => strassenConvPart(k, args, slot, piece, pieces));
+            assertClose(`simd strassen [${cin}->${cout} k${ks} s${stride} ${h}x${w}] slope ${slope}${withRes ? ' + residual' : ''} threads ${threads} seed ${seed}`,
+              get(y, [cout, hOut, wOut]), ref, SIMD_TWIN);
+            arena.release(y);
+            arena.release(scratch);
+          }
+        }
+      }
+      arena.release(xp); arena.release(wp); arena.release(bp); arena.release(rp);
+    }
+  });
+}
+
+test('strassenApplies: at least STRASSEN_MIN_CHANNELS products per output and output channels, output channels in two halves of whole panels', () => {
+  assert.ok(strassenApplies(STRASSEN_MIN_CHANNELS, STRASSEN_MIN_CHANNELS));
+  assert.not.ok(strassenApplies(STRASSEN_MIN_CHANNELS - 2, 256), 'too few products per output');
+  assert.not.ok(strassenApplies(3 * 7 * 7, 64), 'ResNet-50\'s stem: K = 147 odd, 64 outputs');
+  assert.not.ok(strassenApplies(256, STRASSEN_MIN_CHANNELS - 8), 'too few output channels');
+  assert.not.ok(strassenApplies(256, 132), 'output halves of 66: not whole panels of 4');
+  assert.not.ok(strassenApplies(257, 256), 'odd K');
+});
+
 test('WINO2 (F(2x2, 3x3)) and WINO4 (F(4x4, 3x3)): A^T ((G g) (.) (B^T d)) is the 3-tap correlation of d, in float64', () => {
   for (const [name, { AT, G, BT }] of [['WINO2', WINO2], ['WINO4', WINO4]] as const) {
     const n = BT.length, m = AT.length;
@@ -520,7 +592,8 @@ test('cpu-simd: fused depthwise-separable blocks, SSH\'s shared-input Winograd p
   for (const threads of [1, 2]) {
     const outs = [];
     for (const fuse of [false, true]) {
-      const be = new CpuSimdBackend({ threads, fuse });
+      // strassen: false: unfused, stage2's and stage3's pointwise 1x1s would run by Strassen and round otherwise
+      const be = new CpuSimdBackend({ threads, fuse, strassen: false });
       await be.prepare(model);
       outs.push(await runNetwork(be, model, input, true));
       be.dispose();
@@ -580,7 +653,8 @@ test('cpu-simd: a ResNet-50 Bottleneck\'s conv3 and its residual add as one dens
     for (const threads of [1, 2]) {
       const outs: Tensor[] = [];
       for (const options of [{ fuse: false, twoTaskWinograd: false }, { fuse: true, twoTaskWinograd: false }, { fuse: true }]) {
-        const be = new CpuSimdBackend({ threads, parallelMinMacs: 0, ...options });
+        // strassen: false: the fusion's bits are the plain GEMM's (Strassen's are tested against the naive loops above and in the network tests)
+        const be = new CpuSimdBackend({ threads, parallelMinMacs: 0, strassen: false, ...options });
         await be.prepare(block);
         const x = be.upload(input);
         be.startProfile();

@@ -34,6 +34,7 @@ import type { ConvBnAct, Module } from '../model/modules.js';
 import type { Slope } from '../ops/activation.js';
 import { conv2dMacs, conv2dOutputShape, convOutputSize } from '../ops/conv2d.js';
 import { denseScratchBytes, isPointwise, type DenseConvArgs } from '../ops/simd/dense.js';
+import { strassenApplies, strassenScratchBytes, strassenWeights } from '../ops/simd/strassen.js';
 import { depthwisePlaneFloats, type DepthwiseArgs } from '../ops/simd/depthwise.js';
 import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../ops/simd/gemm.js';
 import { compileSimdModule, instantiateSimd, relaxedSimdSupported, SIMD_MEMORY } from '../ops/simd/module.js';
@@ -92,6 +93,15 @@ export interface CpuSimdOptions {
    * of once per piece. false: always one task cut by tile rows. Results are bit-identical.
    */
   twoTaskWinograd?: boolean;
+  /**
+   * Dense convolutions (1x1, and 3x3 where Winograd does not take them) of at least
+   * STRASSEN_MIN_CHANNELS output channels and products per output by one level of Strassen's
+   * algorithm (default true; ops/simd/strassen.ts): 7 half-size products instead of 8, an eighth
+   * fewer multiply-adds (ResNet-50's layer2 to layer4, their strided 3x3s and downsamples, the FPN's
+   * 1x1s; none of mobile0.25's run on their own). It rounds otherwise than the direct GEMM (~1.5x
+   * its error, within the parity bounds). false: every dense convolution as one GEMM.
+   */
+  strassen?: boolean;
   /**
    * Multiply-adds by relaxed SIMD's fused f32x4.relaxed_madd (default: where the engine has it;
    * on Node 20 the backend turns on V8's --experimental-wasm-relaxed-simd for it). false: plain
@@ -176,7 +186,8 @@ type Prepared =
   | { kind: 'winograd'; tile: WinogradTile; cIn: number; cOut: number; weights: number; zeros: number; bias: number }
   /** the first unit of a shared group: it only runs with the rest (SharedPair, SharedDense), its own weights are let go */
   | { kind: 'sharedFirst' }
-  | { kind: 'dense'; cIn: number; cOut: number; kSize: number; stride: number; pad: number; weights: number; bias: number }
+  /** strassen: weights are strassen.ts's seven blocks (strassenWeights), the convolution runs by Strassen */
+  | { kind: 'dense'; cIn: number; cOut: number; kSize: number; stride: number; pad: number; weights: number; bias: number; strassen?: true }
   | { kind: 'depthwise'; c: number; stride: number; weights: number; bias: number };
 
 /**
@@ -299,6 +310,22 @@ export class CpuSimdBackend implements Backend<Tensor> {
       for (const unit of residualConvs(model)) {
         if (this.prepared.get(unit)?.kind === 'dense' && unit.slope === null) this.residuals.add(unit);
       }
+    }
+    if (this.options.strassen !== false) this.useStrassen(lowered);
+  }
+
+  /**
+   * The dense convolutions that run on their own (not a fused block's pointwise half, whose task
+   * reads the plain panels) with enough channels (strassenApplies): their weights repacked as
+   * Strassen's seven blocks.
+   */
+  private useStrassen(lowered: Map<ConvBnAct, LoweredConv>): void {
+    const fusedPointwise = new Set(this.pairs.values());
+    for (const [unit, p] of this.prepared) {
+      if (p.kind !== 'dense' || !strassenApplies(p.cIn * p.kSize * p.kSize, p.cOut) || fusedPointwise.has(unit)) continue;
+      this.arena!.release(p.weights);
+      const { weight } = lowered.get(unit)!.folded();
+      this.prepared.set(unit, { ...p, weights: this.store(strassenWeights(weight, p.cOut, p.cIn * p.kSize * p.kSize)), strassen: true });
     }
   }
 
@@ -610,13 +637,13 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const [, hOut, wOut] = y.shape as [number, number, number];
     const [, h, w] = xh.shape as [number, number, number];
     const arena = this.arena!, pool = this.pool!;
-    const scratchBytes = denseScratchBytes(p.cIn, p.kSize, p.stride);
+    const scratchBytes = p.strassen === true ? strassenScratchBytes(p.cIn, p.kSize, p.stride, p.pad) : denseScratchBytes(p.cIn, p.kSize, p.stride);
     const scratch = arena.alloc((scratchBytes * pool.threads) / 4);
     const args: DenseConvArgs = {
       x: xh.ptr, cIn: p.cIn, h, w, kSize: p.kSize, stride: p.stride, pad: p.pad, hOut, wOut,
       weights: p.weights, bias: p.bias, cOut: p.cOut, y: y.ptr, slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, res, scratch, scratchBytes,
     };
-    pool.run(TASKS.dense, args, this.splits(conv2dMacs(y.shape, [p.cOut, p.cIn, p.kSize, p.kSize])));
+    pool.run(p.strassen === true ? TASKS.strassen : TASKS.dense, args, this.splits(conv2dMacs(y.shape, [p.cOut, p.cIn, p.kSize, p.kSize])));
     arena.release(scratch);
   }
 

@@ -27,6 +27,7 @@ import { depthwisePart, type DepthwiseArgs } from '../ops/simd/depthwise.js';
 import { dwPwPart, type DwPwArgs } from '../ops/simd/dwpw.js';
 import { elementwisePart, headPermutePart, nearestPart, type ElementwiseArgs, type PermuteArgs } from '../ops/simd/elementwise.js';
 import { maxPool2dPart } from '../ops/simd/max_pool2d.js';
+import { strassenConvPart } from '../ops/simd/strassen.js';
 import { instantiateSimd } from '../ops/simd/module.js';
 import { winogradGemmPart, winogradInputPart, winogradPart, type WinogradArgs, type WinogradTwoTaskArgs } from '../ops/simd/winograd.js';
 
@@ -133,6 +134,9 @@ export const TASKS = {
   maxPool2d: task(9, maxPool2dPart, ['x', 'c', 'h', 'w', 'y', 'hOut', 'wOut']),
   winogradInput: task<WinogradTwoTaskArgs, readonly [...typeof WINOGRAD_KEYS, 'v']>(10, winogradInputPart, [...WINOGRAD_KEYS, 'v']),
   winogradGemm: task<WinogradTwoTaskArgs, readonly [...typeof WINOGRAD_KEYS, 'v']>(11, winogradGemmPart, [...WINOGRAD_KEYS, 'v']),
+  strassen: task(12, strassenConvPart, [
+    'x', 'cIn', 'h', 'w', 'kSize', 'stride', 'pad', 'hOut', 'wOut', 'weights', 'bias', 'cOut', 'y', 'slope', 'hasSlope', 'res', 'scratch', 'scratchBytes',
+  ]),
 };
 
 /** A worker's lookup of the number in the control buffer. */

@@ -3,6 +3,10 @@
 // (LeakyReLU, the store of a partial tile); and how a task's work is cut into pieces.
 import type { Code } from '../../wasm/emitter.js';
 
+/** One of Strassen's seven products into its output blocks (strassen.ts emitGemmStrassen). */
+export type GemmStrassen = (w: number, x: number, k: number, ocCount: number, n: number, blockBytes: number, yStride: number,
+  y1: number, n1: number, bias1: number, y2: number, n2: number, bias2: number, resDelta: number, slope: number, hasSlope: number) => void;
+
 /** The generated module's exports (all addresses are byte offsets into the shared memory). */
 export interface SimdExports {
   gemm(w: number, x: number, xStride: number, y: number, yStride: number, bias: number,
@@ -14,6 +18,10 @@ export interface SimdExports {
   gemmResidual(w: number, x: number, xStride: number, y: number, yStride: number, bias: number,
     k: number, ocCount: number, n: number, slope: number, hasSlope: number, blockBytes: number, res: number): void;
   packB(x: number, xStride: number, k: number, n: number, dst: number): void;
+  /** strassen.ts: a tile's seven right-hand operands, and one product into its output blocks. */
+  packStrassen(x: number, xStride: number, k: number, n: number, h: number, dst: number): void;
+  gemmStrassenM1: GemmStrassen; gemmStrassenM2: GemmStrassen; gemmStrassenM3: GemmStrassen; gemmStrassenM4: GemmStrassen;
+  gemmStrassenM5: GemmStrassen; gemmStrassenM6: GemmStrassen; gemmStrassenM7: GemmStrassen;
   im2col(x: number, h: number, w: number, cIn: number, kSize: number, stride: number, pad: number,
     wOut: number, p0: number, n: number, rowStride: number, col: number): void;
   actCopy(a: number, y: number, n: number, slope: number, hasSlope: number): void;

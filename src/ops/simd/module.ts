@@ -5,6 +5,7 @@
 //   gemm.ts         gemm, gemmBlocked, packB: the matrix product every dense convolution runs
 //   dense.ts        im2col and a dense convolution's tiles (denseConvPart)
 //   depthwise.ts    depthwise3x3s1, depthwise3x3s2 (rows [rowStart, rowEnd), planar or panel output)
+//   strassen.ts     packStrassen, gemmStrassen: a 1x1 convolution by one level of Strassen (7 half-size GEMMs)
 //   dwpw.ts         a depthwise-separable block fused: depthwise into gemm's panels, then gemm
 //   winograd.ts     winoPadRows, winoInput2/4, winoOutput2/4: F(2x2, 3x3) and F(4x4, 3x3) around gemm(Blocked)
 //   elementwise.ts  actCopy, addAct (add, cat), headPermute, nearest (F.interpolate)
@@ -23,6 +24,7 @@ import { emitDepthwise } from './depthwise.js';
 import { emitElementwise, emitHeadPermute, emitNearest } from './elementwise.js';
 import { emitMaxPool2d3x3s2 } from './max_pool2d.js';
 import { emitGemm, emitPackB } from './gemm.js';
+import { emitGemmStrassen, emitPackStrassen } from './strassen.js';
 import { emitWinoInput, emitWinoOutput, emitWinoPadRows } from './winograd.js';
 
 export { SIMD_MEMORY, SIMD_WASM_FILES } from '../simd_files.js';
@@ -41,6 +43,8 @@ export function buildSimdModule(memory: MemoryImport, build: SimdBuild = {}): Ui
   m.addFunction('gemmResidual', emitGemm(fma, 'straight', true));
   m.addFunction('im2col', emitIm2col());
   m.addFunction('packB', emitPackB());
+  m.addFunction('packStrassen', emitPackStrassen());
+  for (let i = 0; i < 7; i++) m.addFunction(`gemmStrassenM${i + 1}`, emitGemmStrassen(fma, i));
   m.addFunction('actCopy', emitElementwise(false));
   m.addFunction('addAct', emitElementwise(true));
   m.addFunction('headPermute', emitHeadPermute());

@@ -3,8 +3,9 @@
 // shapes at 640x640 (docs/profile.md, "The eighth session"), with the parts of Strassen's time:
 // its packing alone, and its seven products with their output updates against seven plain half-size
 // gemm calls on the same operands (what the updates cost). Each shape's Strassen output is first
-// checked against the GEMM's within cpu-simd's tolerance. Medians of REPS (default 15) calls after
-// one warm-up; relaxed SIMD build where the engine has it, as the backend.
+// checked against the GEMM's within cpu-simd's tolerance, and both against the sums in float64 (16
+// output channels spread over C_out, every pixel): the worst |error| of each. Medians of REPS
+// (default 15) calls after one warm-up; relaxed SIMD build where the engine has it, as the backend.
 //   node dist/bench/strassen.js
 import { nodeHost } from '../src/backends/simd_host.node.js';
 import { compareTensors } from '../src/harness/compare.js';
@@ -41,8 +42,8 @@ async function main(): Promise<void> {
   const arena = new Arena(memory);
   const put = (d: Float32Array) => { const p = arena.alloc(d.length); arena.f32().set(d, p / 4); return p; };
   console.log(`1x1 convolutions, 1 thread (${fma ? 'relaxed_madd' : 'mul + add'} build), ms, median of ${reps}; Strassen / GEMM\n`);
-  console.log('| shape | C_in -> C_out, map | GEMM | Strassen | ratio | its packing (packB) | its 7 products (7 plain gemm) |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('| shape | C_in -> C_out, map | GEMM | Strassen | ratio | its packing (packB) | its 7 products (7 plain gemm) | worst \\|error\\|: GEMM, Strassen |');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const [what, cIn, cOut, s] of SHAPES) {
     const P = s * s, K = cIn;
     const x = randomTensor([cIn, s, s], 1, 0, 2), w = randomTensor([cOut, cIn], 2, -1 / Math.sqrt(cIn), 1 / Math.sqrt(cIn));
@@ -77,10 +78,24 @@ async function main(): Promise<void> {
     const plainProducts = tiles((p0, _n, h) => {
       for (let i = 0; i < 7; i++) k.gemm(sp + i * perBlock, ops + i * 4 * kh * h, GEMM_NR, y2 + 4 * (p0 >> 1), P, bp, kh, oh, h, 0, 0, 4 * GEMM_NR * kh);
     });
+    let errors = '';
     if (strassenApplies(cIn, cOut)) {
       gemmConv(); strassen();
-      const cmp = compareTensors(what, { shape: [cOut, P], data: arena.floats(y2, cOut * P).slice() }, { shape: [cOut, P], data: arena.floats(y1, cOut * P).slice() }, TOLERANCES['cpu-simd']);
+      const g = arena.floats(y1, cOut * P).slice(), st = arena.floats(y2, cOut * P).slice();
+      const cmp = compareTensors(what, { shape: [cOut, P], data: st }, { shape: [cOut, P], data: g }, TOLERANCES['cpu-simd']);
       if (!cmp.ok) throw new Error(`${what}: Strassen and the GEMM disagree: ${cmp.message}`);
+      let eg = 0, es = 0;
+      for (let c = 0; c < 16; c++) {
+        const o = Math.floor((c * cOut) / 16);
+        for (let p = 0; p < P; p++) {
+          let sum = bias.data[o]!;
+          for (let i = 0; i < K; i++) sum += w.data[o * K + i]! * x.data[i * P + p]!;
+          const want = sum < 0 ? 0.1 * sum : sum;
+          eg = Math.max(eg, Math.abs(g[o * P + p]! - want));
+          es = Math.max(es, Math.abs(st[o * P + p]! - want));
+        }
+      }
+      errors = `${eg.toExponential(1)}, ${es.toExponential(1)}`;
     }
     const fns = [gemmConv, strassen, packOnly, packBOnly, products, plainProducts];
     const ms: number[][] = fns.map(() => []);
@@ -89,7 +104,7 @@ async function main(): Promise<void> {
       fns.forEach((f, i) => { const t0 = performance.now(); f(); ms[i]!.push(performance.now() - t0); });
     }
     const m = ms.map(median);
-    console.log(`| ${what} | ${cIn} -> ${cOut}, ${s}x${s} | ${m[0]!.toFixed(2)} | ${m[1]!.toFixed(2)} | ${(m[1]! / m[0]!).toFixed(3)} | ${m[2]!.toFixed(2)} (${m[3]!.toFixed(2)}) | ${m[4]!.toFixed(2)} (${m[5]!.toFixed(2)}) |`);
+    console.log(`| ${what} | ${cIn} -> ${cOut}, ${s}x${s} | ${m[0]!.toFixed(2)} | ${m[1]!.toFixed(2)} | ${(m[1]! / m[0]!).toFixed(3)} | ${m[2]!.toFixed(2)} (${m[3]!.toFixed(2)}) | ${m[4]!.toFixed(2)} (${m[5]!.toFixed(2)}) | ${errors} |`);
     for (const p of [xp, wp, sp, bp, y1, y2, col, ops]) arena.release(p);
   }
 }

@@ -15,6 +15,7 @@ import type { Backend } from '../src/backend.js';
 import { CpuBackend } from '../src/backends/cpu.js';
 import { CpuSimdBackend, PARALLEL_MIN_MACS, WINOGRAD4_MIN_CHANNELS } from '../src/backends/cpu_simd.js';
 import { GEMM_K_BLOCK } from '../src/ops/simd/gemm.js';
+import { STRASSEN_MIN_CHANNELS } from '../src/ops/simd/strassen.js';
 import { PIECES_PER_THREAD, SPIN_MS } from '../src/backends/simd_pool.js';
 import { isArch, type Arch } from '../src/model/config.js';
 import { buildRetinaFace } from '../src/model/retinaface.js';
@@ -36,11 +37,12 @@ export interface Technique {
 export const TECHNIQUES: readonly Technique[] = [
   { step: 'cpu-naive', adds: 'the reference loops: conv, batch norm and activation one op at a time', create: () => new CpuBackend('naive') },
   { step: 'cpu-fast', adds: 'batch norm folded, bias + activation fused, packed JS GEMM, direct depthwise 3x3', create: () => new CpuBackend('fast') },
-  { step: 'cpu-simd-1t, no Winograd, no fusion, no FMA', adds: 'WebAssembly SIMD kernels generated at run time (multiply then add), one arena for every activation', create: () => new CpuSimdBackend({ threads: 1, winograd: false, fuse: false, fma: false }) },
-  { step: 'cpu-simd-1t, F(2x2) only, no fusion, no FMA', adds: 'Winograd F(2x2,3x3) for the dense 3x3 stride-1 convolutions', create: () => new CpuSimdBackend({ threads: 1, winogradTile: 2, fuse: false, fma: false }) },
-  { step: 'cpu-simd-1t, F(2x2) only, no FMA', adds: 'each depthwise-separable block as one task: a band of rows\' depthwise output stays in cache for the pointwise GEMM; SSH\'s conv3X3 and conv5X5_1, and its conv5X5_2 and conv7X7_2, as one Winograd each; a level\'s three heads as one 1x1; a Bottleneck\'s conv3 with its residual add and ReLU as one GEMM', create: () => new CpuSimdBackend({ threads: 1, winogradTile: 2, fma: false }) },
-  { step: 'cpu-simd-1t, F(2x2) only', adds: 'relaxed SIMD\'s fused multiply-add (f32x4.relaxed_madd) in the GEMM and depthwise kernels, where the engine has it', create: () => new CpuSimdBackend({ threads: 1, winogradTile: 2 }) },
-  { step: 'cpu-simd-1t', adds: `Winograd F(4x4,3x3) where the input has at least ${WINOGRAD4_MIN_CHANNELS} channels, its products summed by runs of ${GEMM_K_BLOCK}`, create: () => new CpuSimdBackend({ threads: 1 }) },
+  { step: 'cpu-simd-1t, no Winograd, no fusion, no FMA', adds: 'WebAssembly SIMD kernels generated at run time (multiply then add), one arena for every activation', create: () => new CpuSimdBackend({ threads: 1, winograd: false, fuse: false, fma: false, strassen: false }) },
+  { step: 'cpu-simd-1t, F(2x2) only, no fusion, no FMA', adds: 'Winograd F(2x2,3x3) for the dense 3x3 stride-1 convolutions', create: () => new CpuSimdBackend({ threads: 1, winogradTile: 2, fuse: false, fma: false, strassen: false }) },
+  { step: 'cpu-simd-1t, F(2x2) only, no FMA', adds: 'each depthwise-separable block as one task: a band of rows\' depthwise output stays in cache for the pointwise GEMM; SSH\'s conv3X3 and conv5X5_1, and its conv5X5_2 and conv7X7_2, as one Winograd each; a level\'s three heads as one 1x1; a Bottleneck\'s conv3 with its residual add and ReLU as one GEMM', create: () => new CpuSimdBackend({ threads: 1, winogradTile: 2, fma: false, strassen: false }) },
+  { step: 'cpu-simd-1t, F(2x2) only', adds: 'relaxed SIMD\'s fused multiply-add (f32x4.relaxed_madd) in the GEMM and depthwise kernels, where the engine has it', create: () => new CpuSimdBackend({ threads: 1, winogradTile: 2, strassen: false }) },
+  { step: 'cpu-simd-1t, no Strassen', adds: `Winograd F(4x4,3x3) where the input has at least ${WINOGRAD4_MIN_CHANNELS} channels, its products summed by runs of ${GEMM_K_BLOCK}`, create: () => new CpuSimdBackend({ threads: 1, strassen: false }) },
+  { step: 'cpu-simd-1t', adds: `one level of Strassen (7 half-size products instead of 8) for the other dense convolutions of at least ${STRASSEN_MIN_CHANNELS} output channels and products per output (none of mobile0.25's that run on their own)`, create: () => new CpuSimdBackend({ threads: 1 }) },
   { step: 'cpu-simd-2t, every conv split', adds: `a second thread (worker_threads over shared memory, each thread polling ${SPIN_MS} ms for the next task before it blocks), every convolution split, each task cut into ${PIECES_PER_THREAD} pieces a thread (largest first) that whichever thread is free claims`, create: () => new CpuSimdBackend({ threads: 2, parallelMinMacs: 0 }) },
   { step: 'cpu-simd-2t, one task a Winograd', adds: `convolutions under ${PARALLEL_MIN_MACS / 1e6} MMAC (PARALLEL_MIN_MACS) run on the calling thread alone: a dispatch costs more than they gain`, create: () => new CpuSimdBackend({ threads: 2, twoTaskWinograd: false }) },
   { step: 'cpu-simd-2t', adds: 'a small map\'s Winograd with large weights as two tasks (input transform by channels, then GEMMs by output channels: each weight streamed once, not once per piece; none of mobile0.25\'s)', create: () => new CpuSimdBackend({ threads: 2 }) },

@@ -10,13 +10,14 @@
 //   M4 = W22 (B21 - B11)                                      Y22 = M1 - M2 + M3 + M6
 // The seven weight blocks are summed once, in float64, at prepare (strassenWeights). Per tile,
 // packStrassen reads B's four blocks once and writes the seven right-hand operands into gemm's
-// NR-pixel panels; then gemmStrassen runs each product and adds it straight into the one or two
-// output blocks it feeds (STRASSEN_PLAN): the first product into a block stores it with the bias
+// NR-pixel panels; then gemmStrassenM1 .. M7 (one function a product, its output modes built in)
+// each run one product and add it straight into the one or two output blocks it feeds (STRASSEN_PLAN): the first product into a block stores it with the bias
 // (and a residual), the last applies the activation. No product is kept in memory.
 // Why: the GEMM is at the 128-bit SIMD's peak (docs/profile.md), so ResNet-50's 1x1 layers and its
-// strided convolutions (the ones Winograd does not take) can only get faster by doing less. Rounding: each block sum rounds once more, and the outputs are sums of
-// 2 to 4 products of about their size; one layer against float64 (docs/profile.md, "The eighth
-// session"), about 1.5x the direct GEMM's error.
+// strided convolutions (the ones Winograd does not take) can only get faster by doing less.
+// Rounding: each block sum rounds once more and each output is a sum of 2 to 4 products, but each
+// product sums only K/2 terms: one layer against float64 (`node dist/bench/strassen.js`), worst
+// |error| 2.2e-6 to 6.7e-6 against the direct GEMM's 1.0e-6 to 7.2e-6 on ResNet-50's shapes.
 import { Code } from '../../wasm/emitter.js';
 import { emitAddToVectors, emitLeaky, emitMulAdd, emitStoreVectors, share, type SimdExports } from './common.js';
 import { gemmTile, isPointwise, type DenseConvArgs } from './dense.js';

@@ -293,9 +293,11 @@ export class CpuSimdBackend implements Backend<Tensor> {
     this.arena = new Arena(memory);
 
     const lowered = new Map<ConvBnAct, LoweredConv>();
+    // A fused block's pointwise half reads the plain panels (dwpw.ts): never Strassen's blocks.
+    const fusedPointwise = new Set(this.options.fuse !== false ? [...depthwiseSeparablePairs(model)].map(([, pw]) => pw) : []);
     for (const [unit, l] of lowerModel(model)) {
       lowered.set(unit, l);
-      this.prepared.set(unit, this.pack(l));
+      this.prepared.set(unit, this.pack(l, this.options.strassen !== false && !fusedPointwise.has(unit)));
     }
     if (this.options.fuse !== false) {
       for (const [first, rest] of sharedInputGroups(model)) {
@@ -310,22 +312,6 @@ export class CpuSimdBackend implements Backend<Tensor> {
       for (const unit of residualConvs(model)) {
         if (this.prepared.get(unit)?.kind === 'dense' && unit.slope === null) this.residuals.add(unit);
       }
-    }
-    if (this.options.strassen !== false) this.useStrassen(lowered);
-  }
-
-  /**
-   * The dense convolutions that run on their own (not a fused block's pointwise half, whose task
-   * reads the plain panels) with enough channels (strassenApplies): their weights repacked as
-   * Strassen's seven blocks.
-   */
-  private useStrassen(lowered: Map<ConvBnAct, LoweredConv>): void {
-    const fusedPointwise = new Set(this.pairs.values());
-    for (const [unit, p] of this.prepared) {
-      if (p.kind !== 'dense' || !strassenApplies(p.cIn * p.kSize * p.kSize, p.cOut) || fusedPointwise.has(unit)) continue;
-      this.arena!.release(p.weights);
-      const { weight } = lowered.get(unit)!.folded();
-      this.prepared.set(unit, { ...p, weights: this.store(strassenWeights(weight, p.cOut, p.cIn * p.kSize * p.kSize)), strassen: true });
     }
   }
 
@@ -382,7 +368,8 @@ export class CpuSimdBackend implements Backend<Tensor> {
     return p;
   }
 
-  private pack(l: LoweredConv): Prepared {
+  /** A unit's weights in the arena, as its kernel reads them; `strassen`: a dense convolution that strassenApplies to may take Strassen's seven blocks. */
+  private pack(l: LoweredConv, strassen: boolean): Prepared {
     const { weight, bias: b } = l.folded();
     const { cIn, cOut } = l;
     if (l.kind === 'depthwise') return { kind: 'depthwise', c: cOut, stride: l.stride, weights: this.store(weight), bias: this.store(b) };
@@ -395,9 +382,12 @@ export class CpuSimdBackend implements Backend<Tensor> {
         zeros: this.store(new Float32Array(bias.length)), bias: this.store(bias),
       };
     }
-    const packed = new Float32Array(packedDenseFloats(cOut, weight.length / cOut));
+    const dense = { kind: 'dense', cIn, cOut, kSize: l.kernel, stride: l.stride, pad: l.padding } as const;
+    const k = weight.length / cOut;
+    if (strassen && strassenApplies(k, cOut)) return { ...dense, weights: this.store(strassenWeights(weight, cOut, k)), bias: this.store(bias), strassen: true };
+    const packed = new Float32Array(packedDenseFloats(cOut, k));
     packDenseWeights(weight, cOut, packed);
-    return { kind: 'dense', cIn, cOut, kSize: l.kernel, stride: l.stride, pad: l.padding, weights: this.store(packed), bias: this.store(bias) };
+    return { ...dense, weights: this.store(packed), bias: this.store(bias) };
   }
 
   private alloc(shape: number[]): SimdTensor {

@@ -21,7 +21,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** [what, C_in, C_out, H = W] */
 const SHAPES: [string, number, number, number][] = [
-  ['layer1 conv3 (below STRASSEN_MIN_CHANNELS)', 64, 256, 160],
+  ['layer1 conv3 (K below STRASSEN_MIN_CHANNELS)', 64, 256, 160],
+  ['layer1 conv1 (C_out below STRASSEN_MIN_CHANNELS)', 256, 64, 160],
   ['layer2.0 conv1', 256, 128, 160],
   ['layer2 conv1', 512, 128, 80],
   ['layer2 conv3', 128, 512, 80],
@@ -32,6 +33,8 @@ const SHAPES: [string, number, number, number][] = [
   ['layer4 conv1', 2048, 512, 20],
   ['layer4 conv3', 512, 2048, 20],
   ['fpn.output3', 2048, 256, 20],
+  ['mobile0.25 fpn.output2 (C_out below)', 128, 64, 40],
+  ['mobile0.25 fpn.output3 (C_out below)', 256, 64, 20],
 ];
 
 async function main(): Promise<void> {

@@ -121,15 +121,17 @@ export function emitGemm(fma: boolean, sums: 'straight' | 'byRuns' = 'straight',
 export function emitPackB(): Code {
   const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32']);
   const [x, xStride, K, n, dst] = [0, 1, 2, 3, 4];
-  const k = c.local('i32'), j = c.local('i32'), src = c.local('i32'), out = c.local('i32'), blockBytes = c.local('i32');
-  c.localGet(K).i32Const(4 * GEMM_NR).i32Mul().localSet(blockBytes);
-  c.forRange(k, () => c.i32Const(0), () => c.localGet(K), 1, () => {
-    c.localGet(x).localGet(k).localGet(xStride).i32Mul().i32Const(2).i32Shl().i32Add().localSet(src);
-    c.localGet(dst).localGet(k).i32Const(4 * GEMM_NR).i32Mul().i32Add().localSet(out);
-    c.forRange(j, () => c.i32Const(0), () => c.localGet(n), GEMM_NR, () => {
+  const k = c.local('i32'), j = c.local('i32'), src = c.local('i32'), out = c.local('i32'), rowBytes = c.local('i32');
+  c.localGet(xStride).i32Const(2).i32Shl().localSet(rowBytes);
+  c.localGet(dst).localSet(out);
+  // Panel by panel, k inside: the panel is written front to back. (k outside, each row's panels
+  // K NR floats apart, ran 1.2-4x as long: docs/profile.md, "The eighth session".)
+  c.forRange(j, () => c.i32Const(0), () => c.localGet(n), GEMM_NR, () => {
+    c.localGet(x).localGet(j).i32Const(2).i32Shl().i32Add().localSet(src);
+    c.forRange(k, () => c.i32Const(0), () => c.localGet(K), 1, () => {
       for (let i = 0; i < GEMM_COLS; i++) c.localGet(out).localGet(src).v128Load(16 * i).v128Store(16 * i);
-      c.localGet(src).i32Const(4 * GEMM_NR).i32Add().localSet(src);
-      c.localGet(out).localGet(blockBytes).i32Add().localSet(out);
+      c.localGet(src).localGet(rowBytes).i32Add().localSet(src);
+      c.localGet(out).i32Const(4 * GEMM_NR).i32Add().localSet(out);
     });
   });
   return c;

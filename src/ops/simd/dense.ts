@@ -103,6 +103,15 @@ export function gemmTile(k: number): number {
   return Math.max(GEMM_NR, Math.min(1024, Math.floor(65536 / k / GEMM_NR) * GEMM_NR));
 }
 
+/**
+ * Floats between two rows of an im2col tile: the tile's pixels and a cache line more. At T = 1024
+ * (the stems' K of 27 and 147) rows a whole 4 KB page apart put all K rows of a column in one L1
+ * set (docs/profile.md, "The eighth session").
+ */
+export function im2colRowStride(k: number): number {
+  return gemmTile(k) + 16;
+}
+
 /** A dense convolution's geometry and where its packed weights live. */
 export interface DenseConvArgs {
   x: number; cIn: number; h: number; w: number;
@@ -138,7 +147,8 @@ export function isPointwise(kSize: number, stride: number, pad: number): boolean
 export function denseConvPart(k: SimdExports, a: DenseConvArgs, slot: number, piece: number, pieces: number): void {
   const K = a.cIn * a.kSize * a.kSize;
   const P = a.hOut * a.wOut;
-  const T = gemmTile(K); // im2col's row stride
+  const T = gemmTile(K); // pixels per tile
+  const rowStride = im2colRowStride(K); // im2col's row stride
   const [lo, hi] = share(P, GEMM_NR, piece, pieces);
   const pointwise = isPointwise(a.kSize, a.stride, a.pad);
   const col = a.scratch + slot * a.scratchBytes;
@@ -152,8 +162,8 @@ export function denseConvPart(k: SimdExports, a: DenseConvArgs, slot: number, pi
       k.packB(a.x + 4 * p0, P, K, n, col);
       gemm(col, GEMM_NR, p0, n, 4 * GEMM_NR * K);
     } else {
-      k.im2col(a.x, a.h, a.w, a.cIn, a.kSize, a.stride, a.pad, a.wOut, p0, n, T, col);
-      gemm(col, T, p0, n, ROW_MAJOR_BLOCK);
+      k.im2col(a.x, a.h, a.w, a.cIn, a.kSize, a.stride, a.pad, a.wOut, p0, n, rowStride, col);
+      gemm(col, rowStride, p0, n, ROW_MAJOR_BLOCK);
     }
   }
 }
@@ -161,5 +171,5 @@ export function denseConvPart(k: SimdExports, a: DenseConvArgs, slot: number, pi
 /** Bytes of im2col (or packed 1x1) scratch one thread needs. */
 export function denseScratchBytes(cIn: number, kSize: number, stride: number): number {
   const K = cIn * kSize * kSize;
-  return K * gemmTile(K) * 4;
+  return K * im2colRowStride(K) * 4;
 }

@@ -88,6 +88,12 @@ export interface BackendOptions {
    * default: 4 from 64 input channels, 2 below.
    */
   winogradTile?: 2 | 4;
+  /**
+   * cpu-simd's dense convolutions of at least 128 channels by one level of Strassen (default true:
+   * an eighth fewer multiply-adds in ResNet-50's 1x1 and strided layers); false: one GEMM each, a
+   * smaller arena (resnet50's 46 MB smaller).
+   */
+  strassen?: boolean;
 }
 
 /**

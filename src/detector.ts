@@ -108,6 +108,8 @@ export interface DetectorOptions {
   fma?: boolean;
   /** cpu-simd's Winograd tile, 2 or 4 (see BackendOptions.winogradTile; default: by input channels) */
   winogradTile?: 2 | 4;
+  /** cpu-simd's Strassen for the large dense convolutions (see BackendOptions.strassen; default true) */
+  strassen?: boolean;
 }
 
 const now = () => globalThis.performance.now();
@@ -180,6 +182,7 @@ export function checkDetectorOptions(opts: Partial<DetectorOptions>): void {
   if (opts.backend !== undefined && !(BACKEND_SPECS as readonly unknown[]).includes(opts.backend)) bad('backend', opts.backend, `one of ${BACKEND_SPECS.join(', ')}`);
   if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1 && opts.threads <= MAX_THREADS)) bad('threads', opts.threads, `an integer 1..${MAX_THREADS}`);
   if (opts.fma !== undefined && typeof opts.fma !== 'boolean') bad('fma', opts.fma, 'true or false');
+  if (opts.strassen !== undefined && typeof opts.strassen !== 'boolean') bad('strassen', opts.strassen, 'true or false');
   checkWinogradTile(opts.winogradTile);
 }
 
@@ -193,6 +196,7 @@ export async function prepareModel(tensors: Map<string, Tensor>, opts: DetectorO
     ...(opts.simdModules === undefined ? {} : { simdModules: opts.simdModules }),
     ...(opts.fma === undefined ? {} : { fma: opts.fma }),
     ...(opts.winogradTile === undefined ? {} : { winogradTile: opts.winogradTile }),
+    ...(opts.strassen === undefined ? {} : { strassen: opts.strassen }),
   };
   const backend = await createBackend(spec, backendOptions);
   try {

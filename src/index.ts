@@ -29,10 +29,12 @@ export interface LoadOptions extends Omit<ResolveOptions, 'source'> {
   fma?: boolean;
   /** cpu-simd's Winograd tile, 2 or 4 (default: 4 from 64 input channels; 2: a smaller arena, see BackendOptions.winogradTile) */
   winogradTile?: 2 | 4;
+  /** cpu-simd's Strassen for the large dense convolutions (default true; false: a smaller arena, see BackendOptions.strassen) */
+  strassen?: boolean;
 }
 
 /** What RetinaFace.load() takes; anything else is refused (a misspelt option would do nothing). */
-const LOAD_OPTIONS = new Set(['arch', 'backend', 'threads', 'simdModules', 'fma', 'winogradTile', 'weights', 'cacheDir', 'weightsDir', 'download', 'onProgress', 'timeoutMs', 'source']);
+const LOAD_OPTIONS = new Set(['arch', 'backend', 'threads', 'simdModules', 'fma', 'winogradTile', 'strassen', 'weights', 'cacheDir', 'weightsDir', 'download', 'onProgress', 'timeoutMs', 'source']);
 
 export class RetinaFace extends RetinaFaceDetector {
   /** The weights file actually used (explicit, cached, or freshly converted). */
@@ -46,8 +48,8 @@ export class RetinaFace extends RetinaFaceDetector {
     for (const k of Object.keys(opts)) {
       if (!LOAD_OPTIONS.has(k)) throw new RetinaFaceError(`unknown option ${k} (expected ${[...LOAD_OPTIONS].join(', ')})`, { code: 'EOPTION' });
     }
-    const { arch = 'mobile0.25', backend = DEFAULT_BACKEND, threads, simdModules, fma, winogradTile, ...resolve } = opts;
-    const tuning = { ...(threads === undefined ? {} : { threads }), ...(fma === undefined ? {} : { fma }), ...(winogradTile === undefined ? {} : { winogradTile }) };
+    const { arch = 'mobile0.25', backend = DEFAULT_BACKEND, threads, simdModules, fma, winogradTile, strassen, ...resolve } = opts;
+    const tuning = { ...(threads === undefined ? {} : { threads }), ...(fma === undefined ? {} : { fma }), ...(winogradTile === undefined ? {} : { winogradTile }), ...(strassen === undefined ? {} : { strassen }) };
     checkDetectorOptions({ arch, backend, ...tuning }); // before any file is read
     const w = await resolveWeights(arch, resolve);
     const d = new RetinaFace(...(await prepareModel(w.tensors, {

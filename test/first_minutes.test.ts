@@ -14,7 +14,9 @@ import * as assert from 'uvu/assert';
 import { main } from '../src/cli.js';
 import { RetinaFace, RetinaFaceError, type Face } from '../src/index.js';
 import type { BackendSpec } from '../src/backend.js';
+import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
 import { clipFace } from '../src/detector.js';
+import { buildRetinaFace } from '../src/model/retinaface.js';
 import { encodeImage } from '../src/image/encode.js';
 import { rgbImage } from '../src/image/image.js';
 import { offline, OFFICIAL_CHECKPOINTS, readManifest } from '../src/weights/resolve.js';
@@ -283,6 +285,7 @@ test('load(): a wrong arch, thread count or option name is one RetinaFaceError n
     [{ threads: 1000 }, /^invalid option threads: 1000 /],
     [{ backend: 'simd' }, /^invalid option backend: "simd" \(expected one of auto, cpu, /],
     [{ winogradTile: 3 }, /^invalid option winogradTile: 3 \(expected 2 or 4\)$/],
+    [{ strassen: 'no' }, /^invalid option strassen: "no" \(expected true or false\)$/],
     [{ modelPath: 'x' }, /^unknown option modelPath \(expected arch, backend, /],
   ];
   for (const [opts, message] of cases) {
@@ -298,6 +301,22 @@ test('load({ winogradTile: 2 }) reaches the cpu-simd backend', async () => {
     assert.is((d.backend as unknown as { winogradTile?: number }).winogradTile, 2);
   } finally {
     d.dispose();
+  }
+});
+
+test('load({ strassen: false }) reaches the cpu-simd backend; by default ResNet-50\'s 1x1s from layer2 on, its strided 3x3s and downsamples and the FPN\'s 1x1s run by Strassen, none with strassen: false', async () => {
+  const d = await RetinaFace.load({ backend: 'cpu-simd', threads: 1, strassen: false });
+  try {
+    assert.is((d.backend as unknown as CpuSimdBackend).strassen, false);
+  } finally {
+    d.dispose();
+  }
+  for (const strassen of [true, false]) {
+    const be = new CpuSimdBackend({ threads: 1, strassen });
+    await be.prepare(buildRetinaFace('resnet50'));
+    // layer2-4: 13 blocks' conv1 and conv3, 3 strided conv2s and 3 downsamples; the FPN's 3 outputs
+    assert.is(be.strassenConvs, strassen ? 13 * 2 + 3 * 2 + 3 : 0, `strassen ${strassen}`);
+    be.dispose();
   }
 });
 

@@ -98,8 +98,9 @@ export interface CpuSimdOptions {
    * STRASSEN_MIN_CHANNELS output channels and products per output by one level of Strassen's
    * algorithm (default true; ops/simd/strassen.ts): 7 half-size products instead of 8, an eighth
    * fewer multiply-adds (ResNet-50's layer2 to layer4, their strided 3x3s and downsamples, the FPN's
-   * 1x1s; none of mobile0.25's run on their own). It rounds otherwise than the direct GEMM (~1.5x
-   * its error, within the parity bounds). false: every dense convolution as one GEMM.
+   * 1x1s; none of mobile0.25's run on their own), its weights 7/4 of theirs (resnet50's arena 297
+   * MB after prepare instead of 251). It rounds otherwise than the direct GEMM, about as much
+   * (bench/strassen.ts). false: every dense convolution as one GEMM.
    */
   strassen?: boolean;
   /**
@@ -250,6 +251,18 @@ export class CpuSimdBackend implements Backend<Tensor> {
   /** The option winogradTile as given (undefined: by input channels, winogradTileFor). */
   get winogradTile(): WinogradTile | undefined {
     return this.options.winogradTile;
+  }
+
+  /** The option strassen (default true). */
+  get strassen(): boolean {
+    return this.options.strassen !== false;
+  }
+
+  /** How many of the prepared convolutions run by Strassen (0 before prepare(), or with strassen: false). */
+  get strassenConvs(): number {
+    let n = 0;
+    for (const p of this.prepared.values()) if (p.kind === 'dense' && p.strassen === true) n++;
+    return n;
   }
 
   /** Threads in use (known after prepare()). */

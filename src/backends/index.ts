@@ -71,6 +71,7 @@ export async function createBackend(spec: BackendSpec, options: BackendOptions =
         ...(options.simdModules === undefined ? {} : { modules: options.simdModules }),
         ...(options.fma === undefined ? {} : { fma: options.fma }),
         ...(options.winogradTile === undefined ? {} : { winogradTile: options.winogradTile }),
+        ...(options.strassen === undefined ? {} : { strassen: options.strassen }),
       }) as Backend<unknown>;
     }
     default:

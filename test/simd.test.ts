@@ -220,56 +220,6 @@ const DENSE: [number, number, number, number, number, number][] = [
   [6, 3, 3, 1, 4, 50], // a row longer than one micro-tile, 3 output channels
 ];
 
-for (const fma of BUILDS) {
-  test(`dense SIMD convolution (GEMM, im2col) equals naive conv -> bn (-> + residual) -> leaky (${buildName(fma)})`, async () => {
-    const { k, arena, put, get } = await kernels(fma);
-    for (const [i, [cin, cout, ks, stride, h, w]] of DENSE.entries()) {
-      const seed = 300 + i;
-      const x = randomTensor([cin, h, w], seed);
-      const wt = randomTensor([cout, cin, ks, ks], seed + 1, -1 / Math.sqrt(cin * ks * ks), 1 / Math.sqrt(cin * ks * ks));
-      const bn = {
-        weight: randomTensor([cout], seed + 2, 0.5, 1.5), bias: randomTensor([cout], seed + 3),
-        running_mean: randomTensor([cout], seed + 4, -0.5, 0.5), running_var: randomTensor([cout], seed + 5, 0.5, 1.5),
-      };
-      const pad = (ks - 1) / 2;
-      const attrs = { stride, padding: pad, groups: 1 };
-      const [, hOut, wOut] = conv2dOutputShape(x.shape, wt.shape, attrs);
-      const f = foldBatchNorm(wt, null, bn);
-      const packed = new Float32Array(packedDenseFloats(cout, cin * ks * ks));
-      packDenseWeights(f.w.data, cout, packed);
-      const bias = new Float32Array(Math.ceil(cout / GEMM_MR) * GEMM_MR);
-      bias.set(f.b.data);
-      const xp = put(x.data), wp = put(packed), bp = put(bias);
-      const conv = batchNorm2dNaive(conv2dNaive(x, wt, null, attrs), bn);
-      // A residual (gemmResidual: ResNet's conv3 and its add) added to the sums before the activation.
-      const residual = randomTensor([cout, hOut, wOut], seed + 6, -2, 2);
-      const rp = put(residual.data);
-      for (const slope of [0.1, 0, null]) {
-        for (const withRes of [false, true]) {
-          const sum = withRes ? addNaive(conv, residual) : conv;
-          const ref = slope === null ? sum : leakyReluNaive(sum, slope);
-          for (const threads of THREAD_SPLITS) {
-            const scratchBytes = denseScratchBytes(cin, ks, stride);
-            const scratch = arena.alloc((scratchBytes * threads) / 4);
-            const y = arena.alloc(cout * hOut * wOut);
-            arena.f32().fill(NaN, y / 4, y / 4 + cout * hOut * wOut);
-            const args = {
-              x: xp, cIn: cin, h, w, kSize: ks, stride, pad, hOut, wOut, weights: wp, bias: bp, cOut: cout, y,
-              slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, res: withRes ? rp : 0, scratch, scratchBytes,
-            };
-            runAllPieces(threads, (slot, piece, pieces) => denseConvPart(k, args, slot, piece, pieces));
-            assertClose(`simd dense [${cin}->${cout} k${ks} s${stride} ${h}x${w}] slope ${slope}${withRes ? ' + residual' : ''} threads ${threads} seed ${seed}`,
-              get(y, [cout, hOut, wOut]), ref, SIMD_TWIN);
-            arena.release(y);
-            arena.release(scratch);
-          }
-        }
-      }
-      arena.release(xp); arena.release(wp); arena.release(bp); arena.release(rp);
-    }
-  });
-}
-
 // [C_in, C_out, k, stride, H, W]: ResNet-50's dense convolutions that run by Strassen
 // (strassenApplies), on maps whose tiles end mid-panel (odd pixel counts, fewer than 16, tiles of
 // 1 to 15 pixels in a piece), and whole tiles.
@@ -285,52 +235,87 @@ const STRASSEN: [number, number, number, number, number, number][] = [
   [256, 512, 1, 2, 9, 7], // a downsample: 1x1 stride 2 through im2col
 ];
 
+/**
+ * A dense convolution kernel as the backend runs it: its weights packed, its per-thread scratch,
+ * one piece. The one GEMM (dense.ts) and Strassen's seven products (strassen.ts) take the same
+ * arguments (DenseConvArgs) and are checked by the same cases.
+ */
+interface DenseKernel {
+  name: string;
+  pack(w: Float32Array, cOut: number, k: number): Float32Array;
+  scratchBytes(cIn: number, kSize: number, stride: number, pad: number): number;
+  part: typeof denseConvPart;
+}
+
+const DENSE_KERNELS: [DenseKernel, [number, number, number, number, number, number][], number][] = [
+  [{
+    name: 'dense SIMD convolution (GEMM, im2col)',
+    pack: (w, cOut, k) => { const out = new Float32Array(packedDenseFloats(cOut, k)); packDenseWeights(w, cOut, out); return out; },
+    scratchBytes: (cIn, kSize, stride) => denseScratchBytes(cIn, kSize, stride),
+    part: denseConvPart,
+  }, DENSE, 300],
+  [{
+    name: 'dense convolution by Strassen (im2col or the input in place, packStrassen, gemmStrassenM1-M7; odd maps, partial tiles)',
+    pack: strassenWeights,
+    scratchBytes: strassenScratchBytes,
+    part: strassenConvPart,
+  }, STRASSEN, 1300],
+];
+
 for (const fma of BUILDS) {
-  test(`dense convolution by Strassen (im2col or the input in place, packStrassen, gemmStrassenM1-M7) equals naive conv -> bn (-> + residual) -> leaky: odd maps, partial tiles, 1-3 threads (${buildName(fma)})`, async () => {
-    const { k, arena, put, get } = await kernels(fma);
-    for (const [i, [cin, cout, ks, stride, h, w]] of STRASSEN.entries()) {
-      assert.ok(strassenApplies(cin * ks * ks, cout), `${cin} -> ${cout} k${ks} runs by Strassen`);
-      const seed = 1300 + i;
-      const x = randomTensor([cin, h, w], seed);
-      const wt = randomTensor([cout, cin, ks, ks], seed + 1, -1 / Math.sqrt(cin * ks * ks), 1 / Math.sqrt(cin * ks * ks));
-      const bn = {
-        weight: randomTensor([cout], seed + 2, 0.5, 1.5), bias: randomTensor([cout], seed + 3),
-        running_mean: randomTensor([cout], seed + 4, -0.5, 0.5), running_var: randomTensor([cout], seed + 5, 0.5, 1.5),
-      };
-      const pad = (ks - 1) / 2;
-      const attrs = { stride, padding: pad, groups: 1 };
-      const [, hOut, wOut] = conv2dOutputShape(x.shape, wt.shape, attrs);
-      const f = foldBatchNorm(wt, null, bn);
-      const xp = put(x.data), wp = put(strassenWeights(f.w.data, cout, cin * ks * ks)), bp = put(f.b.data);
-      const conv = batchNorm2dNaive(conv2dNaive(x, wt, null, attrs), bn);
-      const residual = randomTensor([cout, hOut, wOut], seed + 6, -2, 2);
-      const rp = put(residual.data);
-      for (const slope of [0.1, 0, null]) {
-        for (const withRes of [false, true]) {
-          const sum = withRes ? addNaive(conv, residual) : conv;
-          const ref = slope === null ? sum : leakyReluNaive(sum, slope);
-          for (const threads of THREAD_SPLITS) {
-            const scratchBytes = strassenScratchBytes(cin, ks, stride, pad);
-            const scratch = arena.alloc((scratchBytes * threads) / 4);
-            arena.f32().fill(NaN, scratch / 4, (scratch + scratchBytes * threads) / 4);
-            const y = arena.alloc(cout * hOut * wOut);
-            arena.f32().fill(NaN, y / 4, y / 4 + cout * hOut * wOut);
-            const args = {
-              x: xp, cIn: cin, h, w, kSize: ks, stride, pad, hOut, wOut, weights: wp, bias: bp, cOut: cout, y,
-              slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, res: withRes ? rp : 0, scratch, scratchBytes,
-            };
-            runAllPieces(threads, (slot, piece, pieces) => strassenConvPart(k, args, slot, piece, pieces));
-            assertClose(`simd strassen [${cin}->${cout} k${ks} s${stride} ${h}x${w}] slope ${slope}${withRes ? ' + residual' : ''} threads ${threads} seed ${seed}`,
-              get(y, [cout, hOut, wOut]), ref, SIMD_TWIN);
-            arena.release(y);
-            arena.release(scratch);
+  for (const [kernel, shapes, seed0] of DENSE_KERNELS) {
+    test(`${kernel.name} equals naive conv -> bn (-> + residual) -> leaky, 1-3 threads (${buildName(fma)})`, async () => {
+      const { k, arena, put, get } = await kernels(fma);
+      for (const [i, [cin, cout, ks, stride, h, w]] of shapes.entries()) {
+        const seed = seed0 + i;
+        const x = randomTensor([cin, h, w], seed);
+        const wt = randomTensor([cout, cin, ks, ks], seed + 1, -1 / Math.sqrt(cin * ks * ks), 1 / Math.sqrt(cin * ks * ks));
+        const bn = {
+          weight: randomTensor([cout], seed + 2, 0.5, 1.5), bias: randomTensor([cout], seed + 3),
+          running_mean: randomTensor([cout], seed + 4, -0.5, 0.5), running_var: randomTensor([cout], seed + 5, 0.5, 1.5),
+        };
+        const pad = (ks - 1) / 2;
+        const attrs = { stride, padding: pad, groups: 1 };
+        const [, hOut, wOut] = conv2dOutputShape(x.shape, wt.shape, attrs);
+        const f = foldBatchNorm(wt, null, bn);
+        const bias = new Float32Array(Math.ceil(cout / GEMM_MR) * GEMM_MR);
+        bias.set(f.b.data);
+        const xp = put(x.data), wp = put(kernel.pack(f.w.data, cout, cin * ks * ks)), bp = put(bias);
+        const conv = batchNorm2dNaive(conv2dNaive(x, wt, null, attrs), bn);
+        // A residual (ResNet's conv3 and its add) added to the sums before the activation.
+        const residual = randomTensor([cout, hOut, wOut], seed + 6, -2, 2);
+        const rp = put(residual.data);
+        for (const slope of [0.1, 0, null]) {
+          for (const withRes of [false, true]) {
+            const sum = withRes ? addNaive(conv, residual) : conv;
+            const ref = slope === null ? sum : leakyReluNaive(sum, slope);
+            for (const threads of THREAD_SPLITS) {
+              const scratchBytes = kernel.scratchBytes(cin, ks, stride, pad);
+              const scratch = arena.alloc((scratchBytes * threads) / 4);
+              arena.f32().fill(NaN, scratch / 4, (scratch + scratchBytes * threads) / 4);
+              const y = arena.alloc(cout * hOut * wOut);
+              arena.f32().fill(NaN, y / 4, y / 4 + cout * hOut * wOut);
+              const args = {
+                x: xp, cIn: cin, h, w, kSize: ks, stride, pad, hOut, wOut, weights: wp, bias: bp, cOut: cout, y,
+                slope: slope ?? 0, hasSlope: slope === null ? 0 : 1, res: withRes ? rp : 0, scratch, scratchBytes,
+              };
+              runAllPieces(threads, (slot, piece, pieces) => kernel.part(k, args, slot, piece, pieces));
+              assertClose(`${kernel.name} [${cin}->${cout} k${ks} s${stride} ${h}x${w}] slope ${slope}${withRes ? ' + residual' : ''} threads ${threads} seed ${seed}`,
+                get(y, [cout, hOut, wOut]), ref, SIMD_TWIN);
+              arena.release(y);
+              arena.release(scratch);
+            }
           }
         }
+        arena.release(xp); arena.release(wp); arena.release(bp); arena.release(rp);
       }
-      arena.release(xp); arena.release(wp); arena.release(bp); arena.release(rp);
-    }
-  });
+    });
+  }
 }
+
+test('every Strassen case runs by Strassen in the backend (strassenApplies)', () => {
+  for (const [cin, cout, ks] of STRASSEN) assert.ok(strassenApplies(cin * ks * ks, cout), `${cin} -> ${cout} k${ks}`);
+});
 
 test('strassenApplies: at least STRASSEN_MIN_CHANNELS products per output and output channels, output channels in two halves of whole panels', () => {
   assert.ok(strassenApplies(STRASSEN_MIN_CHANNELS, STRASSEN_MIN_CHANNELS));

@@ -1,6 +1,6 @@
 // One 1x1 convolution on one thread, by one GEMM (packB + gemm per tile, dense.ts) against one
 // level of Strassen (packStrassen + gemmStrassenM1-M7 per tile, strassen.ts), at ResNet-50's 1x1
-// shapes at 640x640 (docs/profile.md, "The eighth session"), with the parts of Strassen's time:
+// shapes at 640x640 (docs/profile.md, "The twenty-second"), with the parts of Strassen's time:
 // its packing alone, and its seven products with their output updates against seven plain half-size
 // gemm calls on the same operands (what the updates cost). Each shape's Strassen output is first
 // checked against the GEMM's within cpu-simd's tolerance, and both against the sums in float64 (16

@@ -106,7 +106,7 @@ export function gemmTile(k: number): number {
 /**
  * Floats between two rows of an im2col tile: the tile's pixels and a cache line more. At T = 1024
  * (the stems' K of 27 and 147) rows a whole 4 KB page apart put all K rows of a column in one L1
- * set (docs/profile.md, "The eighth session").
+ * set (docs/profile.md, "The twenty-fourth").
  */
 export function im2colRowStride(k: number): number {
   return gemmTile(k) + 16;

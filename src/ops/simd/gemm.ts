@@ -125,7 +125,7 @@ export function emitPackB(): Code {
   c.localGet(xStride).i32Const(2).i32Shl().localSet(rowBytes);
   c.localGet(dst).localSet(out);
   // Panel by panel, k inside: the panel is written front to back. (k outside, each row's panels
-  // K NR floats apart, ran 1.2-4x as long: docs/profile.md, "The eighth session".)
+  // K NR floats apart, ran 1.1-5x as long: docs/profile.md, "The twenty-third".)
   c.forRange(j, () => c.i32Const(0), () => c.localGet(n), GEMM_NR, () => {
     c.localGet(x).localGet(j).i32Const(2).i32Shl().i32Add().localSet(src);
     c.forRange(k, () => c.i32Const(0), () => c.localGet(K), 1, () => {

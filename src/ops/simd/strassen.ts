@@ -55,9 +55,9 @@ const WEIGHT_SUMS: readonly (readonly number[])[] = [
  * Whether a dense convolution with K = C_in kH kW products per output and C_out outputs runs by
  * Strassen: output channels in two halves of whole GEMM_MR panels, K in two halves, both at least
  * STRASSEN_MIN_CHANNELS. One layer on one thread against one GEMM and its packB (`node
- * dist/bench/strassen.js`, docs/profile.md, "The eighth session"): 0.89-0.935 at K 128 to 2048
- * and C_out 128 to 2048; 1.02 at K = 64 (64 -> 256 on 160x160: each output block's 12 updates
- * cost as much as K/2 = 32 products).
+ * dist/bench/strassen.js`, docs/profile.md, "The twenty-second"): 0.90-0.96 at K 128 to 2048
+ * and C_out 128 to 2048; 1.03 at K = 64 (64 -> 256 on 160x160: the output blocks' updates cost
+ * as much as K/2 = 32 products), 0.99 at C_out = 64 (256 -> 64: the packing shared by too few).
  */
 export const STRASSEN_MIN_CHANNELS = 128;
 export function strassenApplies(k: number, cOut: number): boolean {

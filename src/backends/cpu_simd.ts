@@ -307,7 +307,8 @@ export class CpuSimdBackend implements Backend<Tensor> {
 
     const lowered = new Map<ConvBnAct, LoweredConv>();
     // A fused block's pointwise half reads the plain panels (dwpw.ts): never Strassen's blocks.
-    const fusedPointwise = new Set(this.options.fuse !== false ? [...depthwiseSeparablePairs(model)].map(([, pw]) => pw) : []);
+    const dwPwPairs = this.options.fuse !== false ? [...depthwiseSeparablePairs(model)] : [];
+    const fusedPointwise = new Set(dwPwPairs.map(([, pw]) => pw));
     for (const [unit, l] of lowerModel(model)) {
       lowered.set(unit, l);
       this.prepared.set(unit, this.pack(l, this.options.strassen !== false && !fusedPointwise.has(unit)));
@@ -317,7 +318,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
         if (rest.length === 1 && this.shareWinograd(first, rest[0]!, lowered)) continue;
         this.shareDense([first, ...rest], lowered);
       }
-      for (const [dw, pw] of depthwiseSeparablePairs(model)) {
+      for (const [dw, pw] of dwPwPairs) {
         const p = this.prepared.get(pw);
         // The fused task's gemm reads the band as packB's panels: a 1x1 stride-1 unpadded conv.
         if (p?.kind === 'dense' && isPointwise(p.kSize, p.stride, p.pad)) this.pairs.set(dw, pw);

@@ -6,7 +6,8 @@
 //   B is read either row-major (row stride xStride) from an im2col tile, or from NR-pixel
 //   panels (packB: a 1x1 convolution's input tile copied so that gemm reads it front to back).
 // The one matrix product of the module: dense convolutions (dense.ts) and Winograd's (m + 2)^2
-// products per chunk (winograd.ts; F(4x4)'s as gemmBlocked, its sums by runs) all run it.
+// products per chunk (winograd.ts; F(4x4)'s as gemmBlocked, its sums by runs) all run it, and
+// Strassen's seven products (strassen.ts) run its K loop (emitPanelProducts) with their own stores.
 import { Code } from '../../wasm/emitter.js';
 import { emitAddToVectors, emitLeaky, emitMulAdd, emitStoreVectors } from './common.js';
 import { PANEL_ROWS } from '../gemm_panels.js';
@@ -71,15 +72,7 @@ export function emitGemm(fma: boolean, sums: 'straight' | 'byRuns' = 'straight',
       }
       c.localGet(w).localGet(ob).localGet(panelBytes).i32Mul().i32Add().localTee(wp).localGet(panelBytes).i32Add().localSet(wEnd);
       c.localGet(x).localGet(j).i32Const(GEMM_NR).i32DivU().localGet(blockBytes).i32Mul().i32Add().localSet(xp);
-      const products = (end: number) => c.loop(() => {
-        b.forEach((v, i) => c.localGet(xp).v128Load(16 * i).localSet(v));
-        for (let r = 0; r < GEMM_MR; r++) {
-          c.localGet(wp).v128Load32Splat(4 * r).localSet(a);
-          acc[r]!.forEach((v, i) => emitMulAdd(c, fma, v, () => c.localGet(a), () => c.localGet(b[i]!)));
-        }
-        c.localGet(xp).localGet(xStep).i32Add().localSet(xp);
-        c.localGet(wp).i32Const(4 * GEMM_MR).i32Add().localTee(wp).localGet(end).i32LtU().brIf(0);
-      });
+      const products = (end: number) => emitPanelProducts(c, fma, { acc, b, a, wp, xp, xStep }, end);
       c.localGet(n).localGet(j).i32Sub().localSet(rem);
       /** yp of the panel's row oc. */
       const rowAddr = () => c.localGet(y).localGet(oc).localGet(yStride).i32Mul().localGet(j).i32Add().i32Const(2).i32Shl().i32Add().localSet(yp);
@@ -111,6 +104,33 @@ export function emitGemm(fma: boolean, sums: 'straight' | 'byRuns' = 'straight',
     });
   });
   return c;
+}
+
+/** The v128 and i32 locals of a micro-tile's K loop (emitPanelProducts). */
+export interface MicroTileLocals {
+  /** GEMM_MR rows of GEMM_COLS sums */
+  acc: number[][];
+  /** GEMM_COLS vectors of B, a splat weight */
+  b: number[]; a: number;
+  /** the panel's weights (GEMM_MR floats a k), B's row, bytes from one row of B to the next */
+  wp: number; xp: number; xStep: number;
+}
+
+/**
+ * The micro-tile's K loop, the one every GEMM of the module runs (gemm, gemmBlocked,
+ * gemmResidual, strassen.ts's products): per k, GEMM_COLS vectors of B and GEMM_MR splat weights,
+ * GEMM_MR x GEMM_COLS multiply-adds, until wp reaches local `end` (at least one k).
+ */
+export function emitPanelProducts(c: Code, fma: boolean, l: MicroTileLocals, end: number): void {
+  c.loop(() => {
+    l.b.forEach((v, i) => c.localGet(l.xp).v128Load(16 * i).localSet(v));
+    for (let r = 0; r < GEMM_MR; r++) {
+      c.localGet(l.wp).v128Load32Splat(4 * r).localSet(l.a);
+      l.acc[r]!.forEach((v, i) => emitMulAdd(c, fma, v, () => c.localGet(l.a), () => c.localGet(l.b[i]!)));
+    }
+    c.localGet(l.xp).localGet(l.xStep).i32Add().localSet(l.xp);
+    c.localGet(l.wp).i32Const(4 * GEMM_MR).i32Add().localTee(l.wp).localGet(end).i32LtU().brIf(0);
+  });
 }
 
 /**

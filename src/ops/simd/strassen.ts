@@ -19,9 +19,9 @@
 // product sums only K/2 terms: one layer against float64 (`node dist/bench/strassen.js`), worst
 // |error| 2.2e-6 to 6.7e-6 against the direct GEMM's 1.0e-6 to 7.2e-6 on ResNet-50's shapes.
 import { Code } from '../../wasm/emitter.js';
-import { emitAddToVectors, emitLeaky, emitMulAdd, emitStoreVectors, share, type SimdExports } from './common.js';
+import { emitAddToVectors, emitLeaky, emitStoreVectors, share, type SimdExports } from './common.js';
 import { gemmTile, isPointwise, type DenseConvArgs } from './dense.js';
-import { GEMM_COLS, GEMM_MR, GEMM_NR } from './gemm.js';
+import { emitPanelProducts, GEMM_COLS, GEMM_MR, GEMM_NR } from './gemm.js';
 import { packDenseWeights, packedDenseFloats } from '../gemm_panels.js';
 
 /** How a product's result goes into an output block (gemmStrassen's mode arguments). */
@@ -64,24 +64,20 @@ export function strassenApplies(k: number, cOut: number): boolean {
   return cOut >= STRASSEN_MIN_CHANNELS && k >= STRASSEN_MIN_CHANNELS && cOut % (2 * GEMM_MR) === 0 && k % 2 === 0;
 }
 
-/** Floats of the seven packed weight blocks: 7 (C_out / 2) (K / 2). */
-export function strassenWeightFloats(cOut: number, k: number): number {
-  return 7 * packedDenseFloats(cOut / 2, k / 2);
-}
-
 /** The seven weight blocks (WEIGHT_SUMS of w: C_out x K, row-major), each summed in float64, rounded once, packed into gemm's panels. */
 export function strassenWeights(w: Float32Array, cOut: number, k: number): Float32Array {
   const oh = cOut / 2, kh = k / 2, per = packedDenseFloats(oh, kh);
   const out = new Float32Array(7 * per);
   const block = new Float32Array(oh * kh);
+  const sums = new Float64Array(oh * kh); // summed in float64, rounded once into block
   WEIGHT_SUMS.forEach((coeffs, p) => {
-    for (let o = 0; o < oh; o++) {
-      for (let i = 0; i < kh; i++) {
-        let s = 0;
-        coeffs.forEach((cf, q) => { if (cf !== 0) s += cf * w[(o + (q >> 1) * oh) * k + i + (q & 1) * kh]!; });
-        block[o * kh + i] = s;
-      }
-    }
+    sums.fill(0);
+    coeffs.forEach((cf, q) => {
+      if (cf === 0) return;
+      const row0 = (q >> 1) * oh, col0 = (q & 1) * kh; // the block W at row half q >> 1, column half q & 1
+      for (let o = 0; o < oh; o++) for (let i = 0; i < kh; i++) sums[o * kh + i] += cf * w[(row0 + o) * k + col0 + i]!;
+    });
+    block.set(sums);
     packDenseWeights(block, oh, out.subarray(p * per, (p + 1) * per));
   });
   return out;
@@ -95,7 +91,7 @@ export function strassenWeights(w: Float32Array, cOut: number, k: number): Float
 export function strassenTile(k: number): number {
   return Math.max(2 * GEMM_NR, Math.floor(Math.min(STRASSEN_MAX_TILE, gemmTile(k)) / (2 * GEMM_NR)) * 2 * GEMM_NR);
 }
-/** At most this many pixels a tile: its output blocks, updated 12 times, stay in L2 (C_out T floats). */
+/** At most this many pixels a tile: its output blocks, each updated 2 to 4 times, stay in L2 (C_out T floats). */
 export const STRASSEN_MAX_TILE = 256;
 
 /** Bytes of one thread's scratch: im2col's K x T tile (unless a 1x1 stride-1 reads its input in place), then packStrassen's 7 (K / 2) (T / 2) floats. */
@@ -198,13 +194,14 @@ export function emitGemmStrassen(fma: boolean, product: number): Code {
   const [w, x, K, ocCount, n, blockBytes, yStride, y1, n1, bias1, y2, n2, bias2, resDelta, slope, hasSlope] =
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
   const ob = c.local('i32'), j = c.local('i32'), wp = c.local('i32'), xp = c.local('i32'), wEnd = c.local('i32');
-  const panelBytes = c.local('i32'), rem = c.local('i32'), yp = c.local('i32'), oc = c.local('i32'), rp = c.local('i32');
+  const panelBytes = c.local('i32'), rem = c.local('i32'), yp = c.local('i32'), oc = c.local('i32'), rp = c.local('i32'), xStep = c.local('i32');
   const acc = Array.from({ length: GEMM_MR }, () => Array.from({ length: GEMM_COLS }, () => c.local('v128')));
   const b = Array.from({ length: GEMM_COLS }, () => c.local('v128'));
   const t = Array.from({ length: GEMM_COLS }, () => c.local('v128'));
   const a = c.local('v128'), slopeV = c.local('v128');
   c.localGet(K).i32Const(4 * GEMM_MR).i32Mul().localSet(panelBytes);
   c.localGet(slope).f32x4Splat().localSet(slopeV);
+  c.i32Const(4 * GEMM_NR).localSet(xStep); // B' in NR-pixel panels: a k's row is NR floats
   /** Row r of the micro-tile into one block by `mode`: t from acc, combined, stored (its first rem floats). */
   const into = (r: number, y: number, count: number, mode: Mode, bias: number) => {
     c.localGet(count).localGet(j).i32Sub().localTee(rem).i32Const(0).i32GtS().if(() => {
@@ -230,15 +227,7 @@ export function emitGemmStrassen(fma: boolean, product: number): Code {
       for (const v of acc.flat()) c.v128ConstF32(0, 0, 0, 0).localSet(v);
       c.localGet(w).localGet(ob).localGet(panelBytes).i32Mul().i32Add().localTee(wp).localGet(panelBytes).i32Add().localSet(wEnd);
       c.localGet(x).localGet(j).i32Const(GEMM_NR).i32DivU().localGet(blockBytes).i32Mul().i32Add().localSet(xp);
-      c.loop(() => {
-        b.forEach((v, i) => c.localGet(xp).v128Load(16 * i).localSet(v));
-        for (let r = 0; r < GEMM_MR; r++) {
-          c.localGet(wp).v128Load32Splat(4 * r).localSet(a);
-          acc[r]!.forEach((v, i) => emitMulAdd(c, fma, v, () => c.localGet(a), () => c.localGet(b[i]!)));
-        }
-        c.localGet(xp).i32Const(4 * GEMM_NR).i32Add().localSet(xp);
-        c.localGet(wp).i32Const(4 * GEMM_MR).i32Add().localTee(wp).localGet(wEnd).i32LtU().brIf(0);
-      });
+      emitPanelProducts(c, fma, { acc, b, a, wp, xp, xStep }, wEnd);
       for (let r = 0; r < GEMM_MR; r++) {
         c.localGet(ob).i32Const(GEMM_MR).i32Mul().i32Const(r).i32Add().localSet(oc);
         into(r, y1, n1, to[0]![1], bias1);

@@ -3,12 +3,16 @@
 // machine's slow spells hit both sides of a pair; the figure is the median of the per-pair ratios
 // (after / before), with its interquartile range. Random weights (seeded), cpu-simd.
 //   node dist/bench/ab.js --before DIR --after DIR [--arch ARCH] [--size WxH] [--threads N] [--pairs N] [--tolerance R] [--pause MS]
+//     [--threads-after N] [--options-before JSON] [--options-after JSON]
 // --pause MS: a pause before each pass, longer than a build's threads poll for work after a task
 // (simd_pool.ts SPIN_MS): without it, one build's polling worker takes a core from the other's
 // first millisecond, and the A/B of a change to the polling measures that instead.
 // --threads-after N: the after side on N threads (default --threads): with --before . --after .
 // --threads 1 --threads-after 2 the ratio is one build's 2-thread forward over its 1-thread one,
 // paired (its inverse is the two-thread speed-up).
+// --options-before JSON, --options-after JSON: cpu-simd options of each side (CpuSimdOptions, e.g.
+// '{"parallelMinMacs":1000000}'), so that one build A/Bs against itself with an option changed:
+// --before . --after . --options-after '{"strassen":false}'.
 // The two builds' outputs must agree bit for bit, or within the relative tolerance R where the
 // change is meant to round differently (e.g. the fused multiply-add: --tolerance 1e-5).
 // DIR: a checkout with `dist/` built (e.g. `git worktree add ../before REV`, node_modules
@@ -23,7 +27,7 @@ interface Side {
 }
 
 /** Loads one build's model, backend and runner (before and after the move of runNetwork to model/run.ts). */
-async function loadSide(root: string, arch: string, width: number, height: number, threads: number): Promise<Side> {
+async function loadSide(root: string, arch: string, width: number, height: number, threads: number, options: Record<string, unknown>): Promise<Side> {
   const d = path.join(path.resolve(root), 'dist');
   const url = (rel: string) => pathToFileURL(path.join(d, rel)).href;
   const pick = (...rels: string[]) => rels.find((r) => existsSync(path.join(d, r)));
@@ -37,7 +41,7 @@ async function loadSide(root: string, arch: string, width: number, height: numbe
   const { tensor } = await import(url('src/tensor.js'));
   const model = buildRetinaFace(arch);
   randomizeModel(model, 7);
-  const be = await createBackend('cpu-simd', { threads });
+  const be = await createBackend('cpu-simd', { ...options, threads });
   await be.prepare(model);
   const x = tensor([3, height, width]);
   for (let i = 0; i < x.data.length; i++) x.data[i] = ((i * 2654435761) % 1000) / 10 - 50;
@@ -50,11 +54,27 @@ async function loadSide(root: string, arch: string, width: number, height: numbe
   };
 }
 
+/** A JSON object of cpu-simd options (threads is set by --threads). */
+function parseOptions(flag: string, text: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${flag}: not JSON (${(e as Error).message})`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${flag}: expected a JSON object of cpu-simd options, got ${text}`);
+  if ('threads' in parsed) throw new Error(`${flag}: set threads with --threads / --threads-after`);
+  return parsed as Record<string, unknown>;
+}
+
+const optionsNote = (before: Record<string, unknown>, after: Record<string, unknown>) =>
+  [['before', before], ['after', after] as const].filter(([, v]) => Object.keys(v as object).length > 0).map(([k, v]) => `, ${k} ${JSON.stringify(v)}`).join('');
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const quartile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * xs.length)]!;
 
 async function main(argv: readonly string[]): Promise<void> {
-  const o = { before: '', after: '', arch: 'mobile0.25', size: '640x640', threads: 1, pairs: 40, tolerance: 0, pause: 0, threadsAfter: 0 };
+  const o = { before: '', after: '', arch: 'mobile0.25', size: '640x640', threads: 1, pairs: 40, tolerance: 0, pause: 0, threadsAfter: 0, optionsBefore: {} as Record<string, unknown>, optionsAfter: {} as Record<string, unknown> };
   for (let i = 0; i < argv.length; i++) {
     const v = () => { const x = argv[++i]; if (x === undefined) throw new Error(`${argv[i - 1]} needs a value`); return x; };
     switch (argv[i]) {
@@ -67,14 +87,16 @@ async function main(argv: readonly string[]): Promise<void> {
       case '--tolerance': o.tolerance = Number(v()); break;
       case '--pause': o.pause = Number(v()); break;
       case '--threads-after': o.threadsAfter = Number(v()); break;
+      case '--options-before': o.optionsBefore = parseOptions('--options-before', v()); break;
+      case '--options-after': o.optionsAfter = parseOptions('--options-after', v()); break;
       default: throw new Error(`unknown option ${argv[i]} (see the header of bench/ab.ts)`);
     }
   }
   const m = /^(\d+)x(\d+)$/.exec(o.size);
   if (o.before === '' || o.after === '' || m === null) throw new Error('--before DIR and --after DIR are required; --size is WxH');
   const [width, height] = [Number(m[1]), Number(m[2])];
-  const before = await loadSide(o.before, o.arch, width, height, o.threads);
-  const after = await loadSide(o.after, o.arch, width, height, o.threadsAfter || o.threads);
+  const before = await loadSide(o.before, o.arch, width, height, o.threads, o.optionsBefore);
+  const after = await loadSide(o.after, o.arch, width, height, o.threadsAfter || o.threads, o.optionsAfter);
   for (let i = 0; i < 2; i++) { await before.pass(); await after.pass(); } // warm-up: JIT, arenas at size
   const ratios: number[] = [], tb: number[] = [], ta: number[] = [];
   for (let i = 0; i < o.pairs; i++) {
@@ -84,7 +106,7 @@ async function main(argv: readonly string[]): Promise<void> {
     if (!(Math.abs(a.probe - b.probe) <= o.tolerance * Math.abs(b.probe))) throw new Error(`the two builds' outputs differ (${b.probe} vs ${a.probe}; --tolerance ${o.tolerance})`);
     ratios.push(a.ms / b.ms); tb.push(b.ms); ta.push(a.ms);
   }
-  console.log(`${o.arch} ${o.size} cpu-simd ${o.threads}${o.threadsAfter && o.threadsAfter !== o.threads ? ` -> ${o.threadsAfter}` : ''} thread(s), ${o.pairs} pairs: before ${median(tb).toFixed(1)} ms, after ${median(ta).toFixed(1)} ms; ` +
+  console.log(`${o.arch} ${o.size} cpu-simd ${o.threads}${o.threadsAfter && o.threadsAfter !== o.threads ? ` -> ${o.threadsAfter}` : ''} thread(s)${optionsNote(o.optionsBefore, o.optionsAfter)}, ${o.pairs} pairs: before ${median(tb).toFixed(1)} ms, after ${median(ta).toFixed(1)} ms; ` +
     `after / before ${median(ratios).toFixed(3)} (interquartile ${quartile(ratios, 0.25).toFixed(3)}-${quartile(ratios, 0.75).toFixed(3)})`);
 }
 

@@ -55,7 +55,7 @@ async function loadSide(root: string, arch: string, width: number, height: numbe
 }
 
 /** A JSON object of cpu-simd options (threads is set by --threads). */
-function parseOptions(flag: string, text: string): Record<string, unknown> {
+export function parseOptions(flag: string, text: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -19,6 +19,7 @@ import { selfTimes } from '../bench/self_time.js';
 import type { E2EResult } from '../bench/results.js';
 import { parseRun, serializeRun, type RunResult } from '../bench/results.js';
 import { parseArgs } from '../bench/run.js';
+import { parseOptions } from '../bench/ab.js';
 import { convCalls, distinctConvShapes, networkMacs, traceNetwork } from '../bench/shapes.js';
 import { sampleBatched, summarize } from '../bench/stats.js';
 import { spreadChannels } from '../src/harness/conv_reference.js';
@@ -349,6 +350,13 @@ test('options: a mode is required; --res, --only, --sections parse', () => {
   assert.ok(a.only.test('head 1x1 64->4 @1/8'));
   assert.equal([...a.sections], ['kernels']);
   assert.throws(() => parseArgs(['--quick', '--res', '96by64']), /WIDTHxHEIGHT/);
+});
+
+test('ab: --options-before/--options-after take a JSON object of cpu-simd options; anything else is refused by name', () => {
+  assert.equal(parseOptions('--options-after', '{"strassen":false,"parallelMinMacs":1000000}'), { strassen: false, parallelMinMacs: 1000000 });
+  assert.throws(() => parseOptions('--options-after', '[1]'), /--options-after: expected a JSON object of cpu-simd options, got \[1\]/);
+  assert.throws(() => parseOptions('--options-before', '{x'), /--options-before: not JSON/);
+  assert.throws(() => parseOptions('--options-before', '{"threads":3}'), /--options-before: set threads with --threads/);
 });
 
 test('probe: the generated SIMD module validates and computes the chains it claims', () => {

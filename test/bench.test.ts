@@ -20,6 +20,7 @@ import type { E2EResult } from '../bench/results.js';
 import { parseRun, serializeRun, type RunResult } from '../bench/results.js';
 import { parseArgs } from '../bench/run.js';
 import { parseOptions } from '../bench/ab.js';
+import { moduleOfNode, nodeTimesByRun, rowOf } from '../bench/peer-profile.js';
 import { convCalls, distinctConvShapes, networkMacs, traceNetwork } from '../bench/shapes.js';
 import { sampleBatched, summarize } from '../bench/stats.js';
 import { spreadChannels } from '../src/harness/conv_reference.js';
@@ -357,6 +358,43 @@ test('ab: --options-before/--options-after take a JSON object of cpu-simd option
   assert.throws(() => parseOptions('--options-after', '[1]'), /--options-after: expected a JSON object of cpu-simd options, got \[1\]/);
   assert.throws(() => parseOptions('--options-before', '{x'), /--options-before: not JSON/);
   assert.throws(() => parseOptions('--options-before', '{"threads":3}'), /--options-before: set threads with --threads/);
+});
+
+test('peer profile: onnxruntime\'s node names go to the PyTorch modules they were exported from, and rows merge what ours runs as one', () => {
+  const cases: [string, string][] = [
+    ['/body/stage1/stage1.1/stage1.1.2/LeakyRelu_output_0_nchwc', 'body.stage1.1'],
+    ['/body/layer1/layer1.0/conv1/Conv', 'body.layer1.0'],
+    ['/body/relu/Relu_output_0_nchwc', 'body.relu'],
+    ['/body/maxpool/MaxPool', 'body.maxpool'],
+    ['/fpn/merge1/merge1.2/LeakyRelu_output_0_nchwc', 'fpn.merge1'],
+    ['/fpn/Add_1', 'fpn'],
+    ['/ssh1/conv3X3/conv3X3.0/Conv_output_0_nchwc', 'ssh1.conv3X3'],
+    ['/ssh2/Concat', 'ssh2'],
+    ['/ClassHead.0/conv1x1/Conv_output_0_nchwc', 'ClassHead.0'],
+    ['/Concat', 'loc'], ['/Concat_1', 'conf'], ['/Softmax', 'conf'], ['/Concat_2', 'landms'],
+    ['ReorderOutput_token_139', 'layout reorders (onnxruntime)'], ['ReorderInput', 'layout reorders (onnxruntime)'],
+  ];
+  for (const [node, module] of cases) assert.is(moduleOfNode(node), module, node);
+  assert.is(rowOf('ssh3.conv5X5_1'), 'ssh3.conv3X3 + conv5X5_1');
+  assert.is(rowOf('ssh3.conv3X3'), 'ssh3.conv3X3 + conv5X5_1');
+  assert.is(rowOf('ssh1.conv7X7_2'), 'ssh1.conv5X5_2 + conv7X7_2');
+  assert.is(rowOf('ssh1.conv7x7_3'), 'ssh1.conv7x7_3');
+  assert.is(rowOf('LandmarkHead.2'), 'heads.2 (Class, Bbox, Landmark)');
+  assert.is(rowOf('body.stage2.3'), 'body.stage2.3');
+});
+
+test('peer profile: node kernel times are split by the model_run they fall in, in ms, other events ignored', () => {
+  const ev = (cat: string, name: string, ts: number, dur: number) => ({ cat, name, ts, dur });
+  const runs = nodeTimesByRun([
+    ev('Session', 'model_run', 1000, 500), ev('Session', 'model_run', 100, 400),
+    ev('Node', '/a/Conv_kernel_time', 150, 250), ev('Node', '/a/Conv_fence_before', 150, 10), ev('Node', '/b/Relu_kernel_time', 420, 50),
+    ev('Node', '/a/Conv_kernel_time', 1100, 125), ev('Node', '/a/Conv_kernel_time', 1300, 125),
+    ev('Node', '/c/Conv_kernel_time', 700, 90), // between the runs: no run's
+    ev('Session', 'SequentialExecutor::Execute', 1000, 480),
+  ]);
+  assert.is(runs.length, 2);
+  assert.equal([...runs[0]!], [['/a/Conv', 0.25], ['/b/Relu', 0.05]]);
+  assert.equal([...runs[1]!], [['/a/Conv', 0.25]]);
 });
 
 test('probe: the generated SIMD module validates and computes the chains it claims', () => {

@@ -11,7 +11,7 @@ export interface OnnxRunner {
 
 // The few members of onnxruntime-common's API used here (typed locally: the package is optional).
 interface OrtTensor { data: Float32Array; dims: readonly number[] }
-export interface OrtSession { run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>; release?(): Promise<void> }
+export interface OrtSession { run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>; release?(): Promise<void>; endProfiling?(): void }
 export interface OrtModule {
   Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => OrtTensor;
   InferenceSession: { create(model: string | Uint8Array, options: Record<string, unknown>): Promise<OrtSession> };
@@ -27,10 +27,11 @@ export async function importPeer(pkg: string): Promise<OrtModule> {
   }
 }
 
-export async function openOnnxNode(model: string, threads: number): Promise<OnnxRunner> {
+/** `extra`: more session options (bench/peer-profile.ts: enableProfiling, profileFilePrefix). */
+export async function openOnnxNode(model: string, threads: number, extra: Record<string, unknown> = {}): Promise<OnnxRunner> {
   const ort = await importPeer('onnxruntime-node');
   const session = await ort.InferenceSession.create(model, {
-    intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', ...extra,
   });
   return { session, ort };
 }

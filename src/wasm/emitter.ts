@@ -82,6 +82,7 @@ const BULK = { memoryCopy: 10, memoryFill: 11 } as const;
 export const SIMD = {
   v128Load: 0x00, v128Load32Splat: 0x09, v128Store: 0x0b, v128Const: 0x0c, i8x16Shuffle: 0x0d,
   f32x4Splat: 0x13, f32x4ExtractLane: 0x1f, f32x4ReplaceLane: 0x20, v128Store32Lane: 0x5a,
+  f32x4Ne: 0x42, v128Or: 0x50,
   f32x4Add: 0xe4, f32x4Sub: 0xe5, f32x4Mul: 0xe6, f32x4Min: 0xe8, f32x4Max: 0xe9, f32x4Pmax: 0xeb,
   /** Relaxed SIMD (a later proposal): a * b + c, fused where the CPU has FMA (one rounding), else mul then add. */
   f32x4RelaxedMadd: 0x105,
@@ -225,6 +226,9 @@ export class Code {
   f32x4Mul(): this { return this.simd(SIMD.f32x4Mul); }
   f32x4Min(): this { return this.simd(SIMD.f32x4Min); }
   f32x4Max(): this { return this.simd(SIMD.f32x4Max); }
+  /** Per lane, all ones where a != b (a NaN is unequal to itself), else zero. */
+  f32x4Ne(): this { return this.simd(SIMD.f32x4Ne); }
+  v128Or(): this { return this.simd(SIMD.v128Or); }
   /** Pseudo-maximum, `a < b ? b : a` per lane (a below b on the stack): one maxps on x64, where f32x4.max's NaN and -0 rules take 8 instructions in V8. */
   f32x4Pmax(): this { return this.simd(SIMD.f32x4Pmax); }
   /** [a, b, c] -> a * b + c (relaxed SIMD: engines without it refuse the module). */

@@ -1,7 +1,10 @@
 // x: (C, H, W) -> (C, H_out, W_out), nn.MaxPool2d(kernel 3, stride 2, padding 1): ResNet-50's stem
 // (body.maxpool). maxPool2d3x3s2: 4 outputs per vector; a window's clipped rows and columns are
-// replaced by a duplicate of a row or column inside it (max is idempotent); f32x4.max and f32.max
-// propagate NaN as PyTorch does (not pmax: a NaN must win). Split by channels.
+// replaced by a duplicate of a row or column inside it (max is idempotent). A NaN in a window
+// makes its output NaN, as in PyTorch: the vectors take the maximum by f32x4.pmax (one maxps on
+// x64, where f32x4.max's NaN rules take 8 instructions in V8) and note where a value is NaN
+// (f32x4.ne of a value with itself), then set those lanes to NaN (all ones); the scalar edges use
+// f32.max, which propagates NaN. Split by channels.
 import { Code } from '../../wasm/emitter.js';
 import { share, type SimdExports } from './common.js';
 
@@ -20,6 +23,7 @@ export function emitMaxPool2d3x3s2(): Code {
   const r = [c.local('i32'), c.local('i32'), c.local('i32')];
   const dst = c.local('i32'), iw = c.local('i32'), iwEnd = c.local('i32'), q = c.local('i32'), vecEnd = c.local('i32');
   const acc = c.local('v128'), va = c.local('v128'), vb = c.local('v128'), m = c.local('f32');
+  const ve = c.local('v128'), vo = c.local('v128'), vs = c.local('v128'), nan = c.local('v128');
   c.localGet(w).i32Const(2).i32Shl().localSet(rowBytes);
   // vectors start at ow = 1, 5, 9, ... while ow + 3 < vecEnd = min(wOut, floor((w - 8) / 2) + 4):
   // then the last one's reads end at column 2 ow + 7 < w; the scalar loop takes the outputs after
@@ -53,13 +57,17 @@ export function emitMaxPool2d3x3s2(): Code {
         r.forEach((row, k) => {
           c.localGet(row).localGet(ow).i32Const(3).i32Shl().i32Add().localTee(q).v128Load(0).localSet(va);
           c.localGet(q).v128Load(16).localSet(vb);
-          c.localGet(va).localGet(vb).f32x4Shuffle(0, 2, 4, 6).localGet(va).localGet(vb).f32x4Shuffle(1, 3, 5, 7).f32x4Max();
-          if (k > 0) c.localGet(acc).f32x4Max();
+          c.localGet(va).localGet(vb).f32x4Shuffle(0, 2, 4, 6).localSet(ve);
+          c.localGet(va).localGet(vb).f32x4Shuffle(1, 3, 5, 7).localSet(vo);
+          c.localGet(q).i32Const(8).i32Sub().localTee(q).v128Load(0).localGet(q).v128Load(16).f32x4Shuffle(1, 3, 5, 7).localSet(vs);
+          c.localGet(ve).localGet(ve).f32x4Ne().localGet(vo).localGet(vo).f32x4Ne().v128Or().localGet(vs).localGet(vs).f32x4Ne().v128Or();
+          if (k > 0) c.localGet(nan).v128Or();
+          c.localSet(nan);
+          c.localGet(ve).localGet(vo).f32x4Pmax().localGet(vs).f32x4Pmax();
+          if (k > 0) c.localGet(acc).f32x4Pmax();
           c.localSet(acc);
-          c.localGet(q).i32Const(8).i32Sub().localTee(q).v128Load(0).localGet(q).v128Load(16).f32x4Shuffle(1, 3, 5, 7)
-            .localGet(acc).f32x4Max().localSet(acc);
         });
-        c.localGet(dst).localGet(ow).i32Const(2).i32Shl().i32Add().localGet(acc).v128Store();
+        c.localGet(dst).localGet(ow).i32Const(2).i32Shl().i32Add().localGet(acc).localGet(nan).v128Or().v128Store();
       });
       // the rest of the row (ow is where the vectors stopped)
       c.block(() => c.loop(() => {

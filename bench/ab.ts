@@ -67,8 +67,9 @@ export function parseOptions(flag: string, text: string): Record<string, unknown
   return parsed as Record<string, unknown>;
 }
 
+/** The options of each side that has any, for the result line. */
 const optionsNote = (before: Record<string, unknown>, after: Record<string, unknown>) =>
-  [['before', before], ['after', after] as const].filter(([, v]) => Object.keys(v as object).length > 0).map(([k, v]) => `, ${k} ${JSON.stringify(v)}`).join('');
+  (Object.keys(before).length > 0 ? `, before ${JSON.stringify(before)}` : '') + (Object.keys(after).length > 0 ? `, after ${JSON.stringify(after)}` : '');
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const quartile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * xs.length)]!;

@@ -7,17 +7,13 @@ import { conv2dGemm, depthwiseConv3x3, packConvWeights } from '../src/ops/conv2d
 import { denseConvPart, denseScratchBytes } from '../src/ops/simd/dense.js';
 import { depthwisePart, depthwisePlaneFloats } from '../src/ops/simd/depthwise.js';
 import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../src/ops/simd/gemm.js';
-import { compileSimdModule, instantiateSimd } from '../src/ops/simd/module.js';
-import { Arena } from '../src/wasm/arena.js';
+import { standaloneKernels } from '../src/harness/simd_kernels.js';
 import { randomTensor } from '../src/harness/random.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 async function main() {
-  const memory = new WebAssembly.Memory({ initial: 1 });
-  const k = await instantiateSimd(await compileSimdModule({ initial: 1 }), memory);
-  const arena = new Arena(memory);
-  const put = (d: Float32Array) => { const p = arena.alloc(d.length); arena.f32().set(d, p / 4); return p; };
+  const { k, arena, put } = await standaloneKernels();
   const reps = Number(process.env.REPS ?? 9);
   const cases: [string, number, number, number, number, number, number][] = [
     ['3x3 64->64 80x80 (FPN merge1)', 64, 64, 3, 1, 80, 80],

@@ -13,9 +13,8 @@ import { randomTensor } from '../src/harness/random.js';
 import { TOLERANCES } from '../src/harness/tolerances.js';
 import { gemmTile } from '../src/ops/simd/dense.js';
 import { GEMM_NR, packDenseWeights, packedDenseFloats } from '../src/ops/simd/gemm.js';
-import { compileSimdModule, instantiateSimd } from '../src/ops/simd/module.js';
 import { strassenApplies, strassenConvPart, strassenHalf, strassenScratchBytes, strassenTile, strassenWeights } from '../src/ops/simd/strassen.js';
-import { Arena } from '../src/wasm/arena.js';
+import { standaloneKernels } from '../src/harness/simd_kernels.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
@@ -40,10 +39,7 @@ const SHAPES: [string, number, number, number][] = [
 async function main(): Promise<void> {
   const reps = Number(process.env.REPS ?? 15);
   const fma = nodeHost.relaxedSimd?.() ?? false;
-  const memory = new WebAssembly.Memory({ initial: 1 });
-  const k = await instantiateSimd(await compileSimdModule({ initial: 1 }, { fma }), memory);
-  const arena = new Arena(memory);
-  const put = (d: Float32Array) => { const p = arena.alloc(d.length); arena.f32().set(d, p / 4); return p; };
+  const { k, arena, put } = await standaloneKernels(fma);
   console.log(`1x1 convolutions, 1 thread (${fma ? 'relaxed_madd' : 'mul + add'} build), ms, median of ${reps}; Strassen / GEMM\n`);
   console.log('| shape | C_in -> C_out, map | GEMM | Strassen | ratio | its packing (packB) | its 7 products (7 plain gemm) | worst \\|error\\|: GEMM, Strassen |');
   console.log('|---|---|---|---|---|---|---|---|');

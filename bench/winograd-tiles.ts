@@ -16,10 +16,9 @@ import { TOLERANCES } from '../src/harness/tolerances.js';
 import { ARCHS } from '../src/model/config.js';
 import { buildRetinaFace } from '../src/model/retinaface.js';
 import { GEMM_MR, packedDenseFloats } from '../src/ops/simd/gemm.js';
-import { compileSimdModule, instantiateSimd } from '../src/ops/simd/module.js';
 import { winogradPart, winogradPositions, winogradScratchBytes, winogradWeights, type WinogradArgs, type WinogradTile } from '../src/ops/simd/winograd.js';
 import { randomTensor } from '../src/harness/random.js';
-import { Arena } from '../src/wasm/arena.js';
+import { standaloneKernels } from '../src/harness/simd_kernels.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
@@ -38,10 +37,7 @@ const SHAPES: [string, number, number, number][] = [
 
 async function main(): Promise<void> {
   const fma = nodeHost.relaxedSimd?.() ?? false;
-  const memory = new WebAssembly.Memory({ initial: 1 });
-  const k = await instantiateSimd(await compileSimdModule({ initial: 1 }, { fma }), memory);
-  const arena = new Arena(memory);
-  const put = (d: Float32Array) => { const p = arena.alloc(d.length); arena.f32().set(d, p / 4); return p; };
+  const { k, arena, put } = await standaloneKernels(fma);
   const reps = Number(process.env.REPS ?? 7);
   const pieces = 2 * PIECES_PER_THREAD;
   console.log(`winogradPart, one thread (${fma ? 'relaxed_madd' : 'mul + add'} build), median of ${reps}: ms (GFLOP/s) in one piece, ms in ${pieces} pieces`);

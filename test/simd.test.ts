@@ -18,7 +18,7 @@ import { maxPool2dPart } from '../src/ops/simd/max_pool2d.js';
 import { share } from '../src/ops/simd/common.js';
 import { maxPool2dNaive } from '../src/ops/max_pool2d.cpu.js';
 import { GEMM_K_BLOCK, GEMM_MR, packDenseWeights, packedDenseFloats, ROW_MAJOR_BLOCK } from '../src/ops/simd/gemm.js';
-import { compileSimdModule, instantiateSimd, SIMD_MEMORY } from '../src/ops/simd/module.js';
+import { compileSimdModule, SIMD_MEMORY } from '../src/ops/simd/module.js';
 import { RetinaFaceError } from '../src/errors.js';
 import {
   WINO2, WINO4, winogradGemmPart, winogradInputPart, winogradPart, winogradScratchBytes, winogradTwoTasks, winogradTwoTaskScratchBytes, winogradVFloats,
@@ -28,6 +28,7 @@ import { addNaive } from '../src/ops/add.cpu.js';
 import { headPermuteNaive } from '../src/ops/head_permute.cpu.js';
 import { softmaxNaive } from '../src/ops/softmax.cpu.js';
 import { leakyReluNaive } from '../src/ops/leaky_relu.cpu.js';
+import { standaloneKernels } from '../src/harness/simd_kernels.js';
 import { Arena } from '../src/wasm/arena.js';
 import { Code, encodeName, ModuleBuilder, sleb128, uleb128 } from '../src/wasm/emitter.js';
 import type { Tensor } from '../src/tensor.js';
@@ -151,16 +152,7 @@ const buildName = (fma: boolean) => (fma ? 'relaxed_madd build' : 'mul + add bui
 
 async function kernels(fma: boolean) {
   if (fma) assert.ok(nodeHost.relaxedSimd?.(), 'relaxed SIMD (f32x4.relaxed_madd) is available, with V8\'s flag where needed');
-  const memory = new WebAssembly.Memory({ initial: 1 });
-  const k = await instantiateSimd(await compileSimdModule({ initial: 1 }, { fma }), memory);
-  const arena = new Arena(memory);
-  const put = (data: Float32Array): number => {
-    const p = arena.alloc(data.length);
-    arena.f32().set(data, p / 4);
-    return p;
-  };
-  const get = (p: number, shape: number[]): Tensor => ({ shape, data: arena.floats(p, shape.reduce((a, b) => a * b, 1)).slice() });
-  return { k, arena, put, get };
+  return standaloneKernels(fma);
 }
 
 const THREAD_SPLITS = [1, 2, 3];

@@ -21,6 +21,7 @@ import { parseRun, serializeRun, type RunResult } from '../bench/results.js';
 import { parseArgs } from '../bench/run.js';
 import { parseOptions } from '../bench/ab.js';
 import { moduleOfNode, nodeTimesByRun, rowOf } from '../bench/peer-profile.js';
+import { cpuOfStat, cpuTicksOfStat, groupByPlacement } from '../bench/placement.js';
 import { convCalls, distinctConvShapes, networkMacs, traceNetwork } from '../bench/shapes.js';
 import { sampleBatched, summarize } from '../bench/stats.js';
 import { spreadChannels } from '../src/harness/conv_reference.js';
@@ -395,6 +396,26 @@ test('peer profile: node kernel times are split by the model_run they fall in, i
   assert.is(runs.length, 2);
   assert.equal([...runs[0]!], [['/a/Conv', 0.25], ['/b/Relu', 0.05]]);
   assert.equal([...runs[1]!], [['/a/Conv', 0.25]]);
+});
+
+test('placement: a thread stat line gives its CPU (field 39) and CPU time (fields 14 + 15), a command name with ") " in it included', () => {
+  // A stat line of proc(5)'s format: pid, (comm), then state (field 3) onwards; here utime 5,
+  // stime 7 and processor 1, the command name holding ') ' and '(' as a thread may name itself.
+  const line = '22288 (odd) name (x) R 22283 22283 20121 0 -1 4194304 100 0 0 0 5 7 0 0 20 0 1 0 4965830 3133440 384 '
+    + '18446744073709551615 94804335419392 94804335439273 140720483645040 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 94804335455280 '
+    + '94804335456896 94805344329728 140720483646169 140720483646189 140720483646189 140720483647467 0\n';
+  assert.is(cpuOfStat(line), 1);
+  assert.is(cpuTicksOfStat(line), 12);
+  assert.throws(() => cpuOfStat('no parenthesis here'), /not a \/proc stat line/);
+});
+
+test('placement: two-thread forwards grouped by how many tasks ended with both threads on one CPU', () => {
+  const groups = groupByPlacement([
+    { ms: 20, tasks: 35, together: 0 }, { ms: 22, tasks: 35, together: 0 }, { ms: 24, tasks: 35, together: 0 },
+    { ms: 30, tasks: 35, together: 17 }, { ms: 40, tasks: 35, together: 18 }, { ms: 44, tasks: 35, together: 35 },
+  ]);
+  assert.equal(groups.map((g) => [g.count, g.medianMs]), [[3, 22], [1, 30], [2, 44]]);
+  assert.equal(groupByPlacement([]).map((g) => g.medianMs), [null, null, null]);
 });
 
 test('probe: the generated SIMD module validates and computes the chains it claims', () => {

@@ -21,7 +21,7 @@ import { parseRun, serializeRun, type RunResult } from '../bench/results.js';
 import { parseArgs } from '../bench/run.js';
 import { parseOptions } from '../bench/ab.js';
 import { moduleOfNode, nodeTimesByRun, rowOf } from '../bench/peer-profile.js';
-import { cpuOfStat, cpuTicksOfStat, groupByPlacement } from '../bench/placement.js';
+import { cpuOfStat, cpuTicksOfStat, describeWakes, groupByPlacement } from '../bench/placement.js';
 import { convCalls, distinctConvShapes, networkMacs, traceNetwork } from '../bench/shapes.js';
 import { sampleBatched, summarize } from '../bench/stats.js';
 import { spreadChannels } from '../src/harness/conv_reference.js';
@@ -416,6 +416,12 @@ test('placement: two-thread forwards grouped by how many tasks ended with both t
   ]);
   assert.equal(groups.map((g) => [g.count, g.medianMs]), [[3, 22], [1, 30], [2, 44]]);
   assert.equal(groupByPlacement([]).map((g) => g.medianMs), [null, null, null]);
+});
+
+test('placement: the wake probe line counts the quick wakes, gives the range and median of the slow ones, and those on the CPU of the caller', () => {
+  const wakes = [0.05, 0.1, 2.5, 1.5, 3.5].map((ms, i) => ({ ms, callersCpu: i >= 2 }));
+  assert.is(describeWakes(wakes, 0.25), "2 of 5 started within 0.25 ms, 3 in 1.50-3.50 ms (median 2.50); 3 of 5 woke on the caller's CPU");
+  assert.is(describeWakes(wakes.slice(0, 2), 0.25), "2 of 2 started within 0.25 ms; 0 of 2 woke on the caller's CPU");
 });
 
 test('probe: the generated SIMD module validates and computes the chains it claims', () => {

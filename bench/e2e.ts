@@ -219,7 +219,7 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
       const macs = networkMacs(arch, res);
       const base = (c: Contestant): E2EResult => ({ arch, resolution: rname, megapixels: megapixels(res), contestant: c.name, kind: c.kind, threads: c.threads, stages: {}, macs });
       const files = await writeInputs(res, dir);
-      const running: { c: Contestant; ch: Channel; r: E2EResult; ms: Partial<Record<Stage, number[]>>; first?: Partial<Record<Stage, number>> }[] = [];
+      const running: { c: Contestant; ch: Channel; r: E2EResult; ms: Partial<Record<Stage, number[]>>; first?: Partial<Record<Stage, number>>; again?: number[] }[] = [];
       for (const c of list) {
         const r = base(c);
         const known = predict(c.name);
@@ -260,9 +260,13 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
             e.r.skipped = `run failed: ${reply.type === 'run' ? reply.error : reply.type === 'init' ? reply.skipped : 'no reply'}`;
             continue;
           }
-          const stages = { ...reply.ms, total: Object.values(reply.ms).reduce((s, v) => s + (v ?? 0), 0) } as Record<Stage, number>;
+          const { forwardAgain, ...passMs } = reply.ms;
+          const stages = { ...passMs, total: Object.values(passMs).reduce((s, v) => s + (v ?? 0), 0) } as Record<Stage, number>;
           if (round === 0) e.first = stages;
-          else for (const [k, v] of Object.entries(stages)) (e.ms[k as Stage] ??= []).push(v);
+          else {
+            for (const [k, v] of Object.entries(stages)) (e.ms[k as Stage] ??= []).push(v);
+            if (forwardAgain !== undefined) (e.again ??= []).push(forwardAgain);
+          }
         }
         if (round === 0) {
           // Fewer rounds where one round would eat the section: at least one steady sample each.
@@ -282,6 +286,7 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
         if (e.r.skipped === undefined && e.first !== undefined) {
           for (const k of Object.keys(e.first) as Stage[]) e.r.stages[k] = summarize(e.first[k]!, e.ms[k] ?? []);
           if ((e.ms.forward?.length ?? 0) > 0) e.r.forwardRounds = e.ms.forward;
+          if (e.again !== undefined && e.again.length === e.ms.forward?.length) e.r.forwardAgainRounds = e.again;
           const fwd = e.r.stages.forward!;
           const timed = { msPerMac: (fwd.samples > 0 ? fwd.medianMs : fwd.firstMs) / macs, from: `${arch} ${rname}` };
           rate.set(e.c.name, timed);

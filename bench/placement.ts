@@ -5,10 +5,12 @@
 // two-thread one, after the same pause (the benchmark's rounds come back to a contestant after
 // ~1.5 s). The reads cost the two-thread forward ~30 us a task: the output says how much.
 // Also prints the kernel's vCPU packing setting where the kernel has one (/proc/sys/kernel/sched_vcpu_pack).
-// Before the forwards, the same question without the network (--wakes N, 0 to skip): a plain
-// worker thread blocked in Atomics.wait is woken after the pause while the caller spins (as the
-// caller runs its share of a task), and works ~2 ms; how long it took to start, and on which CPU.
-//   node dist/bench/placement.js [--arch mobile0.25] [--size 640x640] [--passes 30] [--pause 1000] [--wakes 40]
+// Before the forwards, the machine's own two-thread speed-up without the network (--probes N, 0
+// to skip): rounds alternate, each after the pause, between the caller doing ~10 ms of plain
+// arithmetic alone and the caller waking a plain worker blocked in Atomics.wait, then both doing
+// that much each at once; how long the worker took to start and on which CPU, each thread's time,
+// and two shares' time over one's.
+//   node dist/bench/placement.js [--arch mobile0.25] [--size 640x640] [--passes 30] [--pause 1000] [--probes 30]
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
@@ -50,6 +52,8 @@ export interface PlacementGroup { label: string; count: number; medianMs: number
 
 /** A wake this quick (ms) is the futex's and the idle vCPU's own latency; a slower one waited for a CPU. */
 const QUICK_WAKE_MS = 0.25;
+/** One thread's share in the plain-arithmetic probe, ms alone: about a 640x640 mobile0.25 forward's share of one thread on two. */
+const PROBE_SHARE_MS = 10;
 
 const median = (xs: readonly number[]) => (xs.length === 0 ? null : [...xs].sort((a, b) => a - b)[xs.length >> 1]!);
 
@@ -66,15 +70,28 @@ export function groupByPlacement(forwards: readonly PlacedForward[]): PlacementG
   });
 }
 
-/** The plain worker of wakeProbe: CommonJS, run by eval. */
+/**
+ * One thread's share of plain arithmetic (scalar multiply-adds over a 2 KB array, no memory
+ * traffic): `iterations` passes. The same text runs on the caller (by new Function) and in the
+ * probe's worker, so both threads run the same code.
+ */
+const WORK = `
+const a = new Float64Array(256).fill(1.0001);
+let sink = 0;
+function work(iterations) {
+  for (let r = 0; r < iterations; r++) for (let i = 0; i < 256; i++) sink += a[i] * a[(i + r) & 255];
+  return sink;
+}`;
+
+/** The plain worker of twoThreadProbe: CommonJS, run by eval. */
 const PROBE_WORKER = `
 const { workerData } = require('node:worker_threads');
 const { readFileSync } = require('node:fs');
-const ctrl = new Int32Array(workerData.sab, 0, 4), f = new Float64Array(workerData.sab, 16, 1);
+${WORK}
+const ctrl = new Int32Array(workerData.sab, 0, 4), f = new Float64Array(workerData.sab, 16, 2);
 const offset = performance.timeOrigin - workerData.origin;
 const cpu = () => { const s = readFileSync('/proc/thread-self/stat', 'utf8'); return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[36]); };
-const a = new Float64Array(256).fill(1.0001);
-let seen = 0, sink = 0;
+let seen = 0;
 Atomics.store(ctrl, 1, -1); Atomics.notify(ctrl, 1);
 for (;;) {
   Atomics.wait(ctrl, 0, seen);
@@ -82,20 +99,43 @@ for (;;) {
   if (seen < 0) break;
   f[0] = performance.now() + offset;
   Atomics.store(ctrl, 2, cpu());
-  const end = performance.now() + 2;
-  while (performance.now() < end) for (let i = 0; i < 256; i++) sink += a[i] * a[(i + 7) & 255];
+  work(Atomics.load(ctrl, 3));
+  f[1] = performance.now() + offset;
   Atomics.store(ctrl, 1, seen);
 }
 if (sink === 42) console.log(sink);
 `;
 
-/** One wake of wakeProbe: ms from the notify to the worker's first instruction, and whether it woke on the caller's CPU. */
-export interface Wake { ms: number; callersCpu: boolean }
+/** One round of twoThreadProbe with both threads: the worker's wake, each thread's time for its share, the whole. */
+export interface TwoThreadRound {
+  /** ms from the notify to the worker's first instruction */
+  wakeMs: number;
+  /** whether the worker woke on the CPU the caller was on */
+  callersCpu: boolean;
+  callerMs: number;
+  workerMs: number;
+  /** from the notify until both shares were done */
+  bothMs: number;
+}
 
-/** Wakes a plain blocked worker `rounds` times, each after `pause` ms, the caller spinning meanwhile. */
-async function wakeProbe(rounds: number, pause: number, ownCpu: () => number): Promise<Wake[]> {
+/**
+ * The machine's own two-thread speed-up, without the network: rounds alternate, each after
+ * `pause` ms, between the caller doing one share of plain arithmetic (`shareMs` long alone) alone
+ * and the caller waking a blocked worker, then both doing one share each at once.
+ */
+async function twoThreadProbe(rounds: number, pause: number, shareMs: number, ownCpu: () => number): Promise<{ aloneMs: number[]; both: TwoThreadRound[] }> {
+  const work = new Function(`${WORK}\nreturn work;`)() as (iterations: number) => number;
+  // Calibrate: the share takes about shareMs alone (the fastest of a few timings of 2000 passes).
+  let fastest = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    work(2000);
+    fastest = Math.min(fastest, performance.now() - t0);
+  }
+  const iterations = Math.max(1, Math.round((2000 * shareMs) / fastest));
   const sab = new SharedArrayBuffer(32);
-  const ctrl = new Int32Array(sab, 0, 4), f = new Float64Array(sab, 16, 1);
+  const ctrl = new Int32Array(sab, 0, 4), f = new Float64Array(sab, 16, 2);
+  Atomics.store(ctrl, 3, iterations);
   const w = new Worker(PROBE_WORKER, { eval: true, workerData: { sab, origin: performance.timeOrigin } });
   try {
     const started = performance.now();
@@ -103,29 +143,42 @@ async function wakeProbe(rounds: number, pause: number, ownCpu: () => number): P
       if (performance.now() - started > 10_000) throw new Error('the probe worker did not start in 10 s');
       await sleep(5);
     }
-    const wakes: Wake[] = [];
-    for (let r = 1; r <= rounds; r++) {
+    const aloneMs: number[] = [], both: TwoThreadRound[] = [];
+    for (let r = 1; r <= 2 * rounds; r++) {
       await sleep(pause);
+      if (r % 2 === 1) {
+        const t0 = performance.now();
+        work(iterations);
+        aloneMs.push(performance.now() - t0);
+        continue;
+      }
       const mine = ownCpu();
       const t0 = performance.now();
       Atomics.store(ctrl, 0, r);
       Atomics.notify(ctrl, 0);
-      while (Atomics.load(ctrl, 1) !== r) { /* the caller's share: busy */ }
-      wakes.push({ ms: f[0]! - t0, callersCpu: Atomics.load(ctrl, 2) === mine });
+      work(iterations);
+      const callerEnd = performance.now();
+      while (Atomics.load(ctrl, 1) !== r) { /* the worker's share */ }
+      both.push({ wakeMs: f[0]! - t0, callersCpu: Atomics.load(ctrl, 2) === mine, callerMs: callerEnd - t0, workerMs: f[1]! - f[0]!, bothMs: Math.max(callerEnd, f[1]!) - t0 });
     }
     Atomics.store(ctrl, 0, -1);
     Atomics.notify(ctrl, 0);
-    return wakes;
+    return { aloneMs, both };
   } finally {
     await w.terminate();
   }
 }
 
-/** A line on wakeProbe's wakes: how many started within `quickMs`, the rest's median, how many on the caller's CPU. */
-export function describeWakes(wakes: readonly Wake[], quickMs: number): string {
-  const quick = wakes.filter((w) => w.ms <= quickMs), slow = wakes.filter((w) => w.ms > quickMs);
-  const slowPart = slow.length === 0 ? '' : `, ${slow.length} in ${Math.min(...slow.map((w) => w.ms)).toFixed(2)}-${Math.max(...slow.map((w) => w.ms)).toFixed(2)} ms (median ${median(slow.map((w) => w.ms))!.toFixed(2)})`;
-  return `${quick.length} of ${wakes.length} started within ${quickMs} ms${slowPart}; ${wakes.filter((w) => w.callersCpu).length} of ${wakes.length} woke on the caller's CPU`;
+/** Lines on twoThreadProbe's rounds: the wakes (how many within `quickMs`, the rest's range and median, how many on the caller's CPU), then the speed-up. */
+export function describeTwoThreads(aloneMs: readonly number[], both: readonly TwoThreadRound[], quickMs: number): string[] {
+  const quick = both.filter((b) => b.wakeMs <= quickMs), slow = both.filter((b) => b.wakeMs > quickMs).map((b) => b.wakeMs);
+  const slowPart = slow.length === 0 ? '' : `, ${slow.length} in ${Math.min(...slow).toFixed(2)}-${Math.max(...slow).toFixed(2)} ms (median ${median(slow)!.toFixed(2)})`;
+  const alone = median(aloneMs)!, whole = median(both.map((b) => b.bothMs))!;
+  return [
+    `the worker's wake: ${quick.length} of ${both.length} started within ${quickMs} ms${slowPart}; ${both.filter((b) => b.callersCpu).length} of ${both.length} woke on the caller's CPU`,
+    `one share alone ${alone.toFixed(2)} ms; two shares at once: the caller's ${median(both.map((b) => b.callerMs))!.toFixed(2)} ms, the worker's ${median(both.map((b) => b.workerMs))!.toFixed(2)} ms from its wake, ` +
+      `both done ${whole.toFixed(2)} ms after the notify: a two-thread speed-up of ${((2 * alone) / whole).toFixed(2)}x (medians)`,
+  ];
 }
 
 async function main(): Promise<void> {
@@ -133,10 +186,10 @@ async function main(): Promise<void> {
   const { arch, width, height } = archAndSize('mobile0.25');
   const passes = Number(option('passes', '30'));
   const pause = Number(option('pause', '1000'));
-  const wakeRounds = Number(option('wakes', '40'));
-  if (!(passes >= 1) || !(pause >= 0) || !(wakeRounds >= 0)) throw new Error('--passes N (>= 1), --pause MS (>= 0), --wakes N (>= 0)');
+  const probeRounds = Number(option('probes', '30'));
+  if (!(passes >= 1) || !(pause >= 0) || !(probeRounds >= 0)) throw new Error('--passes N (>= 1), --pause MS (>= 0), --probes N (>= 0)');
   const selfCpu = () => cpuOfStat(readFileSync('/proc/thread-self/stat', 'utf8'));
-  const wakes = wakeRounds > 0 ? await wakeProbe(wakeRounds, pause, selfCpu) : [];
+  const probe = probeRounds > 0 ? await twoThreadProbe(probeRounds, pause, PROBE_SHARE_MS, selfCpu) : null;
   const model = buildRetinaFace(arch);
   fillRandomWeights(model, SEED);
   const two = new CpuSimdBackend({ threads: 2 });
@@ -193,7 +246,10 @@ async function main(): Promise<void> {
 
   const pack = '/proc/sys/kernel/sched_vcpu_pack';
   const packing = existsSync(pack) ? `kernel.sched_vcpu_pack = ${readFileSync(pack, 'utf8').trim()}` : 'no kernel.sched_vcpu_pack here';
-  if (wakes.length > 0) console.log(`a plain worker woken ${wakes.length} times, ${pause} ms apart, the caller busy meanwhile: ${describeWakes(wakes, QUICK_WAKE_MS)}`);
+  if (probe !== null) {
+    console.log(`plain arithmetic, ${probe.aloneMs.length} rounds on one thread and ${probe.both.length} on two alternating, ${pause} ms before each:`);
+    for (const line of describeTwoThreads(probe.aloneMs, probe.both, QUICK_WAKE_MS)) console.log(`  ${line}`);
+  }
   console.log(`${arch} ${width}x${height}, cpu-simd, ${passes} two-thread forwards and ${passes} one-thread ones alternating, ${pause} ms before each; ${packing}`);
   console.log(`one-thread forward: median ${median(oneMs)!.toFixed(1)} ms; two-thread forward: median ${median(forwards.map((f) => f.ms))!.toFixed(1)} ms, ` +
     `of which reading the threads' CPUs ${(readMs / passes).toFixed(2)} ms a forward`);

@@ -53,7 +53,12 @@ export const CHECK_REPEAT_MS = 20_000;
 /** Milliseconds per stage of one run; a missing stage is one this contestant does not have. */
 export interface RunReply {
   type: 'run';
-  ms: Partial<Record<'decode' | 'preprocess' | 'forward' | 'postprocess', number>>;
+  /**
+   * Each stage's ms; forwardAgain: the same forward run once more right after the timed one (the
+   * input written again first, untimed), before the postprocess: its threads still awake, as in a
+   * stream of frames. Not a stage of the pass (not in its total).
+   */
+  ms: Partial<Record<'decode' | 'preprocess' | 'forward' | 'postprocess' | 'forwardAgain', number>>;
   error?: string;
 }
 

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { svgChart } from './chart.js';
 import { median } from './stats.js';
-import { EXTERNAL_REFERENCE, HEADLINE_PEERS, HEADLINE_RESOLUTIONS, resolutionName } from './config.js';
+import { EXTERNAL_REFERENCE, HEADLINE_PEERS, HEADLINE_RESOLUTIONS, SETTLE_MS, resolutionName } from './config.js';
 import type { E2EResult, KernelResult, RunResult, Stage } from './results.js';
 import { STAGES, parseRun } from './results.js';
 import type { CliRssResult } from './rss.js';
@@ -38,6 +38,15 @@ export function pairedRatio(a: E2EResult, b: E2EResult): number {
   const ra = a.forwardRounds, rb = b.forwardRounds;
   if (ra !== undefined && rb !== undefined && ra.length > 0 && ra.length === rb.length) return median(ra.map((x, i) => x / rb[i]!));
   return a.stages.forward!.medianMs / b.stages.forward!.medianMs;
+}
+
+/**
+ * pairedRatio of the back-to-back forwards (forwardAgainRounds: each round's forward run once
+ * more right after the timed one, threads still awake); undefined where either side lacks them.
+ */
+export function againRatio(a: E2EResult, b: E2EResult): number | undefined {
+  const ra = a.forwardAgainRounds, rb = b.forwardAgainRounds;
+  return ra !== undefined && rb !== undefined && ra.length > 0 && ra.length === rb.length ? median(ra.map((x, i) => x / rb[i]!)) : undefined;
 }
 
 /** Our forward / the peer's (pairedRatio), per arch and resolution: < 1 means ours is faster. */
@@ -130,16 +139,18 @@ fastest and why it was skipped, and the figures marked "predicted" are its predi
 measured ms per MAC times this size's MACs) over the peers' measured ones: estimates, not
 measurements.
 
-${table(['arch', 'resolution', 'ours (fastest of its family)', 'forward ms', 'two-thread speed-up', ...HEADLINE_PEERS.map((p) => `ours / ${p}`)],
+${table(['arch', 'resolution', 'ours (fastest of its family)', 'forward ms', 'two-thread speed-up', 'two-thread speed-up, back to back', ...HEADLINE_PEERS.map((p) => `ours / ${p}`)],
   rows.map((h) => [h.arch, h.resolution, h.ours === undefined ? `${h.family === 'cpu' ? 'CPU' : 'gpu.js'}: not timed${h.note !== undefined ? ` (${h.note})` : ''}` : h.ours,
     h.predictedMs !== undefined ? `~${fmtMs(h.predictedMs)} (predicted)` : fmtMs(h.oursMs),
     h.family === 'cpu' ? fmtSpeedup(ourSpeedup(run.e2e, h.arch, h.resolution)) : '',
+    h.family === 'cpu' ? fmtSpeedup(ourSpeedup(run.e2e, h.arch, h.resolution, againRatio)) : '',
     ...HEADLINE_PEERS.map((p) => (h.ratio[p] !== undefined ? h.ratio[p]!.toFixed(2)
       : h.predictedRatio?.[p] !== undefined ? `~${h.predictedRatio[p]! >= 10 ? h.predictedRatio[p]!.toFixed(0) : h.predictedRatio[p]!.toFixed(1)} (predicted)` : '—'))]))}
 
 **Two-thread speed-up**: our fastest CPU path's forward on 1 thread over its forward on 2 threads
 (same run, the median of the per-round ratios); the peers' own speed-ups are in the
-thread-for-thread table below.
+thread-for-thread table below. **Back to back**: the same, of the forward each round ran once more
+right after the timed one, its threads still awake (the back-to-back table below).
 `;
 }
 
@@ -150,20 +161,20 @@ function timedResult(e2e: readonly E2EResult[], arch: string, resolution: string
 }
 
 /** Our fastest CPU path on 1 thread over our fastest on 2 threads (threadForThread's rows), pairedRatio. */
-export function ourSpeedup(e2e: readonly E2EResult[], arch: string, resolution: string): number | undefined {
+export function ourSpeedup(e2e: readonly E2EResult[], arch: string, resolution: string, ratio: (a: E2EResult, b: E2EResult) => number | undefined = pairedRatio): number | undefined {
   const rows = threadForThread(e2e).filter((r) => r.arch === arch && r.resolution === resolution);
   const at = (threads: number) => {
     const name = rows.find((r) => r.threads === threads)?.ours;
     return name === undefined ? undefined : timedResult(e2e, arch, resolution, name);
   };
   const one = at(1), two = at(2);
-  return one !== undefined && two !== undefined ? pairedRatio(one, two) : undefined;
+  return one !== undefined && two !== undefined ? ratio(one, two) : undefined;
 }
 
-/** A peer's 1-thread forward over its 2-thread one (pairedRatio). */
-function peerSpeedup(e2e: readonly E2EResult[], arch: string, resolution: string, peer: string): number | undefined {
+/** A peer's 1-thread forward over its 2-thread one (pairedRatio, or againRatio). */
+function peerSpeedup(e2e: readonly E2EResult[], arch: string, resolution: string, peer: string, ratio: (a: E2EResult, b: E2EResult) => number | undefined = pairedRatio): number | undefined {
   const one = timedResult(e2e, arch, resolution, `${peer}-1t`), two = timedResult(e2e, arch, resolution, `${peer}-2t`);
-  return one !== undefined && two !== undefined ? pairedRatio(one, two) : undefined;
+  return one !== undefined && two !== undefined ? ratio(one, two) : undefined;
 }
 
 const fmtSpeedup = (x: number | undefined) => (x === undefined ? '—' : `${x.toFixed(2)}x`);
@@ -206,6 +217,33 @@ ${table(['arch', 'resolution', 'threads', 'ours', 'forward ms', ...peers.map((p)
     ...peers.map((p) => (r.ratio[`${p}-${r.threads}t`] !== undefined ? r.ratio[`${p}-${r.threads}t`]!.toFixed(2) : '—')),
     r.threads === 2 ? fmtSpeedup(ourSpeedup(run.e2e, r.arch, r.resolution)) : '',
     ...peers.map((p) => (r.threads === 2 ? fmtSpeedup(peerSpeedup(run.e2e, r.arch, r.resolution, p)) : ''))]))}
+${backToBackSection(run, rows, peers)}`;
+}
+
+/**
+ * The thread-for-thread table again for the back-to-back forwards (againRatio), where the run
+ * has them: each round's forward run once more right after the timed one.
+ */
+function backToBackSection(run: RunResult, rows: ReturnType<typeof threadForThread>, peers: readonly string[]): string {
+  const find = (arch: string, resolution: string, name: string | undefined) => (name === undefined ? undefined : timedResult(run.e2e, arch, resolution, name));
+  const withAgain = rows.filter((r) => find(r.arch, r.resolution, r.ours)?.forwardAgainRounds !== undefined);
+  if (withAgain.length === 0) return '';
+  const cell = (x: number | undefined) => (x === undefined ? '—' : x.toFixed(2));
+  return `
+Back to back: in the same rounds, each contestant ran its forward once more right after the timed
+one (the input written again first, untimed), its threads still awake, as in a stream of frames;
+the timed forward above comes after ${SETTLE_MS} ms and the other contestants' passes, its threads
+at rest. On this machine a thread woken after a rest often starts on its waker's CPU and shares
+it for milliseconds (docs/profile.md, "Where the two threads run").
+
+${table(['arch', 'resolution', 'threads', 'ours', 'forward ms, back to back', ...peers.map((p) => `ours / ${p}`), 'two-thread speed-up: ours', ...peers.map((p) => `two-thread speed-up: ${p}`)],
+  withAgain.map((r) => {
+    const ours = find(r.arch, r.resolution, r.ours)!;
+    return [r.arch, r.resolution, String(r.threads), r.ours!, fmtMs(median(ours.forwardAgainRounds!)),
+      ...peers.map((p) => { const q = find(r.arch, r.resolution, `${p}-${r.threads}t`); return q === undefined ? '—' : cell(againRatio(ours, q)); }),
+      r.threads === 2 ? fmtSpeedup(ourSpeedup(run.e2e, r.arch, r.resolution, againRatio)) : '',
+      ...peers.map((p) => (r.threads === 2 ? fmtSpeedup(peerSpeedup(run.e2e, r.arch, r.resolution, p, againRatio)) : ''))];
+  }))}
 `;
 }
 

@@ -48,6 +48,13 @@ export interface E2EResult {
    * Absent in runs recorded before 2026-12-04's sixth session.
    */
   forwardRounds?: number[];
+  /**
+   * Per round, as forwardRounds: the same forward run once more right after the timed one, before
+   * the postprocess (its threads still awake, as in a stream of frames; the timed one comes after
+   * SETTLE_MS and the other contestants' passes, its threads at rest). Absent before 2026-12-05's
+   * tenth session.
+   */
+  forwardAgainRounds?: number[];
   /** Stages this contestant does not have (a peer has no decode) or that are not on this branch. */
   missingStages?: string;
   macs: number;

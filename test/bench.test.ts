@@ -13,7 +13,7 @@ import { byKindRoundRobin, convShapeCase, runKernelSuite } from '../bench/kernel
 import { headlineFirst, overCap } from '../bench/e2e.js';
 import { RESOLUTIONS } from '../bench/config.js';
 import { simdProbeModule, SIMD_FLOPS_PER_ITER } from '../bench/probe.js';
-import { cliSection, headline, ourSpeedup, pairedRatio, threadForThread, ratios, renderMarkdown, kernelChart, e2eChart, techniquesSection } from '../bench/report.js';
+import { againRatio, cliSection, headline, ourSpeedup, pairedRatio, threadForThread, ratios, renderMarkdown, kernelChart, e2eChart, techniquesSection } from '../bench/report.js';
 import { parseStages } from '../bench/rss.js';
 import { selfTimes } from '../bench/self_time.js';
 import type { E2EResult } from '../bench/results.js';
@@ -21,7 +21,7 @@ import { parseRun, serializeRun, type RunResult } from '../bench/results.js';
 import { parseArgs } from '../bench/run.js';
 import { parseOptions } from '../bench/ab.js';
 import { moduleOfNode, nodeTimesByRun, rowOf } from '../bench/peer-profile.js';
-import { cpuOfStat, cpuTicksOfStat, describeWakes, groupByPlacement } from '../bench/placement.js';
+import { cpuOfStat, cpuTicksOfStat, describeTwoThreads, groupByPlacement } from '../bench/placement.js';
 import { convCalls, distinctConvShapes, networkMacs, traceNetwork } from '../bench/shapes.js';
 import { sampleBatched, summarize } from '../bench/stats.js';
 import { spreadChannels } from '../src/harness/conv_reference.js';
@@ -250,6 +250,32 @@ test('report: with the samples by round, a ratio is the median of the per-round 
   assert.is(pairedRatio(one, r('onnxruntime-node-1t', 'peer', 1, [16, 16])), 2);
 });
 
+test('report: the back-to-back forwards (forwardAgainRounds) give their own per-round ratios, speed-ups and table', () => {
+  const r = (contestant: string, kind: 'ours' | 'peer', threads: number, rounds: number[], again?: number[]): E2EResult => ({
+    arch: 'mobile0.25', resolution: '640x640', megapixels: 0.4096, contestant, kind, threads, macs: 1e9,
+    stages: { forward: summarize(100, rounds) }, forwardRounds: rounds, ...(again !== undefined ? { forwardAgainRounds: again } : {}),
+  });
+  const one = r('cpu-simd-1t', 'ours', 1, [30, 60, 32], [30, 36, 33]), two = r('cpu-simd-2t', 'ours', 2, [16, 40, 20], [18, 20, 17]);
+  const peer1 = r('onnxruntime-node-1t', 'peer', 1, [20, 40, 20], [24, 24, 22]), peer2 = r('onnxruntime-node-2t', 'peer', 2, [10, 20, 16], [12, 16, 13]);
+  // back to back, ours 2t / peer 2t: 18/12, 20/16, 17/13 = 1.5, 1.25, 1.31 -> 1.31; our speed-up 30/18, 36/20, 33/17 = 1.67, 1.8, 1.94 -> 1.8;
+  // the peer's 24/12, 24/16, 22/13 = 2, 1.5, 1.69 -> 1.69
+  assert.is(againRatio(two, peer2)!.toFixed(4), (17 / 13).toFixed(4));
+  assert.is(againRatio(two, r('onnxruntime-node-2t', 'peer', 2, [10, 20, 16])), undefined, 'no back-to-back rounds: no ratio');
+  const e2e = [one, two, peer1, peer2];
+  assert.is(ourSpeedup(e2e, 'mobile0.25', '640x640', againRatio), 1.8);
+  assert.is(ourSpeedup(e2e, 'mobile0.25', '640x640'), 1.6, 'the timed forwards: as before');
+  const md = renderMarkdown({ ...fakeRun(), e2e }, 'x.json');
+  const line = (start: string) => md.split('\n').filter((l) => l.startsWith(start)).join('\n');
+  assert.ok(md.includes('| mobile0.25 | 640x640 | cpu-simd-2t | 20.0 | 1.60x | 1.80x |'), line('| mobile0.25 | 640x640 | cpu-simd-2t'));
+  assert.ok(md.includes('Back to back: in the same rounds'));
+  // the back-to-back table: forward ms the median of the again rounds (18), ratios and speed-ups from them
+  assert.ok(md.includes('| mobile0.25 | 640x640 | 2 | cpu-simd-2t | 18.0 | — | 1.31 | 1.80x | — | 1.69x |'), line('| mobile0.25 | 640x640 | 2 | cpu-simd-2t'));
+  // 1 thread: 30/24, 36/24, 33/22 = 1.25, 1.5, 1.5 -> 1.50
+  assert.ok(md.includes('| mobile0.25 | 640x640 | 1 | cpu-simd-1t | 33.0 | — | 1.50 |'), line('| mobile0.25 | 640x640 | 1 | cpu-simd-1t'));
+  // a run without them has no such table
+  assert.not.ok(renderMarkdown({ ...fakeRun(), e2e: [r('cpu-simd-1t', 'ours', 1, [30]), r('onnxruntime-node-1t', 'peer', 1, [20])] }, 'x.json').includes('Back to back: in the same rounds'));
+});
+
 test('report: headline picks the fastest of each family and divides by each ONNX peer', () => {
   const t = (ms: number) => summarize(ms * 3, [ms, ms, ms]);
   const e = (contestant: string, kind: 'ours' | 'peer', ms: number | null): E2EResult => ({
@@ -271,7 +297,7 @@ test('report: headline picks the fastest of each family and divides by each ONNX
   assert.equal(rows.filter((r) => r.resolution === '2048x1150').map((r) => [r.family, r.ours]), [['cpu', undefined], ['gpujs', undefined]]);
   const md = renderMarkdown({ ...fakeRun(), e2e: [e('cpu-simd-2t', 'ours', 50), e('onnxruntime-web-2t', 'peer', 100)] }, 'x.json');
   // no 1-thread run of ours: no two-thread speed-up
-  assert.ok(md.includes('| mobile0.25 | 640x640 | cpu-simd-2t | 50.0 | — | — | 0.50 | — | — |'), md.split('\n').find((l) => l.startsWith('| mobile0.25 | 640x640 | cpu-simd')));
+  assert.ok(md.includes('| mobile0.25 | 640x640 | cpu-simd-2t | 50.0 | — | — | — | 0.50 | — | — |'), md.split('\n').find((l) => l.startsWith('| mobile0.25 | 640x640 | cpu-simd')));
   assert.ok(md.includes('| mobile0.25 | 2048x1150 | CPU: not timed |'));
   // Thread for thread: 1-thread ours against 1-thread peers only.
   const tt = threadForThread([{ ...e('cpu-simd-1t', 'ours', 80), threads: 1 }, { ...e('cpu-simd-2t', 'ours', 50), threads: 2 },
@@ -281,7 +307,7 @@ test('report: headline picks the fastest of each family and divides by each ONNX
   // The two-thread speed-up: ours 80 / 50 in the headline and the thread-for-thread table, each peer's own beside it.
   const md3 = renderMarkdown({ ...fakeRun(), e2e: [{ ...e('cpu-simd-1t', 'ours', 80), threads: 1 }, { ...e('cpu-simd-2t', 'ours', 50), threads: 2 },
     { ...e('onnxruntime-node-1t', 'peer', 40), threads: 1 }, { ...e('onnxruntime-node-2t', 'peer', 25), threads: 2 }] }, 'x.json');
-  assert.ok(md3.includes('| mobile0.25 | 640x640 | cpu-simd-2t | 50.0 | 1.60x | — | — | 1.25 | 2.00 |'), md3.split('\n').find((l) => l.startsWith('| mobile0.25 | 640x640 | cpu-simd-2t')));
+  assert.ok(md3.includes('| mobile0.25 | 640x640 | cpu-simd-2t | 50.0 | 1.60x | — | — | — | 1.25 | 2.00 |'), md3.split('\n').find((l) => l.startsWith('| mobile0.25 | 640x640 | cpu-simd-2t')));
   assert.ok(md3.includes('| mobile0.25 | 640x640 | 2 | cpu-simd-2t | 50.0 | — | 2.00 | 1.60x | — | 1.60x |'), md3.split('\n').filter((l) => l.includes('| 2 | cpu-simd-2t')).join('\n'));
   // A family not timed names the member predicted fastest and why it was skipped.
   const slow = (contestant: string, s: number): E2EResult => ({ ...e(contestant, 'ours', null), skipped: `predicted ${s} s per forward (from its 160x123 check pass) > cap 40 s` });
@@ -293,7 +319,7 @@ test('report: headline picks the fastest of each family and divides by each ONNX
   assert.equal(withPeer.predictedRatio, { 'onnxruntime-web-2t': 750 });
   assert.equal(withPeer.ratio, {}, 'a prediction is never reported as a measured ratio');
   const md2 = renderMarkdown({ ...fakeRun(), e2e: [slow('gpujs-headlessgl', 75), e('onnxruntime-web-2t', 'peer', 100)] }, 'x.json');
-  assert.ok(md2.includes('| ~75000 (predicted) |  | — | ~750 (predicted) |'), md2.split('\n').find((l) => l.includes('gpu.js: not timed')));
+  assert.ok(md2.includes('| ~75000 (predicted) |  |  | — | ~750 (predicted) |'), md2.split('\n').find((l) => l.includes('gpu.js: not timed')));
 });
 
 test('e2e: a contestant is capped by its predicted forward, and the reason says where the rate came from', () => {
@@ -418,10 +444,14 @@ test('placement: two-thread forwards grouped by how many tasks ended with both t
   assert.equal(groupByPlacement([]).map((g) => g.medianMs), [null, null, null]);
 });
 
-test('placement: the wake probe line counts the quick wakes, gives the range and median of the slow ones, and those on the CPU of the caller', () => {
-  const wakes = [0.05, 0.1, 2.5, 1.5, 3.5].map((ms, i) => ({ ms, callersCpu: i >= 2 }));
-  assert.is(describeWakes(wakes, 0.25), "2 of 5 started within 0.25 ms, 3 in 1.50-3.50 ms (median 2.50); 3 of 5 woke on the caller's CPU");
-  assert.is(describeWakes(wakes.slice(0, 2), 0.25), "2 of 2 started within 0.25 ms; 0 of 2 woke on the caller's CPU");
+test('placement: the two-thread probe lines count the quick wakes, give the slow ones and the speed-up of the medians', () => {
+  const both = [0.05, 0.1, 2.5, 1.5, 3.5].map((wakeMs, i) => ({ wakeMs, callersCpu: i >= 2, callerMs: 10 + i, workerMs: 9, bothMs: 11 + i }));
+  // alone: median 10 of [9, 10, 12]; both: median 13 of 11..15: 2 * 10 / 13 = 1.54
+  assert.equal(describeTwoThreads([12, 9, 10], both, 0.25), [
+    "the worker's wake: 2 of 5 started within 0.25 ms, 3 in 1.50-3.50 ms (median 2.50); 3 of 5 woke on the caller's CPU",
+    "one share alone 10.00 ms; two shares at once: the caller's 12.00 ms, the worker's 9.00 ms from its wake, both done 13.00 ms after the notify: a two-thread speed-up of 1.54x (medians)",
+  ]);
+  assert.is(describeTwoThreads([10], both.slice(0, 1), 0.25)[0], "the worker's wake: 1 of 1 started within 0.25 ms; 0 of 1 woke on the caller's CPU");
 });
 
 test('probe: the generated SIMD module validates and computes the chains it claims', () => {

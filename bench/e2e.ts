@@ -219,7 +219,7 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
       const macs = networkMacs(arch, res);
       const base = (c: Contestant): E2EResult => ({ arch, resolution: rname, megapixels: megapixels(res), contestant: c.name, kind: c.kind, threads: c.threads, stages: {}, macs });
       const files = await writeInputs(res, dir);
-      const running: { c: Contestant; ch: Channel; r: E2EResult; ms: Partial<Record<Stage, number[]>>; first?: Partial<Record<Stage, number>>; again?: number[] }[] = [];
+      const running: { c: Contestant; ch: Channel; r: E2EResult; ms: Partial<Record<Stage, number[]>>; first?: Partial<Record<Stage, number>>; firstAgain?: number; again?: number[] }[] = [];
       for (const c of list) {
         const r = base(c);
         const known = predict(c.name);
@@ -262,15 +262,17 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
           }
           const { forwardAgain, ...passMs } = reply.ms;
           const stages = { ...passMs, total: Object.values(passMs).reduce((s, v) => s + (v ?? 0), 0) } as Record<Stage, number>;
-          if (round === 0) e.first = stages;
-          else {
+          if (round === 0) {
+            e.first = stages;
+            e.firstAgain = forwardAgain;
+          } else {
             for (const [k, v] of Object.entries(stages)) (e.ms[k as Stage] ??= []).push(v);
             if (forwardAgain !== undefined) (e.again ??= []).push(forwardAgain);
           }
         }
         if (round === 0) {
           // Fewer rounds where one round would eat the section: at least one steady sample each.
-          const roundMs = running.reduce((s, e) => s + (e.first?.total ?? 0), 0);
+          const roundMs = running.reduce((s, e) => s + (e.first?.total ?? 0) + (e.firstAgain ?? 0), 0);
           const left = resDeadline - performance.now();
           rounds = Math.max(1, Math.min(budget.rounds, Math.floor(left / Math.max(roundMs, 1) / 4)));
         }

@@ -3,7 +3,7 @@
 // it reads which CPU the caller and the worker last ran on (/proc/self/task/<tid>/stat), and
 // counts the tasks that ended with both on one CPU; a one-thread forward alternates with each
 // two-thread one, after the same pause (the benchmark's rounds come back to a contestant after
-// ~1.5 s). The reads cost the two-thread forward ~30 us a task: the output says how much.
+// ~1.5 s). The reads cost the two-thread forward 40-80 us a task: the output says how much.
 // Also prints the kernel's vCPU packing setting where the kernel has one (/proc/sys/kernel/sched_vcpu_pack).
 // Before the forwards, the machine's own two-thread speed-up without the network (--probes N, 0
 // to skip): rounds alternate, each after the pause, between the caller doing ~10 ms of plain

@@ -233,8 +233,9 @@ function backToBackSection(run: RunResult, rows: ReturnType<typeof threadForThre
 Back to back: in the same rounds, each contestant ran its forward once more right after the timed
 one (the input written again first, untimed), its threads still awake, as in a stream of frames;
 the timed forward above comes after ${SETTLE_MS} ms and the other contestants' passes, its threads
-at rest. On this machine a thread woken after a rest often starts on its waker's CPU and shares
-it for milliseconds (docs/profile.md, "Where the two threads run").
+at rest. On the 2-core VM of the project's published runs, a thread woken after a rest often
+starts on its waker's CPU and shares it for milliseconds (docs/profile.md, "Where the two threads
+run"; \`node dist/bench/placement.js\` measures it on any Linux machine).
 
 ${table(['arch', 'resolution', 'threads', 'ours', 'forward ms, back to back', ...peers.map((p) => `ours / ${p}`), 'two-thread speed-up: ours', ...peers.map((p) => `two-thread speed-up: ${p}`)],
   withAgain.map((r) => {

@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     const s = stamper(() => performance.now(), false);
     await runNetwork(ours, model, x, s.selection);
     oursForward.push(performance.now() - s.start);
-    for (const [p, a] of attribute(s.stamps, s.start)) oursOwn.set(p, [...(oursOwn.get(p) ?? []), a.own]);
+    for (const [p, a] of attribute(s.stamps, s.start)) (oursOwn.get(p) ?? oursOwn.set(p, []).get(p)!).push(a.own);
   };
   const passPeer = async () => {
     const t0 = performance.now();

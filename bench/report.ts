@@ -35,9 +35,7 @@ function resolutionsOf(items: { resolution: string }[]): string[] {
  * were kept).
  */
 export function pairedRatio(a: E2EResult, b: E2EResult): number {
-  const ra = a.forwardRounds, rb = b.forwardRounds;
-  if (ra !== undefined && rb !== undefined && ra.length > 0 && ra.length === rb.length) return median(ra.map((x, i) => x / rb[i]!));
-  return a.stages.forward!.medianMs / b.stages.forward!.medianMs;
+  return perRoundRatio(a.forwardRounds, b.forwardRounds) ?? a.stages.forward!.medianMs / b.stages.forward!.medianMs;
 }
 
 /**
@@ -45,9 +43,16 @@ export function pairedRatio(a: E2EResult, b: E2EResult): number {
  * more right after the timed one, threads still awake); undefined where either side lacks them.
  */
 export function againRatio(a: E2EResult, b: E2EResult): number | undefined {
-  const ra = a.forwardAgainRounds, rb = b.forwardAgainRounds;
+  return perRoundRatio(a.forwardAgainRounds, b.forwardAgainRounds);
+}
+
+/** The median of the per-round ratios ra[i] / rb[i], where both have as many rounds (at least one). */
+function perRoundRatio(ra: readonly number[] | undefined, rb: readonly number[] | undefined): number | undefined {
   return ra !== undefined && rb !== undefined && ra.length > 0 && ra.length === rb.length ? median(ra.map((x, i) => x / rb[i]!)) : undefined;
 }
+
+/** How a speed-up pairs two contestants' forwards: pairedRatio (the timed ones) or againRatio (back to back). */
+type RoundRatio = (a: E2EResult, b: E2EResult) => number | undefined;
 
 /** Our forward / the peer's (pairedRatio), per arch and resolution: < 1 means ours is faster. */
 export function ratios(e2e: readonly E2EResult[]): { arch: string; resolution: string; ours: string; peer: string; ratio: number }[] {
@@ -161,7 +166,7 @@ function timedResult(e2e: readonly E2EResult[], arch: string, resolution: string
 }
 
 /** Our fastest CPU path on 1 thread over our fastest on 2 threads (threadForThread's rows), pairedRatio. */
-export function ourSpeedup(e2e: readonly E2EResult[], arch: string, resolution: string, ratio: (a: E2EResult, b: E2EResult) => number | undefined = pairedRatio): number | undefined {
+export function ourSpeedup(e2e: readonly E2EResult[], arch: string, resolution: string, ratio: RoundRatio = pairedRatio): number | undefined {
   const rows = threadForThread(e2e).filter((r) => r.arch === arch && r.resolution === resolution);
   const at = (threads: number) => {
     const name = rows.find((r) => r.threads === threads)?.ours;
@@ -172,7 +177,7 @@ export function ourSpeedup(e2e: readonly E2EResult[], arch: string, resolution: 
 }
 
 /** A peer's 1-thread forward over its 2-thread one (pairedRatio, or againRatio). */
-function peerSpeedup(e2e: readonly E2EResult[], arch: string, resolution: string, peer: string, ratio: (a: E2EResult, b: E2EResult) => number | undefined = pairedRatio): number | undefined {
+function peerSpeedup(e2e: readonly E2EResult[], arch: string, resolution: string, peer: string, ratio: RoundRatio = pairedRatio): number | undefined {
   const one = timedResult(e2e, arch, resolution, `${peer}-1t`), two = timedResult(e2e, arch, resolution, `${peer}-2t`);
   return one !== undefined && two !== undefined ? ratio(one, two) : undefined;
 }

@@ -21,6 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { median } from './stats.js';
 
 interface Side {
   pass(): Promise<{ ms: number; probe: number }>;
@@ -71,7 +72,6 @@ export function parseOptions(flag: string, text: string): Record<string, unknown
 const optionsNote = (before: Record<string, unknown>, after: Record<string, unknown>) =>
   (Object.keys(before).length > 0 ? `, before ${JSON.stringify(before)}` : '') + (Object.keys(after).length > 0 ? `, after ${JSON.stringify(after)}` : '');
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const quartile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * xs.length)]!;
 
 async function main(argv: readonly string[]): Promise<void> {

@@ -13,6 +13,7 @@ import { buildSimdModule, SIMD_MEMORY } from '../src/ops/simd/module.js';
 import { SEED } from './config.js';
 import { archAndSize, option } from './profile_options.js';
 import { selfTimes, type CpuProfile } from './self_time.js';
+import { median } from './stats.js';
 
 const { arch, width, height } = archAndSize('resnet50');
 const threads = Number(option('threads', '1'));
@@ -49,8 +50,7 @@ const [nThreads, fma] = [be.threads, be.fma];
 be.dispose();
 
 const rows = selfTimes(profile as unknown as CpuProfile, wasmNames, fromUs);
-const median = [...forwards].sort((a, b) => a - b)[forwards.length >> 1]!;
-console.log(`${arch} ${width}x${height}, cpu-simd ${nThreads} thread(s)${fma ? ', fused multiply-add' : ''}, ${passes} forwards profiled (median ${median.toFixed(1)} ms); the calling thread's self time per forward:\n`);
+console.log(`${arch} ${width}x${height}, cpu-simd ${nThreads} thread(s)${fma ? ', fused multiply-add' : ''}, ${passes} forwards profiled (median ${median(forwards).toFixed(1)} ms); the calling thread's self time per forward:\n`);
 console.log('| function | ms / forward | share |\n|---|---|---|');
 for (const r of rows.slice(0, top)) console.log(`| \`${r.name}\` | ${(r.ms / passes).toFixed(1)} | ${(100 * r.share).toFixed(1)} % |`);
 const rest = rows.slice(top).reduce((s, r) => s + r.ms, 0);

@@ -22,8 +22,8 @@ import { prepareArch } from './e2e.js';
 import { openOnnxNode, runOnnxNode } from './peers/onnx_node.js';
 import { repoRoot } from './peers/torch.js';
 import { archAndSize, option } from './profile_options.js';
+import { median } from './stats.js';
 
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /**
  * The PyTorch module an ONNX node of bench/torch/export_onnx.py's export belongs to, from its name

@@ -22,6 +22,7 @@ import { runNetwork } from '../src/model/run.js';
 import { fillRandomWeights, syntheticInput } from '../src/harness/weights.js';
 import { SEED } from './config.js';
 import { archAndSize, option } from './profile_options.js';
+import { median } from './stats.js';
 
 /**
  * The fields of a /proc/<pid>/task/<tid>/stat line after the command name (which may hold spaces
@@ -55,7 +56,6 @@ const QUICK_WAKE_MS = 0.25;
 /** One thread's share in the plain-arithmetic probe, ms alone: about a 640x640 mobile0.25 forward's share of one thread on two. */
 const PROBE_SHARE_MS = 10;
 
-const median = (xs: readonly number[]) => (xs.length === 0 ? null : [...xs].sort((a, b) => a - b)[xs.length >> 1]!);
 
 /** The forwards in three groups: no task together, some (under half), most (half or more). */
 export function groupByPlacement(forwards: readonly PlacedForward[]): PlacementGroup[] {
@@ -66,7 +66,7 @@ export function groupByPlacement(forwards: readonly PlacedForward[]): PlacementG
   ];
   return groups.map(([label, test]) => {
     const ms = forwards.filter(test).map((f) => f.ms);
-    return { label, count: ms.length, medianMs: median(ms) };
+    return { label, count: ms.length, medianMs: ms.length === 0 ? null : median(ms) };
   });
 }
 
@@ -172,11 +172,11 @@ async function twoThreadProbe(rounds: number, pause: number, shareMs: number, ow
 /** Lines on twoThreadProbe's rounds: the wakes (how many within `quickMs`, the rest's range and median, how many on the caller's CPU), then the speed-up. */
 export function describeTwoThreads(aloneMs: readonly number[], both: readonly TwoThreadRound[], quickMs: number): string[] {
   const quick = both.filter((b) => b.wakeMs <= quickMs), slow = both.filter((b) => b.wakeMs > quickMs).map((b) => b.wakeMs);
-  const slowPart = slow.length === 0 ? '' : `, ${slow.length} in ${Math.min(...slow).toFixed(2)}-${Math.max(...slow).toFixed(2)} ms (median ${median(slow)!.toFixed(2)})`;
-  const alone = median(aloneMs)!, whole = median(both.map((b) => b.bothMs))!;
+  const slowPart = slow.length === 0 ? '' : `, ${slow.length} in ${Math.min(...slow).toFixed(2)}-${Math.max(...slow).toFixed(2)} ms (median ${median(slow).toFixed(2)})`;
+  const alone = median(aloneMs), whole = median(both.map((b) => b.bothMs));
   return [
     `the worker's wake: ${quick.length} of ${both.length} started within ${quickMs} ms${slowPart}; ${both.filter((b) => b.callersCpu).length} of ${both.length} woke on the caller's CPU`,
-    `one share alone ${alone.toFixed(2)} ms; two shares at once: the caller's ${median(both.map((b) => b.callerMs))!.toFixed(2)} ms, the worker's ${median(both.map((b) => b.workerMs))!.toFixed(2)} ms from its wake, ` +
+    `one share alone ${alone.toFixed(2)} ms; two shares at once: the caller's ${median(both.map((b) => b.callerMs)).toFixed(2)} ms, the worker's ${median(both.map((b) => b.workerMs)).toFixed(2)} ms from its wake, ` +
       `both done ${whole.toFixed(2)} ms after the notify: a two-thread speed-up of ${((2 * alone) / whole).toFixed(2)}x (medians)`,
   ];
 }
@@ -251,7 +251,7 @@ async function main(): Promise<void> {
     for (const line of describeTwoThreads(probe.aloneMs, probe.both, QUICK_WAKE_MS)) console.log(`  ${line}`);
   }
   console.log(`${arch} ${width}x${height}, cpu-simd, ${passes} two-thread forwards and ${passes} one-thread ones alternating, ${pause} ms before each; ${packing}`);
-  console.log(`one-thread forward: median ${median(oneMs)!.toFixed(1)} ms; two-thread forward: median ${median(forwards.map((f) => f.ms))!.toFixed(1)} ms, ` +
+  console.log(`one-thread forward: median ${median(oneMs).toFixed(1)} ms; two-thread forward: median ${median(forwards.map((f) => f.ms)).toFixed(1)} ms, ` +
     `of which reading the threads' CPUs ${(readMs / passes).toFixed(2)} ms a forward`);
   console.log('\n| two-thread forwards, by their tasks that ended with both threads on one CPU | forwards | median ms |\n|---|---|---|');
   for (const g of groupByPlacement(forwards)) console.log(`| ${g.label} | ${g.count} | ${g.medianMs === null ? '' : g.medianMs.toFixed(1)} |`);

@@ -23,6 +23,7 @@ import { fillRandomWeights, syntheticInput } from '../src/harness/weights.js';
 import { SEED } from './config.js';
 import { archAndSize, option } from './profile_options.js';
 import type { ProfileRun } from './results.js';
+import { median } from './stats.js';
 
 /** A dispatch whose longest share is under this is "tiny": its time is mostly the dispatch's own. */
 const TINY_SHARE_MS = 0.1;
@@ -91,7 +92,6 @@ function threadTotals(records: readonly TaskRecord[], wall: number, nThreads: nu
 /** ms the dispatch costs beyond its longest share: posting, waking, and the caller seeing the last one done. */
 const overhead = (r: TaskRecord) => r.done - r.posted - Math.max(...r.shares.map((s) => (s === null ? 0 : s[1] - s[0])));
 
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 const model = buildRetinaFace(arch);
 fillRandomWeights(model, SEED, true);

@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { isArch, type Arch } from '../src/model/config.js';
 import { prepareArch } from './e2e.js';
 import { repoRoot } from './peers/torch.js';
+import { median } from './stats.js';
 
 export interface CliRssResult {
   image: string;
@@ -52,7 +53,6 @@ export function measured(args: string[], withHook: boolean): { peakMB: number; s
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** "... median of 5 runs after one warm-up: decode 1.0 ms, preprocess 2.0 ms, ..." -> { decode: 1, ... } */
 export function parseStages(line: string): Record<string, number> {

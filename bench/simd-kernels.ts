@@ -9,8 +9,8 @@ import { depthwisePart, depthwisePlaneFloats } from '../src/ops/simd/depthwise.j
 import { GEMM_MR, packDenseWeights, packedDenseFloats } from '../src/ops/simd/gemm.js';
 import { standaloneKernels } from '../src/harness/simd_kernels.js';
 import { randomTensor } from '../src/harness/random.js';
+import { median } from './stats.js';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 async function main() {
   const { k, arena, put } = await standaloneKernels();

@@ -16,8 +16,8 @@ import { conv2dMacs, conv2dOutputShape } from '../src/ops/conv2d.js';
 import type { Tensor } from '../src/tensor.js';
 import { randomTensor } from '../src/harness/random.js';
 import { randomizeModel } from '../src/harness/random_model.js';
+import { median } from './stats.js';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 const kindOf = (u: ConvBnAct): string => lowerConv(u).label;
 

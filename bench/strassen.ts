@@ -15,8 +15,8 @@ import { gemmTile } from '../src/ops/simd/dense.js';
 import { GEMM_NR, packDenseWeights, packedDenseFloats } from '../src/ops/simd/gemm.js';
 import { strassenApplies, strassenConvPart, strassenHalf, strassenScratchBytes, strassenTile, strassenWeights } from '../src/ops/simd/strassen.js';
 import { standaloneKernels } from '../src/harness/simd_kernels.js';
+import { median } from './stats.js';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** [what, C_in, C_out, H = W] */
 const SHAPES: [string, number, number, number][] = [

@@ -19,8 +19,8 @@ import { GEMM_MR, packedDenseFloats } from '../src/ops/simd/gemm.js';
 import { winogradPart, winogradPositions, winogradScratchBytes, winogradWeights, type WinogradArgs, type WinogradTile } from '../src/ops/simd/winograd.js';
 import { randomTensor } from '../src/harness/random.js';
 import { standaloneKernels } from '../src/harness/simd_kernels.js';
+import { median } from './stats.js';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** [what, C_in, C_out, H = W] */
 const SHAPES: [string, number, number, number][] = [

@@ -83,14 +83,16 @@ function work(iterations) {
   return sink;
 }`;
 
-/** The plain worker of twoThreadProbe: CommonJS, run by eval. */
+/** The plain worker of twoThreadProbe: CommonJS, run by eval; it reads its CPU by this file's own cpuOfStat (its source, put in). */
 const PROBE_WORKER = `
 const { workerData } = require('node:worker_threads');
 const { readFileSync } = require('node:fs');
 ${WORK}
 const ctrl = new Int32Array(workerData.sab, 0, 4), f = new Float64Array(workerData.sab, 16, 2);
 const offset = performance.timeOrigin - workerData.origin;
-const cpu = () => { const s = readFileSync('/proc/thread-self/stat', 'utf8'); return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[36]); };
+${statFields.toString()}
+${cpuOfStat.toString()}
+const cpu = () => cpuOfStat(readFileSync('/proc/thread-self/stat', 'utf8'));
 let seen = 0;
 Atomics.store(ctrl, 1, -1); Atomics.notify(ctrl, 1);
 for (;;) {

@@ -42,7 +42,7 @@ export async function loadDetector(weights: WeightsSource, opts: LoadDetectorOpt
   const { backend = DEFAULT_BACKEND, threads, simdModules, fma, ...fetchOpts } = opts;
   const w = await fetchWeights(weights, fetchOpts);
   const d = await RetinaFaceDetector.fromTensors(w.tensors, {
-    arch: w.arch, backend, ...(threads === undefined ? {} : { threads }), ...(simdModules === undefined ? {} : { simdModules }), ...(fma === undefined ? {} : { fma }),
+    arch: w.arch, backend, threads, simdModules, fma,
   },
     typeof weights === 'string' || weights instanceof URL ? String(weights) : '<weights>');
   // The tensors now live in the backend (packed, folded, uploaded); keep only the description.

@@ -192,11 +192,7 @@ export async function prepareModel(tensors: Map<string, Tensor>, opts: DetectorO
   const model = buildRetinaFace(opts.arch, tensors, source);
   const spec = opts.backend ?? DEFAULT_BACKEND;
   const backendOptions: BackendOptions = {
-    ...(opts.threads === undefined ? {} : { threads: opts.threads }),
-    ...(opts.simdModules === undefined ? {} : { simdModules: opts.simdModules }),
-    ...(opts.fma === undefined ? {} : { fma: opts.fma }),
-    ...(opts.winogradTile === undefined ? {} : { winogradTile: opts.winogradTile }),
-    ...(opts.strassen === undefined ? {} : { strassen: opts.strassen }),
+    threads: opts.threads, simdModules: opts.simdModules, fma: opts.fma, winogradTile: opts.winogradTile, strassen: opts.strassen,
   };
   const backend = await createBackend(spec, backendOptions);
   try {

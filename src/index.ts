@@ -49,11 +49,11 @@ export class RetinaFace extends RetinaFaceDetector {
       if (!LOAD_OPTIONS.has(k)) throw new RetinaFaceError(`unknown option ${k} (expected ${[...LOAD_OPTIONS].join(', ')})`, { code: 'EOPTION' });
     }
     const { arch = 'mobile0.25', backend = DEFAULT_BACKEND, threads, simdModules, fma, winogradTile, strassen, ...resolve } = opts;
-    const tuning = { ...(threads === undefined ? {} : { threads }), ...(fma === undefined ? {} : { fma }), ...(winogradTile === undefined ? {} : { winogradTile }), ...(strassen === undefined ? {} : { strassen }) };
+    const tuning = { threads, fma, winogradTile, strassen }; // each undefined where not given: the backend's default
     checkDetectorOptions({ arch, backend, ...tuning }); // before any file is read
     const w = await resolveWeights(arch, resolve);
     const d = new RetinaFace(...(await prepareModel(w.tensors, {
-      arch, backend, ...tuning, ...(simdModules === undefined ? {} : { simdModules }),
+      arch, backend, ...tuning, simdModules,
     }, w.file)));
     d.weightsFile = w.file;
     return d;

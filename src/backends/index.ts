@@ -67,11 +67,7 @@ export async function createBackend(spec: BackendSpec, options: BackendOptions =
     case 'cpu-simd': {
       const { CpuSimdBackend } = await import('./cpu_simd.js');
       return new CpuSimdBackend({
-        ...(options.threads === undefined ? {} : { threads: options.threads }),
-        ...(options.simdModules === undefined ? {} : { modules: options.simdModules }),
-        ...(options.fma === undefined ? {} : { fma: options.fma }),
-        ...(options.winogradTile === undefined ? {} : { winogradTile: options.winogradTile }),
-        ...(options.strassen === undefined ? {} : { strassen: options.strassen }),
+        threads: options.threads, modules: options.simdModules, fma: options.fma, winogradTile: options.winogradTile, strassen: options.strassen,
       }) as Backend<unknown>;
     }
     default:

@@ -31,9 +31,9 @@ import { leakyReluNaive } from '../src/ops/leaky_relu.cpu.js';
 import { standaloneKernels } from '../src/harness/simd_kernels.js';
 import { Arena } from '../src/wasm/arena.js';
 import { Code, encodeName, ModuleBuilder, sleb128, uleb128 } from '../src/wasm/emitter.js';
-import type { Tensor } from '../src/tensor.js';
+import { numel, type Tensor } from '../src/tensor.js';
 import { CpuBackend } from '../src/backends/cpu.js';
-import { CpuSimdBackend, PARALLEL_MIN_MACS, WINOGRAD4_MIN_CHANNELS, winogradTileFor } from '../src/backends/cpu_simd.js';
+import { CpuSimdBackend, PARALLEL_MIN_MACS, SOFTMAX_PARALLEL_MIN_FLOATS, WINOGRAD4_MIN_CHANNELS, winogradTileFor } from '../src/backends/cpu_simd.js';
 import { nodeHost } from '../src/backends/simd_host.node.js';
 import { PIECES_PER_THREAD, PROFILE_TASKS } from '../src/backends/simd_pool.js';
 import { anatomy } from '../src/model/anatomy.js';
@@ -733,20 +733,27 @@ test('elementwise (add, copy, + leaky) and head permute kernels equal the naive 
   }
 });
 
-test('cpu-simd softmax over 2 classes (one exp a row) equals the naive softmax bit for bit, infinities and NaN included', async () => {
-  const be = new CpuSimdBackend({ threads: 1 });
-  await be.prepare(buildRetinaFace('mobile0.25'));
+test('cpu-simd softmax over 2 classes (one exp a row) equals the naive softmax bit for bit, infinities and NaN included, on 1 and 2 threads', async () => {
   const edge = [0, 1, -1, 3.5, -20, 100, -100, 1e-30, 88.7, -88.7, Infinity, -Infinity, NaN];
-  const rows = edge.length ** 2 + 500;
+  const rows = edge.length ** 2 + 5000; // 2 x 5169 floats: over SOFTMAX_PARALLEL_MIN_FLOATS, so split on 2 threads
+  assert.ok(2 * rows >= SOFTMAX_PARALLEL_MIN_FLOATS);
   const x = randomTensor([rows, 2], 901, -20, 20);
   edge.forEach((a, i) => edge.forEach((b, j) => x.data.set([a, b], 2 * (i * edge.length + j))));
-  for (const k of [2, 3]) { // 3: the general loop, for comparison
-    const xk = k === 2 ? x : randomTensor([rows, 3], 902, -20, 20);
-    const got = (await be.read(be.softmax(be.upload(xk)))).data, want = softmaxNaive(xk).data;
-    const i = got.findIndex((v, j) => !Object.is(v, want[j]));
-    assert.is(i, -1, `k ${k} [${i}]: ${got[i]} vs ${want[i]} (input ${xk.data[i]})`);
+  for (const threads of [1, 2]) {
+    const be = new CpuSimdBackend({ threads });
+    await be.prepare(buildRetinaFace('mobile0.25'));
+    for (const k of [2, 3]) { // 3: the general loop, for comparison
+      const xk = k === 2 ? x : randomTensor([rows, 3], 902, -20, 20);
+      const input = be.upload(xk);
+      be.startProfile();
+      const y = be.softmax(input);
+      assert.equal(be.stopProfile().map((r) => [r.name, r.parallel]), [['softmax', threads === 2]], 'one softmax task, split on 2 threads');
+      const got = (await be.read(y)).data, want = softmaxNaive(xk).data;
+      const i = got.findIndex((v, j) => !Object.is(v, want[j]));
+      assert.is(i, -1, `threads ${threads}, k ${k} [${i}]: ${got[i]} vs ${want[i]} (input ${xk.data[i]})`);
+    }
+    be.dispose();
   }
-  be.dispose();
 });
 
 // --- the whole backend --------------------------------------------------------------------------
@@ -906,6 +913,8 @@ async function expectedTasks(model: RetinaFace, height: number, width: number): 
     else if (op.op === 'add') add('elementwise');
     else if (op.op === 'headPermute') add('headPermute');
     else if (op.op === 'interpolate') add('nearest');
+    // the softmax on both threads from SOFTMAX_PARALLEL_MIN_FLOATS (its floats counted as add's multiply-adds)
+    else if (op.op === 'softmax') add('softmax', 1, numel(op.output) >= SOFTMAX_PARALLEL_MIN_FLOATS ? PARALLEL_MIN_MACS : 0);
   }
   for (const [k, v] of parallel) if (v === 0) parallel.delete(k);
   return { all, parallel };
@@ -934,8 +943,8 @@ test('cpu-simd profile: one record per pool task, stamps in order on one clock, 
   for (const r of records) byName.set(r.name, (byName.get(r.name) ?? 0) + 1);
   const expected = await expectedTasks(model, 161, 127);
   assert.equal([...byName].sort(), [...expected.all].sort());
-  const TASKS_A_FORWARD = 62;
-  assert.is(records.length, TASKS_A_FORWARD, 'mobile0.25 runs 62 pool tasks a forward (13 conv_dw blocks fused, 6 SSH input pairs shared, 11 Winograd tasks, 2 upsamplings, each level\'s 3 heads as one)');
+  const TASKS_A_FORWARD = 63;
+  assert.is(records.length, TASKS_A_FORWARD, 'mobile0.25 runs 63 pool tasks a forward (13 conv_dw blocks fused, 6 SSH input pairs shared, 11 Winograd tasks, 2 upsamplings, each level\'s 3 heads as one, the softmax)');
   // Dispatched to both threads: the convolutions of at least PARALLEL_MIN_MACS, nothing else.
   const parallelByName = new Map<string, number>();
   for (const r of records) if (r.parallel) parallelByName.set(r.name, (parallelByName.get(r.name) ?? 0) + 1);

@@ -27,7 +27,8 @@
 // output channels, in two tasks) or channels (depthwise), which the threads claim as they come free
 // (simd_pool.ts); add, cat (with its activation), the heads' permute, nearest upsampling and max
 // pooling likewise; work too small to repay a dispatch (PARALLEL_MIN_MACS, PARALLEL_MIN_FLOATS)
-// runs on the calling thread, and so does the softmax (JS over an arena view).
+// runs on the calling thread. The softmax is JS over an arena view (ops/simd/softmax.ts), split by rows likewise
+// from SOFTMAX_PARALLEL_MIN_FLOATS.
 // With threads = 1, or where memory cannot be shared, the memory is a plain one.
 import { checkWinogradTile, type Backend } from '../backend.js';
 import type { ConvBnAct, Module } from '../model/modules.js';
@@ -117,6 +118,13 @@ export type { SimdModules } from '../ops/simd_files.js';
 
 /** Memory-bound jobs below this many floats run on the calling thread: a dispatch costs more. */
 const PARALLEL_MIN_FLOATS = 65536;
+
+/**
+ * Softmaxes of fewer floats run on the calling thread. An exp a row of two costs ~8 ns a float
+ * (mobile0.25's 16800 x 2 at 640x640: 0.28 ms, bench/profile.ts's `conf` row), some 25x a copy's,
+ * so the split pays from a sixteenth of PARALLEL_MIN_FLOATS.
+ */
+export const SOFTMAX_PARALLEL_MIN_FLOATS = 4096;
 
 /**
  * Convolutions below this many multiply-adds (counted as the direct convolution's, Winograd's
@@ -756,32 +764,10 @@ export class CpuSimdBackend implements Backend<Tensor> {
 
   softmax(x: Tensor): Tensor {
     const k = x.shape[x.shape.length - 1]!;
+    const xh = this.handle(x);
     const y = this.alloc([...x.shape]);
-    const X = this.handle(x).data, Y = y.data;
-    if (k === 2) {
-      // RetinaFace's ClassHead: the larger of two finite scores gives exp(0) = 1 exactly, so one
-      // exp a row gives the general loop's values bit for bit (NaN and infinities included: x - m
-      // is then not 0 and goes through exp as there).
-      for (let r = 0; r < X.length; r += 2) {
-        const a = X[r]!, b = X[r + 1]!, m = Math.max(a, b);
-        const ea = a - m === 0 ? 1 : Math.exp(a - m), eb = b - m === 0 ? 1 : Math.exp(b - m), s = ea + eb;
-        Y[r] = ea / s;
-        Y[r + 1] = eb / s;
-      }
-      return y;
-    }
-    const ex = new Float64Array(k);
-    for (let r = 0; r < X.length; r += k) {
-      let m = -Infinity;
-      for (let j = 0; j < k; j++) m = Math.max(m, X[r + j]!);
-      let s = 0;
-      for (let j = 0; j < k; j++) {
-        const e = Math.exp(X[r + j]! - m);
-        ex[j] = e; // in double, as the reference divides it
-        s += e;
-      }
-      for (let j = 0; j < k; j++) Y[r + j] = ex[j]! / s;
-    }
+    const n = numel(x.shape);
+    this.pool!.run(TASKS.softmax, { x: xh.ptr, y: y.ptr, rows: n / k, k }, n >= SOFTMAX_PARALLEL_MIN_FLOATS);
     return y;
   }
 

@@ -27,6 +27,7 @@ import { depthwisePart, type DepthwiseArgs } from '../ops/simd/depthwise.js';
 import { dwPwPart, type DwPwArgs } from '../ops/simd/dwpw.js';
 import { elementwisePart, headPermutePart, nearestPart, type ElementwiseArgs, type PermuteArgs } from '../ops/simd/elementwise.js';
 import { maxPool2dPart } from '../ops/simd/max_pool2d.js';
+import { softmaxPart } from '../ops/simd/softmax.js';
 import { strassenConvPart } from '../ops/simd/strassen.js';
 import { instantiateSimd } from '../ops/simd/module.js';
 import { winogradGemmPart, winogradInputPart, winogradPart, type WinogradArgs, type WinogradTwoTaskArgs } from '../ops/simd/winograd.js';
@@ -72,7 +73,7 @@ function claim(ctrl: Int32Array, tag: number, pieces: number): number {
 }
 
 /**
- * Tasks one profile can hold (startProfile to stopProfile): a forward runs 62 on mobile0.25 and
+ * Tasks one profile can hold (startProfile to stopProfile): a forward runs 63 on mobile0.25 and
  * 118 on ResNet-50, at any input size. The buffer takes PROFILE_TASKS * (3 * threads + 2) float64s
  * (32 KB with 2 threads); a profile that runs past it says so in stopProfile().
  */
@@ -134,6 +135,7 @@ export const TASKS = {
   maxPool2d: task(9, maxPool2dPart, ['x', 'c', 'h', 'w', 'y', 'hOut', 'wOut']),
   winogradInput: task<WinogradTwoTaskArgs, readonly [...typeof WINOGRAD_KEYS, 'v']>(10, winogradInputPart, [...WINOGRAD_KEYS, 'v']),
   winogradGemm: task<WinogradTwoTaskArgs, readonly [...typeof WINOGRAD_KEYS, 'v']>(11, winogradGemmPart, [...WINOGRAD_KEYS, 'v']),
+  softmax: task(13, softmaxPart, ['x', 'y', 'rows', 'k']),
   strassen: task(12, strassenConvPart, [
     'x', 'cIn', 'h', 'w', 'kSize', 'stride', 'pad', 'hOut', 'wOut', 'weights', 'bias', 'cOut', 'y', 'slope', 'hasSlope', 'res', 'scratch', 'scratchBytes',
   ]),

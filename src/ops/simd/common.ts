@@ -9,6 +9,8 @@ export type GemmStrassen = (w: number, x: number, k: number, ocCount: number, n:
 
 /** The generated module's exports (all addresses are byte offsets into the shared memory). */
 export interface SimdExports {
+  /** the memory every kernel works in (imported: the same one on every thread) */
+  readonly memory: WebAssembly.Memory;
   gemm(w: number, x: number, xStride: number, y: number, yStride: number, bias: number,
     k: number, ocCount: number, n: number, slope: number, hasSlope: number, blockBytes: number): void;
   /** gemm with each output's products summed by runs of GEMM_K_BLOCK (gemm.ts). */

@@ -10,6 +10,7 @@
 //   winograd.ts     winoPadRows, winoInput2/4, winoOutput2/4: F(2x2, 3x3) and F(4x4, 3x3) around gemm(Blocked)
 //   elementwise.ts  actCopy, addAct (add, cat), headPermute, nearest (F.interpolate)
 //   max_pool2d.ts   maxPool2d3x3s2: nn.MaxPool2d(3, 2, 1), ResNet-50's stem
+//   softmax.ts      softmaxPart: the class scores' softmax, plain JS over the memory (Math.exp), split by rows
 //   common.ts       the exports (SimdExports), inline LeakyReLU and partial stores, share()
 // The tasks the backend's threads run are listed once, in src/backends/simd_pool.ts (TASKS).
 // Two builds of the same kernels (SimdBuild): every multiply-accumulate as f32x4.mul then
@@ -78,5 +79,5 @@ export function relaxedSimdSupported(): boolean {
 /** An instance over the given memory; every thread instantiates the same module over the same memory. */
 export async function instantiateSimd(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<SimdExports> {
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  return instance.exports as unknown as SimdExports;
+  return { ...(instance.exports as unknown as Omit<SimdExports, 'memory'>), memory };
 }

@@ -24,7 +24,10 @@ interface Runner {
   forward(x: Tensor): Promise<Outputs>;
   decode?: (bytes: Uint8Array, file: string) => unknown;
   preprocess?: (img: unknown) => Tensor;
-  /** Ours, as the Detector does it: preprocess written straight into the backend (uploadInput), then the pass on it. */
+  /**
+   * Ours, as the Detector's detect() does it: preprocess written straight into the backend
+   * (uploadInput), then the pass on it, its outputs read into arrays kept from run to run (runUploaded's `into`).
+   */
   preprocessUpload?: (img: unknown) => unknown;
   forwardUploaded?: (x: unknown) => Promise<Outputs>;
   postprocess?: (o: Outputs, size: { height: number; width: number }) => unknown;
@@ -65,7 +68,13 @@ async function openOurs(backendName: string, arch: string, weights: string): Pro
         const { width, height } = img as { width: number; height: number };
         return uploadInput(be, { shape: [3, height, width], write: (dst) => into(img, dst) });
       };
-      runner.forwardUploaded = (x) => runUploaded(be, model, x);
+      const kept = new Map<string, Float32Array>();
+      const reused = (name: string, length: number): Float32Array => {
+        let a = kept.get(name);
+        if (a?.length !== length) kept.set(name, a = new Float32Array(length));
+        return a;
+      };
+      runner.forwardUploaded = (x) => runUploaded(be, model, x, undefined, reused);
     }
   } catch (e) {
     missing.push(`decode, preprocess: ${(e as Error).message}`);
@@ -127,7 +136,7 @@ async function run(req: RunRequest): Promise<RunReply> {
       ms.forward = performance.now() - t0;
       const again = r.preprocessUpload(img);
       t0 = performance.now();
-      await r.forwardUploaded(again);
+      await r.forwardUploaded(again); // into out's arrays again: the same input, the same values
       ms.forwardAgain = performance.now() - t0;
       return postprocessed(r, out, req, ms);
     }

@@ -28,6 +28,12 @@ export interface Backend<T = unknown> {
   inputView?(shape: readonly number[]): { data: Float32Array; handle: T };
   /** A copy of a tensor's values, taken now (later ops may reuse the handle's storage). */
   read(x: T): Promise<Tensor>;
+  /**
+   * Optional: read() into `dst` (of the tensor's length) instead of a fresh array, so that a caller
+   * reusing its arrays from run to run skips the fresh memory's first touch (cpu-simd; runUploaded's
+   * `into`). Without it, callers read().
+   */
+  readInto?(x: T, dst: Float32Array): Promise<void>;
   shape(x: T): readonly number[];
   /** The handle will not be used again by the forward pass: its storage may be reused. */
   release(x: T): void;

@@ -17,7 +17,7 @@ import { RetinaFaceError } from './errors.js';
 import { alignFace, alignTemplate, type AlignedFace, type AlignOptions } from './align/align.js';
 import { ARCHS, isArch, type Arch } from './model/config.js';
 import { buildRetinaFace, type RetinaFace as RetinaFaceModel } from './model/retinaface.js';
-import { runNetwork, runUploaded, uploadInput, type NetworkOutput } from './model/run.js';
+import { runNetwork, runUploaded, uploadInput, type NetworkOutput, type OutputArrays } from './model/run.js';
 import type { TapSelection } from './model/forward.js';
 import type { Tensor } from './tensor.js';
 
@@ -125,6 +125,8 @@ interface RunContext {
   onTile: ((done: number, total: number) => void) | undefined;
   t0: number;
   decode: number;
+  /** where the runs read the network's outputs: arrays the detector reuses (detect(), which hands out no raw outputs), or undefined: fresh ones */
+  into: OutputArrays | undefined;
 }
 
 function toRgb(p: Pixels, what: string): RgbImage {
@@ -276,8 +278,19 @@ export class RetinaFaceDetector {
    * `candidates`).
    */
   async detect(image: ImageInput | RgbImage, opts: DetectCallOptions = {}): Promise<Face[]> {
-    return (await this.detectDetailed(image, opts)).faces;
+    return this.exclusive(async () => (await this.detectNow(image, opts, '<image>', this.reusedOutputs)).faces);
   }
+
+  /** detect()'s output arrays, one per output, kept while its length stays (runUploaded's `into`). */
+  private readonly kept = new Map<string, Float32Array>();
+  private readonly reusedOutputs: OutputArrays = (name, length) => {
+    let a = this.kept.get(name);
+    if (a?.length !== length) {
+      a = new Float32Array(length);
+      this.kept.set(name, a);
+    }
+    return a;
+  };
 
   /** detect() with the time of each stage, the sizes and the raw network outputs. */
   async detectDetailed(image: ImageInput | RgbImage, opts: DetectCallOptions = {}, name = '<image>'): Promise<Detection> {
@@ -296,16 +309,17 @@ export class RetinaFaceDetector {
     if (rescale !== undefined && rescale !== 1 && !isSingleRun(multi)) {
       throw new RetinaFaceError('invalid options: rescale and scales/flip together (rescale R is scales [1/R] with ailia\'s sizes: use one)', { code: 'EOPTION' });
     }
-    return { options, multi, tiling, clip, onTile, rescale, maxPixels, t0: now(), decode: 0 };
+    return { options, multi, tiling, clip, onTile, rescale, maxPixels, t0: now(), decode: 0, into: undefined };
   }
 
-  private async detectNow(image: ImageInput | RgbImage, opts: DetectCallOptions, name: string): Promise<Detection> {
+  /** One detect call; `into`: read the outputs into these reused arrays (the result's raw outputs then share them). */
+  private async detectNow(image: ImageInput | RgbImage, opts: DetectCallOptions, name: string, into?: OutputArrays): Promise<Detection> {
     const call = this.resolveCall(opts);
     const { options, multi, tiling, rescale, maxPixels, clip } = call;
     const t0 = now();
     const img = this.decode(image, maxPixels === undefined ? {} : { maxPixels }, name);
     const t1 = now();
-    const ctx: RunContext = { ...call, t0, decode: t1 - t0 };
+    const ctx: RunContext = { ...call, t0, decode: t1 - t0, into };
     if (!isSingleRun(multi)) {
       return this.detectRuns(img, multi.scales.map((s) => ({ scale: s, size: scaledSize(img.width, img.height, s), make: () => scaleImage(img, s) })), multi, ctx);
     }
@@ -324,7 +338,7 @@ export class RetinaFaceDetector {
     const net = rescaled ? resizeForRescale(img, rescale!) : img;
     const x = this.upload(net);
     const t2 = now();
-    const raw = await runUploaded(this.backend, this.model, x);
+    const raw = await runUploaded(this.backend, this.model, x, undefined, into);
     const t3 = now();
     const scale: [number, number] = [img.width / net.width, img.height / net.height];
     const p = proposals(raw.loc, raw.conf, raw.landms, { height: net.height, width: net.width }, options);
@@ -348,11 +362,11 @@ export class RetinaFaceDetector {
   }
 
   /** One untiled run over `net`: its proposals in net pixels. */
-  private async runWhole(net: RgbImage, options: DetectOptions, time: StageTime): Promise<{ p: Proposals; raw: NetworkOutput }> {
+  private async runWhole(net: RgbImage, options: DetectOptions, time: StageTime, into: OutputArrays | undefined): Promise<{ p: Proposals; raw: NetworkOutput }> {
     const tb = now();
     const x = this.upload(net);
     const tc = now();
-    const raw = await runUploaded(this.backend, this.model, x);
+    const raw = await runUploaded(this.backend, this.model, x, undefined, into);
     const td = now();
     const p = proposals(raw.loc, raw.conf, raw.landms, { height: net.height, width: net.width }, options);
     time.preprocess += tc - tb; time.forward += td - tc; time.postprocess += now() - td;
@@ -375,7 +389,7 @@ export class RetinaFaceDetector {
         const tb = now();
         const x = uploadInput(this.backend, { shape: [3, tile.height, tile.width], write: (dst) => cropToNetworkInputInto(band, tile.x, 0, tile.width, tile.height, dst) });
         const tc = now();
-        const raw = await runUploaded(this.backend, this.model, x);
+        const raw = await runUploaded(this.backend, this.model, x, undefined, ctx.into);
         const td = now();
         first ??= raw;
         pooled.push(keepCore(proposals(raw.loc, raw.conf, raw.landms, { height: tile.height, width: tile.width }, ctx.options), tile, grid.overlap));
@@ -393,7 +407,7 @@ export class RetinaFaceDetector {
    */
   private async runCoarse(coarse: RgbImage, k: number, overlap: number, sx: number, sy: number, scale: number, ctx: RunContext, time: StageTime): Promise<{ p: Proposals; run: NetworkRun }> {
     const before = time.forward;
-    const { p } = await this.runWhole(coarse, ctx.options, time);
+    const { p } = await this.runWhole(coarse, ctx.options, time, ctx.into);
     // from half the largest whole face up: the two runs measure a face a little differently, and a
     // face a tile drops as too large must not be one the coarse run finds too small; in between
     // both keep it and the suppression merges the two boxes
@@ -432,7 +446,7 @@ export class RetinaFaceDetector {
         time.preprocess += now() - ta;
         const grid = gridOf(net);
         const before = time.forward;
-        const { p, raw } = grid === undefined ? await this.runWhole(net, options, time) : await this.runTiles(memoryBands(net), grid, ctx, time, progress);
+        const { p, raw } = grid === undefined ? await this.runWhole(net, options, time, ctx.into) : await this.runTiles(memoryBands(net), grid, ctx, time, progress);
         first ??= raw;
         const tp = now();
         const sx = img.width / net.width, sy = img.height / net.height;

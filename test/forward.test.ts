@@ -8,7 +8,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CpuBackend } from '../src/backends/cpu.js';
-import type { ConvBnAct } from '../src/model/modules.js';
+import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
+import { RetinaFaceDetector } from '../src/detector.js';
+import { namedParameters, type ConvBnAct } from '../src/model/modules.js';
 import { buildRetinaFace } from '../src/model/retinaface.js';
 import { runNetwork, runUploaded, uploadInput } from '../src/model/run.js';
 import { Scheduled } from '../src/model/schedule.js';
@@ -136,6 +138,54 @@ test('the plan: traced once per input size on the ShapeBackend; a pass that stra
   const x = run.adopt(be.upload(tensor([3, 40, 56])));
   assert.throws(() => run.softmax(x), /op 0 \(softmax\) differs from the traced forward pass \(convBnAct\)/);
   run.end();
+});
+
+
+test('runUploaded reads into the caller\'s arrays where the backend can (readInto): the values of fresh reads, in those arrays', async () => {
+  const model = buildRetinaFace('mobile0.25');
+  fillRandomWeights(model, 5, true);
+  const input = randomTensor([3, 40, 56], 8, -100, 100);
+  const given = new Map<string, Float32Array>();
+  const into = (name: string, length: number) => {
+    const a = new Float32Array(length).fill(NaN); // every value must be written
+    given.set(name, a);
+    return a;
+  };
+  const simd = new CpuSimdBackend({ threads: 1 });
+  await simd.prepare(model);
+  const fresh = await runNetwork(simd, model, input);
+  const reused = await runUploaded(simd, model, simd.upload(input), undefined, into);
+  for (const k of ['loc', 'conf', 'landms'] as const) {
+    assert.ok(reused[k].data === given.get(k), `${k}: the caller's array`);
+    assert.equal(reused[k].shape, fresh[k].shape);
+    assert.equal([...reused[k].data], [...fresh[k].data], k);
+  }
+  simd.dispose();
+  // a backend without readInto reads fresh arrays and never asks for one
+  const plain = new CpuBackend('fast');
+  await plain.prepare(model);
+  given.clear();
+  const out = await runUploaded(plain, model, plain.upload(input), undefined, into);
+  assert.is(given.size, 0);
+  assert.equal([...out.conf.data], [...(await runNetwork(plain, model, input)).conf.data]);
+});
+
+test('detect() reads the outputs into arrays it keeps: the faces of detectDetailed, call after call and size after size', async () => {
+  const model = buildRetinaFace('mobile0.25');
+  fillRandomWeights(model, 6, true);
+  const d = await RetinaFaceDetector.fromTensors(new Map(namedParameters(model)), { arch: 'mobile0.25', backend: 'cpu-simd', threads: 1 });
+  const image = (width: number, height: number, seed: number) => {
+    const r = randomTensor([width * height * 3], seed, 0, 255);
+    return { width, height, data: Uint8Array.from(r.data, (v) => Math.round(v)) };
+  };
+  const opts = { visThreshold: 0 };
+  for (const [w, h, seed] of [[64, 48, 1], [64, 48, 2], [96, 80, 3], [64, 48, 1]] as const) {
+    const img = image(w, h, seed);
+    const want = (await d.detectDetailed(img, opts)).faces;
+    assert.ok(want.length > 0, `${w}x${h}: some candidates to compare`);
+    assert.equal(await d.detect(img, opts), want, `${w}x${h} seed ${seed}`);
+  }
+  d.dispose();
 });
 
 test.run();

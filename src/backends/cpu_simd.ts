@@ -463,6 +463,11 @@ export class CpuSimdBackend implements Backend<Tensor> {
   async read(x: Tensor): Promise<Tensor> {
     return { shape: [...x.shape], data: this.handle(x).data.slice() };
   }
+  async readInto(x: Tensor, dst: Float32Array): Promise<void> {
+    const data = this.handle(x).data;
+    if (dst.length !== data.length) throw new Error(`cpu-simd: readInto ${formatShape(x.shape)} needs ${data.length} floats, got ${dst.length}`);
+    dst.set(data);
+  }
   shape(x: Tensor): readonly number[] {
     return x.shape;
   }

@@ -53,8 +53,9 @@ export type OutputArrays = (name: 'loc' | 'conf' | 'landms', length: number) => 
 /**
  * runNetwork on an input already on the backend (uploadInput); the pass owns and releases it.
  * With `into` (and a backend that can readInto), the outputs are read into the caller's arrays
- * instead of fresh ones: fresh memory costs its first touch (~2 us a 4 KB page here: 0.3 ms of a
- * 640x640 forward's outputs, 2.9 ms at 2048x1150), and the result's tensors then share those arrays.
+ * instead of fresh ones: fresh memory costs its first touch once the arrays outgrow what the
+ * allocator keeps (`node dist/bench/outputs.js`: 2048x1150's three outputs 3.3 ms fresh, 0.4 ms
+ * kept), and the result's tensors then share those arrays.
  */
 export async function runUploaded<T>(be: Backend<T>, model: RetinaFace, x: T, taps?: TapSelection, into?: OutputArrays): Promise<NetworkOutput> {
   const run = new Scheduled(be);

@@ -1,0 +1,50 @@
+// What reading the three outputs back costs, into fresh arrays (read(): what detectDetailed() and
+// forward() hand out) against arrays kept from pass to pass (readInto: what detect() does,
+// docs/architecture.md). Passes alternate between the two; each read is timed alone, after the
+// pass, `--pause` ms after the previous one. cpu-simd, seeded weights.
+//   node dist/bench/outputs.js [--arch mobile0.25] [--size 640x640] [--threads 2] [--passes 60] [--pause 5]
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
+import { Forward } from '../src/model/forward.js';
+import { buildRetinaFace } from '../src/model/retinaface.js';
+import { Scheduled } from '../src/model/schedule.js';
+import { planFor } from '../src/model/trace.js';
+import { fillRandomWeights, syntheticInput } from '../src/harness/weights.js';
+import { numel, type Tensor } from '../src/tensor.js';
+import { SEED } from './config.js';
+import { archAndSize, option } from './profile_options.js';
+import { median } from './stats.js';
+
+const { arch, width, height } = archAndSize('mobile0.25');
+const threads = Number(option('threads', '2')), passes = Number(option('passes', '60')), pause = Number(option('pause', '5'));
+const model = buildRetinaFace(arch);
+fillRandomWeights(model, SEED, true);
+const be = new CpuSimdBackend({ threads });
+await be.prepare(model);
+const x = syntheticInput(height, width, SEED + 1);
+const kept = new Map<string, Float32Array>();
+const ms: Record<'fresh' | 'kept', number[]> = { fresh: [], kept: [] };
+for (let i = 0; i < passes + 2; i++) {
+  await sleep(pause);
+  const run = new Scheduled(be);
+  const input = be.upload(x);
+  run.adopt(input);
+  run.follow(planFor(model, height, width));
+  const out = model.forward(new Forward(run, undefined), input);
+  const mode = i % 2 === 0 ? 'fresh' : 'kept';
+  const t0 = performance.now();
+  for (const [name, t] of Object.entries(out) as [string, Tensor][]) {
+    if (mode === 'fresh') await be.read(t);
+    else {
+      let a = kept.get(name);
+      if (a === undefined) kept.set(name, a = new Float32Array(numel(t.shape)));
+      await be.readInto(t, a);
+    }
+  }
+  const t1 = performance.now();
+  run.end();
+  if (i >= 2) ms[mode].push(t1 - t0); // the first of each: warm-up (and the kept arrays' own first touch)
+}
+be.dispose();
+console.log(`${arch} ${width}x${height}, cpu-simd ${threads} thread(s), the three outputs read after each pass, medians of ${passes / 2} each, ${pause} ms pauses: ` +
+  `into fresh arrays ${median(ms.fresh).toFixed(2)} ms, into kept arrays ${median(ms.kept).toFixed(2)} ms`);

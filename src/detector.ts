@@ -554,5 +554,6 @@ export class RetinaFaceDetector {
     if (this.disposed) return;
     this.disposed = true;
     this.backend.dispose();
+    this.kept.clear();
   }
 }

@@ -27,8 +27,8 @@
 // output channels, in two tasks) or channels (depthwise), which the threads claim as they come free
 // (simd_pool.ts); add, cat (with its activation), the heads' permute, nearest upsampling and max
 // pooling likewise; work too small to repay a dispatch (PARALLEL_MIN_MACS, PARALLEL_MIN_FLOATS)
-// runs on the calling thread. The softmax is JS over an arena view (ops/simd/softmax.ts), split by rows likewise
-// from SOFTMAX_PARALLEL_MIN_FLOATS.
+// runs on the calling thread. The softmax is JS over an arena view (ops/simd/softmax.ts), split by
+// rows likewise from SOFTMAX_PARALLEL_MIN_FLOATS.
 // With threads = 1, or where memory cannot be shared, the memory is a plain one.
 import { checkWinogradTile, type Backend } from '../backend.js';
 import type { ConvBnAct, Module } from '../model/modules.js';

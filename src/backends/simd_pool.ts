@@ -135,10 +135,10 @@ export const TASKS = {
   maxPool2d: task(9, maxPool2dPart, ['x', 'c', 'h', 'w', 'y', 'hOut', 'wOut']),
   winogradInput: task<WinogradTwoTaskArgs, readonly [...typeof WINOGRAD_KEYS, 'v']>(10, winogradInputPart, [...WINOGRAD_KEYS, 'v']),
   winogradGemm: task<WinogradTwoTaskArgs, readonly [...typeof WINOGRAD_KEYS, 'v']>(11, winogradGemmPart, [...WINOGRAD_KEYS, 'v']),
-  softmax: task(13, softmaxPart, ['x', 'y', 'rows', 'k']),
   strassen: task(12, strassenConvPart, [
     'x', 'cIn', 'h', 'w', 'kSize', 'stride', 'pad', 'hOut', 'wOut', 'weights', 'bias', 'cOut', 'y', 'slope', 'hasSlope', 'res', 'scratch', 'scratchBytes',
   ]),
+  softmax: task(13, softmaxPart, ['x', 'y', 'rows', 'k']),
 };
 
 /** A worker's lookup of the number in the control buffer. */

@@ -7,7 +7,7 @@ import { BACKENDS, optionalModule, Unavailable } from './backends.js';
 import type { Backend } from '../src/backend.js';
 import { isArch } from '../src/model/config.js';
 import { buildRetinaFace, type RetinaFace } from '../src/model/retinaface.js';
-import { runNetwork, runUploaded, uploadInput } from '../src/model/run.js';
+import { keptOutputArrays, runNetwork, runUploaded, uploadInput } from '../src/model/run.js';
 import type { Tensor } from '../src/tensor.js';
 import { readTensorFile } from '../src/weights/files.js';
 import { CHECK_REPEAT_MS, type InitReply, type InitRequest, type Reply, type Request, type RunReply, type RunRequest } from './protocol.js';
@@ -68,13 +68,8 @@ async function openOurs(backendName: string, arch: string, weights: string): Pro
         const { width, height } = img as { width: number; height: number };
         return uploadInput(be, { shape: [3, height, width], write: (dst) => into(img, dst) });
       };
-      const kept = new Map<string, Float32Array>();
-      const reused = (name: string, length: number): Float32Array => {
-        let a = kept.get(name);
-        if (a?.length !== length) kept.set(name, a = new Float32Array(length));
-        return a;
-      };
-      runner.forwardUploaded = (x) => runUploaded(be, model, x, undefined, reused);
+      const kept = keptOutputArrays();
+      runner.forwardUploaded = (x) => runUploaded(be, model, x, undefined, kept.into);
     }
   } catch (e) {
     missing.push(`decode, preprocess: ${(e as Error).message}`);

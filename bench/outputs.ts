@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
 import { Forward } from '../src/model/forward.js';
 import { buildRetinaFace } from '../src/model/retinaface.js';
+import { keptOutputArrays } from '../src/model/run.js';
 import { Scheduled } from '../src/model/schedule.js';
 import { planFor } from '../src/model/trace.js';
 import { fillRandomWeights, syntheticInput } from '../src/harness/weights.js';
@@ -22,7 +23,7 @@ fillRandomWeights(model, SEED, true);
 const be = new CpuSimdBackend({ threads });
 await be.prepare(model);
 const x = syntheticInput(height, width, SEED + 1);
-const kept = new Map<string, Float32Array>();
+const kept = keptOutputArrays();
 const ms: Record<'fresh' | 'kept', number[]> = { fresh: [], kept: [] };
 for (let i = 0; i < passes + 2; i++) {
   await sleep(pause);
@@ -33,13 +34,9 @@ for (let i = 0; i < passes + 2; i++) {
   const out = model.forward(new Forward(run, undefined), input);
   const mode = i % 2 === 0 ? 'fresh' : 'kept';
   const t0 = performance.now();
-  for (const [name, t] of Object.entries(out) as [string, Tensor][]) {
+  for (const [name, t] of Object.entries(out) as ['loc' | 'conf' | 'landms', Tensor][]) {
     if (mode === 'fresh') await be.read(t);
-    else {
-      let a = kept.get(name);
-      if (a === undefined) kept.set(name, a = new Float32Array(numel(t.shape)));
-      await be.readInto(t, a);
-    }
+    else await be.readInto(t, kept.into(name, numel(t.shape)));
   }
   const t1 = performance.now();
   run.end();

@@ -17,7 +17,7 @@ import { RetinaFaceError } from './errors.js';
 import { alignFace, alignTemplate, type AlignedFace, type AlignOptions } from './align/align.js';
 import { ARCHS, isArch, type Arch } from './model/config.js';
 import { buildRetinaFace, type RetinaFace as RetinaFaceModel } from './model/retinaface.js';
-import { runNetwork, runUploaded, uploadInput, type NetworkOutput, type OutputArrays } from './model/run.js';
+import { keptOutputArrays, runNetwork, runUploaded, uploadInput, type NetworkOutput, type OutputArrays } from './model/run.js';
 import type { TapSelection } from './model/forward.js';
 import type { Tensor } from './tensor.js';
 
@@ -278,19 +278,11 @@ export class RetinaFaceDetector {
    * `candidates`).
    */
   async detect(image: ImageInput | RgbImage, opts: DetectCallOptions = {}): Promise<Face[]> {
-    return this.exclusive(async () => (await this.detectNow(image, opts, '<image>', this.reusedOutputs)).faces);
+    return this.exclusive(async () => (await this.detectNow(image, opts, '<image>', this.kept.into)).faces);
   }
 
-  /** detect()'s output arrays, one per output, kept while its length stays (runUploaded's `into`). */
-  private readonly kept = new Map<string, Float32Array>();
-  private readonly reusedOutputs: OutputArrays = (name, length) => {
-    let a = this.kept.get(name);
-    if (a?.length !== length) {
-      a = new Float32Array(length);
-      this.kept.set(name, a);
-    }
-    return a;
-  };
+  /** detect()'s output arrays, one per output (runUploaded's `into`). */
+  private readonly kept = keptOutputArrays();
 
   /** detect() with the time of each stage, the sizes and the raw network outputs. */
   async detectDetailed(image: ImageInput | RgbImage, opts: DetectCallOptions = {}, name = '<image>'): Promise<Detection> {

@@ -344,8 +344,8 @@ export class CpuSimdBackend implements Backend<Tensor> {
     if (p1?.kind !== 'winograd' || p2?.kind !== 'winograd' || p1.cIn !== p2.cIn || p1.cOut % GEMM_MR !== 0) return false;
     const { weight, bias, cOut } = concatFolded([first, second], lowered);
     this.shared.set(first, {
-      partner: second, tile: p1.tile, cOut1: p1.cOut, cOut2: p2.cOut, weights: this.store(winogradWeights(weight, cOut, p1.cIn, p1.tile)),
-      zeros: this.store(new Float32Array(bias.length)), bias: this.store(bias),
+      partner: second, tile: p1.tile, cOut1: p1.cOut, cOut2: p2.cOut, weights: this.arena!.put(winogradWeights(weight, cOut, p1.cIn, p1.tile)),
+      zeros: this.arena!.put(new Float32Array(bias.length)), bias: this.arena!.put(bias),
     });
     this.retireFirst(first, [p1.weights, p1.zeros, p1.bias]);
     return true;
@@ -379,37 +379,30 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const { weight, bias, cOut } = concatFolded(units, lowered);
     const packed = new Float32Array(packedDenseFloats(cOut, first.cIn));
     packDenseWeights(weight, cOut, packed);
-    this.sharedDense.set(units[0]!, { units, cOuts, cIn: first.cIn, weights: this.store(packed), bias: this.store(bias) });
+    this.sharedDense.set(units[0]!, { units, cOuts, cIn: first.cIn, weights: this.arena!.put(packed), bias: this.arena!.put(bias) });
     this.retireFirst(units[0]!, [first.weights, first.bias]);
-  }
-
-  private store(data: Float32Array): number {
-    const arena = this.arena!;
-    const p = arena.alloc(data.length);
-    arena.f32().set(data, p / 4);
-    return p;
   }
 
   /** A unit's weights in the arena, as its kernel reads them; `strassen`: a dense convolution that strassenApplies to may take Strassen's seven blocks. */
   private pack(l: LoweredConv, strassen: boolean): Prepared {
     const { weight, bias: b } = l.folded();
     const { cIn, cOut } = l;
-    if (l.kind === 'depthwise') return { kind: 'depthwise', c: cOut, stride: l.stride, weights: this.store(weight), bias: this.store(b) };
+    if (l.kind === 'depthwise') return { kind: 'depthwise', c: cOut, stride: l.stride, weights: this.arena!.put(weight), bias: this.arena!.put(b) };
     const bias = new Float32Array(Math.ceil(cOut / GEMM_MR) * GEMM_MR);
     bias.set(b);
     if (l.kind === 'dense' && l.kernel === 3 && l.stride === 1 && l.padding === 1 && this.options.winograd !== false) {
       const tile = winogradTileFor(cIn, this.options.winogradTile);
       return {
-        kind: 'winograd', tile, cIn, cOut, weights: this.store(winogradWeights(weight, cOut, cIn, tile)),
-        zeros: this.store(new Float32Array(bias.length)), bias: this.store(bias),
+        kind: 'winograd', tile, cIn, cOut, weights: this.arena!.put(winogradWeights(weight, cOut, cIn, tile)),
+        zeros: this.arena!.put(new Float32Array(bias.length)), bias: this.arena!.put(bias),
       };
     }
     const dense = { kind: 'dense', cIn, cOut, kSize: l.kernel, stride: l.stride, pad: l.padding } as const;
     const k = weight.length / cOut;
-    if (strassen && strassenApplies(k, cOut)) return { ...dense, weights: this.store(strassenWeights(weight, cOut, k)), bias: this.store(bias), strassen: true };
+    if (strassen && strassenApplies(k, cOut)) return { ...dense, weights: this.arena!.put(strassenWeights(weight, cOut, k)), bias: this.arena!.put(bias), strassen: true };
     const packed = new Float32Array(packedDenseFloats(cOut, k));
     packDenseWeights(weight, cOut, packed);
-    return { ...dense, weights: this.store(packed), bias: this.store(bias) };
+    return { ...dense, weights: this.arena!.put(packed), bias: this.arena!.put(bias) };
   }
 
   private alloc(shape: number[]): SimdTensor {

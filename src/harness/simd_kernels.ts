@@ -3,7 +3,7 @@
 // (bench/strassen.ts, bench/winograd-tiles.ts, bench/simd-kernels.ts).
 import type { SimdExports } from '../ops/simd/common.js';
 import { compileSimdModule, instantiateSimd } from '../ops/simd/module.js';
-import type { Tensor } from '../tensor.js';
+import { numel, type Tensor } from '../tensor.js';
 import { Arena } from '../wasm/arena.js';
 
 export interface StandaloneKernels {
@@ -20,11 +20,6 @@ export async function standaloneKernels(fma = false): Promise<StandaloneKernels>
   const memory = new WebAssembly.Memory({ initial: 1 });
   const k = await instantiateSimd(await compileSimdModule({ initial: 1 }, { fma }), memory);
   const arena = new Arena(memory);
-  const put = (data: Float32Array): number => {
-    const p = arena.alloc(data.length);
-    arena.f32().set(data, p / 4);
-    return p;
-  };
-  const get = (p: number, shape: number[]): Tensor => ({ shape, data: arena.floats(p, shape.reduce((a, b) => a * b, 1)).slice() });
-  return { k, arena, put, get };
+  const get = (p: number, shape: number[]): Tensor => ({ shape, data: arena.floats(p, numel(shape)).slice() });
+  return { k, arena, put: (data) => arena.put(data), get };
 }

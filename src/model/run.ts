@@ -50,6 +50,17 @@ export async function runNetwork<T>(be: Backend<T>, model: RetinaFace, input: Te
  */
 export type OutputArrays = (name: 'loc' | 'conf' | 'landms', length: number) => Float32Array;
 
+/** OutputArrays that keep one array per output, replaced when its length changes; clear() lets them go. */
+export function keptOutputArrays(): { into: OutputArrays; clear(): void } {
+  const kept = new Map<string, Float32Array>();
+  const into: OutputArrays = (name, length) => {
+    let a = kept.get(name);
+    if (a?.length !== length) kept.set(name, a = new Float32Array(length));
+    return a;
+  };
+  return { into, clear: () => kept.clear() };
+}
+
 /**
  * runNetwork on an input already on the backend (uploadInput); the pass owns and releases it.
  * With `into` (and a backend that can readInto), the outputs are read into the caller's arrays

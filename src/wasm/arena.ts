@@ -56,6 +56,13 @@ export class Arena {
     return off;
   }
 
+  /** A new block holding a copy of `data`; returns its byte offset. */
+  put(data: Float32Array): number {
+    const p = this.alloc(data.length);
+    this.f32().set(data, p / 4);
+    return p;
+  }
+
   release(offset: number): void {
     const size = this.sizes.get(offset);
     if (size === undefined) throw new Error(`arena: release of ${offset}, which is not an allocated block`);

@@ -38,11 +38,11 @@ export interface SimdExports {
   winoInput4(xpad: number, rowsP: number, wP: number, cIn: number, ty0: number, ty1: number, tW: number, v: number, ldt: number, xiFloats: number): void;
   winoOutput4(m: number, cOut: number, ldm: number, ty0: number, ty1: number, tW: number, y: number, h: number, w: number,
     bias: number, slope: number, hasSlope: number): void;
-  /** Output rows [rowStart, rowEnd); the vector at (ch, oh, ow) is stored at y + ch chBytes + (oh - rowStart) rowBytes + (ow >> 3) panelBytes + (ow & 4) 4. */
+  /** Output rows [rowStart, rowEnd); the vector at (ch, oh, ow) is stored at y + ch chBytes + (q >> 3) panelBytes + (q & 7) 4, q = (oh - rowStart) rowPix + ow. */
   depthwise3x3s1(x: number, w: number, bias: number, y: number, h: number, wd: number, rowStart: number, rowEnd: number, wOut: number,
-    cStart: number, cEnd: number, plane: number, slope: number, hasSlope: number, chBytes: number, rowBytes: number, panelBytes: number): void;
+    cStart: number, cEnd: number, plane: number, slope: number, hasSlope: number, chBytes: number, rowPix: number, panelBytes: number): void;
   depthwise3x3s2(x: number, w: number, bias: number, y: number, h: number, wd: number, rowStart: number, rowEnd: number, wOut: number,
-    cStart: number, cEnd: number, plane: number, slope: number, hasSlope: number, chBytes: number, rowBytes: number, panelBytes: number): void;
+    cStart: number, cEnd: number, plane: number, slope: number, hasSlope: number, chBytes: number, rowPix: number, panelBytes: number): void;
 }
 
 /**

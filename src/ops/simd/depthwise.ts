@@ -3,10 +3,12 @@
 //   are copied into a zero-bordered scratch (no bounds checks in the inner loop), then 4 output
 //   pixels per vector; stride 2 gathers the even/odd columns with shuffles. Split over threads
 //   by channels. The kernel computes output rows [rowStart, rowEnd) and stores the vector of
-//   channel ch, row oh, columns ow..ow+3 (ow a multiple of 4) at
-//     y + ch chBytes + (oh - rowStart) rowBytes + (ow >> 3) panelBytes + (ow & 4) 4:
-//   a planar (C, H_out, W_out) tensor (panelBytes 32) or gemm's NR-pixel panels of a band of rows
-//   (dwpw.ts: the depthwise half of a fused depthwise-separable block).
+//   channel ch, row oh, columns ow..ow+3 (ow a multiple of 4) at band pixel
+//   q = (oh - rowStart) rowPix + ow:
+//     y + ch chBytes + (q >> 3) panelBytes + (q & 7) 4:
+//   a planar (C, H_out, W_out) tensor (rowPix W_out, panelBytes 32: 4 q) or gemm's NR-pixel
+//   panels of a band of rows (dwpw.ts: the depthwise half of a fused depthwise-separable block;
+//   rowPix a multiple of 4, so that no vector straddles two panels).
 import { Code } from '../../wasm/emitter.js';
 import { emitLeaky, emitMulAdd, emitStoreVectors, share, type SimdExports } from './common.js';
 
@@ -27,7 +29,7 @@ export function depthwisePlaneFloats(w: number): number {
 /** The depthwise kernel of one stride; `fma`: multiply-adds by relaxed SIMD's relaxed_madd (emitMulAdd). */
 export function emitDepthwise(stride: 1 | 2, fma: boolean): Code {
   const c = new Code(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'i32', 'i32', 'i32', 'i32']);
-  const [x, w, bias, y, H, W, rowStart, rowEnd, wOut, cStart, cEnd, plane, slope, hasSlope, chBytes, yRowBytes, panelBytes] =
+  const [x, w, bias, y, H, W, rowStart, rowEnd, wOut, cStart, cEnd, plane, slope, hasSlope, chBytes, rowPix, panelBytes] =
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
   const ch = c.local('i32'), r = c.local('i32'), rowBytes = c.local('i32'), src = c.local('i32'), dst = c.local('i32');
   const oh = c.local('i32'), ow = c.local('i32'), r0 = c.local('i32'), p = c.local('i32'), yRow = c.local('i32'), rem = c.local('i32');
@@ -36,7 +38,7 @@ export function emitDepthwise(stride: 1 | 2, fma: boolean): Code {
   const bv = c.local('v128'), acc = c.local('v128'), slopeV = c.local('v128');
   const va = c.local('v128'), vb = c.local('v128'), vc = c.local('v128'), vd = c.local('v128');
 
-  const acc1 = c.local('v128'), q = c.local('i32'), yp = c.local('i32');
+  const acc1 = c.local('v128'), q = c.local('i32'), yp = c.local('i32'), yp1 = c.local('i32'), qy = c.local('i32'), qv = c.local('i32');
   /** acc += the 3x3 taps of the output vector whose kh = 0 plane row starts at p + off bytes. */
   const emitTap = (sum: number, off: number) => {
     for (let kh = 0; kh < 3; kh++) {
@@ -82,10 +84,17 @@ export function emitDepthwise(stride: 1 | 2, fma: boolean): Code {
       });
       c.forRange(oh, () => c.localGet(oh0), () => c.localGet(ohEnd), 1, () => {
         c.localGet(plane).localGet(oh).localGet(oh0).i32Sub().i32Const(stride).i32Mul().localGet(rowBytes).i32Mul().i32Add().localSet(r0);
-        c.localGet(yCh).localGet(oh).localGet(rowStart).i32Sub().localGet(yRowBytes).i32Mul().i32Add().localSet(yRow);
+        // The row's first band pixel qy; its panel's address yRow, the first two vectors' yp and yp1
+        // (m = qy & 7: 4 m and 4 m + 16 bytes into the panel, the second one the next panel's
+        // first half when m is 4 and panels are apart).
+        c.localGet(oh).localGet(rowStart).i32Sub().localGet(rowPix).i32Mul().localSet(qy);
+        c.localGet(yCh).localGet(qy).i32Const(3).i32ShrU().localGet(panelBytes).i32Mul().i32Add().localSet(yRow);
+        c.localGet(yRow).localGet(qy).i32Const(7).i32And().i32Const(2).i32Shl().i32Add().localSet(yp);
+        c.localGet(qy).i32Const(7).i32And().i32Const(4).i32LtU().if(
+          () => c.localGet(yp).i32Const(16).i32Add().localSet(yp1),
+          () => c.localGet(yRow).localGet(panelBytes).i32Add().localGet(qy).i32Const(3).i32And().i32Const(2).i32Shl().i32Add().localSet(yp1));
         // Two vectors (8 output pixels) per step while they fit the row, two independent sums.
         c.localGet(r0).localSet(p);
-        c.localGet(yRow).localSet(yp);
         c.i32Const(0).localSet(ow);
         c.block(() => c.loop(() => {
           c.localGet(ow).i32Const(8).i32Add().localGet(wOut).i32GtS().brIf(1);
@@ -93,9 +102,10 @@ export function emitDepthwise(stride: 1 | 2, fma: boolean): Code {
           emitTap(acc, 0);
           emitTap(acc1, 16 * stride);
           c.localGet(hasSlope).if(() => emitLeaky(c, [acc, acc1], slopeV));
-          c.localGet(yp).localGet(acc).v128Store(0).localGet(yp).localGet(acc1).v128Store(16);
+          c.localGet(yp).localGet(acc).v128Store(0).localGet(yp1).localGet(acc1).v128Store(0);
           c.localGet(p).i32Const(32 * stride).i32Add().localSet(p);
           c.localGet(yp).localGet(panelBytes).i32Add().localSet(yp);
+          c.localGet(yp1).localGet(panelBytes).i32Add().localSet(yp1);
           c.localGet(ow).i32Const(8).i32Add().localSet(ow).br(0);
         }));
         // The rest of the row (1 to 7 pixels), a vector at a time, the last one partial.
@@ -105,8 +115,9 @@ export function emitDepthwise(stride: 1 | 2, fma: boolean): Code {
           emitTap(acc, 0);
           c.localGet(hasSlope).if(() => emitLeaky(c, [acc], slopeV));
           c.localGet(wOut).localGet(ow).i32Sub().localSet(rem);
-          c.localGet(yRow).localGet(ow).i32Const(3).i32ShrU().localGet(panelBytes).i32Mul().i32Add()
-            .localGet(ow).i32Const(4).i32And().i32Const(2).i32Shl().i32Add().localSet(yp);
+          c.localGet(qy).localGet(ow).i32Add().localSet(qv);
+          c.localGet(yCh).localGet(qv).i32Const(3).i32ShrU().localGet(panelBytes).i32Mul().i32Add()
+            .localGet(qv).i32Const(7).i32And().i32Const(2).i32Shl().i32Add().localSet(yp);
           emitStoreVectors(c, yp, [acc], rem);
         });
       });
@@ -128,5 +139,5 @@ export function depthwisePart(k: SimdExports, a: DepthwiseArgs, slot: number, pi
   if (lo >= hi) return;
   const f = a.stride === 1 ? k.depthwise3x3s1 : k.depthwise3x3s2;
   const plane = a.hOut * a.wOut * 4;
-  f(a.x, a.weights, a.bias, a.y, a.h, a.w, 0, a.hOut, a.wOut, lo, hi, a.scratch + slot * a.scratchBytes, a.slope, a.hasSlope, plane, a.wOut * 4, 32);
+  f(a.x, a.weights, a.bias, a.y, a.h, a.w, 0, a.hOut, a.wOut, lo, hi, a.scratch + slot * a.scratchBytes, a.slope, a.hasSlope, plane, a.wOut, 32);
 }

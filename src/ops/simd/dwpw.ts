@@ -2,8 +2,8 @@
 //   -> pointwise 1x1 (C -> C_out) + bias + act -> y: (C_out, H_out, W_out)
 // A depthwise-separable block (models/net.py conv_dw) as one task: each piece is a range of the
 // output rows, run band by band; a band's depthwise output goes straight into the thread's
-// scratch in gemm's NR-pixel panels (each row padded to a whole number of panels), where the
-// pointwise gemm reads it while it is still in cache. Unfused, the depthwise output makes a
+// scratch in gemm's NR-pixel panels (dwPwPart: the band's rows end to end, or each padded to
+// whole panels), where the pointwise gemm reads it while it is still in cache. Unfused, the depthwise output makes a
 // round trip through memory (written, then read and copied into panels by packB) and the block
 // costs two dispatches instead of one (issue #16: 13 of mobile0.25's 80 sync points).
 // The arithmetic is the unfused kernels', in the same order: the result is bit-identical.
@@ -39,28 +39,37 @@ export function dwPwScratchBytes(c: number, w: number, wOut: number): number {
 }
 
 /**
- * One piece, on thread `slot`'s scratch: output rows [lo, hi) in bands. Band pixel q = (oh - band start) * rowPad + ow
- * sits in panel q / NR: the depthwise kernel stores channel ch's vector of that panel at
- * ((q / NR) * C + ch) * NR floats (packB's layout, so gemm reads each panel front to back), and
- * gemm then runs once per row on that row's panels.
+ * One piece, on thread `slot`'s scratch: output rows [lo, hi) in bands. The depthwise kernel
+ * stores channel ch's vector of band pixel q at ((q / NR) * C + ch) * NR floats (packB's layout,
+ * so gemm reads each panel front to back). Where W_out is a multiple of 4, a band's pixels are
+ * its rows end to end (q = (oh - band start) * W_out + ow, a vector never straddling two panels),
+ * the output rows of the band are as contiguous in y, and gemm runs once on the band. Otherwise
+ * each row is padded to whole panels (q = (oh - band start) * rowPad + ow) and gemm runs once
+ * per row: a row of 20 pixels was then 24 pixels of products (mobile0.25's stage3 at 640x640).
  */
 export function dwPwPart(k: SimdExports, a: DwPwArgs, slot: number, piece: number, pieces: number): void {
   const [lo, hi] = share(a.hOut, 1, piece, pieces);
   if (lo >= hi) return;
-  const rowPad = paddedRow(a.wOut);
+  const contiguous = a.wOut % 4 === 0;
+  const rowPix = contiguous ? a.wOut : paddedRow(a.wOut);
   const panelBytes = 4 * GEMM_NR * a.c; // one NR-pixel panel of all C channels
-  const rowBytes = (rowPad / GEMM_NR) * panelBytes;
+  const rowBytes = (rowPix / GEMM_NR) * panelBytes; // per-row mode only (rowPix a multiple of NR)
   const band = a.scratch + slot * a.scratchBytes;
-  const plane = band + 4 * (a.c * rowPad * a.bandRows + GEMM_NR);
+  const plane = band + 4 * (a.c * paddedRow(a.wOut) * a.bandRows + GEMM_NR);
   const dw = a.stride === 1 ? k.depthwise3x3s1 : k.depthwise3x3s2;
   const P = a.hOut * a.wOut;
   for (let r0 = lo; r0 < hi; r0 += a.bandRows) {
     const r1 = Math.min(hi, r0 + a.bandRows);
     dw(a.x, a.dwWeights, a.dwBias, band, a.h, a.w, r0, r1, a.wOut, 0, a.c, plane, a.dwSlope, a.dwHasSlope,
-      4 * GEMM_NR, rowBytes, panelBytes);
-    for (let r = r0; r < r1; r++) {
-      k.gemm(a.pwWeights, band + (r - r0) * rowBytes, GEMM_NR, a.y + 4 * r * a.wOut, P, a.pwBias,
-        a.c, a.cOut, a.wOut, a.slope, a.hasSlope, panelBytes);
+      4 * GEMM_NR, rowPix, panelBytes);
+    if (contiguous) {
+      k.gemm(a.pwWeights, band, GEMM_NR, a.y + 4 * r0 * a.wOut, P, a.pwBias,
+        a.c, a.cOut, (r1 - r0) * a.wOut, a.slope, a.hasSlope, panelBytes);
+    } else {
+      for (let r = r0; r < r1; r++) {
+        k.gemm(a.pwWeights, band + (r - r0) * rowBytes, GEMM_NR, a.y + 4 * r * a.wOut, P, a.pwBias,
+          a.c, a.cOut, a.wOut, a.slope, a.hasSlope, panelBytes);
+      }
     }
   }
 }

@@ -50,7 +50,7 @@ export async function loadDetector(weights: WeightsSource, opts: LoadDetectorOpt
 }
 
 export { loadWorkerDetector, probeWorkerBackends, WorkerDetector, type WorkerDetectCallOptions, type WorkerDetection, type WorkerDetectorOptions } from './worker/worker_detector.js';
-export { RetinaFaceDetector, type DetectCallOptions, type Detection, type ImageInput, type NetworkRun, type Pixels, type StageTimings } from './detector.js';
+export { RetinaFaceDetector, type DetailedCallOptions, type DetectCallOptions, type Detection, type DetectionSummary, type ImageInput, type NetworkRun, type Pixels, type StageTimings } from './detector.js';
 export type { DomImageSource } from './image/dom_source.js';
 export { imageRows, jpegRows, jpegStreamRefusal, type RowSource } from './image/jpeg_rows.js';
 export { DEFAULT_TILE_OVERLAP, MIN_NETWORK_PIXELS, tileGrid, type Tile, type TileGrid, type TileOptions } from './detect/tiles.js';

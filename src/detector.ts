@@ -47,6 +47,16 @@ export interface DetectCallOptions extends Partial<Omit<DetectOptions, 'scale'>>
   onTile?: (done: number, total: number) => void;
 }
 
+/** detectDetailed()'s and detectRows()' options: detect()'s, and whether the result carries the raw outputs. */
+export interface DetailedCallOptions extends DetectCallOptions {
+  /**
+   * false: the result has no `raw` (a DetectionSummary), and the network's outputs are read into
+   * the arrays detect() reuses instead of fresh ones (6 MB a call at 2048x1150 on cpu-simd).
+   * Default true.
+   */
+  raw?: boolean;
+}
+
 export interface StageTimings {
   decode: number;
   preprocess: number;
@@ -77,6 +87,9 @@ export interface Detection {
   /** one entry per network run: one, or one per scale and flip (options scales, flip) */
   runs: NetworkRun[];
 }
+
+/** A Detection without the network's raw outputs: detectDetailed(image, { raw: false }), and what a worker detector hands back. */
+export type DetectionSummary = Omit<Detection, 'raw'>;
 
 export interface NetworkRun {
   scale: number;
@@ -113,6 +126,20 @@ export interface DetectorOptions {
 }
 
 const now = () => globalThis.performance.now();
+
+/** The `raw` option checked: true (the default) or false. */
+function wantsRaw(raw: unknown): boolean {
+  if (raw === undefined || raw === true) return true;
+  if (raw === false) return false;
+  throw new RetinaFaceError(`invalid option raw: ${String(raw)} (expected true or false)`, { code: 'EOPTION' });
+}
+
+/** The detection as asked: whole, or without its raw outputs (which then live in reused arrays). */
+function withoutRaw(d: Detection, keep: boolean): Detection | DetectionSummary {
+  if (keep) return d;
+  const { raw: _, ...summary } = d;
+  return summary;
+}
 
 /** Milliseconds per stage, gathered over a call's runs. */
 type StageTime = Omit<StageTimings, 'total'>;
@@ -277,16 +304,24 @@ export class RetinaFaceDetector {
    * `visThreshold: 0` gives every face the reference's post-processing keeps (detectDetailed's
    * `candidates`).
    */
-  async detect(image: ImageInput | RgbImage, opts: DetectCallOptions = {}): Promise<Face[]> {
-    return this.exclusive(async () => (await this.detectNow(image, opts, '<image>', this.kept.into)).faces);
+  async detect(image: ImageInput | RgbImage, opts: DetectCallOptions = {}, name = '<image>'): Promise<Face[]> {
+    return this.exclusive(async () => (await this.detectNow(image, opts, name, this.kept.into)).faces);
   }
 
-  /** detect()'s output arrays, one per output (runUploaded's `into`). */
+  /** The output arrays of the calls that hand out no raw outputs, one per output (runUploaded's `into`). */
   private readonly kept = keptOutputArrays();
 
-  /** detect() with the time of each stage, the sizes and the raw network outputs. */
-  async detectDetailed(image: ImageInput | RgbImage, opts: DetectCallOptions = {}, name = '<image>'): Promise<Detection> {
-    return this.exclusive(() => this.detectNow(image, opts, name));
+  /**
+   * detect() with the time of each stage, the sizes, every candidate and the raw network outputs
+   * (fresh arrays, the caller's); with `raw: false`, all of it but the raw outputs.
+   */
+  async detectDetailed(image: ImageInput | RgbImage, opts: DetailedCallOptions & { raw: false }, name?: string): Promise<DetectionSummary>;
+  async detectDetailed(image: ImageInput | RgbImage, opts?: DetailedCallOptions & { raw?: true }, name?: string): Promise<Detection>;
+  async detectDetailed(image: ImageInput | RgbImage, opts?: DetailedCallOptions, name?: string): Promise<Detection | DetectionSummary>;
+  async detectDetailed(image: ImageInput | RgbImage, opts: DetailedCallOptions = {}, name = '<image>'): Promise<Detection | DetectionSummary> {
+    const { raw, ...call } = opts;
+    const keep = wantsRaw(raw);
+    return this.exclusive(async () => withoutRaw(await this.detectNow(image, call, name, keep ? undefined : this.kept.into), keep));
   }
 
   /** Every option of one call checked (one RetinaFaceError naming the option), before any work. */
@@ -485,46 +520,53 @@ export class RetinaFaceDetector {
    * and rescale need the whole image and are refused here. maxPixels, when given, limits the
    * image's size (there is no default: the image is never whole in memory).
    */
-  async detectRows(src: RowSource, opts: DetectCallOptions = {}, name = '<image>'): Promise<Detection> {
-    return this.exclusive(async () => {
-      const call = this.resolveCall(opts);
-      if (!isSingleRun(call.multi) || (call.rescale !== undefined && call.rescale !== 1)) {
-        throw new RetinaFaceError('invalid options: a streamed image runs at its own size (scales, flip and rescale need the whole image)', { code: 'EOPTION' });
-      }
-      const { width: W, height: H } = src;
-      if (call.maxPixels !== undefined && W * H > call.maxPixels) {
-        throw new RetinaFaceError(`image is ${W}x${H} (${(W * H / 1e6).toFixed(1)} megapixels), over the limit of ${(call.maxPixels / 1e6).toFixed(1)} megapixels (option maxPixels)`, { file: name, code: 'ETOOBIG' });
-      }
-      const { tiling } = call;
-      const grid = tiling.maxNetworkPixels === undefined ? undefined : tileGrid(W, H, tiling.maxNetworkPixels, tiling.overlap);
-      if (grid === undefined) {
-        // it fits in one run: read whole, detected as any image
-        const t0 = now();
-        const img = rgbImage(W, H);
-        if (src.read(img.data, H) !== H) throw new RetinaFaceError('the image ended early', { file: name, code: 'EDECODE' });
-        const read = now() - t0;
-        const d = await this.detectNow(img, opts, name);
-        d.timings.decode += read;
-        d.timings.total += read;
-        return d;
-      }
-      const ctx: RunContext = { ...call, t0: now() };
-      const time: StageTime = { decode: 0, preprocess: 0, forward: 0, postprocess: 0 };
-      const k = coarseFactor(W, H, tiling.maxNetworkPixels!);
-      const down = new BoxDownscale(W, H, k);
-      const bands = streamBands(src, grid.tileHeight, (data, rows) => {
-        const t = now();
-        down.push(data, rows);
-        time.preprocess += now() - t;
-      });
-      const { p, raw } = await this.runTiles(bands, grid, ctx, time, { done: 0, total: grid.tiles.length });
-      const run: NetworkRun = {
-        scale: 1, flip: false, inputWidth: W, inputHeight: H, forward: time.forward, proposals: p.scores.length,
-        tiles: grid.tiles.length, tileWidth: grid.tileWidth, tileHeight: grid.tileHeight,
-      };
-      const c = await this.runCoarse(down.image(), k, grid.overlap, 1, 1, 1, ctx, time);
-      return this.merged(W, H, [p, c.p], [run, c.run], raw, call.multi.merge, ctx, time);
+  async detectRows(src: RowSource, opts: DetailedCallOptions & { raw: false }, name?: string): Promise<DetectionSummary>;
+  async detectRows(src: RowSource, opts?: DetailedCallOptions & { raw?: true }, name?: string): Promise<Detection>;
+  async detectRows(src: RowSource, opts?: DetailedCallOptions, name?: string): Promise<Detection | DetectionSummary>;
+  async detectRows(src: RowSource, opts: DetailedCallOptions = {}, name = '<image>'): Promise<Detection | DetectionSummary> {
+    const { raw, ...rest } = opts;
+    const keep = wantsRaw(raw);
+    return this.exclusive(async () => withoutRaw(await this.rowsNow(src, rest, name, keep ? undefined : this.kept.into), keep));
+  }
+
+  private async rowsNow(src: RowSource, opts: DetectCallOptions, name: string, into: OutputArrays | undefined): Promise<Detection> {
+    const call = { ...this.resolveCall(opts), into };
+    if (!isSingleRun(call.multi) || (call.rescale !== undefined && call.rescale !== 1)) {
+      throw new RetinaFaceError('invalid options: a streamed image runs at its own size (scales, flip and rescale need the whole image)', { code: 'EOPTION' });
+    }
+    const { width: W, height: H } = src;
+    if (call.maxPixels !== undefined && W * H > call.maxPixels) {
+      throw new RetinaFaceError(`image is ${W}x${H} (${(W * H / 1e6).toFixed(1)} megapixels), over the limit of ${(call.maxPixels / 1e6).toFixed(1)} megapixels (option maxPixels)`, { file: name, code: 'ETOOBIG' });
+    }
+    const { tiling } = call;
+    const grid = tiling.maxNetworkPixels === undefined ? undefined : tileGrid(W, H, tiling.maxNetworkPixels, tiling.overlap);
+    if (grid === undefined) {
+      // it fits in one run: read whole, detected as any image
+      const t0 = now();
+      const img = rgbImage(W, H);
+      if (src.read(img.data, H) !== H) throw new RetinaFaceError('the image ended early', { file: name, code: 'EDECODE' });
+      const read = now() - t0;
+      const d = await this.detectNow(img, opts, name, into);
+      d.timings.decode += read;
+      d.timings.total += read;
+      return d;
+    }
+    const ctx: RunContext = { ...call, t0: now() };
+    const time: StageTime = { decode: 0, preprocess: 0, forward: 0, postprocess: 0 };
+    const k = coarseFactor(W, H, tiling.maxNetworkPixels!);
+    const down = new BoxDownscale(W, H, k);
+    const bands = streamBands(src, grid.tileHeight, (data, rows) => {
+      const t = now();
+      down.push(data, rows);
+      time.preprocess += now() - t;
     });
+    const { p, raw } = await this.runTiles(bands, grid, ctx, time, { done: 0, total: grid.tiles.length });
+    const run: NetworkRun = {
+      scale: 1, flip: false, inputWidth: W, inputHeight: H, forward: time.forward, proposals: p.scores.length,
+      tiles: grid.tiles.length, tileWidth: grid.tileWidth, tileHeight: grid.tileHeight,
+    };
+    const c = await this.runCoarse(down.image(), k, grid.overlap, 1, 1, 1, ctx, time);
+    return this.merged(W, H, [p, c.p], [run, c.run], raw, call.multi.merge, ctx, time);
   }
 
   /**
@@ -537,7 +579,7 @@ export class RetinaFaceDetector {
     alignTemplate(alignOpts); // options checked before any work
     // decoded once: an RgbImage passes through decode() uncopied, into detection and the warps
     const rgb = this.decode(image, detectOpts.maxPixels === undefined ? {} : { maxPixels: detectOpts.maxPixels }, name);
-    const list = faces ?? (await this.detectDetailed(rgb, detectOpts, name)).faces;
+    const list = faces ?? (await this.detect(rgb, detectOpts, name));
     return list.map((face) => ({ face, crop: alignFace(rgb, face, alignOpts) }));
   }
 

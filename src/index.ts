@@ -7,7 +7,7 @@
 // The browser build (src/browser.ts) exports the same detector without the Node parts.
 import { promises as fs } from 'node:fs';
 import { DEFAULT_BACKEND, type BackendSpec } from './backend.js';
-import { checkDetectorOptions, prepareModel, RetinaFaceDetector, type DetectCallOptions, type Detection, type DetectorOptions, type ImageInput } from './detector.js';
+import { checkDetectorOptions, prepareModel, RetinaFaceDetector, type DetailedCallOptions, type DetectCallOptions, type Detection, type DetectionSummary, type DetectorOptions, type ImageInput } from './detector.js';
 import { RetinaFaceError } from './errors.js';
 import type { Face } from './detect/postprocess.js';
 import type { AlignedFace, AlignOptions } from './align/align.js';
@@ -60,13 +60,18 @@ export class RetinaFace extends RetinaFaceDetector {
   }
 
   /** image: a file path, a Buffer/Uint8Array of a JPEG or PNG, or decoded RGB/RGBA pixels. */
-  override async detect(image: string | ImageInput | RgbImage, opts: DetectCallOptions = {}): Promise<Face[]> {
-    return (await this.detectDetailed(image, opts)).faces;
+  override async detect(image: string | ImageInput | RgbImage, opts: DetectCallOptions = {}, name?: string): Promise<Face[]> {
+    if (typeof image !== 'string') return super.detect(image, opts, name);
+    return super.detect(await readImageFile(image), opts, name ?? image);
   }
 
-  override async detectDetailed(image: string | ImageInput | RgbImage, opts: DetectCallOptions = {}, name?: string): Promise<Detection> {
-    if (typeof image !== 'string') return super.detectDetailed(image, opts, name);
-    return super.detectDetailed(await readImageFile(image), opts, name ?? image);
+  override async detectDetailed(image: string | ImageInput | RgbImage, opts: DetailedCallOptions & { raw: false }, name?: string): Promise<DetectionSummary>;
+  override async detectDetailed(image: string | ImageInput | RgbImage, opts?: DetailedCallOptions & { raw?: true }, name?: string): Promise<Detection>;
+  override async detectDetailed(image: string | ImageInput | RgbImage, opts?: DetailedCallOptions, name?: string): Promise<Detection | DetectionSummary>;
+  override async detectDetailed(image: string | ImageInput | RgbImage, opts: DetailedCallOptions = {}, name?: string): Promise<Detection | DetectionSummary> {
+    const img = typeof image === 'string' ? await readImageFile(image) : image;
+    const label = name ?? (typeof image === 'string' ? image : undefined);
+    return super.detectDetailed(img, opts, label);
   }
 
   /** image: as detect(); faces default to the visible faces of the image (see RetinaFaceDetector.align). */
@@ -85,7 +90,7 @@ async function readImageFile(file: string): Promise<Uint8Array> {
 }
 
 export { RetinaFaceDetector } from './detector.js';
-export type { DetectCallOptions, Detection, ImageInput, NetworkRun, Pixels, StageTimings } from './detector.js';
+export type { DetailedCallOptions, DetectCallOptions, Detection, DetectionSummary, ImageInput, NetworkRun, Pixels, StageTimings } from './detector.js';
 export { DEFAULT_DETECT_OPTIONS, type DetectOptions, type Face, type Point } from './detect/postprocess.js';
 export { RetinaFaceError } from './errors.js';
 export type { Arch } from './model/config.js';

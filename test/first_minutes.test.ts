@@ -127,6 +127,39 @@ test('detect() returns the faces with score >= visThreshold (0.6); detectDetaile
   }
 });
 
+test('RetinaFace.detect(path) and detectDetailed(path, { raw: false }) read the outputs into the arrays the detector keeps; detectDetailed reads fresh ones; errors name the file', async () => {
+  const d = await RetinaFace.load({ backend: 'cpu-simd', threads: 2 });
+  try {
+    const be = d.backend as CpuSimdBackend;
+    const read = be.readInto!.bind(be);
+    const into: Float32Array[][] = [];
+    be.readInto = async (x, dst) => { into.at(-1)!.push(dst); return read(x, dst); };
+    const call = async <T>(f: () => Promise<T>) => { into.push([]); return f(); };
+    const faces = await call(() => d.detect(group));
+    const again = await call(() => d.detect(group));
+    const whole = await call(() => d.detectDetailed(group));
+    const summary = await call(() => d.detectDetailed(group, { raw: false }));
+    assert.is(faces.length, VISIBLE_ON_GROUP);
+    assert.equal(again, faces);
+    assert.equal(whole.faces, faces);
+    assert.equal(summary.faces, faces);
+    assert.equal(summary.candidates, whole.candidates);
+    assert.not.ok('raw' in summary, 'raw: false hands out no raw outputs');
+    const [first, second, fresh, kept] = into as [Float32Array[], Float32Array[], Float32Array[], Float32Array[]];
+    assert.is(first.length, 3, 'detect() reads loc, conf and landms into arrays it is given');
+    first.forEach((a, i) => assert.ok(second[i] === a && kept[i] === a, `output ${i}: the same kept array call after call`));
+    assert.is(fresh.length, 0, 'detectDetailed() reads fresh arrays, the caller\'s');
+    assert.ok(![whole.raw.loc.data, whole.raw.conf.data, whole.raw.landms.data].some((a) => first.includes(a)));
+    const bad = await d.detectDetailed(group, { raw: 'no' as unknown as boolean }).then(() => null, (x: unknown) => x);
+    assert.ok(bad instanceof RetinaFaceError && bad.code === 'EOPTION' && /option raw/.test(bad.message), String(bad));
+    const missing = path.join(dir, 'no such photo.jpg');
+    const e = await d.detect(missing).then(() => null, (x: unknown) => x);
+    assert.ok(e instanceof RetinaFaceError && e.message.includes(missing), String(e));
+  } finally {
+    d.dispose();
+  }
+});
+
 test('clip: true clips boxes and landmarks to the image; the default leaves them as the reference does', async () => {
   const d = await RetinaFace.load({ backend: 'cpu-simd', threads: 2 });
   try {

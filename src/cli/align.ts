@@ -103,7 +103,7 @@ async function runAlign(args: ParsedArgs, io: Io): Promise<number> {
       throw new RetinaFaceError(describeFsError(e), { file, code: 'EREAD' });
     });
     const rgb = detector.decode(bytes, maxPixels === undefined ? {} : { maxPixels }, file); // decoded once
-    const { faces } = await detector.detectDetailed(rgb, { visThreshold }, file);
+    const faces = await detector.detect(rgb, { visThreshold }, file);
     const aligned = alignFaces(rgb, faces, { size, template });
     const stem = path.basename(file, path.extname(file));
     const crops = aligned.map((_, k) => `${stem}_${k}.png`);

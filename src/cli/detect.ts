@@ -11,7 +11,7 @@ import { DEFAULT_TILE_OVERLAP, MIN_NETWORK_PIXELS, MIN_TILE_OVERLAP, resolveTile
 import { jpegRows, jpegStreamRefusal } from '../image/jpeg_rows.js';
 import { writePngBands } from '../image/png_stream.js';
 import { probeImage } from '../image/decode.js';
-import type { Detection } from '../detector.js';
+import type { DetectionSummary } from '../detector.js';
 import { RetinaFaceError } from '../errors.js';
 import { drawDetections } from '../image/draw.js';
 import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
@@ -197,7 +197,7 @@ export function compactJson(value: unknown): string {
   return text + '\n';
 }
 
-function facesJson(file: string, d: Detection, faces: Face[], arch: Arch, backend: string, threshold: number): string {
+function facesJson(file: string, d: DetectionSummary, faces: Face[], arch: Arch, backend: string, threshold: number): string {
   const round = (v: number) => Math.round(v * 1e4) / 1e4;
   return compactJson({
     image: file,
@@ -440,17 +440,19 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
       }
     }
     const onTile = quiet ? undefined : tileProgress(file, io);
-    const detectOnce = async () => streamed === undefined ? detector.detectDetailed(read?.bytes ?? file, { ...defined, onTile }, file)
-      : detector.detectRows(jpegRows(streamed, file), { ...defined, onTile, maxPixels: options.maxPixels ?? DEFAULT_MAX_STREAM_PIXELS }, file);
+    // the raw outputs only for --raw: otherwise read into the detector's reused arrays
+    const raw = rawFile !== undefined;
+    const detectOnce = async () => streamed === undefined ? detector.detectDetailed(read?.bytes ?? file, { ...defined, onTile, raw }, file)
+      : detector.detectRows(jpegRows(streamed, file), { ...defined, onTile, raw, maxPixels: options.maxPixels ?? DEFAULT_MAX_STREAM_PIXELS }, file);
     let d = await detectOnce();
     if (!quiet && d.runs.some((r) => r.tiles === 1 && !r.coarse && r.proposals >= (options.topK ?? DEFAULT_DETECT_OPTIONS.topK))) {
       io.err(`retinaface: ${file}: a network run reached its --top_k of ${options.topK ?? DEFAULT_DETECT_OPTIONS.topK} candidates: a crowd this large may lose faces; raise --top_k or tile it (--max_network_pixels)`);
     }
     if (benchmark) {
-      const runs: Detection[] = [];
+      const runs: DetectionSummary[] = [];
       for (let r = 0; r < count; r++) runs.push(await detectOnce());
       const stages = ['decode', 'preprocess', 'forward', 'postprocess', 'total'] as const;
-      const tiles = (r: Detection['runs'][number]) => (r.tiles > 1 ? ` in ${r.tiles} tiles of up to ${r.tileWidth}x${r.tileHeight}` : '');
+      const tiles = (r: DetectionSummary['runs'][number]) => (r.tiles > 1 ? ` in ${r.tiles} tiles of up to ${r.tileWidth}x${r.tileHeight}` : '');
       const network = d.runs.length === 1 ? `network ${d.inputWidth}x${d.inputHeight}${tiles(d.runs[0]!)}`
         : `${d.runs.length} network runs (${d.runs.map((r) => `${r.inputWidth}x${r.inputHeight}${r.flip ? ' flipped' : ''}${tiles(r)}`).join(', ')})`;
       io.out(`${file}: ${d.width}x${d.height} -> ${network}, ${backendLine}, ` +
@@ -482,7 +484,7 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
       await fs.mkdir(path.dirname(w), { recursive: true });
       await writeFileAtomic(w, new TextEncoder().encode(widerText(file, d.candidates)));
     }
-    if (rawFile !== undefined) {
+    if (rawFile !== undefined && 'raw' in d) {
       await writeTensorFile(rawFile, [['loc', d.raw.loc], ['conf', d.raw.conf], ['landms', d.raw.landms]],
         { arch, input: file, input_height: String(d.inputHeight), input_width: String(d.inputWidth) });
     }

@@ -189,7 +189,7 @@ export async function runVideo(args: ParsedArgs, io: Io): Promise<number> {
     let t0 = performance.now();
     for await (const data of readFrames(decoder.child.stdout!, frameBytes, partial)) {
       const t1 = performance.now();
-      const d = await detector.detectDetailed({ width, height, data }, defined, `${input} frame ${index}`);
+      const d = await detector.detectDetailed({ width, height, data }, { ...defined, raw: false }, `${input} frame ${index}`);
       if (index === 0) progress(`retinaface: backend ${describeBackend(detector)}`);
       const t2 = performance.now();
       const tracked = tracker.update(d.faces, index / info.fps);

@@ -3,7 +3,7 @@
 // with exactly one reply of that id (ok or error), after any progress messages for it. The
 // worker handles requests one at a time, in the order they arrive.
 import type { BackendAvailability } from '../backends/availability.js';
-import type { DetectCallOptions, Detection, ImageInput } from '../detector.js';
+import type { DetectCallOptions, DetectionSummary, ImageInput } from '../detector.js';
 import type { Arch } from '../model/config.js';
 import type { BackendSpec } from '../backend.js';
 import type { FetchedWeights, WeightsProgress } from '../weights/fetch.js';
@@ -39,7 +39,7 @@ export interface LoadedInfo {
 }
 
 /** A detection as it crosses back: everything but the network's raw outputs. */
-export type WorkerDetection = Omit<Detection, 'raw'>;
+export type WorkerDetection = DetectionSummary;
 
 /** A RetinaFaceError (or any error) flattened for postMessage. */
 export interface ErrorData {

@@ -9,6 +9,8 @@ import jpeg from 'jpeg-js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main } from '../src/cli.js';
+import { RetinaFace } from '../src/index.js';
+import { readTensorFile } from '../src/weights/files.js';
 import { cacheDir, officialCheckpoint, repoRoot, sharedImage } from './helpers/paths.js';
 import { encodePng, exifApp1, insertAfterSoi, pngHeaderOnly, withSofSize } from './helpers/images.js';
 
@@ -115,6 +117,23 @@ test('--scales 1,2 --flip --merge vote: four network runs, listed by -b', async 
   const r = await cli('-i', input, '-s', path.join(dir, 'multi-out.png'), '--scales', '1,2', '--flip', '--merge', 'vote', '-b', '-c', '1', '-q');
   assert.is(r.code, 0, r.err.join('\n'));
   assert.match(r.out[0]!, /160x120 -> 4 network runs \(160x120, 160x120 flipped, 320x240, 320x240 flipped\)/);
+});
+
+test('--raw writes the network\'s loc, conf and landms: the library\'s detectDetailed raw outputs, value for value (also after -b runs)', async () => {
+  const group = sharedImage('wider_group.jpg');
+  const d = await RetinaFace.load();
+  const want = (await d.detectDetailed(group)).raw;
+  d.dispose();
+  for (const extra of [[], ['-b', '-c', '2']]) {
+    const rawFile = path.join(dir, `raw${extra.length}.bin`);
+    const r = await cli('-i', group, '-s', path.join(dir, 'raw-out.png'), '--raw', rawFile, '-q', ...extra);
+    assert.is(r.code, 0, r.err.join('\n'));
+    const got = (await readTensorFile(rawFile)).tensors;
+    for (const k of ['loc', 'conf', 'landms'] as const) {
+      assert.equal(got.get(k)!.shape, want[k].shape, k);
+      assert.ok(got.get(k)!.data.every((v, i) => v === want[k].data[i]), `${k} ${extra.join(' ')}: the library's values`);
+    }
+  }
 });
 
 test('the real process: one line on stderr, exit code 1, no stack; --help and --version exit 0', () => {

@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { median } from './stats.js';
+import { median, quantile } from './stats.js';
 
 interface Side {
   pass(): Promise<{ ms: number; probe: number }>;
@@ -72,7 +72,6 @@ export function parseOptions(flag: string, text: string): Record<string, unknown
 const optionsNote = (before: Record<string, unknown>, after: Record<string, unknown>) =>
   (Object.keys(before).length > 0 ? `, before ${JSON.stringify(before)}` : '') + (Object.keys(after).length > 0 ? `, after ${JSON.stringify(after)}` : '');
 
-const quartile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * xs.length)]!;
 
 async function main(argv: readonly string[]): Promise<void> {
   const o = { before: '', after: '', arch: 'mobile0.25', size: '640x640', threads: 1, pairs: 40, tolerance: 0, pause: 0, threadsAfter: 0, optionsBefore: {} as Record<string, unknown>, optionsAfter: {} as Record<string, unknown> };
@@ -108,7 +107,7 @@ async function main(argv: readonly string[]): Promise<void> {
     ratios.push(a.ms / b.ms); tb.push(b.ms); ta.push(a.ms);
   }
   console.log(`${o.arch} ${o.size} cpu-simd ${o.threads}${o.threadsAfter && o.threadsAfter !== o.threads ? ` -> ${o.threadsAfter}` : ''} thread(s)${optionsNote(o.optionsBefore, o.optionsAfter)}, ${o.pairs} pairs: before ${median(tb).toFixed(1)} ms, after ${median(ta).toFixed(1)} ms; ` +
-    `after / before ${median(ratios).toFixed(3)} (interquartile ${quartile(ratios, 0.25).toFixed(3)}-${quartile(ratios, 0.75).toFixed(3)})`);
+    `after / before ${median(ratios).toFixed(3)} (interquartile ${quantile(ratios, 0.25).toFixed(3)}-${quantile(ratios, 0.75).toFixed(3)})`);
 }
 
 if (process.argv[1] !== undefined && process.argv[1].endsWith(`${path.sep}ab.js`)) {

@@ -21,12 +21,11 @@ import { buildRetinaFace } from '../src/model/retinaface.js';
 import { runNetwork } from '../src/model/run.js';
 import { fillRandomWeights, syntheticInput } from '../src/harness/weights.js';
 import { SEED, SETTLE_MS } from './config.js';
+import { median, quantile } from './stats.js';
 import { prepareArch } from './e2e.js';
 import { openOnnxNode, runOnnxNode } from './peers/onnx_node.js';
 import { repoRoot } from './peers/torch.js';
 
-const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
-const at = (xs: number[], q: number) => sorted(xs)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
 async function main(argv: readonly string[]): Promise<void> {
   let arch: Arch = 'mobile0.25', size = '640x640', threads = 1, pairs = 21, spin = false;
@@ -67,7 +66,7 @@ async function main(argv: readonly string[]): Promise<void> {
         else { await passPeer(); if (gap > 0) await sleep(gap); }
         ms.push((await passOurs()).ms);
       }
-      console.log(`${arch} ${size} cpu-simd ${threads} thread(s) ${gap < 0 ? 'alone (5 ms pause before each)' : `${gap} ms after an onnxruntime-node run`}: median ${at(ms, 0.5).toFixed(1)} ms (${pairs} passes)`);
+      console.log(`${arch} ${size} cpu-simd ${threads} thread(s) ${gap < 0 ? 'alone (5 ms pause before each)' : `${gap} ms after an onnxruntime-node run`}: median ${median(ms).toFixed(1)} ms (${pairs} passes)`);
     }
     ours.dispose();
     await peer.session.release?.();
@@ -85,8 +84,8 @@ async function main(argv: readonly string[]): Promise<void> {
     ratios.push(o.ms / p.ms); tOurs.push(o.ms); tPeer.push(p.ms);
   }
   const fma = (ours as { fma?: boolean }).fma === true ? ', fused multiply-add' : '';
-  console.log(`${arch} ${size} ${threads} thread(s), ${pairs} pairs: cpu-simd${fma} ${at(tOurs, 0.5).toFixed(1)} ms, onnxruntime-node ${at(tPeer, 0.5).toFixed(1)} ms; ` +
-    `ours / onnxruntime-node ${at(ratios, 0.5).toFixed(2)} (interquartile ${at(ratios, 0.25).toFixed(2)}-${at(ratios, 0.75).toFixed(2)}); conf agree to ${worst.toExponential(1)}`);
+  console.log(`${arch} ${size} ${threads} thread(s), ${pairs} pairs: cpu-simd${fma} ${median(tOurs).toFixed(1)} ms, onnxruntime-node ${median(tPeer).toFixed(1)} ms; ` +
+    `ours / onnxruntime-node ${median(ratios).toFixed(2)} (interquartile ${quantile(ratios, 0.25).toFixed(2)}-${quantile(ratios, 0.75).toFixed(2)}); conf agree to ${worst.toExponential(1)}`);
   ours.dispose();
   await peer.session.release?.();
 }

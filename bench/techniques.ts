@@ -21,6 +21,7 @@ import { isArch, type Arch } from '../src/model/config.js';
 import { buildRetinaFace } from '../src/model/retinaface.js';
 import { runNetwork } from '../src/model/run.js';
 import { SEED } from './config.js';
+import { median } from './stats.js';
 import { networkMacs } from './shapes.js';
 
 /** ms before each timed call: longer than a two-thread step's workers poll after its last task (SPIN_MS). */
@@ -109,7 +110,7 @@ export async function main(argv: readonly string[]): Promise<TechniquesRun> {
   }
   const results: TechniqueResult[] = [];
   for (const { t, ms } of steps) {
-    const medianMs = [...ms].sort((a, b) => a - b)[ms.length >> 1]!;
+    const medianMs = median(ms);
     results.push({ step: t.step, adds: t.adds, medianMs, samples: ms.length, gflops: (2 * macs) / (medianMs * 1e6) });
     const prev = results.at(-2);
     console.log(`${arch} ${width}x${height} ${t.step.padEnd(26)} ${medianMs.toFixed(1).padStart(9)} ms (n ${ms.length}) ` +

@@ -120,7 +120,7 @@ async function loadDemoDetector(source: string | File, opts: { arch?: Arch; back
     const d = await lib.loadDetector(source, { ...opts, onProgress });
     const threads = (d.backend as { threads?: unknown }).threads;
     return { arch: d.arch, backendName: d.backendName, threads: typeof threads === 'number' ? threads : 0, inWorker, weights: d.weights,
-      detectDetailed: async (image, { transfer: _, ...o }, name) => d.detectDetailed(image, o, name), dispose: () => d.dispose() };
+      detectDetailed: async (image, { transfer: _, ...o }, name) => d.detectDetailed(image, { ...o, raw: false }, name), dispose: () => d.dispose() };
   } finally {
     ui.progress.hidden = true;
   }

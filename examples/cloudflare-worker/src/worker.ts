@@ -28,7 +28,7 @@ export default {
     try {
       detector ??= loadDetector(new Uint8Array(weights), { simdModules: { plain: simd }, threads: 1, arch: 'mobile0.25' });
       const d = await detector;
-      const r = await d.detectDetailed(new Uint8Array(await request.arrayBuffer()), { visThreshold }, 'request body');
+      const r = await d.detectDetailed(new Uint8Array(await request.arrayBuffer()), { visThreshold, raw: false }, 'request body');
       return json({
         backend: d.backendName,
         why: d.backendWhy,

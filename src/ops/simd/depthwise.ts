@@ -84,9 +84,9 @@ export function emitDepthwise(stride: 1 | 2, fma: boolean): Code {
       });
       c.forRange(oh, () => c.localGet(oh0), () => c.localGet(ohEnd), 1, () => {
         c.localGet(plane).localGet(oh).localGet(oh0).i32Sub().i32Const(stride).i32Mul().localGet(rowBytes).i32Mul().i32Add().localSet(r0);
-        // The row's first band pixel qy; its panel's address yRow, the first two vectors' yp and yp1
-        // (m = qy & 7: 4 m and 4 m + 16 bytes into the panel, the second one the next panel's
-        // first half when m is 4 and panels are apart).
+        // The row's first band pixel qy, its panel's address yRow, and the first two vectors' yp and
+        // yp1 (m = qy & 7): 4 m and 4 m + 16 bytes into that panel, or for m >= 4 the second one
+        // 4 (m - 4) bytes into the next (in a planar tensor, panels 32 bytes apart: 4 m + 16 again).
         c.localGet(oh).localGet(rowStart).i32Sub().localGet(rowPix).i32Mul().localSet(qy);
         c.localGet(yCh).localGet(qy).i32Const(3).i32ShrU().localGet(panelBytes).i32Mul().i32Add().localSet(yRow);
         c.localGet(yRow).localGet(qy).i32Const(7).i32And().i32Const(2).i32Shl().i32Add().localSet(yp);

@@ -119,7 +119,7 @@ test('--scales 1,2 --flip --merge vote: four network runs, listed by -b', async 
   assert.match(r.out[0]!, /160x120 -> 4 network runs \(160x120, 160x120 flipped, 320x240, 320x240 flipped\)/);
 });
 
-test('--raw writes the network\'s loc, conf and landms: the library\'s detectDetailed raw outputs, value for value (also after -b runs)', async () => {
+test('--raw writes the network\'s loc, conf and landms: the library\'s detectDetailed raw outputs, value for value (also when -b reruns the detection: the file is the last run\'s)', async () => {
   const group = sharedImage('wider_group.jpg');
   const d = await RetinaFace.load();
   const want = (await d.detectDetailed(group)).raw;

@@ -519,13 +519,13 @@ for (const fma of BUILDS) {
   test(`fused depthwise + pointwise (dwPw) equals naive depthwise -> leaky -> 1x1 -> leaky: odd widths, stride 2, several bands, 1-3 threads (${buildName(fma)})`, async () => {
     const { k, arena, put, get } = await kernels(fma);
     // [C, C_out, stride, H, W]: output widths below, at and past a panel (8), not a multiple of 4
-    // (each row padded to whole panels), and multiples of 4 (the band's rows end to end: 4, 16, and
-    // 12 and 20, whose odd rows start half a panel in); 64 x 161 columns gives bands of 6 rows
+    // (each row padded to whole panels), and multiples of 4 (the band's rows end to end: 4, 8, 16,
+    // and 12 and 20, whose odd rows start half a panel in); 64 x 161 columns gives bands of 6 rows
     // (dwPwBandRows), so 33 rows run as several bands, as do 256 x 20 columns' 23 rows (bands of 10).
     const cases: [number, number, number, number, number][] = [
       [8, 16, 1, 5, 3], [16, 32, 2, 9, 17], [32, 32, 1, 12, 9], [64, 128, 2, 33, 41], [64, 64, 1, 33, 161],
       [3, 5, 1, 1, 1], [5, 7, 2, 2, 2], [128, 256, 1, 3, 4],
-      [16, 24, 1, 6, 16], [48, 40, 2, 19, 24], [256, 64, 1, 23, 20],
+      [24, 16, 1, 7, 8], [16, 24, 1, 6, 16], [48, 40, 2, 19, 24], [256, 64, 1, 23, 20],
     ];
     assert.ok(dwPwBandRows(64, 161) < 33 && dwPwBandRows(256, 20) < 23, 'two cases run several bands');
     for (const [i, [c, cOut, stride, h, w]] of cases.entries()) {

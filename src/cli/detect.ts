@@ -484,7 +484,8 @@ async function runDetect(args: ParsedArgs, io: Io): Promise<number> {
       await fs.mkdir(path.dirname(w), { recursive: true });
       await writeFileAtomic(w, new TextEncoder().encode(widerText(file, d.candidates)));
     }
-    if (rawFile !== undefined && 'raw' in d) {
+    if (rawFile !== undefined) {
+      if (!('raw' in d)) throw new Error('internal: --raw asked for the raw outputs and the detection has none');
       await writeTensorFile(rawFile, [['loc', d.raw.loc], ['conf', d.raw.conf], ['landms', d.raw.landms]],
         { arch, input: file, input_height: String(d.inputHeight), input_width: String(d.inputWidth) });
     }

@@ -10,7 +10,7 @@ import { loadDetector } from '../browser.js';
 import { probeBackends } from '../backends/availability.js';
 import { RetinaFaceError } from '../errors.js';
 import { domSourceKind } from '../image/dom_source.js';
-import type { DetailedCallOptions, RetinaFaceDetector } from '../detector.js';
+import type { RetinaFaceDetector } from '../detector.js';
 import type { ErrorData, Reply, Request } from './protocol.js';
 
 interface WorkerScope {
@@ -56,9 +56,7 @@ async function handle(req: Request): Promise<void> {
         try {
           if (detector === null) throw new RetinaFaceError('no detector loaded in this worker', { code: 'ESTATE' });
           // The raw outputs stay here: read into the detector's reused arrays, not sent back.
-          const { raw, ...options } = req.options as DetailedCallOptions;
-          if (raw !== undefined && raw !== false) throw new RetinaFaceError(`invalid option raw: ${String(raw)} (a worker detector hands back no raw outputs)`, { code: 'EOPTION' });
-          reply(await detector.detectDetailed(req.image, { ...options, raw: false }, req.name));
+          reply(await detector.detectDetailed(req.image, { ...req.options, raw: false }, req.name));
         } finally {
           closeTransferred(req.image);
         }

@@ -50,6 +50,11 @@ export interface WorkerDetectCallOptions extends Omit<DetectCallOptions, 'onTile
    * always handed over.
    */
   transfer?: boolean;
+  /**
+   * A worker hands back no raw outputs: they stay in the worker, read into the arrays its detector
+   * reuses (detectDetailed's raw: false). false or left out; true is refused (EOPTION).
+   */
+  raw?: false;
 }
 
 const WORKER_ERROR = 'EWORKER';
@@ -199,8 +204,9 @@ export class WorkerDetector {
   /** faces, candidates, sizes and the time of each stage, measured in the worker. */
   async detectDetailed(image: ImageInput, opts: WorkerDetectCallOptions = {}, name = '<image>'): Promise<WorkerDetection> {
     if (this.disposed) throw new RetinaFaceError('the detector was disposed', { code: 'EDISPOSED' });
-    const { transfer = false, ...options } = opts;
+    const { transfer = false, raw, ...options } = opts;
     if ('onTile' in options) throw new RetinaFaceError('invalid option onTile: a worker detector cannot call back per tile (functions do not cross to the worker)', { code: 'EOPTION' });
+    if (raw !== undefined && raw !== false) throw new RetinaFaceError(`invalid option raw: ${String(raw)} (a worker detector hands back no raw outputs)`, { code: 'EOPTION' });
     const [sent, handOver] = await workerImage(image, transfer);
     return this.channel.request<WorkerDetection>({ op: 'detect', image: sent, options, name }, handOver);
   }

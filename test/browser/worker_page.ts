@@ -122,8 +122,10 @@ async function refusals(weightsUrl: string): Promise<string[]> {
   const corrupt = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
   out.push(line('corrupt PNG', await d.detect(corrupt).then(() => null, (e: unknown) => e)));
   out.push(line('a string', await d.detect('photo.jpg' as unknown as Lib.ImageInput).then(() => null, (e: unknown) => e)));
-  // refused before the image is looked at
-  out.push(line('raw outputs asked of a worker', await d.detectDetailed(corrupt, { raw: true } as Lib.DetectCallOptions).then(() => null, (e: unknown) => e)));
+  // refused on the page, before an ImageBitmap is handed over (a transferred one is closed here)
+  const bitmap = await createImageBitmap(new ImageData(4, 3));
+  const refused = await d.detectDetailed(bitmap, { raw: true } as unknown as Lib.WorkerDetectCallOptions).then(() => null, (e: unknown) => e);
+  out.push(`${line('raw outputs asked of a worker', refused)}; the bitmap still ${bitmap.width}x${bitmap.height}`);
   d.dispose();
   out.push(line('after dispose', await d.detect(corrupt).then(() => null, (e: unknown) => e)));
   return out;

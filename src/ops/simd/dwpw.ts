@@ -28,7 +28,7 @@ export interface DwPwArgs {
 /** An output row as whole NR-pixel panels (the depthwise kernel stores full vectors up to there). */
 const paddedRow = (wOut: number) => Math.ceil(wOut / GEMM_NR) * GEMM_NR;
 
-/** Output rows per band: as many as fit BAND_FLOATS with all C channels, at least one. */
+/** Output rows per band: as many rows padded to whole panels as fit BAND_FLOATS with all C channels (rows end to end take no more), at least one. */
 export function dwPwBandRows(c: number, wOut: number): number {
   return Math.max(1, Math.floor(BAND_FLOATS / (c * paddedRow(wOut))));
 }
@@ -44,8 +44,9 @@ export function dwPwScratchBytes(c: number, w: number, wOut: number): number {
  * so gemm reads each panel front to back). Where W_out is a multiple of 4, a band's pixels are
  * its rows end to end (q = (oh - band start) * W_out + ow, a vector never straddling two panels),
  * the output rows of the band are as contiguous in y, and gemm runs once on the band. Otherwise
- * each row is padded to whole panels (q = (oh - band start) * rowPad + ow) and gemm runs once
- * per row: a row of 20 pixels was then 24 pixels of products (mobile0.25's stage3 at 640x640).
+ * each row is padded to whole panels (q = (oh - band start) * rowPix + ow, rowPix the padded
+ * width) and gemm runs once per row. (Before the rows went end to end, every width took that way,
+ * and mobile0.25's 20-pixel rows of stage3 at 640x640 were 24 pixels of products.)
  */
 export function dwPwPart(k: SimdExports, a: DwPwArgs, slot: number, piece: number, pieces: number): void {
   const [lo, hi] = share(a.hOut, 1, piece, pieces);

@@ -61,24 +61,28 @@ export class RetinaFace extends RetinaFaceDetector {
 
   /** image: a file path, a Buffer/Uint8Array of a JPEG or PNG, or decoded RGB/RGBA pixels. */
   override async detect(image: string | ImageInput | RgbImage, opts: DetectCallOptions = {}, name?: string): Promise<Face[]> {
-    if (typeof image !== 'string') return super.detect(image, opts, name);
-    return super.detect(await readImageFile(image), opts, name ?? image);
+    const read = await readIfPath(image, name);
+    return super.detect(read.image, opts, read.name);
   }
 
   override async detectDetailed(image: string | ImageInput | RgbImage, opts: DetailedCallOptions & { raw: false }, name?: string): Promise<DetectionSummary>;
   override async detectDetailed(image: string | ImageInput | RgbImage, opts?: DetailedCallOptions & { raw?: true }, name?: string): Promise<Detection>;
   override async detectDetailed(image: string | ImageInput | RgbImage, opts?: DetailedCallOptions, name?: string): Promise<Detection | DetectionSummary>;
   override async detectDetailed(image: string | ImageInput | RgbImage, opts: DetailedCallOptions = {}, name?: string): Promise<Detection | DetectionSummary> {
-    const img = typeof image === 'string' ? await readImageFile(image) : image;
-    const label = name ?? (typeof image === 'string' ? image : undefined);
-    return super.detectDetailed(img, opts, label);
+    const read = await readIfPath(image, name);
+    return super.detectDetailed(read.image, opts, read.name);
   }
 
   /** image: as detect(); faces default to the visible faces of the image (see RetinaFaceDetector.align). */
   override async align(image: string | ImageInput | RgbImage, faces?: readonly Face[], opts: AlignOptions & DetectCallOptions = {}, name?: string): Promise<{ face: Face; crop: AlignedFace }[]> {
-    if (typeof image !== 'string') return super.align(image, faces, opts, name);
-    return super.align(await readImageFile(image), faces, opts, name ?? image);
+    const read = await readIfPath(image, name);
+    return super.align(read.image, faces, opts, read.name);
   }
+}
+
+/** A path's bytes, labelled by the path (unless `name` says otherwise); any other image as it is. */
+async function readIfPath(image: string | ImageInput | RgbImage, name: string | undefined): Promise<{ image: ImageInput | RgbImage; name: string | undefined }> {
+  return typeof image === 'string' ? { image: await readImageFile(image), name: name ?? image } : { image, name };
 }
 
 async function readImageFile(file: string): Promise<Uint8Array> {

@@ -24,7 +24,7 @@ export function softmaxPart(k: SimdExports, a: SoftmaxArgs, _slot: number, piece
 }
 
 /** Y = softmax of each row of k values of X (whole rows), as softmaxNaive computes it. */
-export function softmaxRows(X: Float32Array, Y: Float32Array, k: number): void {
+function softmaxRows(X: Float32Array, Y: Float32Array, k: number): void {
   if (k === 2) {
     // RetinaFace's ClassHead: the larger of two finite scores gives exp(0) = 1 exactly, so one
     // exp a row gives the general loop's values bit for bit (NaN and infinities included: x - m

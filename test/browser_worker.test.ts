@@ -103,13 +103,14 @@ test('the page\'s thread runs while the worker computes a forward pass', async (
 test('errors cross back as RetinaFaceErrors with their codes; a missing worker script is EWORKER', async () => {
   const lines = await harness.page.evaluate((w) => (globalThis as any).workerPage.refusals(w), '../..' + weightsUrl) as string[];
   for (const l of lines) console.log(`  [chromium worker] ${l}`);
-  assert.equal(lines.length, 6);
+  assert.equal(lines.length, 7);
   assert.match(lines[0]!, /^missing weights: EDOWNLOAD .*no\/such\/weights\.safetensors.*404/);
   assert.match(lines[1]!, /^missing worker script: EWORKER the detector worker failed/);
   assert.match(lines[2]!, /^corrupt PNG: E\w+ .*PNG/);
   assert.match(lines[3]!, /^a string: EIMAGE .*expected JPEG or PNG bytes/);
   assert.match(lines[4]!, /^raw outputs asked of a worker: EOPTION invalid option raw: true \(a worker detector hands back no raw outputs\); the bitmap still 4x3$/);
-  assert.match(lines[5]!, /^after dispose: EDISPOSED the detector was disposed/);
+  assert.match(lines[5]!, /^raw given to detect\(\): EOPTION unknown option raw; the bitmap still 4x3$/);
+  assert.match(lines[6]!, /^after dispose: EDISPOSED the detector was disposed/);
 });
 
 test('probeWorkerBackends: what runs inside a worker, with reasons', async () => {

@@ -152,6 +152,9 @@ test('RetinaFace.detect(path) and detectDetailed(path, { raw: false }) read the 
     assert.ok(![whole.raw.loc.data, whole.raw.conf.data, whole.raw.landms.data].some((a) => first.includes(a)));
     const bad = await d.detectDetailed(group, { raw: 'no' as unknown as boolean }).then(() => null, (x: unknown) => x);
     assert.ok(bad instanceof RetinaFaceError && bad.code === 'EOPTION' && /option raw/.test(bad.message), String(bad));
+    // detect() hands out faces only: it takes no raw option (nor does a worker detector's detect(), test/browser_worker.test.ts)
+    const rawToDetect = await d.detect(group, { raw: false } as never).then(() => null, (x: unknown) => x);
+    assert.ok(rawToDetect instanceof RetinaFaceError && rawToDetect.code === 'EOPTION' && rawToDetect.message === 'unknown option raw', String(rawToDetect));
     const missing = path.join(dir, 'no such photo.jpg');
     const e = await d.detect(missing).then(() => null, (x: unknown) => x);
     assert.ok(e instanceof RetinaFaceError && e.message.includes(missing), String(e));

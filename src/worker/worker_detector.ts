@@ -196,8 +196,12 @@ export class WorkerDetector {
     return this.info.weights;
   }
 
-  /** The faces with score >= visThreshold (default 0.6), best first, in the image's pixels. */
-  async detect(image: ImageInput, opts: WorkerDetectCallOptions = {}): Promise<Face[]> {
+  /**
+   * The faces with score >= visThreshold (default 0.6), best first, in the image's pixels. Like
+   * Detector.detect(), it takes no `raw` option (EOPTION): that is detectDetailed()'s.
+   */
+  async detect(image: ImageInput, opts: Omit<WorkerDetectCallOptions, 'raw'> = {}): Promise<Face[]> {
+    if ('raw' in opts) throw new RetinaFaceError('unknown option raw', { code: 'EOPTION' });
     return (await this.detectDetailed(image, opts)).faces;
   }
 

@@ -126,6 +126,9 @@ async function refusals(weightsUrl: string): Promise<string[]> {
   const bitmap = await createImageBitmap(new ImageData(4, 3));
   const refused = await d.detectDetailed(bitmap, { raw: true } as unknown as Lib.WorkerDetectCallOptions).then(() => null, (e: unknown) => e);
   out.push(`${line('raw outputs asked of a worker', refused)}; the bitmap still ${bitmap.width}x${bitmap.height}`);
+  // detect() takes no raw option, as Detector.detect() does not
+  const rawToDetect = await d.detect(bitmap, { raw: false } as unknown as Omit<Lib.WorkerDetectCallOptions, 'raw'>).then(() => null, (e: unknown) => e);
+  out.push(`${line('raw given to detect()', rawToDetect)}; the bitmap still ${bitmap.width}x${bitmap.height}`);
   d.dispose();
   out.push(line('after dispose', await d.detect(corrupt).then(() => null, (e: unknown) => e)));
   return out;

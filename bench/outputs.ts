@@ -5,11 +5,8 @@
 //   node dist/bench/outputs.js [--arch mobile0.25] [--size 640x640] [--threads 2] [--passes 60] [--pause 5]
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
-import { Forward } from '../src/model/forward.js';
 import { buildRetinaFace } from '../src/model/retinaface.js';
-import { keptOutputArrays } from '../src/model/run.js';
-import { Scheduled } from '../src/model/schedule.js';
-import { planFor } from '../src/model/trace.js';
+import { keptOutputArrays, startPass } from '../src/model/run.js';
 import { fillRandomWeights, syntheticInput } from '../src/harness/weights.js';
 import { numel, type Tensor } from '../src/tensor.js';
 import { SEED } from './config.js';
@@ -27,11 +24,7 @@ const kept = keptOutputArrays();
 const ms: Record<'fresh' | 'kept', number[]> = { fresh: [], kept: [] };
 for (let i = 0; i < passes + 2; i++) {
   await sleep(pause);
-  const run = new Scheduled(be);
-  const input = be.upload(x);
-  run.adopt(input);
-  run.follow(planFor(model, height, width));
-  const out = model.forward(new Forward(run, undefined), input);
+  const { run, out } = startPass(be, model, be.upload(x));
   const mode = i % 2 === 0 ? 'fresh' : 'kept';
   const t0 = performance.now();
   for (const [name, t] of Object.entries(out) as ['loc' | 'conf' | 'landms', Tensor][]) {

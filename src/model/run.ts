@@ -62,6 +62,25 @@ export function keptOutputArrays(): { into: OutputArrays; clear(): void } {
 }
 
 /**
+ * A pass over the network on an input already on the backend, up to its three outputs, still on
+ * the backend: the scheduled run (which owns the input and every tensor until run.end()), the
+ * Forward (its taps) and the outputs. runUploaded reads them back; bench/outputs.ts times that read.
+ */
+export function startPass<T>(be: Backend<T>, model: RetinaFace, x: T, taps?: TapSelection): { run: Scheduled<T>; f: Forward<T>; out: Record<'loc' | 'conf' | 'landms', T> } {
+  const run = new Scheduled(be);
+  try {
+    run.adopt(x);
+    const [, h, w] = be.shape(x) as [number, number, number];
+    run.follow(planFor(model, h, w));
+    const f = new Forward(run, taps);
+    return { run, f, out: model.forward(f, x) };
+  } catch (e) {
+    run.end();
+    throw e;
+  }
+}
+
+/**
  * runNetwork on an input already on the backend (uploadInput); the pass owns and releases it.
  * With `into` (and a backend that can readInto), the outputs are read into the caller's arrays
  * instead of fresh ones: fresh memory costs its first touch once the arrays outgrow what the
@@ -69,13 +88,8 @@ export function keptOutputArrays(): { into: OutputArrays; clear(): void } {
  * kept), and the result's tensors then share those arrays.
  */
 export async function runUploaded<T>(be: Backend<T>, model: RetinaFace, x: T, taps?: TapSelection, into?: OutputArrays): Promise<NetworkOutput> {
-  const run = new Scheduled(be);
+  const { run, f, out } = startPass(be, model, x, taps);
   try {
-    run.adopt(x);
-    const [, h, w] = be.shape(x) as [number, number, number];
-    run.follow(planFor(model, h, w));
-    const f = new Forward(run, taps);
-    const out = model.forward(f, x);
     const read = async (name: 'loc' | 'conf' | 'landms', t: T): Promise<Tensor> => {
       if (into === undefined || be.readInto === undefined) return be.read(t);
       const shape = [...be.shape(t)];

@@ -54,6 +54,16 @@ export interface Budget {
   rounds: number;
   /** An end-to-end contestant is skipped at a resolution where its predicted forward exceeds this. */
   e2eMaxCallSeconds: number;
+  /**
+   * Untimed passes per end-to-end contestant after its first call, before the timed rounds: up to
+   * `passes`, back to back, for at most `seconds` (and a fair share of what is left of the
+   * resolution's time). V8 compiles a process's hot JavaScript with TurboFan on background threads
+   * over its first calls (ours: the forward's scheduling and kernels' glue; jpeg-js's decode; the
+   * postprocess): `node dist/bench/background.js` counts ~80 ms of such compiling in the first 30
+   * forwards at 640x640, on this 2-core VM the core a two-thread forward's second thread needs.
+   * Every contestant gets the same warm-up; its first call is reported apart (first forward).
+   */
+  warmup: { passes: number; seconds: number };
 }
 
 export const BUDGETS: Record<Mode, Budget> = {
@@ -67,6 +77,7 @@ export const BUDGETS: Record<Mode, Budget> = {
     sectionSeconds: { probe: 3, kernels: 30, e2e: 45 },
     rounds: 3,
     e2eMaxCallSeconds: 4,
+    warmup: { passes: 3, seconds: 2 },
   },
   full: {
     resolutions: RESOLUTIONS,
@@ -78,6 +89,7 @@ export const BUDGETS: Record<Mode, Budget> = {
     sectionSeconds: { probe: 20, kernels: 800, e2e: 800 },
     rounds: 11,
     e2eMaxCallSeconds: 40,
+    warmup: { passes: 100, seconds: 10 },
   },
 };
 

@@ -248,7 +248,7 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
         running.push({ c, ch, r, ms: {} });
       }
       const job = { type: 'run' as const, height: res.height, width: res.width, input: files.input, ...(files.jpeg !== undefined ? { jpeg: files.jpeg } : {}) };
-      // Round 0 is every contestant's first call; then interleaved steady rounds.
+      // Round 0 is every contestant's first call, then its warm-up passes; then interleaved steady rounds.
       let rounds = budget.rounds;
       for (let round = 0; round <= rounds; round++) {
         if (round > 1 && performance.now() > resDeadline) break; // the first call and one steady sample at least
@@ -271,6 +271,21 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
           }
         }
         if (round === 0) {
+          // Then each contestant's untimed warm-up passes (budget.warmup), back to back.
+          const live = running.filter((e) => e.r.skipped === undefined);
+          for (const e of live) {
+            const end = performance.now() + Math.min(1000 * budget.warmup.seconds, (resDeadline - performance.now()) / (4 * live.length));
+            let passes = 0;
+            while (passes < budget.warmup.passes && performance.now() < end) {
+              const reply: Reply = await e.ch.request(job);
+              if (reply.type !== 'run' || reply.error !== undefined) {
+                e.r.skipped = `run failed: ${reply.type === 'run' ? reply.error : reply.type === 'init' ? reply.skipped : 'no reply'}`;
+                break;
+              }
+              passes++;
+            }
+            e.r.warmupPasses = passes;
+          }
           // Fewer rounds where one round would eat the section: at least one steady sample each.
           const roundMs = running.reduce((s, e) => s + (e.first?.total ?? 0) + (e.firstAgain ?? 0), 0);
           const left = resDeadline - performance.now();

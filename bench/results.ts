@@ -55,6 +55,12 @@ export interface E2EResult {
    * tenth session.
    */
   forwardAgainRounds?: number[];
+  /**
+   * Untimed passes this contestant ran after its first call and before the timed rounds (the
+   * budget's warmup: V8 optimizes the JS of a pass over its first calls, on background threads
+   * that take a core from a two-thread forward). Absent before 2026-12-05's thirteenth session.
+   */
+  warmupPasses?: number;
   /** Stages this contestant does not have (a peer has no decode) or that are not on this branch. */
   missingStages?: string;
   macs: number;

@@ -56,8 +56,8 @@ export interface Budget {
   e2eMaxCallSeconds: number;
   /**
    * Untimed passes per end-to-end contestant after its first call, before the timed rounds: up to
-   * `passes`, back to back, for at most `seconds` (and a fair share of what is left of the
-   * resolution's time). V8 compiles a process's hot JavaScript with TurboFan on background threads
+   * `passes`, back to back, for at most `seconds`, from the resolution's time that the timed rounds
+   * leave (all of them at the first round's pace, twice over: none where a round is long). V8 compiles a process's hot JavaScript with TurboFan on background threads
    * over its first calls (ours: the forward's scheduling and kernels' glue; jpeg-js's decode; the
    * postprocess): `node dist/bench/background.js` counts ~80 ms of such compiling in the first 30
    * forwards at 640x640, on this 2-core VM the core a two-thread forward's second thread needs.

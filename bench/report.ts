@@ -156,6 +156,25 @@ ${table(['arch', 'resolution', 'ours (fastest of its family)', 'forward ms', 'tw
 (same run, the median of the per-round ratios); the peers' own speed-ups are in the
 thread-for-thread table below. **Back to back**: the same, of the forward each round ran once more
 right after the timed one, its threads still awake (the back-to-back table below).
+${warmupNote(run.e2e)}`;
+}
+
+/**
+ * What the run says of its warm-up (E2EResult.warmupPasses): every contestant's untimed passes
+ * between its first call and the timed rounds. Empty for runs recorded before it.
+ */
+export function warmupNote(e2e: readonly E2EResult[]): string {
+  const passes = e2e.filter((r) => r.skipped === undefined && r.warmupPasses !== undefined).map((r) => r.warmupPasses!);
+  if (passes.length === 0) return '';
+  const range = Math.min(...passes) === Math.max(...passes) ? String(passes[0]) : `${Math.min(...passes)}-${Math.max(...passes)}`;
+  return `
+**Warm-up**: after its first call (the first-forward column below), each contestant ran ${range}
+untimed passes back to back before the timed rounds (bench/config.ts \`warmup\`: up to a number of
+passes or of seconds, from the time the rounds leave; none where a round takes long). Over a process's first hundred or so calls, V8 compiles its hot JavaScript
+(ours: the forward's scheduling and the kernels' glue; jpeg-js's decode; the postprocess) with
+TurboFan on background threads, which on a machine with as many cores as the forward has threads
+take a core from the forward (\`node dist/bench/background.js\`; docs/profile.md, "The
+twenty-ninth"). The rounds time the steady state; the first call is reported apart.
 `;
 }
 

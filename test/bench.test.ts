@@ -2,6 +2,7 @@
 // hand counts, the validation step rejecting wrong kernels, the report generator, the options,
 // the generated SIMD probe module, and the Chromium proxy carrying a forward pass faithfully.
 // (With test/kernels_page.test.ts, the only test files that import bench/: layers.test.ts checks it.)
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Backend } from '../src/backend.js';
@@ -13,7 +14,7 @@ import { byKindRoundRobin, convShapeCase, runKernelSuite } from '../bench/kernel
 import { headlineFirst, overCap } from '../bench/e2e.js';
 import { RESOLUTIONS } from '../bench/config.js';
 import { simdProbeModule, SIMD_FLOPS_PER_ITER } from '../bench/probe.js';
-import { againRatio, cliSection, headline, ourSpeedup, pairedRatio, threadForThread, ratios, renderMarkdown, kernelChart, e2eChart, techniquesSection } from '../bench/report.js';
+import { againRatio, warmupNote, cliSection, headline, ourSpeedup, pairedRatio, threadForThread, ratios, renderMarkdown, kernelChart, e2eChart, techniquesSection } from '../bench/report.js';
 import { parseStages } from '../bench/rss.js';
 import { selfTimes } from '../bench/self_time.js';
 import type { E2EResult } from '../bench/results.js';
@@ -22,6 +23,7 @@ import { parseArgs } from '../bench/run.js';
 import { parseOptions } from '../bench/ab.js';
 import { moduleOfNode, nodeTimesByRun, rowOf } from '../bench/peer-profile.js';
 import { cpuOfStat, cpuTicksOfStat, describeTwoThreads, groupByPlacement } from '../bench/placement.js';
+import { parseSchedstat } from '../bench/background.js';
 import { convCalls, distinctConvShapes, networkMacs, traceNetwork } from '../bench/shapes.js';
 import { sampleBatched, summarize } from '../bench/stats.js';
 import { spreadChannels } from '../src/harness/conv_reference.js';
@@ -274,6 +276,29 @@ test('report: the back-to-back forwards (forwardAgainRounds) give their own per-
   assert.ok(md.includes('| mobile0.25 | 640x640 | 1 | cpu-simd-1t | 33.0 | — | 1.50 |'), line('| mobile0.25 | 640x640 | 1 | cpu-simd-1t'));
   // a run without them has no such table
   assert.not.ok(renderMarkdown({ ...fakeRun(), e2e: [r('cpu-simd-1t', 'ours', 1, [30]), r('onnxruntime-node-1t', 'peer', 1, [20])] }, 'x.json').includes('Back to back: in the same rounds'));
+});
+
+test('report: the warm-up note gives the range of the contestants\' untimed passes (warmupPasses), and nothing for runs without them', () => {
+  const r = (contestant: string, warmupPasses?: number, skipped?: string): E2EResult => ({
+    arch: 'mobile0.25', resolution: '640x640', megapixels: 0.4096, contestant, kind: 'ours', threads: 1, macs: 1e9,
+    stages: { forward: summarize(100, [30]) }, ...(warmupPasses !== undefined ? { warmupPasses } : {}), ...(skipped !== undefined ? { skipped } : {}),
+  });
+  assert.ok(warmupNote([r('a', 68), r('b', 100), r('c', 3, 'run failed: x')]).includes('each contestant ran 68-100\nuntimed passes'), 'a skipped contestant does not count');
+  assert.ok(warmupNote([r('a', 30), r('b', 30)]).includes('each contestant ran 30\nuntimed passes'));
+  assert.is(warmupNote([r('a'), r('b')]), '');
+  // in the published page, under the headline table
+  const withPeer = (contestant: string, kind: 'ours' | 'peer', threads: number): E2EResult => ({ ...r(contestant, 12), kind, threads, forwardRounds: [30] });
+  const md = renderMarkdown({ ...fakeRun(), e2e: [withPeer('cpu-simd-1t', 'ours', 1), withPeer('cpu-simd-2t', 'ours', 2), withPeer('onnxruntime-node-1t', 'peer', 1), withPeer('onnxruntime-node-2t', 'peer', 2)] }, 'x.json');
+  assert.ok(md.includes('**Warm-up**: after its first call (the first-forward column below), each contestant ran 12\nuntimed passes'), md.slice(0, 400));
+});
+
+test('background: parseSchedstat reads a thread\'s CPU and runqueue-wait ns as ms; this thread\'s own line parses', () => {
+  assert.equal(parseSchedstat('123456789 2000000 17\n'), { runMs: 123.456789, waitMs: 2 });
+  assert.throws(() => parseSchedstat('garbage'), /not a schedstat line/);
+  if (process.platform === 'linux') {
+    const mine = parseSchedstat(readFileSync('/proc/thread-self/schedstat', 'utf8'));
+    assert.ok(mine.runMs > 0 && mine.waitMs >= 0, JSON.stringify(mine));
+  }
 });
 
 test('report: headline picks the fastest of each family and divides by each ONNX peer', () => {

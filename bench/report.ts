@@ -170,10 +170,11 @@ export function warmupNote(e2e: readonly E2EResult[]): string {
   return `
 **Warm-up**: after its first call (the first-forward column below), each contestant ran ${range}
 untimed passes back to back before the timed rounds (bench/config.ts \`warmup\`: up to a number of
-passes or of seconds, from the time the rounds leave; none where a round takes long). Over a process's first hundred or so calls, V8 compiles its hot JavaScript
-(ours: the forward's scheduling and the kernels' glue; jpeg-js's decode; the postprocess) with
-TurboFan on background threads, which on a machine with as many cores as the forward has threads
-take a core from the forward (\`node dist/bench/background.js\`; docs/profile.md, "The
+passes or of seconds, from the time the rounds leave; none where a round takes long). Over a
+process's first hundred or so calls, V8 compiles its hot JavaScript (ours: the forward's
+scheduling and the kernels' glue; jpeg-js's decode; the postprocess) with TurboFan on background
+threads, which on a machine with as many cores as the forward has threads take a core from the
+forward (\`node dist/bench/background.js\`; docs/profile.md, "The
 twenty-ninth"). The rounds time the steady state; the first call is reported apart.
 `;
 }

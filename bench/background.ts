@@ -43,8 +43,8 @@ async function main(): Promise<void> {
   if (process.platform !== 'linux' || !existsSync('/proc/self/task')) throw new Error('needs Linux (/proc/self/task/<tid>/schedstat)');
   const { arch, width, height } = archAndSize('mobile0.25');
   const threads = Number(option('threads', '2')), passes = Number(option('passes', '300'));
-  const pause = Number(option('pause', '3')), window = Number(option('window', '30'));
-  if (!(threads >= 1) || !(passes >= 1) || !(pause >= 0) || !(window >= 1)) throw new Error('--threads N (>= 1), --passes N (>= 1), --pause MS (>= 0), --window N (>= 1)');
+  const pause = Number(option('pause', '3')), perWindow = Number(option('window', '30'));
+  if (!(threads >= 1) || !(passes >= 1) || !(pause >= 0) || !(perWindow >= 1)) throw new Error('--threads N (>= 1), --passes N (>= 1), --pause MS (>= 0), --window N (>= 1)');
   const model = buildRetinaFace(arch);
   fillRandomWeights(model, SEED);
   const be = new CpuSimdBackend({ threads });
@@ -79,8 +79,8 @@ async function main(): Promise<void> {
   console.log(`${arch} ${width}x${height}, cpu-simd ${threads} thread(s), ${passes} forwards ${pause} ms apart from the process's first, ` +
     'CPU ms of the threads other than the caller and the pool\'s workers (V8\'s compiler and GC helpers) while each forward ran:');
   const windows: string[] = [];
-  for (let i = 0; i < samples.length; i += window) {
-    const w = samples.slice(i, i + window);
+  for (let i = 0; i < samples.length; i += perWindow) {
+    const w = samples.slice(i, i + perWindow);
     windows.push(`forwards ${i}-${i + w.length - 1}: ${w.reduce((sum, s) => sum + others(s), 0).toFixed(0)} ms`);
   }
   console.log(`  ${windows.join('; ')}`);

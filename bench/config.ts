@@ -56,12 +56,14 @@ export interface Budget {
   e2eMaxCallSeconds: number;
   /**
    * Untimed passes per end-to-end contestant after its first call, before the timed rounds: up to
-   * `passes`, back to back, for at most `seconds`, from the resolution's time that the timed rounds
-   * leave (all of them at the first round's pace, twice over: none where a round is long). V8 compiles a process's hot JavaScript with TurboFan on background threads
-   * over its first calls (ours: the forward's scheduling and kernels' glue; jpeg-js's decode; the
-   * postprocess): `node dist/bench/background.js` counts ~80 ms of such compiling in the first 30
-   * forwards at 640x640, on this 2-core VM the core a two-thread forward's second thread needs.
-   * Every contestant gets the same warm-up; its first call is reported apart (first forward).
+   * `passes`, back to back, for at most `seconds`, from the time the timed rounds leave four times
+   * over (e2e.ts planRounds: none where a round is long, as resnet50's). What one resolution spends
+   * on it, a later arch no longer gets. Over a process's first calls V8 compiles its hot JavaScript
+   * with TurboFan on background threads (ours: the forward's scheduling and the kernels' glue;
+   * jpeg-js's decode; the postprocess): `node dist/bench/background.js --passes 120 --pause 3
+   * --window 30` counted 121 ms of other threads' CPU in the first 30 forwards at 640x640 on 2
+   * threads, on this 2-core VM the core the forward's second thread needs. Every contestant gets
+   * the same warm-up; its first call is reported apart (first forward).
    */
   warmup: { passes: number; seconds: number };
 }

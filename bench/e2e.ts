@@ -248,7 +248,7 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
         running.push({ c, ch, r, ms: {} });
       }
       const job = { type: 'run' as const, height: res.height, width: res.width, input: files.input, ...(files.jpeg !== undefined ? { jpeg: files.jpeg } : {}) };
-      // Round 0 is every contestant's first call, then its warm-up passes; then interleaved steady rounds.
+      // Round 0 is every contestant's first call; then its warm-up passes (planRounds); then interleaved steady rounds.
       let rounds = budget.rounds;
       for (let round = 0; round <= rounds; round++) {
         if (round > 1 && performance.now() > resDeadline) break; // the first call and one steady sample at least
@@ -256,8 +256,9 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
           if (e.r.skipped !== undefined) continue;
           await sleep(SETTLE_MS); // the previous contestant's threads at rest (SETTLE_MS)
           const reply: Reply = await e.ch.request(job);
-          if (reply.type !== 'run' || reply.error !== undefined) {
-            e.r.skipped = `run failed: ${reply.type === 'run' ? reply.error : reply.type === 'init' ? reply.skipped : 'no reply'}`;
+          const failed = runFailure(reply);
+          if (failed !== undefined || reply.type !== 'run') {
+            e.r.skipped = failed;
             continue;
           }
           const { forwardAgain, ...passMs } = reply.ms;
@@ -271,29 +272,27 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
           }
         }
         if (round === 0) {
-          // Then each contestant's untimed warm-up passes (budget.warmup), back to back, from the
-          // time the timed rounds leave: all of them at the first round's pace, twice over, is kept
-          // for them first (so where one round is long, as resnet50's, there is no warm-up).
           const live = running.filter((e) => e.r.skipped === undefined);
-          const firstRoundMs = live.reduce((s, e) => s + (e.first?.total ?? 0) + (e.firstAgain ?? 0) + SETTLE_MS, 0);
-          const spare = resDeadline - performance.now() - 2 * budget.rounds * firstRoundMs;
+          const roundMs = live.reduce((s, e) => s + (e.first?.total ?? 0) + (e.firstAgain ?? 0), 0);
+          const plan = planRounds(resDeadline - performance.now(), roundMs, budget, live.length);
+          rounds = plan.rounds;
+          // Each contestant's untimed warm-up passes, back to back, from the time those rounds leave;
+          // a pass starts only if one as long as the last still ends in time.
           for (const e of live) {
-            const end = performance.now() + Math.min(1000 * budget.warmup.seconds, Math.max(0, spare) / live.length);
-            let passes = 0;
-            while (passes < budget.warmup.passes && performance.now() < end) {
-              const reply: Reply = await e.ch.request(job);
-              if (reply.type !== 'run' || reply.error !== undefined) {
-                e.r.skipped = `run failed: ${reply.type === 'run' ? reply.error : reply.type === 'init' ? reply.skipped : 'no reply'}`;
+            const end = performance.now() + plan.warmupMsEach;
+            let passes = 0, passMs = 0;
+            while (passes < budget.warmup.passes && performance.now() + passMs <= end) {
+              const t0 = performance.now();
+              const failed = runFailure(await e.ch.request(job));
+              if (failed !== undefined) {
+                e.r.skipped = failed;
                 break;
               }
+              passMs = performance.now() - t0;
               passes++;
             }
             e.r.warmupPasses = passes;
           }
-          // Fewer rounds where one round would eat the section: at least one steady sample each.
-          const roundMs = running.reduce((s, e) => s + (e.first?.total ?? 0) + (e.firstAgain ?? 0), 0);
-          const left = resDeadline - performance.now();
-          rounds = Math.max(1, Math.min(budget.rounds, Math.floor(left / Math.max(roundMs, 1) / 4)));
         }
       }
       for (const e of running) {
@@ -325,6 +324,26 @@ export async function runEndToEnd(opts: E2EOptions): Promise<{ results: E2EResul
 export interface Rate {
   msPerMac: number;
   from: string;
+}
+
+/** Why a contestant's pass failed (its skip reason), or undefined where it ran. */
+export function runFailure(reply: Reply): string | undefined {
+  if (reply.type === 'run' && reply.error === undefined) return undefined;
+  return `run failed: ${reply.type === 'run' ? reply.error : reply.type === 'init' ? reply.skipped : 'no reply'}`;
+}
+
+/**
+ * The timed rounds a resolution's `leftMs` allows after its first round (which took `roundMs`):
+ * the budget's, fewer where they would not fit four times over, one at least; then each of the
+ * `live` contestants' warm-up time (budget.warmup.seconds at most) from what those rounds, four
+ * times over, leave. Where a round is long (resnet50's) nothing is left: no warm-up.
+ */
+export function planRounds(leftMs: number, roundMs: number, budget: Budget, live: number): { rounds: number; warmupMsEach: number } {
+  const perRound = Math.max(roundMs, 1);
+  const rounds = Math.max(1, Math.min(budget.rounds, Math.floor(leftMs / perRound / 4)));
+  const spare = leftMs - 4 * rounds * perRound;
+  const warmupMsEach = live > 0 && spare > 0 ? Math.min(1000 * budget.warmup.seconds, spare / live) : 0;
+  return { rounds, warmupMsEach };
 }
 
 /** The skip reason when the predicted forward at `macs` is over the budget's cap, else undefined. */

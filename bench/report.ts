@@ -161,21 +161,30 @@ ${warmupNote(run.e2e)}`;
 
 /**
  * What the run says of its warm-up (E2EResult.warmupPasses): every contestant's untimed passes
- * between its first call and the timed rounds. Empty for runs recorded before it.
+ * between its first call and the timed rounds, by arch and resolution. Empty for runs recorded
+ * before it.
  */
 export function warmupNote(e2e: readonly E2EResult[]): string {
-  const passes = e2e.filter((r) => r.skipped === undefined && r.warmupPasses !== undefined).map((r) => r.warmupPasses!);
-  if (passes.length === 0) return '';
-  const range = Math.min(...passes) === Math.max(...passes) ? String(passes[0]) : `${Math.min(...passes)}-${Math.max(...passes)}`;
+  const cells = new Map<string, number[]>();
+  for (const r of e2e) {
+    if (r.skipped !== undefined || r.warmupPasses === undefined) continue;
+    const key = `${r.arch} ${r.resolution}`;
+    cells.set(key, [...(cells.get(key) ?? []), r.warmupPasses]);
+  }
+  if (cells.size === 0) return '';
+  const range = (xs: number[]) => (Math.max(...xs) === 0 ? 'none' : Math.min(...xs) === Math.max(...xs) ? String(xs[0]) : `${Math.min(...xs)}-${Math.max(...xs)}`);
+  const list = [...cells].map(([cell, xs]) => `${cell} ${range(xs)}`).join(', ');
   return `
-**Warm-up**: after its first call (the first-forward column below), each contestant ran ${range}
-untimed passes back to back before the timed rounds (bench/config.ts \`warmup\`: up to a number of
-passes or of seconds, from the time the rounds leave; none where a round takes long). Over a
-process's first hundred or so calls, V8 compiles its hot JavaScript (ours: the forward's
+**Warm-up**: after its first call (the first-forward column below), each contestant ran untimed
+passes back to back before the timed rounds (bench/config.ts \`warmup\`: up to a number of passes
+or of seconds, from the time the rounds leave; none where a round takes long). Passes, by arch
+and resolution: ${list}.
+
+Over a process's first hundred or so calls, V8 compiles its hot JavaScript (ours: the forward's
 scheduling and the kernels' glue; jpeg-js's decode; the postprocess) with TurboFan on background
 threads, which on a machine with as many cores as the forward has threads take a core from the
-forward (\`node dist/bench/background.js\`; docs/profile.md, "The
-twenty-ninth"). The rounds time the steady state; the first call is reported apart.
+forward (\`node dist/bench/background.js\`; docs/profile.md, "The twenty-ninth"). The rounds time
+the steady state; the first call is reported apart.
 `;
 }
 

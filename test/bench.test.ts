@@ -11,7 +11,7 @@ import type { ConvBnAct } from '../src/model/modules.js';
 import type { Tensor } from '../src/tensor.js';
 import { BATCH_MIN_MS, BUDGETS, type Budget } from '../bench/config.js';
 import { byKindRoundRobin, convShapeCase, runKernelSuite } from '../bench/kernels.js';
-import { headlineFirst, overCap } from '../bench/e2e.js';
+import { headlineFirst, overCap, planRounds, runFailure } from '../bench/e2e.js';
 import { RESOLUTIONS } from '../bench/config.js';
 import { simdProbeModule, SIMD_FLOPS_PER_ITER } from '../bench/probe.js';
 import { againRatio, warmupNote, cliSection, headline, ourSpeedup, pairedRatio, threadForThread, ratios, renderMarkdown, kernelChart, e2eChart, techniquesSection } from '../bench/report.js';
@@ -278,18 +278,36 @@ test('report: the back-to-back forwards (forwardAgainRounds) give their own per-
   assert.not.ok(renderMarkdown({ ...fakeRun(), e2e: [r('cpu-simd-1t', 'ours', 1, [30]), r('onnxruntime-node-1t', 'peer', 1, [20])] }, 'x.json').includes('Back to back: in the same rounds'));
 });
 
-test('report: the warm-up note gives the range of the contestants\' untimed passes (warmupPasses), and nothing for runs without them', () => {
-  const r = (contestant: string, warmupPasses?: number, skipped?: string): E2EResult => ({
-    arch: 'mobile0.25', resolution: '640x640', megapixels: 0.4096, contestant, kind: 'ours', threads: 1, macs: 1e9,
+test('report: the warm-up note gives each arch and resolution\'s range of untimed passes (warmupPasses), none where none ran, nothing for runs without them', () => {
+  const r = (contestant: string, resolution: string, warmupPasses?: number, skipped?: string): E2EResult => ({
+    arch: 'mobile0.25', resolution, megapixels: 0.4096, contestant, kind: 'ours', threads: 1, macs: 1e9,
     stages: { forward: summarize(100, [30]) }, ...(warmupPasses !== undefined ? { warmupPasses } : {}), ...(skipped !== undefined ? { skipped } : {}),
   });
-  assert.ok(warmupNote([r('a', 68), r('b', 100), r('c', 3, 'run failed: x')]).includes('each contestant ran 68-100\nuntimed passes'), 'a skipped contestant does not count');
-  assert.ok(warmupNote([r('a', 30), r('b', 30)]).includes('each contestant ran 30\nuntimed passes'));
-  assert.is(warmupNote([r('a'), r('b')]), '');
+  const note = warmupNote([r('a', '640x640', 68), r('b', '640x640', 100), r('c', '640x640', 3, 'run failed: x'), r('a', '2048x1150', 12), r('b', '2048x1150', 12), r('a', '4096x2300', 0)]);
+  assert.match(note, /:\s+mobile0\.25 640x640 68-100,\s+mobile0\.25 2048x1150 12,\s+mobile0\.25 4096x2300 none\./, 'a skipped contestant does not count');
+  assert.is(warmupNote([r('a', '640x640'), r('b', '640x640')]), '');
   // in the published page, under the headline table
-  const withPeer = (contestant: string, kind: 'ours' | 'peer', threads: number): E2EResult => ({ ...r(contestant, 12), kind, threads, forwardRounds: [30] });
+  const withPeer = (contestant: string, kind: 'ours' | 'peer', threads: number): E2EResult => ({ ...r(contestant, '640x640', 12), kind, threads, forwardRounds: [30] });
   const md = renderMarkdown({ ...fakeRun(), e2e: [withPeer('cpu-simd-1t', 'ours', 1), withPeer('cpu-simd-2t', 'ours', 2), withPeer('onnxruntime-node-1t', 'peer', 1), withPeer('onnxruntime-node-2t', 'peer', 2)] }, 'x.json');
-  assert.ok(md.includes('**Warm-up**: after its first call (the first-forward column below), each contestant ran 12\nuntimed passes'), md.slice(0, 400));
+  assert.match(md, /\*\*Warm-up\*\*: after its first call[^]*:\s+mobile0\.25 640x640 12\./);
+});
+
+test('e2e: planRounds keeps the timed rounds four times over, then gives each contestant warm-up time from the rest (capped); runFailure names the reply\'s error', () => {
+  const budget = { ...BUDGETS.full, rounds: 11, warmup: { passes: 100, seconds: 10 } };
+  // plenty of time: 11 rounds of 1 s take 44 s four times over; 200 - 44 = 156 s over 6 contestants, capped at 10 s
+  assert.equal(planRounds(200_000, 1000, budget, 6), { rounds: 11, warmupMsEach: 10_000 });
+  // 60 s: 11 rounds (44 s), 16 s over 4 contestants
+  assert.equal(planRounds(60_000, 1000, budget, 4), { rounds: 11, warmupMsEach: 4000 });
+  // a long round (resnet50's 18 s) in 200 s: 2 rounds (4 x 2 x 18 = 144 s), 56 s left over 6: 9.33 s each
+  assert.equal(planRounds(200_000, 18_000, budget, 6), { rounds: 2, warmupMsEach: 56_000 / 6 });
+  // 100 s: 1 round (72 s), 28 s over 6; 50 s: still 1 round (the first steady sample), nothing left
+  assert.equal(planRounds(100_000, 18_000, budget, 6), { rounds: 1, warmupMsEach: 28_000 / 6 });
+  assert.equal(planRounds(50_000, 18_000, budget, 6), { rounds: 1, warmupMsEach: 0 });
+  assert.equal(planRounds(-5, 1000, budget, 6), { rounds: 1, warmupMsEach: 0 }, 'past the deadline');
+  assert.equal(planRounds(200_000, 1000, budget, 0), { rounds: 11, warmupMsEach: 0 }, 'no contestant left');
+  assert.is(runFailure({ type: 'run', ms: { forward: 1 } }), undefined);
+  assert.is(runFailure({ type: 'run', ms: {}, error: 'out of memory' }), 'run failed: out of memory');
+  assert.is(runFailure({ type: 'stop', peakRssMB: 1 } as never), 'run failed: no reply');
 });
 
 test('background: parseSchedstat reads a thread\'s CPU and runqueue-wait ns as ms; this thread\'s own line parses', () => {

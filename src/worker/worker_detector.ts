@@ -201,7 +201,7 @@ export class WorkerDetector {
    * Detector.detect(), it takes no `raw` option (EOPTION): that is detectDetailed()'s.
    */
   async detect(image: ImageInput, opts: Omit<WorkerDetectCallOptions, 'raw'> = {}): Promise<Face[]> {
-    if ('raw' in opts) throw new RetinaFaceError('unknown option raw', { code: 'EOPTION' });
+    if (!this.disposed && 'raw' in opts) throw new RetinaFaceError('unknown option raw', { code: 'EOPTION' });
     return (await this.detectDetailed(image, opts)).faces;
   }
 

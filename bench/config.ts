@@ -91,7 +91,7 @@ export const BUDGETS: Record<Mode, Budget> = {
     sectionSeconds: { probe: 20, kernels: 800, e2e: 800 },
     rounds: 11,
     e2eMaxCallSeconds: 40,
-    warmup: { passes: 100, seconds: 10 },
+    warmup: { passes: 30, seconds: 5 },
   },
 };
 

@@ -72,7 +72,6 @@ export function parseOptions(flag: string, text: string): Record<string, unknown
 const optionsNote = (before: Record<string, unknown>, after: Record<string, unknown>) =>
   (Object.keys(before).length > 0 ? `, before ${JSON.stringify(before)}` : '') + (Object.keys(after).length > 0 ? `, after ${JSON.stringify(after)}` : '');
 
-
 async function main(argv: readonly string[]): Promise<void> {
   const o = { before: '', after: '', arch: 'mobile0.25', size: '640x640', threads: 1, pairs: 40, tolerance: 0, pause: 0, threadsAfter: 0, optionsBefore: {} as Record<string, unknown>, optionsAfter: {} as Record<string, unknown> };
   for (let i = 0; i < argv.length; i++) {

@@ -26,7 +26,6 @@ import { prepareArch } from './e2e.js';
 import { openOnnxNode, runOnnxNode } from './peers/onnx_node.js';
 import { repoRoot } from './peers/torch.js';
 
-
 async function main(argv: readonly string[]): Promise<void> {
   let arch: Arch = 'mobile0.25', size = '640x640', threads = 1, pairs = 21, spin = false;
   for (let i = 0; i < argv.length; i++) {

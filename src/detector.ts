@@ -320,8 +320,16 @@ export class RetinaFaceDetector {
   async detectDetailed(image: ImageInput | RgbImage, opts?: DetailedCallOptions, name?: string): Promise<Detection | DetectionSummary>;
   async detectDetailed(image: ImageInput | RgbImage, opts: DetailedCallOptions = {}, name = '<image>'): Promise<Detection | DetectionSummary> {
     const { raw, ...call } = opts;
+    return this.detailed(raw, (into) => this.detectNow(image, call, name, into));
+  }
+
+  /**
+   * One detectDetailed() or detectRows() call, exclusive: whole (`raw` true or left out, the
+   * outputs read into fresh arrays) or without its raw outputs (read into the kept ones).
+   */
+  private async detailed(raw: unknown, run: (into: OutputArrays | undefined) => Promise<Detection>): Promise<Detection | DetectionSummary> {
     const keep = wantsRaw(raw);
-    return this.exclusive(async () => withoutRaw(await this.detectNow(image, call, name, keep ? undefined : this.kept.into), keep));
+    return this.exclusive(async () => withoutRaw(await run(keep ? undefined : this.kept.into), keep));
   }
 
   /** Every option of one call checked (one RetinaFaceError naming the option), before any work. */
@@ -525,8 +533,7 @@ export class RetinaFaceDetector {
   async detectRows(src: RowSource, opts?: DetailedCallOptions, name?: string): Promise<Detection | DetectionSummary>;
   async detectRows(src: RowSource, opts: DetailedCallOptions = {}, name = '<image>'): Promise<Detection | DetectionSummary> {
     const { raw, ...rest } = opts;
-    const keep = wantsRaw(raw);
-    return this.exclusive(async () => withoutRaw(await this.rowsNow(src, rest, name, keep ? undefined : this.kept.into), keep));
+    return this.detailed(raw, (into) => this.rowsNow(src, rest, name, into));
   }
 
   private async rowsNow(src: RowSource, opts: DetectCallOptions, name: string, into: OutputArrays | undefined): Promise<Detection> {

@@ -24,7 +24,8 @@ const kept = keptOutputArrays();
 const ms: Record<'fresh' | 'kept', number[]> = { fresh: [], kept: [] };
 for (let i = 0; i < passes + 2; i++) {
   await sleep(pause);
-  const { run, out } = startPass(be, model, be.upload(x));
+  const pass = startPass(be, model, be.upload(x));
+  const { out } = pass;
   const mode = i % 2 === 0 ? 'fresh' : 'kept';
   const t0 = performance.now();
   for (const [name, t] of Object.entries(out) as ['loc' | 'conf' | 'landms', Tensor][]) {
@@ -32,7 +33,7 @@ for (let i = 0; i < passes + 2; i++) {
     else await be.readInto(t, kept.into(name, numel(t.shape)));
   }
   const t1 = performance.now();
-  run.end();
+  pass.end();
   if (i >= 2) ms[mode].push(t1 - t0); // the first of each: warm-up (and the kept arrays' own first touch)
 }
 be.dispose();

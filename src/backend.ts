@@ -38,6 +38,15 @@ export interface Backend<T = unknown> {
   /** The handle will not be used again by the forward pass: its storage may be reused. */
   release(x: T): void;
 
+  /**
+   * Optional: a whole forward pass of `model` on x, given as `walk` (the network's forward through
+   * the scheduler; it returns the outputs loc, conf, landms). A backend may run walk() while
+   * recording what it did and, on a later pass whose input and own state are as they were then,
+   * redo that without walking (cpu-simd: its pool's tasks and its arena's allocations replayed,
+   * src/backends/simd_replay.ts). A pass with taps always walks (startPass, src/model/run.ts).
+   */
+  pass?(model: Module, x: T, walk: () => T[]): T[];
+
   /** Convolution (+ bias) (+ eval batch norm) (+ LeakyReLU with this slope, 0 = ReLU). */
   convBnAct(x: T, layer: ConvBnAct): T;
   /** a + b, then the activation if slope is not null (ResNet: relu(out + identity)). */

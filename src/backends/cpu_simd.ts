@@ -51,6 +51,7 @@ import type { SimdModules } from '../ops/simd_files.js';
 import { RetinaFaceError } from '../errors.js';
 import { maxPool2dNaive } from '../ops/max_pool2d.cpu.js';
 import { TASKS, ThreadPool, type TaskRecord, type ThreadHost } from './simd_pool.js';
+import { PassRecorder } from './simd_replay.js';
 
 export interface CpuSimdOptions {
   /** Threads including the caller's; default: all cores (os.availableParallelism / hardwareConcurrency). */
@@ -112,6 +113,12 @@ export interface CpuSimdOptions {
    * option is false. Results stay within the parity bounds either way (test/simd.test.ts).
    */
   fma?: boolean;
+  /**
+   * Forward passes recorded and replayed (default true; simd_replay.ts): a pass whose input lands
+   * where a recorded pass's did, with the arena as it was then, posts the recorded tasks again
+   * instead of walking the network. Results are bit-identical. false: every pass walks.
+   */
+  replay?: boolean;
 }
 
 export type { SimdModules } from '../ops/simd_files.js';
@@ -245,6 +252,8 @@ export class CpuSimdBackend implements Backend<Tensor> {
   private pendingShared = new Map<ConvBnAct, { x: SimdTensor; y: SimdTensor }>();
   /** nearestMap's blocks, by `${n}:${nOut}` */
   private nearestMaps = new Map<string, number>();
+  /** passes recorded and replayed (pass()); null before prepare() or with replay: false */
+  private recorder: PassRecorder | null = null;
 
   constructor(private readonly options: CpuSimdOptions = {}) {}
 
@@ -271,6 +280,11 @@ export class CpuSimdBackend implements Backend<Tensor> {
     let n = 0;
     for (const p of this.prepared.values()) if (p.kind === 'dense' && p.strassen === true) n++;
     return n;
+  }
+
+  /** Forward passes replayed (pass(), simd_replay.ts) and recorded for it since prepare(). */
+  get passes(): { replayed: number; recorded: number } {
+    return { replayed: this.recorder?.replayed ?? 0, recorded: this.recorder?.recorded ?? 0 };
   }
 
   /** Threads in use (known after prepare()). */
@@ -312,6 +326,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     const k = await instantiateSimd(module, memory);
     this.pool = await ThreadPool.start(k, module, memory, shared ? wanted : 1, shared ? host : null);
     this.arena = new Arena(memory);
+    if (this.options.replay !== false) this.recorder = new PassRecorder(this.arena, this.pool);
 
     const lowered = new Map<ConvBnAct, LoweredConv>();
     // A fused block's pointwise half reads the plain panels (dwpw.ts): never Strassen's blocks.
@@ -472,6 +487,24 @@ export class CpuSimdBackend implements Backend<Tensor> {
       h.deferred = null;
       this.unhold(d.x);
     } else if (h.holds === 0) this.free(h);
+  }
+
+  /**
+   * A whole pass on x (Backend.pass): the recorded one replayed when x and the arena are where it
+   * started, else `walk` recorded (simd_replay.ts).
+   */
+  pass(model: Module, x: Tensor, walk: () => Tensor[]): Tensor[] {
+    const recorder = this.recorder;
+    if (recorder === null) return walk();
+    const xh = this.live(x);
+    const key = recorder.key(xh);
+    const r = this.pendingShared.size === 0 && xh.deferred === null ? recorder.match(model, key) : null;
+    if (r === null) {
+      return recorder.record(model, key, xh, () => walk().map((y) => this.live(y)),
+        (outs) => xh.released && xh.holds === 0 && this.pendingShared.size === 0 && outs.every((y) => y.parent === null && y.deferred === null));
+    }
+    xh.released = true; // its block goes back to the arena with the journal, as the walk frees it
+    return recorder.replay(r).map((o) => new SimdTensor([...o.shape], o.ptr, this.arena!));
   }
 
   convBnAct(x: Tensor, unit: ConvBnAct): Tensor {
@@ -743,6 +776,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     if (kernel === 3 && stride === 2 && padding === 1) { // ResNet-50's stem: the SIMD kernel
       this.pool!.run(TASKS.maxPool2d, { x: this.handle(x).ptr, c, h, w, y: y.ptr, hOut, wOut }, c * hOut * wOut >= PARALLEL_MIN_FLOATS);
     } else { // no model here has another: the reference loops
+      this.recorder?.noteUnrecordable('max pooling outside the pool');
       y.data.set(maxPool2dNaive(this.handle(x), kernel, stride, padding).data);
     }
     return y;
@@ -772,6 +806,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
   dispose(): void {
     this.pool?.dispose();
     this.pool = null;
+    this.recorder = null;
     this.arena = null;
     this.prepared.clear();
     this.pairs.clear();

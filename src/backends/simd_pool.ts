@@ -94,6 +94,16 @@ export interface Task<A> {
   readonly run: (k: SimdExports, args: Float64Array, slot: number, piece: number, pieces: number) => void;
 }
 
+/** A task of any arguments, as a recorded pass keeps it. */
+export type AnyTask = Task<never>;
+
+/** A task as run() posted it: which one, its arguments encoded as the workers read them, whether it was split. */
+export interface PostedTask {
+  readonly task: AnyTask;
+  readonly args: Float64Array;
+  readonly parallel: boolean;
+}
+
 /** The keys K when they list every key of A; else a type naming the keys left out (a compile error). */
 type EveryKey<A, K extends readonly (keyof A)[]> =
   [Exclude<keyof A, K[number]>] extends [never] ? K : { missing: Exclude<keyof A, K[number]> };
@@ -312,6 +322,8 @@ export class ThreadPool {
   private readonly ctrl: Int32Array;
   private readonly args: Float64Array;
   private readonly stamps: Float64Array;
+  /** While set, every task run() posts is appended here as posted (a pass being recorded: simd_replay.ts). */
+  recording: PostedTask[] | null = null;
   /** The profile's task numbers in dispatch order, and whether each ran parallel; null: not profiling. */
   private profile: { ids: number[]; parallel: boolean[]; overflow: number } | null = null;
 
@@ -365,6 +377,19 @@ export class ThreadPool {
   run<A extends Record<keyof A, number>>(task: Task<A>, a: A, parallel = true): void {
     const args = this.args;
     task.keys.forEach((key, i) => { args[i] = a[key]; });
+    if (this.recording !== null) this.recording.push({ task: task as AnyTask, args: args.slice(0, task.keys.length), parallel });
+    this.dispatch(task as AnyTask, parallel);
+  }
+
+  /** A recorded task run again: its arguments as they were posted (a replayed pass, simd_replay.ts). */
+  runPosted(t: PostedTask): void {
+    this.args.set(t.args);
+    this.dispatch(t.task, t.parallel);
+  }
+
+  /** Runs `task` on the arguments already in the control buffer (run()'s second half). */
+  private dispatch(task: AnyTask, parallel: boolean): void {
+    const args = this.args;
     const alone = this.workers.length === 0 || !parallel;
     const record = this.profile === null ? -1 : this.nextRecord(task.id, !alone);
     const share = record < 0 ? null : { stamps: this.stamps, at: record + STAMP.shares, clockOffset: 0 };

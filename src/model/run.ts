@@ -61,19 +61,38 @@ export function keptOutputArrays(): { into: OutputArrays; clear(): void } {
   return { into, clear: () => kept.clear() };
 }
 
+/** A pass over the network, up to its three outputs, still on the backend (startPass). */
+export interface Pass<T> {
+  out: Record<'loc' | 'conf' | 'landms', T>;
+  /** the observed module outputs, by PyTorch path */
+  taps: Map<string, Promise<Tensor>>;
+  /** Releases the outputs (after an error, whatever is still live): the pass is over. */
+  end(): void;
+}
+
 /**
- * A pass over the network on an input already on the backend, up to its three outputs, still on
- * the backend: the scheduled run (which owns the input and every tensor until run.end()), the
- * Forward (its taps) and the outputs. runUploaded reads them back; bench/outputs.ts times that read.
+ * A pass over the network on an input already on the backend, which it owns from here, up to its
+ * three outputs: runUploaded reads them back; bench/outputs.ts times that read. The walk is the
+ * model's forward through a Scheduled backend (each value freed after its last use); without taps,
+ * a backend with pass() may replay a recorded walk instead (cpu-simd).
  */
-export function startPass<T>(be: Backend<T>, model: RetinaFace, x: T, taps?: TapSelection): { run: Scheduled<T>; f: Forward<T>; out: Record<'loc' | 'conf' | 'landms', T> } {
+export function startPass<T>(be: Backend<T>, model: RetinaFace, x: T, taps?: TapSelection): Pass<T> {
   const run = new Scheduled(be);
-  try {
+  const walked: { f?: Forward<T> } = {};
+  const walk = (): T[] => {
     run.adopt(x);
     const [, h, w] = be.shape(x) as [number, number, number];
     run.follow(planFor(model, h, w));
-    const f = new Forward(run, taps);
-    return { run, f, out: model.forward(f, x) };
+    const f = walked.f = new Forward(run, taps);
+    const o = model.forward(f, x);
+    return [o.loc, o.conf, o.landms];
+  };
+  try {
+    const [loc, conf, landms] = taps === undefined && be.pass !== undefined ? be.pass(model, x, walk) : walk();
+    const out = { loc: loc!, conf: conf!, landms: landms! };
+    const f = walked.f;
+    // A replayed pass has no Scheduled values: its outputs are released here.
+    return { out, taps: f?.taps ?? new Map(), end: f !== undefined ? () => run.end() : () => { for (const t of [out.loc, out.conf, out.landms]) be.release(t); } };
   } catch (e) {
     run.end();
     throw e;
@@ -88,7 +107,8 @@ export function startPass<T>(be: Backend<T>, model: RetinaFace, x: T, taps?: Tap
  * kept), and the result's tensors then share those arrays.
  */
 export async function runUploaded<T>(be: Backend<T>, model: RetinaFace, x: T, taps?: TapSelection, into?: OutputArrays): Promise<NetworkOutput> {
-  const { run, f, out } = startPass(be, model, x, taps);
+  const pass = startPass(be, model, x, taps);
+  const { out } = pass;
   try {
     const read = async (name: 'loc' | 'conf' | 'landms', t: T): Promise<Tensor> => {
       if (into === undefined || be.readInto === undefined) return be.read(t);
@@ -99,10 +119,10 @@ export async function runUploaded<T>(be: Backend<T>, model: RetinaFace, x: T, ta
     };
     const [loc, conf, landms] = await Promise.all([read('loc', out.loc), read('conf', out.conf), read('landms', out.landms)]);
     const observed = new Map<string, Tensor>();
-    for (const [k, v] of f.taps) observed.set(k, await v);
+    for (const [k, v] of pass.taps) observed.set(k, await v);
     return { loc, conf, landms, taps: observed };
   } finally {
-    run.end();
+    pass.end();
   }
 }
 

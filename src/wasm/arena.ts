@@ -18,6 +18,11 @@ export class Arena {
   private top: number;
   private sizes = new Map<number, number>();
   private view: Float32Array;
+  /**
+   * While set, every alloc appends (nFloats, offset) and every release (-1, offset): a forward
+   * pass being recorded (src/backends/simd_replay.ts).
+   */
+  journal: number[] | null = null;
 
   /**
    * @param base first byte the arena hands out (below it: whatever the owner keeps there)
@@ -41,6 +46,7 @@ export class Arena {
       if (sz === size) this.free.splice(i, 1);
       else this.free[i] = [off + size, sz - size];
       this.sizes.set(off, size);
+      this.journal?.push(nFloats, off);
       return off;
     }
     // Nothing fits: grow from the last free block when it reaches the top (a block freed just
@@ -53,7 +59,17 @@ export class Arena {
       this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));
     }
     this.sizes.set(off, size);
+    this.journal?.push(nFloats, off);
     return off;
+  }
+
+  /**
+   * The free list and the top as a string. alloc() depends on nothing else, and release() on the
+   * block's size besides: two passes that start from the same state and allocate and release the
+   * same sizes in the same order get the same offsets.
+   */
+  state(): string {
+    return `${this.top}:${this.free.join(';')}`;
   }
 
   /** A new block holding a copy of `data`; returns its byte offset. */
@@ -67,6 +83,7 @@ export class Arena {
     const size = this.sizes.get(offset);
     if (size === undefined) throw new Error(`arena: release of ${offset}, which is not an allocated block`);
     this.sizes.delete(offset);
+    this.journal?.push(-1, offset);
     let i = 0;
     while (i < this.free.length && this.free[i]![0] < offset) i++;
     this.free.splice(i, 0, [offset, size]);

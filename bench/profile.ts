@@ -12,6 +12,8 @@
 // The third splits the whole forward's, per thread, into parts that add up (per pass) to it;
 // the caller's part outside the pool is its JavaScript: upsampling, softmax, the input's copy,
 // the runner. Every figure is the median over --passes passes after a warm-up, column by column.
+// The stamped passes walk the network (their stamps are taps); each iteration also times a pass
+// without taps, which replays a recorded one (src/backends/simd_replay.ts) as a caller's pass does.
 //   node dist/bench/profile.js [--arch mobile0.25] [--size 640x640] [--threads 2] [--passes 20] [--json FILE]
 import { writeFileSync } from 'node:fs';
 import { CpuSimdBackend } from '../src/backends/cpu_simd.js';
@@ -101,14 +103,18 @@ const nThreads = be.threads;
 const x = syntheticInput(height, width, SEED + 1);
 const shape = await anatomy(model, height, width);
 const own = new Map<string, number[]>();
-const forwards: number[] = [], profiledForwards: number[] = [];
+const forwards: number[] = [], profiledForwards: number[] = [], replayedForwards: number[] = [];
 const splits = new Map<string, ThreadSplit[]>();
 const totals: ThreadSplit[] = [];
 const perThread: ThreadTotals[][] = [];
 const overheads: number[] = [], tinyOverheads: number[] = [];
 await runNetwork(be, model, x);
 for (let i = 0; i < passes; i++) {
-  // A pass without the pool's stamps (the first table, and the forward's time)...
+  // A pass without taps: replayed once recorded (simd_replay.ts), as a caller's pass runs...
+  const t0 = performance.now();
+  await runNetwork(be, model, x);
+  replayedForwards.push(performance.now() - t0);
+  // ...then one without the pool's stamps (the first table, and the forward's time)...
   const s = stamper(() => performance.now(), false);
   await runNetwork(be, model, x, s.selection);
   forwards.push(performance.now() - s.start);
@@ -143,7 +149,7 @@ function medianSplit(xs: readonly ThreadSplit[]): ThreadSplit {
   };
 }
 
-const total = median(forwards), profiledTotal = median(profiledForwards);
+const total = median(forwards), profiledTotal = median(profiledForwards), replayedTotal = median(replayedForwards);
 // Leaves: modules that own ops (a parent whose children did all the work owns none).
 const rows = shape.modules.map((mod) => {
   const mine = mod.ops.filter((o) => !shape.modules.some((c) => c.parent === mod.path && c.ops.includes(o)));
@@ -155,7 +161,8 @@ const rows = shape.modules.map((mod) => {
 }).filter((r) => r.ops !== '');
 const stamped = rows.reduce((a, r) => a + r.ms, 0);
 console.log(`${arch} ${width}x${height}, cpu-simd ${nThreads} thread(s), median of ${passes} passes: forward ${total.toFixed(1)} ms; ` +
-  `the modules' medians add up to ${stamped.toFixed(1)} ms, the rest is the input's upload and the outputs' read back (and the medians' spread)`);
+  `the modules' medians add up to ${stamped.toFixed(1)} ms, the rest is the input's upload and the outputs' read back (and the medians' spread). ` +
+  `These passes walk the network (their stamps are taps); a pass without taps, replayed (simd_replay.ts): ${replayedTotal.toFixed(1)} ms`);
 console.log('\n| module | own ops | MMAC | ms | share | GFLOP/s |\n|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(`| \`${r.path}\` | ${r.ops} | ${(r.macs / 1e6).toFixed(1)} | ${r.ms.toFixed(2)} | ${((100 * r.ms) / total).toFixed(1)} % | ${r.macs > 0 ? ((2 * r.macs) / (r.ms * 1e6)).toFixed(1) : ''} |`);
@@ -192,7 +199,7 @@ console.log(`\n${forward.tasks} pool tasks per forward, ${forward.dispatches} of
 
 if (jsonFile !== '') {
   const out: ProfileRun = {
-    arch, width, height, threads: nThreads, passes, forwardMs: total, profiledForwardMs: profiledTotal,
+    arch, width, height, threads: nThreads, passes, forwardMs: total, profiledForwardMs: profiledTotal, replayedForwardMs: replayedTotal,
     modules: rows.map((r) => ({
       path: r.path, ops: r.ops, macs: r.macs, ms: r.ms, tasks: r.threads.tasks, dispatches: r.threads.dispatches,
       profiledMs: r.threads.wall, busyMs: r.threads.busy, waitMs: r.threads.wait,

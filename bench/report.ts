@@ -382,7 +382,8 @@ export function profileSection(run: RunResult): string {
 
 From the run's profile section (\`node dist/bench/profile.js --arch ${p.arch} --size ${p.width}x${p.height} --threads ${p.threads} --passes ${p.passes} --json FILE\`,
 seeded weights): each module's own ops (src/model/anatomy.ts), their median time over ${p.passes} passes
-without the pool's stamps (forward ${ms(p.forwardMs)} ms), and, from passes with the thread pool's
+without the pool's stamps (forward ${ms(p.forwardMs)} ms${p.replayedForwardMs === undefined ? '' : `; these passes walk the network, since their stamps are taps, while a
+pass without taps replays a recorded one, src/backends/simd_replay.ts: ${ms(p.replayedForwardMs)} ms`}), and, from passes with the thread pool's
 stamps on (forward ${ms(p.profiledForwardMs)} ms), each thread's time in the module: **busy** running its shares,
 **wait** for the caller from the end of its share to the last one's (the others' imbalance and
 wake-up), for a worker the rest of the module's wall time (idle between its shares). Tasks:

@@ -112,6 +112,12 @@ export interface ProfileRun {
   arch: string; width: number; height: number; threads: number; passes: number;
   /** median forward without the pool's stamps, and with them */
   forwardMs: number; profiledForwardMs: number;
+  /**
+   * median forward without taps: a recorded pass replayed (src/backends/simd_replay.ts), as every
+   * caller's pass runs; the stamped passes walk the network (their taps need the walk). Absent in
+   * runs before the replay.
+   */
+  replayedForwardMs?: number;
   modules: {
     path: string; ops: string; macs: number;
     /** median ms of the module's own ops (unprofiled passes) */

@@ -412,7 +412,7 @@ export function techniquesSection(runs: { result: TechniquesRun; source: string 
 ${runs.map(({ result: t, source }) => `### ${t.arch} at ${t.resolution}
 
 From \`node dist/bench/techniques.js --arch ${t.arch} --res ${t.resolution}${t.runs !== undefined && t.runs !== 5 ? ` --runs ${t.runs}` : ''} --out ${source}\`: each step adds one technique to
-the step above; medians after one warm-up call, all in one process, the steps' calls interleaved round by round.
+the step above; medians after ${t.warmups === undefined ? 'one warm-up call' : `${t.warmups} warm-up calls (a replaying step's: until one replays)`}, all in one process, the steps' calls interleaved round by round.
 
 ${table(['step', 'adds', 'forward ms', 'GFLOP/s', 'x over the step above', 'x over cpu-naive'], t.results.map((r, i) => [
   r.step, r.adds, fmtMs(r.medianMs), r.gflops.toFixed(2),

@@ -105,7 +105,7 @@ function profileSection(cache: string, log: (s: string) => void): ProfileRun | u
   const r = spawnSync(process.execPath, [script, ...args], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000 });
   if (r.status !== 0) return undefined;
   const profile = JSON.parse(readFileSync(file, 'utf8')) as ProfileRun;
-  log(`profile: forward ${profile.forwardMs.toFixed(1)} ms (replayed ${profile.replayedForwardMs?.toFixed(1)} ms), ${profile.forward.tasks} tasks (${profile.forward.dispatches} dispatched), caller waiting ${(100 * profile.callerWaitShare).toFixed(1)} %`);
+  log(`profile: forward ${profile.forwardMs.toFixed(1)} ms${profile.replayedForwardMs === undefined ? '' : ` (replayed ${profile.replayedForwardMs.toFixed(1)} ms)`}, ${profile.forward.tasks} tasks (${profile.forward.dispatches} dispatched), caller waiting ${(100 * profile.callerWaitShare).toFixed(1)} %`);
   return profile;
 }
 

@@ -43,9 +43,10 @@ export interface Backend<T = unknown> {
    * the scheduler; it returns the outputs loc, conf, landms). A backend may run walk() while
    * recording what it did and, on a later pass whose input and own state are as they were then,
    * redo that without walking (cpu-simd: its pool's tasks and its arena's allocations replayed,
-   * src/backends/simd_replay.ts). A pass with taps always walks (startPass, src/model/run.ts).
+   * src/backends/simd_replay.ts). The pass owns x, as the walk does; the caller releases the
+   * outputs. A pass given any tap selection walks instead (startPass, src/model/run.ts).
    */
-  pass?(model: Module, x: T, walk: () => T[]): T[];
+  pass?(model: Module, x: T, walk: () => [T, T, T]): [T, T, T];
 
   /** Convolution (+ bias) (+ eval batch norm) (+ LeakyReLU with this slope, 0 = ReLU). */
   convBnAct(x: T, layer: ConvBnAct): T;

@@ -30,6 +30,9 @@
 // runs on the calling thread. The softmax is JS over an arena view (ops/simd/softmax.ts), split by
 // rows likewise from SOFTMAX_PARALLEL_MIN_FLOATS.
 // With threads = 1, or where memory cannot be shared, the memory is a plain one.
+// A whole pass (pass(), Backend.pass) is recorded as the tasks it posted and the arena's journal,
+// and replayed without walking the network when a later pass starts where it did (simd_replay.ts;
+// option replay).
 import { checkWinogradTile, type Backend } from '../backend.js';
 import type { ConvBnAct, Module } from '../model/modules.js';
 import type { Slope } from '../ops/activation.js';
@@ -270,6 +273,11 @@ export class CpuSimdBackend implements Backend<Tensor> {
     return this.options.winogradTile;
   }
 
+  /** The option replay (default true). */
+  get replay(): boolean {
+    return this.options.replay !== false;
+  }
+
   /** The option strassen (default true). */
   get strassen(): boolean {
     return this.options.strassen !== false;
@@ -282,9 +290,14 @@ export class CpuSimdBackend implements Backend<Tensor> {
     return n;
   }
 
-  /** Forward passes replayed (pass(), simd_replay.ts) and recorded for it since prepare(). */
-  get passes(): { replayed: number; recorded: number } {
-    return { replayed: this.recorder?.replayed ?? 0, recorded: this.recorder?.recorded ?? 0 };
+  /** Since prepare(): forward passes replayed (pass(), simd_replay.ts), and recordings kept for it. */
+  get passes(): { replayed: number; kept: number } {
+    return { replayed: this.recorder?.replayed ?? 0, kept: this.recorder?.recordings ?? 0 };
+  }
+
+  /** The arena's free list and top (Arena.state): a replayed pass leaves it as the walk does (test/replay.test.ts). */
+  get arenaState(): string {
+    return this.arena?.state() ?? '';
   }
 
   /** Threads in use (known after prepare()). */
@@ -490,21 +503,25 @@ export class CpuSimdBackend implements Backend<Tensor> {
   }
 
   /**
-   * A whole pass on x (Backend.pass): the recorded one replayed when x and the arena are where it
-   * started, else `walk` recorded (simd_replay.ts).
+   * A whole pass on x (Backend.pass): a recorded one replayed when x, a block of its own, and the
+   * arena are where it started and no shared group's output is pending; else `walk`, recorded
+   * (simd_replay.ts). The pass owns x either way.
    */
-  pass(model: Module, x: Tensor, walk: () => Tensor[]): Tensor[] {
+  pass(model: Module, x: Tensor, walk: () => [Tensor, Tensor, Tensor]): [Tensor, Tensor, Tensor] {
     const recorder = this.recorder;
     if (recorder === null) return walk();
     const xh = this.live(x);
     const key = recorder.key(xh);
-    const r = this.pendingShared.size === 0 && xh.deferred === null ? recorder.match(model, key) : null;
+    const plain = xh.parent === null && xh.holds === 0 && xh.deferred === null && this.pendingShared.size === 0;
+    const r = plain ? recorder.match(model, key) : null;
     if (r === null) {
-      return recorder.record(model, key, xh, () => walk().map((y) => this.live(y)),
+      const [loc, conf, landms] = recorder.record(model, key, xh, () => walk().map((y) => this.live(y)),
         (outs) => xh.released && xh.holds === 0 && this.pendingShared.size === 0 && outs.every((y) => y.parent === null && y.deferred === null));
+      return [loc!, conf!, landms!];
     }
     xh.released = true; // its block goes back to the arena with the journal, as the walk frees it
-    return recorder.replay(r).map((o) => new SimdTensor([...o.shape], o.ptr, this.arena!));
+    const [loc, conf, landms] = recorder.replay(key, r).map((o) => new SimdTensor([...o.shape], o.ptr, this.arena!));
+    return [loc!, conf!, landms!];
   }
 
   convBnAct(x: Tensor, unit: ConvBnAct): Tensor {
@@ -735,7 +752,7 @@ export class CpuSimdBackend implements Backend<Tensor> {
     let p = this.nearestMaps.get(key);
     if (p === undefined) {
       p = this.arena!.alloc(nOut);
-      new Int32Array(this.arena!.memory.buffer, p, nOut).set(Int32Array.from({ length: nOut }, (_, o) => nearestSourceIndex(o, n, nOut)));
+      new Int32Array(this.arena!.f32().buffer, p, nOut).set(Int32Array.from({ length: nOut }, (_, o) => nearestSourceIndex(o, n, nOut)));
       this.nearestMaps.set(key, p);
     }
     return p;
@@ -776,7 +793,6 @@ export class CpuSimdBackend implements Backend<Tensor> {
     if (kernel === 3 && stride === 2 && padding === 1) { // ResNet-50's stem: the SIMD kernel
       this.pool!.run(TASKS.maxPool2d, { x: this.handle(x).ptr, c, h, w, y: y.ptr, hOut, wOut }, c * hOut * wOut >= PARALLEL_MIN_FLOATS);
     } else { // no model here has another: the reference loops
-      this.recorder?.noteUnrecordable('max pooling outside the pool');
       y.data.set(maxPool2dNaive(this.handle(x), kernel, stride, padding).data);
     }
     return y;

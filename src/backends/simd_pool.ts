@@ -88,18 +88,19 @@ const EXIT = 0;
  * arguments read back from there, on thread `slot`'s scratch (the caller is slot 0; every piece
  * may run on any thread, so one thread runs what N run).
  */
-export interface Task<A> {
-  readonly id: number;
+export interface Task<A> extends Runnable {
   readonly keys: readonly (keyof A)[];
+}
+
+/** What dispatching a task needs once its arguments are encoded: its number and its part. */
+export interface Runnable {
+  readonly id: number;
   readonly run: (k: SimdExports, args: Float64Array, slot: number, piece: number, pieces: number) => void;
 }
 
-/** A task of any arguments, as a recorded pass keeps it. */
-export type AnyTask = Task<never>;
-
 /** A task as run() posted it: which one, its arguments encoded as the workers read them, whether it was split. */
 export interface PostedTask {
-  readonly task: AnyTask;
+  readonly task: Runnable;
   readonly args: Float64Array;
   readonly parallel: boolean;
 }
@@ -377,8 +378,8 @@ export class ThreadPool {
   run<A extends Record<keyof A, number>>(task: Task<A>, a: A, parallel = true): void {
     const args = this.args;
     task.keys.forEach((key, i) => { args[i] = a[key]; });
-    if (this.recording !== null) this.recording.push({ task: task as AnyTask, args: args.slice(0, task.keys.length), parallel });
-    this.dispatch(task as AnyTask, parallel);
+    if (this.recording !== null) this.recording.push({ task, args: args.slice(0, task.keys.length), parallel });
+    this.dispatch(task, parallel);
   }
 
   /** A recorded task run again: its arguments as they were posted (a replayed pass, simd_replay.ts). */
@@ -388,7 +389,7 @@ export class ThreadPool {
   }
 
   /** Runs `task` on the arguments already in the control buffer (run()'s second half). */
-  private dispatch(task: AnyTask, parallel: boolean): void {
+  private dispatch(task: Runnable, parallel: boolean): void {
     const args = this.args;
     const alone = this.workers.length === 0 || !parallel;
     const record = this.profile === null ? -1 : this.nextRecord(task.id, !alone);

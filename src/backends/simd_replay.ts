@@ -10,58 +10,63 @@
 // JavaScript: the caller's time, and, on two threads, the optimizing compiler's and the GC's time
 // on the core the worker needs (docs/profile.md, "The twenty-ninth").
 //
-// A pass is recorded each time none matches, and kept only if its net effect on the arena is the
-// input's block freed and the outputs' blocks allocated, nothing else (a first pass at a size that
-// makes nearest upsampling's index maps, which stay, is not kept) and it computed nothing outside
-// the pool (noteUnrecordable). One recording is kept; prepare() drops it.
-import type { Arena } from '../wasm/arena.js';
+// A pass is recorded each time none matches, and kept only if a replay would redo all it did: its
+// net effect on the arena is the input's block freed and the outputs' blocks allocated, nothing
+// else (the first pass at a size makes nearest upsampling's index maps, which stay: not kept), and
+// no view of the memory went to JavaScript while it ran (JavaScript computing outside the pool,
+// such as max pooling other than ResNet-50's: not kept). The last MAX_RECORDINGS kept are held,
+// so that passes of a few sizes in turn (detect()'s scales, tiles, flips) each replay; prepare()
+// drops them all (the backend makes a new recorder).
+import { JOURNAL_RELEASE, JOURNAL_VIEW, type Arena } from '../wasm/arena.js';
 import type { PostedTask, ThreadPool } from './simd_pool.js';
 
-/** A pass as recorded: what it started from, its arena journal and tasks, its outputs' blocks. */
-export interface RecordedPass {
-  /** the model it ran (by identity) */
-  model: object;
-  /** the arena's state and the input's block and shape when it started */
-  key: string;
-  /** Arena.journal: (nFloats, offset) an allocation, (-1, offset) a release */
-  journal: Int32Array;
-  tasks: PostedTask[];
-  outputs: { ptr: number; shape: number[] }[];
-}
+/** Recordings held, the least recently replayed dropped first: a few KB each. */
+export const MAX_RECORDINGS = 8;
 
 /** A pass's input or output as the recorder sees it: its block and shape. */
 export interface PassValue { ptr: number; shape: readonly number[] }
 
+/** A pass as recorded: the model it ran, its arena journal and tasks, its outputs. */
+interface RecordedPass {
+  /** by identity */
+  model: object;
+  /** Arena.journal as it ran (float64: offsets reach 4 GB) */
+  journal: Float64Array;
+  tasks: PostedTask[];
+  outputs: PassValue[];
+}
+
 export class PassRecorder {
-  private kept: RecordedPass | null = null;
-  /** why the pass being recorded cannot be replayed (noteUnrecordable), or null */
-  private spoiled: string | null = null;
-  /** Passes replayed and recorded since this recorder was made (tests and benchmarks read them). */
+  /** by key(): the input's block and shape and the arena's state when the pass started */
+  private readonly kept = new Map<string, RecordedPass>();
+  /** Passes replayed, and recordings kept, since this recorder was made (tests and benchmarks read them). */
   replayed = 0;
-  recorded = 0;
+  recordings = 0;
 
   constructor(private readonly arena: Arena, private readonly pool: ThreadPool) {}
 
-  /** The key of a pass of `model` on input x now. */
+  /** What a pass on input x now starts from: x's block and shape, and the arena's state. */
   key(x: PassValue): string {
     return `${x.ptr}:${x.shape.join('x')}:${this.arena.state()}`;
   }
 
-  /** The recording a pass of `model` with this key would replay, or null. */
+  /** The recorded pass of `model` that started from `key`, or null. */
   match(model: object, key: string): RecordedPass | null {
-    const r = this.kept;
-    return r !== null && r.model === model && r.key === key ? r : null;
+    const r = this.kept.get(key);
+    if (r === undefined || r.model !== model) return null;
+    this.kept.delete(key); // re-inserted: the most recently used is the last to go
+    this.kept.set(key, r);
+    return r;
   }
 
   /**
-   * Runs `walk` (the pass, returning its outputs) while recording it; keeps the recording when
-   * `settled(outputs)` (called after the walk: the input freed, no deferred work left, the outputs
-   * blocks of their own) holds and the
-   * journal's net effect is the input freed and the outputs allocated.
+   * Runs `walk` (the pass on input x, returning its outputs) while recording it. The recording is
+   * kept when `settled(outputs)` holds after the walk (the backend's own state: the input freed,
+   * no deferred work left, each output a block of its own) and the journal shows that a replay
+   * would redo all the walk did (netEffect).
    */
   record<O extends PassValue>(model: object, key: string, x: PassValue, walk: () => O[], settled: (outs: O[]) => boolean): O[] {
     const journal: number[] = [], tasks: PostedTask[] = [];
-    this.spoiled = null;
     this.arena.journal = journal;
     this.pool.recording = tasks;
     let outs: O[];
@@ -71,54 +76,55 @@ export class PassRecorder {
       this.arena.journal = null;
       this.pool.recording = null;
     }
-    if (this.spoiled === null && settled(outs) && netEffect(journal, x.ptr, outs.map((o) => o.ptr))) {
-      this.kept = { model, key, journal: Int32Array.from(journal), tasks, outputs: outs.map((o) => ({ ptr: o.ptr, shape: [...o.shape] })) };
-      this.recorded++;
+    if (settled(outs) && netEffect(journal, x.ptr, outs.map((o) => o.ptr))) {
+      this.kept.set(key, { model, journal: Float64Array.from(journal), tasks, outputs: outs.map((o) => ({ ptr: o.ptr, shape: [...o.shape] })) });
+      if (this.kept.size > MAX_RECORDINGS) this.kept.delete(this.kept.keys().next().value!);
+      this.recordings++;
     }
     return outs;
   }
 
-  /** The pass being recorded computed something outside the pool's tasks: it will not be kept. */
-  noteUnrecordable(why: string): void {
-    this.spoiled ??= why;
-  }
-
   /**
    * Replays `r` on the input already in its block: the journal, then the tasks. Returns the
-   * outputs' blocks and shapes (the input's block is freed, as the walk would have freed it).
+   * outputs (the input's block is freed, as the walk frees it). If a task fails, the outputs'
+   * blocks go back to the arena and the recording is dropped.
    */
-  replay(r: RecordedPass): { ptr: number; shape: number[] }[] {
+  replay(key: string, r: RecordedPass): readonly PassValue[] {
     const arena = this.arena, j = r.journal;
-    for (let i = 0; i < j.length; i += 2) {
-      if (j[i]! < 0) arena.release(j[i + 1]!);
-      else if (arena.alloc(j[i]!) !== j[i + 1]) throw new Error('cpu-simd: a replayed pass allocated otherwise than its recording (the arena was not in the recorded state)');
+    try {
+      for (let i = 0; i < j.length; i += 2) {
+        if (j[i] === JOURNAL_RELEASE) arena.release(j[i + 1]!);
+        else if (arena.alloc(j[i]!) !== j[i + 1]) throw new Error('cpu-simd: a replayed pass allocated otherwise than its recording (the arena was not in the recorded state)');
+      }
+    } catch (e) {
+      this.kept.delete(key);
+      throw e;
     }
     try {
       for (const t of r.tasks) this.pool.runPosted(t);
     } catch (e) {
       for (const o of r.outputs) arena.release(o.ptr);
+      this.kept.delete(key);
       throw e;
     }
     this.replayed++;
     return r.outputs;
   }
-
-  /** Drops the recording (new weights, a disposed pool). */
-  clear(): void {
-    this.kept = null;
-  }
 }
 
 /**
- * Whether a journal's net effect is exactly: the input's block released, the outputs' blocks
- * allocated (every other block it allocated, it released; it released no other block from before).
+ * Whether a journal (Arena.journal) could be replayed: no view of the memory went to JavaScript,
+ * and its net effect is exactly the input's block released and the outputs' blocks allocated
+ * (every other block it allocated, it released; it released no other block from before).
  */
 export function netEffect(journal: readonly number[], input: number, outputs: readonly number[]): boolean {
   const live = new Set<number>(), freedBefore: number[] = [];
   for (let i = 0; i < journal.length; i += 2) {
     const off = journal[i + 1]!;
-    if (journal[i]! >= 0) live.add(off);
-    else if (!live.delete(off)) freedBefore.push(off);
+    if (journal[i] === JOURNAL_VIEW) return false;
+    if (journal[i] === JOURNAL_RELEASE) {
+      if (!live.delete(off)) freedBefore.push(off);
+    } else live.add(off);
   }
   return freedBefore.length === 1 && freedBefore[0] === input && live.size === outputs.length && outputs.every((o) => live.has(o));
 }

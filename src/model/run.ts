@@ -73,13 +73,13 @@ export interface Pass<T> {
 /**
  * A pass over the network on an input already on the backend, which it owns from here, up to its
  * three outputs: runUploaded reads them back; bench/outputs.ts times that read. The walk is the
- * model's forward through a Scheduled backend (each value freed after its last use); without taps,
- * a backend with pass() may replay a recorded walk instead (cpu-simd).
+ * model's forward through a Scheduled backend (each value freed after its last use); given no tap
+ * selection at all, a backend with pass() may replay a recorded walk instead (cpu-simd).
  */
 export function startPass<T>(be: Backend<T>, model: RetinaFace, x: T, taps?: TapSelection): Pass<T> {
   const run = new Scheduled(be);
   const walked: { f?: Forward<T> } = {};
-  const walk = (): T[] => {
+  const walk = (): [T, T, T] => {
     run.adopt(x);
     const [, h, w] = be.shape(x) as [number, number, number];
     run.follow(planFor(model, h, w));
@@ -89,7 +89,7 @@ export function startPass<T>(be: Backend<T>, model: RetinaFace, x: T, taps?: Tap
   };
   try {
     const [loc, conf, landms] = taps === undefined && be.pass !== undefined ? be.pass(model, x, walk) : walk();
-    const out = { loc: loc!, conf: conf!, landms: landms! };
+    const out = { loc, conf, landms };
     const f = walked.f;
     // A replayed pass has no Scheduled values: its outputs are released here.
     return { out, taps: f?.taps ?? new Map(), end: f !== undefined ? () => run.end() : () => { for (const t of [out.loc, out.conf, out.landms]) be.release(t); } };

@@ -7,6 +7,9 @@
 // tile; the lanes are never stored), so every block and the top of memory keep that much slack.
 
 const PAGE = 65536;
+/** Arena.journal's first number for a release, and for a view handed to JavaScript (allocations: nFloats >= 0). */
+export const JOURNAL_RELEASE = -1;
+export const JOURNAL_VIEW = -2;
 /** Allocation granule: 64 bytes, a cache line, so blocks never share a line between threads. */
 const ALIGN = 64;
 /** Read slack after each block: a 16-float micro-tile read past a tensor's last element. */
@@ -19,8 +22,10 @@ export class Arena {
   private sizes = new Map<number, number>();
   private view: Float32Array;
   /**
-   * While set, every alloc appends (nFloats, offset) and every release (-1, offset): a forward
-   * pass being recorded (src/backends/simd_replay.ts).
+   * While set, every alloc appends (nFloats, offset), every release (JOURNAL_RELEASE, offset) and
+   * every view of the memory handed to JavaScript (JOURNAL_VIEW, offset): a forward pass being
+   * recorded (src/backends/simd_replay.ts; a view means JavaScript read or wrote the memory, which
+   * a replay would not redo).
    */
   journal: number[] | null = null;
 
@@ -83,7 +88,7 @@ export class Arena {
     const size = this.sizes.get(offset);
     if (size === undefined) throw new Error(`arena: release of ${offset}, which is not an allocated block`);
     this.sizes.delete(offset);
-    this.journal?.push(-1, offset);
+    this.journal?.push(JOURNAL_RELEASE, offset);
     let i = 0;
     while (i < this.free.length && this.free[i]![0] < offset) i++;
     this.free.splice(i, 0, [offset, size]);
@@ -102,6 +107,7 @@ export class Arena {
 
   /** All of memory as float32 (refreshed after growth: a grown memory has a new buffer). */
   f32(): Float32Array {
+    this.journal?.push(JOURNAL_VIEW, 0);
     if (this.view.buffer !== this.memory.buffer || this.view.byteLength !== this.memory.buffer.byteLength) {
       this.view = new Float32Array(this.memory.buffer);
     }
@@ -110,6 +116,7 @@ export class Arena {
 
   /** n floats at a byte offset, as a view (not a copy). */
   floats(offset: number, n: number): Float32Array {
+    this.journal?.push(JOURNAL_VIEW, offset);
     return new Float32Array(this.memory.buffer, offset, n);
   }
 }

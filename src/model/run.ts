@@ -77,9 +77,10 @@ export interface Pass<T> {
  * selection at all, a backend with pass() may replay a recorded walk instead (cpu-simd).
  */
 export function startPass<T>(be: Backend<T>, model: RetinaFace, x: T, taps?: TapSelection): Pass<T> {
-  const run = new Scheduled(be);
-  const walked: { f?: Forward<T> } = {};
+  // Made by the walk only: a replayed pass needs no scheduler and no Forward.
+  const walked: { run?: Scheduled<T>; f?: Forward<T> } = {};
   const walk = (): [T, T, T] => {
+    const run = walked.run = new Scheduled(be);
     run.adopt(x);
     const [, h, w] = be.shape(x) as [number, number, number];
     run.follow(planFor(model, h, w));
@@ -90,11 +91,11 @@ export function startPass<T>(be: Backend<T>, model: RetinaFace, x: T, taps?: Tap
   try {
     const [loc, conf, landms] = taps === undefined && be.pass !== undefined ? be.pass(model, x, walk) : walk();
     const out = { loc, conf, landms };
-    const f = walked.f;
+    const { run, f } = walked;
     // A replayed pass has no Scheduled values: its outputs are released here.
-    return { out, taps: f?.taps ?? new Map(), end: f !== undefined ? () => run.end() : () => { for (const t of [out.loc, out.conf, out.landms]) be.release(t); } };
+    return { out, taps: f?.taps ?? new Map(), end: run !== undefined ? () => run.end() : () => { for (const t of [loc, conf, landms]) be.release(t); } };
   } catch (e) {
-    run.end();
+    walked.run?.end();
     throw e;
   }
 }
